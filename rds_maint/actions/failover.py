@@ -1,0 +1,56 @@
+"""Fail over a cluster to a chosen instance; done only when that instance is seen as writer."""
+
+from __future__ import annotations
+
+from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.polling import POLL_SECONDS
+
+
+class Failover:
+    name = "failover"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        target = p["target"]
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        member = cluster.member(target)
+        if member is None:
+            raise NeedsPerson(f"failover target {target} is not a member of cluster {cluster.id}")
+        if member.is_writer:
+            if cluster.status == "available":
+                ctx.note("already_done", f"{target} is already the writer of {cluster.id}")
+                return Done(f"{target} is already the writer")
+            return self._waiting(ctx, cluster.status)
+        if cluster.status != "available" or member.instance.status != "available":
+            return Retry(
+                f"cluster {cluster.id} is {cluster.status} and {target} is {member.instance.status}; "
+                "failing over once both are available",
+                POLL_SECONDS["busy"],
+            )
+        previous = cluster.writer_id
+        ctx.rds.failover(cluster.id, target)
+        ctx.note(
+            "failover_requested",
+            f"Failing over {cluster.id} from {previous} to {target}",
+            cluster_id=cluster.id,
+            from_writer=previous,
+            to_writer=target,
+        )
+        return self._waiting(ctx, cluster.status)
+
+    def _waiting(self, ctx: ActionContext, status: str) -> Wait:
+        p = ctx.params
+        return Wait(
+            condition=f"{p['target']} writer of {p['cluster_id']} and cluster available (now {status})",
+            seconds=POLL_SECONDS["failover"],
+        )
+
+    def check(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        member = cluster.member(p["target"])
+        if member is None:
+            raise NeedsPerson(f"failover target {p['target']} left cluster {cluster.id}")
+        if member.is_writer and cluster.status == "available" and member.instance.status == "available":
+            return Done(f"{p['target']} is the writer of {cluster.id}")
+        return self._waiting(ctx, cluster.status)

@@ -1,0 +1,166 @@
+"""Instance actions: create the temp instance, change a class, delete the temp instance."""
+
+from __future__ import annotations
+
+from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.errors import PersonAwsError
+from rds_maint.rds import TAG_OPERATION_ID, InstanceSnapshot
+
+
+def _ours(ctx: ActionContext, instance: InstanceSnapshot) -> bool:
+    return instance.operation_tag == ctx.operation.id
+
+
+class CreateTempInstance:
+    """Create (or adopt) the temp instance: the deterministic name makes a retry find the first one."""
+
+    name = "create_temp_instance"
+
+    def _adopt(self, ctx: ActionContext, instance: InstanceSnapshot) -> Outcome:
+        if not _ours(ctx, instance):
+            raise NeedsPerson(
+                f"instance {instance.id} already exists but is not tagged "
+                f"{TAG_OPERATION_ID}={ctx.operation.id} (tag: {instance.operation_tag or 'none'}); "
+                "rds-maint will not use or delete it. Rename or remove it, then resume with continue"
+            )
+        ctx.note("temp_instance_adopted", f"Temp instance {instance.id} already exists; adopting it")
+        return self._waiting(ctx)
+
+    def _waiting(self, ctx: ActionContext) -> Wait:
+        p = ctx.params
+        return Wait(
+            condition=f"{p['instance_id']} available with class {p['instance_class']}",
+            seconds=POLL_SECONDS["create"],
+        )
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        existing = ctx.rds.find_instance(p["instance_id"])
+        if existing is not None:
+            return self._adopt(ctx, existing)
+        tags = dict(p.get("tags") or {})
+        tags[TAG_OPERATION_ID] = ctx.operation.id
+        try:
+            ctx.rds.create_instance(
+                instance_id=p["instance_id"],
+                cluster_id=p["cluster_id"],
+                engine=p["engine"],
+                instance_class=p["instance_class"],
+                promotion_tier=int(p["promotion_tier"]),
+                availability_zone=p.get("availability_zone"),
+                parameter_group=p.get("parameter_group"),
+                tags=tags,
+            )
+        except PersonAwsError as exc:
+            if exc.code not in ("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"):
+                raise
+            found = ctx.rds.find_instance(p["instance_id"])
+            if found is None:
+                return Retry(f"{p['instance_id']} reported as existing but not visible yet", POLL_SECONDS["busy"])
+            return self._adopt(ctx, found)
+        ctx.note("temp_instance_created", f"Created temp instance {p['instance_id']}", **{"id": p["instance_id"]})
+        return self._waiting(ctx)
+
+    def check(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        instance = ctx.rds.find_instance(p["instance_id"])
+        if instance is None:
+            raise NeedsPerson(f"temp instance {p['instance_id']} disappeared while it was being created")
+        if instance.status == "available" and instance.instance_class == p["instance_class"]:
+            return Done(f"Temp instance {instance.id} is available ({instance.instance_class})")
+        return Wait(
+            condition=f"{instance.id} available with class {p['instance_class']} (now {instance.status})",
+            seconds=POLL_SECONDS["create"],
+        )
+
+
+class ModifyInstanceClass:
+    """Change one instance's class with ApplyImmediately; never the current writer."""
+
+    name = "modify_instance_class"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        target = p["instance_class"]
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        member = cluster.member(p["instance_id"])
+        if member is None:
+            raise NeedsPerson(f"instance {p['instance_id']} is no longer a member of cluster {cluster.id}")
+        instance = member.instance
+        if instance.instance_class == target and instance.pending_class is None and instance.status == "available":
+            ctx.note("already_done", f"{instance.id} already has class {target}")
+            return Done(f"{instance.id} already has class {target}")
+        if instance.pending_class == target:
+            ctx.note("modify_adopted", f"{instance.id} is already being changed to {target}")
+            return self._waiting(ctx, instance.status)
+        if member.is_writer:
+            raise NeedsPerson(
+                f"refusing to change {instance.id}: it is the cluster's writer, and changing it would make "
+                "Aurora fail over on its own. Fail over to another instance first, then resume with continue"
+            )
+        if instance.status != "available":
+            return Retry(f"{instance.id} is {instance.status}; waiting until it is available", POLL_SECONDS["busy"])
+        ctx.rds.modify_instance(instance.id, instance_class=target)
+        ctx.note("modify_requested", f"Requested class change of {instance.id} to {target}", target=target)
+        return self._waiting(ctx, instance.status)
+
+    def _waiting(self, ctx: ActionContext, status: str) -> Wait:
+        p = ctx.params
+        return Wait(
+            condition=f"{p['instance_id']} available with class {p['instance_class']} (now {status})",
+            seconds=POLL_SECONDS["modify"],
+        )
+
+    def check(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        instance = ctx.rds.find_instance(p["instance_id"])
+        if instance is None:
+            raise NeedsPerson(f"instance {p['instance_id']} disappeared while its class was being changed")
+        if (
+            instance.status == "available"
+            and instance.instance_class == p["instance_class"]
+            and instance.pending_class is None
+        ):
+            return Done(f"{instance.id} is available with class {instance.instance_class}")
+        return self._waiting(ctx, instance.status)
+
+
+class DeleteTempInstance:
+    """Delete the temp instance: only ours (by tag), never the writer; missing counts as deleted."""
+
+    name = "delete_temp_instance"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        member = cluster.member(p["instance_id"])
+        instance = member.instance if member else ctx.rds.find_instance(p["instance_id"])
+        if instance is None:
+            ctx.note("already_done", f"{p['instance_id']} does not exist; nothing to delete")
+            return Done(f"{p['instance_id']} does not exist")
+        if not _ours(ctx, instance):
+            raise NeedsPerson(
+                f"refusing to delete {instance.id}: it is not tagged {TAG_OPERATION_ID}={ctx.operation.id}"
+            )
+        if instance.status == "deleting":
+            return self._waiting(ctx)
+        if member is not None and member.is_writer:
+            raise NeedsPerson(
+                f"refusing to delete {instance.id}: it is the cluster's writer. Fail back to "
+                f"{ctx.operation.context.get('original_writer')} first, then resume with continue"
+            )
+        if instance.status != "available":
+            return Retry(f"{instance.id} is {instance.status}; waiting until it can be deleted", POLL_SECONDS["busy"])
+        ctx.rds.delete_instance(instance.id)
+        ctx.note("delete_requested", f"Requested deletion of temp instance {instance.id}")
+        return self._waiting(ctx)
+
+    def _waiting(self, ctx: ActionContext) -> Wait:
+        return Wait(condition=f"{ctx.params['instance_id']} deleted", seconds=POLL_SECONDS["delete"])
+
+    def check(self, ctx: ActionContext) -> Outcome:
+        instance = ctx.rds.find_instance(ctx.params["instance_id"])
+        if instance is None:
+            return Done(f"{ctx.params['instance_id']} is deleted")
+        return Wait(condition=f"{instance.id} deleted (now {instance.status})", seconds=POLL_SECONDS["delete"])

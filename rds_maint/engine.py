@@ -1,0 +1,585 @@
+"""The step-at-a-time engine: load, do one unit of work, save conditionally, report.
+
+It knows operations, steps and the store; it reaches AWS only through actions and the
+RDS gateway it is given, so the same engine serves the CLI loop, the Lambda, and tests
+on the simulator. Every state change is saved before it is reported.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rds_maint.actions import ACTIONS, ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.clock import Clock, SystemClock
+from rds_maint.errors import (
+    AwsError,
+    BadInput,
+    BusyAwsError,
+    Conflict,
+    PersonAwsError,
+    TransientAwsError,
+)
+from rds_maint.log import get_logger
+from rds_maint.model import (
+    PARAMS_BY_TYPE,
+    Event,
+    Intervention,
+    Operation,
+    OperationParams,
+    OperationState,
+    OperationType,
+    ResumeAction,
+    Step,
+    StepResult,
+    StepState,
+)
+from rds_maint.model import Outcome as ResultOutcome
+from rds_maint.plans import Plan, build_plan, unwind_steps
+from rds_maint.rds import CLUSTER_NOT_FOUND, ClusterSnapshot, RdsGateway
+from rds_maint.store import StateStore, check_operation_id
+
+log = get_logger("rds_maint.engine")
+
+DEFAULT_WAIT_TIMEOUT = 45 * 60
+REQUEST_KEYS = frozenset({"type", "cluster_id", "region", "params", "pause_before_steps", "wait_timeout"})
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    type: OperationType
+    cluster_id: str
+    region: str
+    params: OperationParams
+    raw_params: dict[str, Any]
+    pause_before_steps: list[str]
+    wait_timeout: int
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    request: CreateRequest
+    cluster: ClusterSnapshot
+    plan: Plan
+    operation_id: str
+
+
+def _format_validation(prefix: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown parameter"
+        parts.append(f"{prefix}{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_request(data: Any, default_region: str | None = None) -> CreateRequest:
+    """Judge a create request completely before anything is looked up or written."""
+    if not isinstance(data, dict):
+        raise BadInput("the request must be a JSON object with type, cluster_id, region and params")
+    unknown = sorted(set(data) - REQUEST_KEYS)
+    if unknown:
+        raise BadInput(f"unknown request keys: {', '.join(unknown)} (allowed: {', '.join(sorted(REQUEST_KEYS))})")
+    raw_type = data.get("type")
+    try:
+        op_type = OperationType(str(raw_type))
+    except ValueError:
+        allowed = ", ".join(t.value for t in OperationType)
+        raise BadInput(f"unknown operation type {raw_type!r} (expected one of: {allowed})") from None
+    cluster_id = data.get("cluster_id")
+    if not isinstance(cluster_id, str) or not cluster_id.strip():
+        raise BadInput("cluster_id is required: the DB cluster identifier, e.g. orders-prod")
+    region = data.get("region") or default_region
+    if not isinstance(region, str) or not region.strip():
+        raise BadInput("region is required (e.g. us-east-1): pass --region or set AWS_REGION")
+    raw_params = data.get("params", {})
+    if raw_params is None:
+        raw_params = {}
+    if not isinstance(raw_params, dict):
+        raise BadInput(f"params must be an object of {op_type.value} parameters, not {type(raw_params).__name__}")
+    try:
+        params: OperationParams = PARAMS_BY_TYPE[op_type].model_validate(raw_params)  # type: ignore[assignment]
+    except ValidationError as exc:
+        raise BadInput(f"invalid {op_type.value} params: {_format_validation('params.', exc)}") from None
+    pause_before = data.get("pause_before_steps", [])
+    if not isinstance(pause_before, list) or not all(isinstance(s, str) and s for s in pause_before):
+        raise BadInput("pause_before_steps must be a list of step names")
+    wait_timeout = data.get("wait_timeout", DEFAULT_WAIT_TIMEOUT)
+    if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int) or not 60 <= wait_timeout <= 86400:
+        raise BadInput("wait_timeout must be a whole number of seconds between 60 and 86400")
+    return CreateRequest(
+        type=op_type,
+        cluster_id=cluster_id,
+        region=region,
+        params=params,
+        raw_params=params.model_dump(mode="json"),
+        pause_before_steps=list(pause_before),
+        wait_timeout=wait_timeout,
+    )
+
+
+def _step_matches(step: Step, ref: str) -> bool:
+    return ref in (step.id, step.name, step.action)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: StateStore,
+        rds_for_region: Callable[[str], RdsGateway],
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self._rds_for_region = rds_for_region
+        self._gateways: dict[str, RdsGateway] = {}
+        self.clock: Clock = clock or SystemClock()
+
+    def rds(self, region: str) -> RdsGateway:
+        if region not in self._gateways:
+            self._gateways[region] = self._rds_for_region(region)
+        return self._gateways[region]
+
+    # -- create ---------------------------------------------------------------------------
+
+    def _new_id(self, cluster_id: str) -> str:
+        stamp = self.clock.now().strftime("%Y%m%d-%H%M%S")
+        return check_operation_id(f"{cluster_id[:40].rstrip('-_')}-{stamp}-{secrets.token_hex(3)}")
+
+    def preview(self, data: Any, default_region: str | None = None) -> PlanPreview:
+        """Validate against the live cluster and plan; changes nothing anywhere."""
+        request = parse_request(data, default_region)
+        rds = self.rds(request.region)
+        try:
+            cluster = rds.describe_cluster(request.cluster_id)
+        except PersonAwsError as exc:
+            if exc.code in CLUSTER_NOT_FOUND:
+                raise BadInput(f"cluster '{request.cluster_id}' not found in {request.region}") from None
+            raise
+        if cluster.status != "available":
+            raise BadInput(f"cluster '{cluster.id}' is {cluster.status}, not available; retry when it is available")
+        target = getattr(request.params, "target_instance_type", None)
+        if target and not rds.is_orderable(cluster.engine, cluster.engine_version, target):
+            raise BadInput(
+                f"target_instance_type {target} is not orderable for {cluster.engine} "
+                f"{cluster.engine_version} in {request.region}"
+            )
+        operation_id = self._new_id(cluster.id)
+        plan = build_plan(request.type, cluster, request.params, operation_id)
+        for ref in request.pause_before_steps:
+            if not any(_step_matches(s, ref) for s in plan.steps):
+                names = ", ".join(s.name for s in plan.steps)
+                raise BadInput(f"pause_before_steps: no step named '{ref}' in this plan (steps: {names})")
+        return PlanPreview(request=request, cluster=cluster, plan=plan, operation_id=operation_id)
+
+    def create(self, data: Any, default_region: str | None = None) -> Operation:
+        preview = self.preview(data, default_region)
+        request, plan = preview.request, preview.plan
+        now = self.clock.now()
+        operation = Operation(
+            id=preview.operation_id,
+            type=request.type,
+            cluster_id=request.cluster_id,
+            region=request.region,
+            parameters=request.raw_params,
+            steps=plan.steps,
+            wait_timeout=request.wait_timeout,
+            pause_before_steps=request.pause_before_steps,
+            created_at=now,
+            updated_at=now,
+            context={**plan.context, "notes": plan.notes},
+        )
+        events = [
+            self._event(
+                operation,
+                "operation_created",
+                f"Created {request.type.value} on {request.cluster_id} with {len(plan.steps)} steps",
+                notes=plan.notes,
+            )
+        ]
+        stored = self.store.create(operation, events)
+        log.info("operation_created", operation_id=stored.id, cluster_id=stored.cluster_id, type=stored.type)
+        return stored
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, operation_id: str) -> StepResult:
+        op = self.store.load(operation_id)
+        if op.state is not OperationState.CREATED:
+            return self.report(op)
+        now = self.clock.now()
+        op.state = OperationState.RUNNING
+        op.started_at = now
+        return self._save_and_report(
+            op,
+            [self._event(op, "operation_started", f"Started on cluster {op.cluster_id}")],
+            ResultOutcome.CONTINUE,
+        )
+
+    def status(self, operation_id: str) -> StepResult:
+        return self.report(self.store.load(operation_id))
+
+    def report(self, op: Operation, wait_seconds: int = 0, error: str | None = None) -> StepResult:
+        outcome = {
+            OperationState.COMPLETED: ResultOutcome.COMPLETED,
+            OperationState.FAILED: ResultOutcome.FAILED,
+            OperationState.ROLLED_BACK: ResultOutcome.FAILED,
+            OperationState.PAUSED: ResultOutcome.INTERVENTION,
+        }.get(op.state, ResultOutcome.CONTINUE)
+        return self._result(op, outcome, wait_seconds, error)
+
+    def _result(
+        self, op: Operation, outcome: ResultOutcome, wait_seconds: int = 0, error: str | None = None
+    ) -> StepResult:
+        index = min(op.current_step_index, len(op.steps) - 1) if op.steps else None
+        step = op.steps[index] if index is not None else None
+        return StepResult(
+            operation_id=op.id,
+            operation_state=op.state.value,
+            step_index=index,
+            step_name=step.name if step else None,
+            step_action=step.action if step else None,
+            step_state=step.state.value if step else None,
+            outcome=outcome,
+            wait_seconds=wait_seconds,
+            pause_reason=op.pause_reason,
+            error=error if error is not None else (op.error if op.state.is_final else None),
+        )
+
+    # -- advance --------------------------------------------------------------------------
+
+    def advance(self, operation_id: str) -> StepResult:
+        """Exactly one unit of work: run the current step's action once, or check it once."""
+        op = self.store.load(operation_id)
+        if op.state.is_final or op.state is OperationState.PAUSED:
+            return self.report(op)
+        if op.state is OperationState.CREATED:
+            raise BadInput(f"operation '{op.id}' has not been started; start it first")
+        step = op.current_step
+        events: list[Event] = []
+        if step is None:
+            return self._finish(op, events)
+        now = self.clock.now()
+        if step.state is StepState.PENDING:
+            if self._pause_requested(op, step):
+                self._pause(
+                    op,
+                    f"Paused before step '{step.name}' ({step.description}), as pause_before_steps asked",
+                    events,
+                )
+                return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            step.state = StepState.IN_PROGRESS
+            step.started_at = now
+            step.result["attempt_started_at"] = now.isoformat()
+            events.append(self._event(op, "step_started", f"Step {step.name}: {step.description}", step=step.id))
+
+        action = ACTIONS.get(step.action)
+        if action is None:
+            self._pause(op, f"step '{step.name}' names unknown action '{step.action}'", events)
+            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        ctx = ActionContext(rds=self.rds(op.region), operation=op, step=step, now=now)
+        waiting = step.state is StepState.WAITING
+        try:
+            outcome: Outcome = action.check(ctx) if waiting else action.run(ctx)
+        except NeedsPerson as exc:
+            self._record_notes(op, ctx, events)
+            self._pause(op, str(exc), events, step_error=str(exc))
+            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        except BusyAwsError as exc:
+            outcome = Retry(f"AWS says busy: {exc.code}: {exc.aws_message}", 30)
+        except TransientAwsError as exc:
+            step.retry_count += 1
+            if step.retry_count > step.max_retries:
+                self._record_notes(op, ctx, events)
+                reason = (
+                    f"AWS kept failing after {step.retry_count} tries ({exc.operation}: {exc.code}: "
+                    f"{exc.aws_message}); resume with continue to try again"
+                )
+                self._pause(op, reason, events, step_error=reason)
+                return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            outcome = Retry(
+                f"AWS error {exc.code}, retry {step.retry_count}/{step.max_retries}",
+                min(120, 15 * step.retry_count),
+                transient=True,
+            )
+        except AwsError as exc:
+            self._record_notes(op, ctx, events)
+            reason = f"AWS error {exc.code} on {exc.operation}: {exc.aws_message}"
+            self._pause(op, reason, events, step_error=reason)
+            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        except Exception as exc:  # a bug or an unexpected answer: a person must look, nothing is lost
+            log.exception("action_crashed", operation_id=op.id, step=step.name)
+            reason = f"unexpected error in step '{step.name}': {type(exc).__name__}: {exc}"
+            self._pause(op, reason, events, step_error=reason)
+            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+
+        self._record_notes(op, ctx, events)
+        return self._apply(op, step, outcome, events, now)
+
+    def _apply(self, op: Operation, step: Step, outcome: Outcome, events: list[Event], now: datetime) -> StepResult:
+        if not (isinstance(outcome, Retry) and outcome.transient):
+            step.retry_count = 0
+        if isinstance(outcome, Done):
+            step.state = StepState.COMPLETED
+            step.completed_at = now
+            step.wait_condition = None
+            step.error = None
+            step.result.update(outcome.result)
+            step.result["message"] = outcome.message
+            events.append(self._event(op, "step_completed", f"Step {step.name}: {outcome.message}", step=step.id))
+            op.current_step_index += 1
+            if op.current_step is None:
+                return self._finish(op, events)
+            return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+        if isinstance(outcome, Wait):
+            if step.state is not StepState.WAITING:
+                step.state = StepState.WAITING
+                step.result["wait_started_at"] = now.isoformat()
+                events.append(
+                    self._event(op, "step_waiting", f"Step {step.name}: waiting for {outcome.condition}", step=step.id)
+                )
+            step.wait_condition = outcome.condition
+            step.result.update(outcome.result)
+            if self._timed_out(op, step.result.get("wait_started_at"), now):
+                minutes = op.wait_timeout // 60
+                self._pause(
+                    op,
+                    f"Timed out after {minutes} min waiting for: {outcome.condition}. Check the cluster, then "
+                    f"resume with continue to wait {minutes} min more, or with abort or rollback",
+                    events,
+                )
+                return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            return self._save_and_report(op, events, ResultOutcome.WAIT, outcome.seconds)
+        # Retry: the action could not act yet; the step stays where it is.
+        if step.result.get("busy_reason") != outcome.reason:
+            events.append(self._event(op, "step_busy", f"Step {step.name}: {outcome.reason}", step=step.id))
+        step.result["busy_reason"] = outcome.reason
+        step.result.setdefault("busy_since", now.isoformat())
+        if self._timed_out(op, step.result.get("busy_since"), now):
+            minutes = op.wait_timeout // 60
+            self._pause(
+                op,
+                f"Step '{step.name}' could not act for {minutes} min: {outcome.reason}. "
+                "Resume with continue to keep trying, or with abort or rollback",
+                events,
+            )
+            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        return self._save_and_report(op, events, ResultOutcome.WAIT, outcome.seconds)
+
+    def _timed_out(self, op: Operation, since: Any, now: datetime) -> bool:
+        if not since:
+            return False
+        return (now - datetime.fromisoformat(str(since))).total_seconds() > op.wait_timeout
+
+    def _pause_requested(self, op: Operation, step: Step) -> bool:
+        if op.unwind or step.result.get("pause_acknowledged"):
+            return False
+        return any(_step_matches(step, ref) for ref in op.pause_before_steps)
+
+    def _finish(self, op: Operation, events: list[Event]) -> StepResult:
+        now = self.clock.now()
+        op.completed_at = now
+        op.current_step_index = len(op.steps)
+        if op.unwind == "rollback":
+            op.state = OperationState.ROLLED_BACK
+            message = "Rolled back"
+        elif op.unwind == "abort":
+            op.state = OperationState.FAILED
+            op.error = op.error or "aborted by operator"
+            message = f"Aborted: {op.error}"
+        else:
+            op.state = OperationState.COMPLETED
+            message = "Completed"
+        op.pause_reason = None
+        events.append(self._event(op, f"operation_{op.state.value}", message))
+        outcome = ResultOutcome.COMPLETED if op.state is OperationState.COMPLETED else ResultOutcome.FAILED
+        return self._save_and_report(op, events, outcome)
+
+    def _pause(self, op: Operation, reason: str, events: list[Event], step_error: str | None = None) -> None:
+        op.state = OperationState.PAUSED
+        op.pause_reason = reason
+        step = op.current_step
+        if step is not None and step_error:
+            step.error = step_error
+        events.append(self._event(op, "operation_paused", reason, step=step.id if step else None))
+
+    def _record_notes(self, op: Operation, ctx: ActionContext, events: list[Event]) -> None:
+        for note in ctx.notes:
+            events.append(self._event(op, note.type, note.message, step=ctx.step.id, **note.data))
+        ctx.notes.clear()
+
+    # -- person's answers -----------------------------------------------------------------
+
+    def resume(self, operation_id: str, action: Any, comment: str | None = None) -> StepResult:
+        try:
+            answer = ResumeAction(action)
+        except ValueError:
+            raise BadInput(
+                f"unknown resume action {action!r}: expected continue, abort, rollback or mark_complete"
+            ) from None
+        if comment is not None and not isinstance(comment, str):
+            raise BadInput("comment must be a string")
+        op = self.store.load(operation_id)
+        if op.state.is_final:
+            raise BadInput(f"operation '{op.id}' is {op.state.value}; there is nothing to resume")
+        said = f" ({comment})" if comment else ""
+        events: list[Event] = []
+        if answer is ResumeAction.CONTINUE:
+            if op.state is not OperationState.PAUSED:
+                return self.report(op)  # a repeated answer: already running
+            self._unpause(op)
+            step = op.current_step
+            if step is not None:
+                step.error = None
+                step.retry_count = 0
+                now = self.clock.now().isoformat()
+                if step.state is StepState.PENDING:
+                    step.result["pause_acknowledged"] = True
+                if "wait_started_at" in step.result:
+                    step.result["wait_started_at"] = now
+                if "busy_since" in step.result:
+                    step.result["busy_since"] = now
+            events.append(self._event(op, "operation_resumed", f"Resumed with continue{said}", comment=comment))
+            return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+        if answer is ResumeAction.MARK_COMPLETE:
+            if op.state is not OperationState.PAUSED:
+                raise BadInput(f"operation '{op.id}' is {op.state.value}; mark_complete answers a paused operation")
+            for step in op.steps[op.current_step_index :]:
+                if step.state in (StepState.PENDING, StepState.IN_PROGRESS, StepState.WAITING):
+                    step.state = StepState.SKIPPED
+            events.append(self._event(op, "marked_complete", f"Marked complete by operator{said}", comment=comment))
+            return self._finish(op, events)
+        kind: Any = "abort" if answer is ResumeAction.ABORT else "rollback"
+        if op.unwind:
+            raise BadInput(
+                f"operation '{op.id}' is already unwinding ({op.unwind}); answer continue to retry its "
+                "clean-up, or mark_complete once the cluster is fixed by hand"
+            )
+        if op.state is OperationState.CREATED:
+            op.state = OperationState.FAILED if kind == "abort" else OperationState.ROLLED_BACK
+            op.error = f"{kind} before start{said}" if kind == "abort" else None
+            op.completed_at = self.clock.now()
+            events.append(self._event(op, f"operation_{op.state.value}", f"{kind.capitalize()} before start{said}"))
+            return self._save_and_report(op, events, ResultOutcome.FAILED)
+        for index, step in enumerate(op.steps):
+            if index < op.current_step_index:
+                continue
+            if step.state in (StepState.IN_PROGRESS, StepState.WAITING):
+                step.state = StepState.FAILED
+                step.error = f"interrupted by {kind}"
+            elif step.state is StepState.PENDING:
+                step.state = StepState.SKIPPED
+        unwind = unwind_steps(op, kind)
+        op.unwind = kind
+        if kind == "abort":
+            op.error = f"aborted by operator{said}"
+        op.steps.extend(unwind)
+        op.current_step_index = len(op.steps) - len(unwind)
+        self._unpause(op)
+        events.append(
+            self._event(
+                op,
+                f"operation_{kind}",
+                f"{kind.capitalize()} requested{said}: " + (", ".join(s.name for s in unwind) or "nothing to undo"),
+                comment=comment,
+            )
+        )
+        if not unwind:
+            return self._finish(op, events)
+        return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+
+    def _unpause(self, op: Operation) -> None:
+        op.state = OperationState.ROLLING_BACK if op.unwind else OperationState.RUNNING
+        op.pause_reason = None
+        op.intervention = None
+
+    def reset(self, operation_id: str, step_ref: str) -> StepResult:
+        op = self.store.load(operation_id)
+        if op.state is not OperationState.PAUSED:
+            raise BadInput(f"operation '{op.id}' is {op.state.value}; only a paused operation can be reset")
+        index = next((i for i, s in enumerate(op.steps) if step_ref in (s.id, s.name)), None)
+        if index is None:
+            names = ", ".join(f"{s.id} {s.name}" for s in op.steps)
+            raise BadInput(f"no step '{step_ref}' in operation '{op.id}' (steps: {names})")
+        for step in op.steps[index:]:
+            if step.state is StepState.SKIPPED and op.unwind:
+                continue
+            step.state = StepState.PENDING
+            step.result = {}
+            step.error = None
+            step.wait_condition = None
+            step.retry_count = 0
+            step.started_at = None
+            step.completed_at = None
+        op.current_step_index = index
+        op.steps[index].result["pause_acknowledged"] = True
+        op.pause_reason = f"Reset to step '{op.steps[index].name}' by operator; answer continue to run from there"
+        events = [self._event(op, "operation_reset", op.pause_reason, step=op.steps[index].id)]
+        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+
+    # -- Step Functions bookkeeping ---------------------------------------------------------
+
+    def record_intervention(
+        self, operation_id: str, task_token: Any, step_name: Any = None, step_index: Any = None
+    ) -> StepResult:
+        if not isinstance(task_token, str) or not task_token or len(task_token) > 2048:
+            raise BadInput("task_token must be a non-empty string of at most 2048 characters")
+        op = self.store.load(operation_id)
+        if op.state is not OperationState.PAUSED:
+            raise BadInput(f"operation '{op.id}' is {op.state.value}; only a paused operation waits for an answer")
+        count = op.intervention.notifications + 1 if op.intervention else 1
+        op.intervention = Intervention(
+            task_token=task_token,
+            step_name=step_name if isinstance(step_name, str) else None,
+            step_index=step_index if isinstance(step_index, int) and not isinstance(step_index, bool) else None,
+            recorded_at=self.clock.now(),
+            notifications=count,
+        )
+        events = [self._event(op, "intervention_requested", f"Waiting for an operator (notice {count})")]
+        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+
+    def fail(self, operation_id: str, error: Any, cause: Any = None) -> StepResult:
+        """The state machine caught an error: make the store say so instead of `running`."""
+        op = self.store.load(operation_id)
+        if op.state.is_final:
+            return self.report(op)
+        text = f"{error or 'States.Error'}: {cause or 'no cause given'}"
+        self._pause(
+            op,
+            f"The Step Functions execution failed ({text}). Start a new execution with "
+            f'{{"operation_id": "{op.id}"}} to resume',
+            [],
+        )
+        events = [self._event(op, "execution_failed", text)]
+        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _event(self, op: Operation, type_: str, message: str, **data: Any) -> Event:
+        log.info(type_, operation_id=op.id, message=message)
+        return Event(
+            id=uuid.uuid4().hex,
+            operation_id=op.id,
+            type=type_,
+            message=message,
+            data={k: v for k, v in data.items() if v is not None},
+            timestamp=self.clock.now(),
+        )
+
+    def _save_and_report(
+        self, op: Operation, events: list[Event], outcome: ResultOutcome, wait_seconds: int = 0
+    ) -> StepResult:
+        op.updated_at = self.clock.now()
+        try:
+            saved = self.store.save(op, events)
+        except Conflict as exc:
+            current = self.store.load(op.id)
+            return self.report(current, error=f"conflict: {exc}; re-read: {current.state.value}")
+        return self._result(saved, outcome, wait_seconds)

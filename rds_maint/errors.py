@@ -1,0 +1,47 @@
+"""Errors the engine and drivers tell apart: each maps to one exit code or Lambda result."""
+
+from __future__ import annotations
+
+
+class RdsMaintError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+
+class BadInput(RdsMaintError):
+    """The request cannot be carried out as given; nothing was written or changed (exit 2)."""
+
+
+class OperationNotFound(BadInput):
+    def __init__(self, operation_id: str) -> None:
+        super().__init__(f"operation '{operation_id}' not found")
+        self.operation_id = operation_id
+
+
+class Conflict(RdsMaintError):
+    """Another writer saved the operation first; this call changed nothing."""
+
+
+class StoreError(RdsMaintError):
+    """The state store is missing, unreadable or refuses access."""
+
+
+class AwsError(RdsMaintError):
+    """An AWS API error, already classified by the RDS gateway."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.aws_message = message
+
+
+class TransientAwsError(AwsError):
+    """Throttling or a 5xx that outlived the gateway's retries: try again on a later call."""
+
+
+class BusyAwsError(AwsError):
+    """The resource is in a state that refuses the change for now: try again on a later call."""
+
+
+class PersonAwsError(AwsError):
+    """Anything else: a person must look (the AWS code and message go into pause_reason)."""

@@ -1,0 +1,85 @@
+"""Lambda entry for the Step Functions machine: one engine call per invocation.
+
+Every answer has the DESIGN section 4 keys, errors included, so the state machine can
+route on `error` instead of catching exceptions for input it can judge.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rds_maint.config import Settings, build_engine
+from rds_maint.engine import Engine
+from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.log import get_logger
+from rds_maint.model import Outcome, StepResult
+
+log = get_logger("rds_maint.lambda")
+
+ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_intervention", "fail")
+
+def _get_engine() -> Engine:
+    """Built per invocation: cheap (no AWS call), and it follows the environment a test sets."""
+    return build_engine(Settings.from_env())
+
+
+def error_result(message: str, operation_id: str | None = None) -> dict[str, Any]:
+    return StepResult(
+        operation_id=operation_id,
+        operation_state=None,
+        step_index=None,
+        step_name=None,
+        step_action=None,
+        step_state=None,
+        outcome=Outcome.FAILED,
+        error=message,
+    ).to_dict()
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInput(f"{what} must be an object")
+    return value
+
+
+def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dict[str, Any]) -> StepResult:
+    if action == "create":
+        op = engine.create(params, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+        return engine.report(op)
+    if operation_id is None:
+        raise BadInput(f"action '{action}' needs operation_id")
+    if action == "start":
+        return engine.start(operation_id)
+    if action in ("step", "poll"):
+        return engine.advance(operation_id)
+    if action == "status":
+        return engine.status(operation_id)
+    if action == "resume":
+        return engine.resume(operation_id, params.get("action"), params.get("comment"))
+    if action == "record_intervention":
+        return engine.record_intervention(
+            operation_id, params.get("task_token"), params.get("step_name"), params.get("step_index")
+        )
+    return engine.fail(operation_id, params.get("error"), params.get("cause"))
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        return error_result("the event must be an object with an 'action'")
+    action = event.get("action")
+    raw_id = event.get("operation_id")
+    operation_id = raw_id if isinstance(raw_id, str) else None
+    if action not in ACTIONS:
+        return error_result(f"unknown action {action!r}: expected one of {', '.join(ACTIONS)}", operation_id)
+    if raw_id is not None and not isinstance(raw_id, str):
+        return error_result("operation_id must be a string")
+    try:
+        params = _object(event.get("params"), "params")
+        result = _dispatch(_get_engine(), action, operation_id, params)
+    except RdsMaintError as exc:
+        log.info("lambda_error", action=action, operation_id=operation_id, error=str(exc))
+        return error_result(str(exc), operation_id)
+    return result.to_dict()

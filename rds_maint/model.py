@@ -1,0 +1,251 @@
+"""The operation record: what is stored, what drivers report, what outside tests read.
+
+JSON keys here are the contract of DESIGN section 2 and 4; everything the engine
+needs to resume after a crash lives in these models, nowhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+
+class OperationType(StrEnum):
+    INSTANCE_TYPE_CHANGE = "instance_type_change"
+    STORAGE_TYPE_CHANGE = "storage_type_change"
+    ENGINE_UPGRADE = "engine_upgrade"
+    INSTANCE_CYCLE = "instance_cycle"
+
+
+class OperationState(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({OperationState.COMPLETED, OperationState.FAILED, OperationState.ROLLED_BACK})
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ResumeAction(StrEnum):
+    CONTINUE = "continue"
+    ABORT = "abort"
+    ROLLBACK = "rollback"
+    MARK_COMPLETE = "mark_complete"
+
+
+class Outcome(StrEnum):
+    CONTINUE = "continue"
+    WAIT = "wait"
+    INTERVENTION = "intervention"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class _Params(BaseModel):
+    """Base for per-type params: unknown keys and wrong types are errors, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _clean_names(value: list[str]) -> list[str]:
+    for name in value:
+        if not name.strip():
+            raise ValueError("instance identifiers must not be empty")
+    if len(set(value)) != len(value):
+        raise ValueError("instance identifiers must not repeat")
+    return value
+
+
+class InstanceTypeChangeParams(_Params):
+    target_instance_type: str = Field(min_length=1)
+    exclude_instances: list[str] = Field(default_factory=list)
+    skip_temp_instance: bool = False
+
+    @field_validator("target_instance_type")
+    @classmethod
+    def _class_shape(cls, value: str) -> str:
+        if not value.startswith("db.") or value.strip() != value or len(value.split(".")) != 3:
+            raise ValueError(f"'{value}' is not an instance class (expected a name such as db.r6g.xlarge)")
+        return value
+
+    @field_validator("exclude_instances")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return _clean_names(value)
+
+
+class StorageTypeChangeParams(_Params):
+    target_storage_type: str = Field(min_length=1)
+    iops: int | None = Field(default=None, gt=0)
+    storage_throughput: int | None = Field(default=None, gt=0)
+    exclude_instances: list[str] = Field(default_factory=list)
+    skip_temp_instance: bool = False
+
+    @field_validator("exclude_instances")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return _clean_names(value)
+
+
+class EngineUpgradeParams(_Params):
+    target_engine_version: str = Field(min_length=1)
+    switchover_timeout: int = Field(default=300, ge=30, le=3600)
+    db_cluster_parameter_group_name: str | None = None
+    db_instance_parameter_group_name: str | None = None
+    pause_before_switchover: bool = True
+    skip_proxy_retarget: bool = False
+    pause_before_proxy_deregister: bool = True
+    pause_before_cleanup: bool = True
+    old_cluster_retention_hours: int = Field(default=0, ge=0)
+
+
+class InstanceCycleParams(_Params):
+    exclude_instances: list[str] = Field(default_factory=list)
+    skip_temp_instance: bool = False
+    only_pending_reboot: bool = False
+
+    @field_validator("exclude_instances")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return _clean_names(value)
+
+
+OperationParams = InstanceTypeChangeParams | StorageTypeChangeParams | EngineUpgradeParams | InstanceCycleParams
+
+PARAMS_BY_TYPE: dict[OperationType, type[_Params]] = {
+    OperationType.INSTANCE_TYPE_CHANGE: InstanceTypeChangeParams,
+    OperationType.STORAGE_TYPE_CHANGE: StorageTypeChangeParams,
+    OperationType.ENGINE_UPGRADE: EngineUpgradeParams,
+    OperationType.INSTANCE_CYCLE: InstanceCycleParams,
+}
+
+
+class Step(BaseModel):
+    """One unit of the plan: an action that may change AWS, then (maybe) a condition to wait for."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    description: str
+    state: StepState = StepState.PENDING
+    action: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    wait_condition: str | None = None
+    # Transient AWS failures in a row (each after the gateway's own retries); past max_retries, pause.
+    retry_count: int = 0
+    max_retries: int = 20
+
+
+class Intervention(BaseModel):
+    """A pending Step Functions task token, so an operator can answer by operation id."""
+
+    task_token: str
+    step_name: str | None = None
+    step_index: int | None = None
+    recorded_at: datetime
+    notifications: int = 1
+
+
+class Operation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    type: OperationType
+    state: OperationState = OperationState.CREATED
+    cluster_id: str
+    region: str
+    parameters: dict[str, Any]
+    steps: list[Step]
+    current_step_index: int = 0
+    error: str | None = None
+    pause_reason: str | None = None
+    wait_timeout: int = 2700
+    pause_before_steps: list[str] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    version: int = 0
+    intervention: Intervention | None = None
+    # What the plan learnt from the cluster at create time (original writer, temp instance
+    # name, original classes and tiers): rollback and verification read it back.
+    context: dict[str, Any] = Field(default_factory=dict)
+    # "abort" or "rollback" while the clean-up steps run; decides the final state.
+    unwind: Literal["abort", "rollback"] | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def current_step(self) -> Step | None:
+        if 0 <= self.current_step_index < len(self.steps):
+            return self.steps[self.current_step_index]
+        return None
+
+
+class Event(BaseModel):
+    id: str
+    operation_id: str
+    type: str
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime
+
+
+class StepResult(BaseModel):
+    """What one engine call reports: DESIGN section 4, every key always present."""
+
+    operation_id: str | None
+    operation_state: str | None
+    step_index: int | None
+    step_name: str | None
+    step_action: str | None
+    step_state: str | None
+    outcome: Outcome
+    wait_seconds: int = 0
+    pause_reason: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation_id": self.operation_id,
+            "operation_state": self.operation_state,
+            "step_index": self.step_index,
+            "step_name": self.step_name,
+            "step_action": self.step_action,
+            "step_state": self.step_state,
+            "outcome": self.outcome.value,
+            "continue": self.outcome is Outcome.CONTINUE,
+            "needs_wait": self.outcome is Outcome.WAIT,
+            "needs_intervention": self.outcome is Outcome.INTERVENTION,
+            "completed": self.outcome is Outcome.COMPLETED,
+            "failed": self.outcome is Outcome.FAILED,
+            "wait_seconds": int(self.wait_seconds),
+            "pause_reason": self.pause_reason,
+            "error": self.error,
+        }

@@ -1,0 +1,334 @@
+"""The RDS gateway: the one place that talks to boto3's RDS client.
+
+It turns responses into typed snapshots and every error into one of three kinds the
+engine acts on: transient (retried here, with jitter, a bounded number of times),
+busy (the resource refuses for now: try on a later call) and needs-a-person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from rds_maint.errors import AwsError, BusyAwsError, PersonAwsError, TransientAwsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+TAG_OPERATION_ID = "rds-maint:operation-id"
+TAG_AUTOSCALING = "application-autoscaling:resourceId"
+SERVERLESS_CLASS = "db.serverless"
+
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+BUSY_CODES = frozenset(
+    {
+        "InvalidDBInstanceState",
+        "InvalidDBInstanceStateFault",
+        "InvalidDBClusterStateFault",
+        "InvalidDBClusterState",
+    }
+)
+INSTANCE_NOT_FOUND = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
+CLUSTER_NOT_FOUND = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
+
+ClientCustomizer = Callable[[Any], None]
+_CLIENT_CUSTOMIZERS: list[ClientCustomizer] = []
+
+
+def register_client_customizer(customizer: ClientCustomizer) -> None:
+    """Let the simulator (or a test) attach itself to every RDS client made from now on."""
+    _CLIENT_CUSTOMIZERS.append(customizer)
+
+
+def unregister_client_customizer(customizer: ClientCustomizer) -> None:
+    if customizer in _CLIENT_CUSTOMIZERS:
+        _CLIENT_CUSTOMIZERS.remove(customizer)
+
+
+def make_rds_client(region: str, profile: str | None = None) -> RDSClient:
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    client: RDSClient = session.client("rds", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    for customize in _CLIENT_CUSTOMIZERS:
+        customize(client)
+    return client
+
+
+@dataclass(frozen=True)
+class InstanceSnapshot:
+    id: str
+    cluster_id: str | None
+    instance_class: str
+    status: str
+    engine: str
+    engine_version: str
+    availability_zone: str | None
+    promotion_tier: int
+    parameter_group: str | None
+    parameter_apply_status: str | None
+    pending_class: str | None
+    tags: dict[str, str]
+
+    @property
+    def is_autoscaled(self) -> bool:
+        return TAG_AUTOSCALING in self.tags
+
+    @property
+    def is_serverless(self) -> bool:
+        return self.instance_class == SERVERLESS_CLASS
+
+    @property
+    def operation_tag(self) -> str | None:
+        return self.tags.get(TAG_OPERATION_ID)
+
+
+@dataclass(frozen=True)
+class MemberSnapshot:
+    instance: InstanceSnapshot
+    is_writer: bool
+    promotion_tier: int
+    cluster_parameter_group_status: str | None
+
+    @property
+    def id(self) -> str:
+        return self.instance.id
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    id: str
+    status: str
+    engine: str
+    engine_version: str
+    storage_type: str | None
+    parameter_group: str | None
+    members: tuple[MemberSnapshot, ...]
+    tags: dict[str, str]
+    io_optimized_next_allowed: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def writer(self) -> MemberSnapshot | None:
+        return next((m for m in self.members if m.is_writer), None)
+
+    @property
+    def writer_id(self) -> str | None:
+        writer = self.writer
+        return writer.id if writer else None
+
+    def member(self, instance_id: str) -> MemberSnapshot | None:
+        return next((m for m in self.members if m.id == instance_id), None)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return list(self.raw.get("AvailabilityZones") or [])
+
+
+def _tags(items: list[Any] | None) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in items or []}
+
+
+def instance_from_api(data: Any) -> InstanceSnapshot:
+    groups = data.get("DBParameterGroups") or []
+    pending = data.get("PendingModifiedValues") or {}
+    return InstanceSnapshot(
+        id=data["DBInstanceIdentifier"],
+        cluster_id=data.get("DBClusterIdentifier"),
+        instance_class=data["DBInstanceClass"],
+        status=data.get("DBInstanceStatus", "unknown"),
+        engine=data.get("Engine", ""),
+        engine_version=data.get("EngineVersion", ""),
+        availability_zone=data.get("AvailabilityZone"),
+        promotion_tier=int(data.get("PromotionTier", 1)),
+        parameter_group=groups[0].get("DBParameterGroupName") if groups else None,
+        parameter_apply_status=groups[0].get("ParameterApplyStatus") if groups else None,
+        pending_class=pending.get("DBInstanceClass"),
+        tags=_tags(data.get("TagList")),
+    )
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def classify(operation: str, exc: Exception) -> AwsError:
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientAwsError(operation, code, message)
+        if code in BUSY_CODES:
+            return BusyAwsError(operation, code, message)
+        return PersonAwsError(operation, code, message)
+    return TransientAwsError(operation, type(exc).__name__, str(exc))
+
+
+class RdsGateway:
+    """Typed, classified access to RDS for one region.
+
+    Every call goes through `call`, so retries, error classes and call counts are
+    the same for reads and writes. `sleep` is injectable so that retries spend
+    virtual time in the simulator.
+    """
+
+    def __init__(
+        self,
+        client: RDSClient,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        attempts: int = 5,
+        max_backoff: float = 20.0,
+    ) -> None:
+        self.client = client
+        self.calls: Counter[str] = Counter()
+        self._sleep = sleep
+        self._attempts = attempts
+        self._max_backoff = max_backoff
+
+    def call(self, operation: str, **kwargs: Any) -> Any:
+        method = getattr(self.client, _snake(operation))
+
+        def once() -> Any:
+            self.calls[operation] += 1
+            try:
+                return method(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(operation, exc) from exc
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientAwsError),
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=0.5, max=self._max_backoff),
+            reraise=True,
+            sleep=self._sleep or time.sleep,
+        )
+        return retrying(once)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def describe_cluster(self, cluster_id: str) -> ClusterSnapshot:
+        """One DescribeDBClusters plus one DescribeDBInstances filtered by cluster."""
+        data = self.call("DescribeDBClusters", DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        instances = self.call("DescribeDBInstances", Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])[
+            "DBInstances"
+        ]
+        by_id = {i["DBInstanceIdentifier"]: instance_from_api(i) for i in instances}
+        members = []
+        for m in data.get("DBClusterMembers") or []:
+            instance = by_id.get(m["DBInstanceIdentifier"])
+            if instance is None:
+                continue
+            members.append(
+                MemberSnapshot(
+                    instance=instance,
+                    is_writer=bool(m.get("IsClusterWriter")),
+                    promotion_tier=int(m.get("PromotionTier", instance.promotion_tier)),
+                    cluster_parameter_group_status=m.get("DBClusterParameterGroupStatus"),
+                )
+            )
+        return ClusterSnapshot(
+            id=data["DBClusterIdentifier"],
+            status=data.get("Status", "unknown"),
+            engine=data.get("Engine", ""),
+            engine_version=data.get("EngineVersion", ""),
+            storage_type=data.get("StorageType"),
+            parameter_group=data.get("DBClusterParameterGroup"),
+            members=tuple(members),
+            tags=_tags(data.get("TagList")),
+            io_optimized_next_allowed=data.get("IOOptimizedNextAllowedModificationTime"),
+            raw=dict(data),
+        )
+
+    def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
+        try:
+            found = self.call("DescribeDBInstances", DBInstanceIdentifier=instance_id)["DBInstances"]
+        except PersonAwsError as exc:
+            if exc.code in INSTANCE_NOT_FOUND:
+                return None
+            raise
+        return instance_from_api(found[0]) if found else None
+
+    def is_orderable(self, engine: str, engine_version: str, instance_class: str) -> bool:
+        options = self.call(
+            "DescribeOrderableDBInstanceOptions",
+            Engine=engine,
+            EngineVersion=engine_version,
+            DBInstanceClass=instance_class,
+        )
+        return any(o.get("DBInstanceClass") == instance_class for o in options.get("OrderableDBInstanceOptions", []))
+
+    # -- writes (callers check first whether the effect already exists) -----------------
+
+    def create_instance(
+        self,
+        *,
+        instance_id: str,
+        cluster_id: str,
+        engine: str,
+        instance_class: str,
+        promotion_tier: int,
+        availability_zone: str | None,
+        parameter_group: str | None,
+        tags: dict[str, str],
+    ) -> None:
+        kwargs: dict[str, Any] = {
+            "DBInstanceIdentifier": instance_id,
+            "DBClusterIdentifier": cluster_id,
+            "Engine": engine,
+            "DBInstanceClass": instance_class,
+            "PromotionTier": promotion_tier,
+            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        }
+        if availability_zone:
+            kwargs["AvailabilityZone"] = availability_zone
+        if parameter_group:
+            kwargs["DBParameterGroupName"] = parameter_group
+        self.call("CreateDBInstance", **kwargs)
+
+    def modify_instance(
+        self, instance_id: str, *, instance_class: str | None = None, promotion_tier: int | None = None
+    ) -> None:
+        kwargs: dict[str, Any] = {"DBInstanceIdentifier": instance_id, "ApplyImmediately": True}
+        if instance_class is not None:
+            kwargs["DBInstanceClass"] = instance_class
+        if promotion_tier is not None:
+            kwargs["PromotionTier"] = promotion_tier
+        self.call("ModifyDBInstance", **kwargs)
+
+    def failover(self, cluster_id: str, target_instance_id: str) -> None:
+        self.call("FailoverDBCluster", DBClusterIdentifier=cluster_id, TargetDBInstanceIdentifier=target_instance_id)
+
+    def delete_instance(self, instance_id: str) -> None:
+        self.call("DeleteDBInstance", DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+
+    def reboot_instance(self, instance_id: str) -> None:
+        self.call("RebootDBInstance", DBInstanceIdentifier=instance_id)
+
+
+def _snake(operation: str) -> str:
+    """DescribeDBClusters -> describe_db_clusters, as botocore names client methods."""
+    from botocore import xform_name
+
+    return str(xform_name(operation))

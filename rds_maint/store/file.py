@@ -1,0 +1,143 @@
+"""The default store: one directory per operation on the local disk.
+
+Writes go to a temp file then rename (a reader never sees half a file); a lock file
+taken with flock serialises writers; the version on disk is compared before a save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
+from rds_maint.model import SCHEMA_VERSION, Event, Operation
+from rds_maint.store.base import check_operation_id
+
+OPERATION_FILE = "operation.json"
+EVENTS_FILE = "events.jsonl"
+LOCK_FILE = ".lock"
+
+
+class FileStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.url = f"file://{self.root}"
+
+    def _dir(self, operation_id: str) -> Path:
+        return self.root / check_operation_id(operation_id)
+
+    @contextlib.contextmanager
+    def _locked(self, directory: Path) -> Iterator[None]:
+        with open(directory / LOCK_FILE, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _write_atomic(self, path: Path, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _append_events(self, directory: Path, events: list[Event]) -> None:
+        if not events:
+            return
+        with open(directory / EVENTS_FILE, "a") as handle:
+            for event in events:
+                handle.write(event.model_dump_json() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _read(self, directory: Path, operation_id: str) -> Operation:
+        path = directory / OPERATION_FILE
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise OperationNotFound(operation_id) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{path} is not valid JSON ({exc}); it was left as it is") from exc
+        if isinstance(data, dict) and int(data.get("schema_version", 1)) > SCHEMA_VERSION:
+            raise StoreError(f"{path} was written by a newer rds-maint (schema {data['schema_version']})")
+        try:
+            return Operation.model_validate(data)
+        except ValidationError as exc:
+            raise StoreError(f"{path} does not hold a valid operation: {exc}") from exc
+
+    def create(self, operation: Operation, events: list[Event]) -> Operation:
+        directory = self._dir(operation.id)
+        try:
+            directory.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise BadInput(f"operation '{operation.id}' already exists") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {directory}: {exc}") from exc
+        with self._locked(directory):
+            stored = operation.model_copy(update={"version": 1})
+            self._write_atomic(directory / OPERATION_FILE, stored.model_dump_json(indent=2))
+            self._append_events(directory, events)
+        return stored
+
+    def load(self, operation_id: str) -> Operation:
+        return self._read(self._dir(operation_id), operation_id)
+
+    def save(self, operation: Operation, events: list[Event]) -> Operation:
+        directory = self._dir(operation.id)
+        if not (directory / OPERATION_FILE).exists():
+            raise OperationNotFound(operation.id)
+        with self._locked(directory):
+            current = self._read(directory, operation.id)
+            if current.version != operation.version:
+                raise Conflict(
+                    f"operation '{operation.id}' was saved by someone else "
+                    f"(version {current.version}, this copy has {operation.version})"
+                )
+            stored = operation.model_copy(update={"version": operation.version + 1})
+            self._write_atomic(directory / OPERATION_FILE, stored.model_dump_json(indent=2))
+            self._append_events(directory, events)
+        return stored
+
+    def list_operations(self) -> list[Operation]:
+        if not self.root.exists():
+            return []
+        found = []
+        for child in sorted(self.root.iterdir()):
+            if (child / OPERATION_FILE).exists():
+                found.append(self._read(child, child.name))
+        return sorted(found, key=lambda op: op.created_at)
+
+    def events(self, operation_id: str) -> list[Event]:
+        directory = self._dir(operation_id)
+        if not (directory / OPERATION_FILE).exists():
+            raise OperationNotFound(operation_id)
+        path = directory / EVENTS_FILE
+        if not path.exists():
+            return []
+        events = []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(Event.model_validate_json(line))
+            except ValidationError as exc:
+                raise StoreError(f"{path} line {number} is not a valid event: {exc}") from exc
+        return events

@@ -1,0 +1,95 @@
+"""Shared fixtures: fake credentials, moto, the simulated Aurora on a virtual clock, an engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from rds_maint import config
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
+from rds_maint.model import Operation, StepResult
+from rds_maint.progress import drive
+from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.sim import SimulatedAurora, VirtualClock
+from rds_maint.store import FileStore, open_store
+
+REGION = "us-east-1"
+CLUSTER = "orders-prod"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any call that escapes moto fails to authenticate instead of touching a real account."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("RDS_MAINT_STORE", raising=False)
+
+
+@dataclass
+class World:
+    """One simulated account: Aurora on a virtual clock, a file store, an engine and its drivers."""
+
+    sim: SimulatedAurora
+    clock: VirtualClock
+    store: FileStore
+    store_url: str
+    engine: Engine
+
+    def gateway(self) -> RdsGateway:
+        return RdsGateway(make_rds_client(REGION), sleep=self.clock.sleep)
+
+    def new_engine(self) -> Engine:
+        """A second engine on the same store and clock: a fresh process after a crash."""
+        return Engine(FileStore(self.store.root), lambda region: self.gateway(), self.clock)
+
+    def create(self, params: dict[str, Any], **extra: Any) -> Operation:
+        request = {"type": "instance_type_change", "cluster_id": CLUSTER, "region": REGION, "params": params}
+        request.update(extra)
+        return self.engine.create(request)
+
+    def run(self, op_id: str, engine: Engine | None = None) -> StepResult:
+        engine = engine or self.engine
+        engine.start(op_id)
+        return drive(engine, op_id, self.clock.sleep)
+
+    def mutating_calls(self) -> list[str]:
+        return [c.operation for c in self.sim.calls if not c.operation.startswith(("Describe", "List"))]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with mock_aws():
+        clock = VirtualClock()
+        sim = SimulatedAurora(clock=clock, region=REGION)
+        with sim:
+            store_url = f"file://{tmp_path / 'state'}"
+            store = FileStore(tmp_path / "state")
+            engine = Engine(store, lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep), clock)
+
+            def factory(settings: Settings) -> Engine:
+                return Engine(
+                    open_store(settings.store_url or store_url),
+                    lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
+                    clock,
+                )
+
+            config.set_engine_factory(factory)
+            try:
+                yield World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
+            finally:
+                config.set_engine_factory(None)
+
+
+@pytest.fixture
+def cluster_1w2r(world: World) -> list[str]:
+    return world.sim.seed_cluster(
+        CLUSTER, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=2
+    )
