@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit install clean
+.PHONY: test demo lint typecheck unit install clean package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check rds_maint cmd tests bench
-	$(BIN)/ruff format --check rds_maint cmd tests bench
+	$(BIN)/ruff check rds_maint cmd tests
+	$(BIN)/ruff format --check rds_maint cmd tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
@@ -33,3 +33,6 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .rds-maint build *.egg-info
+
+package:
+	bash cmd/package_lambda.sh

@@ -236,9 +236,16 @@ class Engine:
         return self._result(op, outcome, wait_seconds, error)
 
     def _result(
-        self, op: Operation, outcome: ResultOutcome, wait_seconds: int = 0, error: str | None = None
+        self,
+        op: Operation,
+        outcome: ResultOutcome,
+        wait_seconds: int = 0,
+        error: str | None = None,
+        step_index: int | None = None,
     ) -> StepResult:
-        index = min(op.current_step_index, len(op.steps) - 1) if op.steps else None
+        index = step_index
+        if index is None:
+            index = min(op.current_step_index, len(op.steps) - 1) if op.steps else None
         step = op.steps[index] if index is not None else None
         return StepResult(
             operation_id=op.id,
@@ -334,10 +341,12 @@ class Engine:
             step.result.update(outcome.result)
             step.result["message"] = outcome.message
             events.append(self._event(op, "step_completed", f"Step {step.name}: {outcome.message}", step=step.id))
+            done_index = op.current_step_index
             op.current_step_index += 1
             if op.current_step is None:
                 return self._finish(op, events)
-            return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+            # report the step this call completed; the next call starts the one after it
+            return self._save_and_report(op, events, ResultOutcome.CONTINUE, step_index=done_index)
         if isinstance(outcome, Wait):
             if step.state is not StepState.WAITING:
                 step.state = StepState.WAITING
@@ -574,7 +583,12 @@ class Engine:
         )
 
     def _save_and_report(
-        self, op: Operation, events: list[Event], outcome: ResultOutcome, wait_seconds: int = 0
+        self,
+        op: Operation,
+        events: list[Event],
+        outcome: ResultOutcome,
+        wait_seconds: int = 0,
+        step_index: int | None = None,
     ) -> StepResult:
         op.updated_at = self.clock.now()
         try:
@@ -582,4 +596,4 @@ class Engine:
         except Conflict as exc:
             current = self.store.load(op.id)
             return self.report(current, error=f"conflict: {exc}; re-read: {current.state.value}")
-        return self._result(saved, outcome, wait_seconds)
+        return self._result(saved, outcome, wait_seconds, step_index=step_index)

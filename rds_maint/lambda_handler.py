@@ -19,6 +19,7 @@ log = get_logger("rds_maint.lambda")
 
 ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_intervention", "fail")
 
+
 def _get_engine() -> Engine:
     """Built per invocation: cheap (no AWS call), and it follows the environment a test sets."""
     return build_engine(Settings.from_env())

@@ -153,7 +153,8 @@ def test_cli_param_flags_are_checked_like_json(world: World, cluster_1w2r: list[
 
 @pytest.mark.parametrize("action", ["start", "step", "poll", "status", "resume", "record_intervention", "fail"])
 def test_lambda_unknown_operation_id(world: World, action: str) -> None:
-    result = handler({"action": action, "operation_id": "op-does-not-exist", "params": {"action": "continue"}})
+    params = {"action": "continue", "task_token": "tok"}
+    result = handler({"action": action, "operation_id": "op-does-not-exist", "params": params})
     assert set(result) == CONTRACT_KEYS
     assert result["error"] == "operation 'op-does-not-exist' not found"
     _assert_nothing_happened(world)
@@ -186,7 +187,8 @@ def test_resume_action_outside_the_four_is_refused(world: World, cluster_1w2r: l
 
 
 def test_lambda_rejects_malformed_events(world: World) -> None:
-    for event in (None, [], {"action": "explode"}, {"action": "status", "operation_id": 7}, {"action": "step"}):
+    events: list[Any] = [None, [], {"action": "explode"}, {"action": "status", "operation_id": 7}, {"action": "step"}]
+    for event in events:
         result = handler(event, None)
         assert set(result) == CONTRACT_KEYS
         assert result["error"], event

@@ -210,18 +210,21 @@ def test_crash_or_lost_response_after_a_mutating_call_converges_without_repeatin
 
 
 def test_a_wait_that_times_out_pauses_and_continue_waits_again(world: World, cluster_1w2r: list[str]) -> None:
-    op = world.create({"target_instance_type": TARGET}, wait_timeout=600)  # a modify takes about 630 s
+    op = world.create({"target_instance_type": TARGET}, wait_timeout=300)  # a create takes about 8 min
     result = world.run(op.id)
     assert result.outcome is Outcome.INTERVENTION
-    assert result.pause_reason is not None and result.pause_reason.startswith("Timed out after 10 min")
-    assert result.step_name == f"modify_class:{WRITER}"
+    assert result.pause_reason is not None and result.pause_reason.startswith("Timed out after 5 min")
+    assert result.step_name == "create_temp_instance"
     pauses = 1
-    while result.outcome is Outcome.INTERVENTION and pauses < 10:
+    while result.outcome is Outcome.INTERVENTION and pauses < 20:
         world.engine.resume(op.id, "continue")
         result = world.run(op.id)
         pauses += result.outcome is Outcome.INTERVENTION
     assert result.outcome is Outcome.COMPLETED
+    assert pauses >= 4  # the create and each of the three modifies outlast 5 min
     assert classes(world) == {WRITER: TARGET, READER_2: TARGET, READER_3: TARGET}
+    assert len(world.sim.successful_calls("CreateDBInstance")) == 1
+    assert len(world.sim.successful_calls("ModifyDBInstance")) == 3
 
 
 def test_an_instance_busy_with_someone_elses_change_pauses_after_the_timeout(
@@ -245,6 +248,9 @@ def test_reset_to_a_step_runs_it_again_idempotently(world: World, cluster_1w2r: 
     op_id = _pause_after_writer_changed(world)
     result = world.engine.reset(op_id, f"modify_class:{WRITER}")
     assert result.outcome is Outcome.INTERVENTION
+    world.engine.resume(op_id, "continue")
+    again = world.run(op_id)  # the steps after the reset are fresh: the requested pause comes again
+    assert again.outcome is Outcome.INTERVENTION and again.step_name == f"modify_class:{READER_2}"
     world.engine.resume(op_id, "continue")
     assert world.run(op_id).outcome is Outcome.COMPLETED
     # the writer already had the target class: the repeated step did not modify it again

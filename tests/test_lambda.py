@@ -16,7 +16,7 @@ START = {
 }
 
 
-def call(action: str, operation_id: str | None = None, **params: Any) -> dict[str, Any]:
+def call(action: str, operation_id: str | None = None, /, **params: Any) -> dict[str, Any]:
     event: dict[str, Any] = {"action": action}
     if operation_id:
         event["operation_id"] = operation_id
@@ -60,7 +60,8 @@ def test_waits_report_seconds_and_advance_is_one_unit(world: World, cluster_1w2r
     op_id = call("create", **START)["operation_id"]
     call("start", op_id)
     first = call("step", op_id)
-    assert first["step_name"] == "check_cluster" and first["continue"] is True
+    assert first["step_name"] == "check_cluster" and first["step_state"] == "completed"
+    assert first["continue"] is True
     second = call("step", op_id)
     assert second["step_name"] == "create_temp_instance"
     assert second["needs_wait"] is True and second["wait_seconds"] > 0

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rds_maint.errors import BadInput
-from rds_maint.model import InstanceTypeChangeParams
+from rds_maint.model import InstanceTypeChangeParams, Step
 from rds_maint.plans import temp_instance_id
 from rds_maint.plans.instance_type_change import plan_instance_type_change
 from rds_maint.rds import ClusterSnapshot, InstanceSnapshot, MemberSnapshot
@@ -55,8 +55,8 @@ def cluster(*members: MemberSnapshot) -> ClusterSnapshot:
     )
 
 
-def names(plan_steps: list[object]) -> list[str]:
-    return [s.name for s in plan_steps]  # type: ignore[attr-defined]
+def names(plan_steps: list[Step]) -> list[str]:
+    return [s.name for s in plan_steps]
 
 
 def test_writer_change_goes_through_a_temp_instance_in_another_az() -> None:

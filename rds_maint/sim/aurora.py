@@ -1,0 +1,213 @@
+"""`SimulatedAurora`: a slow, fallible Aurora for tests and the demo, behind real boto3 clients.
+
+moto answers RDS calls, but there every status is `available` at once. Real Aurora has
+transitional statuses that last minutes, a lag before a status moves, refusals while busy,
+throttling and lost responses. The simulator adds those on top of moto, on a virtual clock,
+so a test can prove that the engine never repeats a step and never trusts a status too early.
+
+It hooks into every RDS client `rds_maint.rds.make_rds_client` makes (see `install`) and
+answers each call from the client's own botocore events (see `wire`): the code under test
+uses a genuine boto3 client, with its modelled exceptions, and never reaches the network.
+"""
+
+from __future__ import annotations
+
+import random
+from types import TracebackType
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from rds_maint import rds
+from rds_maint.sim import wire
+from rds_maint.sim.catalogue import Catalogue
+from rds_maint.sim.clock import VirtualClock
+from rds_maint.sim.errors import ApiError, SimulatedCrash, internal_failure
+from rds_maint.sim.faults import Faults
+from rds_maint.sim.moto_backend import MotoRds
+from rds_maint.sim.seeding import seed_cluster
+from rds_maint.sim.timeline import Durations, Timeline, Transition
+from rds_maint.sim.views import ClusterView, MemberView, SimCall
+from rds_maint.sim.world import AuroraWorld
+
+
+class SimulatedAurora:
+    """One simulated AWS account in one region. Use inside `moto.mock_aws()`."""
+
+    def __init__(
+        self,
+        clock: VirtualClock | None = None,
+        region: str = "us-east-1",
+        durations: Durations | None = None,
+        time_scale: float = 1.0,
+        seed: int = 0,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self.clock = clock or VirtualClock()
+        self.region = region
+        self.durations = durations or Durations()
+        self.catalogue = catalogue or Catalogue()
+        self.faults = Faults()
+        self.calls: list[SimCall] = []
+        self._timeline = Timeline(self.durations, time_scale=time_scale, seed=seed)
+        self._moto = MotoRds(region)
+        self._world = AuroraWorld(self.clock, self._moto, self._timeline, self.faults, self.catalogue)
+        self._names = random.Random(f"rds-maint-sim-names-{seed}")
+        self._hook_id = f"rds-maint-sim-{id(self)}"
+
+    # -- hooking into boto3 ------------------------------------------------------------
+
+    def install(self) -> None:
+        """Simulate every RDS client `make_rds_client` creates from now on."""
+        rds.register_client_customizer(self.attach)
+
+    def uninstall(self) -> None:
+        rds.unregister_client_customizer(self.attach)
+
+    def __enter__(self) -> SimulatedAurora:
+        self.install()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.uninstall()
+
+    def attach(self, client: Any) -> None:
+        """Answer every call of this boto3 RDS client from the simulator (idempotent)."""
+        region = client.meta.region_name
+        if region != self.region:
+            raise ValueError(f"this simulator answers for {self.region}, not for a client in {region}")
+        events = client.meta.events
+        events.register("before-parameter-build.rds", wire.stash_params, unique_id=f"{self._hook_id}-params")
+        events.register_first("before-call.rds", self._answer, unique_id=f"{self._hook_id}-answer")
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> wire.Answer:
+        """`before-call` handler: faults first, then the simulated AWS, then faults on the answer."""
+        operation = str(model.name)
+        params = wire.stashed_params(context)
+        call = SimCall(at=self.clock.now(), operation=operation, params=params)
+        self.calls.append(call)
+        try:
+            refusal = self.faults.before_call(operation)
+            if refusal is not None:
+                raise refusal
+            parsed = self._world.handle(operation, params)
+        except ApiError as err:
+            call.error_code = err.code
+            return wire.error(err)
+        except ClientError as err:  # moto's own refusal of a call passed through
+            call.error_code = str(err.response.get("Error", {}).get("Code", "Unknown"))
+            return wire.passthrough_error(dict(err.response))
+        call.applied = True
+        hide = self.faults.after_call(operation)
+        if hide == "lose_response":
+            lost = internal_failure()
+            call.error_code = lost.code
+            return wire.error(lost)
+        if hide == "crash_after":
+            call.crashed = True  # AWS answered normally; the caller died before reading it
+            raise SimulatedCrash(f"simulated crash right after {operation} took effect")
+        return wire.ok(parsed)
+
+    # -- setting the scene ----------------------------------------------------------------
+
+    def seed_cluster(
+        self,
+        cluster_id: str,
+        *,
+        engine: str = "aurora-postgresql",
+        engine_version: str = "15.4",
+        instance_class: str = "db.r6g.large",
+        readers: int = 2,
+        autoscaled_readers: int = 0,
+        serverless_readers: int = 0,
+        promotion_tier: int = 1,
+        tags: dict[str, str] | None = None,
+    ) -> list[str]:
+        """An `available` cluster, ready at once; returns its instance ids, writer first."""
+        return seed_cluster(
+            self._moto,
+            self.catalogue,
+            self._names,
+            cluster_id,
+            engine=engine,
+            engine_version=engine_version,
+            instance_class=instance_class,
+            readers=readers,
+            autoscaled_readers=autoscaled_readers,
+            serverless_readers=serverless_readers,
+            promotion_tier=promotion_tier,
+            tags=tags,
+        )
+
+    def set_parameter_apply_status(self, instance_id: str, status: str) -> None:
+        """Set the instance's parameter status (instance group and its cluster-member entry).
+
+        `pending-reboot` turns `in-sync` at the end of the instance's next reboot.
+        """
+        self._world.set_parameter_apply_status(instance_id, status)
+
+    # -- looking without touching ---------------------------------------------------------
+
+    @property
+    def transitions(self) -> list[Transition]:
+        """Every transition so far, oldest first (settled up to now, like any view)."""
+        self._world.settle()
+        return self._timeline.transitions
+
+    def successful_calls(self, operation: str) -> list[SimCall]:
+        """Calls of `operation` AWS answered normally (including ones whose caller then crashed)."""
+        return [c for c in self.calls if c.operation == operation and c.error_code is None]
+
+    def applied_calls(self, operation: str) -> list[SimCall]:
+        """Calls of `operation` that took effect, whether or not the caller heard about it."""
+        return [c for c in self.calls if c.operation == operation and c.applied]
+
+    def cluster_view(self, cluster_id: str) -> ClusterView:
+        """What a person sees now: overlay applied, no faults, not recorded in `calls`."""
+        self._world.settle()
+        data = self._moto.cluster(cluster_id)
+        if data is None:
+            raise KeyError(f"no cluster {cluster_id!r}")
+        cluster = self._world.overlay_cluster(data)
+        instances = {
+            iid: self._world.overlay_instance(i) for iid, i in self._moto.cluster_instances(cluster_id).items()
+        }
+        members: dict[str, MemberView] = {}
+        writer: str | None = None
+        for member in cluster.get("DBClusterMembers", []):
+            instance_id = str(member["DBInstanceIdentifier"])
+            instance = instances.get(instance_id)
+            if instance is None:
+                continue
+            if member.get("IsClusterWriter"):
+                writer = instance_id
+            groups = instance.get("DBParameterGroups") or [{}]
+            members[instance_id] = MemberView(
+                instance_class=str(instance["DBInstanceClass"]),
+                status=str(instance["DBInstanceStatus"]),
+                promotion_tier=int(instance.get("PromotionTier", member.get("PromotionTier", 1))),
+                tags={str(t["Key"]): str(t.get("Value", "")) for t in instance.get("TagList") or []},
+                availability_zone=instance.get("AvailabilityZone"),
+                parameter_apply_status=groups[0].get("ParameterApplyStatus"),
+                pending_class=(instance.get("PendingModifiedValues") or {}).get("DBInstanceClass"),
+                is_writer=bool(member.get("IsClusterWriter")),
+            )
+        return ClusterView(
+            cluster_id=cluster_id,
+            status=str(cluster["Status"]),
+            writer=writer,
+            members=members,
+            engine=str(cluster.get("Engine", "")),
+            engine_version=str(cluster.get("EngineVersion", "")),
+        )
+
+    def instance_exists(self, instance_id: str) -> bool:
+        """True until a deletion ends (an instance still `deleting` exists)."""
+        self._world.settle()
+        return self._moto.instance(instance_id) is not None
+
+    def settle(self) -> None:
+        """Apply every transition due by now (every call and view does this first anyway)."""
+        self._world.settle()

@@ -1,0 +1,105 @@
+"""Ready-made Aurora clusters for tests and the demo, as a person would find them in the console.
+
+A seeded cluster is `available` at once: the writer `<cluster>-instance-1`, provisioned readers
+`<cluster>-instance-2..`, Aurora Auto Scaling readers (`application-autoscaling-<8 hex>`, tier
+15, the writer's class, tagged with their scaling resource) and Serverless v2 readers
+(`<cluster>-serverless-N`), spread over the region's first three zones.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from rds_maint.sim.catalogue import SERVERLESS_CLASS, Catalogue
+from rds_maint.sim.moto_backend import MotoRds
+
+TAG_AUTOSCALING = "application-autoscaling:resourceId"
+AUTOSCALED_TIER = 15
+MASTER_USERNAME = "sim_admin"
+MASTER_PASSWORD = "sim-password-not-secret"
+
+
+def seed_cluster(
+    moto: MotoRds,
+    catalogue: Catalogue,
+    names: random.Random,
+    cluster_id: str,
+    *,
+    engine: str,
+    engine_version: str,
+    instance_class: str,
+    readers: int,
+    autoscaled_readers: int,
+    serverless_readers: int,
+    promotion_tier: int,
+    tags: dict[str, str] | None,
+) -> list[str]:
+    """Create the cluster and its instances in moto; returns the instance ids, writer first."""
+    if not catalogue.has_version(engine, engine_version):
+        raise ValueError(f"{engine} {engine_version} is not in the simulator's catalogue")
+    for cls in {instance_class} | ({SERVERLESS_CLASS} if serverless_readers else set()):
+        if not catalogue.is_orderable(engine, engine_version, cls):
+            raise ValueError(f"{cls} is not orderable for {engine} {engine_version}")
+    group = f"default.{catalogue.family(engine, engine_version)}"
+    _ensure_cluster_parameter_group(moto, group, catalogue.family(engine, engine_version))
+    cluster: dict[str, Any] = {
+        "DBClusterIdentifier": cluster_id,
+        "Engine": engine,
+        "EngineVersion": engine_version,
+        "MasterUsername": MASTER_USERNAME,
+        "MasterUserPassword": MASTER_PASSWORD,
+        "StorageType": "aurora",
+        "AllocatedStorage": 1,  # moto has no default size for StorageType=aurora
+        "DBClusterParameterGroupName": group,
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    }
+    if serverless_readers:
+        cluster["ServerlessV2ScalingConfiguration"] = {"MinCapacity": 0.5, "MaxCapacity": 16}
+    moto.call("CreateDBCluster", cluster)
+
+    zones = [f"{moto.region}{suffix}" for suffix in "abc"]
+    created: list[str] = []
+
+    def add(instance_id: str, cls: str, tier: int, instance_tags: dict[str, str]) -> None:
+        moto.call(
+            "CreateDBInstance",
+            {
+                "DBInstanceIdentifier": instance_id,
+                "DBClusterIdentifier": cluster_id,
+                "Engine": engine,
+                "DBInstanceClass": cls,
+                "AvailabilityZone": zones[len(created) % len(zones)],
+                "DBParameterGroupName": group,
+                "PromotionTier": tier,
+                "Tags": [{"Key": k, "Value": v} for k, v in instance_tags.items()],
+            },
+        )
+        created.append(instance_id)
+
+    add(f"{cluster_id}-instance-1", instance_class, promotion_tier, {})  # moto: first member writes
+    for n in range(2, readers + 2):
+        add(f"{cluster_id}-instance-{n}", instance_class, promotion_tier, {})
+    for _ in range(autoscaled_readers):
+        name = f"application-autoscaling-{names.getrandbits(32):08x}"
+        add(name, instance_class, AUTOSCALED_TIER, {TAG_AUTOSCALING: f"cluster:{cluster_id}"})
+    for n in range(1, serverless_readers + 1):
+        add(f"{cluster_id}-serverless-{n}", SERVERLESS_CLASS, promotion_tier, {})
+    return created
+
+
+def _ensure_cluster_parameter_group(moto: MotoRds, name: str, family: str) -> None:
+    """moto names every cluster's default group `default.aurora8.0`; create the right one."""
+    try:
+        moto.call("DescribeDBClusterParameterGroups", {"DBClusterParameterGroupName": name})
+    except ClientError:
+        moto.call(
+            "CreateDBClusterParameterGroup",
+            {
+                "DBClusterParameterGroupName": name,
+                "DBParameterGroupFamily": family,
+                "Description": f"Default cluster parameter group for {family}",
+            },
+        )

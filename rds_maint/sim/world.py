@@ -1,0 +1,454 @@
+"""Aurora's behaviour over moto's resources: refusals, lags, transitional statuses, failovers.
+
+moto stores what exists (instances, tags, tiers, zones, the current writer) but answers every
+status as `available` and applies every change at once. This module keeps the time-dependent
+part Aurora adds on top and *overlays* it on moto's answers:
+
+* a change Aurora accepts is scheduled on the `Timeline`; its effect reaches moto only when
+  it ends (a new class, a flipped writer, a deleted instance);
+* until then, statuses, pending values and refusals follow from the open transitions;
+* everything due is settled, in time order, before any call or view is answered.
+
+The rule of thumb is "at least as hard on the engine as AWS": when AWS's behaviour is
+uncertain, the simulator refuses rather than accepts, and reports late rather than early.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rds_maint.sim import reference
+from rds_maint.sim.catalogue import Catalogue, class_rank
+from rds_maint.sim.clock import VirtualClock
+from rds_maint.sim.errors import (
+    ApiError,
+    cluster_not_found,
+    cluster_state,
+    instance_not_found,
+    instance_state,
+    not_orderable,
+)
+from rds_maint.sim.faults import Faults
+from rds_maint.sim.moto_backend import MotoRds
+from rds_maint.sim.timeline import Kind, Timeline, Transition
+
+INSTANCE_KINDS: tuple[Kind, ...] = ("create", "modify", "reboot", "delete")
+CLUSTER_KINDS: tuple[Kind, ...] = ("failover",)
+AVAILABLE = "available"
+IN_SYNC = "in-sync"
+PENDING_REBOOT = "pending-reboot"
+
+_IDENTIFIER = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
+_BAD_IDENTIFIER = (
+    "The parameter DBInstanceIdentifier is not a valid identifier. Identifiers must begin with a letter; "
+    "must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two "
+    "consecutive hyphens."
+)
+
+Response = dict[str, Any]
+Handler = Callable[[dict[str, Any]], Response]
+
+
+def valid_identifier(identifier: str) -> bool:
+    """1-63 chars, a letter first, letters/digits/hyphens, no double or trailing hyphen."""
+    return 0 < len(identifier) <= 63 and _IDENTIFIER.fullmatch(identifier) is not None and not identifier.endswith("-")
+
+
+class AuroraWorld:
+    """One region of one simulated account: the API semantics, answered at the clock's time."""
+
+    def __init__(
+        self, clock: VirtualClock, moto: MotoRds, timeline: Timeline, faults: Faults, catalogue: Catalogue
+    ) -> None:
+        self.clock = clock
+        self.moto = moto
+        self.timeline = timeline
+        self.faults = faults
+        self.catalogue = catalogue
+        self._parameter_status: dict[str, str] = {}
+        self._maintenance_class: dict[str, str] = {}  # class changes left for a maintenance window
+        self._event_time: datetime | None = None
+        self._handlers: dict[str, Handler] = {
+            "DescribeDBInstances": self.describe_db_instances,
+            "DescribeDBClusters": self.describe_db_clusters,
+            "CreateDBInstance": self.create_db_instance,
+            "ModifyDBInstance": self.modify_db_instance,
+            "FailoverDBCluster": self.failover_db_cluster,
+            "DeleteDBInstance": self.delete_db_instance,
+            "RebootDBInstance": self.reboot_db_instance,
+            "DescribeDBEngineVersions": lambda params: reference.describe_db_engine_versions(catalogue, params),
+            "DescribeOrderableDBInstanceOptions": lambda params: reference.describe_orderable_db_instance_options(
+                catalogue, params, self.zones
+            ),
+        }
+
+    @property
+    def zones(self) -> list[str]:
+        return [f"{self.moto.region}{suffix}" for suffix in "abc"]
+
+    def handle(self, operation: str, params: dict[str, Any]) -> Response:
+        """Answer one API call (after settling); operations not simulated go to moto unchanged."""
+        self.settle()
+        handler = self._handlers.get(operation)
+        if handler is None:
+            return self.moto.call(operation, params)
+        return handler(params)
+
+    def set_parameter_apply_status(self, instance_id: str, status: str) -> None:
+        self._parameter_status[instance_id] = status
+
+    # -- settling: transitions end lazily ------------------------------------------------
+
+    def now(self) -> datetime:
+        """The clock's time, or while settling, the time of the event being applied."""
+        return self._event_time or self.clock.now()
+
+    def settle(self) -> None:
+        """Apply every transition event due by now, oldest first (an event may schedule more).
+
+        Each event is applied as of its own time, so a failover Aurora starts at a writer's
+        visible moment picks the reader that was best *then*.
+        """
+        now = self.clock.now()
+        try:
+            while (due := self.timeline.next_due(now)) is not None:
+                event, transition = due
+                if event == "visible":
+                    self._event_time = transition.visible_at
+                    transition.started = True
+                    self._on_visible(transition)
+                else:
+                    self._event_time = transition.ends_at
+                    transition.ended = True
+                    self._on_end(transition)
+        finally:
+            self._event_time = None
+
+    def _on_visible(self, transition: Transition) -> None:
+        """A class change on the writer makes Aurora promote a reader as the instance goes down."""
+        if transition.kind != "modify":
+            return
+        cluster_id = transition.detail.get("cluster_id")
+        if cluster_id and self.moto.writer(cluster_id) == transition.resource_id:
+            target = self._start_automatic_failover(cluster_id, transition, cause="writer-modify")
+            transition.detail["failover_to"] = target
+
+    def _on_end(self, transition: Transition) -> None:
+        instance_id = transition.resource_id
+        if transition.kind == "modify" and self.moto.instance(instance_id) is not None:
+            self.moto.call(
+                "ModifyDBInstance",
+                {
+                    "DBInstanceIdentifier": instance_id,
+                    "DBInstanceClass": transition.detail["to_class"],
+                    "ApplyImmediately": True,
+                },
+            )
+        elif transition.kind == "reboot":
+            if self._parameter_status.get(instance_id) == PENDING_REBOOT:
+                self._parameter_status[instance_id] = IN_SYNC
+        elif transition.kind == "failover":
+            self._flip_writer(transition.resource_id, transition.detail["to_writer"])
+        elif transition.kind == "delete":
+            self._finish_delete(instance_id, transition.detail.get("cluster_id"))
+
+    def _flip_writer(self, cluster_id: str, target: str) -> None:
+        members = self.moto.cluster_instances(cluster_id)
+        if target in members and self.moto.writer(cluster_id) != target:
+            self.moto.call(
+                "FailoverDBCluster", {"DBClusterIdentifier": cluster_id, "TargetDBInstanceIdentifier": target}
+            )
+
+    def _finish_delete(self, instance_id: str, cluster_id: str | None) -> None:
+        if cluster_id and self.moto.writer(cluster_id) == instance_id:
+            # Normally the failover started with the delete has ended by now; if not, promote now
+            # rather than let moto choose a writer by its own rules.
+            target = self.best_reader(cluster_id, exclude={instance_id}, any_state=True)
+            if target:
+                self._flip_writer(cluster_id, target)
+        if self.moto.instance(instance_id) is not None:
+            self.moto.call("DeleteDBInstance", {"DBInstanceIdentifier": instance_id, "SkipFinalSnapshot": True})
+        self._parameter_status.pop(instance_id, None)
+        self._maintenance_class.pop(instance_id, None)
+
+    # -- what a caller sees now ----------------------------------------------------------
+
+    def instance_status(self, instance_id: str, moto_status: str = AVAILABLE) -> str:
+        stuck = self.faults.stuck_status(instance_id)
+        if stuck:
+            return stuck
+        transition = self.timeline.under_way(instance_id, INSTANCE_KINDS)
+        if transition is None:
+            return moto_status
+        if transition.kind == "create":
+            return "creating"
+        if transition.kind == "delete":
+            return "deleting"
+        if transition.in_lag(self.now()):
+            return AVAILABLE
+        return "modifying" if transition.kind == "modify" else "rebooting"
+
+    def cluster_status(self, cluster_id: str, moto_status: str = AVAILABLE) -> str:
+        failover = self.timeline.under_way(cluster_id, CLUSTER_KINDS)
+        if failover is not None and not failover.in_lag(self.now()):
+            return "failing-over"
+        return moto_status
+
+    def pending_class(self, instance_id: str) -> str | None:
+        modify = self.timeline.under_way(instance_id, ("modify",))
+        if modify is not None:
+            return str(modify.detail["to_class"])
+        return self._maintenance_class.get(instance_id)
+
+    def overlay_instance(self, data: dict[str, Any]) -> dict[str, Any]:
+        """moto's DBInstance with the status, pending class and parameter status of now."""
+        out = copy.deepcopy(data)
+        instance_id = str(out["DBInstanceIdentifier"])
+        out["DBInstanceStatus"] = self.instance_status(instance_id, str(out.get("DBInstanceStatus", AVAILABLE)))
+        pending = dict(out.get("PendingModifiedValues") or {})
+        pending.pop("DBInstanceClass", None)
+        pending_class = self.pending_class(instance_id)
+        if pending_class:
+            pending["DBInstanceClass"] = pending_class
+        out["PendingModifiedValues"] = pending
+        groups = out.get("DBParameterGroups") or []
+        if groups and instance_id in self._parameter_status:
+            groups[0]["ParameterApplyStatus"] = self._parameter_status[instance_id]
+        return out
+
+    def overlay_cluster(self, data: dict[str, Any]) -> dict[str, Any]:
+        """moto's DBCluster with the status of now; the writer is moto's (flips at failover end)."""
+        out = copy.deepcopy(data)
+        cluster_id = str(out["DBClusterIdentifier"])
+        out["Status"] = self.cluster_status(cluster_id, str(out.get("Status", AVAILABLE)))
+        if str(out.get("Engine", "")).startswith("aurora") and out.get("StorageType") not in (
+            "aurora",
+            "aurora-iopt1",
+        ):
+            out["StorageType"] = "aurora"  # moto defaults Aurora clusters to gp2
+        for member in out.get("DBClusterMembers") or []:
+            status = self._parameter_status.get(str(member["DBInstanceIdentifier"]))
+            if status:
+                member["DBClusterParameterGroupStatus"] = status
+        return out
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def describe_db_instances(self, params: dict[str, Any]) -> Response:
+        response = self.moto.call("DescribeDBInstances", params)
+        response["DBInstances"] = [self.overlay_instance(i) for i in response.get("DBInstances", [])]
+        return response
+
+    def describe_db_clusters(self, params: dict[str, Any]) -> Response:
+        response = self.moto.call("DescribeDBClusters", params)
+        response["DBClusters"] = [self.overlay_cluster(c) for c in response.get("DBClusters", [])]
+        return response
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def create_db_instance(self, params: dict[str, Any]) -> Response:
+        instance_id = str(params.get("DBInstanceIdentifier", ""))
+        if not valid_identifier(instance_id):
+            raise ApiError("InvalidParameterValue", _BAD_IDENTIFIER)
+        if self.moto.instance(instance_id) is not None:  # includes one still deleting
+            raise ApiError("DBInstanceAlreadyExists", "DB instance already exists")
+        cluster_id = params.get("DBClusterIdentifier")
+        instance_class = str(params.get("DBInstanceClass", ""))
+        if cluster_id:
+            cluster = self._cluster(cluster_id)
+            status = self.cluster_status(cluster_id, str(cluster.get("Status", AVAILABLE)))
+            if status != AVAILABLE:
+                raise cluster_state(f"DB cluster {cluster_id} is not in available state (it is {status}).")
+            engine = str(params.get("Engine") or cluster["Engine"])
+            self._check_orderable(engine, str(cluster["EngineVersion"]), instance_class)
+        self.moto.call("CreateDBInstance", params)
+        self.timeline.schedule(
+            instance_id,
+            "create",
+            self.now(),
+            lag=None,
+            duration="create",
+            detail={"cluster_id": cluster_id, "instance_class": instance_class},
+        )
+        return {"DBInstance": self.overlay_instance(self._instance(instance_id))}
+
+    def modify_db_instance(self, params: dict[str, Any]) -> Response:
+        instance_id = str(params.get("DBInstanceIdentifier", ""))
+        instance = self._instance(instance_id)
+        self._refuse_if_busy(instance_id)
+        new_class = params.get("DBInstanceClass")
+        class_change = new_class is not None and new_class != instance["DBInstanceClass"]
+        cluster_id = instance.get("DBClusterIdentifier")
+        if class_change:
+            version = str(instance.get("EngineVersion", ""))
+            if cluster_id:
+                if self.timeline.under_way(cluster_id, CLUSTER_KINDS) is not None:
+                    raise cluster_state(f"DB cluster {cluster_id} is failing over; try again later.")
+                version = str(self._cluster(cluster_id)["EngineVersion"])
+            self._check_orderable(str(instance["Engine"]), version, str(new_class))
+        # Everything but the class (the promotion tier, for one) takes effect at once.
+        self.moto.call("ModifyDBInstance", {k: v for k, v in params.items() if k != "DBInstanceClass"})
+        if new_class is not None and not class_change:
+            self._maintenance_class.pop(instance_id, None)
+        if class_change and params.get("ApplyImmediately"):
+            self._maintenance_class.pop(instance_id, None)
+            self.timeline.schedule(
+                instance_id,
+                "modify",
+                self.now(),
+                lag="modify_lag",
+                duration="modify",
+                detail={"cluster_id": cluster_id, "from_class": instance["DBInstanceClass"], "to_class": new_class},
+            )
+        elif class_change:
+            # Without ApplyImmediately AWS waits for the maintenance window; none comes here.
+            self._maintenance_class[instance_id] = str(new_class)
+        return {"DBInstance": self.overlay_instance(self._instance(instance_id))}
+
+    def failover_db_cluster(self, params: dict[str, Any]) -> Response:
+        cluster_id = str(params.get("DBClusterIdentifier", ""))
+        cluster = self._cluster(cluster_id)
+        if self.timeline.under_way(cluster_id, CLUSTER_KINDS) is not None:
+            raise cluster_state(f"DB cluster {cluster_id} is already failing over.")
+        status = self.cluster_status(cluster_id, str(cluster.get("Status", AVAILABLE)))
+        if status != AVAILABLE:
+            raise cluster_state(f"DB cluster {cluster_id} is not in available state (it is {status}).")
+        writer = self.moto.writer(cluster_id)
+        target = params.get("TargetDBInstanceIdentifier")
+        if target:
+            target = str(target)
+            if self.moto.instance(target) is None:
+                raise instance_not_found(target)
+            if target not in self.moto.cluster_instances(cluster_id):
+                raise instance_state(f"DB instance {target} is not a member of DB cluster {cluster_id}.")
+            if target == writer:
+                return {"DBCluster": self.overlay_cluster(cluster)}  # AWS accepts and does nothing
+            if not self._ready(target):
+                raise instance_state(f"Instance {target} should be in valid state for failover.")
+        else:
+            target = self.best_reader(cluster_id, exclude={writer} if writer else set())
+            if target is None:
+                raise cluster_state(
+                    f"Database cluster:{cluster_id} should have at least two database instances in valid "
+                    "states or a valid target instance for failover."
+                )
+        self.timeline.schedule(
+            cluster_id,
+            "failover",
+            self.now(),
+            lag="failover_lag",
+            duration="failover",
+            detail={"from_writer": writer, "to_writer": target, "cause": "FailoverDBCluster"},
+        )
+        return {"DBCluster": self.overlay_cluster(self._cluster(cluster_id))}
+
+    def delete_db_instance(self, params: dict[str, Any]) -> Response:
+        instance_id = str(params.get("DBInstanceIdentifier", ""))
+        instance = self._instance(instance_id)
+        self._refuse_if_busy(instance_id)
+        if instance.get("DeletionProtection"):
+            raise ApiError(
+                "InvalidParameterCombination",
+                "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+            )
+        cluster_id = instance.get("DBClusterIdentifier")
+        delete = self.timeline.schedule(
+            instance_id,
+            "delete",
+            self.now(),
+            lag=None,
+            duration="delete",
+            detail={"cluster_id": cluster_id},
+        )
+        if cluster_id and self.moto.writer(cluster_id) == instance_id:
+            delete.detail["failover_to"] = self._start_automatic_failover(cluster_id, delete, cause="writer-delete")
+        return {"DBInstance": self.overlay_instance(instance)}
+
+    def reboot_db_instance(self, params: dict[str, Any]) -> Response:
+        instance_id = str(params.get("DBInstanceIdentifier", ""))
+        self._instance(instance_id)
+        self._refuse_if_busy(instance_id)
+        self.timeline.schedule(instance_id, "reboot", self.now(), lag="reboot_lag", duration="reboot", detail={})
+        return {"DBInstance": self.overlay_instance(self._instance(instance_id))}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def best_reader(self, cluster_id: str, exclude: set[str], *, any_state: bool = False) -> str | None:
+        """Aurora's choice: lowest promotion tier, then the largest class, then the name.
+
+        Only readers that could take over now count (not creating, deleting, stuck or down),
+        unless `any_state`, the last resort when the writer disappears.
+        """
+        writer = self.moto.writer(cluster_id)
+        candidates = []
+        for instance_id, data in self.moto.cluster_instances(cluster_id).items():
+            if instance_id == writer or instance_id in exclude:
+                continue
+            if not any_state and not self._can_be_promoted(instance_id):
+                continue
+            tier = int(data.get("PromotionTier", 1))
+            candidates.append((tier, -class_rank(str(data["DBInstanceClass"])), instance_id))
+        return min(candidates)[2] if candidates else None
+
+    def _start_automatic_failover(self, cluster_id: str, trigger: Transition, *, cause: str) -> str | None:
+        """Aurora promotes the best reader on its own when the writer goes down; no lag here."""
+        if self.timeline.under_way(cluster_id, CLUSTER_KINDS) is not None:
+            return None  # the failover already under way will move the writer
+        target = self.best_reader(cluster_id, exclude={trigger.resource_id})
+        if target is None:
+            return None  # a lone writer just goes down
+        self.timeline.schedule(
+            cluster_id,
+            "failover",
+            trigger.visible_at,
+            lag=None,
+            duration="failover",
+            detail={"from_writer": trigger.resource_id, "to_writer": target, "cause": cause},
+        )
+        return target
+
+    def _can_be_promoted(self, instance_id: str) -> bool:
+        if self.faults.stuck_status(instance_id):
+            return False
+        open_change = self.timeline.under_way(instance_id, INSTANCE_KINDS)
+        return open_change is None or open_change.in_lag(self.now())
+
+    def _ready(self, instance_id: str) -> bool:
+        """Available and free: no change under way, not even one still in its lag."""
+        return (
+            not self.faults.stuck_status(instance_id) and self.timeline.under_way(instance_id, INSTANCE_KINDS) is None
+        )
+
+    def _refuse_if_busy(self, instance_id: str) -> None:
+        stuck = self.faults.stuck_status(instance_id)
+        if stuck:
+            raise instance_state(f"DB instance {instance_id} is not in available state (it is {stuck}).")
+        open_change = self.timeline.under_way(instance_id, INSTANCE_KINDS)
+        if open_change is None:
+            return
+        if open_change.kind == "delete":
+            raise instance_state(f"Instance {instance_id} is already being deleted.")
+        # In its lag the instance still reads `available`, but the change has been accepted.
+        raise instance_state(
+            f"DB instance {instance_id} is not in available state (a {open_change.kind} is under way)."
+        )
+
+    def _check_orderable(self, engine: str, version: str, instance_class: str) -> None:
+        if not self.catalogue.is_orderable(engine, version, instance_class):
+            raise not_orderable(instance_class, engine, version, self.catalogue.license_model(engine))
+
+    def _instance(self, instance_id: str) -> dict[str, Any]:
+        instance = self.moto.instance(instance_id)
+        if instance is None:
+            raise instance_not_found(instance_id)
+        return instance
+
+    def _cluster(self, cluster_id: str) -> dict[str, Any]:
+        cluster = self.moto.cluster(cluster_id)
+        if cluster is None:
+            raise cluster_not_found(cluster_id)
+        return cluster
