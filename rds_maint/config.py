@@ -37,6 +37,10 @@ def set_engine_factory(factory: EngineFactory | None) -> None:
     _engine_factory = factory
 
 
+def has_engine_factory() -> bool:
+    return _engine_factory is not None
+
+
 def build_engine(settings: Settings, clock: Clock | None = None) -> Engine:
     if _engine_factory is not None:
         return _engine_factory(settings)

@@ -42,6 +42,7 @@ from rds_maint.model import (
 )
 from rds_maint.model import Outcome as ResultOutcome
 from rds_maint.plans import Plan, build_plan, unwind_steps
+from rds_maint.preflight import preflight
 from rds_maint.rds import CLUSTER_NOT_FOUND, ClusterSnapshot, RdsGateway
 from rds_maint.store import StateStore, check_operation_id
 
@@ -165,14 +166,9 @@ class Engine:
             raise
         if cluster.status != "available":
             raise BadInput(f"cluster '{cluster.id}' is {cluster.status}, not available; retry when it is available")
-        target = getattr(request.params, "target_instance_type", None)
-        if target and not rds.is_orderable(cluster.engine, cluster.engine_version, target):
-            raise BadInput(
-                f"target_instance_type {target} is not orderable for {cluster.engine} "
-                f"{cluster.engine_version} in {request.region}"
-            )
+        facts = preflight(request.type, rds, cluster, request.params)
         operation_id = self._new_id(cluster.id)
-        plan = build_plan(request.type, cluster, request.params, operation_id)
+        plan = build_plan(request.type, cluster, request.params, operation_id, facts)
         for ref in request.pause_before_steps:
             if not any(_step_matches(s, ref) for s in plan.steps):
                 names = ", ".join(s.name for s in plan.steps)

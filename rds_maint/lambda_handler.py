@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rds_maint.config import Settings, build_engine
+from rds_maint.config import Settings, build_engine, has_engine_factory
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.log import get_logger
@@ -20,9 +20,17 @@ log = get_logger("rds_maint.lambda")
 ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_intervention", "fail")
 
 
+_engines: dict[Settings, Engine] = {}
+
+
 def _get_engine() -> Engine:
-    """Built per invocation: cheap (no AWS call), and it follows the environment a test sets."""
-    return build_engine(Settings.from_env())
+    """One engine (and RDS client) per warm container and settings; tests inject theirs via config."""
+    settings = Settings.from_env()
+    if has_engine_factory():
+        return build_engine(settings)
+    if settings not in _engines:
+        _engines[settings] = build_engine(settings)
+    return _engines[settings]
 
 
 def error_result(message: str, operation_id: str | None = None) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -21,6 +23,15 @@ from rds_maint.store import FileStore, open_store
 
 REGION = "us-east-1"
 CLUSTER = "orders-prod"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """Speed only: every boto3 session parses the service models again (~0.1 s); share one loader."""
+    loader = botocore.loaders.Loader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *_args: loader)
+        yield
 
 
 @pytest.fixture(autouse=True)

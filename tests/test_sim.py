@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import botocore.loaders
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -30,24 +28,6 @@ CLUSTER = "prod-pg"
 WRITER = f"{CLUSTER}-instance-1"
 READER_2 = f"{CLUSTER}-instance-2"
 READER_3 = f"{CLUSTER}-instance-3"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_botocore_loader() -> Iterator[None]:
-    """Speed only: every boto3 session parses the RDS model (~0.1 s); share the read-only loader."""
-    loader = botocore.loaders.Loader()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", lambda *_args: loader)
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever escapes moto fails to authenticate instead of reaching a real account."""
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 @pytest.fixture

@@ -1,18 +1,49 @@
-"""Plans: which steps an operation has, from a cluster snapshot and its params (pure data)."""
+"""Plans: which steps an operation has, from a cluster snapshot, its params and preflight facts.
+
+Pure data, no I/O: each operation type registers a builder (and, where it differs from the
+temp-instance default, an unwinder for abort and rollback).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Literal
+
 from rds_maint.errors import BadInput
-from rds_maint.model import InstanceTypeChangeParams, OperationParams, OperationType
+from rds_maint.model import Operation, OperationParams, OperationType, Step
 from rds_maint.plans.base import Plan, temp_instance_id
 from rds_maint.plans.instance_type_change import plan_instance_type_change
-from rds_maint.plans.rollback import unwind_steps
+from rds_maint.plans.rollback import unwind_temp_instance_operation
 from rds_maint.rds import ClusterSnapshot
 
 __all__ = ["Plan", "build_plan", "temp_instance_id", "unwind_steps"]
 
+UnwindKind = Literal["abort", "rollback"]
+Builder = Callable[[ClusterSnapshot, Any, str, dict[str, Any]], Plan]
+Unwinder = Callable[[Operation, UnwindKind], list[Step]]
 
-def build_plan(op_type: OperationType, cluster: ClusterSnapshot, params: OperationParams, operation_id: str) -> Plan:
-    if op_type is OperationType.INSTANCE_TYPE_CHANGE and isinstance(params, InstanceTypeChangeParams):
-        return plan_instance_type_change(cluster, params, operation_id)
-    raise BadInput(f"operation type '{op_type.value}' is not available in this version")
+BUILDERS: dict[OperationType, Builder] = {
+    OperationType.INSTANCE_TYPE_CHANGE: lambda cluster, params, op_id, facts: plan_instance_type_change(
+        cluster, params, op_id
+    ),
+}
+UNWINDERS: dict[OperationType, Unwinder] = {}
+
+
+def build_plan(
+    op_type: OperationType,
+    cluster: ClusterSnapshot,
+    params: OperationParams,
+    operation_id: str,
+    facts: dict[str, Any] | None = None,
+) -> Plan:
+    builder = BUILDERS.get(op_type)
+    if builder is None:
+        raise BadInput(f"operation type '{op_type.value}' is not available in this version")
+    return builder(cluster, params, operation_id, facts or {})
+
+
+def unwind_steps(operation: Operation, kind: UnwindKind) -> list[Step]:
+    """The steps that abort (restore the writer, remove what we created) or roll back (also undo changes)."""
+    unwinder = UNWINDERS.get(operation.type, unwind_temp_instance_operation)
+    return unwinder(operation, kind)

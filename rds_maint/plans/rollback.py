@@ -14,7 +14,7 @@ from rds_maint.plans.base import StepBuilder
 TOUCHED = frozenset({StepState.IN_PROGRESS, StepState.WAITING, StepState.COMPLETED, StepState.FAILED})
 
 
-def unwind_steps(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
+def unwind_temp_instance_operation(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
     context = operation.context
     builder = StepBuilder(offset=len(operation.steps))
     if kind == "rollback":
