@@ -187,7 +187,7 @@ class Engine:
             parameters=request.raw_params,
             steps=plan.steps,
             wait_timeout=request.wait_timeout,
-            pause_before_steps=request.pause_before_steps,
+            pause_before_steps=list(dict.fromkeys([*plan.pause_before, *request.pause_before_steps])),
             created_at=now,
             updated_at=now,
             context={**plan.context, "notes": plan.notes},

@@ -17,6 +17,9 @@ class Plan:
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
+    # Steps (name, id or action) the plan itself pauses before, e.g. a switchover by default;
+    # merged with the request's pause_before_steps.
+    pause_before: list[str] = field(default_factory=list)
 
 
 @dataclass
