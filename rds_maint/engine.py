@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rds_maint.actions import ACTIONS, ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.polling import PollPolicy
 from rds_maint.clock import Clock, SystemClock
 from rds_maint.errors import (
     AwsError,
@@ -137,8 +138,10 @@ class Engine:
         store: StateStore,
         rds_for_region: Callable[[str], RdsGateway],
         clock: Clock | None = None,
+        poll_policy: PollPolicy | None = None,
     ) -> None:
         self.store = store
+        self.poll_policy = poll_policy or PollPolicy.from_env()
         self._rds_for_region = rds_for_region
         self._gateways: dict[str, RdsGateway] = {}
         self.clock: Clock = clock or SystemClock()
@@ -361,7 +364,11 @@ class Engine:
                     events,
                 )
                 return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
-            return self._save_and_report(op, events, ResultOutcome.WAIT, outcome.seconds)
+            seconds = outcome.seconds
+            if outcome.transition is not None:
+                waited = (now - datetime.fromisoformat(str(step.result["wait_started_at"]))).total_seconds()
+                seconds = self.poll_policy.next_wait(outcome.transition, waited, outcome.instance_class)
+            return self._save_and_report(op, events, ResultOutcome.WAIT, seconds)
         # Retry: the action could not act yet; the step stays where it is.
         if step.result.get("busy_reason") != outcome.reason:
             events.append(self._event(op, "step_busy", f"Step {step.name}: {outcome.reason}", step=step.id))

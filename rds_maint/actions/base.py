@@ -32,6 +32,10 @@ class Wait:
     seconds: int
     message: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    # The AWS transition being waited for (a key of polling.EXPECTED_SECONDS): when set, the
+    # engine's PollPolicy picks the interval from the time already waited instead of `seconds`.
+    transition: str | None = None
+    instance_class: str | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Failover:
         return Wait(
             condition=f"{p['target']} writer of {p['cluster_id']} and cluster available (now {status})",
             seconds=POLL_SECONDS["failover"],
+            transition="failover",
         )
 
     def check(self, ctx: ActionContext) -> Outcome:

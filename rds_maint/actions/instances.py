@@ -32,6 +32,8 @@ class CreateTempInstance:
         return Wait(
             condition=f"{p['instance_id']} available with class {p['instance_class']}",
             seconds=POLL_SECONDS["create"],
+            transition="create",
+            instance_class=p["instance_class"],
         )
 
     def run(self, ctx: ActionContext) -> Outcome:
@@ -72,6 +74,8 @@ class CreateTempInstance:
         return Wait(
             condition=f"{instance.id} available with class {p['instance_class']} (now {instance.status})",
             seconds=POLL_SECONDS["create"],
+            transition="create",
+            instance_class=p["instance_class"],
         )
 
 
@@ -110,6 +114,8 @@ class ModifyInstanceClass:
         return Wait(
             condition=f"{p['instance_id']} available with class {p['instance_class']} (now {status})",
             seconds=POLL_SECONDS["modify"],
+            transition="modify",
+            instance_class=p["instance_class"],
         )
 
     def check(self, ctx: ActionContext) -> Outcome:
@@ -157,10 +163,16 @@ class DeleteTempInstance:
         return self._waiting(ctx)
 
     def _waiting(self, ctx: ActionContext) -> Wait:
-        return Wait(condition=f"{ctx.params['instance_id']} deleted", seconds=POLL_SECONDS["delete"])
+        return Wait(
+            condition=f"{ctx.params['instance_id']} deleted", seconds=POLL_SECONDS["delete"], transition="delete"
+        )
 
     def check(self, ctx: ActionContext) -> Outcome:
         instance = ctx.rds.find_instance(ctx.params["instance_id"])
         if instance is None:
             return Done(f"{ctx.params['instance_id']} is deleted")
-        return Wait(condition=f"{instance.id} deleted (now {instance.status})", seconds=POLL_SECONDS["delete"])
+        return Wait(
+            condition=f"{instance.id} deleted (now {instance.status})",
+            seconds=POLL_SECONDS["delete"],
+            transition="delete",
+        )

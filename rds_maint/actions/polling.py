@@ -1,7 +1,20 @@
-"""How long to wait before looking again, per kind of transition (seconds)."""
+"""When to look again: adaptive polling from the expected duration of each transition.
+
+A fixed 30 s poll wastes describe calls early in a 10-minute modify and adds up to 30 s
+after a 30 s failover. Knowing roughly how long a transition takes, we look rarely at
+first and more often near the expected end, then back off if it overruns. RDS throttles at
+about 12 requests/s per account and region, shared with everything else: fewer calls matter.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Fallback intervals for actions that do not name a transition, and for busy resources.
 POLL_SECONDS = {
     "create": 30,
     "modify": 30,
@@ -10,3 +23,77 @@ POLL_SECONDS = {
     "failover": 10,
     "busy": 30,
 }
+
+# Typical durations in seconds (FIELD_NOTES 2.5): what AWS usually needs, not a limit.
+EXPECTED_SECONDS: dict[str, float] = {
+    "create": 480,
+    "modify": 600,
+    "reboot": 60,
+    "failover": 35,
+    "delete": 300,
+    "storage": 300,
+    "blue_green_create": 2400,
+    "switchover": 60,
+    "blue_green_delete": 300,
+    "cluster_delete": 600,
+}
+
+_SIZE = re.compile(r"\.(\d*)xlarge$")
+
+
+def class_factor(instance_class: str | None) -> float:
+    """Bigger instances take longer to create and resize: 1x up to xlarge, more above."""
+    if not instance_class:
+        return 1.0
+    match = _SIZE.search(instance_class)
+    if not match:
+        return 1.0
+    size = int(match.group(1) or 1)
+    return 1.0 if size <= 1 else 1.2 if size <= 4 else 1.5
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Next wait = 60 % of what is expected to remain, never below `near` (5 % of the expected
+    duration, at least `min_seconds`); past the expected end, `near` growing with the overrun,
+    capped at `max_seconds`. `fixed` (the poll_interval setting) forces one interval."""
+
+    min_seconds: int = 5
+    max_seconds: int = 300
+    fixed: int | None = None
+    expected: Mapping[str, float] = field(default_factory=lambda: dict(EXPECTED_SECONDS))
+
+    def expected_for(self, transition: str, instance_class: str | None = None) -> float:
+        base = self.expected.get(transition, 300.0)
+        if transition in ("create", "modify"):
+            base *= class_factor(instance_class)
+        return base
+
+    def next_wait(self, transition: str, elapsed: float, instance_class: str | None = None) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        expected = self.expected_for(transition, instance_class)
+        near = max(float(self.min_seconds), expected * 0.05)
+        remaining = expected - elapsed
+        if remaining > near:
+            wait = max(near, remaining * 0.6)
+        else:
+            overrun = max(0.0, -remaining)
+            wait = near + overrun * 0.1
+        return int(min(self.max_seconds, max(self.min_seconds, round(wait))))
+
+    @classmethod
+    def from_env(cls) -> PollPolicy:
+        """RDS_MAINT_POLL_INTERVAL forces a fixed interval; RDS_MAINT_EXPECTED_SECONDS (JSON) overrides durations."""
+        fixed_text = os.environ.get("RDS_MAINT_POLL_INTERVAL")
+        fixed = int(fixed_text) if fixed_text and fixed_text.strip().isdigit() and int(fixed_text) > 0 else None
+        expected = dict(EXPECTED_SECONDS)
+        overrides = os.environ.get("RDS_MAINT_EXPECTED_SECONDS")
+        if overrides:
+            try:
+                data = json.loads(overrides)
+            except json.JSONDecodeError:
+                data = {}
+            if isinstance(data, dict):
+                expected.update({str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and v > 0})
+        return cls(fixed=fixed, expected=expected)
