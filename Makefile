@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit install clean package
+.PHONY: test demo lint typecheck unit install clean package bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check rds_maint cmd tests
-	$(BIN)/ruff format --check rds_maint cmd tests
+	$(BIN)/ruff check rds_maint cmd tests bench
+	$(BIN)/ruff format --check rds_maint cmd tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
@@ -36,3 +36,6 @@ clean:
 
 package:
 	bash cmd/package_lambda.sh
+
+bench: $(STAMP)
+	$(BIN)/python bench/operation_cost.py --write

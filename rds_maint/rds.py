@@ -127,6 +127,8 @@ class ClusterSnapshot:
     tags: dict[str, str]
     io_optimized_next_allowed: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # A storage type change AWS accepted and has not finished (PendingModifiedValues.StorageType).
+    pending_storage_type: str | None = None
 
     @property
     def writer(self) -> MemberSnapshot | None:
@@ -143,6 +145,14 @@ class ClusterSnapshot:
     @property
     def availability_zones(self) -> list[str]:
         return list(self.raw.get("AvailabilityZones") or [])
+
+
+@dataclass(frozen=True)
+class ClusterRoles:
+    id: str
+    status: str
+    writer_id: str | None
+    member_ids: tuple[str, ...]
 
 
 def _tags(items: list[Any] | None) -> dict[str, str]:
@@ -259,6 +269,19 @@ class RdsGateway:
             tags=_tags(data.get("TagList")),
             io_optimized_next_allowed=data.get("IOOptimizedNextAllowedModificationTime"),
             raw=dict(data),
+            pending_storage_type=(data.get("PendingModifiedValues") or {}).get("StorageType"),
+        )
+
+    def cluster_roles(self, cluster_id: str) -> ClusterRoles:
+        """One DescribeDBClusters: status and who is writer, enough to follow a failover."""
+        data = self.call("DescribeDBClusters", DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        members = data.get("DBClusterMembers") or []
+        writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
+        return ClusterRoles(
+            id=data["DBClusterIdentifier"],
+            status=data.get("Status", "unknown"),
+            writer_id=writer,
+            member_ids=tuple(m["DBInstanceIdentifier"] for m in members),
         )
 
     def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
@@ -269,6 +292,25 @@ class RdsGateway:
                 return None
             raise
         return instance_from_api(found[0]) if found else None
+
+    def instance_events(self, instance_id: str, since: datetime) -> list[tuple[datetime, str]]:
+        """RDS events of one instance from `since` on (DescribeEvents, every page), oldest first."""
+        found: list[tuple[datetime, str]] = []
+        marker: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "SourceType": "db-instance",
+                "SourceIdentifier": instance_id,
+                "StartTime": since,
+                "MaxRecords": 100,
+            }
+            if marker:
+                kwargs["Marker"] = marker
+            page = self.call("DescribeEvents", **kwargs)
+            found += [(e["Date"], str(e.get("Message", ""))) for e in page.get("Events", []) if e.get("Date")]
+            marker = page.get("Marker")
+            if not marker:
+                return sorted(found, key=lambda item: item[0])
 
     def is_orderable(self, engine: str, engine_version: str, instance_class: str) -> bool:
         options = self.call(
@@ -325,6 +367,10 @@ class RdsGateway:
 
     def reboot_instance(self, instance_id: str) -> None:
         self.call("RebootDBInstance", DBInstanceIdentifier=instance_id)
+
+    def modify_cluster_storage(self, cluster_id: str, storage_type: str) -> None:
+        """Aurora storage configuration, changed in place on the cluster (no instance is touched)."""
+        self.call("ModifyDBCluster", DBClusterIdentifier=cluster_id, StorageType=storage_type, ApplyImmediately=True)
 
 
 def _snake(operation: str) -> str:

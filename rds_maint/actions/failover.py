@@ -47,11 +47,11 @@ class Failover:
         )
 
     def check(self, ctx: ActionContext) -> Outcome:
+        """One DescribeDBClusters per poll: the writer flag and the cluster status settle together."""
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        member = cluster.member(p["target"])
-        if member is None:
+        cluster = ctx.rds.cluster_roles(p["cluster_id"])
+        if p["target"] not in cluster.member_ids:
             raise NeedsPerson(f"failover target {p['target']} left cluster {cluster.id}")
-        if member.is_writer and cluster.status == "available" and member.instance.status == "available":
+        if cluster.writer_id == p["target"] and cluster.status == "available":
             return Done(f"{p['target']} is the writer of {cluster.id}")
         return self._waiting(ctx, cluster.status)

@@ -1,0 +1,312 @@
+"""What an operation costs and how much latency the engine adds, on the simulated Aurora.
+
+Plain script, no assertions: it prints tables (and writes them to docs/performance.md when
+run with --write). Every operation runs on realistic durations on the virtual clock, once
+with the engine's adaptive polling and once with a fixed 30 s poll, on the same timelines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moto import mock_aws
+
+from rds_maint.actions.polling import PollPolicy
+from rds_maint.engine import Engine
+from rds_maint.model import Event, Operation, StepResult
+from rds_maint.progress import drive
+from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.sim import SimulatedAurora, VirtualClock
+from rds_maint.store import FileStore
+
+REGION = "us-east-1"
+CLUSTER = "bench-pg"
+LAMBDA_GB = 0.5  # the SAM template's memory size, in GB
+LAMBDA_GB_SECOND = 0.0000133334  # arm64, per GB-second
+LAMBDA_REQUEST = 0.20 / 1_000_000
+SFN_TRANSITION = 0.025 / 1000
+S3_PUT, S3_GET = 0.005 / 1000, 0.0004 / 1000
+# Step Functions transitions per engine call, read off the ASL: a step is Task + Choice (2),
+# a poll is Wait + Task + Choice + counter Pass (4). Issue 4's moto runs measure the real figure.
+SFN_PER_STEP, SFN_PER_POLL = 2, 4
+
+
+class CountingStore(FileStore):
+    """The file store, counting its reads and writes (what S3 or DynamoDB would bill)."""
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self.requests: Counter[str] = Counter()
+
+    def load(self, operation_id: str) -> Operation:
+        self.requests["read"] += 1
+        return super().load(operation_id)
+
+    def save(self, operation: Operation, events: list[Event]) -> Operation:
+        self.requests["write"] += 1
+        return super().save(operation, events)
+
+
+class TimedGateway(RdsGateway):
+    """Keeps the CPU time spent inside AWS calls, so engine overhead can be told apart."""
+
+    aws_cpu = 0.0
+
+    def call(self, operation: str, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return super().call(operation, **kwargs)
+        finally:
+            TimedGateway.aws_cpu += time.process_time() - start
+
+
+@dataclass
+class Run:
+    name: str
+    policy: str
+    wall: float
+    critical: float
+    waits: int
+    advances: int
+    polls: int
+    rds_calls: Counter[str]
+    store: Counter[str]
+    engine_cpu_ms: float
+    per_wait_latency: list[float] = field(default_factory=list)
+    per_wait_duration: list[float] = field(default_factory=list)
+    per_wait_describes: list[int] = field(default_factory=list)
+
+    @property
+    def added(self) -> float:
+        return self.wall - self.critical
+
+    @property
+    def describes(self) -> int:
+        return sum(n for name, n in self.rds_calls.items() if name.startswith("Describe"))
+
+    def cost(self) -> dict[str, float]:
+        lambda_seconds = self.advances * 0.15  # a warm invocation with one or two RDS calls
+        sfn = SFN_TRANSITION * (self.advances * SFN_PER_STEP + self.polls * (SFN_PER_POLL - SFN_PER_STEP))
+        lam = self.advances * LAMBDA_REQUEST + lambda_seconds * LAMBDA_GB * LAMBDA_GB_SECOND
+        s3 = self.store["write"] * S3_PUT * 2 + self.store["read"] * S3_GET  # each save writes state + events
+        return {"sfn": sfn, "lambda": lam, "s3": s3, "total": sfn + lam + s3}
+
+
+def run_operation(name: str, readers: int, request: dict[str, Any], policy: PollPolicy, label: str) -> Run:
+    with mock_aws(), tempfile.TemporaryDirectory() as tmp:
+        clock = VirtualClock()
+        with SimulatedAurora(clock=clock, region=REGION) as sim:
+            sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=readers)
+            store = CountingStore(tmp)
+            engine = Engine(store, lambda r: TimedGateway(make_rds_client(r), sleep=clock.sleep), clock, policy)
+            op = engine.create({"cluster_id": CLUSTER, "region": REGION, **request})
+            engine.start(op.id)
+            started = clock.now()
+            advances = polls = 0
+            cpu_start = time.process_time()
+            TimedGateway.aws_cpu = 0.0
+
+            def sleep(seconds: float) -> None:
+                nonlocal polls
+                polls += 1
+                clock.sleep(seconds)
+
+            original_advance = engine.advance
+
+            def counted(op_id: str) -> StepResult:
+                nonlocal advances
+                advances += 1
+                return original_advance(op_id)
+
+            engine.advance = counted  # type: ignore[method-assign]
+            result = drive(engine, op.id, sleep)
+            cpu = time.process_time() - cpu_start - TimedGateway.aws_cpu
+            if result.outcome.value != "completed":
+                raise SystemExit(f"{name}: did not complete: {result.pause_reason}")
+            wall = (clock.now() - started).total_seconds()
+            transitions = sorted(sim.transitions, key=lambda t: t.called_at)
+            critical = sum((t.ends_at - t.called_at).total_seconds() for t in transitions)
+            describes = [c for c in sim.calls if c.operation.startswith("Describe")]
+            stored = store.load(op.id)
+            latencies, durations, per_wait_calls = _per_wait(stored, transitions, describes)
+            return Run(
+                name=name,
+                policy=label,
+                wall=wall,
+                critical=critical,
+                waits=len(transitions),
+                advances=advances,
+                polls=polls,
+                rds_calls=Counter(c.operation for c in sim.calls),
+                store=store.requests,
+                engine_cpu_ms=1000 * cpu / max(1, advances),
+                per_wait_latency=latencies,
+                per_wait_duration=durations,
+                per_wait_describes=per_wait_calls,
+            )
+
+
+def _per_wait(
+    op: Operation, transitions: list[Any], describes: list[Any]
+) -> tuple[list[float], list[float], list[int]]:
+    """For each step that waited: latency = step end - end of the AWS transition it waited for."""
+    latencies, durations, calls = [], [], []
+    for step in op.steps:
+        if step.completed_at is None or step.started_at is None or "wait_started_at" not in step.result:
+            continue
+        start, end = step.started_at, step.completed_at
+        mine = [t for t in transitions if start <= t.called_at < end]
+        if not mine:
+            continue
+        ends_at = max(t.ends_at for t in mine)
+        latencies.append((end - ends_at).total_seconds())
+        durations.append((ends_at - min(t.called_at for t in mine)).total_seconds())
+        waited_from = datetime.fromisoformat(step.result["wait_started_at"])
+        calls.append(len([c for c in describes if waited_from <= c.at <= end]))
+    return latencies, durations, calls
+
+
+def cold_import_ms() -> float:
+    """Lambda handler import in a fresh interpreter (python -X importtime, cumulative of the top module)."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import rds_maint.lambda_handler"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    ).stderr
+    for line in out.splitlines():
+        if line.rstrip().endswith("rds_maint.lambda_handler"):
+            return int(line.split("|")[1]) / 1000
+    return float("nan")
+
+
+SCENARIOS: list[tuple[str, int, dict[str, Any]]] = [
+    (
+        "instance_type_change 1+2",
+        2,
+        {"type": "instance_type_change", "params": {"target_instance_type": "db.r6g.xlarge"}},
+    ),
+    (
+        "instance_type_change 1+5",
+        5,
+        {"type": "instance_type_change", "params": {"target_instance_type": "db.r6g.xlarge"}},
+    ),
+]
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true", help="also write docs/performance.md")
+    args = parser.parse_args()
+    os.environ.update({k: "testing" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")})
+    runs: list[Run] = []
+    for name, readers, request in SCENARIOS:
+        runs.append(run_operation(name, readers, request, PollPolicy(), "adaptive"))
+        runs.append(run_operation(name, readers, request, PollPolicy(fixed=30), "fixed 30 s"))
+
+    def fmt(seconds: float) -> str:
+        return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+    per_op = [
+        [
+            "operation",
+            "polling",
+            "wall",
+            "critical path",
+            "added",
+            "advances",
+            "describe calls",
+            "describes/min",
+            "store r/w",
+            "cost $",
+        ]
+    ]
+    for r in runs:
+        cost = r.cost()
+        per_op.append(
+            [
+                r.name,
+                r.policy,
+                fmt(r.wall),
+                fmt(r.critical),
+                fmt(r.added),
+                str(r.advances),
+                str(r.describes),
+                f"{r.describes / (r.wall / 60):.2f}",
+                f"{r.store['read']}/{r.store['write']}",
+                f"{cost['total']:.4f}",
+            ]
+        )
+    waits = [
+        ["operation", "polling", "waits", "mean wait", "mean added latency", "max added / wait", "describes per wait"]
+    ]
+    for r in runs:
+        ratios = [lat / dur for lat, dur in zip(r.per_wait_latency, r.per_wait_duration, strict=True) if dur > 0]
+        waits.append(
+            [
+                r.name,
+                r.policy,
+                str(len(r.per_wait_duration)),
+                fmt(sum(r.per_wait_duration) / max(1, len(r.per_wait_duration))),
+                f"{sum(r.per_wait_latency) / max(1, len(r.per_wait_latency)):.1f} s",
+                f"{100 * max(ratios, default=0):.1f} %",
+                f"{sum(r.per_wait_describes) / max(1, len(r.per_wait_describes)):.1f}",
+            ]
+        )
+    overhead = [
+        ["measure", "value"],
+        [
+            "engine CPU per advance, excluding AWS calls (file store)",
+            f"{sum(r.engine_cpu_ms for r in runs) / len(runs):.2f} ms",
+        ],
+        ["Lambda handler cold import (python -X importtime)", f"{cold_import_ms():.0f} ms"],
+    ]
+    calls = Counter[str]()
+    for r in runs[:1]:
+        calls.update(r.rds_calls)
+    by_name = [["RDS API (instance_type_change 1+2, adaptive)", "calls"]] + [
+        [k, str(v)] for k, v in sorted(calls.items())
+    ]
+    stamp = (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()})"
+    )
+    text = "\n\n".join(
+        [
+            "# Performance and cost\n\nMeasured " + stamp + " by `make bench` (bench/operation_cost.py).",
+            "## Per operation\n\n" + table(per_op),
+            "## Added latency per wait\n\n" + table(waits),
+            "## Engine overhead\n\n" + table(overhead),
+            "## RDS calls by name\n\n" + table(by_name),
+            "Costs at list prices: Step Functions Standard $0.025/1,000 transitions (estimated per engine call from "
+            "the ASL), Lambda arm64 512 MB at 150 ms per invocation, S3 PUT/GET for the state. RDS calls are free but "
+            "share the account's 12 requests/s budget.",
+        ]
+    )
+    print(text)
+    if args.write:
+        Path("docs").mkdir(exist_ok=True)
+        Path("docs/performance.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
