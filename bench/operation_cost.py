@@ -110,6 +110,9 @@ def run_operation(name: str, readers: int, request: dict[str, Any], policy: Poll
             sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=readers)
             store = CountingStore(tmp)
             engine = Engine(store, lambda r: TimedGateway(make_rds_client(r), sleep=clock.sleep), clock, policy)
+            # the same operation id in every run: the temp instance name, and so the simulator's
+            # seeded durations, are then the same for fixed and adaptive polling
+            engine._new_id = lambda cluster_id: f"{cluster_id}-bench"  # type: ignore[method-assign]
             op = engine.create({"cluster_id": CLUSTER, "region": REGION, **request})
             engine.start(op.id)
             started = clock.now()
@@ -129,7 +132,7 @@ def run_operation(name: str, readers: int, request: dict[str, Any], policy: Poll
                 advances += 1
                 return original_advance(op_id)
 
-            engine.advance = counted  # type: ignore[method-assign]
+            engine.advance = counted  # type: ignore[method-assign,assignment]
             result = drive(engine, op.id, sleep)
             cpu = time.process_time() - cpu_start - TimedGateway.aws_cpu
             if result.outcome.value != "completed":
