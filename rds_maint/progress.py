@@ -60,13 +60,18 @@ class Progress:
             self._clear_live()
             click.echo(f"  {event.timestamp:%H:%M:%S}  {event.message}")
         self.seen = len(events)
-        if result.outcome is Outcome.WAIT and self.live:
+        if result.outcome is Outcome.WAIT:
             op = self.engine.store.load(self.op_id)
             step = op.current_step
             if step is not None and step.started_at is not None:
-                elapsed = (self.engine.clock.now() - step.started_at).total_seconds()
-                click.echo(f"\r\033[K  ... {step.wait_condition or step.name} ({_duration(elapsed)})", nl=False)
-                self._live_shown = True
+                now = self.engine.clock.now()
+                elapsed = _duration((now - step.started_at).total_seconds())
+                line = f"{step.wait_condition or step.name}: {elapsed} so far, next look in {result.wait_seconds}s"
+                if self.live:  # one line that updates in place
+                    click.echo(f"\r\033[K  ... {line}", nl=False)
+                    self._live_shown = True
+                else:  # a log, one line per look
+                    click.echo(f"  {now:%H:%M:%S}  ... {line}")
 
     def finish(self, result: StepResult) -> None:
         if self.json:
