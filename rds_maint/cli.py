@@ -12,9 +12,11 @@ from typing import Any, NoReturn
 
 import click
 
+from rds_maint import stepfunctions
 from rds_maint.config import Settings, build_engine
-from rds_maint.engine import Engine
+from rds_maint.engine import Engine, parse_request
 from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.intervention import mask_token, pending_intervention, region_of_arn, validate_answer
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.progress import Progress, drive
 
@@ -105,10 +107,19 @@ def _guard(fn: Callable[[], int]) -> NoReturn:
     sys.exit(code)
 
 
+# Parameters that are text even when they look like JSON numbers: an engine version such as 16.10
+# must not become the float 16.1.
+TEXT_PARAMS = frozenset(
+    {"target_engine_version", "db_cluster_parameter_group_name", "db_instance_parameter_group_name"}
+)
+
+
 def _parse_param(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise BadInput(f"--param '{text}' must look like key=value")
     key, raw = text.split("=", 1)
+    if key.strip() in TEXT_PARAMS:
+        return key.strip(), raw
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
@@ -294,12 +305,33 @@ def status(operation_id: str) -> None:
         op = engine.store.load(operation_id)
         result = engine.report(op)
         if _opts().output == "json":
-            click.echo(json.dumps({"operation": op.model_dump(mode="json"), "result": result.to_dict()}, indent=2))
+            click.echo(json.dumps({"operation": _public(op), "result": result.to_dict()}, indent=2))
         else:
             Progress(engine, op.id, store_flag=_store_flag()).show_operation(op)
+            _show_intervention(op)
         return exit_code(result) if op.state is not OperationState.RUNNING else EXIT_OK
 
     _guard(body)
+
+
+def _public(op: Operation) -> dict[str, Any]:
+    """The operation as JSON with its task token (a bearer credential) masked."""
+    data = op.model_dump(mode="json")
+    if data.get("intervention"):
+        data["intervention"]["task_token"] = mask_token(op.intervention.task_token if op.intervention else None)
+    return data
+
+
+def _show_intervention(op: Operation) -> None:
+    pending = op.intervention
+    if pending is None or op.state is not OperationState.PAUSED:
+        return
+    click.echo("\nA Step Functions execution waits for an answer:")
+    click.echo(f"  execution: {pending.execution_arn or 'unknown'}")
+    when = f"{pending.recorded_at:%Y-%m-%d %H:%M:%S} UTC"
+    click.echo(f"  step:      {pending.step_name or '-'} (notice {pending.notifications}, {when})")
+    click.echo(f"  token:     {mask_token(pending.task_token)}")
+    click.echo(f"Answer with: rds-maint respond {op.id} --action continue|abort|rollback|mark_complete{_store_flag()}")
 
 
 @main.command(name="list")
@@ -310,7 +342,10 @@ def list_operations(cluster: str | None, state: str | None) -> None:
     """List operations in the store."""
 
     def body() -> int:
-        ops: list[Operation] = _engine().store.list_operations()
+        if state is not None and state not in {s.value for s in OperationState}:
+            allowed = ", ".join(s.value for s in OperationState)
+            raise BadInput(f"--state {state!r} is not an operation state (expected one of: {allowed})")
+        ops: list[Operation] = _engine().store.list_operations(cluster_id=cluster or None, state=state or None)
         ops = [o for o in ops if (not cluster or o.cluster_id == cluster) and (not state or o.state.value == state)]
         if _opts().output == "json":
             click.echo(json.dumps([_summary(o) for o in ops], indent=2))
@@ -380,6 +415,118 @@ def resume(operation_id: str, answer: str, comment: str | None, drive_after: boo
 @main.command()
 @common_options
 @click.argument("operation_id")
+@click.option("--action", "answer", required=True, help="continue, abort, rollback or mark_complete.")
+@click.option("--comment", help="Why; kept in the event log.")
+def respond(operation_id: str, answer: str, comment: str | None) -> None:
+    """Answer the Step Functions intervention an operation waits for (by operation id)."""
+
+    def body() -> int:
+        checked = validate_answer(answer, comment)
+        op = _engine().store.load(operation_id)
+        pending = pending_intervention(op)
+        region = stepfunctions.answer_region(pending, _opts().settings().region or op.region)
+        client = stepfunctions.make_client(region, _opts().settings().profile)
+        stepfunctions.send_answer(client, pending, checked, op.id)
+        sent = "send-task-failure OperationAborted" if checked.is_abort else f"send-task-success {checked.action.value}"
+        if _opts().output == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "operation_id": op.id,
+                        "action": checked.action.value,
+                        "execution_arn": pending.execution_arn,
+                        "step_name": pending.step_name,
+                        "task_token": mask_token(pending.task_token),
+                    },
+                    indent=2,
+                )
+            )
+        else:
+            token = mask_token(pending.task_token)
+            click.echo(f"Answered {op.id} at step {pending.step_name or '-'} with {sent} (token {token}).")
+            if pending.execution_arn:
+                click.echo(f"Execution: {pending.execution_arn}")
+            click.echo(f"Follow it with: rds-maint status {op.id}{_store_flag()}")
+        return EXIT_OK
+
+    _guard(body)
+
+
+@main.command(name="start-execution")
+@common_options
+@request_options
+@click.argument("operation_id", required=False)
+@click.option(
+    "--state-machine-arn",
+    envvar="RDS_MAINT_STATE_MACHINE_ARN",
+    help="The deployed machine (StateMachineArn output); or RDS_MAINT_STATE_MACHINE_ARN.",
+)
+@click.option("--max-iterations", type=int, help="Loop iterations per execution before a hand-off (1-2000).")
+@click.option(
+    "--intervention-timeout", type=int, help="Seconds a notice waits before it is sent again (default 86400)."
+)
+def start_execution(
+    operation_id: str | None,
+    state_machine_arn: str | None,
+    max_iterations: int | None,
+    intervention_timeout: int | None,
+    **kw: Any,
+) -> None:
+    """Start a Step Functions execution: a new operation (same flags as run) or OPERATION_ID."""
+
+    def body() -> int:
+        machine = stepfunctions.check_state_machine_arn(state_machine_arn)
+        engine = _engine()
+        if operation_id is not None:
+            if any(kw[k] for k in ("op_type", "cluster", "params", "input_file")):
+                raise BadInput("give either an OPERATION_ID or --type/--cluster/--param, not both")
+            op = engine.store.load(operation_id)
+            if op.state.is_final:
+                raise BadInput(f"operation '{op.id}' is {op.state.value}; there is nothing left to drive")
+            cluster_id = op.cluster_id
+            data = stepfunctions.start_input(None, op.id, cluster_id, max_iterations, intervention_timeout)
+        else:
+            request = _request(**kw)
+            parse_request(request, _opts().settings().region)  # judge it here; the Lambda checks the cluster
+            cluster_id = str(request["cluster_id"])
+            data = stepfunctions.start_input(request, None, None, max_iterations, intervention_timeout)
+
+        def cluster_of(op_id: str) -> str | None:
+            try:
+                return engine.store.load(op_id).cluster_id
+            except RdsMaintError:
+                return None
+
+        client = stepfunctions.make_client(region_of_arn(machine), _opts().settings().profile)
+        report = stepfunctions.start(client, machine, data, cluster_id, cluster_of)
+        if _opts().output == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "started": report.started,
+                        "execution_arn": report.execution_arn,
+                        "name": report.name,
+                        "input": report.input,
+                        "note": report.note,
+                    },
+                    indent=2,
+                )
+            )
+        elif report.started:
+            click.echo(f"Started execution {report.name}")
+            click.echo(f"  {report.execution_arn}")
+            click.echo(f"Follow it with: aws stepfunctions describe-execution --execution-arn {report.execution_arn}")
+        else:
+            click.echo(f"Not started: {report.note}")
+            click.echo(f"  {report.execution_arn}")
+        return EXIT_FAILED if report.conflict else EXIT_OK
+
+    _guard(body)
+
+
+@main.command()
+@common_options
+@click.argument("operation_id")
 @click.option("--step", "step_ref", required=True, help="Step id or name to go back (or forward) to.")
 def reset(operation_id: str, step_ref: str) -> None:
     """Move a paused operation to a step; answer continue to run from there."""
@@ -411,15 +558,73 @@ def _print_result(result: StepResult) -> None:
 
 @main.command()
 @common_options
-@click.option("--type", "op_type", default="instance_type_change", show_default=True, help="Operation to show.")
+@click.option(
+    "--type",
+    "op_type",
+    default="instance_type_change",
+    show_default=True,
+    help="Operation to show: instance_type_change, storage_type_change, instance_cycle, ...",
+)
 @click.option("--readers", default=2, show_default=True, help="Readers in the simulated cluster.")
-@click.option("--target", default="db.r6g.xlarge", show_default=True, help="Target instance class.")
+@click.option(
+    "--target",
+    default=None,
+    help="The operation's target: instance class (db.r6g.xlarge), storage type (aurora-iopt1), ...",
+)
 @click.option("--speed", default=400.0, show_default=True, help="Virtual seconds per real second.")
-def demo(op_type: str, readers: int, target: str, speed: float) -> None:
+def demo(op_type: str, readers: int, target: str | None, speed: float) -> None:
     """Run an operation on the embedded simulated Aurora (no AWS account needed)."""
     from rds_maint.demo import run_demo
 
     _guard(lambda: run_demo(op_type=op_type, readers=readers, target=target, speed=speed, options=_opts()))
+
+
+@main.command()
+@common_options
+def init() -> None:
+    """Create the store's bucket or table (or directory) with the layout it needs."""
+
+    def body() -> int:
+        from rds_maint.store import init_store
+
+        settings = _opts().settings()
+        for line in init_store(settings.store_url, settings.region, settings.profile):
+            click.echo(line)
+        return EXIT_OK
+
+    _guard(body)
+
+
+@main.command()
+@common_options
+@click.argument("cluster_id")
+@click.option("--force", is_flag=True, help="Release the lock whatever operation holds it.")
+@click.option("--comment", help="Why; kept in the holding operation's event log.")
+def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
+    """Release a cluster's lock (an operator's last resort: the holder is not stopped)."""
+
+    def body() -> int:
+        region = _opts().settings().region
+        if not region:
+            raise BadInput("--region is required (the cluster's region), or set AWS_REGION")
+        engine = _engine()
+        holder = engine.lock_holder(cluster_id, region)
+        if holder is None:
+            click.echo(f"Cluster {cluster_id} in {region} is not locked.")
+            return EXIT_OK
+        if not force:
+            raise BadInput(
+                f"cluster {cluster_id} in {region} is locked by operation '{holder}'. Releasing it lets another "
+                "operation start while that one may still be changing the cluster; if you are sure, pass --force"
+            )
+        released = engine.force_unlock(cluster_id, region, comment)
+        if released is None:
+            click.echo(f"Cluster {cluster_id} in {region} is not locked (it was released meanwhile).")
+            return EXIT_OK
+        click.echo(f"Released the lock of {cluster_id} in {region} held by {released}; recorded on {released}.")
+        return EXIT_OK
+
+    _guard(body)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,7 +46,7 @@ def build_engine(settings: Settings, clock: Clock | None = None) -> Engine:
         return _engine_factory(settings)
     clock = clock or SystemClock()
     return Engine(
-        open_store(settings.store_url),
+        open_store(settings.store_url, settings.region, settings.profile),
         lambda region: RdsGateway(make_rds_client(region, settings.profile), sleep=clock.sleep),
         clock,
     )

@@ -7,24 +7,28 @@ on the simulator. Every state change is saved before it is reported.
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from rds_maint.actions import ACTIONS, ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions import ACTIONS, Action, ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.clock import Clock, SystemClock
 from rds_maint.errors import (
     AwsError,
     BadInput,
     BusyAwsError,
+    ClusterLocked,
     Conflict,
+    OperationNotFound,
     PersonAwsError,
+    RdsMaintError,
     TransientAwsError,
 )
 from rds_maint.log import get_logger
@@ -51,6 +55,18 @@ log = get_logger("rds_maint.engine")
 
 DEFAULT_WAIT_TIMEOUT = 45 * 60
 REQUEST_KEYS = frozenset({"type", "cluster_id", "region", "params", "pause_before_steps", "wait_timeout"})
+
+# The step lease: before `run` may change AWS, `advance` marks the step with its attempt id
+# and an expiry in a conditional write; only the winner runs. No run outlives the longest
+# Lambda (15 min), so a lease past its expiry belonged to a holder that crashed.
+LEASE_SECONDS = 15 * 60
+LEASE_POLL_SECONDS = 30  # how soon a caller that found the step leased looks again
+LEASE_ATTEMPT, LEASE_UNTIL = "lease_attempt", "lease_until"
+
+# Called after every successful save with the saved operation and the events of that save
+# (the Lambda wires in rds_maint.intervention.StatusPublisher). A listener must not raise;
+# the engine logs and ignores it if one does.
+Listener = Callable[[Operation, Sequence[Event]], None]
 
 
 @dataclass(frozen=True)
@@ -132,6 +148,11 @@ def _step_matches(step: Step, ref: str) -> bool:
     return ref in (step.id, step.name, step.action)
 
 
+def _disruptive(step: Step) -> bool:
+    """Steps whose action moves the writer (failover, switchover): announced before and after."""
+    return bool(getattr(ACTIONS.get(step.action), "disruptive", False))
+
+
 class Engine:
     def __init__(
         self,
@@ -139,12 +160,15 @@ class Engine:
         rds_for_region: Callable[[str], RdsGateway],
         clock: Clock | None = None,
         poll_policy: PollPolicy | None = None,
+        lease_seconds: int = LEASE_SECONDS,
     ) -> None:
         self.store = store
+        self.lease_seconds = lease_seconds
         self.poll_policy = poll_policy or PollPolicy.from_env()
         self._rds_for_region = rds_for_region
         self._gateways: dict[str, RdsGateway] = {}
         self.clock: Clock = clock or SystemClock()
+        self.listeners: list[Listener] = []
 
     def rds(self, region: str) -> RdsGateway:
         if region not in self._gateways:
@@ -169,7 +193,7 @@ class Engine:
             raise
         if cluster.status != "available":
             raise BadInput(f"cluster '{cluster.id}' is {cluster.status}, not available; retry when it is available")
-        facts = preflight(request.type, rds, cluster, request.params)
+        facts = preflight(request.type, rds, cluster, request.params, now=self.clock.now())
         operation_id = self._new_id(cluster.id)
         plan = build_plan(request.type, cluster, request.params, operation_id, facts)
         for ref in request.pause_before_steps:
@@ -181,6 +205,9 @@ class Engine:
     def create(self, data: Any, default_region: str | None = None) -> Operation:
         preview = self.preview(data, default_region)
         request, plan = preview.request, preview.plan
+        busy = self._live_holder(request.cluster_id, request.region)
+        if busy is not None:
+            raise self._locked_error(request.cluster_id, request.region, busy)
         now = self.clock.now()
         operation = Operation(
             id=preview.operation_id,
@@ -205,6 +232,7 @@ class Engine:
         ]
         stored = self.store.create(operation, events)
         log.info("operation_created", operation_id=stored.id, cluster_id=stored.cluster_id, type=stored.type)
+        self._tell_listeners(stored, events)
         return stored
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -213,12 +241,13 @@ class Engine:
         op = self.store.load(operation_id)
         if op.state is not OperationState.CREATED:
             return self.report(op)
+        events = self._take_lock(op)  # at most one active operation per cluster
         now = self.clock.now()
         op.state = OperationState.RUNNING
         op.started_at = now
         return self._save_and_report(
             op,
-            [self._event(op, "operation_started", f"Started on cluster {op.cluster_id}")],
+            [*events, self._event(op, "operation_started", f"Started on cluster {op.cluster_id}")],
             ResultOutcome.CONTINUE,
         )
 
@@ -285,20 +314,33 @@ class Engine:
             step.started_at = now
             step.result["attempt_started_at"] = now.isoformat()
             events.append(self._event(op, "step_started", f"Step {step.name}: {step.description}", step=step.id))
+            if _disruptive(step):
+                # A save of its own before the failover/switchover call, so that listeners can
+                # tell applications to drain connections first; the next call runs the action.
+                events.append(self._disruption_event(op, step, "disruption_starting", "is about to start"))
+                return self._save_and_report(op, events, ResultOutcome.CONTINUE)
 
         action = ACTIONS.get(step.action)
         if action is None:
             self._pause(op, f"step '{step.name}' names unknown action '{step.action}'", events)
             return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
-        ctx = ActionContext(rds=self.rds(op.region), operation=op, step=step, now=now)
         waiting = step.state is StepState.WAITING
+        if not waiting:  # `run` may change AWS: only the holder of the step lease calls it
+            leased = self._take_lease(op, step, events, now)
+            if isinstance(leased, StepResult):
+                return leased
+            op, events = leased, []
+            step = op.steps[op.current_step_index]
+        ctx = ActionContext(rds=self.rds(op.region), operation=op, step=step, now=now)
         try:
-            outcome: Outcome = action.check(ctx) if waiting else action.run(ctx)
+            outcome: Outcome = self._attempt(action, ctx, waiting)
         except NeedsPerson as exc:
             self._record_notes(op, ctx, events)
             self._pause(op, str(exc), events, step_error=str(exc))
             return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
         except BusyAwsError as exc:
+            # Expected: the resource refuses for now (INFO, not an error); the step tries again later.
+            log.info("aws_busy", operation_id=op.id, step=step.name, code=exc.code, message=exc.aws_message)
             outcome = Retry(f"AWS says busy: {exc.code}: {exc.aws_message}", 30)
         except TransientAwsError as exc:
             step.retry_count += 1
@@ -340,6 +382,8 @@ class Engine:
             step.result.update(outcome.result)
             step.result["message"] = outcome.message
             events.append(self._event(op, "step_completed", f"Step {step.name}: {outcome.message}", step=step.id))
+            if _disruptive(step):
+                events.append(self._disruption_event(op, step, "disruption_finished", "has finished"))
             done_index = op.current_step_index
             op.current_step_index += 1
             if op.current_step is None:
@@ -539,13 +583,20 @@ class Engine:
     # -- Step Functions bookkeeping ---------------------------------------------------------
 
     def record_intervention(
-        self, operation_id: str, task_token: Any, step_name: Any = None, step_index: Any = None
+        self,
+        operation_id: str,
+        task_token: Any,
+        step_name: Any = None,
+        step_index: Any = None,
+        execution_arn: Any = None,
     ) -> StepResult:
         if not isinstance(task_token, str) or not task_token or len(task_token) > 2048:
             raise BadInput("task_token must be a non-empty string of at most 2048 characters")
         op = self.store.load(operation_id)
         if op.state is not OperationState.PAUSED:
             raise BadInput(f"operation '{op.id}' is {op.state.value}; only a paused operation waits for an answer")
+        if op.intervention is not None and op.intervention.task_token == task_token:
+            return self.report(op)  # the same notice delivered again
         count = op.intervention.notifications + 1 if op.intervention else 1
         op.intervention = Intervention(
             task_token=task_token,
@@ -553,6 +604,7 @@ class Engine:
             step_index=step_index if isinstance(step_index, int) and not isinstance(step_index, bool) else None,
             recorded_at=self.clock.now(),
             notifications=count,
+            execution_arn=execution_arn if isinstance(execution_arn, str) and execution_arn else None,
         )
         events = [self._event(op, "intervention_requested", f"Waiting for an operator (notice {count})")]
         return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
@@ -563,6 +615,9 @@ class Engine:
         if op.state.is_final:
             return self.report(op)
         text = f"{error or 'States.Error'}: {cause or 'no cause given'}"
+        if op.state is OperationState.CREATED:
+            # Never started (no lock, nothing changed): it stays created; a new execution starts it.
+            return self._save_and_report(op, [self._event(op, "execution_failed", text)], ResultOutcome.CONTINUE)
         self._pause(
             op,
             f"The Step Functions execution failed ({text}). Start a new execution with "
@@ -585,6 +640,25 @@ class Engine:
             timestamp=self.clock.now(),
         )
 
+    def _disruption_event(self, op: Operation, step: Step, type_: str, what: str) -> Event:
+        target = step.parameters.get("target")
+        return self._event(
+            op,
+            type_,
+            f"{step.action.capitalize()} of {op.cluster_id}" + (f" to {target}" if target else "") + f" {what}",
+            step=step.id,
+            action=step.action,
+            cluster_id=op.cluster_id,
+            target=target,
+        )
+
+    def _tell_listeners(self, op: Operation, events: Sequence[Event]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(op, events)
+            except Exception as exc:  # a listener never fails a saved step
+                log.warning("listener_failed", operation_id=op.id, error=f"{type(exc).__name__}: {exc}")
+
     def _save_and_report(
         self,
         op: Operation,
@@ -597,6 +671,161 @@ class Engine:
         try:
             saved = self.store.save(op, events)
         except Conflict as exc:
-            current = self.store.load(op.id)
-            return self.report(current, error=f"conflict: {exc}; re-read: {current.state.value}")
+            return self._conflict(op.id, exc)
+        self._tell_listeners(saved, events)
+        if saved.state.is_final:
+            self._release_lock(saved)
         return self._result(saved, outcome, wait_seconds, step_index=step_index)
+
+    def _conflict(self, operation_id: str, exc: Conflict) -> StepResult:
+        """A lost race changed nothing: report what the winner left (the state machine routes on `conflict:`)."""
+        current = self.store.load(operation_id)
+        return self.report(current, error=f"conflict: {exc}; re-read: {current.state.value}")
+
+    # -- step lease -------------------------------------------------------------------------
+
+    def _take_lease(self, op: Operation, step: Step, events: list[Event], now: datetime) -> Operation | StepResult:
+        """Mark the step with this attempt and an expiry, by a conditional write, before `run`.
+
+        Of two callers that loaded the same version only one write succeeds; the other reports
+        the conflict and calls nothing. A caller that finds a lease still running waits for it.
+        """
+        holder, until = step.result.get(LEASE_ATTEMPT), step.result.get(LEASE_UNTIL)
+        if holder and until:
+            remaining = (datetime.fromisoformat(str(until)) - now).total_seconds()
+            if remaining > 0:
+                log.info("step_leased", operation_id=op.id, step=step.name, attempt=holder, until=until)
+                return self._result(op, ResultOutcome.WAIT, max(1, min(LEASE_POLL_SECONDS, math.ceil(remaining))))
+            events.append(
+                self._event(
+                    op,
+                    "lease_expired",
+                    f"Step {step.name}: attempt {holder} did not finish by {until}; running the step again "
+                    "(it first looks for its own earlier effect)",
+                    step=step.id,
+                    attempt=holder,
+                )
+            )
+        step.result[LEASE_ATTEMPT] = uuid.uuid4().hex[:16]
+        step.result[LEASE_UNTIL] = (now + timedelta(seconds=self.lease_seconds)).isoformat()
+        op.updated_at = now
+        try:
+            saved = self.store.save(op, events)
+        except Conflict as exc:
+            return self._conflict(op.id, exc)
+        self._tell_listeners(saved, events)
+        return saved
+
+    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> Outcome:
+        """Run (under the lease) or check the step; the save that follows ends the lease."""
+        step = ctx.step
+        try:
+            return action.check(ctx) if waiting else action.run(ctx)
+        except KeyboardInterrupt:
+            if not waiting:
+                self._drop_lease(ctx.operation.id, str(step.result.get(LEASE_ATTEMPT)))
+            raise
+        finally:
+            step.result.pop(LEASE_ATTEMPT, None)
+            step.result.pop(LEASE_UNTIL, None)
+
+    def _drop_lease(self, operation_id: str, attempt: str) -> None:
+        """Ctrl-C during `run`: free the lease now rather than at its expiry (the next run looks first)."""
+        try:
+            op = self.store.load(operation_id)
+            step = op.current_step
+            if step is not None and step.result.get(LEASE_ATTEMPT) == attempt:
+                step.result.pop(LEASE_ATTEMPT, None)
+                step.result.pop(LEASE_UNTIL, None)
+                self.store.save(op, [])
+        except RdsMaintError as exc:
+            log.warning("lease_not_dropped", operation_id=operation_id, error=str(exc))
+
+    # -- cluster lock -----------------------------------------------------------------------
+
+    def _live_holder(self, cluster_id: str, region: str) -> Operation | None:
+        """The operation holding the cluster's lock, unless it has finished (a stale lock)."""
+        holder = self.store.lock_holder(cluster_id, region)
+        if holder is None:
+            return None
+        try:
+            other = self.store.load(holder)
+        except OperationNotFound:
+            return None
+        return None if other.state.is_final else other
+
+    @staticmethod
+    def _locked_error(cluster_id: str, region: str, holder: Operation) -> ClusterLocked:
+        return ClusterLocked(
+            f"cluster '{cluster_id}' in {region} is busy: operation '{holder.id}' ({holder.type.value}, "
+            f"{holder.state.value}) holds its lock. Let it finish or answer it (rds-maint status {holder.id}); "
+            f"if it is stuck, release the lock with: rds-maint unlock {cluster_id} --region {region} --force",
+            holder.id,
+        )
+
+    def _take_lock(self, op: Operation) -> list[Event]:
+        """Take the cluster lock for `op` (idempotent); take over a lock left by a finished operation."""
+        events: list[Event] = []
+        holder = self.store.acquire_lock(op.cluster_id, op.region, op.id)
+        for _ in range(3):
+            if holder == op.id:
+                return events
+            try:
+                other: Operation | None = self.store.load(holder)
+            except OperationNotFound:
+                other = None
+            if other is not None and not other.state.is_final:
+                raise self._locked_error(op.cluster_id, op.region, other)
+            events.append(
+                self._event(
+                    op,
+                    "lock_taken_over",
+                    f"Cluster lock of {op.cluster_id} was still held by '{holder}', which "
+                    + ("no longer exists" if other is None else f"is {other.state.value}")
+                    + "; taken over",
+                    previous_holder=holder,
+                )
+            )
+            holder = self.store.acquire_lock(op.cluster_id, op.region, op.id, replace=holder)
+        raise ClusterLocked(
+            f"cluster '{op.cluster_id}' in {op.region}: its lock keeps changing hands; try again", holder
+        )
+
+    def _release_lock(self, op: Operation) -> None:
+        """At a final state. A failure is logged: the next start takes over a lock left by a finished operation."""
+        try:
+            self.store.release_lock(op.cluster_id, op.region, op.id)
+        except RdsMaintError as exc:
+            log.warning("lock_not_released", operation_id=op.id, cluster_id=op.cluster_id, error=str(exc))
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None:
+        return self.store.lock_holder(cluster_id, region)
+
+    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> str | None:
+        """An operator frees a cluster's lock; recorded as an event on the operation that held it."""
+        holder = self.store.lock_holder(cluster_id, region)
+        if holder is None:
+            return None
+        said = f" ({comment})" if comment else ""
+        for _ in range(5):
+            try:
+                op = self.store.load(holder)
+            except OperationNotFound:
+                break
+            event = self._event(
+                op,
+                "lock_released_by_operator",
+                f"Cluster lock of {cluster_id} in {region} released by an operator with --force{said}; "
+                f"another operation may now start on the cluster while this one is {op.state.value}",
+                comment=comment,
+            )
+            op.updated_at = self.clock.now()
+            try:
+                self.store.save(op, [event])
+                break
+            except Conflict:
+                continue
+        else:
+            raise Conflict(f"operation '{holder}' kept changing; the lock was not released, try again")
+        self.store.release_lock(cluster_id, region, holder)
+        return holder

@@ -25,6 +25,18 @@ class StoreError(RdsMaintError):
     """The state store is missing, unreadable or refuses access."""
 
 
+class StoreNotFound(StoreError, BadInput):
+    """The bucket or table named by the store URL does not exist (create it with `rds-maint init`)."""
+
+
+class ClusterLocked(BadInput):
+    """Another operation that has not finished holds the cluster's lock; nothing was written."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 class AwsError(RdsMaintError):
     """An AWS API error, already classified by the RDS gateway."""
 

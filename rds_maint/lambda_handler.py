@@ -2,6 +2,10 @@
 
 Every answer has the DESIGN section 4 keys, errors included, so the state machine can
 route on `error` instead of catching exceptions for input it can judge.
+
+Every engine it builds publishes `OperationStatusChanged` events after each save
+(`rds_maint.intervention.StatusPublisher`) unless RDS_MAINT_STATUS_EVENTS is `off`;
+RDS_MAINT_EVENT_BUS names the bus (default `default`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from rds_maint.config import Settings, build_engine, has_engine_factory
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.intervention import StatusPublisher
 from rds_maint.log import get_logger
 from rds_maint.model import Outcome, StepResult
 
@@ -21,16 +26,34 @@ ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_interv
 
 
 _engines: dict[Settings, Engine] = {}
+_publishers: dict[str, StatusPublisher] = {}
+
+
+def _publisher() -> StatusPublisher | None:
+    """One EventBridge publisher per warm container (its client is made on first use)."""
+    if os.environ.get("RDS_MAINT_STATUS_EVENTS", "on").strip().lower() in ("off", "false", "0", "no"):
+        return None
+    bus = os.environ.get("RDS_MAINT_EVENT_BUS") or "default"
+    if bus not in _publishers:
+        _publishers[bus] = StatusPublisher(bus=bus)
+    return _publishers[bus]
+
+
+def _wired(engine: Engine) -> Engine:
+    publisher = _publisher()
+    if publisher is not None and publisher not in engine.listeners:
+        engine.listeners.append(publisher)
+    return engine
 
 
 def _get_engine() -> Engine:
     """One engine (and RDS client) per warm container and settings; tests inject theirs via config."""
     settings = Settings.from_env()
     if has_engine_factory():
-        return build_engine(settings)
+        return _wired(build_engine(settings))
     if settings not in _engines:
         _engines[settings] = build_engine(settings)
-    return _engines[settings]
+    return _wired(_engines[settings])
 
 
 def error_result(message: str, operation_id: str | None = None) -> dict[str, Any]:
@@ -70,7 +93,11 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
         return engine.resume(operation_id, params.get("action"), params.get("comment"))
     if action == "record_intervention":
         return engine.record_intervention(
-            operation_id, params.get("task_token"), params.get("step_name"), params.get("step_index")
+            operation_id,
+            params.get("task_token"),
+            params.get("step_name"),
+            params.get("step_index"),
+            params.get("execution_arn"),
         )
     return engine.fail(operation_id, params.get("error"), params.get("cause"))
 

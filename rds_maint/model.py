@@ -171,6 +171,8 @@ class Intervention(BaseModel):
     step_index: int | None = None
     recorded_at: datetime
     notifications: int = 1
+    # The execution waiting for the answer (its region is where the answer must be sent).
+    execution_arn: str | None = None
 
 
 class Operation(BaseModel):

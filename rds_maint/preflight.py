@@ -8,14 +8,27 @@ operation type, and handed to the plan as `facts`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from rds_maint.aurora_storage import IO_OPTIMIZED, as_utc, check_storage_request, io_optimized_refusal
 from rds_maint.errors import BadInput
-from rds_maint.model import InstanceTypeChangeParams, OperationParams, OperationType
+from rds_maint.model import (
+    InstanceCycleParams,
+    InstanceTypeChangeParams,
+    OperationParams,
+    OperationType,
+    StorageTypeChangeParams,
+)
 from rds_maint.rds import ClusterSnapshot, RdsGateway
+from rds_maint.upgrade_preflight import preflight_engine_upgrade
 
 Facts = dict[str, Any]
 Preflight = Callable[[RdsGateway, ClusterSnapshot, Any], Facts]
+
+# A check may answer facts[NOT_BEFORE] = (time, refusal): the request is bad input until that time
+# (checks get no clock; `preflight` compares with the engine's).
+NOT_BEFORE = "not_before"
 
 
 def _instance_type_change(rds: RdsGateway, cluster: ClusterSnapshot, params: InstanceTypeChangeParams) -> Facts:
@@ -28,11 +41,46 @@ def _instance_type_change(rds: RdsGateway, cluster: ClusterSnapshot, params: Ins
     return {}
 
 
+def _storage_type_change(rds: RdsGateway, cluster: ClusterSnapshot, params: StorageTypeChangeParams) -> Facts:
+    request = check_storage_request(cluster, params)
+    facts: Facts = {"current_storage_type": request.current}
+    if request.target == IO_OPTIMIZED and request.next_allowed is not None:
+        facts[NOT_BEFORE] = (as_utc(request.next_allowed), io_optimized_refusal(cluster.id, request.next_allowed))
+    return facts
+
+
+def _instance_cycle(rds: RdsGateway, cluster: ClusterSnapshot, params: InstanceCycleParams) -> Facts:
+    """Whether a temp instance in the writer's class can still be created (old classes stop being sold)."""
+    writer = cluster.writer
+    if writer is None or params.skip_temp_instance:
+        return {}
+    return {
+        "writer_class_orderable": rds.is_orderable(
+            cluster.engine, cluster.engine_version, writer.instance.instance_class
+        )
+    }
+
+
 PREFLIGHTS: dict[OperationType, Preflight] = {
     OperationType.INSTANCE_TYPE_CHANGE: _instance_type_change,
+    OperationType.STORAGE_TYPE_CHANGE: _storage_type_change,
+    OperationType.INSTANCE_CYCLE: _instance_cycle,
+    OperationType.ENGINE_UPGRADE: preflight_engine_upgrade,
 }
 
 
-def preflight(op_type: OperationType, rds: RdsGateway, cluster: ClusterSnapshot, params: OperationParams) -> Facts:
+def preflight(
+    op_type: OperationType,
+    rds: RdsGateway,
+    cluster: ClusterSnapshot,
+    params: OperationParams,
+    now: datetime | None = None,
+) -> Facts:
     check = PREFLIGHTS.get(op_type)
-    return check(rds, cluster, params) if check else {}
+    facts = check(rds, cluster, params) if check else {}
+    not_before = facts.pop(NOT_BEFORE, None)
+    if not_before is not None:
+        when, refusal = not_before
+        if (now or datetime.now(UTC)) < when:
+            raise BadInput(refusal)
+    return facts

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -52,6 +52,11 @@ BUSY_CODES = frozenset(
 )
 INSTANCE_NOT_FOUND = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
 CLUSTER_NOT_FOUND = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
+BLUE_GREEN_NOT_FOUND = frozenset({"BlueGreenDeploymentNotFoundFault", "BlueGreenDeploymentNotFound"})
+PARAMETER_GROUP_NOT_FOUND = frozenset(
+    {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault", "DBClusterParameterGroupNotFound"}
+)
+ParameterGroupKind = Literal["cluster", "instance"]
 
 ClientCustomizer = Callable[[Any], None]
 _CLIENT_CUSTOMIZERS: list[ClientCustomizer] = []
@@ -217,7 +222,9 @@ class RdsGateway:
         self._attempts = attempts
         self._max_backoff = max_backoff
 
-    def call(self, operation: str, **kwargs: Any) -> Any:
+    def call(self, operation: str, *, retry_transient: bool = True, **kwargs: Any) -> Any:
+        """One RDS API call; transient errors are retried here unless `retry_transient` is False (for a
+        call that must not be repeated blindly: the caller looks at AWS first, on a later turn)."""
         method = getattr(self.client, _snake(operation))
 
         def once() -> Any:
@@ -229,7 +236,7 @@ class RdsGateway:
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientAwsError),
-            stop=stop_after_attempt(self._attempts),
+            stop=stop_after_attempt(self._attempts if retry_transient else 1),
             wait=wait_random_exponential(multiplier=0.5, max=self._max_backoff),
             reraise=True,
             sleep=self._sleep or time.sleep,
@@ -366,11 +373,209 @@ class RdsGateway:
         self.call("DeleteDBInstance", DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
 
     def reboot_instance(self, instance_id: str) -> None:
-        self.call("RebootDBInstance", DBInstanceIdentifier=instance_id)
+        """Not retried here: a reboot whose answer was lost may have happened (the caller looks first)."""
+        self.call("RebootDBInstance", retry_transient=False, DBInstanceIdentifier=instance_id)
 
     def modify_cluster_storage(self, cluster_id: str, storage_type: str) -> None:
         """Aurora storage configuration, changed in place on the cluster (no instance is touched)."""
         self.call("ModifyDBCluster", DBClusterIdentifier=cluster_id, StorageType=storage_type, ApplyImmediately=True)
+
+    # -- engine_upgrade: versions, Blue/Green, clusters, parameter groups, proxies, maintenance ------
+    # Raw AWS shapes (dicts) on purpose: the actions read a few fields each and report the rest.
+    # Mutating Blue/Green calls are not retried here: their effect may exist after a lost answer,
+    # and the action looks at AWS first on its next turn.
+
+    def engine_version(self, engine: str, version: str) -> dict[str, Any] | None:
+        """One engine version (with `ValidUpgradeTarget` and `DBParameterGroupFamily`); None if unknown."""
+        found = self.call("DescribeDBEngineVersions", Engine=engine, EngineVersion=version)
+        rows = found.get("DBEngineVersions") or []
+        return dict(rows[0]) if rows else None
+
+    def blue_green_deployments(self, source_arn: str | None = None) -> list[dict[str, Any]]:
+        """Every deployment (of one source cluster ARN if given), all pages."""
+        filters = [{"Name": "source", "Values": [source_arn]}] if source_arn else []
+        return _all_pages(
+            lambda extra: self.call("DescribeBlueGreenDeployments", Filters=filters, **extra), "BlueGreenDeployments"
+        )
+
+    def find_blue_green_deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        try:
+            found = self.call("DescribeBlueGreenDeployments", BlueGreenDeploymentIdentifier=deployment_id)
+        except PersonAwsError as exc:
+            if exc.code in BLUE_GREEN_NOT_FOUND:
+                return None
+            raise
+        rows = found.get("BlueGreenDeployments") or []
+        return dict(rows[0]) if rows else None
+
+    def create_blue_green_deployment(
+        self,
+        *,
+        name: str,
+        source_arn: str,
+        target_engine_version: str,
+        cluster_parameter_group: str | None,
+        instance_parameter_group: str | None,
+        tags: dict[str, str],
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "BlueGreenDeploymentName": name,
+            "Source": source_arn,
+            "TargetEngineVersion": target_engine_version,
+            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        }
+        if cluster_parameter_group:
+            kwargs["TargetDBClusterParameterGroupName"] = cluster_parameter_group
+        if instance_parameter_group:
+            kwargs["TargetDBParameterGroupName"] = instance_parameter_group
+        created = self.call("CreateBlueGreenDeployment", retry_transient=False, **kwargs)
+        return dict(created["BlueGreenDeployment"])
+
+    def switchover_blue_green_deployment(self, deployment_id: str, timeout: int) -> None:
+        self.call(
+            "SwitchoverBlueGreenDeployment",
+            retry_transient=False,
+            BlueGreenDeploymentIdentifier=deployment_id,
+            SwitchoverTimeout=timeout,
+        )
+
+    def delete_blue_green_deployment(self, deployment_id: str, *, delete_target: bool) -> None:
+        self.call(
+            "DeleteBlueGreenDeployment",
+            retry_transient=False,
+            BlueGreenDeploymentIdentifier=deployment_id,
+            DeleteTarget=delete_target,
+        )
+
+    def find_cluster(self, cluster_id: str) -> ClusterSnapshot | None:
+        try:
+            return self.describe_cluster(cluster_id)
+        except PersonAwsError as exc:
+            if exc.code in CLUSTER_NOT_FOUND:
+                return None
+            raise
+
+    def delete_cluster(self, cluster_id: str, final_snapshot_id: str) -> None:
+        self.call(
+            "DeleteDBCluster",
+            retry_transient=False,
+            DBClusterIdentifier=cluster_id,
+            SkipFinalSnapshot=False,
+            FinalDBSnapshotIdentifier=final_snapshot_id,
+        )
+
+    def list_tags(self, arn: str) -> dict[str, str]:
+        return _tags(self.call("ListTagsForResource", ResourceName=arn).get("TagList"))
+
+    def add_tags(self, arn: str, tags: dict[str, str]) -> None:
+        self.call("AddTagsToResource", ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def parameter_group(self, kind: ParameterGroupKind, name: str) -> dict[str, Any] | None:
+        """A cluster or instance parameter group (name, family, ARN); None if it does not exist."""
+        try:
+            if kind == "cluster":
+                rows = self.call("DescribeDBClusterParameterGroups", DBClusterParameterGroupName=name).get(
+                    "DBClusterParameterGroups"
+                )
+            else:
+                rows = self.call("DescribeDBParameterGroups", DBParameterGroupName=name).get("DBParameterGroups")
+        except PersonAwsError as exc:
+            if exc.code in PARAMETER_GROUP_NOT_FOUND:
+                return None
+            raise
+        return dict(rows[0]) if rows else None
+
+    def parameters(self, kind: ParameterGroupKind, name: str, source: str | None = None) -> list[dict[str, Any]]:
+        """The parameters of a group, all pages; `source="user"` for the ones a person set."""
+        extra_source: dict[str, Any] = {"Source": source} if source else {}
+        if kind == "cluster":
+            return _all_pages(
+                lambda extra: self.call(
+                    "DescribeDBClusterParameters", DBClusterParameterGroupName=name, **extra_source, **extra
+                ),
+                "Parameters",
+            )
+        return _all_pages(
+            lambda extra: self.call("DescribeDBParameters", DBParameterGroupName=name, **extra_source, **extra),
+            "Parameters",
+        )
+
+    def create_parameter_group(
+        self, kind: ParameterGroupKind, name: str, family: str, description: str, tags: dict[str, str]
+    ) -> None:
+        tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if kind == "cluster":
+            self.call(
+                "CreateDBClusterParameterGroup",
+                retry_transient=False,
+                DBClusterParameterGroupName=name,
+                DBParameterGroupFamily=family,
+                Description=description,
+                Tags=tag_list,
+            )
+        else:
+            self.call(
+                "CreateDBParameterGroup",
+                retry_transient=False,
+                DBParameterGroupName=name,
+                DBParameterGroupFamily=family,
+                Description=description,
+                Tags=tag_list,
+            )
+
+    def modify_parameter_group(self, kind: ParameterGroupKind, name: str, parameters: list[dict[str, Any]]) -> None:
+        """At most 20 parameters per call (AWS's limit): the caller batches."""
+        if kind == "cluster":
+            self.call("ModifyDBClusterParameterGroup", DBClusterParameterGroupName=name, Parameters=parameters)
+        else:
+            self.call("ModifyDBParameterGroup", DBParameterGroupName=name, Parameters=parameters)
+
+    def delete_parameter_group(self, kind: ParameterGroupKind, name: str) -> None:
+        if kind == "cluster":
+            self.call("DeleteDBClusterParameterGroup", DBClusterParameterGroupName=name)
+        else:
+            self.call("DeleteDBParameterGroup", DBParameterGroupName=name)
+
+    def pending_maintenance(self) -> list[dict[str, Any]]:
+        """Every pending maintenance action of the region, all pages (callers pick their resources)."""
+        return _all_pages(
+            lambda extra: self.call("DescribePendingMaintenanceActions", **extra), "PendingMaintenanceActions"
+        )
+
+    def db_proxies(self) -> list[dict[str, Any]]:
+        return _all_pages(lambda extra: self.call("DescribeDBProxies", **extra), "DBProxies")
+
+    def proxy_targets(self, proxy: str, target_group: str) -> list[dict[str, Any]]:
+        return _all_pages(
+            lambda extra: self.call("DescribeDBProxyTargets", DBProxyName=proxy, TargetGroupName=target_group, **extra),
+            "Targets",
+        )
+
+    def register_proxy_cluster(self, proxy: str, target_group: str, cluster_id: str) -> None:
+        self.call(
+            "RegisterDBProxyTargets", DBProxyName=proxy, TargetGroupName=target_group, DBClusterIdentifiers=[cluster_id]
+        )
+
+    def deregister_proxy_cluster(self, proxy: str, target_group: str, cluster_id: str) -> None:
+        self.call(
+            "DeregisterDBProxyTargets",
+            DBProxyName=proxy,
+            TargetGroupName=target_group,
+            DBClusterIdentifiers=[cluster_id],
+        )
+
+
+def _all_pages(fetch: Callable[[dict[str, Any]], Any], key: str) -> list[dict[str, Any]]:
+    """Follow AWS's `Marker` until the last page."""
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
+    while True:
+        page = fetch(extra)
+        rows += [dict(row) for row in page.get(key) or []]
+        marker = page.get("Marker")
+        if not marker:
+            return rows
+        extra = {"Marker": marker}
 
 
 def _snake(operation: str) -> str:

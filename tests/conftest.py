@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import botocore.loaders
 import botocore.session
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from rds_maint import config
 from rds_maint.config import Settings
@@ -19,10 +21,25 @@ from rds_maint.model import Operation, StepResult
 from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.sim import SimulatedAurora, VirtualClock
-from rds_maint.store import FileStore, open_store
+from rds_maint.store import StateStore, init_store, open_store
 
 REGION = "us-east-1"
 CLUSTER = "orders-prod"
+
+# The stores `world` can run on. A test (or a module, with `pytestmark = ON_EVERY_STORE`)
+# runs on all three with `@ON_EVERY_STORE`; without it, on the file store.
+STORE_KINDS = ("file", "s3", "dynamodb")
+ON_EVERY_STORE = pytest.mark.parametrize("store_kind", STORE_KINDS)
+
+
+def store_url_for(kind: str, tmp_path: Path) -> str:
+    """The store URL of each kind in a test: the bucket and table live in moto."""
+    urls = {
+        "file": f"file://{tmp_path / 'state'}",
+        "s3": "s3://rds-maint-test-state/rds-maint",
+        "dynamodb": "dynamodb://rds-maint-test-state",
+    }
+    return urls[kind]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -46,11 +63,11 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class World:
-    """One simulated account: Aurora on a virtual clock, a file store, an engine and its drivers."""
+    """One simulated account: Aurora on a virtual clock, a state store, an engine and its drivers."""
 
     sim: SimulatedAurora
     clock: VirtualClock
-    store: FileStore
+    store: StateStore
     store_url: str
     engine: Engine
 
@@ -59,7 +76,7 @@ class World:
 
     def new_engine(self) -> Engine:
         """A second engine on the same store and clock: a fresh process after a crash."""
-        return Engine(FileStore(self.store.root), lambda region: self.gateway(), self.clock)
+        return Engine(open_store(self.store_url), lambda region: self.gateway(), self.clock)
 
     def create(self, params: dict[str, Any], **extra: Any) -> Operation:
         request = {"type": "instance_type_change", "cluster_id": CLUSTER, "region": REGION, "params": params}
@@ -76,13 +93,21 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def store_kind() -> str:
+    """The store `world` uses: "file" unless a test is parametrized over STORE_KINDS."""
+    return "file"
+
+
+@pytest.fixture
+def world(tmp_path: Path, store_kind: str) -> Iterator[World]:
     with mock_aws():
         clock = VirtualClock()
         sim = SimulatedAurora(clock=clock, region=REGION)
         with sim:
-            store_url = f"file://{tmp_path / 'state'}"
-            store = FileStore(tmp_path / "state")
+            store_url = store_url_for(store_kind, tmp_path)
+            if store_kind != "file":
+                init_store(store_url)  # the bucket or table, as `rds-maint init` makes it
+            store = open_store(store_url)
             engine = Engine(store, lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep), clock)
 
             def factory(settings: Settings) -> Engine:
@@ -104,3 +129,29 @@ def cluster_1w2r(world: World) -> list[str]:
     return world.sim.seed_cluster(
         CLUSTER, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=2
     )
+
+
+@pytest.fixture
+def serialised_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One AWS request at a time, for tests whose threads share moto and the simulator.
+
+    moto's backends are plain Python objects: a conditional write (S3 If-Match, DynamoDB
+    ConditionExpression) is a check and then a write, not atomic across threads; the
+    simulator's timeline is not thread-safe either. AWS applies each request atomically, so
+    the harness does the same: each moto request and each simulated RDS call holds one lock.
+    The engine and the stores are not serialised: their requests still interleave freely.
+    """
+    lock = threading.RLock()
+    process = BotocoreStubber.process_request
+    answer = SimulatedAurora._answer
+
+    def locked_process(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return process(self, request)
+
+    def locked_answer(self: SimulatedAurora, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return answer(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", locked_process)
+    monkeypatch.setattr(SimulatedAurora, "_answer", locked_answer)

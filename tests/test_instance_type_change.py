@@ -9,7 +9,7 @@ import pytest
 from rds_maint.model import OperationState, Outcome, StepState
 from rds_maint.plans import temp_instance_id
 from rds_maint.sim import SimulatedCrash
-from tests.conftest import CLUSTER, World
+from tests.conftest import CLUSTER, ON_EVERY_STORE, World
 
 TARGET = "db.r6g.xlarge"
 OLD = "db.r6g.large"
@@ -28,6 +28,7 @@ def assert_one_modify_at_a_time(world: World) -> None:
         assert later.called_at >= earlier.ends_at, f"{later.resource_id} changed while {earlier.resource_id} was"
 
 
+@ON_EVERY_STORE
 def test_happy_path_changes_every_instance_and_restores_the_writer(world: World, cluster_1w2r: list[str]) -> None:
     op = world.create({"target_instance_type": TARGET})
     result = world.run(op.id)
@@ -154,6 +155,7 @@ def _pause_after_writer_changed(world: World) -> str:
     return op.id
 
 
+@ON_EVERY_STORE
 def test_abort_puts_the_writer_back_and_deletes_the_temp_instance(world: World, cluster_1w2r: list[str]) -> None:
     op_id = _pause_after_writer_changed(world)
     world.engine.resume(op_id, "abort", "change window closed")
@@ -168,6 +170,7 @@ def test_abort_puts_the_writer_back_and_deletes_the_temp_instance(world: World, 
     assert classes(world) == {WRITER: TARGET, READER_2: OLD, READER_3: OLD}
 
 
+@ON_EVERY_STORE
 def test_rollback_restores_classes_writer_and_removes_temp(world: World, cluster_1w2r: list[str]) -> None:
     op_id = _pause_after_writer_changed(world)
     world.engine.resume(op_id, "rollback")
@@ -179,6 +182,7 @@ def test_rollback_restores_classes_writer_and_removes_temp(world: World, cluster
     assert classes(world) == {WRITER: OLD, READER_2: OLD, READER_3: OLD}
 
 
+@ON_EVERY_STORE
 @pytest.mark.parametrize("fault", ["crash_after", "lose_response"])
 @pytest.mark.parametrize("operation", ["CreateDBInstance", "FailoverDBCluster", "ModifyDBInstance", "DeleteDBInstance"])
 def test_crash_or_lost_response_after_a_mutating_call_converges_without_repeating_it(

@@ -12,9 +12,25 @@ from rds_maint.actions.base import (
     Retry,
     Wait,
 )
+from rds_maint.actions.blue_green import (
+    CheckUpgradeReady,
+    CreateBlueGreenDeployment,
+    DeleteBlueGreenDeployment,
+    DeleteOldCluster,
+    RetainOldCluster,
+    SwitchoverBlueGreen,
+    UnwindBlueGreen,
+    VerifyEngineUpgrade,
+    WaitBlueGreenAvailable,
+)
 from rds_maint.actions.checks import CheckCluster, VerifyInstanceClasses
+from rds_maint.actions.cycle import RecordNote, RestorePromotionTiers, VerifyInstanceCycle
 from rds_maint.actions.failover import Failover
 from rds_maint.actions.instances import CreateTempInstance, DeleteTempInstance, ModifyInstanceClass
+from rds_maint.actions.parameter_groups import DeleteParameterGroups, PrepareParameterGroups
+from rds_maint.actions.proxies import CheckProxies, VerifyProxyTargets
+from rds_maint.actions.reboot import RebootInstance
+from rds_maint.actions.storage import CheckClusterStorage, ModifyClusterStorage, VerifyClusterStorage
 
 ACTIONS: dict[str, Action] = {
     action.name: action
@@ -25,6 +41,27 @@ ACTIONS: dict[str, Action] = {
         CreateTempInstance(),
         ModifyInstanceClass(),
         DeleteTempInstance(),
+        CheckClusterStorage(),
+        ModifyClusterStorage(),
+        VerifyClusterStorage(),
+        RebootInstance(),
+        RestorePromotionTiers(),
+        VerifyInstanceCycle(),
+        RecordNote(),
+        # engine_upgrade (Blue/Green)
+        CheckUpgradeReady(),
+        PrepareParameterGroups(),
+        CheckProxies(),
+        CreateBlueGreenDeployment(),
+        WaitBlueGreenAvailable(),
+        SwitchoverBlueGreen(),
+        VerifyProxyTargets(),
+        RetainOldCluster(),
+        DeleteBlueGreenDeployment(),
+        DeleteOldCluster(),
+        VerifyEngineUpgrade(),
+        UnwindBlueGreen(),
+        DeleteParameterGroups(),
     )
 }
 

@@ -8,6 +8,8 @@ from rds_maint.actions.polling import POLL_SECONDS
 
 class Failover:
     name = "failover"
+    # The engine announces disruptive steps before and after (status events: apps drain connections).
+    disruptive = True
 
     def run(self, ctx: ActionContext) -> Outcome:
         p = ctx.params

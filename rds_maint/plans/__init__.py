@@ -12,8 +12,11 @@ from typing import Any, Literal
 from rds_maint.errors import BadInput
 from rds_maint.model import Operation, OperationParams, OperationType, Step
 from rds_maint.plans.base import Plan, temp_instance_id
+from rds_maint.plans.engine_upgrade import plan_engine_upgrade, unwind_engine_upgrade
+from rds_maint.plans.instance_cycle import plan_instance_cycle, unwind_instance_cycle
 from rds_maint.plans.instance_type_change import plan_instance_type_change
 from rds_maint.plans.rollback import unwind_temp_instance_operation
+from rds_maint.plans.storage_type_change import plan_storage_type_change, unwind_storage_type_change
 from rds_maint.rds import ClusterSnapshot
 
 __all__ = ["Plan", "build_plan", "temp_instance_id", "unwind_steps"]
@@ -26,8 +29,15 @@ BUILDERS: dict[OperationType, Builder] = {
     OperationType.INSTANCE_TYPE_CHANGE: lambda cluster, params, op_id, facts: plan_instance_type_change(
         cluster, params, op_id
     ),
+    OperationType.STORAGE_TYPE_CHANGE: plan_storage_type_change,
+    OperationType.INSTANCE_CYCLE: plan_instance_cycle,
+    OperationType.ENGINE_UPGRADE: plan_engine_upgrade,
 }
-UNWINDERS: dict[OperationType, Unwinder] = {}
+UNWINDERS: dict[OperationType, Unwinder] = {
+    OperationType.STORAGE_TYPE_CHANGE: unwind_storage_type_change,
+    OperationType.INSTANCE_CYCLE: unwind_instance_cycle,
+    OperationType.ENGINE_UPGRADE: unwind_engine_upgrade,
+}
 
 
 def build_plan(

@@ -74,6 +74,7 @@ def build_rolling_plan(
     verify_action: str,
     verify_parameters: dict[str, object],
     notes: list[str],
+    before_verify: Callable[[StepBuilder], None] | None = None,
 ) -> Plan:
     writer = cluster.writer
     if writer is None:
@@ -165,6 +166,8 @@ def build_rolling_plan(
             cluster_id=cluster.id,
             instance_id=context["temp_instance_id"],
         )
+    if before_verify is not None:
+        before_verify(builder)
     builder.add(
         "verify",
         verify_action,

@@ -11,7 +11,9 @@ Typical use, inside `moto.mock_aws()`::
 
 Modules: `clock` (virtual time), `catalogue` (versions and orderable classes), `faults`
 (throttling, lost responses, crashes, stuck instances), `timeline` (durations and transitions),
-`world` (Aurora's behaviour over moto), `wire` (botocore hooks), `aurora` (the facade).
+`world` (Aurora's behaviour over moto), `wire` (botocore hooks), `aurora` (the facade); for engine
+upgrades `blue_green` (deployments, switchover, old-cluster deletion), `proxies` (RDS Proxy targets),
+`parameter_groups` (families, defaults, `Source`) and `maintenance` (pending maintenance actions).
 """
 
 from rds_maint.sim.aurora import SimulatedAurora

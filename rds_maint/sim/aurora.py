@@ -13,6 +13,7 @@ uses a genuine boto3 client, with its modelled exceptions, and never reaches the
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -52,6 +53,12 @@ class SimulatedAurora:
         self._timeline = Timeline(self.durations, time_scale=time_scale, seed=seed)
         self._moto = MotoRds(region)
         self._world = AuroraWorld(self.clock, self._moto, self._timeline, self.faults, self.catalogue)
+        # Blue/Green, RDS Proxy, parameter groups and pending maintenance: scenery and faults for tests
+        # (`sim.blue_green.fail_next_switchover()`, `sim.proxies.seed_proxy(...)`, ...).
+        self.blue_green = self._world.blue_green
+        self.proxies = self._world.proxies
+        self.parameter_groups = self._world.parameter_groups
+        self.maintenance = self._world.maintenance
         self._names = random.Random(f"rds-maint-sim-names-{seed}")
         self._hook_id = f"rds-maint-sim-{id(self)}"
 
@@ -148,6 +155,11 @@ class SimulatedAurora:
         """
         self._world.set_parameter_apply_status(instance_id, status)
 
+    def set_cluster_storage(self, cluster_id: str, storage_type: str, next_allowed: datetime | None = None) -> None:
+        """Seed the cluster's storage type (`aurora` or `aurora-iopt1`) and the time AWS next allows a switch
+        to I/O-Optimized (`IOOptimizedNextAllowedModificationTime`; None: no switch in the last 30 days)."""
+        self._world.set_cluster_storage(cluster_id, storage_type, next_allowed)
+
     # -- looking without touching ---------------------------------------------------------
 
     @property
@@ -201,6 +213,9 @@ class SimulatedAurora:
             members=members,
             engine=str(cluster.get("Engine", "")),
             engine_version=str(cluster.get("EngineVersion", "")),
+            storage_type=str(cluster.get("StorageType", "")),
+            pending_storage_type=(cluster.get("PendingModifiedValues") or {}).get("StorageType"),
+            io_optimized_next_allowed=cluster.get("IOOptimizedNextAllowedModificationTime"),
         )
 
     def instance_exists(self, instance_id: str) -> bool:

@@ -24,6 +24,8 @@ DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
 
 _SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
 _CURRENT_FAMILIES = ("r5", "r6g", "r6i", "r7g", "x2g")
+# NVMe-based classes (Aurora Optimized Reads): Aurora PostgreSQL 14.9+/15.4+/16.1+, Aurora MySQL 3.04.0+.
+_NVME_FAMILIES = ("r6gd", "r6id")
 _LICENSE_MODELS = {AURORA_POSTGRESQL: "postgresql-license", AURORA_MYSQL: "general-public-license"}
 _ENGINE_DESCRIPTIONS = {AURORA_POSTGRESQL: "Aurora (PostgreSQL)", AURORA_MYSQL: "Aurora MySQL"}
 
@@ -113,6 +115,8 @@ class Catalogue:
             classes.add("db.t3.medium")
         if engine == AURORA_POSTGRESQL and major < 14:
             classes |= {f"db.r4.{size}" for size in _SIZES}
+        if _has_optimized_reads(engine, version):
+            classes |= {f"db.{family}.{size}" for family in _NVME_FAMILIES for size in _SIZES}
         return classes
 
     def is_orderable(self, engine: str, version: str, instance_class: str) -> bool:
@@ -127,3 +131,12 @@ class Catalogue:
         if engine == AURORA_MYSQL:
             return f"Aurora MySQL {version.split('mysql_aurora.')[-1]} (compatible with MySQL 8.0)"
         return f"{engine} {version}"
+
+
+def _has_optimized_reads(engine: str, version: str) -> bool:
+    key = version_key(version)
+    if engine == AURORA_MYSQL:
+        return key[2:] >= (3, 4, 0)
+    if engine == AURORA_POSTGRESQL:
+        return (14, 9) <= key < (15,) or (15, 4) <= key < (16,) or key >= (16, 1)
+    return False

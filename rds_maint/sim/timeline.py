@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-Kind = Literal["create", "modify", "reboot", "failover", "delete"]
+Kind = Literal["create", "modify", "reboot", "failover", "delete", "storage"]
 Event = Literal["visible", "end"]
 
 
@@ -34,12 +34,16 @@ class Durations:
     modify_lag: float = 30
     reboot_lag: float = 3
     failover_lag: float = 5
+    # Aurora storage type change (ModifyDBCluster StorageType): the cluster reads `available` with the
+    # old type for `storage_lag`, then `modifying` for `storage_modify`.
+    storage_modify: float = 240
+    storage_lag: float = 20
     jitter: float = 0.1
 
 
 @dataclass
 class Transition:
-    """One change under way (or done) on one resource: an instance, or a cluster for failovers."""
+    """One change under way (or done) on one resource: an instance, or a cluster (failover, storage)."""
 
     resource_id: str
     kind: Kind

@@ -52,3 +52,6 @@ class ClusterView:
     members: dict[str, MemberView] = field(default_factory=dict)
     engine: str = ""
     engine_version: str = ""
+    storage_type: str = ""
+    pending_storage_type: str | None = None
+    io_optimized_next_allowed: datetime | None = None

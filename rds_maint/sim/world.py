@@ -18,10 +18,11 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rds_maint.sim import reference
+from rds_maint.sim.blue_green import BlueGreenSim
 from rds_maint.sim.catalogue import Catalogue, class_rank
 from rds_maint.sim.clock import VirtualClock
 from rds_maint.sim.errors import (
@@ -33,11 +34,19 @@ from rds_maint.sim.errors import (
     not_orderable,
 )
 from rds_maint.sim.faults import Faults
+from rds_maint.sim.maintenance import MaintenanceSim
 from rds_maint.sim.moto_backend import MotoRds
+from rds_maint.sim.parameter_groups import ParameterGroupSim
+from rds_maint.sim.proxies import ProxySim
 from rds_maint.sim.timeline import Kind, Timeline, Transition
 
 INSTANCE_KINDS: tuple[Kind, ...] = ("create", "modify", "reboot", "delete")
 CLUSTER_KINDS: tuple[Kind, ...] = ("failover",)
+STORAGE_KINDS: tuple[Kind, ...] = ("storage",)
+AURORA_STORAGE_TYPES = ("aurora", "aurora-iopt1")
+IO_OPTIMIZED = "aurora-iopt1"
+IO_OPTIMIZED_COOLDOWN = timedelta(days=30)  # one switch *to* I/O-Optimized every 30 days
+ACCOUNT = "123456789012"
 AVAILABLE = "available"
 IN_SYNC = "in-sync"
 PENDING_REBOOT = "pending-reboot"
@@ -72,6 +81,8 @@ class AuroraWorld:
         self._parameter_status: dict[str, str] = {}
         self._maintenance_class: dict[str, str] = {}  # class changes left for a maintenance window
         self._event_time: datetime | None = None
+        self._io_next_allowed: dict[str, datetime] = {}  # IOOptimizedNextAllowedModificationTime
+        self._events: list[dict[str, Any]] = []  # what DescribeEvents answers, oldest first
         self._handlers: dict[str, Handler] = {
             "DescribeDBInstances": self.describe_db_instances,
             "DescribeDBClusters": self.describe_db_clusters,
@@ -80,11 +91,21 @@ class AuroraWorld:
             "FailoverDBCluster": self.failover_db_cluster,
             "DeleteDBInstance": self.delete_db_instance,
             "RebootDBInstance": self.reboot_db_instance,
+            "ModifyDBCluster": self.modify_db_cluster,
+            "DescribeEvents": self.describe_events,
             "DescribeDBEngineVersions": lambda params: reference.describe_db_engine_versions(catalogue, params),
             "DescribeOrderableDBInstanceOptions": lambda params: reference.describe_orderable_db_instance_options(
                 catalogue, params, self.zones
             ),
         }
+        # engine_upgrade: parameter groups, RDS Proxy, Blue/Green deployments (and DeleteDBCluster),
+        # pending maintenance; each module answers its own calls and overlays its own statuses.
+        self.parameter_groups = ParameterGroupSim(self)
+        self.proxies = ProxySim(self)
+        self.blue_green = BlueGreenSim(self)
+        self.maintenance = MaintenanceSim(self)
+        for extension in (self.parameter_groups, self.proxies, self.blue_green, self.maintenance):
+            self._handlers.update(extension.handlers())
 
     @property
     def zones(self) -> list[str]:
@@ -100,6 +121,20 @@ class AuroraWorld:
 
     def set_parameter_apply_status(self, instance_id: str, status: str) -> None:
         self._parameter_status[instance_id] = status
+
+    def set_cluster_storage(self, cluster_id: str, storage_type: str, next_allowed: datetime | None = None) -> None:
+        """Seed a cluster's storage type and IOOptimizedNextAllowedModificationTime (None: never switched)."""
+        self._cluster(cluster_id)
+        if storage_type not in AURORA_STORAGE_TYPES:
+            raise ValueError(f"Aurora storage types are {', '.join(AURORA_STORAGE_TYPES)}, not {storage_type!r}")
+        self.moto.call(
+            "ModifyDBCluster",
+            {"DBClusterIdentifier": cluster_id, "StorageType": storage_type, "ApplyImmediately": True},
+        )
+        if next_allowed is None:
+            self._io_next_allowed.pop(cluster_id, None)
+        else:
+            self._io_next_allowed[cluster_id] = next_allowed
 
     # -- settling: transitions end lazily ------------------------------------------------
 
@@ -125,8 +160,10 @@ class AuroraWorld:
                     self._event_time = transition.ends_at
                     transition.ended = True
                     self._on_end(transition)
+                self._record_event(transition, event)
         finally:
             self._event_time = None
+        self.blue_green.settle()
 
     def _on_visible(self, transition: Transition) -> None:
         """A class change on the writer makes Aurora promote a reader as the instance goes down."""
@@ -155,6 +192,54 @@ class AuroraWorld:
             self._flip_writer(transition.resource_id, transition.detail["to_writer"])
         elif transition.kind == "delete":
             self._finish_delete(instance_id, transition.detail.get("cluster_id"))
+        elif transition.kind == "storage" and self.moto.cluster(instance_id) is not None:
+            self.moto.call(
+                "ModifyDBCluster",
+                {"DBClusterIdentifier": instance_id, "StorageType": transition.detail["to"], "ApplyImmediately": True},
+            )
+
+    # Event messages as the RDS console lists them (wording of the simulator, close to AWS's).
+    _EVENT_TEXT: dict[tuple[str, str], tuple[str, str, str]] = {
+        ("create", "end"): ("db-instance", "creation", "DB instance created"),
+        ("delete", "end"): ("db-instance", "deletion", "DB instance deleted"),
+        ("modify", "visible"): (
+            "db-instance",
+            "configuration change",
+            "Applying modification to database instance class",
+        ),
+        ("modify", "end"): (
+            "db-instance",
+            "configuration change",
+            "Finished applying modification to DB instance class",
+        ),
+        ("reboot", "visible"): ("db-instance", "availability", "DB instance shutdown"),
+        ("reboot", "end"): ("db-instance", "availability", "DB instance restarted"),
+        ("failover", "visible"): ("db-cluster", "failover", "Started cross AZ failover to DB instance: {to_writer}"),
+        ("failover", "end"): ("db-cluster", "failover", "Completed failover to DB instance: {to_writer}"),
+        ("storage", "visible"): ("db-cluster", "configuration change", "Applying modification to storage type: {to}"),
+        ("storage", "end"): (
+            "db-cluster",
+            "configuration change",
+            "Finished applying modification to storage type: {to}",
+        ),
+    }
+
+    def _record_event(self, transition: Transition, event: str) -> None:
+        text = self._EVENT_TEXT.get((transition.kind, event))
+        if text is None:
+            return
+        source_type, category, message = text
+        kind = "db" if source_type == "db-instance" else "cluster"
+        self._events.append(
+            {
+                "SourceIdentifier": transition.resource_id,
+                "SourceType": source_type,
+                "Message": message.format_map(_Detail(transition.detail)),
+                "EventCategories": [category],
+                "Date": transition.visible_at if event == "visible" else transition.ends_at,
+                "SourceArn": f"arn:aws:rds:{self.moto.region}:{ACCOUNT}:{kind}:{transition.resource_id}",
+            }
+        )
 
     def _flip_writer(self, cluster_id: str, target: str) -> None:
         members = self.moto.cluster_instances(cluster_id)
@@ -183,7 +268,7 @@ class AuroraWorld:
             return stuck
         transition = self.timeline.under_way(instance_id, INSTANCE_KINDS)
         if transition is None:
-            return moto_status
+            return self.blue_green.instance_status(instance_id) or moto_status
         if transition.kind == "create":
             return "creating"
         if transition.kind == "delete":
@@ -196,7 +281,10 @@ class AuroraWorld:
         failover = self.timeline.under_way(cluster_id, CLUSTER_KINDS)
         if failover is not None and not failover.in_lag(self.now()):
             return "failing-over"
-        return moto_status
+        storage = self.timeline.under_way(cluster_id, STORAGE_KINDS)
+        if storage is not None and not storage.in_lag(self.now()):
+            return "modifying"
+        return self.blue_green.cluster_status(cluster_id) or moto_status
 
     def pending_class(self, instance_id: str) -> str | None:
         modify = self.timeline.under_way(instance_id, ("modify",))
@@ -225,11 +313,19 @@ class AuroraWorld:
         out = copy.deepcopy(data)
         cluster_id = str(out["DBClusterIdentifier"])
         out["Status"] = self.cluster_status(cluster_id, str(out.get("Status", AVAILABLE)))
-        if str(out.get("Engine", "")).startswith("aurora") and out.get("StorageType") not in (
-            "aurora",
-            "aurora-iopt1",
-        ):
-            out["StorageType"] = "aurora"  # moto defaults Aurora clusters to gp2
+        if str(out.get("Engine", "")).startswith("aurora") and out.get("StorageType") not in AURORA_STORAGE_TYPES:
+            out["StorageType"] = "aurora"  # moto defaults Aurora clusters created without a type to gp2
+        pending = dict(out.get("PendingModifiedValues") or {})
+        pending.pop("StorageType", None)
+        storage = self.timeline.under_way(cluster_id, STORAGE_KINDS)
+        if storage is not None and not storage.in_lag(self.now()):
+            pending["StorageType"] = storage.detail["to"]
+        if pending:
+            out["PendingModifiedValues"] = pending
+        else:
+            out.pop("PendingModifiedValues", None)
+        if cluster_id in self._io_next_allowed:
+            out["IOOptimizedNextAllowedModificationTime"] = self._io_next_allowed[cluster_id]
         for member in out.get("DBClusterMembers") or []:
             status = self._parameter_status.get(str(member["DBInstanceIdentifier"]))
             if status:
@@ -368,6 +464,87 @@ class AuroraWorld:
             delete.detail["failover_to"] = self._start_automatic_failover(cluster_id, delete, cause="writer-delete")
         return {"DBInstance": self.overlay_instance(instance)}
 
+    def modify_db_cluster(self, params: dict[str, Any]) -> Response:
+        """Aurora storage type changes (in place, after a lag, `modifying` for minutes); the rest goes to moto."""
+        cluster_id = str(params.get("DBClusterIdentifier", ""))
+        cluster = self._cluster(cluster_id)
+        storage_keys = ("StorageType", "Iops", "StorageThroughput")
+        aurora = str(cluster.get("Engine", "")).startswith("aurora")
+        if aurora and any(params.get(k) is not None for k in storage_keys):
+            self._change_storage(cluster_id, cluster, params)
+        rest = {k: v for k, v in params.items() if not (aurora and k in storage_keys)}
+        if set(rest) - {"DBClusterIdentifier", "ApplyImmediately"}:
+            self.moto.call("ModifyDBCluster", rest)
+        return {"DBCluster": self.overlay_cluster(self._cluster(cluster_id))}
+
+    def _change_storage(self, cluster_id: str, cluster: dict[str, Any], params: dict[str, Any]) -> None:
+        for key in ("Iops", "StorageThroughput"):
+            if params.get(key) is not None:
+                raise ApiError(
+                    "InvalidParameterCombination",
+                    f"{key} isn't supported for Aurora DB clusters; use StorageType aurora or aurora-iopt1.",
+                )
+        target = str(params.get("StorageType"))
+        if target not in AURORA_STORAGE_TYPES:
+            raise ApiError(
+                "InvalidParameterValue",
+                f"Invalid storage type for DB engine {cluster.get('Engine')}: {target}. "
+                "Valid storage types are aurora and aurora-iopt1.",
+            )
+        status = self.cluster_status(cluster_id, str(cluster.get("Status", AVAILABLE)))
+        if self.timeline.under_way(cluster_id, STORAGE_KINDS) is not None:
+            # In its lag the cluster still reads `available`, but AWS has accepted the change.
+            raise cluster_state(f"DB cluster {cluster_id} is not in available state (a storage change is under way).")
+        if status != AVAILABLE or self.timeline.under_way(cluster_id, CLUSTER_KINDS) is not None:
+            raise cluster_state(f"DB cluster {cluster_id} is not in available state (it is {status}).")
+        current = str(self.overlay_cluster(cluster).get("StorageType"))
+        if target == current:
+            return  # nothing to change; AWS accepts the call
+        if target == IO_OPTIMIZED:
+            allowed = self._io_next_allowed.get(cluster_id)
+            if allowed is not None and self.now() < allowed:
+                raise ApiError(
+                    "InvalidParameterCombination",
+                    f"You can't modify the storage type of DB cluster {cluster_id} to aurora-iopt1 until "
+                    f"{allowed:%Y-%m-%dT%H:%M:%SZ}: a DB cluster can switch to I/O-Optimized once every 30 days.",
+                )
+            self._io_next_allowed[cluster_id] = self.now() + IO_OPTIMIZED_COOLDOWN
+        self.timeline.schedule(
+            cluster_id,
+            "storage",
+            self.now(),
+            lag="storage_lag",
+            duration="storage_modify",
+            detail={"from": current, "to": target},
+        )
+
+    def describe_events(self, params: dict[str, Any]) -> Response:
+        """The simulator's own events (transitions), filtered like AWS: the last hour unless told."""
+        source_id = params.get("SourceIdentifier")
+        source_type = params.get("SourceType")
+        if source_id and not source_type:
+            raise ApiError("InvalidParameterCombination", "SourceType must be specified with SourceIdentifier.")
+        now = self.now()
+        end = _as_time(params.get("EndTime")) or now
+        start = _as_time(params.get("StartTime"))
+        if start is None:
+            start = end - timedelta(minutes=int(params.get("Duration") or 60))
+        categories = set(params.get("EventCategories") or [])
+        rows = [
+            dict(e)
+            for e in self._events
+            if start <= e["Date"] <= end
+            and (source_id is None or e["SourceIdentifier"] == source_id)
+            and (source_type is None or e["SourceType"] == source_type)
+            and (not categories or categories & set(e["EventCategories"]))
+        ]
+        size = int(params.get("MaxRecords") or 100)
+        offset = int(params.get("Marker") or 0)
+        page: Response = {"Events": rows[offset : offset + size]}
+        if offset + size < len(rows):
+            page["Marker"] = str(offset + size)
+        return page
+
     def reboot_db_instance(self, params: dict[str, Any]) -> Response:
         instance_id = str(params.get("DBInstanceIdentifier", ""))
         self._instance(instance_id)
@@ -452,3 +629,20 @@ class AuroraWorld:
         if cluster is None:
             raise cluster_not_found(cluster_id)
         return cluster
+
+
+def _as_time(value: Any) -> datetime | None:
+    """A DescribeEvents time as the caller gave it (datetime or ISO text), timezone-aware."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class _Detail(dict[str, Any]):
+    """A transition's detail for an event message; a missing key reads as "-"."""
+
+    def __missing__(self, key: str) -> str:
+        return "-"

@@ -9,6 +9,9 @@ from rds_maint.errors import BadInput
 from rds_maint.model import Event, Operation
 
 _OPERATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# RDS cluster identifiers (1-63: a letter first, letters, digits, hyphens) and region names.
+_CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
 
 
 def check_operation_id(operation_id: str) -> str:
@@ -21,12 +24,31 @@ def check_operation_id(operation_id: str) -> str:
     return operation_id
 
 
+def check_lock_key(cluster_id: str, region: str) -> tuple[str, str]:
+    """A cluster lock is named by cluster and region: both become part of a path or key."""
+    if not isinstance(cluster_id, str) or not _CLUSTER_ID.match(cluster_id):
+        raise BadInput(
+            f"invalid cluster identifier {cluster_id!r}: a letter first, then letters, digits and hyphens "
+            "(at most 63 characters)"
+        )
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise BadInput(f"invalid region {region!r}: expected a region name such as us-east-1")
+    return cluster_id, region
+
+
 class StateStore(Protocol):
-    """Keeps operations and their event logs.
+    """Keeps operations, their event logs and one lock per cluster.
 
     `create` fails if the id exists; `save` writes only if the stored version is the
     one the caller loaded (a lost race raises Conflict and changes nothing), then
-    bumps `version` and appends the events in the same critical section.
+    bumps `version` and appends the events in the same conditional write, so a
+    losing writer's events never appear and a winner's are never lost.
+
+    Cluster locks: `acquire_lock` takes the lock of (cluster, region) for an operation
+    and returns the id of the operation that holds it afterwards: `operation_id` when it
+    was free or already held by that operation, the other holder's id otherwise.
+    `replace=X` takes over a lock held by X (compare-and-swap: the engine does this only
+    when X has finished). `release_lock` frees the lock only if `operation_id` holds it.
     """
 
     url: str
@@ -37,6 +59,12 @@ class StateStore(Protocol):
 
     def save(self, operation: Operation, events: list[Event]) -> Operation: ...
 
-    def list_operations(self) -> list[Operation]: ...
+    def list_operations(self, cluster_id: str | None = None, state: str | None = None) -> list[Operation]: ...
 
     def events(self, operation_id: str) -> list[Event]: ...
+
+    def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str: ...
+
+    def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool: ...
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None: ...

@@ -2,6 +2,7 @@
 
 Writes go to a temp file then rename (a reader never sees half a file); a lock file
 taken with flock serialises writers; the version on disk is compared before a save.
+Cluster locks are files under `.locks/REGION/CLUSTER.json`, changed under one flock.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
-from rds_maint.store.base import check_operation_id
+from rds_maint.store.base import check_lock_key, check_operation_id
 
 OPERATION_FILE = "operation.json"
 EVENTS_FILE = "events.jsonl"
 LOCK_FILE = ".lock"
+LOCKS_DIR = ".locks"  # operation ids never start with a dot, so this never clashes with one
 
 
 class FileStore:
@@ -116,13 +119,15 @@ class FileStore:
             self._append_events(directory, events)
         return stored
 
-    def list_operations(self) -> list[Operation]:
+    def list_operations(self, cluster_id: str | None = None, state: str | None = None) -> list[Operation]:
         if not self.root.exists():
             return []
         found = []
         for child in sorted(self.root.iterdir()):
             if (child / OPERATION_FILE).exists():
-                found.append(self._read(child, child.name))
+                op = self._read(child, child.name)
+                if (cluster_id is None or op.cluster_id == cluster_id) and (state is None or op.state.value == state):
+                    found.append(op)
         return sorted(found, key=lambda op: op.created_at)
 
     def events(self, operation_id: str) -> list[Event]:
@@ -141,3 +146,64 @@ class FileStore:
             except ValidationError as exc:
                 raise StoreError(f"{path} line {number} is not a valid event: {exc}") from exc
         return events
+
+    # -- cluster locks ------------------------------------------------------------------------
+
+    def _lock_path(self, cluster_id: str, region: str) -> Path:
+        check_lock_key(cluster_id, region)
+        return self.root / LOCKS_DIR / region / f"{cluster_id}.json"
+
+    def _read_lock(self, path: Path) -> str | None:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        try:
+            holder = json.loads(text)["operation_id"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise StoreError(f"{path} is not a valid lock record ({exc}); it was left as it is") from exc
+        if holder is not None and not isinstance(holder, str):
+            raise StoreError(f"{path} is not a valid lock record (operation_id {holder!r}); it was left as it is")
+        return holder
+
+    @contextlib.contextmanager
+    def _locks_locked(self) -> Iterator[None]:
+        directory = self.root / LOCKS_DIR
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {directory}: {exc}") from exc
+        with self._locked(directory):
+            yield
+
+    def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
+        path = self._lock_path(cluster_id, region)
+        check_operation_id(operation_id)
+        with self._locks_locked():
+            holder = self._read_lock(path)
+            if holder == operation_id:
+                return operation_id
+            if holder is not None and (replace is None or holder != replace):
+                return holder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            record = {
+                "cluster_id": cluster_id,
+                "region": region,
+                "operation_id": operation_id,
+                "acquired_at": datetime.now(UTC).isoformat(),
+            }
+            self._write_atomic(path, json.dumps(record, indent=2))
+            return operation_id
+
+    def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
+        path = self._lock_path(cluster_id, region)
+        with self._locks_locked():
+            if self._read_lock(path) != operation_id:
+                return False
+            path.unlink()
+            return True
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None:
+        return self._read_lock(self._lock_path(cluster_id, region))

@@ -1,0 +1,183 @@
+"""Store requests per engine call, for each state store, on the simulated Aurora (moto).
+
+Plain script, no assertions: it prints tables. One instance_type_change (1 writer + 2 readers,
+temp instance) runs to completion on each store. Requests are counted with botocore
+`before-call` hooks on the store's own client (S3, DynamoDB) and with an audit hook for the
+file store (opens, renames, flocks, directory listings under the store's root).
+
+Two modes:
+* warm: one store object for the whole run (the CLI, or a warm Lambda container);
+* cold: a new store object for every call (every Lambda invocation in a fresh container),
+  so nothing learnt by an earlier call (S3 ETags, which event objects exist) is reused.
+
+Kinds of `advance`: `run` (the step's action runs: lease write, AWS call, result write),
+`check` (a waiting step is looked at once: one read, one write), `other` (a save without an
+action: a pause, the announcement before a failover, the final state and lock release).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moto import mock_aws
+
+from rds_maint.actions import Action, ActionContext, Outcome
+from rds_maint.engine import Engine
+from rds_maint.model import Outcome as ResultOutcome
+from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.sim import SimulatedAurora, VirtualClock
+from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
+
+REGION = "us-east-1"
+CLUSTER = "bench-pg"
+FILE_EVENTS = frozenset({"open", "os.rename", "os.remove", "os.mkdir", "os.listdir", "os.scandir", "fcntl.flock"})
+
+
+class Counting:
+    """Counts the requests a store makes while `active`."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.requests: Counter[str] = Counter()
+        self.file_root: str | None = None
+        sys.addaudithook(self._audit)
+
+    def _audit(self, name: str, args: tuple[Any, ...]) -> None:
+        if not self.active or self.file_root is None or name not in FILE_EVENTS:
+            return
+        if name == "fcntl.flock":
+            self.requests["flock"] += 1
+            return
+        path = str(args[0]) if args else ""
+        if path.startswith(self.file_root):
+            self.requests[name] += 1
+
+    def watch(self, store: StateStore) -> StateStore:
+        if isinstance(store, S3Store | DynamoDBStore):
+            store.client.meta.events.register("before-call", self._aws)
+        elif isinstance(store, FileStore):
+            self.file_root = str(Path(store.root).resolve())
+        return store
+
+    def _aws(self, model: Any, **_: Any) -> None:
+        if self.active:
+            self.requests[str(model.name)] += 1
+
+
+class BenchEngine(Engine):
+    """Remembers whether the last `advance` ran an action, checked one, or did neither."""
+
+    kind = "other"
+
+    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> Outcome:
+        self.kind = "check" if waiting else "run"
+        return super()._attempt(action, ctx, waiting)
+
+
+@dataclass
+class Tally:
+    calls: Counter[str] = field(default_factory=Counter)
+    requests: Counter[str] = field(default_factory=Counter)
+    by_api: Counter[str] = field(default_factory=Counter)
+
+
+def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
+    urls = {
+        "file": f"file://{workdir / f'{kind}-{cold}'}",
+        "s3": "s3://rds-maint-bench/state",
+        "dynamodb": "dynamodb://rds-maint-bench",
+    }
+    url = urls[kind]
+    counting = Counting()
+    tally = Tally()
+    with mock_aws():
+        clock = VirtualClock()
+        with SimulatedAurora(clock=clock, region=REGION) as sim:
+            sim.seed_cluster(CLUSTER, instance_class="db.r6g.large", readers=2)
+            init_store(url, REGION)
+            gateway: Callable[[str], RdsGateway] = lambda region: RdsGateway(  # noqa: E731
+                make_rds_client(region), sleep=clock.sleep
+            )
+            engine = BenchEngine(counting.watch(open_store(url, REGION)), gateway, clock)
+
+            def measured(label: str, call: Callable[[], Any]) -> Any:
+                if cold:
+                    engine.store = counting.watch(open_store(url, REGION))
+                engine.kind = "other"
+                counting.requests.clear()
+                counting.active = True
+                try:
+                    return call()
+                finally:
+                    counting.active = False
+                    name = engine.kind if label == "advance" else label
+                    tally.calls[name] += 1
+                    tally.requests[name] += sum(counting.requests.values())
+                    tally.by_api.update(counting.requests)
+
+            request = {
+                "type": "instance_type_change",
+                "cluster_id": CLUSTER,
+                "region": REGION,
+                "params": {"target_instance_type": "db.r6g.xlarge"},
+            }
+            op = measured("create", lambda: engine.create(request))
+            measured("start", lambda: engine.start(op.id))
+            while True:
+                result = measured("advance", lambda: engine.advance(op.id))
+                if result.outcome in (ResultOutcome.COMPLETED, ResultOutcome.FAILED, ResultOutcome.INTERVENTION):
+                    break
+                if result.outcome is ResultOutcome.WAIT:
+                    clock.sleep(result.wait_seconds)
+            if result.outcome is not ResultOutcome.COMPLETED:
+                raise SystemExit(f"{kind}: the operation ended {result.outcome.value}: {result.pause_reason}")
+    return tally
+
+
+def per(tally: Tally, name: str) -> str:
+    calls = tally.calls[name]
+    return f"{tally.requests[name] / calls:5.2f}" if calls else "    -"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args()
+    rows: list[tuple[str, str, Tally]] = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for kind in ("file", "s3", "dynamodb"):
+            for cold in (False, True):
+                rows.append((kind, "cold" if cold else "warm", run_once(kind, cold, Path(workdir))))
+
+    print("Store requests per engine call: one instance_type_change (1 writer + 2 readers) to completion")
+    print()
+    header = (
+        f"{'store':<9} {'mode':<5} {'advances':>8} {'run':>4} {'check':>6} {'other':>6} "
+        f"{'per run':>8} {'per check':>10} {'per other':>10} {'per advance':>12} {'create':>7} {'start':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind, mode, tally in rows:
+        advances = sum(tally.calls[k] for k in ("run", "check", "other"))
+        requests = sum(tally.requests[k] for k in ("run", "check", "other"))
+        print(
+            f"{kind:<9} {mode:<5} {advances:>8} {tally.calls['run']:>4} {tally.calls['check']:>6} "
+            f"{tally.calls['other']:>6} {per(tally, 'run'):>8} {per(tally, 'check'):>10} {per(tally, 'other'):>10} "
+            f"{requests / advances:>12.2f} {tally.requests['create']:>7} {tally.requests['start']:>6}"
+        )
+    print()
+    print("Requests by kind over the whole operation (create, start and every advance)")
+    print()
+    for kind, mode, tally in rows:
+        parts = ", ".join(f"{name} {count}" for name, count in sorted(tally.by_api.items()))
+        print(f"{kind:<9} {mode:<5} {parts}")
+
+
+if __name__ == "__main__":
+    main()

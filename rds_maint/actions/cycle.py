@@ -1,0 +1,112 @@
+"""The end of an instance cycle: promotion tiers as they were, a verification, and notes for the log."""
+
+from __future__ import annotations
+
+from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.parameters import IN_SYNC, parameter_statuses
+from rds_maint.rds import ClusterSnapshot
+
+
+def _tier_differences(cluster: ClusterSnapshot, tiers: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Members whose promotion tier is not the recorded one: id -> (now, recorded); gone members are left out."""
+    out: dict[str, tuple[int, int]] = {}
+    for instance_id, tier in tiers.items():
+        member = cluster.member(instance_id)
+        if member is not None and member.instance.promotion_tier != int(tier):
+            out[instance_id] = (member.instance.promotion_tier, int(tier))
+    return out
+
+
+class RestorePromotionTiers:
+    """Put back the promotion tier of each listed instance (ModifyDBInstance PromotionTier) if it changed."""
+
+    name = "restore_promotion_tiers"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        tiers = {str(k): int(v) for k, v in p["tiers"].items()}
+        missing = sorted(i for i in tiers if cluster.member(i) is None)
+        if missing:
+            ctx.note("tier_skipped", f"Not restoring the tier of {', '.join(missing)}: no longer in {cluster.id}")
+        differences = _tier_differences(cluster, tiers)
+        if not differences:
+            return Done(f"Promotion tiers are as before ({', '.join(f'{k}={v}' for k, v in sorted(tiers.items()))})")
+        for instance_id, (now, recorded) in sorted(differences.items()):
+            member = cluster.member(instance_id)
+            if member is None or member.instance.status != "available":
+                status = member.instance.status if member else "gone"
+                return Retry(f"{instance_id} is {status}; restoring its promotion tier once it is available", 30)
+            ctx.rds.modify_instance(instance_id, promotion_tier=recorded)
+            ctx.note(
+                "tier_restored",
+                f"Promotion tier of {instance_id}: {now} -> {recorded} (as before the operation)",
+                instance_id=instance_id,
+                tier=recorded,
+            )
+        return self._waiting(ctx)
+
+    def _waiting(self, ctx: ActionContext) -> Wait:
+        return Wait(
+            condition=f"promotion tiers of {ctx.params['cluster_id']} as before",
+            seconds=POLL_SECONDS["modify"],
+        )
+
+    def check(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        tiers = {str(k): int(v) for k, v in p["tiers"].items()}
+        if _tier_differences(cluster, tiers):
+            return self._waiting(ctx)
+        busy = [m.id for m in cluster.members if m.id in tiers and m.instance.status != "available"]
+        if busy:
+            return self._waiting(ctx)
+        return Done("Promotion tiers restored")
+
+
+class VerifyInstanceCycle(ImmediateAction):
+    """Writer as before, temp instance gone, tiers as before, every rebooted instance available (and in sync)."""
+
+    name = "verify_instance_cycle"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        problems = []
+        if cluster.writer_id != p["expected_writer"]:
+            problems.append(f"writer is {cluster.writer_id}, expected {p['expected_writer']}")
+        temp_id = ctx.operation.context.get("temp_instance_id")
+        if temp_id and cluster.member(temp_id) is not None:
+            problems.append(f"temp instance {temp_id} is still in the cluster")
+        for instance_id, (now, recorded) in sorted(_tier_differences(cluster, p.get("expected_tiers", {})).items()):
+            problems.append(f"{instance_id} has promotion tier {now}, expected {recorded}")
+        for instance_id in p.get("rebooted", []):
+            member = cluster.member(instance_id)
+            if member is None:
+                problems.append(f"{instance_id} is missing")
+                continue
+            if member.instance.status != "available":
+                problems.append(f"{instance_id} is {member.instance.status}")
+            if instance_id in p.get("require_in_sync", []):
+                statuses = parameter_statuses(member)
+                if any(s != IN_SYNC for s in statuses):
+                    problems.append(f"{instance_id} parameters are {', '.join(statuses)}")
+        if problems:
+            raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
+        statuses_now = {m.id: ", ".join(parameter_statuses(m)) or "-" for m in cluster.members}
+        return Done(
+            f"Cluster {cluster.id}: writer {cluster.writer_id}; rebooted {', '.join(p.get('rebooted', [])) or 'none'}",
+            result={"writer": cluster.writer_id, "parameter_status": statuses_now},
+        )
+
+
+class RecordNote(ImmediateAction):
+    """A step that only writes an event (for instance: what a rollback cannot undo)."""
+
+    name = "record_note"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        p = ctx.params
+        ctx.note(str(p.get("type", "note")), str(p["message"]))
+        return Done(str(p["message"]))

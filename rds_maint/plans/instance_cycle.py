@@ -1,0 +1,143 @@
+"""instance_cycle: a rolling reboot, to apply parameter changes that wait for a restart.
+
+temp instance (the writer's class) -> fail over to it -> reboot the original writer -> each reader
+in turn -> fail back -> delete the temp instance -> restore promotion tiers -> verify. Each
+instance is rebooted once, one at a time. Rollback cannot undo a reboot: it puts the writer back,
+removes the temp instance and restores the tiers, and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from rds_maint.errors import BadInput
+from rds_maint.model import InstanceCycleParams, Operation, Step, StepState
+from rds_maint.parameters import is_pending_reboot, parameter_statuses
+from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.rollback import unwind_temp_instance_operation
+from rds_maint.plans.temp_instance import build_rolling_plan, select_members
+from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+
+
+def _statuses(member: MemberSnapshot) -> str:
+    return ", ".join(parameter_statuses(member)) or "unknown"
+
+
+def plan_instance_cycle(
+    cluster: ClusterSnapshot, params: InstanceCycleParams, operation_id: str, facts: dict[str, Any]
+) -> Plan:
+    selection = select_members(cluster, params.exclude_instances, what="instance")
+    notes = list(selection.notes)
+    to_reboot = list(selection.concerned)
+    if params.only_pending_reboot:
+        to_reboot = [m for m in selection.concerned if is_pending_reboot(m)]
+        if not to_reboot:
+            states = "; ".join(f"{m.id}: {_statuses(m)}" for m in selection.concerned)
+            raise BadInput(
+                f"only_pending_reboot: no instance of cluster '{cluster.id}' has parameter changes pending a "
+                f"reboot ({states}); nothing to reboot"
+            )
+        notes += [
+            f"{m.id}: parameters {_statuses(m)}, not rebooted (only_pending_reboot)"
+            for m in selection.concerned
+            if m not in to_reboot
+        ]
+    writer = cluster.writer
+    if (
+        writer is not None
+        and writer in to_reboot
+        and not params.skip_temp_instance
+        and facts.get("writer_class_orderable") is False
+    ):
+        raise BadInput(
+            f"the temp instance would take the writer's class {writer.instance.instance_class}, which AWS no longer "
+            f"sells for {cluster.engine} {cluster.engine_version}; pass skip_temp_instance=true to fail over to a "
+            "reader instead"
+        )
+    pending = [m.id for m in to_reboot if is_pending_reboot(m)]
+    tiers = {m.id: m.instance.promotion_tier for m in selection.concerned}
+
+    def reboot(builder: StepBuilder, member: MemberSnapshot) -> None:
+        why = f"parameters {_statuses(member)}" if member.id in pending else "rolling reboot"
+        builder.add(
+            f"reboot:{member.id}",
+            "reboot_instance",
+            f"Reboot {member.id} ({why}); wait until it has restarted and is available"
+            + (" with its parameters in-sync" if member.id in pending else ""),
+            cluster_id=cluster.id,
+            instance_id=member.id,
+            only_if_pending=params.only_pending_reboot,
+        )
+
+    def restore_tiers(builder: StepBuilder) -> None:
+        builder.add(
+            "restore_promotion_tiers",
+            "restore_promotion_tiers",
+            "Put back any promotion tier that changed: " + ", ".join(f"{k}={v}" for k, v in sorted(tiers.items())),
+            cluster_id=cluster.id,
+            tiers=tiers,
+        )
+
+    notes.append("each instance is rebooted once, one at a time; the writer only while it is not the writer")
+    plan = build_rolling_plan(
+        cluster=cluster,
+        operation_id=operation_id,
+        to_change=to_reboot,
+        temp_class=writer.instance.instance_class if writer else "",
+        skip_temp_instance=params.skip_temp_instance,
+        change=reboot,
+        verify_action="verify_instance_cycle",
+        verify_parameters={
+            "rebooted": [m.id for m in to_reboot],
+            "expected_tiers": tiers,
+            "require_in_sync": pending,
+        },
+        notes=notes,
+        before_verify=restore_tiers,
+    )
+    plan.steps[-1].description = (
+        f"Verify cluster {cluster.id}: writer {writer.id if writer else '-'}, no temp instance, promotion tiers as "
+        "before, every rebooted instance available" + (" with its parameters in-sync" if pending else "")
+    )
+    plan.context["cycle_tiers"] = tiers
+    return plan
+
+
+def unwind_instance_cycle(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
+    """Fail back to the original writer, delete the temp instance, restore tiers; reboots stay done."""
+    offset = len(operation.steps)
+    head = StepBuilder(offset=offset)
+    if kind == "rollback":
+        marked = [s for s in operation.steps if s.action == "reboot_instance" and "reboot_marked_at" in s.result]
+        done = [s.parameters["instance_id"] for s in marked if s.state is StepState.COMPLETED]
+        maybe = [s.parameters["instance_id"] for s in marked if s.state is not StepState.COMPLETED]
+        rebooted = ", ".join(done) if done else "no instance"
+        message = f"Reboots cannot be undone: {rebooted} {'was' if len(done) == 1 else 'were'} rebooted"
+        if maybe:
+            message += f" ({', '.join(maybe)} may have been)"
+        message += (
+            f". Rollback puts the writer back on {operation.context.get('original_writer')}, deletes the temp "
+            "instance (if any) and restores promotion tiers"
+        )
+        head.add(
+            "reboots_not_undone",
+            "record_note",
+            "Rollback: reboots cannot be undone (recorded as an event)",
+            type="rollback_limits",
+            message=message,
+        )
+    steps = head.steps + unwind_temp_instance_operation(operation, kind)
+    tiers = operation.context.get("cycle_tiers")
+    if tiers:
+        steps.append(
+            Step(
+                id="",
+                name=f"{kind}_restore_promotion_tiers",
+                action="restore_promotion_tiers",
+                description=f"{kind.capitalize()}: put back any promotion tier that changed",
+                parameters={"cluster_id": operation.cluster_id, "tiers": tiers},
+            )
+        )
+    for number, step in enumerate(steps, start=offset + 1):
+        step.id = f"s{number:02d}"
+    return steps

@@ -1,0 +1,231 @@
+"""The operator's side of Step Functions mode: start an execution, answer an intervention.
+
+Used by `rds-maint start-execution` and `rds-maint respond`; the Lambda never imports it.
+
+Execution names are derived from the operation, so starting the same thing twice reports the
+execution that already runs instead of racing it (a Standard execution name is unique per state
+machine for 90 days; StartExecution with the name and input of a running execution answers
+with that execution):
+
+- a new operation: `<cluster>-<type>-<digest of the request>` (then `-2`, `-3`... once taken);
+- an existing operation: `<operation_id>-<n>`, the names the machine's own hand-off uses, with the
+  start input's `handoff` set to n so the next hand-off takes n+1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.intervention import ABORT_ERROR, Answer, mask_token, region_of_arn
+from rds_maint.model import Intervention
+
+MAX_NAME = 80
+MAX_ITERATIONS = (1, 2000)
+INTERVENTION_TIMEOUT = (60, 31_536_000)
+STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+_STATE_MACHINE_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class AnswerRefused(RdsMaintError):
+    """Step Functions did not take the answer (stale or used token, no access)."""
+
+
+@dataclass(frozen=True)
+class StartReport:
+    started: bool
+    execution_arn: str
+    name: str
+    input: dict[str, Any]
+    note: str | None = None
+    conflict: bool = False  # another operation's execution runs on the cluster
+
+
+def make_client(region: str | None, profile: str | None = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    return session.client("stepfunctions", region_name=region, config=Config(retries={"mode": "standard"}))
+
+
+def check_state_machine_arn(arn: str | None) -> str:
+    if not arn:
+        raise BadInput("--state-machine-arn is required (or RDS_MAINT_STATE_MACHINE_ARN): the StateMachineArn output")
+    if not _STATE_MACHINE_ARN.match(arn):
+        raise BadInput(
+            f"--state-machine-arn {arn!r} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+        )
+    return arn
+
+
+def start_input(
+    request: dict[str, Any] | None = None,
+    operation_id: str | None = None,
+    cluster_id: str | None = None,
+    max_iterations: int | None = None,
+    intervention_timeout: int | None = None,
+) -> dict[str, Any]:
+    """The machine's start input (DESIGN section 6), optional keys only when given."""
+    if max_iterations is not None and not MAX_ITERATIONS[0] <= max_iterations <= MAX_ITERATIONS[1]:
+        raise BadInput(f"--max-iterations must be between {MAX_ITERATIONS[0]} and {MAX_ITERATIONS[1]}")
+    low, high = INTERVENTION_TIMEOUT
+    if intervention_timeout is not None and not low <= intervention_timeout <= high:
+        raise BadInput(
+            f"--intervention-timeout must be between {INTERVENTION_TIMEOUT[0]} and {INTERVENTION_TIMEOUT[1]} seconds"
+        )
+    data: dict[str, Any] = (
+        {"operation_id": operation_id, "cluster_id": cluster_id} if operation_id else {"params": request}
+    )
+    if max_iterations is not None:
+        data["max_iterations"] = max_iterations
+    if intervention_timeout is not None:
+        data["intervention_timeout"] = intervention_timeout
+    return data
+
+
+def new_operation_name(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
+    cluster = _UNSAFE.sub("-", str(request.get("cluster_id", "")))[:40].strip("-_") or "cluster"
+    kind = _UNSAFE.sub("-", str(request.get("type", "")))[:22]
+    return f"{cluster}-{kind}-{digest}"[:MAX_NAME]
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    prefix, machine = state_machine_arn.split(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _status(client: Any, arn: str) -> str | None:
+    """An execution's status, or None when no execution has that ARN."""
+    try:
+        return str(client.describe_execution(executionArn=arn)["status"])
+    except ClientError as exc:
+        if _code(exc) == "ExecutionDoesNotExist":
+            return None
+        raise
+
+
+def _running(client: Any, state_machine_arn: str) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "statusFilter": "RUNNING", "maxResults": 100}
+    while True:
+        page = client.list_executions(**kwargs)
+        yield from page.get("executions", [])
+        if not page.get("nextToken"):
+            return
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _input_of(client: Any, arn: str) -> dict[str, Any]:
+    try:
+        data = json.loads(client.describe_execution(executionArn=arn).get("input") or "{}")
+    except (ClientError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def find_running(
+    client: Any,
+    state_machine_arn: str,
+    cluster_id: str,
+    cluster_of: Callable[[str], str | None],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Running executions that drive an operation on `cluster_id`: (execution, start input) pairs."""
+    found = []
+    for execution in _running(client, state_machine_arn):
+        data = _input_of(client, execution["executionArn"])
+        raw_params = data.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
+        cluster = data.get("cluster_id") or params.get("cluster_id")
+        op_id = data.get("operation_id")
+        if not cluster and isinstance(op_id, str):
+            cluster = cluster_of(op_id)
+        if cluster == cluster_id:
+            found.append((execution, data))
+    return found
+
+
+def start(
+    client: Any,
+    state_machine_arn: str,
+    data: dict[str, Any],
+    cluster_id: str,
+    cluster_of: Callable[[str], str | None],
+) -> StartReport:
+    """Start the execution for `data`, unless one already drives this operation or cluster."""
+    operation_id = data.get("operation_id")
+    base = operation_id if isinstance(operation_id, str) else new_operation_name(data["params"])
+    for execution, running_input in find_running(client, state_machine_arn, cluster_id, cluster_of):
+        name = str(execution["name"])
+        if operation_id:
+            # A root execution (started with params) on this cluster drives the cluster's one active
+            # operation, most likely this one: report it rather than start a second driver.
+            same = running_input.get("operation_id") in (operation_id, None)
+        else:
+            same = name == base or name.startswith(base + "-")
+        what = f"operation {running_input['operation_id']}" if running_input.get("operation_id") else "a new operation"
+        return StartReport(
+            started=False,
+            execution_arn=str(execution["executionArn"]),
+            name=name,
+            input=running_input,
+            note=(
+                f"already running: execution {name} drives this operation; nothing started"
+                if same
+                else f"cluster {cluster_id} is busy: execution {name} drives {what}; nothing started"
+            ),
+            conflict=not same,
+        )
+    data = dict(data)
+    number = 1 if operation_id else 0
+    while True:
+        name = f"{base}-{number}" if number else base
+        if len(name) > MAX_NAME:
+            raise BadInput(f"execution name {name!r} would be longer than {MAX_NAME} characters")
+        if _status(client, _execution_arn(state_machine_arn, name)) is None:
+            break
+        number += 1
+    if operation_id:
+        data["handoff"] = number
+    try:
+        response = client.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(data))
+    except ClientError as exc:
+        raise RdsMaintError(f"Step Functions refused to start {name}: {_code(exc)}: {exc}") from None
+    return StartReport(started=True, execution_arn=str(response["executionArn"]), name=name, input=data)
+
+
+def send_answer(client: Any, intervention: Intervention, answer: Answer, operation_id: str) -> None:
+    """`send-task-success` with the answer, or `send-task-failure OperationAborted` for abort."""
+    token = intervention.task_token
+    try:
+        if answer.is_abort:
+            client.send_task_failure(taskToken=token, error=ABORT_ERROR, cause=answer.comment or "aborted by operator")
+        else:
+            client.send_task_success(taskToken=token, output=answer.task_output())
+    except ClientError as exc:
+        code = _code(exc)
+        if code in STALE_TOKEN_CODES:
+            raise AnswerRefused(
+                f"the recorded task token {mask_token(token)} of operation '{operation_id}' is no longer valid "
+                f"({code}): that notice was already answered, timed out and was sent again, or its execution "
+                f"ended. Run `rds-maint status {operation_id}`: if a newer notice is pending, answer again"
+            ) from None
+        raise AnswerRefused(f"Step Functions refused the answer: {code}: {exc}") from None
+
+
+def answer_region(intervention: Intervention, fallback: str | None) -> str | None:
+    """Answers go to the region of the waiting execution."""
+    return region_of_arn(intervention.execution_arn) or fallback

@@ -1,0 +1,541 @@
+"""`dynamodb://TABLE`: one item per operation, optimistic locking on a numeric `version`.
+
+Table layout (what `rds-maint init --store dynamodb://TABLE` creates):
+
+* key `pk` (S, hash) + `sk` (S, range), on-demand billing, encryption at rest, PITR;
+* operation: `pk=OP#<id>`, `sk=OPERATION`, `version` (N), `schema_version` (N), the operation
+  JSON in `body` (S) or, above 64 KB, zlib-compressed in `body_z` (B); `cluster_id`,
+  `op_state`, `created_at` for the indexes; `write_id`, unique per write (a retry after a lost
+  answer recognises its own write by it);
+* events: `pk=OP#<id>`, `sk=EVENT#<version:010d>#<n:04d>`, one item per event, written in the
+  same transaction as the operation they were saved with (so a lost race writes none);
+* cluster lock: `pk=LOCK#<region>#<cluster>`, `sk=LOCK`, `holder` (deleted when released);
+* GSIs `by_cluster` (`cluster_id`, `created_at`) and `by_state` (`op_state`, `created_at`), both
+  sparse: only operation items carry those attributes.
+
+Every write is conditional: `attribute_not_exists(pk)` on create, `#version = :expected` on
+save (with `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so a lost race costs no extra read).
+An item is at most 400 KB: operations are small (tens of KB), large ones are compressed, and
+one that would still not fit is refused with a clear error before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
+from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
+from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, make_client, with_retries
+from rds_maint.store.base import check_lock_key, check_operation_id
+
+OPERATION_SK = "OPERATION"
+EVENT_PREFIX = "EVENT#"
+LOCK_SK = "LOCK"
+BY_CLUSTER = "by_cluster"
+BY_STATE = "by_state"
+COMPRESS_ABOVE = 64 * 1024
+BODY_LIMIT = 380 * 1024  # the item limit is 400 KB, attribute names and the other attributes included
+MAX_EVENTS_PER_SAVE = 99  # a transaction holds at most 100 writes
+CONFLICT_ATTEMPTS = 4
+LOCK_ATTEMPTS = 5
+_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def parse_dynamodb_url(url: str) -> tuple[str, str | None]:
+    """`dynamodb://TABLE` or `dynamodb://TABLE?region=REGION`."""
+    rest = url[len("dynamodb://") :]
+    table, _, query = rest.partition("?")
+    if not _TABLE.match(table):
+        raise BadInput(
+            f"store URL '{url}': '{table}' is not a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"
+        )
+    region: str | None = None
+    for part in filter(None, query.split("&")):
+        name, _, value = part.partition("=")
+        if name != "region" or not value:
+            raise BadInput(f"store URL '{url}': unknown option '{part}' (only region=REGION)")
+        region = value
+    return table, region
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _answer(exc: ClientError) -> dict[str, Any]:
+    """The error response as a plain dict (it carries `Item` / `CancellationReasons`)."""
+    response: dict[str, Any] = dict(exc.response)
+    return response
+
+
+class DynamoDBStore:
+    def __init__(
+        self,
+        table: str,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table = table
+        self.url = f"dynamodb://{table}"
+        self.client = client if client is not None else make_client("dynamodb", region, profile)
+        self._sleep = sleep
+        # operation id -> (version, write_id) last read or written here: a save of that version
+        # also requires that write_id, so any change behind our back (same version) is a conflict.
+        self._written: dict[str, tuple[int, str]] = {}
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _call(self, api: str, **kwargs: Any) -> Any:
+        method = getattr(self.client, xform_name(api))
+        return with_retries(lambda: method(**kwargs), f"DynamoDB {api} on table {self.table}", self._sleep)
+
+    def _fail(self, exc: ClientError, api: str) -> StoreError:
+        code = error_code(exc)
+        if code == "ResourceNotFoundException":
+            region = self.client.meta.region_name
+            return StoreNotFound(
+                f"DynamoDB table '{self.table}' does not exist in {region}: create the store with: "
+                f"rds-maint init --store {self.url}"
+            )
+        if code in DENIED_CODES:
+            return StoreError(
+                f"access denied: DynamoDB {api} on table {self.table} ({error_message(exc)}); the role needs "
+                "dynamodb:GetItem, PutItem, DeleteItem, ConditionCheckItem and Query on the table and its "
+                "indexes (see iam/lambda-policy.json)"
+            )
+        return StoreError(f"DynamoDB {api} on table {self.table} failed: {code}: {error_message(exc)}")
+
+    def _where(self, pk: str) -> str:
+        return f"dynamodb://{self.table} item {pk}"
+
+    @staticmethod
+    def _op_pk(operation_id: str) -> str:
+        return f"OP#{check_operation_id(operation_id)}"
+
+    # -- items -----------------------------------------------------------------------------------
+
+    def _op_item(self, operation: Operation) -> dict[str, Any]:
+        text = operation.model_dump_json()
+        data = text.encode()
+        item: dict[str, Any] = {
+            "pk": _s(self._op_pk(operation.id)),
+            "sk": _s(OPERATION_SK),
+            "version": {"N": str(operation.version)},
+            "schema_version": {"N": str(SCHEMA_VERSION)},
+            "cluster_id": _s(operation.cluster_id),
+            "region": _s(operation.region),
+            "op_state": _s(operation.state.value),
+            "op_type": _s(operation.type.value),
+            "created_at": _s(operation.created_at.isoformat()),
+            "updated_at": _s(operation.updated_at.isoformat()),
+            # Unique per write: after a lost response, tells our own write from a racing one.
+            "write_id": _s(uuid.uuid4().hex),
+        }
+        if len(data) <= COMPRESS_ABOVE:
+            item["body"] = _s(text)
+            return item
+        packed = zlib.compress(data, 9)
+        if len(packed) > BODY_LIMIT:
+            raise StoreError(
+                f"operation '{operation.id}' is {len(data) // 1024} KB ({len(packed) // 1024} KB compressed), "
+                "beyond DynamoDB's 400 KB item limit; nothing was written. Keep such operations in an "
+                "s3:// store"
+            )
+        item["body_z"] = {"B": packed}
+        return item
+
+    def _parse(self, item: dict[str, Any], operation_id: str | None = None) -> Operation:
+        where = self._where(str(item.get("pk", {}).get("S", "?")))
+        try:
+            schema = int(item.get("schema_version", {}).get("N", "1"))
+        except ValueError:
+            raise StoreError(f"{where} has an invalid schema_version; it was left as it is") from None
+        if schema > SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} was written by a newer rds-maint (schema {schema}, this one knows {SCHEMA_VERSION}); "
+                "it was neither read nor overwritten: upgrade rds-maint"
+            )
+        try:
+            if "body" in item:
+                text = str(item["body"]["S"])
+            elif "body_z" in item:
+                text = zlib.decompress(bytes(item["body_z"]["B"])).decode()
+            else:
+                raise StoreError(f"{where} has no body; it was left as it is")
+        except (zlib.error, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise StoreError(f"{where} has an unreadable body ({exc}); it was left as it is") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{where} does not hold valid JSON ({exc}); it was left as it is") from exc
+        inner = data.get("schema_version") if isinstance(data, dict) else None
+        if isinstance(inner, int) and inner > SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} was written by a newer rds-maint (schema {inner}, this one knows {SCHEMA_VERSION}); "
+                "it was neither read nor overwritten: upgrade rds-maint"
+            )
+        try:
+            operation = Operation.model_validate(data)
+        except ValidationError as exc:
+            raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
+        if operation_id is not None and operation.id != operation_id:
+            raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'")
+        return operation
+
+    def _event_item(self, operation_id: str, version: int, index: int, event: Event) -> dict[str, Any]:
+        return {
+            "pk": _s(self._op_pk(operation_id)),
+            "sk": _s(f"{EVENT_PREFIX}{version:010d}#{index:04d}"),
+            "operation_id": _s(operation_id),
+            "event": _s(event.model_dump_json()),
+        }
+
+    # -- conditional writes ----------------------------------------------------------------------
+
+    def _write(
+        self,
+        item: dict[str, Any],
+        events: list[Event],
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Write the operation item (and its events) if `condition` holds.
+
+        Returns None on success, or the item as it is now when the condition failed (an
+        empty dict when there is none). A write that already went through (a lost response
+        then a retry) counts as success.
+        """
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": item,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            put["ExpressionAttributeValues"] = values
+        if not events:
+            try:
+                self._call("PutItem", **put)
+                return None
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise self._fail(exc, "PutItem") from exc
+                return self._refused(item, _answer(exc).get("Item"))
+        if len(events) > MAX_EVENTS_PER_SAVE:
+            raise StoreError(f"{len(events)} events in one save; the DynamoDB store takes {MAX_EVENTS_PER_SAVE}")
+        operation_id = item["pk"]["S"][len("OP#") :]
+        version = int(item["version"]["N"])
+        writes: list[dict[str, Any]] = [{"Put": put}]
+        for index, event in enumerate(events):
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._event_item(operation_id, version, index, event),
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": "pk"},
+                    }
+                }
+            )
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                self._call("TransactWriteItems", TransactItems=writes)
+                return None
+            except ClientError as exc:
+                code = error_code(exc)
+                if code == "TransactionConflictException" or code == "TransactionInProgressException":
+                    reasons: list[dict[str, Any]] = [{"Code": "TransactionConflict"}]
+                elif code == "TransactionCanceledException":
+                    reasons = list(_answer(exc).get("CancellationReasons") or [])
+                else:
+                    raise self._fail(exc, "TransactWriteItems") from exc
+                first = reasons[0] if reasons else {}
+                if first.get("Code") == "ConditionalCheckFailed":
+                    return self._refused(item, first.get("Item"))
+                if any(r.get("Code") in _TRANSIENT_REASONS for r in reasons) and attempt < CONFLICT_ATTEMPTS:
+                    self._sleep(backoff(attempt))
+                    continue
+                found = ", ".join(str(r.get("Code")) for r in reasons)
+                raise StoreError(f"DynamoDB refused the write of {self._where(item['pk']['S'])}: {found}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _refused(item: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any] | None:
+        if current is not None and current.get("write_id") == item["write_id"]:
+            return None  # this very write went through earlier (its answer was lost)
+        return current or {}
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def create(self, operation: Operation, events: list[Event]) -> Operation:
+        stored = operation.model_copy(update={"version": 1})
+        item = self._op_item(stored)
+        current = self._write(item, events, "attribute_not_exists(#pk)", {"#pk": "pk"}, {})
+        if current is not None:
+            raise BadInput(f"operation '{operation.id}' already exists")
+        self._written[operation.id] = (stored.version, item["write_id"]["S"])
+        return stored
+
+    def load(self, operation_id: str) -> Operation:
+        try:
+            response = self._call(
+                "GetItem",
+                TableName=self.table,
+                Key={"pk": _s(self._op_pk(operation_id)), "sk": _s(OPERATION_SK)},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise self._fail(exc, "GetItem") from exc
+        item = response.get("Item")
+        if not item:
+            raise OperationNotFound(operation_id)
+        operation = self._parse(item, operation_id)
+        write_id = item.get("write_id", {}).get("S")
+        if write_id:
+            self._written[operation_id] = (operation.version, str(write_id))
+        return operation
+
+    def save(self, operation: Operation, events: list[Event]) -> Operation:
+        stored = operation.model_copy(update={"version": operation.version + 1})
+        item = self._op_item(stored)
+        condition = "#version = :expected AND (attribute_not_exists(#schema) OR #schema <= :schema)"
+        names = {"#version": "version", "#schema": "schema_version"}
+        values: dict[str, Any] = {":expected": {"N": str(operation.version)}, ":schema": {"N": str(SCHEMA_VERSION)}}
+        known = self._written.get(operation.id)
+        if known is not None and known[0] == operation.version:
+            condition += " AND #write_id = :write_id"
+            names["#write_id"] = "write_id"
+            values[":write_id"] = _s(known[1])
+        current = self._write(item, events, condition, names, values)
+        if current is None:
+            self._written[operation.id] = (stored.version, item["write_id"]["S"])
+            return stored
+        self._written.pop(operation.id, None)
+        if not current:
+            raise OperationNotFound(operation.id)
+        found = current.get("version", {}).get("N", "?")
+        schema = int(current.get("schema_version", {}).get("N", "1"))
+        if schema > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self._where(self._op_pk(operation.id))} was written by a newer rds-maint (schema {schema}); "
+                "this one refuses to overwrite it"
+            )
+        if found == str(operation.version):
+            raise Conflict(f"operation '{operation.id}' was changed by another writer since version {found} was read")
+        raise Conflict(
+            f"operation '{operation.id}' was saved by someone else (version {found}, this copy has {operation.version})"
+        )
+
+    def _query(self, what: str, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page_kwargs = dict(kwargs, TableName=self.table)
+            if start:
+                page_kwargs["ExclusiveStartKey"] = start
+            try:
+                page = self._call("Query", **page_kwargs)
+            except ClientError as exc:
+                raise self._fail(exc, f"Query ({what})") from exc
+            items.extend(page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def list_operations(self, cluster_id: str | None = None, state: str | None = None) -> list[Operation]:
+        if cluster_id is not None:
+            items = self._query(
+                BY_CLUSTER,
+                IndexName=BY_CLUSTER,
+                KeyConditionExpression="cluster_id = :c",
+                ExpressionAttributeValues={":c": _s(cluster_id)},
+            )
+        else:
+            states = [state] if state is not None else [s.value for s in OperationState]
+            items = []
+            for value in states:
+                items.extend(
+                    self._query(
+                        BY_STATE,
+                        IndexName=BY_STATE,
+                        KeyConditionExpression="op_state = :s",
+                        ExpressionAttributeValues={":s": _s(value)},
+                    )
+                )
+        found = [self._parse(item) for item in items]
+        found = [op for op in found if state is None or op.state.value == state]
+        return sorted(found, key=lambda op: op.created_at)
+
+    def events(self, operation_id: str) -> list[Event]:
+        # One query: the event items sort before the operation item (EVENT# < OPERATION).
+        items = self._query(
+            "events",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": _s(self._op_pk(operation_id))},
+            ConsistentRead=True,
+        )
+        if not any(item.get("sk", {}).get("S") == OPERATION_SK for item in items):
+            raise OperationNotFound(operation_id)
+        found: list[Event] = []
+        for item in items:
+            sk = str(item.get("sk", {}).get("S", ""))
+            if not sk.startswith(EVENT_PREFIX):
+                continue
+            try:
+                found.append(Event.model_validate_json(item["event"]["S"]))
+            except (KeyError, TypeError, ValidationError) as exc:
+                raise StoreError(f"{self._where(self._op_pk(operation_id))} {sk} is not a valid event: {exc}") from exc
+        return found
+
+    # -- cluster locks ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _lock_key(cluster_id: str, region: str) -> dict[str, Any]:
+        check_lock_key(cluster_id, region)
+        return {"pk": _s(f"LOCK#{region}#{cluster_id}"), "sk": _s(LOCK_SK)}
+
+    def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
+        check_operation_id(operation_id)
+        item = {
+            **self._lock_key(cluster_id, region),
+            "holder": _s(operation_id),
+            "lock_cluster": _s(cluster_id),
+            "lock_region": _s(region),
+            "acquired_at": _s(datetime.now(UTC).isoformat()),
+        }
+        condition = "attribute_not_exists(#pk) OR #holder = :me"
+        values: dict[str, Any] = {":me": _s(operation_id)}
+        if replace is not None:
+            condition += " OR #holder = :old"
+            values[":old"] = _s(replace)
+        for _ in range(LOCK_ATTEMPTS):
+            try:
+                self._call(
+                    "PutItem",
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#pk": "pk", "#holder": "holder"},
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return operation_id
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise self._fail(exc, "PutItem") from exc
+                holder = (_answer(exc).get("Item") or {}).get("holder", {}).get("S")
+                if holder:
+                    return str(holder)
+        raise StoreError(f"the lock of {cluster_id} in {region} kept changing while it was being taken; try again")
+
+    def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
+        try:
+            self._call(
+                "DeleteItem",
+                TableName=self.table,
+                Key=self._lock_key(cluster_id, region),
+                ConditionExpression="#holder = :me",
+                ExpressionAttributeNames={"#holder": "holder"},
+                ExpressionAttributeValues={":me": _s(operation_id)},
+            )
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise self._fail(exc, "DeleteItem") from exc
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None:
+        try:
+            response = self._call(
+                "GetItem", TableName=self.table, Key=self._lock_key(cluster_id, region), ConsistentRead=True
+            )
+        except ClientError as exc:
+            raise self._fail(exc, "GetItem") from exc
+        holder = (response.get("Item") or {}).get("holder", {}).get("S")
+        return str(holder) if holder else None
+
+    # -- rds-maint init --------------------------------------------------------------------------
+
+    def initialise(self) -> list[str]:
+        """Create the table with its indexes; check (never change) an existing one."""
+        try:
+            description = self.client.describe_table(TableName=self.table)["Table"]
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise self._fail(exc, "DescribeTable") from exc
+        else:
+            return self._audit(description)
+        index_keys = {BY_CLUSTER: "cluster_id", BY_STATE: "op_state"}
+        try:
+            self.client.create_table(
+                TableName=self.table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[
+                    {"AttributeName": name, "AttributeType": "S"}
+                    for name in ("pk", "sk", "cluster_id", "op_state", "created_at")
+                ],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": index,
+                        "KeySchema": [
+                            {"AttributeName": key, "KeyType": "HASH"},
+                            {"AttributeName": "created_at", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                    for index, key in index_keys.items()
+                ],
+                SSESpecification={"Enabled": True},
+                Tags=[{"Key": "rds-maint:store", "Value": "true"}],
+            )
+            self.client.get_waiter("table_exists").wait(
+                TableName=self.table, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+            )
+        except ClientError as exc:
+            raise self._fail(exc, "CreateTable") from exc
+        notes = [
+            f"created table {self.table} in {self.client.meta.region_name}: on-demand, encrypted, "
+            f"indexes {BY_CLUSTER} and {BY_STATE}"
+        ]
+        try:
+            self.client.update_continuous_backups(
+                TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+            notes.append("point-in-time recovery enabled")
+        except ClientError as exc:
+            notes.append(f"warning: could not enable point-in-time recovery ({error_code(exc)})")
+        return notes
+
+    def _audit(self, description: dict[str, Any]) -> list[str]:
+        keys = {k["AttributeName"]: k["KeyType"] for k in description.get("KeySchema", [])}
+        if keys != {"pk": "HASH", "sk": "RANGE"}:
+            raise StoreError(
+                f"table {self.table} exists with keys {keys}, not pk (hash) + sk (range): it is not an rds-maint "
+                "store; choose another table name"
+            )
+        indexes = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
+        missing = sorted({BY_CLUSTER, BY_STATE} - indexes)
+        if missing:
+            raise StoreError(
+                f"table {self.table} exists but lacks the index(es) {', '.join(missing)}; add them "
+                "(hash cluster_id / op_state, range created_at, projection ALL) or use a new table"
+            )
+        return [f"table {self.table} exists with the expected layout; left as it is"]

@@ -1,0 +1,695 @@
+"""The project's own state machine, run in moto's Step Functions interpreter against the real engine.
+
+`sfn/rds-maint-machine.asl.json` runs as written (only `${LambdaArn}` substituted). Every Task
+invokes moto's simple Lambda backend, whose `invoke` is routed in-process to
+`rds_maint.lambda_handler.handler`: the real engine on the simulated Aurora, a file store and the
+virtual clock (through `config.set_engine_factory`). moto's EventBridge delivers the machine's
+`InterventionRequired` notices and the Lambda's `OperationStatusChanged` events to SQS queues the
+tests read, and to the engine Lambda through the template's own rule and input transformer.
+Operators answer with `send_task_success` / `send_task_failure` or `rds-maint respond`.
+
+Time: the Wait states advance the virtual clock by the seconds the engine asked for and return at
+once, and so do the retriers' back-off sleeps; when a test asks, a notice's `TimeoutSecondsPath`
+is scaled from virtual to real time (60 s -> 0.3 s). Nothing in the ASL is edited.
+
+moto gaps worked around here, never in the ASL:
+- `states:startExecution` passes PascalCase field names to boto3 (shim from test_artifacts);
+- a Lambda service error (HTTP 5xx) reaches Retry/Catch as `Exception`, not `Lambda.<Code>`;
+- EventBridge rules cannot target Lambda functions, and input transformers insert string values
+  without JSON quotes: the harness delivers Lambda targets in-process with JSON-quoted values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import ClientError
+from click.testing import CliRunner
+from moto import mock_aws
+
+from rds_maint import config
+from rds_maint.cli import main
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
+from rds_maint.intervention import STATUS_DETAIL_TYPE
+from rds_maint.lambda_handler import handler
+from rds_maint.model import OperationState
+from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.sim import SimulatedAurora, VirtualClock
+from rds_maint.store import FileStore, open_store
+from tests.conftest import CLUSTER, REGION, World
+from tests.test_artifacts import ASL_PATH, DETAIL_KEYS, RESUME_ACTIONS, load_yaml_template, shim_moto_sfn_integration
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_stepfunctions.client import SFNClient
+
+JsonDict = dict[str, Any]
+
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+ACCOUNT = "123456789012"
+FUNCTION_NAME = "rds-maint-engine"
+MACHINE_NAME = "rds-maint-machine"
+TARGET_CLASS = "db.r6g.xlarge"
+NOTICE_TIME_SCALE = 200.0  # virtual seconds of a notice timeout per real second
+NEW_OPERATION: JsonDict = {
+    "params": {
+        "type": "instance_type_change",
+        "cluster_id": CLUSTER,
+        "region": REGION,
+        "params": {"target_instance_type": TARGET_CLASS},
+    }
+}
+
+_SFN = "moto.stepfunctions.parser.asl.component"
+
+
+class LambdaServiceError(Exception):
+    """Raised by the fake Lambda service: answered as HTTP 500 ServiceException."""
+
+
+@dataclass
+class Harness:
+    world: World
+    sfn: SFNClient
+    sqs: SQSClient
+    machine_arn: str
+    function_arn: str
+    queues: dict[str, str]
+    invocations: list[JsonDict] = field(default_factory=list)
+    service_errors: dict[str, int] = field(default_factory=dict)
+    waits: list[float] = field(default_factory=list)
+    short_notice_timeouts: int = 0  # how many notices time out in virtual-to-real scaled time
+    backoffs: list[float] = field(default_factory=list)
+    received: dict[str, list[JsonDict]] = field(default_factory=dict)
+
+    # -- driving -------------------------------------------------------------------------
+
+    def start(self, payload: JsonDict, name: str = "run-1") -> str:
+        arn = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=name, input=json.dumps(payload))
+        return arn["executionArn"]
+
+    def describe(self, arn: str) -> JsonDict:
+        described: Any = self.sfn.describe_execution(executionArn=arn)
+        return dict(described)
+
+    def wait_done(self, arn: str, timeout: float = 60) -> JsonDict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.describe(arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(0.05)
+        raise AssertionError(f"{arn} still running after {timeout}s; last calls: {self.actions()[-8:]}")
+
+    def actions(self) -> list[str]:
+        return [str(event.get("action")) for event in list(self.invocations)]
+
+    def history(self, arn: str) -> list[JsonDict]:
+        events: list[JsonDict] = []
+        kwargs: JsonDict = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page: Any = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    # -- reading EventBridge deliveries ----------------------------------------------------
+
+    def drain(self, queue: str) -> list[JsonDict]:
+        seen = self.received.setdefault(queue, [])
+        while True:
+            got: Any = self.sqs.receive_message(QueueUrl=self.queues[queue], MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return seen
+            for message in messages:
+                seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"])
+
+    def notice(self, arn: str, number: int = 1, timeout: float = 30) -> JsonDict:
+        """The `detail` of the n-th InterventionRequired event delivered to the operators' queue."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            notices = self.drain("interventions")
+            if len(notices) >= number:
+                detail: JsonDict = notices[number - 1]["detail"]
+                return detail
+            status = self.describe(arn)["status"]
+            assert status == "RUNNING", f"execution ended {status} before notice {number}: {self.describe(arn)}"
+            time.sleep(0.05)
+        raise AssertionError(f"no notice {number} within {timeout}s; calls: {self.actions()[-8:]}")
+
+    def status_events(self) -> list[JsonDict]:
+        return [event["detail"] for event in self.drain("status")]
+
+
+def _install_lambda(harness_ref: list[Harness], monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's simple Lambda backend runs the real handler in-process."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.exceptions import JsonRESTError
+
+    class ServiceException(JsonRESTError):
+        code = 500
+
+        def __init__(self) -> None:
+            super().__init__("ServiceException", "simulated Lambda service failure")
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        harness = harness_ref[0]
+        event = json.loads(body) if body else {}
+        harness.invocations.append(event)
+        action = str(event.get("action"))
+        if harness.service_errors.get(action, 0) > 0:
+            harness.service_errors[action] -= 1
+            raise ServiceException()
+        try:
+            result = handler(event, None)
+        except BaseException as exc:  # an unhandled error (or a simulated crash) in the function
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        return json.dumps(result).encode()
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+
+def _install_lambda_error_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS names a Lambda service error `Lambda.<Code>` (e.g. Lambda.ServiceException); moto says `Exception`."""
+    import importlib
+
+    task_lambda: Any = importlib.import_module(f"{_SFN}.state.exec.state_task.state_task_lambda")
+    failure: Any = importlib.import_module(f"{_SFN}.common.error_name.failure_event")
+    custom: Any = importlib.import_module(f"{_SFN}.common.error_name.custom_error_name")
+    api: Any = importlib.import_module("moto.stepfunctions.parser.api")
+    detail: Any = importlib.import_module("moto.stepfunctions.parser.asl.eval.event.event_detail")
+    original = task_lambda.StateTaskLambda._from_error
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        name = f"Lambda.{ex.response['Error']['Code']}"
+        return failure.FailureEvent(
+            env=env,
+            error_name=custom.CustomErrorName(name),
+            event_type=api.HistoryEventType.LambdaFunctionFailed,
+            event_details=detail.EventDetails(
+                lambdaFunctionFailedEventDetails=api.LambdaFunctionFailedEventDetails(
+                    error=name, cause=str(ex.response["Error"].get("Message", ""))
+                )
+            ),
+        )
+
+    monkeypatch.setattr(task_lambda.StateTaskLambda, "_from_error", from_error)
+
+
+def _install_virtual_time(harness_ref: list[Harness], clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wait states and retry back-offs spend virtual time; notice timeouts shrink to real fractions."""
+    import importlib
+
+    wait_function: Any = importlib.import_module(f"{_SFN}.state.wait.wait_function.wait_function")
+    retrier: Any = importlib.import_module(f"{_SFN}.common.retry.retrier_decl")
+    timeouts: Any = importlib.import_module(f"{_SFN}.common.timeouts.timeout")
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        harness_ref[0].waits.append(wait_seconds)
+        clock.advance(wait_seconds)
+
+    def backoff(seconds: float) -> None:
+        harness_ref[0].backoffs.append(seconds)
+        clock.advance(seconds)
+
+    original_path_seconds = timeouts.TimeoutSecondsPath._eval_seconds
+
+    def path_seconds(self: Any, env: Any) -> float:
+        seconds = float(original_path_seconds(self, env))
+        harness = harness_ref[0]
+        if harness.short_notice_timeouts > 0:
+            harness.short_notice_timeouts -= 1
+            return seconds / NOTICE_TIME_SCALE
+        return seconds
+
+    monkeypatch.setattr(wait_function.WaitFunction, "_wait_interval", wait_interval)
+    monkeypatch.setattr(retrier, "time", types.SimpleNamespace(sleep=backoff))
+    monkeypatch.setattr(timeouts.TimeoutSecondsPath, "_eval_seconds", path_seconds)
+
+
+def _transform(transformer: JsonDict, event: JsonDict) -> JsonDict:
+    """EventBridge's input transformer for a JSON template: placeholders take JSON values."""
+
+    def lookup(path: str) -> Any:
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    text = str(transformer["InputTemplate"])
+    for key, path in transformer["InputPathsMap"].items():
+        text = text.replace(f"<{key}>", json.dumps(lookup(str(path))))
+    result: JsonDict = json.loads(text)
+    return result
+
+
+def _install_lambda_targets(harness_ref: list[Harness], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot)."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+        targets = list(rule.targets)
+        to_lambda = [t for t in targets if ":lambda:" in str(t["Arn"])]
+        if to_lambda and rule.event_pattern.matches_event(original_event):
+            # Lambda first, so that a test that has read a notice finds its token recorded.
+            harness = harness_ref[0]
+            for target in to_lambda:
+                event = _transform(target["InputTransformer"], original_event)
+                harness.invocations.append(event)
+                handler(event, None)
+        rule.targets = [t for t in targets if t not in to_lambda]
+        try:
+            original(rule, original_event, transform_input)
+        finally:
+            rule.targets = targets
+
+    monkeypatch.setattr(Rule, "send_to_targets", send_to_targets)
+
+
+def _template_rule() -> JsonDict:
+    rule: JsonDict = load_yaml_template()["Resources"]["InterventionRule"]["Properties"]
+    return rule
+
+
+@pytest.fixture
+def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -> Iterator[Harness]:
+    """moto with the interpreter on, the simulated Aurora, a file store, the engine Lambda, the
+    template's intervention rule and two SQS queues (operators, status events). The interpreter
+    runs executions in threads: `serialised_aws` makes each moto request atomic, as AWS does."""
+    import boto3
+
+    ref: list[Harness] = []
+    _install_lambda(ref, monkeypatch)
+    _install_lambda_error_names(monkeypatch)
+    _install_lambda_targets(ref, monkeypatch)
+    assert shim_moto_sfn_integration(monkeypatch), "moto's startExecution integration changed"
+    with mock_aws(config=MOTO_CONFIG):
+        clock = VirtualClock()
+        _install_virtual_time(ref, clock, monkeypatch)
+        with SimulatedAurora(clock=clock, region=REGION) as sim:
+            store_url = f"file://{tmp_path / 'state'}"
+            store = FileStore(tmp_path / "state")
+
+            warm: dict[str, Engine] = {}
+
+            def factory(settings: Settings) -> Engine:
+                """One engine per store, like a warm Lambda container."""
+                url = settings.store_url or store_url
+                if url not in warm:
+                    warm[url] = Engine(
+                        open_store(url),
+                        lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
+                        clock,
+                    )
+                return warm[url]
+
+            engine = Engine(store, lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep), clock)
+            world = World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
+            config.set_engine_factory(factory)
+            monkeypatch.setenv("RDS_MAINT_STORE", store_url)
+            try:
+                ref.append(_build(world, boto3))
+                yield ref[0]
+            finally:
+                harness = ref[0] if ref else None
+                if harness is not None:
+                    listed: Any = harness.sfn.list_executions(
+                        stateMachineArn=harness.machine_arn, statusFilter="RUNNING"
+                    )
+                    for execution in listed["executions"]:
+                        harness.sfn.stop_execution(executionArn=execution["executionArn"])
+                config.set_engine_factory(None)
+
+
+def _build(world: World, boto3: Any) -> Harness:
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="rds-maint", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=REGION)
+    function_arn = lam.create_function(
+        FunctionName=FUNCTION_NAME,
+        Runtime="python3.12",
+        Role=role,
+        Handler="rds_maint.lambda_handler.handler",
+        Code={"ZipFile": b"in-process"},
+    )["FunctionArn"]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    definition = ASL_PATH.read_text(encoding="utf-8").replace("${LambdaArn}", function_arn)
+    machine_arn = sfn.create_state_machine(name=MACHINE_NAME, definition=definition, roleArn=role)["stateMachineArn"]
+    sqs = boto3.client("sqs", region_name=REGION)
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("interventions", "status")}
+    arns = {
+        name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, url in queues.items()
+    }
+    events = boto3.client("events", region_name=REGION)
+    rule = _template_rule()
+    pattern = dict(rule["EventPattern"])
+    pattern["resources"] = [machine_arn]  # the template's !Ref StateMachine
+    events.put_rule(Name="interventions", EventPattern=json.dumps(pattern), EventBusName="default")
+    record = next(t for t in rule["Targets"] if t["Arn"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]})
+    events.put_targets(
+        Rule="interventions",
+        EventBusName="default",
+        Targets=[
+            {"Id": "RecordTaskToken", "Arn": function_arn, "InputTransformer": record["InputTransformer"]},
+            {"Id": "Operators", "Arn": arns["interventions"]},  # stands in for the SNS topic
+        ],
+    )
+    status_pattern = {"source": ["rds-maint-machine"], "detail-type": [STATUS_DETAIL_TYPE]}
+    events.put_rule(Name="status", EventPattern=json.dumps(status_pattern), EventBusName="default")
+    events.put_targets(Rule="status", EventBusName="default", Targets=[{"Id": "Apps", "Arn": arns["status"]}])
+    return Harness(
+        world=world,
+        sfn=sfn,
+        sqs=sqs,
+        machine_arn=machine_arn,
+        function_arn=function_arn,
+        queues=queues,
+    )
+
+
+def seed(world: World) -> list[str]:
+    return world.sim.seed_cluster(
+        CLUSTER, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=2
+    )
+
+
+def assert_changed(world: World) -> None:
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == f"{CLUSTER}-instance-1"
+    assert {m.instance_class for m in view.members.values()} == {TARGET_CLASS}
+    assert len(view.members) == 3, "the temp instance is gone"
+
+
+def only_operation(world: World) -> str:
+    [op] = world.store.list_operations()
+    return op.id
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+def entered(history: list[JsonDict], state: str) -> list[int]:
+    return [
+        i
+        for i, event in enumerate(history)
+        if event["type"].endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] == state
+    ]
+
+
+def cli(harness: Harness, *args: str) -> Any:
+    return CliRunner().invoke(main, [*args, "--store", harness.world.store_url, "--region", REGION])
+
+
+def test_a_full_instance_type_change_execution_succeeds_and_tells_apps_around_failovers(sfn: Harness) -> None:
+    seed(sfn.world)
+    arn = sfn.start(NEW_OPERATION)
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert output["operation_state"] == "completed" and output["completed"] is True
+    assert_changed(sfn.world)
+    op = sfn.world.store.load(output["operation_id"])
+    assert op.state is OperationState.COMPLETED
+    assert sfn.actions()[:3] == ["create", "start", "step"]
+    assert sum(sfn.waits) > 1800, "the Waits used the engine's wait_seconds (virtual minutes of Aurora work)"
+
+    history = sfn.history(arn)
+    transitions = len([e for e in history if e["type"].endswith("StateEntered")])
+    iterations = sorted(entered(history, "CountStep") + entered(history, "CountPoll"))
+    per_iteration = max(b - a for a, b in itertools.pairwise(iterations))
+    assert per_iteration <= 11, f"a loop iteration costs {per_iteration} history events"
+    assert 2000 * per_iteration <= 25_000 - 2500, "max_iterations 2000 must leave room in the history"
+    assert len(history) < 1000, "a whole class change fits one execution many times over"
+    # The figures the project reports (pytest -s shows them).
+    print(
+        f"\n[full instance_type_change in moto: {len(history)} history events, {transitions} state transitions, "
+        f"{len(sfn.invocations)} Lambda invocations, {len(sfn.waits)} Wait states]"
+    )
+
+    status = sfn.status_events()
+    assert all(e["operation_id"] == op.id and e["cluster_id"] == CLUSTER for e in status)
+    assert all(len(json.dumps(e)) < 2048 for e in status), "ids and a short message, not the operation"
+    kinds = [e["event"] for e in status]
+    assert kinds[:2] == ["operation_created", "operation_started"] and kinds[-1] == "operation_completed"
+    for step in ("failover_to_temp", "failback"):
+        around = [e["event"] for e in status if e["step_name"] == step]
+        assert around == ["disruption_starting", "failover_requested", "disruption_finished"], (step, around)
+    starting = [e for e in status if e["event"] == "disruption_starting"]
+    temp, original = (e["data"]["target"] for e in starting)
+    assert original == f"{CLUSTER}-instance-1" and temp not in sfn.world.sim.cluster_view(CLUSTER).members
+    assert all(e["state"] == "running" and e["step_action"] == "failover" for e in starting)
+
+
+def test_a_lasting_error_notifies_with_every_key_and_continue_completes(sfn: Harness) -> None:
+    seed(sfn.world)
+    sfn.world.sim.faults.fail("ModifyDBInstance", "InternalFailure", "We encountered an internal error.", None, 500)
+    arn = sfn.start(NEW_OPERATION)
+    detail = sfn.notice(arn)
+    assert set(detail) >= DETAIL_KEYS
+    op_id = detail["operation_id"]
+    assert detail["cluster_id"] == CLUSTER
+    assert detail["allowed_actions"] == RESUME_ACTIONS
+    assert detail["step_name"].startswith("modify_class") and isinstance(detail["step_index"], int)
+    assert "kept failing" in detail["pause_reason"] and "InternalFailure" in detail["pause_reason"]
+    assert detail["execution_arn"] == arn and detail["notice"] == 1
+    stored = sfn.world.store.load(op_id)
+    assert stored.state is OperationState.PAUSED
+    assert stored.intervention is not None, "the rule's input transformer fed record_intervention"
+    assert stored.intervention.task_token == detail["task_token"]
+    assert stored.intervention.execution_arn == arn
+    assert stored.intervention.step_name == detail["step_name"]
+
+    sfn.world.sim.faults.clear("ModifyDBInstance")
+    sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert_changed(sfn.world)
+    final = sfn.world.store.load(op_id)
+    assert final.state is OperationState.COMPLETED and final.intervention is None
+
+
+def test_send_task_failure_aborts_and_the_store_says_so(sfn: Harness) -> None:
+    seed(sfn.world)
+    start = {"params": {**NEW_OPERATION["params"], "pause_before_steps": [f"modify_class:{CLUSTER}-instance-1"]}}
+    arn = sfn.start(start)
+    detail = sfn.notice(arn)
+    assert "Paused before step" in detail["pause_reason"]
+    sfn.sfn.send_task_failure(taskToken=detail["task_token"], error="OperationAborted", cause="change window closed")
+    done = sfn.wait_done(arn)
+    assert done["status"] == "FAILED" and done["error"] == "OperationAborted", done
+    op = sfn.world.store.load(detail["operation_id"])
+    assert op.state is OperationState.FAILED
+    assert op.error is not None and "aborted by operator" in op.error
+    assert "fail" not in sfn.actions(), "a finished abort needs no failure record"
+    view = sfn.world.sim.cluster_view(CLUSTER)
+    assert view.writer == f"{CLUSTER}-instance-1" and len(view.members) == 3
+    kinds = [e["event"] for e in sfn.status_events()]
+    assert kinds.index("operation_abort") < kinds.index("disruption_starting", kinds.index("operation_abort"))
+    assert kinds[-1] == "operation_failed", "the clean-up fails back to the original writer, then ends failed"
+
+
+def test_resume_by_operation_id_of_a_created_operation_retries_lambda_service_errors(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS})
+    sfn.service_errors["start"] = 2
+    arn = sfn.start({"operation_id": op.id})
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert sfn.actions()[:4] == ["status", "start", "start", "start"]
+    failures = [e for e in sfn.history(arn) if e["type"] == "LambdaFunctionFailed"]
+    assert [f["lambdaFunctionFailedEventDetails"]["error"] for f in failures] == ["Lambda.ServiceException"] * 2
+    assert len(sfn.backoffs) == 2 and all(0 <= b <= 4 for b in sfn.backoffs), "full jitter: 0..2, 0..4"
+    assert sfn.world.store.load(op.id).state is OperationState.COMPLETED
+    assert_changed(sfn.world)
+
+
+def test_a_lambda_error_is_retried_then_recorded_and_a_new_execution_resumes(sfn: Harness) -> None:
+    seed(sfn.world)
+    sfn.service_errors["poll"] = 7  # the first attempt and all 6 retries
+    arn = sfn.start(NEW_OPERATION)
+    done = sfn.wait_done(arn)
+    assert done["status"] == "FAILED" and done["error"] == "Lambda.ServiceException", done
+    assert sfn.actions().count("poll") == 7 and sfn.actions()[-1] == "fail"
+    assert len(sfn.backoffs) == 6
+    op_id = only_operation(sfn.world)
+    op = sfn.world.store.load(op_id)
+    assert op.state is OperationState.PAUSED, "the store must not say running for a dead execution"
+    assert op.pause_reason is not None and "Lambda.ServiceException" in op.pause_reason
+    assert f'{{"operation_id": "{op_id}"}}' in op.pause_reason
+    assert any(e.type == "execution_failed" for e in sfn.world.store.events(op_id))
+
+    again = sfn.start({"operation_id": op_id, "cluster_id": CLUSTER}, name="run-2")
+    detail = sfn.notice(again)
+    assert detail["operation_id"] == op_id and "execution failed" in detail["pause_reason"]
+    sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
+    assert sfn.wait_done(again)["status"] == "SUCCEEDED"
+    assert_changed(sfn.world)
+
+
+def test_a_paused_operation_resumed_by_id_is_answered_with_rds_maint_respond(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
+    assert sfn.world.run(op.id).outcome.value == "intervention"
+    arn = sfn.start({"operation_id": op.id, "cluster_id": CLUSTER})
+    detail = sfn.notice(arn)
+    assert detail["operation_id"] == op.id and detail["step_name"] == "failback"
+    assert sfn.actions()[0] == "status" and "step" not in sfn.actions()
+
+    status = cli(sfn, "status", op.id)
+    assert arn in status.output and f"rds-maint respond {op.id}" in status.output
+    assert detail["task_token"] not in status.output, "the task token is a bearer credential"
+    as_json = cli(sfn, "status", op.id, "--output", "json")
+    assert detail["task_token"] not in as_json.output
+    assert json.loads(as_json.output)["operation"]["intervention"]["execution_arn"] == arn
+
+    bad = cli(sfn, "respond", op.id, "--action", "carry_on")
+    assert bad.exit_code == 2 and "--action must be one of continue, abort, rollback, mark_complete" in bad.output
+    answered = cli(sfn, "respond", op.id, "--action", "continue", "--comment", "lag is fine")
+    assert answered.exit_code == 0, answered.output
+    assert detail["task_token"] not in answered.output
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert_changed(sfn.world)
+    final = sfn.world.store.load(op.id)
+    assert final.intervention is None
+    assert any("lag is fine" in e.message for e in sfn.world.store.events(op.id))
+    again = cli(sfn, "respond", op.id, "--action", "continue")
+    assert again.exit_code == 2 and "is completed: no intervention is pending" in again.output
+
+
+def test_an_unanswered_notice_is_sent_again(sfn: Harness) -> None:
+    seed(sfn.world)
+    start = {"params": {**NEW_OPERATION["params"], "pause_before_steps": ["failback"]}, "intervention_timeout": 60}
+    sfn.short_notice_timeouts = 1  # the first notice's 60 s pass in 0.3 s; the second one waits
+    arn = sfn.start(start)
+    first = sfn.notice(arn)
+    second = sfn.notice(arn, number=2)
+    assert second["notice"] == 2 and second["task_token"] != first["task_token"]
+    assert second["pause_reason"] == first["pause_reason"]
+    op_id = first["operation_id"]
+    history = sfn.history(arn)
+    assert any(e["type"] == "TaskTimedOut" for e in history), "the first notice timed out"
+    assert "fail" not in sfn.actions(), "a timeout never fails a half-done operation"
+    pending = sfn.world.store.load(op_id).intervention
+    assert pending is not None and pending.notifications == 2 and pending.task_token == second["task_token"]
+    assert any(e.type == "intervention_requested" and "notice 2" in e.message for e in sfn.world.store.events(op_id))
+
+    assert cli(sfn, "respond", op_id, "--action", "continue").exit_code == 0
+    assert sfn.wait_done(arn)["status"] == "SUCCEEDED"
+    assert_changed(sfn.world)
+
+
+def test_the_hand_off_continues_the_same_operation_in_fresh_executions(sfn: Harness) -> None:
+    seed(sfn.world)
+    arn = sfn.start({**NEW_OPERATION, "max_iterations": 12})
+    chain = [arn]
+    while True:
+        done = sfn.wait_done(chain[-1])
+        assert done["status"] == "SUCCEEDED", done
+        output = json.loads(done["output"])
+        if "execution_arn" not in output:
+            break
+        chain.append(output["execution_arn"])
+    assert output["operation_state"] == "completed"
+    op_id = output["operation_id"]
+    assert len(chain) >= 3
+    assert [a.rsplit(":", 1)[1] for a in chain[1:]] == [f"{op_id}-{n}" for n in range(1, len(chain))]
+    child_input = json.loads(sfn.describe(chain[1])["input"])
+    assert child_input["operation_id"] == op_id and child_input["max_iterations"] == 12
+    assert sfn.actions().count("create") == 1
+    assert sfn.actions().count("status") == len(chain) - 1, "each fresh execution reads the operation first"
+    assert_changed(sfn.world)
+
+
+def test_start_execution_from_the_cli_reports_the_running_execution_instead_of_racing(sfn: Harness) -> None:
+    seed(sfn.world)
+    flags = [
+        "--type",
+        "instance_type_change",
+        "--cluster",
+        CLUSTER,
+        "--param",
+        f"target_instance_type={TARGET_CLASS}",
+        "--pause-before",
+        "failback",
+        "--state-machine-arn",
+        sfn.machine_arn,
+    ]
+    started = cli(sfn, "start-execution", *flags, "--output", "json")
+    assert started.exit_code == 0, started.output
+    first = json.loads(started.output)
+    assert first["started"] is True and first["name"].startswith(f"{CLUSTER}-instance_type_change-")
+    assert first["input"]["params"]["pause_before_steps"] == ["failback"]
+    detail = sfn.notice(first["execution_arn"])
+    op_id = detail["operation_id"]
+
+    twice = cli(sfn, "start-execution", *flags)
+    assert twice.exit_code == 0 and "already running" in twice.output and first["execution_arn"] in twice.output
+    by_id = cli(sfn, "start-execution", op_id, "--state-machine-arn", sfn.machine_arn)
+    assert by_id.exit_code == 0 and "already running" in by_id.output, by_id.output
+    other = [*flags[:5], "target_instance_type=db.r6g.2xlarge", *flags[6:]]
+    busy = cli(sfn, "start-execution", *other)
+    assert busy.exit_code == 1 and f"cluster {CLUSTER} is busy" in busy.output, busy.output
+    listed: Any = sfn.sfn.list_executions(stateMachineArn=sfn.machine_arn)
+    assert len(listed["executions"]) == 1, "nothing raced the running execution"
+
+    assert cli(sfn, "respond", op_id, "--action", "continue").exit_code == 0
+    assert sfn.wait_done(first["execution_arn"])["status"] == "SUCCEEDED"
+    over = cli(sfn, "start-execution", op_id, "--state-machine-arn", sfn.machine_arn)
+    assert over.exit_code == 2 and "is completed; there is nothing left to drive" in over.output
+    for bad, message in (
+        (["--max-iterations", "0"], "--max-iterations must be between 1 and 2000"),
+        (["--intervention-timeout", "5"], "--intervention-timeout must be between 60"),
+    ):
+        refused = cli(sfn, "start-execution", *flags, *bad)
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+    no_arn = cli(sfn, "start-execution", *flags[:-2])
+    assert no_arn.exit_code == 2 and "--state-machine-arn is required" in no_arn.output
+
+
+def test_start_execution_resumes_an_operation_under_the_next_name_and_a_used_token_is_refused(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
+    sfn.world.run(op.id)
+    resumed = cli(sfn, "start-execution", op.id, "--state-machine-arn", sfn.machine_arn, "--output", "json")
+    report = json.loads(resumed.output)
+    assert report["started"] is True and report["name"] == f"{op.id}-1"
+    assert report["input"] == {"operation_id": op.id, "cluster_id": CLUSTER, "handoff": 1}
+    sfn.notice(report["execution_arn"])
+
+    sfn.service_errors["resume"] = 7  # the answer arrives, but the engine Lambda is down
+    assert cli(sfn, "respond", op.id, "--action", "continue").exit_code == 0
+    failed = sfn.wait_done(report["execution_arn"])
+    assert failed["status"] == "FAILED" and failed["error"] == "Lambda.ServiceException", failed
+    assert sfn.world.store.load(op.id).state is OperationState.PAUSED
+
+    stale = cli(sfn, "respond", op.id, "--action", "continue")  # that token was used by the dead execution
+    assert stale.exit_code == 1 and "is no longer valid" in stale.output, stale.output
+    assert re.search(r"\*\*\*\*\S{6} \(\d+ chars\)", stale.output), "the token is shown masked"
+
+    again = cli(sfn, "start-execution", op.id, "--state-machine-arn", sfn.machine_arn, "--output", "json")
+    second = json.loads(again.output)
+    assert second["started"] is True and second["name"] == f"{op.id}-2" and second["input"]["handoff"] == 2
+    sfn.notice(second["execution_arn"], number=2)
+    assert cli(sfn, "respond", op.id, "--action", "continue").exit_code == 0
+    assert sfn.wait_done(second["execution_arn"])["status"] == "SUCCEEDED"
+    assert_changed(sfn.world)
