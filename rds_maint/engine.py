@@ -394,6 +394,9 @@ class Engine:
             if step.state is not StepState.WAITING:
                 step.state = StepState.WAITING
                 step.result["wait_started_at"] = now.isoformat()
+                # when the transition began, for the poll policy: unlike wait_started_at (the wait timeout's
+                # start), neither an action nor a `continue` moves it
+                step.result["poll_started_at"] = now.isoformat()
                 events.append(
                     self._event(op, "step_waiting", f"Step {step.name}: waiting for {outcome.condition}", step=step.id)
                 )
@@ -410,7 +413,8 @@ class Engine:
                 return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
             seconds = outcome.seconds
             if outcome.transition is not None:
-                waited = (now - datetime.fromisoformat(str(step.result["wait_started_at"]))).total_seconds()
+                since = step.result.get("poll_started_at") or step.result["wait_started_at"]
+                waited = (now - datetime.fromisoformat(str(since))).total_seconds()
                 seconds = self.poll_policy.next_wait(outcome.transition, waited, outcome.instance_class)
             return self._save_and_report(op, events, ResultOutcome.WAIT, seconds)
         # Retry: the action could not act yet; the step stays where it is.
@@ -721,7 +725,12 @@ class Engine:
         step = ctx.step
         try:
             return action.check(ctx) if waiting else action.run(ctx)
-        except KeyboardInterrupt:
+        except Exception:
+            raise  # the caller turns it into a pause or a retry, in the save that ends the lease
+        except BaseException:
+            # Ctrl-C, or anything else that escapes this call in-process: free the lease now, so
+            # the next call need not wait for its expiry (its `run` looks for our effect first).
+            # Only a process that dies outright leaves the lease to expire.
             if not waiting:
                 self._drop_lease(ctx.operation.id, str(step.result.get(LEASE_ATTEMPT)))
             raise
@@ -730,7 +739,7 @@ class Engine:
             step.result.pop(LEASE_UNTIL, None)
 
     def _drop_lease(self, operation_id: str, attempt: str) -> None:
-        """Ctrl-C during `run`: free the lease now rather than at its expiry (the next run looks first)."""
+        """`run` was interrupted: free the lease now rather than at its expiry (the next run looks first)."""
         try:
             op = self.store.load(operation_id)
             step = op.current_step

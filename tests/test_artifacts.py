@@ -207,6 +207,7 @@ TEMPLATE_TO_IAM_PLACEHOLDERS = {
     "${AWS::AccountId}": "${AccountId}",
     "${AWS::StackName}-engine": "${FunctionName}",
     "${AWS::StackName}-machine": "${StateMachineName}",
+    "${StateTable}": "${TableName}",
 }
 
 
@@ -652,6 +653,94 @@ def test_template_policies_match_the_iam_files(resource: str, policy_file: str) 
     document = props["PolicyDocument"] if "PolicyDocument" in props else props["Policies"][0]["PolicyDocument"]
     in_template = normalise_template_value(statements(document))
     assert in_template == statements(iam_policy(policy_file))
+
+
+def test_template_creates_only_the_chosen_state_store() -> None:
+    template = load_yaml_template()
+    assert template["Parameters"]["StateStore"]["AllowedValues"] == ["s3", "dynamodb"]
+    conditions = template["Conditions"]
+    assert conditions["UseS3Store"] == {"Fn::Equals": [{"Ref": "StateStore"}, "s3"]}
+    assert conditions["UseTableStore"] == {"Fn::Equals": [{"Ref": "StateStore"}, "dynamodb"]}
+    resources = template["Resources"]
+    assert resources["StateBucket"]["Condition"] == "UseS3Store"
+    assert resources["StateBucketPolicy"]["Condition"] == "UseS3Store"
+    assert resources["StateTable"]["Condition"] == "UseTableStore"
+    store_url = resources["EngineFunction"]["Properties"]["Environment"]["Variables"]["RDS_MAINT_STORE"]
+    assert store_url == {
+        "Fn::If": [
+            "UseTableStore",
+            {"Fn::Sub": "dynamodb://${StateTable}"},
+            {"Fn::Sub": "s3://${StateBucket}/${StatePrefix}"},
+        ]
+    }
+    for name in ("EngineRole", "OperatorPolicy"):
+        props = resources[name]["Properties"]
+        document = props["PolicyDocument"] if "PolicyDocument" in props else props["Policies"][0]["PolicyDocument"]
+        for statement in document["Statement"]:
+            actions = {action.split(":")[0] for action in as_list(normalise_template_value(statement)["Action"])}
+            wanted = "UseS3Store" if "s3" in actions else "UseTableStore" if "dynamodb" in actions else None
+            if wanted is None:
+                assert "Fn::If" not in statement
+                continue
+            assert set(statement) == {"Fn::If"}, f"{name}: a store statement must exist only for its store"
+            condition, _, otherwise = statement["Fn::If"]
+            assert condition == wanted and otherwise == {"Ref": "AWS::NoValue"}, f"{name}: {statement}"
+
+
+def test_template_table_has_the_layout_init_store_creates() -> None:
+    """`rds-maint init --store dynamodb://TABLE` and the stack must make the same table."""
+    moto: Any = pytest.importorskip("moto")
+    boto3: Any = pytest.importorskip("boto3")
+    init_store = importlib.import_module("rds_maint.store").init_store
+    table = template_resources()["StateTable"]["Properties"]
+    with moto.mock_aws():
+        init_store("dynamodb://rds-maint-layout", region=REGION)
+        client = boto3.client("dynamodb", region_name=REGION)
+        made = client.describe_table(TableName="rds-maint-layout")["Table"]
+        backups = client.describe_continuous_backups(TableName="rds-maint-layout")["ContinuousBackupsDescription"]
+
+    def by_name(items: list[JsonDict]) -> dict[str, Any]:
+        return {item["AttributeName"]: item.get("AttributeType", item.get("KeyType")) for item in items}
+
+    assert by_name(table["AttributeDefinitions"]) == by_name(made["AttributeDefinitions"])
+    assert table["KeySchema"] == made["KeySchema"]
+    indexes = {
+        index["IndexName"]: {"KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+        for index in made["GlobalSecondaryIndexes"]
+    }
+    assert {index.pop("IndexName"): index for index in table["GlobalSecondaryIndexes"]} == indexes
+    assert set(indexes) == {"by_cluster", "by_state"}
+    assert made["BillingModeSummary"]["BillingMode"] == table["BillingMode"] == "PAY_PER_REQUEST"
+    assert made["SSEDescription"]["Status"] == "ENABLED" and table["SSESpecification"]["SSEEnabled"] is True
+    pitr = backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+    assert pitr == "ENABLED" and table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def store_actions_called(module: str) -> set[str]:
+    """IAM actions the store's runtime requests need (`_call("Api"` / `_request("Api"`; `init` is not runtime)."""
+    text = (ROOT / "rds_maint" / "store" / f"{module}.py").read_text(encoding="utf-8")
+    apis = set(re.findall(r"""\b_(?:call|request)\(\s*["']([A-Z][A-Za-z0-9]+)["']""", text))
+    service = "dynamodb" if module == "dynamodb" else "s3"
+    actions: set[str] = set()
+    for api in apis:
+        if api == "TransactWriteItems":
+            # No IAM action of its own: each item needs the action of its kind.
+            kinds = set(re.findall(r"""\{\s*["'](Put|Update|Delete|ConditionCheck)["']\s*:""", text))
+            assert kinds, "a transaction with no Put/Update/Delete/ConditionCheck item: update this scan"
+            actions |= {f"dynamodb:{kind}Item" for kind in kinds}
+        elif api == "ListObjectsV2":
+            actions.add("s3:ListBucket")
+        else:
+            actions.add(f"{service}:{api}")
+    return actions
+
+
+@pytest.mark.parametrize("module", ["s3", "dynamodb"])
+def test_lambda_policy_grants_exactly_what_the_store_calls(module: str) -> None:
+    called = store_actions_called(module)
+    assert len(called) >= 3, f"the scan of store/{module}.py found almost nothing: update its patterns"
+    granted = {action for action in policy_actions(iam_policy("lambda-policy.json")) if action.startswith(module)}
+    assert granted == called, f"store/{module}.py needs {sorted(called)}, the Lambda policy grants {sorted(granted)}"
 
 
 # ------------------------------------------------------------------------------ examples

@@ -204,6 +204,8 @@ def test_a_crashed_holders_lease_is_waited_for_then_taken_over(world: World, clu
     world.engine.start(op.id)
     world.engine.advance(op.id)  # check_cluster
     world.sim.faults.crash_after("CreateDBInstance", times=1)
+    # the process dies outright: nothing of it runs after the call, not even freeing its lease
+    world.engine._drop_lease = lambda *args: None  # type: ignore[method-assign]
     with pytest.raises(SimulatedCrash):
         world.engine.advance(op.id)  # leased, created the instance, died before saving
     fresh = world.new_engine()
@@ -396,3 +398,19 @@ def test_the_lambda_and_the_cli_use_the_store_the_environment_names(
     assert listed.exit_code == 0 and op_id in listed.output
     bad_state = CliRunner().invoke(main, ["list", "--state", "sleeping"])
     assert bad_state.exit_code == 2 and "not an operation state" in bad_state.output
+
+
+def test_an_exception_escaping_run_frees_the_lease_so_the_next_call_goes_on(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = world.create({"target_instance_type": TARGET})
+    world.engine.start(op.id)
+    world.engine.advance(op.id)  # check_cluster
+    world.sim.faults.crash_after("CreateDBInstance", times=1)
+    with pytest.raises(SimulatedCrash):
+        world.engine.advance(op.id)  # the instance is created; the call dies in-process
+    after = world.new_engine().advance(op.id)  # no 15-minute wait: it adopts the instance at once
+    assert after.error is None
+    assert after.step_name == "create_temp_instance" and after.step_state == "waiting"
+    assert len([c for c in world.sim.calls if c.operation == "CreateDBInstance"]) == 1
+    assert "temp_instance_adopted" in event_types(world, op.id)

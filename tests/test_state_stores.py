@@ -576,3 +576,27 @@ def test_dynamodb_init_creates_the_table_with_its_indexes_and_checks_an_existing
         )
         with pytest.raises(StoreError, match="not an rds-maint store"):
             init_store("dynamodb://someone-elses")
+
+
+@pytest.mark.parametrize(
+    ("kind", "api", "code", "status"),
+    [("s3", "PutObject", "AccessDenied", 403), ("ddb", "TransactWriteItems", "AccessDeniedException", 400)],
+)
+def test_force_unlock_by_a_read_only_operator_says_it_is_an_administrator_action(
+    request: pytest.FixtureRequest, kind: str, api: str, code: str, status: int
+) -> None:
+    from rds_maint.engine import Engine
+    from rds_maint.sim.clock import VirtualClock
+
+    store: S3Store | DynamoDBStore = request.getfixturevalue(kind)
+    store.create(operation(), [])
+    assert store.acquire_lock("c1", REGION, "op-1") == "op-1"
+    inject(store.client, api, code, status, times=None)  # the operator policy grants no writes
+
+    def no_rds(region: str) -> Any:
+        raise AssertionError("unlock must not call RDS")
+
+    engine = Engine(store, no_rds, VirtualClock(NOW))
+    with pytest.raises(StoreError, match=r"access denied.*`rds-maint init` and `unlock --force` are administrator"):
+        engine.force_unlock("c1", REGION, "runbook 7")
+    assert store.lock_holder("c1", REGION) == "op-1", "a refused unlock leaves the lock where it was"

@@ -233,6 +233,7 @@ class WaitBlueGreenAvailable:
                 condition=f"{identifier} AVAILABLE (now PROVISIONING: {_tasks(deployment)})",
                 seconds=POLL["provisioning"],
                 result=result,
+                transition="blue_green_create",
             )
         if status != AVAILABLE:
             raise NeedsPerson(
@@ -314,6 +315,7 @@ class SwitchoverBlueGreen:
             f"{ctx.params['target_version']} ({now_status})",
             seconds=POLL["switchover"],
             result=result or {},
+            transition="switchover",
         )
 
     def _failed(self, ctx: ActionContext, deployment: dict[str, Any]) -> Outcome:
@@ -418,7 +420,11 @@ class DeleteBlueGreenDeployment:
         return self._waiting(identifier)
 
     def _waiting(self, identifier: str) -> Wait:
-        return Wait(condition=f"Blue/Green deployment {identifier} deleted", seconds=POLL["delete"])
+        return Wait(
+            condition=f"Blue/Green deployment {identifier} deleted",
+            seconds=POLL["delete"],
+            transition="blue_green_delete",
+        )
 
     def check(self, ctx: ActionContext) -> Outcome:
         deployment = our_deployment(ctx)
@@ -460,7 +466,11 @@ class DeleteOldCluster:
                 f"({', '.join(strangers)}); remove them, then resume with continue"
             )
         if old.status == "deleting":
-            return Wait(condition=f"{old.id} deleted (now deleting)", seconds=POLL["cluster_delete"])
+            return Wait(
+                condition=f"{old.id} deleted (now deleting)",
+                seconds=POLL["cluster_delete"],
+                transition="cluster_delete",
+            )
         if old.raw.get("DeletionProtection"):
             raise NeedsPerson(
                 f"the old blue cluster {old.id} has deletion protection; turn it off (modify-db-cluster "
@@ -482,6 +492,7 @@ class DeleteOldCluster:
             return Wait(
                 condition=f"old instances deleted ({remaining})" + (f"; {'; '.join(busy)}" if busy else ""),
                 seconds=POLL["cluster_delete"],
+                transition="cluster_delete",
             )
         if old.status != "available":
             return Retry(f"{old.id} is {old.status}; deleting it once it is available", POLL["cluster_delete"])
@@ -505,6 +516,7 @@ class DeleteOldCluster:
             condition=f"{old.id} deleted (final snapshot {snapshot})",
             seconds=POLL["cluster_delete"],
             result={"final_snapshot": snapshot},
+            transition="cluster_delete",
         )
 
     def _mark(self, ctx: ActionContext, old: ClusterSnapshot) -> None:
@@ -574,7 +586,11 @@ class UnwindBlueGreen:
             if status == SWITCHOVER_COMPLETED:
                 return self._after_switchover(ctx, deployment)
             if status == SWITCHOVER_IN_PROGRESS:
-                return Wait(condition=f"the switchover of {identifier} to end", seconds=POLL["switchover"])
+                return Wait(
+                    condition=f"the switchover of {identifier} to end",
+                    seconds=POLL["switchover"],
+                    transition="switchover",
+                )
             if status == DELETING:
                 return self._waiting(ctx, identifier, green)
             try:
@@ -610,6 +626,7 @@ class UnwindBlueGreen:
             condition=f"{what} and green cluster {green} deleted",
             seconds=POLL["delete"],
             result={"green_cluster_id": green},
+            transition="blue_green_delete_target",
         )
 
     def _after_switchover(self, ctx: ActionContext, deployment: dict[str, Any] | None) -> Outcome:

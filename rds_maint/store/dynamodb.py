@@ -115,8 +115,9 @@ class DynamoDBStore:
         if code in DENIED_CODES:
             return StoreError(
                 f"access denied: DynamoDB {api} on table {self.table} ({error_message(exc)}); the role needs "
-                "dynamodb:GetItem, PutItem, DeleteItem, ConditionCheckItem and Query on the table and its "
-                "indexes (see iam/lambda-policy.json)"
+                "dynamodb:GetItem, PutItem, DeleteItem and Query on the table and its indexes (see "
+                "iam/lambda-policy.json); `rds-maint init` and `unlock --force` are administrator actions: the "
+                "read-only operator policy lacks the writes they need (see iam/README.md)"
             )
         return StoreError(f"DynamoDB {api} on table {self.table} failed: {code}: {error_message(exc)}")
 

@@ -117,7 +117,8 @@ class S3Store:
             return StoreError(
                 f"access denied: S3 {api} on {self._where(key)} ({error_message(exc)}); the role needs "
                 f"s3:GetObject and s3:PutObject on {self.bucket}/{self._key('*')} and s3:ListBucket on the "
-                "prefix (see iam/lambda-policy.json)"
+                "prefix (see iam/lambda-policy.json); `rds-maint init` and `unlock --force` are administrator "
+                "actions: the read-only operator policy lacks the writes they need (see iam/README.md)"
             )
         return StoreError(f"S3 {api} on {self._where(key)} failed: {code}: {error_message(exc)}")
 
