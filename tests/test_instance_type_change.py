@@ -263,3 +263,24 @@ def test_reset_to_a_step_runs_it_again_idempotently(world: World, cluster_1w2r: 
     ]
     assert len(writer_modifies) == 1
     assert classes(world) == {WRITER: TARGET, READER_2: TARGET, READER_3: TARGET}
+
+
+def test_single_instance_cluster_moves_the_writer_through_a_temp_instance(world: World) -> None:
+    world.sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", instance_class=OLD, readers=0)
+    op = world.create({"target_instance_type": TARGET})
+    assert world.run(op.id).outcome is Outcome.COMPLETED
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == WRITER and classes(world) == {WRITER: TARGET}
+    targets = [c.params["TargetDBInstanceIdentifier"] for c in world.sim.successful_calls("FailoverDBCluster")]
+    assert targets == [temp_instance_id(CLUSTER, op.id), WRITER]
+    assert not world.sim.instance_exists(temp_instance_id(CLUSTER, op.id))
+
+
+def test_a_proxy_in_front_of_the_cluster_still_tracks_it_after_the_class_change(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    world.sim.proxies.seed_proxy("orders-proxy", CLUSTER)
+    op = world.create({"target_instance_type": TARGET})
+    assert world.run(op.id).outcome is Outcome.COMPLETED
+    assert world.sim.proxies.tracked_clusters("orders-proxy") == [CLUSTER]
+    assert world.sim.cluster_view(CLUSTER).writer == WRITER
