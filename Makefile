@@ -39,3 +39,4 @@ package:
 
 bench: $(STAMP)
 	$(BIN)/python bench/operation_cost.py --write
+	$(BIN)/python bench/store_requests.py | tee docs/store-requests.md

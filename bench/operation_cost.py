@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,9 @@ def _spans(sim: SimulatedAurora, bg_ended: list[tuple[str, datetime]]) -> list[S
         started = [c.at for c in sim.calls if c.operation == operation and c.applied and c.at <= at]
         if started:
             spans.append(Span(kind, max(started), at))
+        if event == "switched" and sim.proxies._proxies:
+            # an RDS Proxy in front re-registers the new cluster's targets after a switchover
+            spans.append(Span("proxy_targets", at, at + timedelta(seconds=sim.proxies.settle_seconds)))
     return sorted(spans, key=lambda t: t.called_at)
 
 
@@ -261,25 +264,29 @@ def _union_seconds(spans: list[Span]) -> float:
 
 
 def _per_wait(op: Operation, spans: list[Span], describes: list[Any]) -> list[WaitStat]:
-    """For each step that waited: latency = step end - end of the last AWS transition that ended during
-    the step (called during it, or just before it for a wait-only step such as the green's provisioning)."""
+    """For each step that waited on AWS: the time AWS was busy during the step (the union of the transitions
+    under way then, clipped to the step: a green's provisioning starts in the step before its wait) and the
+    rest of the step, the latency the engine added (the gap between one transition and the next call too)."""
     stats = []
     for step in op.steps:
         if step.completed_at is None or step.started_at is None or "wait_started_at" not in step.result:
             continue
         start, end = step.started_at, step.completed_at
-        mine = [t for t in spans if t.called_at < end and start <= t.ends_at <= end]
+        mine = [
+            Span(t.kind, max(t.called_at, start), min(t.ends_at, end))
+            for t in spans
+            if t.called_at < end and t.ends_at > start
+        ]
         if not mine:
             continue
-        ends_at = max(t.ends_at for t in mine)
-        waited_from = datetime.fromisoformat(str(step.result["wait_started_at"]))
+        busy = _union_seconds(mine)
         stats.append(
             WaitStat(
                 step=step.name,
                 kinds="+".join(sorted({t.kind for t in mine})),
-                duration=(ends_at - min(t.called_at for t in mine)).total_seconds(),
-                latency=(end - ends_at).total_seconds(),
-                describes=len([c for c in describes if min(waited_from, start) <= c.at <= end]),
+                duration=busy,
+                latency=(end - start).total_seconds() - busy,
+                describes=len([c for c in describes if start <= c.at <= end]),
             )
         )
     return stats

@@ -394,9 +394,6 @@ class Engine:
             if step.state is not StepState.WAITING:
                 step.state = StepState.WAITING
                 step.result["wait_started_at"] = now.isoformat()
-                # when the transition began, for the poll policy: unlike wait_started_at (the wait timeout's
-                # start), neither an action nor a `continue` moves it
-                step.result["poll_started_at"] = now.isoformat()
                 events.append(
                     self._event(op, "step_waiting", f"Step {step.name}: waiting for {outcome.condition}", step=step.id)
                 )
@@ -413,8 +410,13 @@ class Engine:
                 return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
             seconds = outcome.seconds
             if outcome.transition is not None:
-                since = step.result.get("poll_started_at") or step.result["wait_started_at"]
-                waited = (now - datetime.fromisoformat(str(since))).total_seconds()
+                # when this transition began, for the poll policy: unlike wait_started_at (the wait timeout's
+                # start) an action does not move it; a step that waits for one thing after another (old
+                # instances deleted, then their cluster) starts again at each, and so does a `continue`
+                if step.result.get("poll_transition") != outcome.transition or "poll_started_at" not in step.result:
+                    step.result["poll_transition"] = outcome.transition
+                    step.result["poll_started_at"] = now.isoformat()
+                waited = (now - datetime.fromisoformat(str(step.result["poll_started_at"]))).total_seconds()
                 seconds = self.poll_policy.next_wait(outcome.transition, waited, outcome.instance_class)
             return self._save_and_report(op, events, ResultOutcome.WAIT, seconds)
         # Retry: the action could not act yet; the step stays where it is.
@@ -504,6 +506,7 @@ class Engine:
                     step.result["pause_acknowledged"] = True
                 if "wait_started_at" in step.result:
                     step.result["wait_started_at"] = now
+                step.result.pop("poll_started_at", None)  # a continue may ask AWS again: poll as for a new change
                 if "busy_since" in step.result:
                     step.result["busy_since"] = now
             events.append(self._event(op, "operation_resumed", f"Resumed with continue{said}", comment=comment))

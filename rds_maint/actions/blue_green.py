@@ -492,7 +492,7 @@ class DeleteOldCluster:
             return Wait(
                 condition=f"old instances deleted ({remaining})" + (f"; {'; '.join(busy)}" if busy else ""),
                 seconds=POLL["cluster_delete"],
-                transition="cluster_delete",
+                transition="delete",
             )
         if old.status != "available":
             return Retry(f"{old.id} is {old.status}; deleting it once it is available", POLL["cluster_delete"])

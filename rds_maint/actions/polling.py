@@ -38,8 +38,8 @@ EXPECTED_SECONDS: dict[str, float] = {
     # no field figure; with DeleteTarget (unwind) the green cluster goes too: ~20 min (FIELD_NOTES 2.5)
     "blue_green_delete": 60,
     "blue_green_delete_target": 1200,
-    # the old blue cluster after an upgrade: its instances' deletion, then the cluster's (one step)
-    "cluster_delete": 600,
+    # DeleteDBCluster once its instances are gone (the old blue cluster after an upgrade)
+    "cluster_delete": 300,
 }
 
 _SIZE = re.compile(r"\.(\d*)xlarge$")
