@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.test_bad_input import CONTRACT_KEYS
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
 
@@ -61,23 +63,7 @@ DETAIL_KEYS = {
     "allowed_actions",
 }
 RESUME_ACTIONS = ["continue", "abort", "rollback", "mark_complete"]
-RESULT_KEYS = {
-    "operation_id",
-    "operation_state",
-    "step_index",
-    "step_name",
-    "step_action",
-    "step_state",
-    "outcome",
-    "continue",
-    "needs_wait",
-    "needs_intervention",
-    "completed",
-    "failed",
-    "wait_seconds",
-    "pause_reason",
-    "error",
-}
+RESULT_KEYS = CONTRACT_KEYS  # DESIGN section 4: every key, always
 DEFAULT_MAX_ITERATIONS = 2000
 IAM_FILES = ["lambda-policy.json", "state-machine-policy.json", "operator-policy.json"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry
 from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.rds import ClusterSnapshot
 
 
 class CheckCluster(ImmediateAction):
@@ -28,24 +29,30 @@ class CheckCluster(ImmediateAction):
         return Done(f"Cluster {cluster.id} is available with writer {cluster.writer_id}")
 
 
+def rolling_problems(ctx: ActionContext, cluster: ClusterSnapshot) -> list[str]:
+    """What every temp-instance operation promises at the end: the original writer, no temp instance."""
+    problems = []
+    if cluster.writer_id != ctx.params["expected_writer"]:
+        problems.append(f"writer is {cluster.writer_id}, expected {ctx.params['expected_writer']}")
+    temp_id = ctx.operation.context.get("temp_instance_id")
+    if temp_id and cluster.member(temp_id) is not None:
+        problems.append(f"temp instance {temp_id} is still in the cluster")
+    return problems
+
+
 class VerifyInstanceClasses(ImmediateAction):
     name = "verify_instance_classes"
 
     def run(self, ctx: ActionContext) -> Outcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        problems = []
-        if cluster.writer_id != p["expected_writer"]:
-            problems.append(f"writer is {cluster.writer_id}, expected {p['expected_writer']}")
+        problems = rolling_problems(ctx, cluster)
         for instance_id, expected in p.get("expected_classes", {}).items():
             member = cluster.member(instance_id)
             if member is None:
                 problems.append(f"{instance_id} is missing")
             elif member.instance.instance_class != expected:
                 problems.append(f"{instance_id} is {member.instance.instance_class}, expected {expected}")
-        temp_id = ctx.operation.context.get("temp_instance_id")
-        if temp_id and cluster.member(temp_id) is not None:
-            problems.append(f"temp instance {temp_id} is still in the cluster")
         if problems:
             raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
         classes = {m.id: m.instance.instance_class for m in cluster.members}

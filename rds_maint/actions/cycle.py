@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.checks import rolling_problems
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.parameters import IN_SYNC, parameter_statuses
 from rds_maint.rds import ClusterSnapshot
@@ -73,12 +74,7 @@ class VerifyInstanceCycle(ImmediateAction):
     def run(self, ctx: ActionContext) -> Outcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        problems = []
-        if cluster.writer_id != p["expected_writer"]:
-            problems.append(f"writer is {cluster.writer_id}, expected {p['expected_writer']}")
-        temp_id = ctx.operation.context.get("temp_instance_id")
-        if temp_id and cluster.member(temp_id) is not None:
-            problems.append(f"temp instance {temp_id} is still in the cluster")
+        problems = rolling_problems(ctx, cluster)
         for instance_id, (now, recorded) in sorted(_tier_differences(cluster, p.get("expected_tiers", {})).items()):
             problems.append(f"{instance_id} has promotion tier {now}, expected {recorded}")
         for instance_id in p.get("rebooted", []):
