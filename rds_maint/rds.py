@@ -160,6 +160,11 @@ class ClusterRoles:
     member_ids: tuple[str, ...]
 
 
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """A dict of tags in the shape every RDS create/tag call takes."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
 def _tags(items: list[Any] | None) -> dict[str, str]:
     return {str(t["Key"]): str(t.get("Value", "")) for t in items or []}
 
@@ -348,7 +353,7 @@ class RdsGateway:
             "Engine": engine,
             "DBInstanceClass": instance_class,
             "PromotionTier": promotion_tier,
-            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            "Tags": _tag_list(tags),
         }
         if availability_zone:
             kwargs["AvailabilityZone"] = availability_zone
@@ -422,7 +427,7 @@ class RdsGateway:
             "BlueGreenDeploymentName": name,
             "Source": source_arn,
             "TargetEngineVersion": target_engine_version,
-            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            "Tags": _tag_list(tags),
         }
         if cluster_parameter_group:
             kwargs["TargetDBClusterParameterGroupName"] = cluster_parameter_group
@@ -468,7 +473,7 @@ class RdsGateway:
         return _tags(self.call("ListTagsForResource", ResourceName=arn).get("TagList"))
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
-        self.call("AddTagsToResource", ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        self.call("AddTagsToResource", ResourceName=arn, Tags=_tag_list(tags))
 
     def parameter_group(self, kind: ParameterGroupKind, name: str) -> dict[str, Any] | None:
         """A cluster or instance parameter group (name, family, ARN); None if it does not exist."""
@@ -503,7 +508,7 @@ class RdsGateway:
     def create_parameter_group(
         self, kind: ParameterGroupKind, name: str, family: str, description: str, tags: dict[str, str]
     ) -> None:
-        tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
+        tag_list = _tag_list(tags)
         if kind == "cluster":
             self.call(
                 "CreateDBClusterParameterGroup",

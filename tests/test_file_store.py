@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,30 +57,6 @@ def test_a_stale_save_is_refused_and_changes_nothing(tmp_path: Path) -> None:
         store.save(second, [event("op-1", 2)])
     assert store.load("op-1").pause_reason == "first"
     assert [e.id for e in store.events("op-1")] == ["e1"]
-
-
-def test_concurrent_saves_of_one_version_let_exactly_one_win(tmp_path: Path) -> None:
-    store = FileStore(tmp_path)
-    store.create(operation(), [])
-    copies = [store.load("op-1") for _ in range(8)]
-    outcomes: list[str] = []
-
-    def save(copy: Operation, n: int) -> None:
-        copy.pause_reason = f"writer {n}"
-        try:
-            FileStore(tmp_path).save(copy, [event("op-1", n)])
-            outcomes.append("won")
-        except Conflict:
-            outcomes.append("lost")
-
-    threads = [threading.Thread(target=save, args=(c, n)) for n, c in enumerate(copies)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["lost"] * 7 + ["won"]
-    assert store.load("op-1").version == 2
-    assert len(store.events("op-1")) == 1
 
 
 def test_unreadable_state_is_reported_not_reset(tmp_path: Path) -> None:
