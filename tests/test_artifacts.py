@@ -985,7 +985,7 @@ class Machine:
             found.append(entry)
         return found
 
-    def wait_for_notice(self, execution_arn: str, number: int = 1, timeout: float = 30) -> JsonDict:
+    def wait_for_notice(self, execution_arn: str, number: int = 1, timeout: float = 180) -> JsonDict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             notices = self.notices(execution_arn)
@@ -996,7 +996,7 @@ class Machine:
             time.sleep(0.05)
         raise AssertionError(f"no notice {number} within {timeout}s; engine calls: {self.engine.actions()}")
 
-    def wait_done(self, execution_arn: str, timeout: float = 30) -> JsonDict:
+    def wait_done(self, execution_arn: str, timeout: float = 180) -> JsonDict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described: Any = self.client.describe_execution(executionArn=execution_arn)

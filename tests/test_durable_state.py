@@ -84,6 +84,24 @@ class Turns:
         self._clock.sleep(seconds)
 
 
+class FirstLoadTogether:
+    """A store whose first load waits until the rival invocation has loaded too."""
+
+    def __init__(self, store: StateStore, barrier: threading.Barrier) -> None:
+        self._store, self._barrier, self._armed = store, barrier, True
+        self.url = store.url
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def load(self, operation_id: str) -> Operation:
+        loaded = self._store.load(operation_id)
+        if self._armed:
+            self._armed = False
+            self._barrier.wait(timeout=30)
+        return loaded
+
+
 @ON_EVERY_STORE
 def test_two_threads_advancing_one_operation_complete_it_with_each_change_made_once(
     world: World, cluster_1w2r: list[str], serialised_aws: None
@@ -94,8 +112,11 @@ def test_two_threads_advancing_one_operation_complete_it_with_each_change_made_o
     errors: list[BaseException] = []
     turns = Turns(world.clock)
 
+    both_loaded = threading.Barrier(2)  # the first calls read the same version: one of them must lose
+
     def invoke_in_a_loop(n: int) -> None:
-        engine = world.new_engine()  # a Lambda of its own: own store client, own RDS client
+        store = FirstLoadTogether(open_store(world.store_url), both_loaded)
+        engine = Engine(store, lambda region: world.gateway(), world.clock)  # a Lambda of its own
         try:
             for _ in range(5000):
                 result = engine.advance(op.id)

@@ -102,7 +102,7 @@ class Harness:
         described: Any = self.sfn.describe_execution(executionArn=arn)
         return dict(described)
 
-    def wait_done(self, arn: str, timeout: float = 60) -> JsonDict:
+    def wait_done(self, arn: str, timeout: float = 180) -> JsonDict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = self.describe(arn)
@@ -137,7 +137,7 @@ class Harness:
                 seen.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"])
 
-    def notice(self, arn: str, number: int = 1, timeout: float = 30) -> JsonDict:
+    def notice(self, arn: str, number: int = 1, timeout: float = 180) -> JsonDict:
         """The `detail` of the n-th InterventionRequired event delivered to the operators' queue."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -194,6 +194,7 @@ def test_events_survive_concurrent_appends(store: StateStore, serialised_aws: No
     store.create(operation(), [event("op-1", "created")])
     errors: list[BaseException] = []
     conflicts: list[int] = []
+    first_round = threading.Barrier(3)  # all three load version 1 before any saves, so two must conflict
 
     def append(writer: int) -> None:
         mine = open_store(store.url)  # a process of its own
@@ -201,6 +202,8 @@ def test_events_survive_concurrent_appends(store: StateStore, serialised_aws: No
             for n in range(6):
                 while True:
                     current = mine.load("op-1")
+                    if n == 0 and current.version == 1:
+                        first_round.wait(timeout=30)
                     try:
                         mine.save(current, [event("op-1", f"w{writer}-{n}a"), event("op-1", f"w{writer}-{n}b")])
                         break
