@@ -158,6 +158,7 @@ class ClusterRoles:
     status: str
     writer_id: str | None
     member_ids: tuple[str, ...]
+    engine: str = ""
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -294,7 +295,17 @@ class RdsGateway:
             status=data.get("Status", "unknown"),
             writer_id=writer,
             member_ids=tuple(m["DBInstanceIdentifier"] for m in members),
+            engine=data.get("Engine", ""),
         )
+
+    def find_cluster_roles(self, cluster_id: str) -> ClusterRoles | None:
+        """`cluster_roles`, or None once the cluster is gone: one describe to follow a deletion."""
+        try:
+            return self.cluster_roles(cluster_id)
+        except PersonAwsError as exc:
+            if exc.code in CLUSTER_NOT_FOUND:
+                return None
+            raise
 
     def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
         try:

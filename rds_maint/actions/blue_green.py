@@ -451,6 +451,9 @@ class DeleteOldCluster:
             raise NeedsPerson("the switchover step recorded no old cluster; rds-maint will not guess which to delete")
         if old_id == p["cluster_id"] or not str(old_id).startswith(f"{p['cluster_id']}-old"):
             raise NeedsPerson(f"refusing to delete {old_id}: it is not the old blue cluster of {p['cluster_id']}")
+        following = self._follow(ctx, str(old_id))
+        if following is not None:
+            return following
         old = ctx.rds.find_cluster(str(old_id))
         if old is None:
             return Done(f"The old blue cluster {old_id} is deleted", result={"old_cluster_deleted": old_id})
@@ -493,6 +496,7 @@ class DeleteOldCluster:
                 condition=f"old instances deleted ({remaining})" + (f"; {'; '.join(busy)}" if busy else ""),
                 seconds=POLL["cluster_delete"],
                 transition="delete",
+                result={"deleting_members": [] if busy else sorted(m.id for m in old.members)},
             )
         if old.status != "available":
             return Retry(f"{old.id} is {old.status}; deleting it once it is available", POLL["cluster_delete"])
@@ -518,6 +522,29 @@ class DeleteOldCluster:
             result={"final_snapshot": snapshot},
             transition="cluster_delete",
         )
+
+    def _follow(self, ctx: ActionContext, old_id: str) -> Outcome | None:
+        """A deletion under way is followed with one DescribeDBClusters per look; None: look at everything.
+
+        The safety checks ran when the deletions were asked for; the cluster's member list shows any
+        instance added since (then the full look refuses it), and the end of each phase.
+        """
+        deleting = set(ctx.step.result.get("deleting_members") or [])
+        if not deleting and "final_snapshot" not in ctx.step.result:
+            return None
+        roles = ctx.rds.find_cluster_roles(old_id)
+        if roles is None:
+            return Done(f"The old blue cluster {old_id} is deleted", result={"old_cluster_deleted": old_id})
+        if roles.status == "deleting":
+            condition = f"{old_id} deleted (now deleting)"
+            return Wait(condition=condition, seconds=POLL["cluster_delete"], transition="cluster_delete")
+        if roles.member_ids and set(roles.member_ids) <= deleting:
+            return Wait(
+                condition=f"old instances deleted ({', '.join(roles.member_ids)})",
+                seconds=POLL["cluster_delete"],
+                transition="delete",
+            )
+        return None
 
     def _mark(self, ctx: ActionContext, old: ClusterSnapshot) -> None:
         """Tag the old cluster and its instances as this operation's (the IAM policy deletes only tagged ones)."""

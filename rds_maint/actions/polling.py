@@ -2,7 +2,7 @@
 
 A fixed 30 s poll wastes describe calls early in a 10-minute modify and adds up to 30 s
 after a 30 s failover. Knowing roughly how long a transition takes, we look rarely at
-first and more often near the expected end, then back off if it overruns. RDS throttles at
+first and often near the expected end, backing off in proportion as it overruns. RDS throttles at
 about 12 requests/s per account and region, shared with everything else: fewer calls matter.
 """
 
@@ -27,7 +27,7 @@ POLL_SECONDS = {
 # Typical durations in seconds (FIELD_NOTES 2.5): what AWS usually needs, not a limit.
 EXPECTED_SECONDS: dict[str, float] = {
     "create": 480,
-    "modify": 600,
+    "modify": 630,  # ~10 min, plus ~30 s before the status even moves
     "reboot": 60,
     "failover": 35,
     "delete": 300,
@@ -58,12 +58,24 @@ def class_factor(instance_class: str | None) -> float:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Next wait = 60 % of what is expected to remain, never below `near` (5 % of the expected
-    duration, at least `min_seconds`); past the expected end, `near` growing with the overrun,
-    capped at `max_seconds`. `fixed` (the poll_interval setting) forces one interval."""
+    """When to look again: the change seen at most ~10 % after it ends, with few looks.
 
-    min_seconds: int = 5
+    The usual range of a transition runs from `early` before its expected duration to `late` after
+    it (AWS runs late more often than early). Before that range nothing
+    can be over: one look at its start, or one every `max_seconds` if that is further off (a resource
+    that failed is still seen within `max_seconds`). Inside the range, where the end is likely, a
+    look every `step` of the time spent but at least every `near_seconds`. Past it (an overrun, maybe
+    hours for a big Blue/Green), back off: every `step` of the time spent. A look then always falls
+    within `step` of the true end, so latency stays under ~10 % of the wait. `fixed` (the
+    poll_interval setting) forces one interval.
+    """
+
+    min_seconds: int = 3
     max_seconds: int = 300
+    near_seconds: int = 30
+    early: float = 0.1
+    late: float = 0.2
+    step: float = 0.1
     fixed: int | None = None
     expected: Mapping[str, float] = field(default_factory=lambda: dict(EXPECTED_SECONDS))
 
@@ -77,14 +89,14 @@ class PollPolicy:
         if self.fixed is not None:
             return self.fixed
         expected = self.expected_for(transition, instance_class)
-        near = max(float(self.min_seconds), expected * 0.05)
-        remaining = expected - elapsed
-        if remaining > near:
-            wait = max(near, remaining * 0.6)
+        first_look, usual_end = expected * (1.0 - self.early), expected * (1.0 + self.late)
+        if elapsed < first_look:
+            wait = first_look - elapsed
+        elif elapsed < usual_end:
+            wait = min(self.step * elapsed, float(self.near_seconds))
         else:
-            overrun = max(0.0, -remaining)
-            wait = near + overrun * 0.1
-        return int(min(self.max_seconds, max(self.min_seconds, round(wait))))
+            wait = self.step * elapsed
+        return int(min(self.max_seconds, max(self.min_seconds, wait)))
 
     @classmethod
     def from_env(cls) -> PollPolicy:

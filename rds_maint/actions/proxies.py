@@ -73,10 +73,6 @@ def proxies_tracking(rds: RdsGateway, cluster_id: str, engine: str | None = None
     return found
 
 
-def _find_proxy(rds: RdsGateway, name: str) -> dict[str, Any] | None:
-    return next((p for p in rds.db_proxies() if p.get("DBProxyName") == name), None)
-
-
 class CheckProxies(ImmediateAction):
     """Before the deployment is created: every proxy tracking the cluster is available and healthy."""
 
@@ -123,21 +119,27 @@ class VerifyProxyTargets:
 
     def check(self, ctx: ActionContext) -> Outcome:
         cluster_id = ctx.params["cluster_id"]
-        cluster = ctx.rds.describe_cluster(cluster_id)
-        wanted: dict[str, str] = {
-            str(p["name"]): str(p.get("target_group", DEFAULT_TARGET_GROUP))
-            for p in recorded(ctx, "check_proxies", "proxies") or []
-        }
-        for view in proxies_tracking(ctx.rds, cluster_id, cluster.engine):
-            wanted.setdefault(view.name, view.target_group)
+        cluster = ctx.rds.cluster_roles(cluster_id)
+        # Which proxies to watch is settled at the first look (those recorded before the switchover and any
+        # other tracking the cluster now); later looks read only those: one DescribeDBProxies, then the
+        # targets of each, instead of every proxy's targets twice.
+        wanted: dict[str, str] = dict(ctx.step.result.get("watched_proxies") or {})
+        if not wanted:
+            wanted = {
+                str(p["name"]): str(p.get("target_group", DEFAULT_TARGET_GROUP))
+                for p in recorded(ctx, "check_proxies", "proxies") or []
+            }
+            for view in proxies_tracking(ctx.rds, cluster_id, cluster.engine):
+                wanted.setdefault(view.name, view.target_group)
         if not wanted:
             return Done(f"No RDS Proxy tracks {cluster_id}", result={"proxies_ok": []})
         repairs: dict[str, str] = dict(ctx.step.result.get("repairs") or {})
         started = _since(ctx.step.started_at, ctx.now)
         waiting: list[str] = []
-        members = {m.id for m in cluster.members}
+        members = set(cluster.member_ids)
+        proxies = {str(p.get("DBProxyName")): p for p in ctx.rds.db_proxies()}
         for name, group in sorted(wanted.items()):
-            proxy = _find_proxy(ctx.rds, name)
+            proxy = proxies.get(name)
             if proxy is None:
                 raise NeedsPerson(f"RDS Proxy {name}, which tracked {cluster_id} before the switchover, is gone")
             view = proxy_view(ctx.rds, name, str(proxy.get("Status", "unknown")), group)
@@ -178,7 +180,7 @@ class VerifyProxyTargets:
             return Wait(
                 condition="RDS Proxy targets AVAILABLE on the upgraded cluster (" + "; ".join(waiting) + ")",
                 seconds=POLL_SECONDS,
-                result={"repairs": repairs},
+                result={"repairs": repairs, "watched_proxies": wanted},
             )
         return Done(
             f"RDS Proxy {', '.join(sorted(wanted))} tracks {cluster_id}, every instance target AVAILABLE"

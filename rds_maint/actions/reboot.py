@@ -116,23 +116,30 @@ class RebootInstance:
             transition="reboot",
         )
 
+    def _restarting(self, ctx: ActionContext, status: str, left: object) -> Wait:
+        wait = self._waiting(ctx, status)
+        return Wait(
+            condition=wait.condition,
+            seconds=wait.seconds,
+            transition=wait.transition,
+            result={"left_available_at": left or ctx.now.isoformat()},
+        )
+
     def check(self, ctx: ActionContext) -> Outcome:
         p = ctx.params
         instance_id = p["instance_id"]
+        # While it restarts one DescribeDBInstances per look; the whole cluster only once it is back.
+        instance = ctx.rds.find_instance(instance_id)
+        status = instance.status if instance is not None else "available"
+        left = ctx.step.result.get("left_available_at")
+        if status != "available":
+            return self._restarting(ctx, status, left)
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(instance_id)
         if member is None:
             raise NeedsPerson(f"instance {instance_id} left cluster {cluster.id} while it was rebooting")
-        status = member.instance.status
-        left = ctx.step.result.get("left_available_at")
-        if status != "available":
-            wait = self._waiting(ctx, status)
-            return Wait(
-                condition=wait.condition,
-                seconds=wait.seconds,
-                transition=wait.transition,
-                result={"left_available_at": left or ctx.now.isoformat()},
-            )
+        if member.instance.status != "available":
+            return self._restarting(ctx, member.instance.status, left)
         if not left and self._restart_event(ctx, instance_id, _since(ctx.step.result["reboot_marked_at"])) is None:
             # AWS shows `available` for a moment after the call: not yet rebooted.
             return Wait(
