@@ -461,7 +461,7 @@ def respond(operation_id: str, answer: str, comment: str | None) -> None:
     envvar="RDS_MAINT_STATE_MACHINE_ARN",
     help="The deployed machine (StateMachineArn output); or RDS_MAINT_STATE_MACHINE_ARN.",
 )
-@click.option("--max-iterations", type=int, help="Loop iterations per execution before a hand-off (1-2000).")
+@click.option("--max-iterations", type=int, help="Loop iterations per execution before a hand-off (1-800).")
 @click.option(
     "--intervention-timeout", type=int, help="Seconds a notice waits before it is sent again (default 86400)."
 )

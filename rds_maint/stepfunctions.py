@@ -28,7 +28,7 @@ from rds_maint.intervention import ABORT_ERROR, Answer, mask_token, region_of_ar
 from rds_maint.model import Intervention
 
 MAX_NAME = 80
-MAX_ITERATIONS = (1, 2000)
+MAX_ITERATIONS = (1, 800)
 INTERVENTION_TIMEOUT = (60, 31_536_000)
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 _STATE_MACHINE_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ import botocore.loaders
 import botocore.session
 import pytest
 from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
 
 from rds_maint import config
 from rds_maint.config import Settings
@@ -21,6 +19,7 @@ from rds_maint.model import Operation, StepResult
 from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.sim import SimulatedAurora, VirtualClock
+from rds_maint.sim.machine import serialise_aws
 from rds_maint.store import StateStore, init_store, open_store
 
 REGION = "us-east-1"
@@ -138,20 +137,8 @@ def serialised_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     moto's backends are plain Python objects: a conditional write (S3 If-Match, DynamoDB
     ConditionExpression) is a check and then a write, not atomic across threads; the
     simulator's timeline is not thread-safe either. AWS applies each request atomically, so
-    the harness does the same: each moto request and each simulated RDS call holds one lock.
+    the harness does the same: each moto request and each simulated RDS call holds one lock
+    (`rds_maint.sim.machine.serialise_aws`, which bench/sfn_history.py uses too).
     The engine and the stores are not serialised: their requests still interleave freely.
     """
-    lock = threading.RLock()
-    process = BotocoreStubber.process_request
-    answer = SimulatedAurora._answer
-
-    def locked_process(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return process(self, request)
-
-    def locked_answer(self: SimulatedAurora, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return answer(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", locked_process)
-    monkeypatch.setattr(SimulatedAurora, "_answer", locked_answer)
+    serialise_aws(monkeypatch)

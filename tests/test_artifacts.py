@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from rds_maint.sim.machine import load_template, shim_moto_sfn_integration
 from tests.test_bad_input import CONTRACT_KEYS
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ DETAIL_KEYS = {
 }
 RESUME_ACTIONS = ["continue", "abort", "rollback", "mark_complete"]
 RESULT_KEYS = CONTRACT_KEYS  # DESIGN section 4: every key, always
-DEFAULT_MAX_ITERATIONS = 2000
+DEFAULT_MAX_ITERATIONS = 800
 IAM_FILES = ["lambda-policy.json", "state-machine-policy.json", "operator-policy.json"]
 
 JsonDict = dict[str, Any]
@@ -164,27 +165,8 @@ def as_list(value: Any) -> list[Any]:
 
 def load_yaml_template() -> JsonDict:
     """sfn/template.yaml with CloudFormation short tags turned into their long form."""
-    yaml: Any = pytest.importorskip("yaml")
-
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
-        pass
-
-    def construct(loader: Any, suffix: str, node: Any) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        if suffix == "Ref":
-            return {"Ref": value}
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-        return {f"Fn::{suffix}": value}
-
-    Loader.add_multi_constructor("!", construct)
-    template: JsonDict = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=Loader)
-    return template
+    pytest.importorskip("yaml")
+    return load_template(TEMPLATE_PATH)
 
 
 TEMPLATE_TO_IAM_PLACEHOLDERS = {
@@ -1024,43 +1006,6 @@ def notify_state_name() -> str:
 
 
 MachineFactory = Callable[..., Machine]
-
-
-def shim_moto_sfn_integration(monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Give moto's `states:startExecution` integration the field-name mapping AWS does.
-
-    The optimized integration takes `StateMachineArn`/`Name`/`Input` and answers
-    `ExecutionArn`/`StartDate`; moto's interpreter hands the PascalCase names to boto3
-    unchanged (its normalisation hooks are stubs), so the hand-off fails in moto only.
-    """
-    try:
-        module: Any = importlib.import_module(
-            "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
-        )
-    except ImportError:
-        return False
-    cls = getattr(module, "StateTaskServiceSfn", None)
-    if cls is None or not hasattr(cls, "_normalise_parameters") or not hasattr(cls, "_normalise_response"):
-        return False
-    original = cls._normalise_parameters
-
-    def normalise_parameters(
-        self: Any, parameters: JsonDict, boto_service_name: Any = None, service_action_name: Any = None
-    ) -> None:
-        original(self, parameters, boto_service_name=boto_service_name, service_action_name=service_action_name)
-        for key in [k for k in parameters if k[:1].isupper()]:
-            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
-
-    def normalise_response(
-        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
-    ) -> None:
-        if isinstance(response, dict):
-            for key in [k for k in response if k[:1].islower()]:
-                response[key[0].upper() + key[1:]] = response.pop(key)
-
-    monkeypatch.setattr(cls, "_normalise_parameters", normalise_parameters)
-    monkeypatch.setattr(cls, "_normalise_response", normalise_response)
-    return True
 
 
 @pytest.fixture

@@ -1,0 +1,556 @@
+"""The project's own state machine, run in moto's Step Functions interpreter against the real engine.
+
+Why it exists: the ASL in `sfn/rds-maint-machine.asl.json` is product code, and what it costs
+(state transitions, Lambda invocations, history events against the 25,000-event cap) and whether
+it routes every engine answer right can only be seen by running it. Here it runs as written (only
+`${LambdaArn}` substituted) in moto's interpreter, with the engine Lambda in-process and the Wait
+states on the virtual clock, so an operation of virtual hours runs in seconds. The tests
+(`tests/test_sfn_execution.py`) and the benchmark (`bench/sfn_history.py`) both use it.
+
+Every Task invokes moto's simple Lambda backend, whose `invoke` is routed in-process to
+`rds_maint.lambda_handler.handler`: the real engine on the simulated Aurora, a file store and the
+virtual clock (through `config.set_engine_factory`). moto's EventBridge delivers the machine's
+`InterventionRequired` notices and the Lambda's `OperationStatusChanged` events to SQS queues the
+caller reads, and to the engine Lambda through the template's own rule and input transformer.
+Operators answer with `send_task_success` / `send_task_failure` or `rds-maint respond`.
+
+Time: the Wait states advance the virtual clock by the seconds the engine asked for and return at
+once, and so do the retriers' back-off sleeps; when asked (`short_notice_timeouts`), a notice's
+`TimeoutSecondsPath` is scaled from virtual to real time (60 s -> 0.3 s). Nothing in the ASL is edited.
+
+moto gaps worked around here, never in the ASL:
+- `states:startExecution` passes PascalCase field names to boto3 (`shim_moto_sfn_integration`);
+- a Lambda service error (HTTP 5xx) reaches Retry/Catch as `Exception`, not `Lambda.<Code>`;
+- EventBridge rules cannot target Lambda functions, and input transformers insert string values
+  without JSON quotes: the harness delivers Lambda targets in-process with JSON-quoted values.
+
+Every patch goes through a `Patcher` (anything with `setattr(target, name, value)`: pytest's
+`MonkeyPatch`, or `Patches` here, which undoes them on exit). moto is imported inside the functions:
+importing this module costs no more than `rds_maint.sim`. It needs the repository checkout (`sfn/`)
+and moto with the stepfunctions, events, sqs, awslambda and iam extras (the dev extra), plus PyYAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from botocore.exceptions import ClientError
+
+from rds_maint import config
+from rds_maint.actions.polling import PollPolicy
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
+from rds_maint.intervention import STATUS_DETAIL_TYPE
+from rds_maint.lambda_handler import handler
+from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.sim.aurora import SimulatedAurora
+from rds_maint.sim.clock import VirtualClock
+from rds_maint.store import StateStore, open_store
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_stepfunctions.client import SFNClient
+
+JsonDict = dict[str, Any]
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_PATH = ROOT / "sfn" / "rds-maint-machine.asl.json"
+TEMPLATE_PATH = ROOT / "sfn" / "template.yaml"
+
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+REGION = "us-east-1"
+FUNCTION_NAME = "rds-maint-engine"
+MACHINE_NAME = "rds-maint-machine"
+NOTICE_TIME_SCALE = 200.0  # virtual seconds of a notice timeout per real second
+
+_SFN = "moto.stepfunctions.parser.asl.component"
+_MISSING = object()
+
+W = TypeVar("W")
+
+
+class Patcher(Protocol):
+    """What the install functions need: pytest's `MonkeyPatch` has it, and so does `Patches`."""
+
+    def setattr(self, target: Any, name: str, value: Any) -> None: ...
+
+
+class Patches:
+    """A patcher for code outside pytest: keeps each original and puts it back in `undo()` (or on exit)."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def setattr(self, target: Any, name: str, value: Any) -> None:
+        # the object's own attribute, not what getattr finds (a bound or inherited one): undo then
+        # deletes what was not there, and the class's method shows through again
+        try:
+            old = vars(target).get(name, _MISSING)
+        except TypeError:  # no __dict__ (slots)
+            old = getattr(target, name, _MISSING)
+        self._saved.append((target, name, old))
+        setattr(target, name, value)
+
+    def undo(self) -> None:
+        while self._saved:
+            target, name, old = self._saved.pop()
+            if old is _MISSING:
+                delattr(target, name)
+            else:
+                setattr(target, name, old)
+
+    def __enter__(self) -> Patches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.undo()
+
+
+@dataclass
+class SimWorld:
+    """What a run needs besides the machine: the simulated Aurora, its clock and the engine's store."""
+
+    sim: SimulatedAurora
+    clock: VirtualClock
+    store: StateStore
+    store_url: str
+
+
+@dataclass
+class Harness(Generic[W]):
+    world: W
+    sfn: SFNClient
+    sqs: SQSClient
+    machine_arn: str
+    function_arn: str
+    queues: dict[str, str]
+    invocations: list[JsonDict] = field(default_factory=list)  # every engine Lambda event, in order
+    delivered: list[JsonDict] = field(default_factory=list)  # those EventBridge rules delivered (not Tasks)
+    service_errors: dict[str, int] = field(default_factory=dict)
+    waits: list[float] = field(default_factory=list)
+    short_notice_timeouts: int = 0  # how many notices time out in virtual-to-real scaled time
+    backoffs: list[float] = field(default_factory=list)
+    received: dict[str, list[JsonDict]] = field(default_factory=dict)
+
+    # -- driving -------------------------------------------------------------------------
+
+    def start(self, payload: JsonDict, name: str = "run-1") -> str:
+        arn = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=name, input=json.dumps(payload))
+        return arn["executionArn"]
+
+    def describe(self, arn: str) -> JsonDict:
+        described: Any = self.sfn.describe_execution(executionArn=arn)
+        return dict(described)
+
+    def wait_done(self, arn: str, timeout: float = 180) -> JsonDict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.describe(arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(0.05)
+        raise TimeoutError(f"{arn} still running after {timeout}s; last calls: {self.actions()[-8:]}")
+
+    def actions(self) -> list[str]:
+        return [str(event.get("action")) for event in list(self.invocations)]
+
+    def history(self, arn: str) -> list[JsonDict]:
+        events: list[JsonDict] = []
+        kwargs: JsonDict = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page: Any = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    # -- reading EventBridge deliveries ----------------------------------------------------
+
+    def drain(self, queue: str) -> list[JsonDict]:
+        seen = self.received.setdefault(queue, [])
+        while True:
+            got: Any = self.sqs.receive_message(QueueUrl=self.queues[queue], MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return seen
+            for message in messages:
+                seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"])
+
+    def notice(self, arn: str, number: int = 1, timeout: float = 180) -> JsonDict:
+        """The `detail` of the n-th InterventionRequired event delivered to the operators' queue."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            notices = self.drain("interventions")
+            if len(notices) >= number:
+                detail: JsonDict = notices[number - 1]["detail"]
+                return detail
+            status = self.describe(arn)["status"]
+            if status != "RUNNING":
+                raise RuntimeError(f"execution ended {status} before notice {number}: {self.describe(arn)}")
+            time.sleep(0.05)
+        raise TimeoutError(f"no notice {number} within {timeout}s; calls: {self.actions()[-8:]}")
+
+    def status_events(self) -> list[JsonDict]:
+        return [event["detail"] for event in self.drain("status")]
+
+
+HarnessRef = list[Harness[Any]]  # filled once the harness is built; the patches read it at call time
+
+
+def install_lambda(harness_ref: HarnessRef, patcher: Patcher) -> None:
+    """moto's simple Lambda backend runs the real handler in-process."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.exceptions import JsonRESTError
+
+    class ServiceException(JsonRESTError):
+        code = 500
+
+        def __init__(self) -> None:
+            super().__init__("ServiceException", "simulated Lambda service failure")
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        harness = harness_ref[0]
+        event = json.loads(body) if body else {}
+        harness.invocations.append(event)
+        action = str(event.get("action"))
+        if harness.service_errors.get(action, 0) > 0:
+            harness.service_errors[action] -= 1
+            raise ServiceException()
+        try:
+            result = handler(event, None)
+        except BaseException as exc:  # an unhandled error (or a simulated crash) in the function
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        return json.dumps(result).encode()
+
+    patcher.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+
+def install_lambda_error_names(patcher: Patcher) -> None:
+    """AWS names a Lambda service error `Lambda.<Code>` (e.g. Lambda.ServiceException); moto says `Exception`."""
+    task_lambda: Any = importlib.import_module(f"{_SFN}.state.exec.state_task.state_task_lambda")
+    failure: Any = importlib.import_module(f"{_SFN}.common.error_name.failure_event")
+    custom: Any = importlib.import_module(f"{_SFN}.common.error_name.custom_error_name")
+    api: Any = importlib.import_module("moto.stepfunctions.parser.api")
+    detail: Any = importlib.import_module("moto.stepfunctions.parser.asl.eval.event.event_detail")
+    original = task_lambda.StateTaskLambda._from_error
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        name = f"Lambda.{ex.response['Error']['Code']}"
+        return failure.FailureEvent(
+            env=env,
+            error_name=custom.CustomErrorName(name),
+            event_type=api.HistoryEventType.LambdaFunctionFailed,
+            event_details=detail.EventDetails(
+                lambdaFunctionFailedEventDetails=api.LambdaFunctionFailedEventDetails(
+                    error=name, cause=str(ex.response["Error"].get("Message", ""))
+                )
+            ),
+        )
+
+    patcher.setattr(task_lambda.StateTaskLambda, "_from_error", from_error)
+
+
+def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: Patcher) -> None:
+    """Wait states and retry back-offs spend virtual time; notice timeouts shrink to real fractions."""
+    wait_function: Any = importlib.import_module(f"{_SFN}.state.wait.wait_function.wait_function")
+    retrier: Any = importlib.import_module(f"{_SFN}.common.retry.retrier_decl")
+    timeouts: Any = importlib.import_module(f"{_SFN}.common.timeouts.timeout")
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        harness_ref[0].waits.append(wait_seconds)
+        clock.advance(wait_seconds)
+
+    def backoff(seconds: float) -> None:
+        harness_ref[0].backoffs.append(seconds)
+        clock.advance(seconds)
+
+    original_path_seconds = timeouts.TimeoutSecondsPath._eval_seconds
+
+    def path_seconds(self: Any, env: Any) -> float:
+        seconds = float(original_path_seconds(self, env))
+        harness = harness_ref[0]
+        if harness.short_notice_timeouts > 0:
+            harness.short_notice_timeouts -= 1
+            return seconds / NOTICE_TIME_SCALE
+        return seconds
+
+    patcher.setattr(wait_function.WaitFunction, "_wait_interval", wait_interval)
+    patcher.setattr(retrier, "time", types.SimpleNamespace(sleep=backoff))
+    patcher.setattr(timeouts.TimeoutSecondsPath, "_eval_seconds", path_seconds)
+
+
+def _transform(transformer: JsonDict, event: JsonDict) -> JsonDict:
+    """EventBridge's input transformer for a JSON template: placeholders take JSON values."""
+
+    def lookup(path: str) -> Any:
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    text = str(transformer["InputTemplate"])
+    for key, path in transformer["InputPathsMap"].items():
+        text = text.replace(f"<{key}>", json.dumps(lookup(str(path))))
+    result: JsonDict = json.loads(text)
+    return result
+
+
+def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
+    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot)."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+        targets = list(rule.targets)
+        to_lambda = [t for t in targets if ":lambda:" in str(t["Arn"])]
+        if to_lambda and rule.event_pattern.matches_event(original_event):
+            # Lambda first, so that a caller that has read a notice finds its token recorded.
+            harness = harness_ref[0]
+            for target in to_lambda:
+                event = _transform(target["InputTransformer"], original_event)
+                harness.invocations.append(event)
+                harness.delivered.append(event)
+                handler(event, None)
+        rule.targets = [t for t in targets if t not in to_lambda]
+        try:
+            original(rule, original_event, transform_input)
+        finally:
+            rule.targets = targets
+
+    patcher.setattr(Rule, "send_to_targets", send_to_targets)
+
+
+def shim_moto_sfn_integration(patcher: Patcher) -> bool:
+    """Give moto's `states:startExecution` integration the field-name mapping AWS does.
+
+    The optimized integration takes `StateMachineArn`/`Name`/`Input` and answers
+    `ExecutionArn`/`StartDate`; moto's interpreter hands the PascalCase names to boto3
+    unchanged (its normalisation hooks are stubs), so the hand-off fails in moto only.
+    False when this moto has no such hooks (nothing patched).
+    """
+    try:
+        module: Any = importlib.import_module(
+            "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
+        )
+    except ImportError:
+        return False
+    cls = getattr(module, "StateTaskServiceSfn", None)
+    if cls is None or not hasattr(cls, "_normalise_parameters") or not hasattr(cls, "_normalise_response"):
+        return False
+    original = cls._normalise_parameters
+
+    def normalise_parameters(
+        self: Any, parameters: JsonDict, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        original(self, parameters, boto_service_name=boto_service_name, service_action_name=service_action_name)
+        for key in [k for k in parameters if k[:1].isupper()]:
+            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        if isinstance(response, dict):
+            for key in [k for k in response if k[:1].islower()]:
+                response[key[0].upper() + key[1:]] = response.pop(key)
+
+    patcher.setattr(cls, "_normalise_parameters", normalise_parameters)
+    patcher.setattr(cls, "_normalise_response", normalise_response)
+    return True
+
+
+def serialise_aws(patcher: Patcher) -> None:
+    """One AWS request at a time, for callers whose threads share moto and the simulator.
+
+    moto's backends are plain Python objects: a conditional write (S3 If-Match, DynamoDB
+    ConditionExpression) is a check and then a write, not atomic across threads; the
+    simulator's timeline is not thread-safe either. AWS applies each request atomically, so
+    the harness does the same: each moto request and each simulated RDS call holds one lock.
+    The engine and the stores are not serialised: their requests still interleave freely.
+    The interpreter runs each execution in its own thread, so a caller polling it needs this.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    process = BotocoreStubber.process_request
+    answer = SimulatedAurora._answer
+
+    def locked_process(self: Any, request: Any) -> Any:
+        with lock:
+            return process(self, request)
+
+    def locked_answer(self: SimulatedAurora, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return answer(self, *args, **kwargs)
+
+    patcher.setattr(BotocoreStubber, "process_request", locked_process)
+    patcher.setattr(SimulatedAurora, "_answer", locked_answer)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> JsonDict:
+    """sfn/template.yaml with CloudFormation short tags turned into their long form (needs PyYAML)."""
+    yaml: Any = importlib.import_module("yaml")
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    def construct(loader: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {f"Fn::{suffix}": value}
+
+    Loader.add_multi_constructor("!", construct)
+    template: JsonDict = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+    return template
+
+
+def template_rule() -> JsonDict:
+    """The template's InterventionRule properties (pattern, targets and the Lambda's input transformer)."""
+    rule: JsonDict = load_template()["Resources"]["InterventionRule"]["Properties"]
+    return rule
+
+
+def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH) -> Harness[W]:
+    """In the current moto account: the engine function, the state machine, the template's intervention
+    rule (to the engine Lambda and an operators' queue) and a status-events rule and queue."""
+    iam = boto3.client("iam", region_name=region)
+    role = iam.create_role(RoleName="rds-maint", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=region)
+    function_arn = lam.create_function(
+        FunctionName=FUNCTION_NAME,
+        Runtime="python3.12",
+        Role=role,
+        Handler="rds_maint.lambda_handler.handler",
+        Code={"ZipFile": b"in-process"},
+    )["FunctionArn"]
+    sfn = boto3.client("stepfunctions", region_name=region)
+    definition = asl_path.read_text(encoding="utf-8").replace("${LambdaArn}", function_arn)
+    machine_arn = sfn.create_state_machine(name=MACHINE_NAME, definition=definition, roleArn=role)["stateMachineArn"]
+    sqs = boto3.client("sqs", region_name=region)
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("interventions", "status")}
+    arns = {
+        name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, url in queues.items()
+    }
+    events = boto3.client("events", region_name=region)
+    rule = template_rule()
+    pattern = dict(rule["EventPattern"])
+    pattern["resources"] = [machine_arn]  # the template's !Ref StateMachine
+    events.put_rule(Name="interventions", EventPattern=json.dumps(pattern), EventBusName="default")
+    record = next(t for t in rule["Targets"] if t["Arn"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]})
+    events.put_targets(
+        Rule="interventions",
+        EventBusName="default",
+        Targets=[
+            {"Id": "RecordTaskToken", "Arn": function_arn, "InputTransformer": record["InputTransformer"]},
+            {"Id": "Operators", "Arn": arns["interventions"]},  # stands in for the SNS topic
+        ],
+    )
+    status_pattern = {"source": ["rds-maint-machine"], "detail-type": [STATUS_DETAIL_TYPE]}
+    events.put_rule(Name="status", EventPattern=json.dumps(status_pattern), EventBusName="default")
+    events.put_targets(Rule="status", EventBusName="default", Targets=[{"Id": "Apps", "Arn": arns["status"]}])
+    return Harness(
+        world=world,
+        sfn=sfn,
+        sqs=sqs,
+        machine_arn=machine_arn,
+        function_arn=function_arn,
+        queues=queues,
+    )
+
+
+def sim_world(sim: SimulatedAurora, clock: VirtualClock, store_url: str) -> SimWorld:
+    return SimWorld(sim=sim, clock=clock, store=open_store(store_url), store_url=store_url)
+
+
+@contextmanager
+def machine_in_moto(
+    patcher: Patcher,
+    state_dir: Path,
+    make_world: Callable[[SimulatedAurora, VirtualClock, str], W],
+    *,
+    region: str = REGION,
+    poll_policy: PollPolicy | None = None,
+    configure_engine: Callable[[Engine], None] | None = None,
+) -> Iterator[Harness[W]]:
+    """moto with the interpreter on, the simulated Aurora, a file store in `state_dir`, the engine Lambda,
+    the template's intervention rule and two SQS queues (operators, status events).
+
+    The engine Lambda builds one engine per store (a warm container) with `poll_policy` (None: the
+    environment's, as in Lambda), handed to `configure_engine` first. Callers whose threads read moto
+    while executions run also need `serialise_aws`. On exit, running executions are stopped and the
+    engine factory and RDS_MAINT_STORE are put back; the patches stay with `patcher`.
+    """
+    import boto3
+    from moto import mock_aws
+
+    ref: HarnessRef = []
+    install_lambda(ref, patcher)
+    install_lambda_error_names(patcher)
+    install_lambda_targets(ref, patcher)
+    if not shim_moto_sfn_integration(patcher):
+        raise RuntimeError("moto's startExecution integration changed: the hand-off cannot run in moto")
+    with mock_aws(config=MOTO_CONFIG):
+        clock = VirtualClock()
+        install_virtual_time(ref, clock, patcher)
+        with SimulatedAurora(clock=clock, region=region) as sim:
+            store_url = f"file://{state_dir}"
+            warm: dict[str, Engine] = {}
+
+            def factory(settings: Settings) -> Engine:
+                """One engine per store, like a warm Lambda container."""
+                url = settings.store_url or store_url
+                if url not in warm:
+                    engine = Engine(
+                        open_store(url),
+                        lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
+                        clock,
+                        poll_policy,
+                    )
+                    if configure_engine is not None:
+                        configure_engine(engine)
+                    warm[url] = engine
+                return warm[url]
+
+            world = make_world(sim, clock, store_url)
+            config.set_engine_factory(factory)
+            old_store = os.environ.get("RDS_MAINT_STORE")
+            os.environ["RDS_MAINT_STORE"] = store_url
+            try:
+                ref.append(build(world, boto3, region))
+                yield ref[0]
+            finally:
+                harness = ref[0] if ref else None
+                if harness is not None:
+                    listed: Any = harness.sfn.list_executions(
+                        stateMachineArn=harness.machine_arn, statusFilter="RUNNING"
+                    )
+                    for execution in listed["executions"]:
+                        harness.sfn.stop_execution(executionArn=execution["executionArn"])
+                config.set_engine_factory(None)
+                if old_store is None:
+                    os.environ.pop("RDS_MAINT_STORE", None)
+                else:
+                    os.environ["RDS_MAINT_STORE"] = old_store
