@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -161,6 +161,19 @@ class ClusterRoles:
     engine: str = ""
 
 
+_Found = TypeVar("_Found")
+
+
+def _unless_missing(missing: frozenset[str], read: Callable[[], _Found]) -> _Found | None:
+    """`read()`, or None when AWS answers that the thing read does not exist (one of the `missing` codes)."""
+    try:
+        return read()
+    except PersonAwsError as exc:
+        if exc.code in missing:
+            return None
+        raise
+
+
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """A dict of tags in the shape every RDS create/tag call takes."""
     return [{"Key": k, "Value": v} for k, v in tags.items()]
@@ -300,21 +313,14 @@ class RdsGateway:
 
     def find_cluster_roles(self, cluster_id: str) -> ClusterRoles | None:
         """`cluster_roles`, or None once the cluster is gone: one describe to follow a deletion."""
-        try:
-            return self.cluster_roles(cluster_id)
-        except PersonAwsError as exc:
-            if exc.code in CLUSTER_NOT_FOUND:
-                return None
-            raise
+        return _unless_missing(CLUSTER_NOT_FOUND, lambda: self.cluster_roles(cluster_id))
 
     def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
-        try:
-            found = self.call("DescribeDBInstances", DBInstanceIdentifier=instance_id)["DBInstances"]
-        except PersonAwsError as exc:
-            if exc.code in INSTANCE_NOT_FOUND:
-                return None
-            raise
-        return instance_from_api(found[0]) if found else None
+        found = _unless_missing(
+            INSTANCE_NOT_FOUND, lambda: self.call("DescribeDBInstances", DBInstanceIdentifier=instance_id)
+        )
+        rows = (found or {}).get("DBInstances") or []
+        return instance_from_api(rows[0]) if rows else None
 
     def instance_events(self, instance_id: str, since: datetime) -> list[tuple[datetime, str]]:
         """RDS events of one instance from `since` on (DescribeEvents, every page), oldest first."""
@@ -415,13 +421,11 @@ class RdsGateway:
         )
 
     def find_blue_green_deployment(self, deployment_id: str) -> dict[str, Any] | None:
-        try:
-            found = self.call("DescribeBlueGreenDeployments", BlueGreenDeploymentIdentifier=deployment_id)
-        except PersonAwsError as exc:
-            if exc.code in BLUE_GREEN_NOT_FOUND:
-                return None
-            raise
-        rows = found.get("BlueGreenDeployments") or []
+        found = _unless_missing(
+            BLUE_GREEN_NOT_FOUND,
+            lambda: self.call("DescribeBlueGreenDeployments", BlueGreenDeploymentIdentifier=deployment_id),
+        )
+        rows = (found or {}).get("BlueGreenDeployments") or []
         return dict(rows[0]) if rows else None
 
     def create_blue_green_deployment(
@@ -464,12 +468,7 @@ class RdsGateway:
         )
 
     def find_cluster(self, cluster_id: str) -> ClusterSnapshot | None:
-        try:
-            return self.describe_cluster(cluster_id)
-        except PersonAwsError as exc:
-            if exc.code in CLUSTER_NOT_FOUND:
-                return None
-            raise
+        return _unless_missing(CLUSTER_NOT_FOUND, lambda: self.describe_cluster(cluster_id))
 
     def delete_cluster(self, cluster_id: str, final_snapshot_id: str) -> None:
         self.call(
@@ -488,17 +487,14 @@ class RdsGateway:
 
     def parameter_group(self, kind: ParameterGroupKind, name: str) -> dict[str, Any] | None:
         """A cluster or instance parameter group (name, family, ARN); None if it does not exist."""
-        try:
-            if kind == "cluster":
-                rows = self.call("DescribeDBClusterParameterGroups", DBClusterParameterGroupName=name).get(
-                    "DBClusterParameterGroups"
-                )
-            else:
-                rows = self.call("DescribeDBParameterGroups", DBParameterGroupName=name).get("DBParameterGroups")
-        except PersonAwsError as exc:
-            if exc.code in PARAMETER_GROUP_NOT_FOUND:
-                return None
-            raise
+        api, argument, key = (
+            ("DescribeDBClusterParameterGroups", "DBClusterParameterGroupName", "DBClusterParameterGroups")
+            if kind == "cluster"
+            else ("DescribeDBParameterGroups", "DBParameterGroupName", "DBParameterGroups")
+        )
+        by_name: dict[str, Any] = {argument: name}
+        found = _unless_missing(PARAMETER_GROUP_NOT_FOUND, lambda: self.call(api, **by_name))
+        rows = (found or {}).get(key)
         return dict(rows[0]) if rows else None
 
     def parameters(self, kind: ParameterGroupKind, name: str, source: str | None = None) -> list[dict[str, Any]]:
