@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rds_maint.sim.machine import load_template, shim_moto_sfn_integration
+from rds_maint.sim.machine import execution_history, load_template, shim_moto_sfn_integration
 from tests.test_bad_input import CONTRACT_KEYS
 
 if TYPE_CHECKING:
@@ -945,14 +945,7 @@ class Machine:
         return arn
 
     def history(self, execution_arn: str) -> list[JsonDict]:
-        events: list[JsonDict] = []
-        kwargs: JsonDict = {"executionArn": execution_arn, "maxResults": 1000}
-        while True:
-            page: Any = self.client.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return execution_history(self.client, execution_arn)
 
     def notices(self, execution_arn: str) -> list[JsonDict]:
         """The EventBridge entries the machine sent with putEvents.waitForTaskToken, in order."""

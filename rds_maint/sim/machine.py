@@ -165,14 +165,7 @@ class Harness(Generic[W]):
         return [str(event.get("action")) for event in list(self.invocations)]
 
     def history(self, arn: str) -> list[JsonDict]:
-        events: list[JsonDict] = []
-        kwargs: JsonDict = {"executionArn": arn, "maxResults": 1000}
-        while True:
-            page: Any = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return execution_history(self.sfn, arn)
 
     # -- reading EventBridge deliveries ----------------------------------------------------
 
@@ -206,6 +199,18 @@ class Harness(Generic[W]):
 
 
 HarnessRef = list[Harness[Any]]  # filled once the harness is built; the patches read it at call time
+
+
+def execution_history(sfn: Any, arn: str) -> list[JsonDict]:
+    """Every history event of one execution, all pages, oldest first."""
+    events: list[JsonDict] = []
+    kwargs: JsonDict = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page: Any = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
 
 
 def install_lambda(harness_ref: HarnessRef, patcher: Patcher) -> None:
