@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from moto import mock_aws
+from scenarios import CLUSTER, OPERATIONS, POLICIES, REGION, SFN_TRANSITION, Scenario, table
 from sfn_history import SfnRun
 from sfn_history import measure as measure_machine
 from sfn_history import render as render_machine
 
 from rds_maint.actions.polling import PollPolicy
-from rds_maint.demo import SCENARIOS as DEMO_SCENARIOS
 from rds_maint.engine import Engine
 from rds_maint.model import Event, Operation, Outcome, StepResult
 from rds_maint.progress import drive
@@ -35,12 +35,9 @@ from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.sim import SimulatedAurora, VirtualClock
 from rds_maint.store import FileStore, StateStore, init_store, open_store
 
-REGION = "us-east-1"
-CLUSTER = "bench-pg"
 LAMBDA_GB = 0.5  # the SAM template's memory size, in GB
 LAMBDA_GB_SECOND = 0.0000133334  # arm64, per GB-second
 LAMBDA_REQUEST = 0.20 / 1_000_000
-SFN_TRANSITION = 0.025 / 1000
 S3_PUT, S3_GET = 0.005 / 1000, 0.0004 / 1000
 
 
@@ -101,7 +98,6 @@ class Run:
     critical: float
     waits: int
     advances: int
-    polls: int
     rds_calls: Counter[str]
     store: Counter[str]
     engine_cpu_ms: float
@@ -135,17 +131,6 @@ class Run:
         lam = invocations * LAMBDA_REQUEST + lambda_seconds * LAMBDA_GB * LAMBDA_GB_SECOND
         s3 = self.store["write"] * S3_PUT * 2 + self.store["read"] * S3_GET  # each save writes state + events
         return {"sfn": sfn, "lambda": lam, "s3": s3, "total": sfn + lam + s3}
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    readers: int
-    request: dict[str, Any]
-    # after seeding (sim, cluster id, instance ids): parameters pending reboot, Blue/Green prerequisites, ...
-    prepare: Callable[[SimulatedAurora, str, list[str]], None] | None = None
-    # answer the plan's own pauses (pause before the switchover, the clean-up) with continue, as the demo does
-    answer_pauses: bool = False
 
 
 # Blue/Green phases (sim/blue_green.py events): the call that starts each and the event that ends it.
@@ -203,14 +188,9 @@ def run_operation(scenario: Scenario, policy: PollPolicy, label: str) -> Run:
             op = engine.create({"cluster_id": CLUSTER, "region": REGION, **scenario.request})
             engine.start(op.id)
             started = clock.now()
-            advances = polls = 0
+            advances = 0
             cpu_start = time.process_time()
             TimedGateway.aws_cpu = 0.0
-
-            def sleep(seconds: float) -> None:
-                nonlocal polls
-                polls += 1
-                clock.sleep(seconds)
 
             original_advance = engine.advance
 
@@ -220,7 +200,7 @@ def run_operation(scenario: Scenario, policy: PollPolicy, label: str) -> Run:
                 return original_advance(op_id)
 
             engine.advance = counted  # type: ignore[method-assign,assignment]
-            result = drive(engine, op.id, sleep)
+            result = drive(engine, op.id, clock.sleep)
             while (
                 scenario.answer_pauses
                 and result.outcome is Outcome.INTERVENTION
@@ -228,7 +208,7 @@ def run_operation(scenario: Scenario, policy: PollPolicy, label: str) -> Run:
             ):
                 # a person answers at once: the time a pause waits for them is not the engine's
                 engine.resume(op.id, "continue", comment="answered by the benchmark")
-                result = drive(engine, op.id, sleep)
+                result = drive(engine, op.id, clock.sleep)
             cpu = time.process_time() - cpu_start - TimedGateway.aws_cpu
             if result.outcome is not Outcome.COMPLETED:
                 raise SystemExit(f"{name}: did not complete: {result.pause_reason}")
@@ -244,7 +224,6 @@ def run_operation(scenario: Scenario, policy: PollPolicy, label: str) -> Run:
                 critical=critical,
                 waits=len(spans),
                 advances=advances,
-                polls=polls,
                 rds_calls=Counter(c.operation for c in sim.calls),
                 store=store.requests,
                 engine_cpu_ms=1000 * cpu / max(1, advances),
@@ -342,7 +321,7 @@ def engine_overhead_per_store() -> list[list[str]]:
                     clock,
                     PollPolicy(),
                 )
-                op = engine.create({"cluster_id": CLUSTER, "region": REGION, **SCENARIOS[0].request})
+                op = engine.create({"cluster_id": CLUSTER, "region": REGION, **OPERATIONS[0].request})
                 engine.start(op.id)
                 TimedGateway.aws_cpu, store.cpu, advances = 0.0, 0.0, 0
                 start = time.process_time()
@@ -382,42 +361,14 @@ def cold_import_ms(runs: int = 7) -> tuple[float, float]:
     return (found[0], found[len(found) // 2]) if found else (float("nan"), float("nan"))
 
 
-TYPE_CHANGE = {"type": "instance_type_change", "params": {"target_instance_type": "db.r6g.xlarge"}}
-SCENARIOS: list[Scenario] = [
-    Scenario("instance_type_change 1+2", 2, TYPE_CHANGE),
-    Scenario("instance_type_change 1+5", 5, TYPE_CHANGE),
-    Scenario(
-        "instance_cycle 1+2",
-        2,
-        {"type": "instance_cycle", "params": {"only_pending_reboot": True}},
-        prepare=DEMO_SCENARIOS["instance_cycle"].prepare,
-    ),
-    Scenario(
-        "engine_upgrade 1+2",
-        2,
-        {"type": "engine_upgrade", "params": {"target_engine_version": "16.4"}},
-        prepare=DEMO_SCENARIOS["engine_upgrade"].prepare,
-        answer_pauses=True,
-    ),
-]
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true", help="also write docs/performance.md")
     args = parser.parse_args()
     os.environ.update({k: "testing" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")})
     runs: list[Run] = []
-    for scenario in SCENARIOS:
-        runs.append(run_operation(scenario, PollPolicy(), "adaptive"))
-        runs.append(run_operation(scenario, PollPolicy(fixed=30), "fixed 30 s"))
+    for scenario in OPERATIONS:
+        runs.extend(run_operation(scenario, POLICIES[label], label) for label in scenario.policies)
     machine_runs = measure_machine()  # the same operations, driven by the state machine in moto
     machine = {(m.scenario, m.policy): m for m in machine_runs}
 

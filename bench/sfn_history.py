@@ -28,25 +28,21 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rds_maint.actions.polling import PollPolicy
+from scenarios import CLUSTER, OPERATIONS, POLICIES, REGION, SFN_TRANSITION, UPGRADE, Scenario, table
+
 from rds_maint.demo import SCENARIOS as DEMO_SCENARIOS
 from rds_maint.engine import Engine
-from rds_maint.sim import SimulatedAurora
 from rds_maint.sim.blue_green import BlueGreenDurations
 from rds_maint.sim.machine import Harness, Patches, SimWorld, machine_in_moto, serialise_aws, sim_world
 
-REGION = "us-east-1"
-CLUSTER = "bench-pg"  # bench/operation_cost.py's cluster and operation id: the same simulated timelines
 EVENT_LIMIT = 25_000
 DEFAULT_MAX_ITERATIONS = 800  # the ASL's Defaults state
-SFN_TRANSITION = 0.025 / 1000  # Standard workflow, per state transition
-POLICIES: dict[str, PollPolicy] = {"adaptive": PollPolicy(), "fixed 30 s": PollPolicy(fixed=30)}
 # The states that count loop iterations toward max_iterations, and by how much (a notice round trip counts 3).
 LOOP_STATES = {"CountStep": 1, "CountPoll": 1, "CountNotify": 3}
 ASL_PATH = Path(__file__).resolve().parent.parent / "sfn" / "rds-maint-machine.asl.json"
@@ -56,18 +52,6 @@ ASL_MAX_RETRIES = max(  # the largest MaxAttempts of any Retry in the ASL
     for retrier in state.get("Retry", [])
 )
 RETRY_EVENTS = 3  # a retried Lambda attempt: Scheduled, Started, Failed (measured), unseen by the loop count
-
-
-@dataclass(frozen=True)
-class SfnScenario:
-    name: str
-    readers: int
-    request: dict[str, Any]  # the operation's type and params
-    prepare: Callable[[SimulatedAurora, str, list[str]], None] | None = None
-    answer_pauses: bool = False  # answer "Paused before step" notices with continue
-    blue_green: BlueGreenDurations | None = None  # the simulator's Blue/Green durations (None: its defaults)
-    max_iterations: int | None = None  # the start input's hand-off threshold (None: the ASL's 800)
-    policies: tuple[str, ...] = tuple(POLICIES)
 
 
 @dataclass(frozen=True)
@@ -189,7 +173,7 @@ def _fake_aws_env() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _drive(harness: Harness[SimWorld], arn: str, scenario: SfnScenario, timeout: float) -> tuple[list[str], int]:
+def _drive(harness: Harness[SimWorld], arn: str, scenario: Scenario, timeout: float) -> tuple[list[str], int]:
     """Run the chain to its end: answer the plan's pauses, follow hand-offs. The execution ARNs and answers."""
     chain, answered, seen = [arn], 0, 0
     deadline = time.monotonic() + timeout
@@ -221,7 +205,7 @@ def _drive(harness: Harness[SimWorld], arn: str, scenario: SfnScenario, timeout:
     )
 
 
-def run_one(scenario: SfnScenario, policy_label: str, timeout: float = 300) -> SfnRun:
+def run_one(scenario: Scenario, policy_label: str, timeout: float = 300) -> SfnRun:
     """One execution chain of the scenario in moto, under one polling policy."""
     policy = POLICIES[policy_label]
     wall_start = time.monotonic()
@@ -279,25 +263,15 @@ def run_one(scenario: SfnScenario, policy_label: str, timeout: float = 300) -> S
     return run
 
 
-def measure(scenarios: Sequence[SfnScenario] | None = None) -> list[SfnRun]:
+def measure(scenarios: Sequence[Scenario] | None = None) -> list[SfnRun]:
     """Every scenario under each of its polling policies, in order."""
     return [run_one(s, label) for s in (SCENARIOS if scenarios is None else scenarios) for label in s.policies]
 
 
-TYPE_CHANGE = {"type": "instance_type_change", "params": {"target_instance_type": "db.r6g.xlarge"}}
-UPGRADE = {"type": "engine_upgrade", "params": {"target_engine_version": "16.4"}}
 FOUR_HOURS = BlueGreenDurations(provision=4 * 3600)
-SCENARIOS: list[SfnScenario] = [
-    SfnScenario("instance_type_change 1+2", 2, TYPE_CHANGE),
-    SfnScenario("instance_type_change 1+5", 5, TYPE_CHANGE),
-    SfnScenario(
-        "instance_cycle 1+2",
-        2,
-        {"type": "instance_cycle", "params": {"only_pending_reboot": True}},
-        prepare=DEMO_SCENARIOS["instance_cycle"].prepare,
-    ),
-    SfnScenario("engine_upgrade 1+2", 2, UPGRADE, prepare=DEMO_SCENARIOS["engine_upgrade"].prepare, answer_pauses=True),
-    SfnScenario(
+SCENARIOS: list[Scenario] = [
+    *OPERATIONS,
+    Scenario(
         "engine_upgrade 1+2, 4 h green provisioning",
         2,
         UPGRADE,
@@ -305,7 +279,7 @@ SCENARIOS: list[SfnScenario] = [
         answer_pauses=True,
         blue_green=FOUR_HOURS,
     ),
-    SfnScenario(
+    Scenario(
         "engine_upgrade 1+2, 4 h green provisioning, hand-off lowered",
         2,
         UPGRADE,
@@ -316,13 +290,6 @@ SCENARIOS: list[SfnScenario] = [
         policies=("fixed 30 s",),
     ),
 ]
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
 
 
 def budget_note(runs: list[SfnRun]) -> str:
