@@ -60,11 +60,13 @@ def proxy_view(rds: RdsGateway, name: str, status: str, target_group: str = DEFA
     return ProxyView(name=name, status=status, target_group=target_group, targets=rds.proxy_targets(name, target_group))
 
 
-def proxies_tracking(rds: RdsGateway, cluster_id: str, engine: str | None = None) -> list[ProxyView]:
-    """Every proxy whose (default) target group tracks `cluster_id`."""
+def proxies_tracking(
+    rds: RdsGateway, cluster_id: str, engine: str | None = None, listed: list[dict[str, Any]] | None = None
+) -> list[ProxyView]:
+    """Every proxy whose (default) target group tracks `cluster_id` (among `listed`, if already read)."""
     family = _FAMILIES.get(engine or "")
     found = []
-    for proxy in rds.db_proxies():
+    for proxy in rds.db_proxies() if listed is None else listed:
         if family and proxy.get("EngineFamily") not in (None, family):
             continue
         view = proxy_view(rds, str(proxy["DBProxyName"]), str(proxy.get("Status", "unknown")))
@@ -123,26 +125,34 @@ class VerifyProxyTargets:
         # Which proxies to watch is settled at the first look (those recorded before the switchover and any
         # other tracking the cluster now); later looks read only those: one DescribeDBProxies, then the
         # targets of each, instead of every proxy's targets twice.
+        listed = ctx.rds.db_proxies()
         wanted: dict[str, str] = dict(ctx.step.result.get("watched_proxies") or {})
+        views: dict[str, ProxyView] = {}  # read already in this look
         if not wanted:
             wanted = {
                 str(p["name"]): str(p.get("target_group", DEFAULT_TARGET_GROUP))
                 for p in recorded(ctx, "check_proxies", "proxies") or []
             }
-            for view in proxies_tracking(ctx.rds, cluster_id, cluster.engine):
+            for view in proxies_tracking(ctx.rds, cluster_id, cluster.engine, listed):
                 wanted.setdefault(view.name, view.target_group)
+                views[view.name] = view
         if not wanted:
             return Done(f"No RDS Proxy tracks {cluster_id}", result={"proxies_ok": []})
         repairs: dict[str, str] = dict(ctx.step.result.get("repairs") or {})
         started = _since(ctx.step.started_at, ctx.now)
         waiting: list[str] = []
         members = set(cluster.member_ids)
-        proxies = {str(p.get("DBProxyName")): p for p in ctx.rds.db_proxies()}
+        proxies = {str(p.get("DBProxyName")): p for p in listed}
         for name, group in sorted(wanted.items()):
             proxy = proxies.get(name)
             if proxy is None:
                 raise NeedsPerson(f"RDS Proxy {name}, which tracked {cluster_id} before the switchover, is gone")
-            view = proxy_view(ctx.rds, name, str(proxy.get("Status", "unknown")), group)
+            seen = views.get(name)
+            view = (
+                seen
+                if seen is not None and seen.target_group == group
+                else proxy_view(ctx.rds, name, str(proxy.get("Status", "unknown")), group)
+            )
             if view.tracked != [cluster_id]:
                 if name in repairs:
                     raise NeedsPerson(
