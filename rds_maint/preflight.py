@@ -69,6 +69,31 @@ PREFLIGHTS: dict[OperationType, Preflight] = {
 }
 
 
+def _refuse_cluster_kinds_not_handled(op_type: OperationType, cluster: ClusterSnapshot) -> None:
+    """Kinds of cluster the operations would fail on half-way: refused before anything is written."""
+    if cluster.is_multi_az_db_cluster:
+        raise BadInput(
+            f"cluster '{cluster.id}' is a Multi-AZ DB cluster ({cluster.engine}, class "
+            f"{cluster.cluster_instance_class}), not an Aurora cluster: rds-maint does not support Multi-AZ DB "
+            f"clusters yet (its {op_type.value} works instance by instance, and AWS does not let the instances of "
+            "a Multi-AZ DB cluster be changed one by one). Change the cluster itself instead, e.g. "
+            f"`aws rds modify-db-cluster --db-cluster-identifier {cluster.id} --db-cluster-instance-class "
+            "<class> --apply-immediately` (or --storage-type/--iops/--allocated-storage, or --engine-version), "
+            f"or `aws rds reboot-db-cluster --db-cluster-identifier {cluster.id}`"
+        )
+    if op_type is OperationType.ENGINE_UPGRADE and cluster.global_cluster_id:
+        raise BadInput(
+            f"cluster '{cluster.id}' is a member of the Aurora Global Database '{cluster.global_cluster_id}': "
+            "rds-maint does not handle an engine upgrade of a global database (the global members in the other "
+            "regions are part of a Blue/Green deployment too, and RDS Proxy is not supported with Global "
+            "Database). Upgrade the whole global database instead, e.g. `aws rds modify-global-cluster "
+            f"--global-cluster-identifier {cluster.global_cluster_id} --engine-version <version> "
+            "--allow-major-version-upgrade`, or detach this cluster first (`aws rds remove-from-global-cluster "
+            f"--global-cluster-identifier {cluster.global_cluster_id} --db-cluster-identifier <cluster ARN>`) "
+            "and upgrade it on its own"
+        )
+
+
 def preflight(
     op_type: OperationType,
     rds: RdsGateway,
@@ -76,6 +101,7 @@ def preflight(
     params: OperationParams,
     now: datetime | None = None,
 ) -> Facts:
+    _refuse_cluster_kinds_not_handled(op_type, cluster)
     check = PREFLIGHTS.get(op_type)
     facts = check(rds, cluster, params) if check else {}
     not_before = facts.pop(NOT_BEFORE, None)

@@ -94,6 +94,15 @@ class InstanceSnapshot:
     parameter_apply_status: str | None
     pending_class: str | None
     tags: dict[str, str]
+    # Settings AWS keeps per instance and never copies from the cluster or another instance
+    # (CreateDBInstance: omitted means AWS's default, e.g. PubliclyAccessible false for Aurora).
+    publicly_accessible: bool | None = None
+    ca_certificate: str | None = None
+    monitoring_interval: int = 0
+    monitoring_role_arn: str | None = None
+    performance_insights_enabled: bool = False
+    performance_insights_kms_key: str | None = None
+    performance_insights_retention: int | None = None
 
     @property
     def is_autoscaled(self) -> bool:
@@ -134,6 +143,15 @@ class ClusterSnapshot:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # A storage type change AWS accepted and has not finished (PendingModifiedValues.StorageType).
     pending_storage_type: str | None = None
+    # DBCluster.GlobalClusterIdentifier: set on every member of an Aurora Global Database.
+    global_cluster_id: str | None = None
+    # DBCluster.DBClusterInstanceClass: set only on Multi-AZ DB clusters (RDS MySQL/PostgreSQL, not Aurora).
+    cluster_instance_class: str | None = None
+
+    @property
+    def is_multi_az_db_cluster(self) -> bool:
+        """A Multi-AZ DB cluster: its instances are sized and stored by the cluster, not one by one."""
+        return bool(self.cluster_instance_class) and not self.engine.startswith("aurora")
 
     @property
     def writer(self) -> MemberSnapshot | None:
@@ -199,7 +217,38 @@ def instance_from_api(data: Any) -> InstanceSnapshot:
         parameter_apply_status=groups[0].get("ParameterApplyStatus") if groups else None,
         pending_class=pending.get("DBInstanceClass"),
         tags=_tags(data.get("TagList")),
+        publicly_accessible=data.get("PubliclyAccessible"),
+        ca_certificate=data.get("CACertificateIdentifier"),
+        monitoring_interval=int(data.get("MonitoringInterval") or 0),
+        monitoring_role_arn=data.get("MonitoringRoleArn"),
+        performance_insights_enabled=bool(data.get("PerformanceInsightsEnabled")),
+        performance_insights_kms_key=data.get("PerformanceInsightsKMSKeyId"),
+        performance_insights_retention=data.get("PerformanceInsightsRetentionPeriod"),
     )
+
+
+def instance_settings(instance: InstanceSnapshot) -> dict[str, Any]:
+    """The CreateDBInstance parameters that give a new cluster instance `instance`'s network and monitoring.
+
+    PubliclyAccessible, the CA certificate, Enhanced Monitoring and Performance Insights are per
+    instance in Aurora: omitted, AWS applies its defaults (private, the region's default CA, no
+    monitoring), so clients that reach `instance` might not reach the new one.
+    """
+    settings: dict[str, Any] = {}
+    if instance.publicly_accessible is not None:
+        settings["PubliclyAccessible"] = instance.publicly_accessible
+    if instance.ca_certificate:
+        settings["CACertificateIdentifier"] = instance.ca_certificate
+    if instance.monitoring_interval and instance.monitoring_role_arn:
+        settings["MonitoringInterval"] = instance.monitoring_interval
+        settings["MonitoringRoleArn"] = instance.monitoring_role_arn
+    if instance.performance_insights_enabled:
+        settings["EnablePerformanceInsights"] = True
+        if instance.performance_insights_kms_key:
+            settings["PerformanceInsightsKMSKeyId"] = instance.performance_insights_kms_key
+        if instance.performance_insights_retention:
+            settings["PerformanceInsightsRetentionPeriod"] = int(instance.performance_insights_retention)
+    return settings
 
 
 def error_code(exc: ClientError) -> str:
@@ -296,6 +345,8 @@ class RdsGateway:
             io_optimized_next_allowed=data.get("IOOptimizedNextAllowedModificationTime"),
             raw=dict(data),
             pending_storage_type=(data.get("PendingModifiedValues") or {}).get("StorageType"),
+            global_cluster_id=data.get("GlobalClusterIdentifier") or None,
+            cluster_instance_class=data.get("DBClusterInstanceClass") or None,
         )
 
     def cluster_roles(self, cluster_id: str) -> ClusterRoles:
@@ -371,6 +422,38 @@ class RdsGateway:
             "DBInstanceClass": instance_class,
             "PromotionTier": promotion_tier,
             "Tags": _tag_list(tags),
+        }
+        if availability_zone:
+            kwargs["AvailabilityZone"] = availability_zone
+        if parameter_group:
+            kwargs["DBParameterGroupName"] = parameter_group
+        self.call("CreateDBInstance", **kwargs)
+
+    def create_cluster_instance(
+        self,
+        *,
+        instance_id: str,
+        cluster_id: str,
+        engine: str,
+        instance_class: str,
+        promotion_tier: int,
+        availability_zone: str | None,
+        parameter_group: str | None,
+        tags: dict[str, str],
+        settings: dict[str, Any],
+    ) -> None:
+        """CreateDBInstance into a cluster, with the per-instance settings of `instance_settings`.
+
+        The settings are sent as they are: AWS does not copy them from the cluster or its writer.
+        """
+        kwargs: dict[str, Any] = {
+            "DBInstanceIdentifier": instance_id,
+            "DBClusterIdentifier": cluster_id,
+            "Engine": engine,
+            "DBInstanceClass": instance_class,
+            "PromotionTier": promotion_tier,
+            "Tags": _tag_list(tags),
+            **settings,
         }
         if availability_zone:
             kwargs["AvailabilityZone"] = availability_zone

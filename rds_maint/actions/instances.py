@@ -1,4 +1,9 @@
-"""Instance actions: create the temp instance, change a class, delete the temp instance."""
+"""Instance actions: create the temp instance, change a class, delete the temp instance.
+
+A temp instance whose creation ends in a failure status (FAILED_STATUSES) never becomes
+`available` by itself, but AWS lets it be deleted: the create step pauses with the status and the
+unwind (abort, rollback, the engine's final clean-up) deletes it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,19 @@ from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Re
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import PersonAwsError
 from rds_maint.rds import TAG_OPERATION_ID, InstanceSnapshot
+
+# DB instance statuses AWS does not leave by itself ("DB instance status", Aurora user guide): only a
+# deletion (DeleteDBInstance, SkipFinalSnapshot) or a person's fix ends them.
+FAILED_STATUSES = frozenset(
+    {
+        "failed",
+        "incompatible-network",
+        "incompatible-option-group",
+        "incompatible-parameters",
+        "incompatible-restore",
+        "inaccessible-encryption-credentials",
+    }
+)
 
 
 def _ours(ctx: ActionContext, instance: InstanceSnapshot) -> bool:
@@ -44,7 +62,7 @@ class CreateTempInstance:
         tags = dict(p.get("tags") or {})
         tags[TAG_OPERATION_ID] = ctx.operation.id
         try:
-            ctx.rds.create_instance(
+            ctx.rds.create_cluster_instance(
                 instance_id=p["instance_id"],
                 cluster_id=p["cluster_id"],
                 engine=p["engine"],
@@ -53,6 +71,7 @@ class CreateTempInstance:
                 availability_zone=p.get("availability_zone"),
                 parameter_group=p.get("parameter_group"),
                 tags=tags,
+                settings=dict(p.get("settings") or {}),
             )
         except PersonAwsError as exc:
             if exc.code not in ("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"):
@@ -71,6 +90,14 @@ class CreateTempInstance:
             raise NeedsPerson(f"temp instance {p['instance_id']} disappeared while it was being created")
         if instance.status == "available" and instance.instance_class == p["instance_class"]:
             return Done(f"Temp instance {instance.id} is available ({instance.instance_class})")
+        if instance.status in FAILED_STATUSES:
+            raise NeedsPerson(
+                f"temp instance {instance.id} ended '{instance.status}' instead of available: AWS will not make it "
+                "available by itself (see its RDS events: aws rds describe-events --source-type db-instance "
+                f"--source-identifier {instance.id}). Answer abort (or rollback): rds-maint deletes it and the "
+                "cluster is left as it was; then fix the cause (parameter group, subnets, KMS key) before a new "
+                "operation"
+            )
         return Wait(
             condition=f"{instance.id} available with class {p['instance_class']} (now {instance.status})",
             seconds=POLL_SECONDS["create"],
@@ -156,7 +183,7 @@ class DeleteTempInstance:
                 f"refusing to delete {instance.id}: it is the cluster's writer. Fail back to "
                 f"{ctx.operation.context.get('original_writer')} first, then resume with continue"
             )
-        if instance.status != "available":
+        if instance.status != "available" and instance.status not in FAILED_STATUSES:
             return Retry(f"{instance.id} is {instance.status}; waiting until it can be deleted", POLL_SECONDS["busy"])
         ctx.rds.delete_instance(instance.id)
         ctx.note("delete_requested", f"Requested deletion of temp instance {instance.id}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rds_maint.errors import BadInput
 from rds_maint.plans.base import Plan, StepBuilder, temp_instance_id
-from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+from rds_maint.rds import ClusterSnapshot, MemberSnapshot, instance_settings
 
 # Tags that describe who owns an instance, not what it is: never copied onto the temp instance.
 COPY_EXCLUDED_TAG_PREFIXES = ("aws:", "application-autoscaling:", "rds-maint:")
@@ -108,7 +108,7 @@ def build_rolling_plan(
             "create_temp_instance",
             "create_temp_instance",
             f"Create temp instance {temp_id} ({temp_class}, promotion tier 0, {zone or 'any AZ'}) "
-            f"copying the writer's settings",
+            f"copying the writer's parameter group, tags, network access, CA certificate and monitoring",
             cluster_id=cluster.id,
             instance_id=temp_id,
             instance_class=temp_class,
@@ -117,6 +117,8 @@ def build_rolling_plan(
             availability_zone=zone,
             promotion_tier=0,
             tags={k: v for k, v in writer.instance.tags.items() if not k.startswith(COPY_EXCLUDED_TAG_PREFIXES)},
+            # Clients that reach the writer today must reach the temp writer: AWS does not copy these.
+            settings=instance_settings(writer.instance),
         )
         builder.add(
             "failover_to_temp",

@@ -26,7 +26,7 @@ from rds_maint.sim.clock import VirtualClock
 from rds_maint.sim.errors import ApiError, SimulatedCrash, internal_failure
 from rds_maint.sim.faults import Faults
 from rds_maint.sim.moto_backend import MotoRds
-from rds_maint.sim.seeding import seed_cluster
+from rds_maint.sim.seeding import seed_cluster, seed_global_cluster, seed_multi_az_cluster
 from rds_maint.sim.timeline import Durations, Timeline, Transition
 from rds_maint.sim.views import ClusterView, MemberView, SimCall
 from rds_maint.sim.world import AuroraWorld
@@ -147,6 +147,47 @@ class SimulatedAurora:
             promotion_tier=promotion_tier,
             tags=tags,
         )
+
+    def seed_multi_az_cluster(
+        self,
+        cluster_id: str,
+        *,
+        engine: str = "postgres",
+        engine_version: str = "16.4",
+        instance_class: str = "db.m6gd.large",
+        storage_type: str = "io1",
+        allocated_storage: int = 100,
+        iops: int | None = 1000,
+    ) -> list[str]:
+        """An `available` RDS Multi-AZ DB cluster (not Aurora); returns its instance ids, writer first."""
+        return seed_multi_az_cluster(
+            self._moto,
+            cluster_id,
+            engine=engine,
+            engine_version=engine_version,
+            instance_class=instance_class,
+            storage_type=storage_type,
+            allocated_storage=allocated_storage,
+            iops=iops,
+        )
+
+    def seed_global_cluster(self, global_cluster_id: str, cluster_id: str) -> None:
+        """Make the cluster the primary member of an Aurora Global Database (`GlobalClusterIdentifier` set)."""
+        seed_global_cluster(self._moto, global_cluster_id, cluster_id)
+
+    def configure_instance(self, instance_id: str, **settings: Any) -> None:
+        """Set an instance's own settings as a person would (ModifyDBInstance parameter names):
+        PubliclyAccessible, CACertificateIdentifier, MonitoringInterval, MonitoringRoleArn,
+        EnablePerformanceInsights, PerformanceInsightsKMSKeyId, PerformanceInsightsRetentionPeriod."""
+        self._world.configure_instance(instance_id, settings)
+
+    def instance_description(self, instance_id: str) -> dict[str, Any]:
+        """The instance as DescribeDBInstances shows it now (overlay applied, no faults, not recorded)."""
+        self._world.settle()
+        data = self._moto.instance(instance_id)
+        if data is None:
+            raise KeyError(f"no instance {instance_id!r}")
+        return self._world.overlay_instance(data)
 
     def set_parameter_apply_status(self, instance_id: str, status: str) -> None:
         """Set the instance's parameter status (instance group and its cluster-member entry).

@@ -47,6 +47,7 @@ class Faults:
     def __init__(self) -> None:
         self._armed: list[_Armed] = []
         self._stuck: dict[str, str] = {}
+        self._failed_creations: dict[str, str] = {}
 
     # -- arming --------------------------------------------------------------------------
 
@@ -72,6 +73,23 @@ class Faults:
         """The instance shows `status` and refuses every change until `unstick`."""
         self._stuck[instance_id] = status
 
+    def fail_creation(self, instance_id: str = ANY_OPERATION, status: str = "failed") -> None:
+        """The next CreateDBInstance of `instance_id` ("*": of any instance) is accepted, runs its course,
+        then ends in `status` (`failed`, `incompatible-parameters`, `incompatible-network`,
+        `inaccessible-encryption-credentials`, ...) instead of `available`.
+
+        AWS: an instance in such a status never becomes available by itself; it can be deleted
+        (DeleteDBInstance reference; "DB instance status" in the Aurora user guide).
+        """
+        self._failed_creations[instance_id] = status
+
+    def take_failed_creation(self, instance_id: str) -> str | None:
+        """The failure status armed for this creation, if any (consumed)."""
+        for key in (instance_id, ANY_OPERATION):
+            if key in self._failed_creations:
+                return self._failed_creations.pop(key)
+        return None
+
     def unstick(self, instance_id: str) -> None:
         self._stuck.pop(instance_id, None)
 
@@ -80,6 +98,7 @@ class Faults:
         if operation is None:
             self._armed.clear()
             self._stuck.clear()
+            self._failed_creations.clear()
         else:
             self._armed = [a for a in self._armed if a.operation != operation]
 

@@ -103,3 +103,63 @@ def _ensure_cluster_parameter_group(moto: MotoRds, name: str, family: str) -> No
                 "Description": f"Default cluster parameter group for {family}",
             },
         )
+
+
+def seed_multi_az_cluster(
+    moto: MotoRds,
+    cluster_id: str,
+    *,
+    engine: str,
+    engine_version: str,
+    instance_class: str,
+    storage_type: str,
+    allocated_storage: int,
+    iops: int | None,
+) -> list[str]:
+    """An RDS Multi-AZ DB cluster (MySQL or PostgreSQL, not Aurora): one writer and two readable standbys.
+
+    Its class and storage belong to the cluster (CreateDBCluster DBClusterInstanceClass, StorageType,
+    AllocatedStorage, Iops; "You can't modify the DB instances within a Multi-AZ DB cluster", RDS user
+    guide). AWS creates the three instances itself; moto does not, so they are added here, in three zones.
+    """
+    if engine.startswith("aurora"):
+        raise ValueError("a Multi-AZ DB cluster runs mysql or postgres, not Aurora")
+    cluster: dict[str, Any] = {
+        "DBClusterIdentifier": cluster_id,
+        "Engine": engine,
+        "EngineVersion": engine_version,
+        "MasterUsername": MASTER_USERNAME,
+        "MasterUserPassword": MASTER_PASSWORD,
+        "DBClusterInstanceClass": instance_class,
+        "StorageType": storage_type,
+        "AllocatedStorage": allocated_storage,
+    }
+    if iops is not None:
+        cluster["Iops"] = iops
+    moto.call("CreateDBCluster", cluster)
+    created = []
+    for n, suffix in enumerate("abc", start=1):
+        instance_id = f"{cluster_id}-instance-{n}"
+        moto.call(
+            "CreateDBInstance",
+            {
+                "DBInstanceIdentifier": instance_id,
+                "DBClusterIdentifier": cluster_id,
+                "Engine": engine,
+                "DBInstanceClass": instance_class,
+                "AvailabilityZone": f"{moto.region}{suffix}",
+            },
+        )
+        created.append(instance_id)
+    return created
+
+
+def seed_global_cluster(moto: MotoRds, global_cluster_id: str, cluster_id: str) -> None:
+    """Make `cluster_id` the primary member of a new Aurora Global Database (CreateGlobalCluster)."""
+    cluster = moto.cluster(cluster_id)
+    if cluster is None:
+        raise ValueError(f"no cluster {cluster_id!r}")
+    moto.call(
+        "CreateGlobalCluster",
+        {"GlobalClusterIdentifier": global_cluster_id, "SourceDBClusterIdentifier": cluster["DBClusterArn"]},
+    )

@@ -50,6 +50,14 @@ ACCOUNT = "123456789012"
 AVAILABLE = "available"
 IN_SYNC = "in-sync"
 PENDING_REBOOT = "pending-reboot"
+# What CreateDBInstance gives an Aurora instance for a setting it omits (CreateDBInstance API reference:
+# "If DBSubnetGroup isn't specified, PubliclyAccessible defaults to false for Aurora instances"; the CA is
+# the region's default for new instances, rds-ca-rsa2048-g1 since 2024 (RDS user guide, "Using SSL/TLS",
+# and ModifyCertificates); Enhanced Monitoring off (MonitoringInterval 0); Performance Insights off, with
+# 7 days' retention and the account's aws/rds key once enabled (CreateDBInstance reference). None of these
+# is copied from the cluster or its writer.
+DEFAULT_CA = "rds-ca-rsa2048-g1"
+PI_DEFAULT_RETENTION = 7
 
 _IDENTIFIER = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
 _BAD_IDENTIFIER = (
@@ -83,6 +91,10 @@ class AuroraWorld:
         self._event_time: datetime | None = None
         self._io_next_allowed: dict[str, datetime] = {}  # IOOptimizedNextAllowedModificationTime
         self._events: list[dict[str, Any]] = []  # what DescribeEvents answers, oldest first
+        self._performance_insights: dict[str, dict[str, Any]] = {}  # moto keeps none of it
+        # Instances whose creation ended in a failure status (`failed`, `incompatible-parameters`, ...):
+        # AWS never makes them available again by themselves; they can only be deleted.
+        self._failed: dict[str, str] = {}
         self._handlers: dict[str, Handler] = {
             "DescribeDBInstances": self.describe_db_instances,
             "DescribeDBClusters": self.describe_db_clusters,
@@ -185,6 +197,8 @@ class AuroraWorld:
                     "ApplyImmediately": True,
                 },
             )
+        elif transition.kind == "create" and transition.detail.get("ends_as"):
+            self._failed[instance_id] = str(transition.detail["ends_as"])
         elif transition.kind == "reboot":
             if self._parameter_status.get(instance_id) == PENDING_REBOOT:
                 self._parameter_status[instance_id] = IN_SYNC
@@ -229,6 +243,8 @@ class AuroraWorld:
         if text is None:
             return
         source_type, category, message = text
+        if transition.kind == "create" and event == "end" and transition.detail.get("ends_as"):
+            category, message = "failure", "DB instance creation failed: the instance is {ends_as}"
         kind = "db" if source_type == "db-instance" else "cluster"
         self._events.append(
             {
@@ -259,6 +275,8 @@ class AuroraWorld:
             self.moto.call("DeleteDBInstance", {"DBInstanceIdentifier": instance_id, "SkipFinalSnapshot": True})
         self._parameter_status.pop(instance_id, None)
         self._maintenance_class.pop(instance_id, None)
+        self._performance_insights.pop(instance_id, None)
+        self._failed.pop(instance_id, None)
 
     # -- what a caller sees now ----------------------------------------------------------
 
@@ -268,7 +286,8 @@ class AuroraWorld:
             return stuck
         transition = self.timeline.under_way(instance_id, INSTANCE_KINDS)
         if transition is None:
-            return self.blue_green.instance_status(instance_id) or moto_status
+            failed = self._failed.get(instance_id)
+            return failed or self.blue_green.instance_status(instance_id) or moto_status
         if transition.kind == "create":
             return "creating"
         if transition.kind == "delete":
@@ -306,7 +325,43 @@ class AuroraWorld:
         groups = out.get("DBParameterGroups") or []
         if groups and instance_id in self._parameter_status:
             groups[0]["ParameterApplyStatus"] = self._parameter_status[instance_id]
+        if str(out.get("Engine", "")).startswith("aurora"):
+            if out.get("PubliclyAccessible") is None:
+                out["PubliclyAccessible"] = False  # moto leaves it unset when omitted
+            if out.get("CACertificateIdentifier") in (None, "rds-ca-default"):
+                out["CACertificateIdentifier"] = DEFAULT_CA  # moto's placeholder
+        insights = self._performance_insights.get(instance_id) or {}
+        out["PerformanceInsightsEnabled"] = bool(insights.get("enabled"))
+        if insights.get("enabled"):
+            out["PerformanceInsightsKMSKeyId"] = insights["kms_key"]
+            out["PerformanceInsightsRetentionPeriod"] = insights["retention"]
         return out
+
+    def _set_performance_insights(self, instance_id: str, params: dict[str, Any]) -> None:
+        """EnablePerformanceInsights and its key and retention, as CreateDBInstance/ModifyDBInstance take them."""
+        if params.get("EnablePerformanceInsights") is None:
+            return
+        if not params["EnablePerformanceInsights"]:
+            self._performance_insights[instance_id] = {"enabled": False}
+            return
+        before = self._performance_insights.get(instance_id) or {}
+        key = params.get("PerformanceInsightsKMSKeyId") or before.get("kms_key")
+        self._performance_insights[instance_id] = {
+            "enabled": True,
+            "kms_key": key or f"arn:aws:kms:{self.moto.region}:{ACCOUNT}:key/aws-rds-default",
+            "retention": int(
+                params.get("PerformanceInsightsRetentionPeriod") or before.get("retention") or PI_DEFAULT_RETENTION
+            ),
+        }
+
+    def configure_instance(self, instance_id: str, params: dict[str, Any]) -> None:
+        """Seed an instance's network and monitoring settings, as a person sets them (ModifyDBInstance)."""
+        self._instance(instance_id)
+        insights = {k: v for k, v in params.items() if "PerformanceInsights" in k}
+        rest = {k: v for k, v in params.items() if k not in insights}
+        if rest:
+            self.moto.call("ModifyDBInstance", {"DBInstanceIdentifier": instance_id, "ApplyImmediately": True, **rest})
+        self._set_performance_insights(instance_id, insights)
 
     def overlay_cluster(self, data: dict[str, Any]) -> dict[str, Any]:
         """moto's DBCluster with the status of now; the writer is moto's (flips at failover end)."""
@@ -326,6 +381,10 @@ class AuroraWorld:
             out.pop("PendingModifiedValues", None)
         if cluster_id in self._io_next_allowed:
             out["IOOptimizedNextAllowedModificationTime"] = self._io_next_allowed[cluster_id]
+        global_id = str(out.get("GlobalClusterIdentifier") or "")
+        if global_id.startswith("arn:"):
+            # moto answers the global cluster's ARN; AWS answers its identifier (DBCluster reference)
+            out["GlobalClusterIdentifier"] = global_id.rsplit(":", 1)[-1]
         for member in out.get("DBClusterMembers") or []:
             status = self._parameter_status.get(str(member["DBInstanceIdentifier"]))
             if status:
@@ -361,15 +420,18 @@ class AuroraWorld:
                 raise cluster_state(f"DB cluster {cluster_id} is not in available state (it is {status}).")
             engine = str(params.get("Engine") or cluster["Engine"])
             self._check_orderable(engine, str(cluster["EngineVersion"]), instance_class)
-        self.moto.call("CreateDBInstance", params)
-        self.timeline.schedule(
-            instance_id,
-            "create",
-            self.now(),
-            lag=None,
-            duration="create",
-            detail={"cluster_id": cluster_id, "instance_class": instance_class},
-        )
+        if params.get("MonitoringRoleArn") and not params.get("MonitoringInterval"):
+            raise ApiError(
+                "InvalidParameterCombination",
+                "You must specify a MonitoringInterval value other than 0 when you specify a MonitoringRoleARN value.",
+            )
+        self.moto.call("CreateDBInstance", {k: v for k, v in params.items() if "PerformanceInsights" not in k})
+        self._set_performance_insights(instance_id, params)
+        detail: dict[str, Any] = {"cluster_id": cluster_id, "instance_class": instance_class}
+        ends_as = self.faults.take_failed_creation(instance_id)
+        if ends_as:
+            detail["ends_as"] = ends_as
+        self.timeline.schedule(instance_id, "create", self.now(), lag=None, duration="create", detail=detail)
         return {"DBInstance": self.overlay_instance(self._instance(instance_id))}
 
     def modify_db_instance(self, params: dict[str, Any]) -> Response:
@@ -387,7 +449,11 @@ class AuroraWorld:
                 version = str(self._cluster(cluster_id)["EngineVersion"])
             self._check_orderable(str(instance["Engine"]), version, str(new_class))
         # Everything but the class (the promotion tier, for one) takes effect at once.
-        self.moto.call("ModifyDBInstance", {k: v for k, v in params.items() if k != "DBInstanceClass"})
+        self.moto.call(
+            "ModifyDBInstance",
+            {k: v for k, v in params.items() if k != "DBInstanceClass" and "PerformanceInsights" not in k},
+        )
+        self._set_performance_insights(instance_id, params)
         if new_class is not None and not class_change:
             self._maintenance_class.pop(instance_id, None)
         if class_change and params.get("ApplyImmediately"):
@@ -445,7 +511,15 @@ class AuroraWorld:
     def delete_db_instance(self, params: dict[str, Any]) -> Response:
         instance_id = str(params.get("DBInstanceIdentifier", ""))
         instance = self._instance(instance_id)
-        self._refuse_if_busy(instance_id)
+        failed = self._failed.get(instance_id)
+        if failed and not params.get("SkipFinalSnapshot") and not instance.get("DBClusterIdentifier"):
+            # DeleteDBInstance reference: a failed, incompatible-restore or incompatible-network instance can
+            # only be deleted with SkipFinalSnapshot (a cluster instance takes no final snapshot anyway).
+            raise ApiError(
+                "InvalidParameterCombination",
+                f"DB instance {instance_id} is {failed}: it can only be deleted with SkipFinalSnapshot.",
+            )
+        self._refuse_if_busy(instance_id, deleting=True)
         if instance.get("DeletionProtection"):
             raise ApiError(
                 "InvalidParameterCombination",
@@ -589,7 +663,7 @@ class AuroraWorld:
         return target
 
     def _can_be_promoted(self, instance_id: str) -> bool:
-        if self.faults.stuck_status(instance_id):
+        if self.faults.stuck_status(instance_id) or instance_id in self._failed:
             return False
         open_change = self.timeline.under_way(instance_id, INSTANCE_KINDS)
         return open_change is None or open_change.in_lag(self.now())
@@ -597,14 +671,20 @@ class AuroraWorld:
     def _ready(self, instance_id: str) -> bool:
         """Available and free: no change under way, not even one still in its lag."""
         return (
-            not self.faults.stuck_status(instance_id) and self.timeline.under_way(instance_id, INSTANCE_KINDS) is None
+            not self.faults.stuck_status(instance_id)
+            and instance_id not in self._failed
+            and self.timeline.under_way(instance_id, INSTANCE_KINDS) is None
         )
 
-    def _refuse_if_busy(self, instance_id: str) -> None:
+    def _refuse_if_busy(self, instance_id: str, *, deleting: bool = False) -> None:
+        """Refuse a change while the instance is busy or stuck; a failed instance takes only a deletion."""
         stuck = self.faults.stuck_status(instance_id)
         if stuck:
             raise instance_state(f"DB instance {instance_id} is not in available state (it is {stuck}).")
         open_change = self.timeline.under_way(instance_id, INSTANCE_KINDS)
+        failed = self._failed.get(instance_id)
+        if failed and open_change is None and not deleting:
+            raise instance_state(f"DB instance {instance_id} is not in available state (it is {failed}).")
         if open_change is None:
             return
         if open_change.kind == "delete":

@@ -1,0 +1,129 @@
+"""Temp-instance operations on the simulated Aurora, as AWS behaves (issue 9, items 7-11).
+
+Each test asserts what a person would find in the account afterwards: who writes, which
+instances exist, and with which settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rds_maint.model import OperationState, Outcome
+from rds_maint.plans import temp_instance_id
+from tests.conftest import CLUSTER, World
+
+TARGET = "db.r6g.xlarge"
+OLD = "db.r6g.large"
+WRITER = f"{CLUSTER}-instance-1"
+READER_2 = f"{CLUSTER}-instance-2"
+READER_3 = f"{CLUSTER}-instance-3"
+MONITORING_ROLE = "arn:aws:iam::123456789012:role/rds-monitoring-role"
+PI_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+WRITER_SETTINGS: dict[str, Any] = {
+    "PubliclyAccessible": True,
+    "CACertificateIdentifier": "rds-ca-ecc384-g1",
+    "MonitoringInterval": 15,
+    "MonitoringRoleArn": MONITORING_ROLE,
+    "EnablePerformanceInsights": True,
+    "PerformanceInsightsKMSKeyId": PI_KEY,
+    "PerformanceInsightsRetentionPeriod": 731,
+}
+SHOWN = {  # how DescribeDBInstances shows each setting
+    "PubliclyAccessible": True,
+    "CACertificateIdentifier": "rds-ca-ecc384-g1",
+    "MonitoringInterval": 15,
+    "MonitoringRoleArn": MONITORING_ROLE,
+    "PerformanceInsightsEnabled": True,
+    "PerformanceInsightsKMSKeyId": PI_KEY,
+    "PerformanceInsightsRetentionPeriod": 731,
+}
+
+
+def classes(world: World) -> dict[str, str]:
+    return {i: m.instance_class for i, m in world.sim.cluster_view(CLUSTER).members.items()}
+
+
+def settings_of(world: World, instance_id: str) -> dict[str, Any]:
+    shown = world.sim.instance_description(instance_id)
+    return {key: shown.get(key) for key in SHOWN}
+
+
+def drive_to_pause(world: World, op_id: str) -> Any:
+    result = world.run(op_id)
+    assert result.outcome is Outcome.INTERVENTION, result
+    return result
+
+
+# -- item 7: the temp writer has the writer's network and monitoring settings ---------------------
+
+
+def test_simulator_gives_an_instance_created_without_settings_aws_defaults_not_the_writers(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    world.sim.configure_instance(WRITER, **WRITER_SETTINGS)
+    client = world.gateway().client
+    client.create_db_instance(
+        DBInstanceIdentifier="orders-prod-plain",
+        DBClusterIdentifier=CLUSTER,
+        Engine="aurora-postgresql",
+        DBInstanceClass=OLD,
+    )
+    assert settings_of(world, "orders-prod-plain") == {
+        "PubliclyAccessible": False,
+        "CACertificateIdentifier": "rds-ca-rsa2048-g1",
+        "MonitoringInterval": 0,
+        "MonitoringRoleArn": None,
+        "PerformanceInsightsEnabled": False,
+        "PerformanceInsightsKMSKeyId": None,
+        "PerformanceInsightsRetentionPeriod": None,
+    }
+
+
+@pytest.mark.parametrize("operation", ["instance_type_change", "instance_cycle"])
+def test_temp_writer_has_the_writers_network_access_ca_and_monitoring(
+    world: World, cluster_1w2r: list[str], operation: str
+) -> None:
+    world.sim.configure_instance(WRITER, **WRITER_SETTINGS)
+    assert settings_of(world, WRITER) == SHOWN
+    params = {"target_instance_type": TARGET} if operation == "instance_type_change" else {}
+    pause_at = f"modify_class:{WRITER}" if operation == "instance_type_change" else f"reboot:{WRITER}"
+    op = world.create(params, type=operation, pause_before_steps=[pause_at])
+    drive_to_pause(world, op.id)
+    temp = temp_instance_id(CLUSTER, op.id)
+    assert world.sim.cluster_view(CLUSTER).writer == temp  # clients now reach the temp writer
+    assert settings_of(world, temp) == SHOWN
+    world.engine.resume(op.id, "continue")
+    assert world.run(op.id).outcome is Outcome.COMPLETED
+    assert world.sim.cluster_view(CLUSTER).writer == WRITER
+    assert not world.sim.instance_exists(temp)
+
+
+# -- item 8: a temp instance that ends `failed` is deleted by abort, rollback and clean-up -------------
+
+
+@pytest.mark.parametrize("answer", ["abort", "rollback"])
+@pytest.mark.parametrize("status", ["failed", "incompatible-parameters", "inaccessible-encryption-credentials"])
+def test_a_temp_instance_that_ends_failed_is_deleted_by_abort_and_rollback(
+    world: World, cluster_1w2r: list[str], answer: str, status: str
+) -> None:
+    op = world.create({"target_instance_type": TARGET})
+    temp = temp_instance_id(CLUSTER, op.id)
+    world.sim.faults.fail_creation(temp, status=status)
+    paused = drive_to_pause(world, op.id)
+    assert paused.step_name == "create_temp_instance"
+    assert paused.pause_reason is not None and f"ended '{status}'" in paused.pause_reason
+    assert world.sim.cluster_view(CLUSTER).members[temp].status == status
+
+    world.engine.resume(op.id, answer, "temp instance failed")
+    result = world.run(op.id)
+    assert result.outcome is Outcome.FAILED, result.pause_reason
+    expected = OperationState.FAILED if answer == "abort" else OperationState.ROLLED_BACK
+    assert world.store.load(op.id).state is expected
+    assert not world.sim.instance_exists(temp)
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == WRITER and set(view.members) == {WRITER, READER_2, READER_3}
+    assert classes(world) == {WRITER: OLD, READER_2: OLD, READER_3: OLD}
+    assert world.sim.successful_calls("FailoverDBCluster") == []
+    assert [c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("DeleteDBInstance")] == [temp]
