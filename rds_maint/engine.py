@@ -47,6 +47,7 @@ from rds_maint.model import (
 )
 from rds_maint.model import Outcome as ResultOutcome
 from rds_maint.plans import Plan, build_plan, unwind_steps
+from rds_maint.plans.rollback import final_cleanup_steps, final_state_problems
 from rds_maint.preflight import preflight
 from rds_maint.rds import CLUSTER_NOT_FOUND, ClusterSnapshot, RdsGateway
 from rds_maint.store import StateStore, check_operation_id
@@ -54,6 +55,10 @@ from rds_maint.store import StateStore, check_operation_id
 log = get_logger("rds_maint.engine")
 
 DEFAULT_WAIT_TIMEOUT = 45 * 60
+# DESIGN section 9: no final state with the writer on the temp instance or the temp instance in the
+# cluster. The engine runs the clean-up an answer would skip at most this many times, then pauses.
+FINAL_CLEANUP_ROUNDS = 3
+FINAL_CLEANUP_STEPS, FINAL_CHECK_PAUSED = "final_cleanup_steps", "final_check_paused"
 REQUEST_KEYS = frozenset({"type", "cluster_id", "region", "params", "pause_before_steps", "wait_timeout"})
 
 # The step lease: before `run` may change AWS, `advance` marks the step with its attempt id
@@ -445,7 +450,92 @@ class Engine:
             return False
         return any(_step_matches(step, ref) for ref in op.pause_before_steps)
 
+    def _final_cluster(self, op: Operation) -> tuple[ClusterSnapshot | None, str | None]:
+        """The cluster now, and why it may not be left as it is (None: DESIGN section 9 holds)."""
+        if not op.context.get("temp_instance_id"):
+            return None, None
+        try:
+            cluster = self.rds(op.region).describe_cluster(op.cluster_id)
+        except PersonAwsError as exc:
+            if exc.code in CLUSTER_NOT_FOUND:
+                return None, None  # no cluster, no temp instance in it
+            raise
+        problems = final_state_problems(op, cluster)
+        return cluster, ("; ".join(problems) if problems else None)
+
+    def _manual_finish(self, op: Operation, problems: str, *, can_retry: bool) -> str:
+        """What remains, what a person runs to finish by hand, and how to answer."""
+        temp_id = op.context.get("temp_instance_id")
+        writer = op.context.get("original_writer")
+        retry = (
+            "Answer continue to let rds-maint fail back and delete it, or finish by hand: "
+            if can_retry
+            else ("rds-maint tried its clean-up and it did not hold; finish by hand: ")
+        )
+        return (
+            f"{problems}. An operation never ends with its temp instance as writer or in the cluster. {retry}"
+            f"aws rds failover-db-cluster --db-cluster-identifier {op.cluster_id} --target-db-instance-identifier "
+            f"{writer} --region {op.region} (once {writer} is available; skip it if {temp_id} is not the writer), "
+            f"then aws rds delete-db-instance --db-instance-identifier {temp_id} --skip-final-snapshot --region "
+            f"{op.region}, and answer continue or mark_complete (rds-maint checks again)"
+        )
+
+    def _hold_final_state(self, op: Operation, events: list[Event]) -> StepResult | None:
+        """Before a final state: if the temp instance is writer or in the cluster, append the clean-up or pause.
+
+        Returns None when the final state may be recorded.
+        """
+        try:
+            cluster, problems = self._final_cluster(op)
+        except AwsError as exc:
+            op.current_step_index = len(op.steps)
+            self._pause(
+                op,
+                f"Before ending, rds-maint checks that the temp instance is gone and the original writer writes, but "
+                f"AWS answered {exc.code} on {exc.operation}: {exc.aws_message}. Answer continue to check again",
+                events,
+            )
+            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        if cluster is None or problems is None:
+            op.context.pop(FINAL_CHECK_PAUSED, None)
+            return None
+        rounds = list(op.context.get(FINAL_CLEANUP_STEPS) or [])
+        can_retry = len(rounds) < FINAL_CLEANUP_ROUNDS
+        if can_retry and not op.context.get(FINAL_CHECK_PAUSED):
+            steps = final_cleanup_steps(op, cluster)
+            if steps:
+                op.context[FINAL_CLEANUP_STEPS] = [*rounds, [s.id for s in steps]]
+                op.steps.extend(steps)
+                op.current_step_index = len(op.steps) - len(steps)
+                self._unpause(op)
+                events.append(
+                    self._event(
+                        op,
+                        "final_cleanup",
+                        f"Not ending yet: {problems}. Running first: " + ", ".join(s.name for s in steps),
+                        steps=[s.id for s in steps],
+                    )
+                )
+                return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+        op.current_step_index = len(op.steps)
+        op.context[FINAL_CHECK_PAUSED] = True
+        self._pause(op, self._manual_finish(op, problems, can_retry=can_retry), events)
+        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+
+    def _skips_final_cleanup(self, op: Operation) -> bool:
+        """Whether a mark_complete now would skip the clean-up the engine added before a final state."""
+        if op.context.get(FINAL_CHECK_PAUSED):
+            return True
+        added = {step_id for round_ids in op.context.get(FINAL_CLEANUP_STEPS) or [] for step_id in round_ids}
+        return any(
+            s.id in added and s.state in (StepState.PENDING, StepState.IN_PROGRESS, StepState.WAITING)
+            for s in op.steps[op.current_step_index :]
+        )
+
     def _finish(self, op: Operation, events: list[Event]) -> StepResult:
+        held = self._hold_final_state(op, events)
+        if held is not None:
+            return held
         now = self.clock.now()
         op.completed_at = now
         op.current_step_index = len(op.steps)
@@ -497,6 +587,7 @@ class Engine:
             if op.state is not OperationState.PAUSED:
                 return self.report(op)  # a repeated answer: already running
             self._unpause(op)
+            op.context.pop(FINAL_CHECK_PAUSED, None)  # at the final check: rds-maint may try its clean-up again
             step = op.current_step
             if step is not None:
                 step.error = None
@@ -514,6 +605,13 @@ class Engine:
         if answer is ResumeAction.MARK_COMPLETE:
             if op.state is not OperationState.PAUSED:
                 raise BadInput(f"operation '{op.id}' is {op.state.value}; mark_complete answers a paused operation")
+            if self._skips_final_cleanup(op):
+                _, problems = self._final_cluster(op)
+                if problems:
+                    raise BadInput(
+                        f"mark_complete refused for operation '{op.id}': "
+                        + self._manual_finish(op, problems, can_retry=True)
+                    )
             for step in op.steps[op.current_step_index :]:
                 if step.state in (StepState.PENDING, StepState.IN_PROGRESS, StepState.WAITING):
                     step.state = StepState.SKIPPED

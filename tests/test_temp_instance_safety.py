@@ -127,3 +127,81 @@ def test_a_temp_instance_that_ends_failed_is_deleted_by_abort_and_rollback(
     assert classes(world) == {WRITER: OLD, READER_2: OLD, READER_3: OLD}
     assert world.sim.successful_calls("FailoverDBCluster") == []
     assert [c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("DeleteDBInstance")] == [temp]
+
+
+# -- item 9: mark_complete never ends with the temp instance as writer or in the cluster -------------
+
+TYPE_CHANGE_STEPS = [
+    "check_cluster",
+    "create_temp_instance",
+    "failover_to_temp",
+    f"modify_class:{WRITER}",
+    f"modify_class:{READER_2}",
+    f"modify_class:{READER_3}",
+    "failback",
+    "delete_temp_instance",
+    "verify",
+]
+CYCLE_STEPS = [
+    "check_cluster",
+    "create_temp_instance",
+    "failover_to_temp",
+    f"reboot:{WRITER}",
+    f"reboot:{READER_2}",
+    f"reboot:{READER_3}",
+    "failback",
+    "delete_temp_instance",
+    "restore_promotion_tiers",
+    "verify",
+]
+
+
+def assert_writer_back_and_no_temp(world: World, op_id: str) -> None:
+    view = world.sim.cluster_view(CLUSTER)
+    temp = temp_instance_id(CLUSTER, op_id)
+    assert view.writer == WRITER
+    assert temp not in view.members
+    assert not world.sim.instance_exists(temp)
+
+
+@pytest.mark.parametrize(
+    ("operation", "step"),
+    [("instance_type_change", s) for s in TYPE_CHANGE_STEPS] + [("instance_cycle", s) for s in CYCLE_STEPS],
+)
+def test_mark_complete_at_each_pause_leaves_the_original_writer_and_no_temp_instance(
+    world: World, cluster_1w2r: list[str], operation: str, step: str
+) -> None:
+    params = {"target_instance_type": TARGET} if operation == "instance_type_change" else {}
+    op = world.create(params, type=operation, pause_before_steps=[step])
+    assert [s.name for s in op.steps] == (TYPE_CHANGE_STEPS if operation == "instance_type_change" else CYCLE_STEPS)
+    paused = drive_to_pause(world, op.id)
+    assert paused.step_name == step
+    world.engine.resume(op.id, "mark_complete", "finished by hand")
+    result = world.run(op.id)
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    assert world.store.load(op.id).state is OperationState.COMPLETED
+    assert_writer_back_and_no_temp(world, op.id)
+    cleaned = "final_cleanup" in [e.type for e in world.store.events(op.id)]
+    temp_existed = TYPE_CHANGE_STEPS.index(step) >= 2 if step in TYPE_CHANGE_STEPS else False
+    temp_existed = temp_existed or (step in CYCLE_STEPS and 2 <= CYCLE_STEPS.index(step) <= 7)
+    assert cleaned is (temp_existed and step not in ("verify", "restore_promotion_tiers"))
+
+
+def test_mark_complete_that_skips_the_clean_up_is_refused_with_what_remains(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = world.create({"target_instance_type": TARGET}, pause_before_steps=[f"modify_class:{READER_2}"])
+    drive_to_pause(world, op.id)
+    temp = temp_instance_id(CLUSTER, op.id)
+    world.sim.faults.stuck(WRITER, status="modifying")  # the failback cannot happen yet
+    world.engine.resume(op.id, "mark_complete")
+    busy = world.run(op.id)
+    assert busy.outcome is Outcome.INTERVENTION and busy.step_name == "final_failback"
+    with pytest.raises(Exception, match=f"mark_complete refused.*temp instance {temp} is the writer"):
+        world.engine.resume(op.id, "mark_complete")
+    assert world.sim.cluster_view(CLUSTER).writer == temp  # nothing was recorded as complete
+    assert world.store.load(op.id).state is OperationState.PAUSED
+    world.sim.faults.unstick(WRITER)
+    world.engine.resume(op.id, "continue")
+    assert world.run(op.id).outcome is Outcome.COMPLETED
+    assert_writer_back_and_no_temp(world, op.id)

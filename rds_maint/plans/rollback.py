@@ -10,6 +10,7 @@ from typing import Literal
 
 from rds_maint.model import Operation, Step, StepState
 from rds_maint.plans.base import StepBuilder
+from rds_maint.rds import ClusterSnapshot
 
 TOUCHED = frozenset({StepState.IN_PROGRESS, StepState.WAITING, StepState.COMPLETED, StepState.FAILED})
 
@@ -51,4 +52,54 @@ def unwind_temp_instance_operation(operation: Operation, kind: Literal["abort", 
             cluster_id=operation.cluster_id,
             instance_id=temp_id,
         )
+    return builder.steps
+
+
+def final_state_problems(operation: Operation, cluster: ClusterSnapshot) -> list[str]:
+    """What breaks DESIGN section 9 in `cluster` now: the writer on the temp instance, the temp instance in it."""
+    temp_id = operation.context.get("temp_instance_id")
+    if not temp_id:
+        return []
+    problems = []
+    if cluster.writer_id == temp_id:
+        problems.append(f"temp instance {temp_id} is the writer of {cluster.id}")
+    if cluster.member(temp_id) is not None:
+        problems.append(f"temp instance {temp_id} is still in cluster {cluster.id}")
+    return problems
+
+
+def final_cleanup_steps(operation: Operation, cluster: ClusterSnapshot) -> list[Step]:
+    """The unwind steps a final state still needs: fail back to the original writer, delete the temp instance.
+
+    Appended by the engine when an answer (mark_complete, or an unwind that was cut short) would end the
+    operation with the temp instance as writer or in the cluster.
+    """
+    temp_id = operation.context.get("temp_instance_id")
+    writer = operation.context.get("original_writer")
+    builder = StepBuilder(offset=len(operation.steps))
+    if not temp_id:
+        return []
+    if cluster.writer_id == temp_id:
+        target = writer if writer and cluster.member(writer) is not None else None
+        if target is None:  # the original writer is gone: the best other member takes over
+            others = [m for m in cluster.members if m.id != temp_id and not m.instance.operation_tag]
+            target = others[0].id if others else None
+        if target is not None:
+            builder.add(
+                "final_failback",
+                "failover",
+                f"Before the operation ends: make {target} the writer again (the temp instance is the writer)",
+                cluster_id=operation.cluster_id,
+                target=target,
+            )
+    if cluster.member(temp_id) is not None:
+        builder.add(
+            "final_delete_temp_instance",
+            "delete_temp_instance",
+            f"Before the operation ends: delete temp instance {temp_id}",
+            cluster_id=operation.cluster_id,
+            instance_id=temp_id,
+        )
+    for step in builder.steps:
+        step.result["pause_acknowledged"] = True  # a clean-up never stops at a requested pause
     return builder.steps
