@@ -205,3 +205,41 @@ def test_mark_complete_that_skips_the_clean_up_is_refused_with_what_remains(
     world.engine.resume(op.id, "continue")
     assert world.run(op.id).outcome is Outcome.COMPLETED
     assert_writer_back_and_no_temp(world, op.id)
+
+
+# -- item 10: rollback after the failback needs no manual failover -----------------------------------
+
+
+@pytest.mark.parametrize(("readers", "skip_temp_instance"), [(2, False), (0, False), (2, True)])
+def test_rollback_after_the_failback_puts_everything_back_without_a_person(
+    world: World, readers: int, skip_temp_instance: bool
+) -> None:
+    world.sim.seed_cluster(
+        CLUSTER, engine="aurora-postgresql", engine_version="15.4", instance_class=OLD, readers=readers
+    )
+    pause_at = "verify" if skip_temp_instance else "delete_temp_instance"
+    op = world.create(
+        {"target_instance_type": TARGET, "skip_temp_instance": skip_temp_instance}, pause_before_steps=[pause_at]
+    )
+    drive_to_pause(world, op.id)
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == WRITER and view.members[WRITER].instance_class == TARGET  # after the failback
+
+    world.engine.resume(op.id, "rollback", "the new class is slower")
+    result = world.run(op.id)
+    assert result.outcome is Outcome.FAILED, result.pause_reason
+    stored = world.store.load(op.id)
+    assert stored.state is OperationState.ROLLED_BACK
+    types = [e.type for e in world.store.events(op.id)]
+    assert "operation_paused" not in types[types.index("operation_rollback") :]  # nobody was needed
+    assert_writer_back_and_no_temp(world, op.id)
+    everyone = [WRITER] + [f"{CLUSTER}-instance-{n}" for n in range(2, readers + 2)]
+    assert classes(world) == dict.fromkeys(everyone, OLD)
+    # the writer changed back only while another instance, already back on the old class, was the writer
+    failovers = [c.params["TargetDBInstanceIdentifier"] for c in world.sim.successful_calls("FailoverDBCluster")]
+    assert failovers[-1] == WRITER
+    holder = failovers[-2]
+    if readers:
+        assert holder == READER_2
+    else:
+        assert holder == temp_instance_id(CLUSTER, op.id)

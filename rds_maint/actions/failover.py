@@ -1,4 +1,8 @@
-"""Fail over a cluster to a chosen instance; done only when that instance is seen as writer."""
+"""Fail over a cluster to a chosen instance; done only when that instance is seen as writer.
+
+With `only_if_writer`, only when that instance is the writer now (a rollback moves the writer off
+the original writer only if a failback already made it the writer again).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ class Failover:
         target = p["target"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(target)
+        only_if = p.get("only_if_writer")
+        if only_if and cluster.writer_id != only_if:
+            ctx.note("already_done", f"{only_if} is not the writer of {cluster.id}; no failover to {target} needed")
+            return Done(f"no failover needed: the writer is {cluster.writer_id}, not {only_if}")
         if member is None:
             raise NeedsPerson(f"failover target {target} is not a member of cluster {cluster.id}")
         if member.is_writer:

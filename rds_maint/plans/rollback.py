@@ -15,24 +15,57 @@ from rds_maint.rds import ClusterSnapshot
 TOUCHED = frozenset({StepState.IN_PROGRESS, StepState.WAITING, StepState.COMPLETED, StepState.FAILED})
 
 
+def _standby_for_writer_rollback(operation: Operation, rolled_back_readers: list[str]) -> str | None:
+    """An instance to hold the writer while the original writer changes back: one already on the wanted class.
+
+    First a reader this rollback puts back before the writer, then a planned reader never changed, then
+    another member that had the writer's class; the temp instance (the target class) only as a last resort.
+    """
+    if rolled_back_readers:
+        return rolled_back_readers[0]
+    context = operation.context
+    writer = context.get("original_writer")
+    temp_id = context.get("temp_instance_id")
+    classes: dict[str, str] = dict(context.get("original_classes") or {})
+    wanted = classes.get(str(writer))
+    untouched = [
+        str(s.parameters["instance_id"])
+        for s in operation.steps
+        if s.action == "modify_instance_class" and s.state not in TOUCHED and s.parameters["instance_id"] != writer
+    ]
+    others = [i for i, c in sorted(classes.items()) if c == wanted and i not in (writer, temp_id)]
+    candidates = [*untouched, *others]
+    if candidates:
+        return candidates[0]
+    temp_made = any(s.action == "create_temp_instance" and s.state is StepState.COMPLETED for s in operation.steps)
+    temp_gone = any(s.action == "delete_temp_instance" and s.state in TOUCHED for s in operation.steps)
+    return str(temp_id) if temp_id and temp_made and not temp_gone else None
+
+
 def unwind_temp_instance_operation(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
     context = operation.context
     builder = StepBuilder(offset=len(operation.steps))
-    if kind == "rollback":
-        for step in operation.steps:
-            if step.action == "modify_instance_class" and step.state in TOUCHED:
-                instance_id = step.parameters["instance_id"]
-                original = step.parameters["original_class"]
-                builder.add(
-                    f"rollback_class:{instance_id}",
-                    "modify_instance_class",
-                    f"Rollback: change {instance_id} back to {original}",
-                    cluster_id=operation.cluster_id,
-                    instance_id=instance_id,
-                    instance_class=original,
-                    original_class=step.parameters["instance_class"],
-                )
     writer = context.get("original_writer")
+    if kind == "rollback":
+        changes = [s for s in operation.steps if s.action == "modify_instance_class" and s.state in TOUCHED]
+        # Readers first, so that an instance on the original class can hold the writer while the original
+        # writer changes back (after the failback it is the writer, and a writer is never changed in place).
+        readers = [s for s in changes if s.parameters["instance_id"] != writer]
+        writer_change = [s for s in changes if s.parameters["instance_id"] == writer]
+        for step in readers:
+            _add_class_rollback(builder, operation, step)
+        if writer_change:
+            standby = _standby_for_writer_rollback(operation, [s.parameters["instance_id"] for s in readers])
+            if standby:
+                builder.add(
+                    f"rollback_failover_to:{standby}",
+                    "failover",
+                    f"Rollback: if {writer} is the writer, fail over to {standby} while {writer} changes back",
+                    cluster_id=operation.cluster_id,
+                    target=standby,
+                    only_if_writer=writer,
+                )
+            _add_class_rollback(builder, operation, writer_change[0])
     temp_id = context.get("temp_instance_id")
     failover_began = any(s.action == "failover" and s.state in TOUCHED for s in operation.steps)
     if writer and failover_began:
@@ -53,6 +86,20 @@ def unwind_temp_instance_operation(operation: Operation, kind: Literal["abort", 
             instance_id=temp_id,
         )
     return builder.steps
+
+
+def _add_class_rollback(builder: StepBuilder, operation: Operation, step: Step) -> None:
+    instance_id = step.parameters["instance_id"]
+    original = step.parameters["original_class"]
+    builder.add(
+        f"rollback_class:{instance_id}",
+        "modify_instance_class",
+        f"Rollback: change {instance_id} back to {original}",
+        cluster_id=operation.cluster_id,
+        instance_id=instance_id,
+        instance_class=original,
+        original_class=step.parameters["instance_class"],
+    )
 
 
 def final_state_problems(operation: Operation, cluster: ClusterSnapshot) -> list[str]:
