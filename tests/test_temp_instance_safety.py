@@ -243,3 +243,65 @@ def test_rollback_after_the_failback_puts_everything_back_without_a_person(
         assert holder == READER_2
     else:
         assert holder == temp_instance_id(CLUSTER, op.id)
+
+
+# -- item 11: a vanished reader is skipped; a reader that joins is not left silently -----------------
+
+
+@pytest.mark.parametrize("operation", ["instance_type_change", "instance_cycle"])
+def test_a_planned_reader_deleted_mid_operation_is_skipped_reported_and_not_recreated(
+    world: World, cluster_1w2r: list[str], operation: str
+) -> None:
+    params = {"target_instance_type": TARGET} if operation == "instance_type_change" else {}
+    step = f"modify_class:{READER_3}" if operation == "instance_type_change" else f"reboot:{READER_3}"
+    op = world.create(params, type=operation, pause_before_steps=[step])
+    drive_to_pause(world, op.id)
+    world.gateway().client.delete_db_instance(DBInstanceIdentifier=READER_3, SkipFinalSnapshot=True)  # by someone
+
+    world.engine.resume(op.id, "continue")
+    result = world.run(op.id)
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    stored = world.store.load(op.id)
+    vanished = [e for e in world.store.events(op.id) if e.type == "instance_vanished"]
+    assert vanished and all(e.data["instance_id"] == READER_3 for e in vanished)
+    verify = stored.steps[-1]
+    assert verify.name == "verify" and verify.result["vanished"] == [READER_3]
+    assert READER_3 in verify.result["message"]
+    assert not world.sim.instance_exists(READER_3)
+    created = [c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("CreateDBInstance")]
+    assert created == [temp_instance_id(CLUSTER, op.id)]  # never recreated
+    assert_writer_back_and_no_temp(world, op.id)
+    if operation == "instance_type_change":
+        assert classes(world) == {WRITER: TARGET, READER_2: TARGET}
+
+
+NEW_READER = f"{CLUSTER}-instance-9"
+
+
+@pytest.mark.parametrize("answer", ["continue", "mark_complete"])
+def test_a_reader_added_mid_operation_pauses_before_verify_and_the_answer_decides(
+    world: World, cluster_1w2r: list[str], answer: str
+) -> None:
+    op = world.create({"target_instance_type": TARGET}, pause_before_steps=[f"modify_class:{READER_2}"])
+    drive_to_pause(world, op.id)
+    world.gateway().client.create_db_instance(
+        DBInstanceIdentifier=NEW_READER, DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", DBInstanceClass=OLD
+    )
+    world.engine.resume(op.id, "continue")
+    paused = drive_to_pause(world, op.id)
+    assert paused.step_name == "verify"
+    assert paused.pause_reason is not None
+    assert f"{NEW_READER} ({OLD}) joined cluster {CLUSTER} during the operation" in paused.pause_reason
+    assert "continue to change it" in paused.pause_reason and "mark_complete to leave it" in paused.pause_reason
+
+    world.engine.resume(op.id, answer)
+    result = world.run(op.id)
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    assert_writer_back_and_no_temp(world, op.id)
+    expected = TARGET if answer == "continue" else OLD
+    assert classes(world) == {WRITER: TARGET, READER_2: TARGET, READER_3: TARGET, NEW_READER: expected}
+    modifies = [c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("ModifyDBInstance")]
+    assert modifies.count(NEW_READER) == (1 if answer == "continue" else 0)
+    changes = sorted((t for t in world.sim.transitions if t.kind == "modify"), key=lambda t: t.called_at)
+    for earlier, later in zip(changes, changes[1:], strict=False):
+        assert later.called_at >= earlier.ends_at  # one at a time, the new reader included

@@ -1,10 +1,49 @@
-"""Read-only steps: the cluster is as planned before we start, and as promised at the end."""
+"""Read-only steps: the cluster is as planned before we start, and as promised at the end.
+
+A planned reader that no longer exists (someone deleted it, or Auto Scaling did) is skipped with an
+event and reported by the verification, never recreated: there is nothing left to change, and a
+pause would come back at every `continue`. The original writer is different: the operation cannot
+put the writer back on an instance that is gone, so that still needs a person.
+
+The class change's verification also looks for readers that joined during the operation (not
+owned by Auto Scaling, not Serverless v2) on another class than the target: it pauses once and says
+so; `continue` changes them too, one at a time, `mark_complete` leaves them.
+"""
 
 from __future__ import annotations
 
 from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry
 from rds_maint.actions.polling import POLL_SECONDS
-from rds_maint.rds import ClusterSnapshot
+from rds_maint.model import Operation
+from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+
+VANISHED = "vanished"  # step result key: the planned instance no longer existed
+
+
+def skip_vanished(ctx: ActionContext, instance_id: str, cluster_id: str) -> Done | None:
+    """Done (skipped, with an event) for a planned reader that is no longer in the cluster; None for the writer."""
+    if instance_id == ctx.operation.context.get("original_writer"):
+        return None
+    message = f"{instance_id} is no longer in cluster {cluster_id}: skipped (rds-maint never recreates an instance)"
+    ctx.note("instance_vanished", message, instance_id=instance_id)
+    return Done(message, result={VANISHED: True})
+
+
+def vanished_instances(operation: Operation) -> list[str]:
+    """Planned instances that steps of this operation found gone and skipped."""
+    return sorted({str(s.parameters.get("instance_id")) for s in operation.steps if s.result.get(VANISHED) is True})
+
+
+def missing_readers(ctx: ActionContext, cluster: ClusterSnapshot, planned: list[str]) -> list[str]:
+    """Planned readers no longer in the cluster (noted as vanished); the original writer is never one of them."""
+    writer = ctx.operation.context.get("original_writer")
+    gone = sorted({i for i in planned if cluster.member(i) is None and i != writer})
+    for instance_id in gone:
+        if instance_id not in vanished_instances(ctx.operation):
+            ctx.note(
+                "instance_vanished", f"{instance_id} is no longer in cluster {cluster.id}", instance_id=instance_id
+            )
+    return gone
 
 
 class CheckCluster(ImmediateAction):
@@ -13,12 +52,15 @@ class CheckCluster(ImmediateAction):
     def run(self, ctx: ActionContext) -> Outcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        missing = [i for i in p.get("members", []) if cluster.member(i) is None]
-        if missing:
-            raise NeedsPerson(f"planned instances are no longer in cluster {cluster.id}: {', '.join(missing)}")
-        if cluster.writer_id != p["expected_writer"]:
+        writer = p["expected_writer"]
+        if cluster.member(writer) is None:
             raise NeedsPerson(
-                f"the writer of {cluster.id} is {cluster.writer_id}, not {p['expected_writer']} as planned; "
+                f"the planned writer {writer} is no longer in cluster {cluster.id}; create a new operation"
+            )
+        gone = missing_readers(ctx, cluster, list(p.get("members", [])))
+        if cluster.writer_id != writer:
+            raise NeedsPerson(
+                f"the writer of {cluster.id} is {cluster.writer_id}, not {writer} as planned; "
                 "check the cluster, then abort and create a new operation"
             )
         if cluster.status != "available":
@@ -26,7 +68,8 @@ class CheckCluster(ImmediateAction):
                 f"cluster {cluster.id} is {cluster.status}; starting once it is available",
                 POLL_SECONDS["busy"],
             )
-        return Done(f"Cluster {cluster.id} is available with writer {cluster.writer_id}")
+        skipped = f"; skipping {', '.join(gone)} (no longer in the cluster)" if gone else ""
+        return Done(f"Cluster {cluster.id} is available with writer {cluster.writer_id}{skipped}")
 
 
 def rolling_problems(ctx: ActionContext, cluster: ClusterSnapshot) -> list[str]:
@@ -40,24 +83,97 @@ def rolling_problems(ctx: ActionContext, cluster: ClusterSnapshot) -> list[str]:
     return problems
 
 
+def _new_readers(ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> list[MemberSnapshot]:
+    """Readers that joined after the plan was made, that a person placed (no Auto Scaling, no Serverless v2)."""
+    known = set(ctx.operation.context.get("original_classes") or {})
+    return [
+        m
+        for m in cluster.members
+        if m.id not in known
+        and not m.is_writer
+        and not m.instance.is_autoscaled
+        and not m.instance.is_serverless
+        and not m.instance.operation_tag
+        and (m.instance.instance_class != target or m.instance.pending_class is not None)
+    ]
+
+
 class VerifyInstanceClasses(ImmediateAction):
     name = "verify_instance_classes"
 
     def run(self, ctx: ActionContext) -> Outcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        targets = set(p.get("expected_classes", {}).values())
+        if len(targets) == 1:
+            changing = self._change_new_readers(ctx, cluster, targets.pop())
+            if changing is not None:
+                return changing
         problems = rolling_problems(ctx, cluster)
-        for instance_id, expected in p.get("expected_classes", {}).items():
+        expected = dict(p.get("expected_classes", {}))
+        gone = missing_readers(ctx, cluster, list(expected))
+        for instance_id, wanted in expected.items():
             member = cluster.member(instance_id)
             if member is None:
-                problems.append(f"{instance_id} is missing")
-            elif member.instance.instance_class != expected:
-                problems.append(f"{instance_id} is {member.instance.instance_class}, expected {expected}")
+                if instance_id not in gone:
+                    problems.append(f"{instance_id} is missing")
+            elif member.instance.instance_class != wanted:
+                problems.append(f"{instance_id} is {member.instance.instance_class}, expected {wanted}")
         if problems:
             raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
         classes = {m.id: m.instance.instance_class for m in cluster.members}
+        left = sorted(set(ctx.step.result.get("new_readers_asked", [])) - set(ctx.step.result.get("new_changed", [])))
+        tail = f"; no longer in the cluster (skipped): {', '.join(gone)}" if gone else ""
         return Done(
             f"Cluster {cluster.id}: writer {cluster.writer_id}; "
-            + ", ".join(f"{k}={v}" for k, v in sorted(classes.items())),
-            result={"writer": cluster.writer_id, "classes": classes},
+            + ", ".join(f"{k}={v}" for k, v in sorted(classes.items()))
+            + tail,
+            result={"writer": cluster.writer_id, "classes": classes, VANISHED: gone, "new_readers_left": left},
         )
+
+    def _change_new_readers(self, ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> Outcome | None:
+        """Pause once about readers that joined on another class; after `continue`, change them one at a time.
+
+        A Retry keeps this step running (and AWS is looked at again under the step lease); None when
+        nothing is left to change.
+        """
+        result = ctx.step.result
+        new = _new_readers(ctx, cluster, target)
+        if not new:
+            return None
+        asked = set(result.get("new_readers_asked", []))
+        ids = sorted(m.id for m in new)
+        if not set(ids) <= asked:
+            result["new_readers_asked"] = sorted(asked | set(ids))
+            shown = ", ".join(f"{m.id} ({m.instance.instance_class})" for m in new)
+            raise NeedsPerson(
+                f"before verifying: {shown} joined cluster {cluster.id} during the operation and "
+                f"{'is' if len(new) == 1 else 'are'} not on {target}. Answer continue to change "
+                f"{'it' if len(new) == 1 else 'them'} to {target} too (one at a time, as the others), or "
+                "mark_complete to leave "
+                + ("it" if len(new) == 1 else "them")
+                + " as "
+                + ("it is" if len(new) == 1 else "they are")
+            )
+        requested = set(result.get("new_changed", []))
+        busy = [
+            m
+            for m in new
+            if m.id in requested or m.instance.pending_class is not None or m.instance.status != "available"
+        ]
+        if busy:
+            member = busy[0]
+            return Retry(
+                f"{member.id} is {member.instance.status}, changing to {member.instance.pending_class or target}; "
+                "the next new reader after it",
+                POLL_SECONDS["modify"],
+            )
+        member = new[0]
+        ctx.rds.modify_instance(member.id, instance_class=target)
+        result["new_changed"] = sorted({*result.get("new_changed", []), member.id})
+        ctx.note(
+            "modify_requested",
+            f"Requested class change of {member.id} (joined during the operation) to {target}",
+            target=target,
+        )
+        return Retry(f"changing {member.id} to {target}", POLL_SECONDS["modify"])

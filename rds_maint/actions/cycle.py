@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
-from rds_maint.actions.checks import rolling_problems
+from rds_maint.actions.checks import VANISHED, missing_readers, rolling_problems
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.parameters import IN_SYNC, parameter_statuses
 from rds_maint.rds import ClusterSnapshot
@@ -77,10 +77,12 @@ class VerifyInstanceCycle(ImmediateAction):
         problems = rolling_problems(ctx, cluster)
         for instance_id, (now, recorded) in sorted(_tier_differences(cluster, p.get("expected_tiers", {})).items()):
             problems.append(f"{instance_id} has promotion tier {now}, expected {recorded}")
+        gone = missing_readers(ctx, cluster, list(p.get("rebooted", [])))
         for instance_id in p.get("rebooted", []):
             member = cluster.member(instance_id)
             if member is None:
-                problems.append(f"{instance_id} is missing")
+                if instance_id not in gone:
+                    problems.append(f"{instance_id} is missing")
                 continue
             if member.instance.status != "available":
                 problems.append(f"{instance_id} is {member.instance.status}")
@@ -91,9 +93,11 @@ class VerifyInstanceCycle(ImmediateAction):
         if problems:
             raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
         statuses_now = {m.id: ", ".join(parameter_statuses(m)) or "-" for m in cluster.members}
+        rebooted = [i for i in p.get("rebooted", []) if i not in gone]
         return Done(
-            f"Cluster {cluster.id}: writer {cluster.writer_id}; rebooted {', '.join(p.get('rebooted', [])) or 'none'}",
-            result={"writer": cluster.writer_id, "parameter_status": statuses_now},
+            f"Cluster {cluster.id}: writer {cluster.writer_id}; rebooted {', '.join(rebooted) or 'none'}"
+            + (f"; no longer in the cluster (skipped): {', '.join(gone)}" if gone else ""),
+            result={"writer": cluster.writer_id, "parameter_status": statuses_now, VANISHED: gone},
         )
 
 

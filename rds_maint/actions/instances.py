@@ -8,6 +8,7 @@ unwind (abort, rollback, the engine's final clean-up) deletes it.
 from __future__ import annotations
 
 from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import PersonAwsError
 from rds_maint.rds import TAG_OPERATION_ID, InstanceSnapshot
@@ -117,7 +118,12 @@ class ModifyInstanceClass:
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(p["instance_id"])
         if member is None:
-            raise NeedsPerson(f"instance {p['instance_id']} is no longer a member of cluster {cluster.id}")
+            skipped = skip_vanished(ctx, p["instance_id"], cluster.id)
+            if skipped is not None:
+                return skipped
+            raise NeedsPerson(
+                f"instance {p['instance_id']} (the original writer) is no longer a member of cluster {cluster.id}"
+            )
         instance = member.instance
         if instance.instance_class == target and instance.pending_class is None and instance.status == "available":
             ctx.note("already_done", f"{instance.id} already has class {target}")
@@ -149,6 +155,9 @@ class ModifyInstanceClass:
         p = ctx.params
         instance = ctx.rds.find_instance(p["instance_id"])
         if instance is None:
+            skipped = skip_vanished(ctx, p["instance_id"], p["cluster_id"])
+            if skipped is not None:
+                return skipped
             raise NeedsPerson(f"instance {p['instance_id']} disappeared while its class was being changed")
         if (
             instance.status == "available"

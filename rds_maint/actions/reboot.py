@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.parameters import APPLYING, IN_SYNC, is_pending_reboot, parameter_statuses
 from rds_maint.rds import MemberSnapshot
@@ -45,7 +46,12 @@ class RebootInstance:
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(instance_id)
         if member is None:
-            raise NeedsPerson(f"instance {instance_id} is no longer a member of cluster {cluster.id}")
+            skipped = skip_vanished(ctx, instance_id, cluster.id)
+            if skipped is not None:
+                return skipped
+            raise NeedsPerson(
+                f"instance {instance_id} (the original writer) is no longer a member of cluster {cluster.id}"
+            )
         result = ctx.step.result
         marked = result.get("reboot_marked_at")
         if marked is None:
@@ -137,6 +143,9 @@ class RebootInstance:
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(instance_id)
         if member is None:
+            skipped = skip_vanished(ctx, instance_id, cluster.id)
+            if skipped is not None:
+                return skipped
             raise NeedsPerson(f"instance {instance_id} left cluster {cluster.id} while it was rebooting")
         if member.instance.status != "available":
             return self._restarting(ctx, member.instance.status, left)
