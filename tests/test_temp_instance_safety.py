@@ -6,6 +6,7 @@ instances exist, and with which settings.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -303,5 +304,5 @@ def test_a_reader_added_mid_operation_pauses_before_verify_and_the_answer_decide
     modifies = [c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("ModifyDBInstance")]
     assert modifies.count(NEW_READER) == (1 if answer == "continue" else 0)
     changes = sorted((t for t in world.sim.transitions if t.kind == "modify"), key=lambda t: t.called_at)
-    for earlier, later in zip(changes, changes[1:], strict=False):
+    for earlier, later in itertools.pairwise(changes):
         assert later.called_at >= earlier.ends_at  # one at a time, the new reader included
