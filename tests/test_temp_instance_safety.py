@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rds_maint.errors import BadInput
 from rds_maint.model import OperationState, Outcome
 from rds_maint.plans import temp_instance_id
 from tests.conftest import CLUSTER, World
@@ -306,3 +307,59 @@ def test_a_reader_added_mid_operation_pauses_before_verify_and_the_answer_decide
     changes = sorted((t for t in world.sim.transitions if t.kind == "modify"), key=lambda t: t.called_at)
     for earlier, later in itertools.pairwise(changes):
         assert later.called_at >= earlier.ends_at  # one at a time, the new reader included
+
+
+# -- items 4 and 12: clusters the operations do not handle are refused at create ----------------------
+
+REQUESTS: dict[str, dict[str, Any]] = {
+    "instance_type_change": {"target_instance_type": "db.m6gd.xlarge"},
+    "storage_type_change": {"target_storage_type": "gp3"},
+    "instance_cycle": {},
+    "engine_upgrade": {"target_engine_version": "16.6"},
+}
+
+
+def assert_refused_at_create(world: World, operation: str, params: dict[str, Any], *needles: str) -> None:
+    with pytest.raises(BadInput) as refused:
+        world.create(params, type=operation)
+    message = " ".join(str(refused.value).split())
+    for needle in needles:
+        assert needle in message, message
+    assert world.store.list_operations() == []
+    assert world.mutating_calls() == []
+
+
+@pytest.mark.parametrize("operation", sorted(REQUESTS))
+def test_a_multi_az_db_cluster_is_refused_at_create_for_every_operation_type(world: World, operation: str) -> None:
+    members = world.sim.seed_multi_az_cluster(CLUSTER, engine="postgres", engine_version="16.4")
+    assert world.gateway().describe_cluster(CLUSTER).cluster_instance_class == "db.m6gd.large"
+    assert_refused_at_create(
+        world,
+        operation,
+        REQUESTS[operation],
+        f"cluster '{CLUSTER}' is a Multi-AZ DB cluster (postgres, class db.m6gd.large)",
+        "does not support Multi-AZ DB clusters yet",
+        f"aws rds modify-db-cluster --db-cluster-identifier {CLUSTER} --db-cluster-instance-class",
+    )
+    view = world.sim.cluster_view(CLUSTER)
+    assert sorted(view.members) == sorted(members) and view.status == "available"
+
+
+def test_a_global_database_member_is_refused_for_engine_upgrade_at_create(world: World) -> None:
+    world.sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=1)
+    world.sim.seed_global_cluster("orders-global", CLUSTER)
+    assert world.gateway().describe_cluster(CLUSTER).global_cluster_id == "orders-global"
+    assert_refused_at_create(
+        world,
+        "engine_upgrade",
+        {"target_engine_version": "16.4"},
+        f"cluster '{CLUSTER}' is a member of the Aurora Global Database 'orders-global'",
+        "global members in the other regions are part of a Blue/Green deployment",
+        "RDS Proxy is not supported with Global Database",
+        "aws rds modify-global-cluster --global-cluster-identifier orders-global --engine-version",
+        "--allow-major-version-upgrade",
+    )
+    assert world.sim.successful_calls("CreateBlueGreenDeployment") == []
+    # the other operations stay in the region's own cluster and are not refused for it
+    op = world.create({"target_instance_type": TARGET})
+    assert op.type.value == "instance_type_change"
