@@ -105,7 +105,7 @@ def test_temp_writer_has_the_writers_network_access_ca_and_monitoring(
 # -- item 8: a temp instance that ends `failed` is deleted by abort, rollback and clean-up -------------
 
 
-@pytest.mark.parametrize("answer", ["abort", "rollback"])
+@pytest.mark.parametrize("answer", ["abort", "rollback", "mark_complete"])
 @pytest.mark.parametrize("status", ["failed", "incompatible-parameters", "inaccessible-encryption-credentials"])
 def test_a_temp_instance_that_ends_failed_is_deleted_by_abort_and_rollback(
     world: World, cluster_1w2r: list[str], answer: str, status: str
@@ -120,8 +120,12 @@ def test_a_temp_instance_that_ends_failed_is_deleted_by_abort_and_rollback(
 
     world.engine.resume(op.id, answer, "temp instance failed")
     result = world.run(op.id)
-    assert result.outcome is Outcome.FAILED, result.pause_reason
-    expected = OperationState.FAILED if answer == "abort" else OperationState.ROLLED_BACK
+    expected = {
+        "abort": OperationState.FAILED,
+        "rollback": OperationState.ROLLED_BACK,
+        "mark_complete": OperationState.COMPLETED,
+    }[answer]
+    assert result.operation_state == expected.value, result.pause_reason
     assert world.store.load(op.id).state is expected
     assert not world.sim.instance_exists(temp)
     view = world.sim.cluster_view(CLUSTER)
@@ -129,6 +133,31 @@ def test_a_temp_instance_that_ends_failed_is_deleted_by_abort_and_rollback(
     assert classes(world) == {WRITER: OLD, READER_2: OLD, READER_3: OLD}
     assert world.sim.successful_calls("FailoverDBCluster") == []
     assert [c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("DeleteDBInstance")] == [temp]
+
+
+def test_simulated_failed_instance_refuses_changes_and_failovers_but_can_be_deleted(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    world.sim.faults.fail_creation("orders-prod-broken", status="incompatible-network")
+    client = world.gateway().client
+    client.create_db_instance(
+        DBInstanceIdentifier="orders-prod-broken",
+        DBClusterIdentifier=CLUSTER,
+        Engine="aurora-postgresql",
+        DBInstanceClass=OLD,
+    )
+    assert world.sim.instance_description("orders-prod-broken")["DBInstanceStatus"] == "creating"
+    world.clock.advance(3 * 3600)
+    assert world.sim.instance_description("orders-prod-broken")["DBInstanceStatus"] == "incompatible-network"
+    with pytest.raises(client.exceptions.InvalidDBInstanceStateFault):
+        client.modify_db_instance(
+            DBInstanceIdentifier="orders-prod-broken", DBInstanceClass=TARGET, ApplyImmediately=True
+        )
+    with pytest.raises(client.exceptions.ClientError):
+        client.failover_db_cluster(DBClusterIdentifier=CLUSTER, TargetDBInstanceIdentifier="orders-prod-broken")
+    client.delete_db_instance(DBInstanceIdentifier="orders-prod-broken", SkipFinalSnapshot=True)
+    world.clock.advance(3600)
+    assert not world.sim.instance_exists("orders-prod-broken")
 
 
 # -- item 9: mark_complete never ends with the temp instance as writer or in the cluster -------------
@@ -207,6 +236,31 @@ def test_mark_complete_that_skips_the_clean_up_is_refused_with_what_remains(
     world.engine.resume(op.id, "continue")
     assert world.run(op.id).outcome is Outcome.COMPLETED
     assert_writer_back_and_no_temp(world, op.id)
+
+
+def test_every_final_state_is_checked_an_abort_cut_short_still_deletes_the_temp_instance(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = world.create({"target_instance_type": TARGET}, pause_before_steps=["failover_to_temp"], wait_timeout=600)
+    drive_to_pause(world, op.id)
+    temp = temp_instance_id(CLUSTER, op.id)
+    world.sim.faults.stuck(temp, status="storage-optimization")  # AWS will not delete it for now
+    world.engine.resume(op.id, "abort")
+    paused = drive_to_pause(world, op.id)
+    assert paused.step_name == "abort_delete_temp_instance"
+    world.engine.resume(op.id, "mark_complete", "gave up")  # would end `failed` with the temp instance left
+    again = drive_to_pause(world, op.id)
+    assert again.step_name == "final_delete_temp_instance"
+    assert world.store.load(op.id).state is OperationState.PAUSED
+    with pytest.raises(BadInput, match=f"temp instance {temp} is still in cluster {CLUSTER}"):
+        world.engine.resume(op.id, "mark_complete")
+    world.sim.faults.unstick(temp)
+    world.engine.resume(op.id, "continue")
+    result = world.run(op.id)
+    assert result.outcome is Outcome.FAILED, result.pause_reason
+    assert world.store.load(op.id).state is OperationState.FAILED
+    assert_writer_back_and_no_temp(world, op.id)
+    assert classes(world) == {WRITER: OLD, READER_2: OLD, READER_3: OLD}
 
 
 # -- item 10: rollback after the failback needs no manual failover -----------------------------------
