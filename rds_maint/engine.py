@@ -3,6 +3,13 @@
 It knows operations, steps and the store; it reaches AWS only through actions and the
 RDS gateway it is given, so the same engine serves the CLI loop, the Lambda, and tests
 on the simulator. Every state change is saved before it is reported.
+
+Before it records a final state (`completed`, `failed`, `rolled_back`) of an operation that made a
+temp instance, the engine reads the cluster (DESIGN section 9): if the temp instance is the writer
+or still in the cluster, whatever the answer that got there (`mark_complete` included), it appends
+the fail-back and the deletion still needed and runs them first; a `mark_complete` that would skip
+that clean-up is refused with what remains and the commands to finish by hand. A crash between the
+appended steps' save and their run changes nothing: they are ordinary steps, run by `advance`.
 """
 
 from __future__ import annotations
