@@ -199,7 +199,7 @@ class RequestRecorder:
         self.checks.extend(self.implied_before(operation, params))
 
     def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        operation, params = context.get(_CONTEXT_KEY, (str(model.name), {}))
+        operation, _params = context.get(_CONTEXT_KEY, (str(model.name), {}))
         if "Error" in parsed:
             return
         for deployment in parsed.get("BlueGreenDeployments") or [parsed.get("BlueGreenDeployment") or {}]:
@@ -346,7 +346,7 @@ class RequestRecorder:
         key = params.get("PerformanceInsightsKMSKeyId")
         if key:
             key_arn = str(key) if str(key).startswith("arn:") else f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{key}"
-            via = {"kms:ViaService": f"rds.{self.region}.amazonaws.com"}
+            via: dict[str, ContextValue] = {"kms:ViaService": f"rds.{self.region}.amazonaws.com"}
             yield Check(
                 operation,
                 "kms:CreateGrant",
@@ -364,7 +364,9 @@ class RequestRecorder:
         return found[0], found[1]
 
     def _on_behalf(self, operation: str, action: str, resource_type: str, arn: str) -> Check:
-        return Check(operation, action, resource_type, arn, {}, self.tags_of(resource_type, arn), implied=True, any_name=True)
+        return Check(
+            operation, action, resource_type, arn, {}, self.tags_of(resource_type, arn), implied=True, any_name=True
+        )
 
     def _green_creation(self, operation: str, deployment: dict[str, Any]) -> Iterator[Check]:
         """What Blue/Green creates with the caller's permissions: the green cluster and instances,
@@ -381,5 +383,7 @@ class RequestRecorder:
             arn = str(member["DBInstanceArn"])
             tags = _tags(member.get("TagList"))
             yield Check(operation, "rds:CreateDBInstance", "db", arn, tags, implied=True, any_name=True)
-            yield Check(operation, "rds:CreateDBInstance", "cluster", target, tags, green_tags, implied=True, any_name=True)
+            yield Check(
+                operation, "rds:CreateDBInstance", "cluster", target, tags, green_tags, implied=True, any_name=True
+            )
             yield Check(operation, "rds:AddTagsToResource", "db", arn, tags, implied=True, any_name=True)

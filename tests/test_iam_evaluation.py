@@ -116,7 +116,9 @@ def instance_type_change(world: World) -> None:
 
 def instance_type_change_abort(world: World) -> None:
     op = world.engine.create(
-        request("instance_type_change", {"target_instance_type": NEW_CLASS}, pause_before_steps=[f"modify_class:{READER_2}"])
+        request(
+            "instance_type_change", {"target_instance_type": NEW_CLASS}, pause_before_steps=[f"modify_class:{READER_2}"]
+        )
     )
     assert drive(world, op.id).outcome is Outcome.INTERVENTION
     world.engine.resume(op.id, "abort")
@@ -127,7 +129,9 @@ def instance_type_change_abort(world: World) -> None:
 
 def instance_type_change_rollback(world: World) -> None:
     op = world.engine.create(
-        request("instance_type_change", {"target_instance_type": NEW_CLASS}, pause_before_steps=[f"modify_class:{READER_2}"])
+        request(
+            "instance_type_change", {"target_instance_type": NEW_CLASS}, pause_before_steps=[f"modify_class:{READER_2}"]
+        )
     )
     assert drive(world, op.id).outcome is Outcome.INTERVENTION
     world.engine.resume(op.id, "rollback")
@@ -316,7 +320,9 @@ def test_with_the_opt_in_policy_an_opted_in_cluster_runs_as_before(world: World,
     assert not found, report(found)
 
 
-@pytest.mark.parametrize("scenario", ["instance_type_change", "instance_cycle", "storage_type_change", "engine_upgrade"])
+@pytest.mark.parametrize(
+    "scenario", ["instance_type_change", "instance_cycle", "storage_type_change", "engine_upgrade"]
+)
 def test_with_the_opt_in_policy_a_cluster_without_the_tag_is_not_changed(world: World, scenario: str) -> None:
     recorder = record(world, scenario)
     denied = {(c.action, c.resource_type) for c, _ in denials(recorder.checks, lambda_policies(opt_in=True))}
@@ -382,8 +388,12 @@ def test_parameter_groups_are_changed_only_when_the_operation_made_them() -> Non
     tag = {OP_TAG: "op-1"}
     assert decide("rds:ModifyDBClusterParameterGroup", arn("cluster-pg", ours), resource_tags=tag).allowed
     assert not decide("rds:ModifyDBClusterParameterGroup", arn("cluster-pg", ours)).allowed
-    assert not decide("rds:DeleteDBClusterParameterGroup", arn("cluster-pg", "orders-params"), resource_tags=tag).allowed
-    assert not decide("rds:CreateDBParameterGroup", arn("pg", parameter_group_copy_name(CLUSTER, TARGET, "instance"))).allowed
+    assert not decide(
+        "rds:DeleteDBClusterParameterGroup", arn("cluster-pg", "orders-params"), resource_tags=tag
+    ).allowed
+    assert not decide(
+        "rds:CreateDBParameterGroup", arn("pg", parameter_group_copy_name(CLUSTER, TARGET, "instance"))
+    ).allowed
 
 
 def test_the_monitoring_role_is_passed_only_to_enhanced_monitoring() -> None:
@@ -391,7 +401,9 @@ def test_the_monitoring_role_is_passed_only_to_enhanced_monitoring() -> None:
     policies = lambda_policies()
     passed = {"iam:PassedToService": "monitoring.rds.amazonaws.com"}
     assert evaluate(policies, Request("iam:PassRole", role, passed)).allowed
-    assert not evaluate(policies, Request("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"})).allowed
+    assert not evaluate(
+        policies, Request("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"})
+    ).allowed
     assert not evaluate(policies, Request("iam:PassRole", role)).allowed
 
 
@@ -436,7 +448,6 @@ def test_the_operator_can_plan_but_changes_nothing_in_rds(world: World, kind: st
     assert recorder.checks
     found = denials(recorder.checks, operator)
     assert not found, report(found)
-
 
 
 @pytest.mark.parametrize("scenario", ["instance_type_change", "engine_upgrade"])
