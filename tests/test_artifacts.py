@@ -395,20 +395,22 @@ def policy_actions(policy: JsonDict) -> set[str]:
     return {action for statement in statements(policy) for action in as_list(statement.get("Action", []))}
 
 
-@pytest.mark.parametrize("name", IAM_FILES)
+@pytest.mark.parametrize("name", [*IAM_FILES, "opt-in-policy.json"])
 def test_iam_file_is_a_policy_document_without_wildcard_actions(name: str) -> None:
     policy = iam_policy(name)
     assert policy["Version"] == "2012-10-17"
     sids = [statement["Sid"] for statement in statements(policy)]
     assert len(sids) == len(set(sids)), "Sids must be unique"
     for statement in statements(policy):
-        assert statement["Effect"] == "Allow"
-        assert "NotAction" not in statement and "NotResource" not in statement
+        assert statement["Effect"] in ("Allow", "Deny")
+        assert "NotAction" not in statement
+        # NotResource only narrows a Deny: an Allow with NotResource would grant everything else
+        assert "NotResource" not in statement or statement["Effect"] == "Deny"
         for action in as_list(statement["Action"]):
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action), f"{name}: wildcard or bad action {action!r}"
 
 
-@pytest.mark.parametrize("name", IAM_FILES)
+@pytest.mark.parametrize("name", [*IAM_FILES, "opt-in-policy.json"])
 def test_iam_placeholders_are_documented_and_substitute_to_arns(name: str) -> None:
     text = (IAM_DIR / name).read_text(encoding="utf-8")
     used = placeholders(text)
@@ -422,30 +424,35 @@ def test_iam_placeholders_are_documented_and_substitute_to_arns(name: str) -> No
         "TableName": "rds-maint-operations",
         "FunctionName": "rds-maint-engine",
         "StateMachineName": "rds-maint-machine",
+        "OptInTagValue": "true",
     }
     for key, value in values.items():
         text = text.replace("${" + key + "}", value)
+    assert "${" not in text, "a placeholder is left that the README does not list"
     for statement in statements(json.loads(text)):
-        for resource in as_list(statement["Resource"]):
+        for resource in as_list(statement.get("Resource", statement.get("NotResource"))):
             assert resource == "*" or re.fullmatch(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+", resource), resource
 
 
-def test_lambda_policy_guards_create_tag_and_delete_with_the_operation_tag() -> None:
+def test_lambda_policy_guards_deletes_and_the_operation_tag_by_name_and_tag() -> None:
+    """The fast first line; tests/test_iam_evaluation.py evaluates the policy against real runs."""
     by_action: dict[str, list[JsonDict]] = {}
     for statement in statements(iam_policy("lambda-policy.json")):
         for action in as_list(statement["Action"]):
             by_action.setdefault(action, []).append(statement)
-    create_on_db = [s for s in by_action["rds:CreateDBInstance"] if any(":db:" in r for r in as_list(s["Resource"]))]
-    assert create_on_db and all(
-        s.get("Condition", {}).get("Null", {}).get("aws:RequestTag/rds-maint:operation-id") == "false"
-        for s in create_on_db
-    )
-    for statement in by_action["rds:AddTagsToResource"]:
-        assert statement["Condition"]["Null"]["aws:RequestTag/rds-maint:operation-id"] == "false"
-    for statement in by_action["rds:DeleteDBInstance"]:
-        assert statement["Condition"]["Null"]["rds:db-tag/rds-maint:operation-id"] == "false"
-    for statement in by_action.get("rds:DeleteDBCluster", []):
-        assert statement["Condition"]["Null"]["rds:cluster-tag/rds-maint:operation-id"] == "false"
+    tag = "rds-maint:operation-id"
+    for action in ("rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBClusterParameterGroup"):
+        for statement in by_action[action]:
+            resources = as_list(statement["Resource"])
+            if all(":cluster-snapshot:" in r for r in resources):
+                continue  # the final snapshot DeleteDBCluster creates: it does not exist yet
+            nulls = statement["Condition"]["Null"]
+            assert any(key.endswith(f"/{tag}") and value == "false" for key, value in nulls.items()), statement
+    deny = [s for s in by_action["rds:AddTagsToResource"] if s["Effect"] == "Deny"]
+    assert deny and all(s["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"] == [tag] for s in deny)
+    assert all("NotResource" in s for s in deny), "the operation tag is refused everywhere but on our own names"
+    create = by_action["rds:CreateBlueGreenDeployment"] + by_action["rds:CreateDBClusterParameterGroup"]
+    assert all(s["Condition"]["Null"][f"aws:RequestTag/{tag}"] == "false" for s in create)
     events = by_action["events:PutEvents"]
     assert all(
         s["Condition"]["StringEquals"]
@@ -455,8 +462,6 @@ def test_lambda_policy_guards_create_tag_and_delete_with_the_operation_tag() -> 
     for action in (
         "rds:DescribeDBClusters",
         "rds:DescribeDBInstances",
-        "rds:DescribeOrderableDBInstanceOptions",
-        "rds:DescribeDBEngineVersions",
         "rds:ListTagsForResource",
         "rds:ModifyDBInstance",
         "rds:RebootDBInstance",
@@ -485,17 +490,43 @@ def rds_operations_called_by_the_package() -> set[str]:
             continue
         text = path.read_text(encoding="utf-8")
         called |= {n for n in re.findall(r"""\bcall\(\s*["']([A-Z][A-Za-z]+)["']""", text) if n in operations}
+        # API names as data (`("DescribeDBClusterParameterGroups", ...)` tables)
+        called |= {n for n in re.findall(r"""["']([A-Z][A-Za-z]+)["']""", text) if n in operations}
         snake = re.findall(r"""get_paginator\(\s*["']([a-z_]+)["']""", text)
         snake += re.findall(r"\.([a-z][a-z0-9_]+)\(", text)
         called |= {by_snake[name] for name in snake if name in by_snake}
     return called
 
 
+# Calls the engine is dropping (issue 10: the proxy is never retargeted automatically any more); the
+# policy no longer grants them. When the code stops calling one, this test says to remove it here.
+LEAVING_THE_CODE = {"RegisterDBProxyTargets", "DeregisterDBProxyTargets"}
+# Granted though the code never names them: RDS checks them on the caller's behalf (Service Authorization
+# Reference, dependent actions; Aurora Blue/Green "Authorizing access"; the DeleteDBCluster final-snapshot
+# notice). tests/test_iam_evaluation.py records each of them during real runs.
+DEPENDENT_ACTIONS = {
+    "rds:CreateDBCluster",
+    "rds:CreateDBClusterEndpoint",
+    "rds:DeleteDBClusterEndpoint",
+    "rds:PromoteReadReplicaDBCluster",
+    "rds:CreateDBClusterSnapshot",
+}
+
+
 def test_lambda_policy_grants_every_rds_call_in_the_code() -> None:
     called = rds_operations_called_by_the_package()
     assert "DescribeDBClusters" in called, "the scan found no RDS call at all: update its patterns"
-    missing = {f"rds:{name}" for name in called} - policy_actions(iam_policy("lambda-policy.json"))
+    missing = {f"rds:{name}" for name in called - LEAVING_THE_CODE} - policy_actions(iam_policy("lambda-policy.json"))
     assert not missing, f"rds_maint calls RDS APIs the Lambda policy does not grant: {sorted(missing)}"
+    gone = LEAVING_THE_CODE - called
+    assert not gone, f"the code no longer calls {sorted(gone)}: remove them from LEAVING_THE_CODE"
+
+
+def test_lambda_policy_grants_no_rds_action_the_code_does_not_need() -> None:
+    granted = {a for a in policy_actions(iam_policy("lambda-policy.json")) if a.startswith("rds:")}
+    needed = {f"rds:{name}" for name in rds_operations_called_by_the_package()} | DEPENDENT_ACTIONS
+    assert not granted - needed, f"unused grants: {sorted(granted - needed)}"
+    assert not {"rds:RegisterDBProxyTargets", "rds:DeregisterDBProxyTargets"} & granted
 
 
 def test_state_machine_policy_covers_what_the_machine_calls() -> None:
@@ -511,7 +542,10 @@ def test_state_machine_policy_covers_what_the_machine_calls() -> None:
 
 
 def test_operator_policy_allows_running_answering_and_reading_only() -> None:
-    assert policy_actions(iam_policy("operator-policy.json")) <= {
+    actions = policy_actions(iam_policy("operator-policy.json"))
+    rds_actions = {a for a in actions if a.startswith("rds:")}
+    assert rds_actions and all(a.split(":")[1].startswith(("Describe", "List")) for a in rds_actions)
+    assert actions - rds_actions <= {
         "states:StartExecution",
         "states:DescribeExecution",
         "states:ListExecutions",
@@ -614,11 +648,17 @@ def test_template_rule_notifies_and_records_the_task_token() -> None:
         ("EngineRole", "lambda-policy.json"),
         ("StateMachineRole", "state-machine-policy.json"),
         ("OperatorPolicy", "operator-policy.json"),
+        ("EngineRole/1", "opt-in-policy.json"),
     ],
 )
 def test_template_policies_match_the_iam_files(resource: str, policy_file: str) -> None:
-    props = template_resources()[resource]["Properties"]
-    document = props["PolicyDocument"] if "PolicyDocument" in props else props["Policies"][0]["PolicyDocument"]
+    name, _, index = resource.partition("/")
+    props = template_resources()[name]["Properties"]
+    if "PolicyDocument" in props:
+        document = props["PolicyDocument"]
+    else:
+        inline = props["Policies"][int(index or 0)]
+        document = normalise_template_value(inline)["PolicyDocument"]  # the opt-in policy is an Fn::If
     in_template = normalise_template_value(statements(document))
     assert in_template == statements(iam_policy(policy_file))
 
