@@ -649,31 +649,33 @@ def scenario_cli_respond(stack: Stack, report: Report, cli: Callable[..., tuple[
     """`rds-maint start-execution ... --pause-before failback`, answered with `rds-maint respond --action continue`."""
     target = TARGETS[1]
     drain(stack.queue_url)
-    rc, out = cli(
-        "start-execution",
-        "--type",
-        "instance_type_change",
-        "--cluster",
-        CLUSTER,
-        "--region",
-        REGION,
-        "--param",
-        f"target_instance_type={target}",
-        "--pause-before",
-        "failback",
-        *yes_flag(cli),
-        "--state-machine-arn",
-        stack.machine_arn,
-        "--store",
-        stack.store_url,
-        "--output",
-        "json",
-    )
+    command = (
+        "start-execution", "--type", "instance_type_change", "--cluster", CLUSTER, "--region", REGION,
+        "--param", f"target_instance_type={target}", "--pause-before", "failback", *yes_flag(cli),
+        "--state-machine-arn", stack.machine_arn, "--store", stack.store_url, "--output", "json",
+    )  # fmt: skip
+    rc, out = cli(*command)
     check(rc == 0, f"rds-maint start-execution exited {rc}")
     execution_arn = json.loads(out[out.index("{") :])["execution_arn"]
+    rc, out = cli(*command)
+    again = json.loads(out[out.index("{") :])
+    check(rc == 0 and not again["started"], f"the same request started again (exit {rc}): {again}")
+    check(again["execution_arn"] == execution_arn, f"the repeat names {again['execution_arn']}, not {execution_arn}")
+    report.ok("rds-maint start-execution with the same request again reports the running execution (exit 0)")
     notice = next_notice(stack.queue_url, None, "rds-maint start-execution --pause-before failback")
     operation_id = str(notice["operation_id"])
     check(notice["step_name"] == "failback", f"the notice is for step {notice['step_name']}, expected failback")
+    contract = {
+        "operation_id",
+        "task_token",
+        "pause_reason",
+        "step_name",
+        "step_index",
+        "cluster_id",
+        "allowed_actions",
+    }
+    check(contract <= set(notice), f"the notice lacks {sorted(contract - set(notice))}")
+    check(notice["cluster_id"] == CLUSTER and notice["pause_reason"], f"the notice says {notice}")
     view = look_at_cluster()
     check(view.writer not in (WRITER, READER), f"paused before failback, the writer should be the temp: {view.writer}")
     report.ok(f"InterventionRequired notice before failback for {operation_id} (writer {view.writer}, the temp)")
@@ -770,7 +772,15 @@ def scenario_s3_store_run(report: Report, cli: Callable[..., tuple[int, str]]) -
     view = look_at_cluster()
     check(view.writer == WRITER and view.classes == before.classes, f"after the cycle: {view}")
     check(set(view.classes) == {WRITER, READER}, f"after the cycle instances are {sorted(view.classes)}")
-    report.ok(f"rds-maint run instance_cycle (S3 store): completed, writer {view.writer}, no temp instance left")
+    restarted = {
+        e["SourceIdentifier"]
+        for e in client("rds").describe_events(SourceType="db-instance", Duration=60)["Events"]
+        if "restarted" in e.get("Message", "")
+    }
+    check({WRITER, READER} <= restarted, f"RDS events show restarts of {sorted(restarted)}, expected both instances")
+    report.ok(
+        f"rds-maint run instance_cycle (S3 store): completed, {sorted(restarted)} restarted, writer {view.writer}"
+    )
     report.skip(
         "storage_type_change (Aurora StorageType aurora-iopt1)",
         "MiniStack's DB clusters carry no StorageType: ModifyDBCluster ignores it and DescribeDBClusters never "
