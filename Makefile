@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit install clean package bench
+.PHONY: test demo lint typecheck unit install clean package bench e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check rds_maint cmd tests bench
-	$(BIN)/ruff format --check rds_maint cmd tests bench
+	$(BIN)/ruff check rds_maint cmd tests bench e2e
+	$(BIN)/ruff format --check rds_maint cmd tests bench e2e
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
@@ -40,3 +40,18 @@ package:
 bench: $(STAMP)
 	$(BIN)/python bench/operation_cost.py --write
 	$(BIN)/python bench/store_requests.py | tee docs/store-requests.md
+
+# End to end on MiniStack (e2e/run.py): the real bundle, the shipped ASL, the store and the rule on a local
+# emulator bound to 127.0.0.1. MiniStack goes into its own venv under build/ (pinned); the bundle is built
+# by `make package` for this machine's CPU and Python, since MiniStack runs the Lambda as a local process.
+MINISTACK_VERSION := 1.5.33
+E2E_VENV := build/e2e-ministack
+E2E_BUNDLE := build/e2e-lambda
+
+e2e: $(STAMP)
+	test -x $(E2E_VENV)/bin/python || $(PYTHON) -m venv $(E2E_VENV)
+	$(E2E_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'ministack==$(MINISTACK_VERSION)'
+	LAMBDA_ARCH=$$(uname -m | sed 's/aarch64/arm64/') \
+	LAMBDA_PYTHON=$$($(E2E_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	BUILD_DIR=$(E2E_BUNDLE) $(MAKE) --no-print-directory package
+	$(BIN)/python e2e/run.py --ministack-python $(E2E_VENV)/bin/python --bundle $(E2E_BUNDLE)
