@@ -447,17 +447,65 @@ def test_an_unhealthy_proxy_pauses_before_the_deployment_is_created(world: World
     assert applied(world, "CreateBlueGreenDeployment") == []
 
 
-def test_a_proxy_that_did_not_follow_is_repaired_and_recorded(world: World, with_proxy: list[str]) -> None:
+def test_a_proxy_that_did_not_follow_pauses_with_the_commands_and_touches_nothing(
+    world: World, with_proxy: list[str]
+) -> None:
     world.sim.proxies.fail_to_follow_switchover(PROXY)
     op = create(world)
     result, _ = run(world, op.id)
 
+    assert result.outcome is Outcome.INTERVENTION
+    assert result.step_name == "verify_proxies"
+    reason = " ".join(str(result.pause_reason).split())
+    where = f"--db-proxy-name {PROXY} --target-group-name default --region {REGION}"
+    assert f"aws rds deregister-db-proxy-targets {where} --db-cluster-identifiers {OLD}" in reason
+    assert f"aws rds register-db-proxy-targets {where} --db-cluster-identifiers {CLUSTER}" in reason
+    assert "drops the connections" in reason
+    # nothing touched the proxy: it still tracks the old blue cluster, which still exists
+    assert applied(world, "RegisterDBProxyTargets") == applied(world, "DeregisterDBProxyTargets") == []
+    assert world.sim.proxies.tracked_clusters(PROXY) == [OLD]
+    assert world.sim.blue_green.cluster_exists(OLD)
+    waited = (world.clock.now() - world.sim.successful_calls("SwitchoverBlueGreenDeployment")[0].at).total_seconds()
+    assert waited >= 300  # the grace period for REGISTERING targets came first
+
+    # the person runs the two commands, then continue: the targets settle, the upgrade ends
+    gateway = world.gateway()
+    gateway.deregister_proxy_cluster(PROXY, "default", OLD)
+    gateway.register_proxy_cluster(PROXY, "default", CLUSTER)
+    world.engine.resume(op.id, "continue")
+    result, _ = run(world, op.id)
     assert result.outcome is Outcome.COMPLETED
     assert_upgraded(world, MEMBERS, proxy=True)
-    assert [c["DBClusterIdentifiers"] for c in applied(world, "DeregisterDBProxyTargets")] == [[OLD]]
-    assert [c["DBClusterIdentifiers"] for c in applied(world, "RegisterDBProxyTargets")] == [[CLUSTER]]
-    repaired = [e for e in world.store.events(op.id) if e.type == "proxy_target_repaired"]
-    assert len(repaired) == 1 and OLD in repaired[0].message
+    assert len(applied(world, "RegisterDBProxyTargets")) == 1  # the person's, none from rds-maint
+
+
+def test_proxy_targets_that_stay_unhealthy_pause_with_the_commands(world: World, with_proxy: list[str]) -> None:
+    op = create(world, pause_before_cleanup=False)
+    world.engine.start(op.id)
+    result = drive(world.engine, op.id, world.clock.sleep)
+    assert result.step_name == "switchover"
+    world.engine.resume(op.id, "continue")
+    # the switchover happens; then the proxy's instance targets fail (a secret rotated without the proxy)
+    while True:
+        result = world.engine.advance(op.id)
+        if result.step_name == "verify_proxies":
+            break
+        world.clock.sleep(result.wait_seconds)
+    world.sim.proxies.set_target_health(PROXY, "UNAVAILABLE", "AUTH_FAILURE", "Proxy can't read the secret")
+    result = drive(world.engine, op.id, world.clock.sleep)
+
+    assert result.outcome is Outcome.INTERVENTION and result.step_name == "verify_proxies"
+    reason = str(result.pause_reason)
+    assert "AUTH_FAILURE" in reason and f"aws rds register-db-proxy-targets --db-proxy-name {PROXY}" in reason
+    assert applied(world, "RegisterDBProxyTargets") == applied(world, "DeregisterDBProxyTargets") == []
+    assert world.sim.proxies.tracked_clusters(PROXY) == [CLUSTER]
+
+    world.sim.proxies.clear_target_health(PROXY)
+    world.engine.resume(op.id, "continue")
+    result = drive(world.engine, op.id, world.clock.sleep)
+    assert result.outcome is Outcome.COMPLETED
+    assert_upgraded(world, MEMBERS, proxy=True)
+    assert applied(world, "RegisterDBProxyTargets") == applied(world, "DeregisterDBProxyTargets") == []
 
 
 # -- rollback ------------------------------------------------------------------------------------------

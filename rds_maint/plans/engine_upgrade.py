@@ -122,7 +122,7 @@ def plan_engine_upgrade(
             "verify_proxies",
             "verify_proxy_targets",
             f"Verify every RDS Proxy tracks the upgraded {cluster.id} and its instance targets are AVAILABLE "
-            "(re-register only if not)",
+            "(only looks: if not, pauses with the commands to fix them)",
             cluster_id=cluster.id,
         )
     if params.old_cluster_retention_hours > 0:
@@ -221,8 +221,8 @@ def _notes(
     else:
         notes.append(f"No RDS Proxy targets {cluster.id}.")
     notes.append(
-        "pause_before_proxy_deregister is accepted for compatibility only: rds-maint never deregisters a proxy "
-        "target during the upgrade."
+        "pause_before_proxy_deregister is accepted for compatibility only: rds-maint never deregisters or "
+        "registers a proxy target (that drops the proxy's connections); it pauses with the commands instead."
     )
     notes += list(facts.get("notes", []))
     return notes
