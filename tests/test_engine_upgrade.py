@@ -126,7 +126,8 @@ def test_upgrade_with_proxy_ends_at_the_target_with_nothing_left_over(world: Wor
     assert created["TargetEngineVersion"] == TARGET
     assert {"Key": "rds-maint:operation-id", "Value": op.id} in created["Tags"]
     assert [c["SwitchoverTimeout"] for c in applied(world, "SwitchoverBlueGreenDeployment")] == [300]
-    assert [c["DeleteTarget"] for c in applied(world, "DeleteBlueGreenDeployment")] == [False]
+    # after the switchover AWS refuses DeleteTarget, even false: the clean-up leaves it out
+    assert ["DeleteTarget" in c for c in applied(world, "DeleteBlueGreenDeployment")] == [False]
     [deleted] = applied(world, "DeleteDBCluster")
     assert deleted["DBClusterIdentifier"] == OLD
     snapshot = final_snapshot_name(OLD, op.id)
@@ -217,7 +218,7 @@ def test_plan_shows_steps_pauses_and_pending_maintenance_warning(world: World, w
     text = " ".join(plan.output.split())
     assert "Warning: pending maintenance on orders-prod: system-update (Aurora OS update)" in text
     assert "Pauses before the switchover" in text and "Pauses before the clean-up" in text
-    assert f"{PROXY} (available)" in text and "never deregisters a proxy target" in text
+    assert f"{PROXY} (available)" in text and "never deregisters or registers a proxy target" in text
     for step in ("create_blue_green", "wait_green", "switchover", "verify_proxies", "cleanup", "delete_old_cluster"):
         assert step in text
     # a version is text, never a number: 16.10 must not become 16.1
@@ -638,10 +639,17 @@ def test_simulated_blue_green_lags_refuses_and_renames(world: World, with_proxy:
     assert refused.value.code == "InvalidDBClusterStateFault"
     world.clock.advance(35 * 60)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "PROVISIONING"  # type: ignore[index]
-    world.clock.advance(10 * 60)
+    while gateway.find_blue_green_deployment(identifier)["Status"] == "PROVISIONING":  # type: ignore[index]
+        world.clock.advance(10)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "AVAILABLE"  # type: ignore[index]
     assert world.sim.cluster_view(green).engine_version == TARGET
 
+    # AVAILABLE, but green's members are not ready yet: refused, nothing started
+    with pytest.raises(PersonAwsError) as not_ready:
+        gateway.switchover_blue_green_deployment(identifier, 300)
+    assert not_ready.value.code == "InvalidBlueGreenDeploymentStateFault"
+    assert gateway.find_blue_green_deployment(identifier)["Status"] == "AVAILABLE"  # type: ignore[index]
+    world.clock.advance(5 * 60)
     gateway.switchover_blue_green_deployment(identifier, 300)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "AVAILABLE"  # type: ignore[index]  # lag
     with pytest.raises(PersonAwsError) as again:
@@ -657,13 +665,14 @@ def test_simulated_blue_green_lags_refuses_and_renames(world: World, with_proxy:
     assert sorted(world.sim.cluster_view(OLD).members) == [f"{m}-old1" for m in MEMBERS]
     assert world.sim.cluster_view(OLD).engine_version == SOURCE
 
-    with pytest.raises(PersonAwsError) as target_after:
-        gateway.delete_blue_green_deployment(identifier, delete_target=True)
-    assert target_after.value.code == "InvalidParameterCombination"
+    for delete_target in (True, False):  # "can't specify" DeleteTarget once SWITCHOVER_COMPLETED, even false
+        with pytest.raises(PersonAwsError) as target_after:
+            gateway.delete_blue_green_deployment(identifier, delete_target=delete_target)
+        assert target_after.value.code == "InvalidParameterCombination"
     with pytest.raises(BusyAwsError) as in_deployment:
         gateway.delete_cluster(OLD, "snap")
     assert "blue/green" in in_deployment.value.aws_message
-    gateway.delete_blue_green_deployment(identifier, delete_target=False)
+    gateway.delete_switched_over_blue_green_deployment(identifier)
     world.clock.advance(120)
     with pytest.raises(BusyAwsError) as with_instances:
         gateway.delete_cluster(OLD, "snap")
