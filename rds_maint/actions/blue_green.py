@@ -626,6 +626,20 @@ class VerifyEngineUpgrade(ImmediateAction):
         old_id = recorded(ctx, "switchover_blue_green", "old_cluster_id")
         if old_id and ctx.rds.find_cluster(str(old_id)) is not None:
             problems.append(f"the old blue cluster {old_id} still exists")
+        # The custom groups planned for green are what a too-early use (under AWS's 5 minutes) could lose: the
+        # upgraded cluster must use them. Default groups are not compared.
+        planned_cluster_group = _custom(p.get("cluster_parameter_group"))
+        if planned_cluster_group and cluster.parameter_group != planned_cluster_group:
+            problems.append(
+                f"{cluster.id} uses the cluster parameter group {cluster.parameter_group}, not {planned_cluster_group}"
+            )
+        planned_group = _custom(p.get("instance_parameter_group"))
+        if planned_group:
+            problems += [
+                f"{m.id} uses the DB parameter group {m.instance.parameter_group}, not {planned_group}"
+                for m in cluster.members
+                if m.instance.parameter_group != planned_group
+            ]
         proxies: list[str] = []
         if p.get("check_proxies"):
             expected = {str(x["name"]) for x in recorded(ctx, "check_proxies", "proxies") or []}
@@ -640,6 +654,12 @@ class VerifyEngineUpgrade(ImmediateAction):
             + (f"; proxies {', '.join(proxies)} track it" if proxies else ""),
             result={"engine_version": cluster.engine_version, "writer": cluster.writer_id, "proxies": proxies},
         )
+
+
+def _custom(group: object) -> str | None:
+    """The name of a custom parameter group (None for no group or a default one)."""
+    name = str(group or "")
+    return name if name and not name.startswith("default.") else None
 
 
 # -- abort / rollback --------------------------------------------------------------------------------
