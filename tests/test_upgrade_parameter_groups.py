@@ -11,6 +11,8 @@ from rds_maint.aurora_storage import supports_io_optimized
 from rds_maint.cli import main
 from rds_maint.model import Outcome
 from rds_maint.plans.engine_upgrade import parameter_group_copy_name
+from rds_maint.progress import drive
+from rds_maint.sim import SimulatedCrash
 from tests.conftest import CLUSTER, REGION, World
 from tests.test_engine_upgrade import (
     MEMBERS,
@@ -78,7 +80,15 @@ def test_the_wait_counts_from_the_groups_creation_across_a_crash(world: World) -
     seed(world)
     world.sim.faults.crash_after("CreateDBParameterGroup")
     op = create(world, pause_before_switchover=False, pause_before_cleanup=False)
-    result, _ = run(world, op.id)
+    engine = world.engine
+    engine.start(op.id)
+    while True:
+        try:
+            result = drive(engine, op.id, world.clock.sleep)
+            break
+        except SimulatedCrash:
+            world.clock.advance(90)  # the process restarts a minute and a half later
+            engine = world.new_engine()
 
     assert result.outcome is Outcome.COMPLETED
     assert any(c.crashed for c in world.sim.calls)
@@ -89,7 +99,15 @@ def test_the_wait_counts_from_the_groups_creation_across_a_crash(world: World) -
     # measured from the group's own record, not from the restart: no second 5 minutes
     prepared = next(s for s in world.store.load(op.id).steps if s.name == "prepare_parameter_groups")
     name = parameter_group_copy_name(CLUSTER, TARGET, "instance")
-    assert prepared.result["changed_at"][name] == created_at.isoformat()
+    # the retried step set the group's values 90 s after creating it: the time went on the group first, with
+    # the owner tag the IAM policy requires on every AddTagsToResource, and the wait counts from it
+    [modified_at] = call_times(world, "ModifyDBParameterGroup")
+    assert (modified_at - created_at).total_seconds() == 90
+    assert prepared.result["changed_at"][name] == modified_at.isoformat()
+    [tagged] = [c for c in applied(world, "AddTagsToResource") if ":pg:" in c["ResourceName"]]
+    tags = {t["Key"]: t["Value"] for t in tagged["Tags"]}
+    assert tags == {"rds-maint:operation-id": op.id, "rds-maint:changed-at": modified_at.isoformat()}
+    assert (create_at - modified_at).total_seconds() < SETTLE_SECONDS + 120  # not counted again from a restart
 
 
 def test_no_wait_when_no_group_is_created(world: World) -> None:

@@ -78,6 +78,7 @@ class PrepareParameterGroups(ImmediateAction):
         rds = ctx.rds
         source, target, family = str(spec["source"]), str(spec["target"]), str(spec["family"])
         group = rds.parameter_group(kind, target)
+        owner = ctx.operation.id  # the rds-maint:operation-id tag the group carries
         if group is None:
             try:
                 rds.create_parameter_group(
@@ -99,10 +100,14 @@ class PrepareParameterGroups(ImmediateAction):
                     f"the {_label(kind)} {target} was created but is not visible yet; resume with continue"
                 )
             if target not in result["changed_at"]:  # made by an earlier try of this step: its own record
-                changed = _changed_at(rds.list_tags(_arn(group, kind)))
+                tags = rds.list_tags(_arn(group, kind))
+                owner = tags.get(TAG_OPERATION_ID, owner)
+                changed = _changed_at(tags)
                 result["changed_at"][target] = (changed or ctx.now).isoformat()
         else:
-            changed = _changed_at(self._adopt(ctx, kind, group, target, family))
+            tags = self._adopt(ctx, kind, group, target, family)
+            owner = tags.get(TAG_OPERATION_ID, owner)
+            changed = _changed_at(tags)
             if changed is not None:
                 result["changed_at"][target] = changed.isoformat()
 
@@ -131,7 +136,8 @@ class PrepareParameterGroups(ImmediateAction):
             changes += [scheduler] if scheduler else []
         if changes and result["changed_at"].get(target) != ctx.now.isoformat():  # not just created with it
             # the time first, on the group itself: a crash after the modification then leaves a record
-            rds.add_tags(_arn(group, kind), {TAG_CHANGED_AT: ctx.now.isoformat()})
+            # the owner tag goes along unchanged: the IAM policy lets rds-maint tag only with it in the request
+            rds.add_tags(_arn(group, kind), {TAG_OPERATION_ID: owner, TAG_CHANGED_AT: ctx.now.isoformat()})
             result["changed_at"][target] = ctx.now.isoformat()
         for start in range(0, len(changes), MAX_PER_MODIFY):
             rds.modify_parameter_group(kind, target, changes[start : start + MAX_PER_MODIFY])
