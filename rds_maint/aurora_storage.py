@@ -28,9 +28,10 @@ AURORA_TYPES_TEXT = "'aurora' (Standard) or 'aurora-iopt1' (I/O-Optimized)"
 _PG_MINIMUMS: dict[int, tuple[int, ...]] = {13: (13, 10), 14: (14, 7), 15: (15, 2), 16: (16, 1)}
 _PG_FIRST_MAJOR = 13
 _MYSQL_MINIMUM = (3, 3, 1)
+_MYSQL_84_MINIMUM = (8, 4, 7)  # Aurora MySQL 8.4 numbers versions major.minor (8.4.7), without mysql_aurora
 MINIMUMS_TEXT = {
     "aurora-postgresql": "Aurora PostgreSQL 13.10+, 14.7+, 15.2+, 16.1+ or any later major version",
-    "aurora-mysql": "Aurora MySQL 3.03.1+",
+    "aurora-mysql": "Aurora MySQL 3.03.1+ or 8.4.7+",
 }
 
 # A `d` after the generation digit: db.r6gd, db.r6id, db.r5d, db.x2iedn (local NVMe SSD).
@@ -56,7 +57,9 @@ def supports_io_optimized(engine: str, version: str) -> bool:
     if engine == "aurora-mysql":
         # 8.0.mysql_aurora.3.04.0 -> (3, 4, 0); Aurora MySQL version 2 (5.7) has no I/O-Optimized.
         match = re.search(r"mysql_aurora\.(\d+)\.(\d+)\.(\d+)", version)
-        return match is not None and tuple(int(g) for g in match.groups()) >= _MYSQL_MINIMUM
+        if match is None:
+            return _numbers(version) >= _MYSQL_84_MINIMUM
+        return tuple(int(g) for g in match.groups()) >= _MYSQL_MINIMUM
     return False
 
 

@@ -550,6 +550,15 @@ class RdsGateway:
             DeleteTarget=delete_target,
         )
 
+    def delete_switched_over_blue_green_deployment(self, deployment_id: str) -> None:
+        """DeleteBlueGreenDeployment without `DeleteTarget`: AWS refuses the parameter (even false) once the
+        deployment is SWITCHOVER_COMPLETED (API reference), and the target is then the upgraded cluster."""
+        self.call("DeleteBlueGreenDeployment", retry_transient=False, BlueGreenDeploymentIdentifier=deployment_id)
+
+    def turn_off_cluster_deletion_protection(self, cluster_id: str) -> None:
+        """ModifyDBCluster DeletionProtection=false (idempotent on AWS: off stays off)."""
+        self.call("ModifyDBCluster", DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True)
+
     def find_cluster(self, cluster_id: str) -> ClusterSnapshot | None:
         return _unless_missing(CLUSTER_NOT_FOUND, lambda: self.describe_cluster(cluster_id))
 

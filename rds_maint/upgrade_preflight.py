@@ -127,12 +127,26 @@ def preflight_engine_upgrade(rds: RdsGateway, cluster: ClusterSnapshot, params: 
             members={m.id: m.instance.parameter_group or "(none)" for m in cluster.members},
         ),
     }
+    if engine == "aurora-mysql":
+        groups["cluster"] = _event_scheduler_off(rds, groups["cluster"], cluster.id, target, target_family)
     notes = _pending_maintenance(rds, cluster)
     autoscaled = [m.id for m in cluster.members if m.instance.is_autoscaled]
     if autoscaled:
         notes.append(
             f"Auto Scaling readers ({', '.join(autoscaled)}) are copied to green, but AWS does not copy scaling "
             "policies to the green environment; they apply to the cluster id again after the switchover"
+        )
+    if groups["cluster"].get("event_scheduler_off"):
+        group = groups["cluster"]
+        notes.append(
+            f"Aurora MySQL: the Event Scheduler must be off on the green environment during a Blue/Green "
+            f"deployment (AWS); rds-maint sets event_scheduler=OFF in {group['target']}"
+            + (
+                f" (it is ON in {group['source']}). After the switchover the upgraded cluster runs with it OFF: set "
+                f"it ON again in {group['target']} once the deployment is deleted, if you use events"
+                if group.get("event_scheduler_was_on")
+                else ""
+            )
         )
     for kind, group in groups.items():
         if group["mode"] == "copy" and group.get("existing"):
@@ -243,6 +257,15 @@ def _plan_group(
         return {"mode": "default", "source": source, "target": f"default.{target_family}", "family": target_family}
     if not major:
         return {"mode": "keep", "source": source, "target": source, "family": target_family}
+    return _copy_group(rds, kind, source, cluster_id, target_version, target_family)
+
+
+def _copy_group(
+    rds: RdsGateway, kind: GroupKind, source: str, cluster_id: str, target_version: str, target_family: str
+) -> dict[str, Any]:
+    """Copy `source` into a group of the target family named for the cluster and the target version."""
+    label = PARAMETER_LABEL[kind]
+    what = "cluster parameter group" if kind == "cluster" else "DB parameter group"
     name = parameter_group_copy_name(cluster_id, target_version, kind)
     existing = rds.parameter_group(kind, name)
     if existing is not None:
@@ -261,6 +284,40 @@ def _plan_group(
         "family": target_family,
         "existing": existing is not None,
     }
+
+
+def _effective(rds: RdsGateway, kind: GroupKind, group: str, parameter: str) -> str | None:
+    """A parameter's value in a group as it applies (a person's value, else the engine default)."""
+    for row in rds.parameters(kind, group):
+        if row.get("ParameterName") == parameter:
+            value = row.get("ParameterValue")
+            return None if value is None else str(value)
+    return None
+
+
+def _event_scheduler_off(
+    rds: RdsGateway, group: dict[str, Any], cluster_id: str, target_version: str, target_family: str
+) -> dict[str, Any]:
+    """Aurora MySQL: the Event Scheduler must be off on green while it replicates (AWS, Blue/Green
+    limitations). A group rds-maint copies gets event_scheduler=OFF; a group the person named must have
+    it off already (rds-maint never changes a group it did not make); a default or kept group that has it
+    on is copied instead, so that the blue cluster's own group stays as it is."""
+    if group["mode"] == "copy":
+        source = group.get("source")
+        was_on = bool(source) and str(_effective(rds, "cluster", str(source), "event_scheduler")).upper() == "ON"
+        return {**group, "event_scheduler_off": True, "event_scheduler_was_on": was_on}
+    value = str(_effective(rds, "cluster", str(group["target"]), "event_scheduler") or "OFF").upper()
+    if value != "ON":
+        return group
+    if group["mode"] == "explicit":
+        raise BadInput(
+            f"db_cluster_parameter_group_name: {group['target']} has event_scheduler=ON, but AWS requires the "
+            "Event Scheduler off on the green environment of a Blue/Green deployment: name a group with "
+            "event_scheduler=OFF, or leave db_cluster_parameter_group_name out (rds-maint then copies the "
+            "cluster's group with event_scheduler=OFF)"
+        )
+    copied = _copy_group(rds, "cluster", str(group["target"]), cluster_id, target_version, target_family)
+    return {**copied, "event_scheduler_off": True, "event_scheduler_was_on": True}
 
 
 def _pending_maintenance(rds: RdsGateway, cluster: ClusterSnapshot) -> list[str]:

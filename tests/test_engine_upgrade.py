@@ -126,7 +126,8 @@ def test_upgrade_with_proxy_ends_at_the_target_with_nothing_left_over(world: Wor
     assert created["TargetEngineVersion"] == TARGET
     assert {"Key": "rds-maint:operation-id", "Value": op.id} in created["Tags"]
     assert [c["SwitchoverTimeout"] for c in applied(world, "SwitchoverBlueGreenDeployment")] == [300]
-    assert [c["DeleteTarget"] for c in applied(world, "DeleteBlueGreenDeployment")] == [False]
+    # after the switchover AWS refuses DeleteTarget, even false: the clean-up leaves it out
+    assert ["DeleteTarget" in c for c in applied(world, "DeleteBlueGreenDeployment")] == [False]
     [deleted] = applied(world, "DeleteDBCluster")
     assert deleted["DBClusterIdentifier"] == OLD
     snapshot = final_snapshot_name(OLD, op.id)
@@ -217,7 +218,7 @@ def test_plan_shows_steps_pauses_and_pending_maintenance_warning(world: World, w
     text = " ".join(plan.output.split())
     assert "Warning: pending maintenance on orders-prod: system-update (Aurora OS update)" in text
     assert "Pauses before the switchover" in text and "Pauses before the clean-up" in text
-    assert f"{PROXY} (available)" in text and "never deregisters a proxy target" in text
+    assert f"{PROXY} (available)" in text and "never deregisters or registers a proxy target" in text
     for step in ("create_blue_green", "wait_green", "switchover", "verify_proxies", "cleanup", "delete_old_cluster"):
         assert step in text
     # a version is text, never a number: 16.10 must not become 16.1
@@ -447,17 +448,65 @@ def test_an_unhealthy_proxy_pauses_before_the_deployment_is_created(world: World
     assert applied(world, "CreateBlueGreenDeployment") == []
 
 
-def test_a_proxy_that_did_not_follow_is_repaired_and_recorded(world: World, with_proxy: list[str]) -> None:
+def test_a_proxy_that_did_not_follow_pauses_with_the_commands_and_touches_nothing(
+    world: World, with_proxy: list[str]
+) -> None:
     world.sim.proxies.fail_to_follow_switchover(PROXY)
     op = create(world)
     result, _ = run(world, op.id)
 
+    assert result.outcome is Outcome.INTERVENTION
+    assert result.step_name == "verify_proxies"
+    reason = " ".join(str(result.pause_reason).split())
+    where = f"--db-proxy-name {PROXY} --target-group-name default --region {REGION}"
+    assert f"aws rds deregister-db-proxy-targets {where} --db-cluster-identifiers {OLD}" in reason
+    assert f"aws rds register-db-proxy-targets {where} --db-cluster-identifiers {CLUSTER}" in reason
+    assert "drops the connections" in reason
+    # nothing touched the proxy: it still tracks the old blue cluster, which still exists
+    assert applied(world, "RegisterDBProxyTargets") == applied(world, "DeregisterDBProxyTargets") == []
+    assert world.sim.proxies.tracked_clusters(PROXY) == [OLD]
+    assert world.sim.blue_green.cluster_exists(OLD)
+    waited = (world.clock.now() - world.sim.successful_calls("SwitchoverBlueGreenDeployment")[0].at).total_seconds()
+    assert waited >= 300  # the grace period for REGISTERING targets came first
+
+    # the person runs the two commands, then continue: the targets settle, the upgrade ends
+    gateway = world.gateway()
+    gateway.deregister_proxy_cluster(PROXY, "default", OLD)
+    gateway.register_proxy_cluster(PROXY, "default", CLUSTER)
+    world.engine.resume(op.id, "continue")
+    result, _ = run(world, op.id)
     assert result.outcome is Outcome.COMPLETED
     assert_upgraded(world, MEMBERS, proxy=True)
-    assert [c["DBClusterIdentifiers"] for c in applied(world, "DeregisterDBProxyTargets")] == [[OLD]]
-    assert [c["DBClusterIdentifiers"] for c in applied(world, "RegisterDBProxyTargets")] == [[CLUSTER]]
-    repaired = [e for e in world.store.events(op.id) if e.type == "proxy_target_repaired"]
-    assert len(repaired) == 1 and OLD in repaired[0].message
+    assert len(applied(world, "RegisterDBProxyTargets")) == 1  # the person's, none from rds-maint
+
+
+def test_proxy_targets_that_stay_unhealthy_pause_with_the_commands(world: World, with_proxy: list[str]) -> None:
+    op = create(world, pause_before_cleanup=False)
+    world.engine.start(op.id)
+    result = drive(world.engine, op.id, world.clock.sleep)
+    assert result.step_name == "switchover"
+    world.engine.resume(op.id, "continue")
+    # the switchover happens; then the proxy's instance targets fail (a secret rotated without the proxy)
+    while True:
+        result = world.engine.advance(op.id)
+        if result.step_name == "verify_proxies":
+            break
+        world.clock.sleep(result.wait_seconds)
+    world.sim.proxies.set_target_health(PROXY, "UNAVAILABLE", "AUTH_FAILURE", "Proxy can't read the secret")
+    result = drive(world.engine, op.id, world.clock.sleep)
+
+    assert result.outcome is Outcome.INTERVENTION and result.step_name == "verify_proxies"
+    reason = str(result.pause_reason)
+    assert "AUTH_FAILURE" in reason and f"aws rds register-db-proxy-targets --db-proxy-name {PROXY}" in reason
+    assert applied(world, "RegisterDBProxyTargets") == applied(world, "DeregisterDBProxyTargets") == []
+    assert world.sim.proxies.tracked_clusters(PROXY) == [CLUSTER]
+
+    world.sim.proxies.clear_target_health(PROXY)
+    world.engine.resume(op.id, "continue")
+    result = drive(world.engine, op.id, world.clock.sleep)
+    assert result.outcome is Outcome.COMPLETED
+    assert_upgraded(world, MEMBERS, proxy=True)
+    assert applied(world, "RegisterDBProxyTargets") == applied(world, "DeregisterDBProxyTargets") == []
 
 
 # -- rollback ------------------------------------------------------------------------------------------
@@ -590,10 +639,17 @@ def test_simulated_blue_green_lags_refuses_and_renames(world: World, with_proxy:
     assert refused.value.code == "InvalidDBClusterStateFault"
     world.clock.advance(35 * 60)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "PROVISIONING"  # type: ignore[index]
-    world.clock.advance(10 * 60)
+    while gateway.find_blue_green_deployment(identifier)["Status"] == "PROVISIONING":  # type: ignore[index]
+        world.clock.advance(10)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "AVAILABLE"  # type: ignore[index]
     assert world.sim.cluster_view(green).engine_version == TARGET
 
+    # AVAILABLE, but green's members are not ready yet: refused, nothing started
+    with pytest.raises(PersonAwsError) as not_ready:
+        gateway.switchover_blue_green_deployment(identifier, 300)
+    assert not_ready.value.code == "InvalidBlueGreenDeploymentStateFault"
+    assert gateway.find_blue_green_deployment(identifier)["Status"] == "AVAILABLE"  # type: ignore[index]
+    world.clock.advance(5 * 60)
     gateway.switchover_blue_green_deployment(identifier, 300)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "AVAILABLE"  # type: ignore[index]  # lag
     with pytest.raises(PersonAwsError) as again:
@@ -609,13 +665,14 @@ def test_simulated_blue_green_lags_refuses_and_renames(world: World, with_proxy:
     assert sorted(world.sim.cluster_view(OLD).members) == [f"{m}-old1" for m in MEMBERS]
     assert world.sim.cluster_view(OLD).engine_version == SOURCE
 
-    with pytest.raises(PersonAwsError) as target_after:
-        gateway.delete_blue_green_deployment(identifier, delete_target=True)
-    assert target_after.value.code == "InvalidParameterCombination"
+    for delete_target in (True, False):  # "can't specify" DeleteTarget once SWITCHOVER_COMPLETED, even false
+        with pytest.raises(PersonAwsError) as target_after:
+            gateway.delete_blue_green_deployment(identifier, delete_target=delete_target)
+        assert target_after.value.code == "InvalidParameterCombination"
     with pytest.raises(BusyAwsError) as in_deployment:
         gateway.delete_cluster(OLD, "snap")
     assert "blue/green" in in_deployment.value.aws_message
-    gateway.delete_blue_green_deployment(identifier, delete_target=False)
+    gateway.delete_switched_over_blue_green_deployment(identifier)
     world.clock.advance(120)
     with pytest.raises(BusyAwsError) as with_instances:
         gateway.delete_cluster(OLD, "snap")

@@ -630,7 +630,9 @@ def test_catalogue_versions_upgrade_targets_and_orderable_classes() -> None:
     assert [(t.engine_version, t.is_major_version_upgrade) for t in mysql] == [
         ("8.0.mysql_aurora.3.05.2", False),
         ("8.0.mysql_aurora.3.07.1", False),
+        ("8.4.7", True),
     ]
+    assert catalogue.family("aurora-mysql", "8.4.7") == "aurora-mysql8.4"
     assert "db.r4.large" in catalogue.orderable("aurora-postgresql", "13.12")
     assert "db.r4.large" not in catalogue.orderable("aurora-postgresql", "14.9")
     assert "db.t3.medium" in catalogue.orderable("aurora-postgresql", "16.4")

@@ -27,7 +27,11 @@ from rds_maint.actions.checks import CheckCluster, VerifyInstanceClasses
 from rds_maint.actions.cycle import RecordNote, RestorePromotionTiers, VerifyInstanceCycle
 from rds_maint.actions.failover import Failover
 from rds_maint.actions.instances import CreateTempInstance, DeleteTempInstance, ModifyInstanceClass
-from rds_maint.actions.parameter_groups import DeleteParameterGroups, PrepareParameterGroups
+from rds_maint.actions.parameter_groups import (
+    DeleteParameterGroups,
+    PrepareParameterGroups,
+    WaitParameterGroupsSettle,
+)
 from rds_maint.actions.proxies import CheckProxies, VerifyProxyTargets
 from rds_maint.actions.reboot import RebootInstance
 from rds_maint.actions.storage import CheckClusterStorage, ModifyClusterStorage, VerifyClusterStorage
@@ -51,6 +55,7 @@ ACTIONS: dict[str, Action] = {
         # engine_upgrade (Blue/Green)
         CheckUpgradeReady(),
         PrepareParameterGroups(),
+        WaitParameterGroupsSettle(),
         CheckProxies(),
         CreateBlueGreenDeployment(),
         WaitBlueGreenAvailable(),

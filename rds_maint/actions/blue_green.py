@@ -36,6 +36,11 @@ POLL = {"provisioning": 60, "available": 30, "switchover": 10, "delete": 30, "cl
 # wait_timeout starts counting.
 GREEN_BUDGET = timedelta(hours=6)
 RETENTION_POLL_MAX = 3600
+# AWS refuses a switchover (or a deletion) with InvalidBlueGreenDeploymentStateFault while green members are
+# not ready, even as the deployment reads AVAILABLE; nothing was started. Ask again on later looks, backing off,
+# for this long (Terraform retries a refused switchover for 10 minutes: terraform-provider-aws#36241), then pause.
+REFUSAL_BUDGET = timedelta(minutes=15)
+REFUSAL_BACKOFF = (15, 30, 60, 120)
 
 
 # -- finding our deployment ------------------------------------------------------------------
@@ -86,6 +91,38 @@ def _invalid(deployment: dict[str, Any]) -> NeedsPerson:
         "it: resume with rollback to delete the deployment and the green cluster (then create a new operation "
         "once the cause is fixed)"
     )
+
+
+def _refused(ctx: ActionContext, call: str, identifier: str, status: object, exc: PersonAwsError) -> Retry:
+    """AWS refused `call` while the deployment reads `status`, a state that should accept it: ask again on a
+    later look (backing off), and pause with AWS's message once the refusals have lasted REFUSAL_BUDGET.
+
+    The first refusal's time is kept in the step's result (saved with the step), so a crash or a new
+    process does not restart the budget; a pause clears it, so `continue` asks again with a fresh one.
+    """
+    refusals: dict[str, Any] = ctx.step.result.setdefault("refusals", {})
+    seen = dict(refusals.get(call) or {})
+    first = datetime.fromisoformat(str(seen["first_at"])) if seen.get("first_at") else ctx.now
+    count = int(seen.get("count", 0)) + 1
+    if ctx.now - first >= REFUSAL_BUDGET:
+        refusals.pop(call, None)
+        minutes = int((ctx.now - first).total_seconds() // 60)
+        raise NeedsPerson(
+            f"AWS keeps refusing {call} of Blue/Green deployment {identifier} while it reads {status} "
+            f"({count} tries over {minutes} min): {exc.code}: {exc.aws_message}. Nothing was started. Check the "
+            "green environment's members (aws rds describe-blue-green-deployments --blue-green-deployment-identifier "
+            f"{identifier}), then resume with continue to ask again, or with rollback"
+        )
+    refusals[call] = {"first_at": first.isoformat(), "count": count}
+    seconds = REFUSAL_BACKOFF[min(count, len(REFUSAL_BACKOFF)) - 1]
+    return Retry(f"AWS refused {call} while {identifier} reads {status} ({exc.aws_message}); asking again", seconds)
+
+
+def _accepted(ctx: ActionContext, call: str) -> None:
+    """The call went through: forget its refusals."""
+    refusals = ctx.step.result.get("refusals")
+    if isinstance(refusals, dict):
+        refusals.pop(call, None)
 
 
 def _cluster_at(cluster: ClusterSnapshot, version: str) -> list[str]:
@@ -297,9 +334,17 @@ class SwitchoverBlueGreen:
         except PersonAwsError as exc:
             if exc.code not in BAD_STATE:
                 raise
-            # A switchover is already under way (an earlier call whose answer was lost, or a crash).
-            ctx.note("switchover_adopted", f"AWS says a switchover of {identifier} is already under way")
-            return self._waiting(ctx, "requested earlier")
+            # Either green is not ready yet (AWS refuses even while the deployment reads AVAILABLE, and nothing
+            # was started), or an earlier call of ours took effect and the status lags. The deployment tells:
+            # a switchover under way is followed; one still AVAILABLE is asked again on a later look.
+            now = _require(ctx)
+            status = now.get("Status")
+            if status in (SWITCHOVER_IN_PROGRESS, SWITCHOVER_COMPLETED):
+                _accepted(ctx, "SwitchoverBlueGreenDeployment")
+                ctx.note("switchover_adopted", f"Switchover of {identifier} is {status} (requested earlier)")
+                return self._waiting(ctx, str(status))
+            return _refused(ctx, "SwitchoverBlueGreenDeployment", identifier, status, exc)
+        _accepted(ctx, "SwitchoverBlueGreenDeployment")
         ctx.note(
             "switchover_requested",
             f"Requested switchover of {identifier} (SwitchoverTimeout {timeout} s): writes pause for a moment while "
@@ -411,11 +456,17 @@ class DeleteBlueGreenDeployment:
                 f"refusing to clean up: Blue/Green deployment {identifier} is {status}, not SWITCHOVER_COMPLETED"
             )
         try:
-            ctx.rds.delete_blue_green_deployment(identifier, delete_target=False)
+            # No DeleteTarget: AWS refuses the parameter, even false, once SWITCHOVER_COMPLETED (API reference).
+            ctx.rds.delete_switched_over_blue_green_deployment(identifier)
         except PersonAwsError as exc:
             if exc.code not in BAD_STATE:
                 raise
-            return self._waiting(identifier)
+            now = our_deployment(ctx)
+            if now is None or now.get("Status") == DELETING:  # an earlier call of ours took effect
+                _accepted(ctx, "DeleteBlueGreenDeployment")
+                return self._waiting(identifier)
+            return _refused(ctx, "DeleteBlueGreenDeployment", identifier, now.get("Status"), exc)
+        _accepted(ctx, "DeleteBlueGreenDeployment")
         ctx.note("blue_green_delete_requested", f"Requested deletion of Blue/Green deployment {identifier}")
         return self._waiting(identifier)
 
@@ -575,6 +626,20 @@ class VerifyEngineUpgrade(ImmediateAction):
         old_id = recorded(ctx, "switchover_blue_green", "old_cluster_id")
         if old_id and ctx.rds.find_cluster(str(old_id)) is not None:
             problems.append(f"the old blue cluster {old_id} still exists")
+        # The custom groups planned for green are what a too-early use (under AWS's 5 minutes) could lose: the
+        # upgraded cluster must use them. Default groups are not compared.
+        planned_cluster_group = _custom(p.get("cluster_parameter_group"))
+        if planned_cluster_group and cluster.parameter_group != planned_cluster_group:
+            problems.append(
+                f"{cluster.id} uses the cluster parameter group {cluster.parameter_group}, not {planned_cluster_group}"
+            )
+        planned_group = _custom(p.get("instance_parameter_group"))
+        if planned_group:
+            problems += [
+                f"{m.id} uses the DB parameter group {m.instance.parameter_group}, not {planned_group}"
+                for m in cluster.members
+                if m.instance.parameter_group != planned_group
+            ]
         proxies: list[str] = []
         if p.get("check_proxies"):
             expected = {str(x["name"]) for x in recorded(ctx, "check_proxies", "proxies") or []}
@@ -589,6 +654,12 @@ class VerifyEngineUpgrade(ImmediateAction):
             + (f"; proxies {', '.join(proxies)} track it" if proxies else ""),
             result={"engine_version": cluster.engine_version, "writer": cluster.writer_id, "proxies": proxies},
         )
+
+
+def _custom(group: object) -> str | None:
+    """The name of a custom parameter group (None for no group or a default one)."""
+    name = str(group or "")
+    return name if name and not name.startswith("default.") else None
 
 
 # -- abort / rollback --------------------------------------------------------------------------------
@@ -620,14 +691,27 @@ class UnwindBlueGreen:
                 )
             if status == DELETING:
                 return self._waiting(ctx, identifier, green)
+            if status == PROVISIONING and ctx.step.result.get("refused_while_provisioning"):
+                return self._provisioning(ctx, deployment, "AWS refused to delete it while PROVISIONING")
+            unprotected = self._unprotect_green(ctx, deployment, green)
+            if unprotected is not None:
+                return unprotected
             try:
                 ctx.rds.delete_blue_green_deployment(identifier, delete_target=True)
             except PersonAwsError as exc:
                 if exc.code not in BAD_STATE:
                     raise
-                return Wait(
-                    condition=f"{identifier} to accept deletion (AWS: {exc.aws_message})", seconds=POLL["delete"]
-                )
+                now = our_deployment(ctx)
+                if now is None or now.get("Status") == DELETING:  # an earlier call of ours took effect
+                    _accepted(ctx, "DeleteBlueGreenDeployment")
+                    return self._waiting(ctx, identifier, green)
+                if now.get("Status") == PROVISIONING:
+                    # AWS may refuse to delete a deployment whose green environment is still being built: ask
+                    # again once the build ends (AWS reports progress, so the wait timeout does not apply).
+                    ctx.step.result["refused_while_provisioning"] = True
+                    return self._provisioning(ctx, now, f"AWS: {exc.aws_message}")
+                return _refused(ctx, "DeleteBlueGreenDeployment", identifier, now.get("Status"), exc)
+            _accepted(ctx, "DeleteBlueGreenDeployment")
             ctx.note(
                 "blue_green_delete_requested",
                 f"Requested deletion of Blue/Green deployment {identifier} and its green cluster {green}",
@@ -646,6 +730,56 @@ class UnwindBlueGreen:
         return Done(
             f"No Blue/Green deployment left; {cluster.id} runs {cluster.engine_version}"
             + (f"; green cluster {green_id} deleted" if green_id else "")
+        )
+
+    def _unprotect_green(self, ctx: ActionContext, deployment: dict[str, Any], green_id: str) -> Outcome | None:
+        """DeleteTarget=true fails while the green cluster has deletion protection, which green copies from
+        blue (Aurora user guide). Turn it off on the green cluster of *this* deployment only, never on the
+        blue one; look first (idempotent). None: nothing in the way, delete now."""
+        cluster_id = ctx.params["cluster_id"]
+        if not green_id or green_id == cluster_id or arn_name(str(deployment.get("Source", ""))) != cluster_id:
+            identifier = deployment["BlueGreenDeploymentIdentifier"]
+            raise NeedsPerson(
+                f"refusing to delete the target of Blue/Green deployment {identifier}: its green cluster "
+                f"{green_id or '(none)'} is not a green copy of {cluster_id}"
+            )
+        green = ctx.rds.find_cluster(green_id)
+        if green is None or not green.raw.get("DeletionProtection"):
+            return None
+        if green.status != "available":
+            if deployment.get("Status") == PROVISIONING:
+                return self._provisioning(ctx, deployment, f"the green cluster {green_id} has deletion protection")
+            return Retry(
+                f"the green cluster {green_id} has deletion protection (copied from {cluster_id}) and is "
+                f"{green.status}; turning it off once it is available",
+                POLL["delete"],
+            )
+        try:
+            ctx.rds.turn_off_cluster_deletion_protection(green_id)
+        except PersonAwsError as exc:
+            raise NeedsPerson(
+                f"the green cluster {green_id} of this operation's deployment has deletion protection (copied from "
+                f"{cluster_id}), which keeps AWS from deleting it, and rds-maint could not turn it off "
+                f"({exc.code}: {exc.aws_message}). Run: aws rds modify-db-cluster --db-cluster-identifier "
+                f"{green_id} --no-deletion-protection --apply-immediately --region {ctx.operation.region} ; then "
+                "resume with continue"
+            ) from None
+        ctx.note(
+            "green_deletion_protection_off",
+            f"Turned off deletion protection on the green cluster {green_id} (copied from {cluster_id}) so that it "
+            f"can be deleted with the deployment; {cluster_id} keeps its own",
+            cluster_id=green_id,
+        )
+        # Delete on the next look, once the cluster shows the change (look before acting).
+        return Retry(f"deletion protection turned off on {green_id}; deleting the deployment next", 15)
+
+    def _provisioning(self, ctx: ActionContext, deployment: dict[str, Any], why: str) -> Wait:
+        return Wait(
+            condition=f"{deployment['BlueGreenDeploymentIdentifier']} to finish PROVISIONING ({_tasks(deployment)}) "
+            f"before it is deleted ({why})",
+            seconds=POLL["provisioning"],
+            result={"wait_started_at": ctx.now.isoformat()},
+            transition="blue_green_create",
         )
 
     def _waiting(self, ctx: ActionContext, what: str, green: str) -> Wait:

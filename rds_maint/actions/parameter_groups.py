@@ -7,19 +7,38 @@ used as it is. The copy's name is derived from the cluster and the target versio
 tagged `rds-maint:operation-id`, so a retried step (or a second operation after an abort) finds
 it instead of making another. Rollback deletes only groups tagged with this operation's id, and
 only when nothing uses them.
+
+Aurora MySQL: the copied cluster group gets `event_scheduler=OFF` (AWS requires the Event Scheduler
+off on green during replication), said in an event.
+
+AWS asks to wait at least 5 minutes after a group is created or modified before a cluster or
+instance uses it. When this step creates or changes a group, the time is written on the group
+itself, in the tag `rds-maint:changed-at`: with the creation (tags come with CreateDB*ParameterGroup)
+and *before* each round of modifications (so a crash after the modification leaves a time at most
+moments early, never a missing one). The step records the latest such time of its groups, read from
+the tags when it adopts a group after a crash, and `wait_parameter_groups_settle` waits until 5
+minutes after it: from the group's own record, not from when a process happened to start.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome
+from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Wait
+from rds_maint.actions.records import recorded
 from rds_maint.errors import PersonAwsError
 from rds_maint.rds import TAG_OPERATION_ID, ParameterGroupKind, RdsGateway
 
 MAX_PER_MODIFY = 20  # AWS accepts at most 20 parameters per Modify*ParameterGroup call
 ALREADY_EXISTS = frozenset({"DBParameterGroupAlreadyExists", "DBParameterGroupAlreadyExistsFault"})
 IN_USE = frozenset({"InvalidDBParameterGroupState", "InvalidDBParameterGroupStateFault"})
+TAG_CHANGED_AT = "rds-maint:changed-at"
+# "After you create a DB cluster parameter group, you should wait at least 5 minutes before creating your first
+# DB cluster that uses that DB cluster parameter group" (CreateDBClusterParameterGroup and ModifyDBCluster-
+# ParameterGroup API references; the same for DB parameter groups and instances).
+SETTLE = timedelta(minutes=5)
+EVENT_SCHEDULER = "event_scheduler"
 
 
 def _arn(group: dict[str, Any], kind: ParameterGroupKind) -> str:
@@ -35,7 +54,7 @@ class PrepareParameterGroups(ImmediateAction):
 
     def run(self, ctx: ActionContext) -> Outcome:
         messages: list[str] = []
-        result: dict[str, Any] = {"created": [], "copied": {}, "skipped": {}}
+        result: dict[str, Any] = {"created": [], "copied": {}, "skipped": {}, "changed_at": {}}
         for spec in ctx.params["groups"]:
             kind = cast(ParameterGroupKind, spec["kind"])
             if spec["mode"] == "copy":
@@ -59,6 +78,7 @@ class PrepareParameterGroups(ImmediateAction):
         rds = ctx.rds
         source, target, family = str(spec["source"]), str(spec["target"]), str(spec["family"])
         group = rds.parameter_group(kind, target)
+        owner = ctx.operation.id  # the rds-maint:operation-id tag the group carries
         if group is None:
             try:
                 rds.create_parameter_group(
@@ -66,8 +86,9 @@ class PrepareParameterGroups(ImmediateAction):
                     target,
                     family,
                     f"Copy of {source} for {family} by rds-maint operation {ctx.operation.id}",
-                    {TAG_OPERATION_ID: ctx.operation.id},
+                    {TAG_OPERATION_ID: ctx.operation.id, TAG_CHANGED_AT: ctx.now.isoformat()},
                 )
+                result["changed_at"][target] = ctx.now.isoformat()
                 result["created"].append({"kind": kind, "name": target})
                 ctx.note("parameter_group_created", f"Created {_label(kind)} {target} ({family})", name=target)
             except PersonAwsError as exc:
@@ -78,8 +99,17 @@ class PrepareParameterGroups(ImmediateAction):
                 raise NeedsPerson(
                     f"the {_label(kind)} {target} was created but is not visible yet; resume with continue"
                 )
+            if target not in result["changed_at"]:  # made by an earlier try of this step: its own record
+                tags = rds.list_tags(_arn(group, kind))
+                owner = tags.get(TAG_OPERATION_ID, owner)
+                changed = _changed_at(tags)
+                result["changed_at"][target] = (changed or ctx.now).isoformat()
         else:
-            self._adopt(ctx, kind, group, target, family)
+            tags = self._adopt(ctx, kind, group, target, family)
+            owner = tags.get(TAG_OPERATION_ID, owner)
+            changed = _changed_at(tags)
+            if changed is not None:
+                result["changed_at"][target] = changed.isoformat()
 
         wanted = {str(p["ParameterName"]): p for p in rds.parameters(kind, source, source="user")}
         current = {str(p["ParameterName"]): p for p in rds.parameters(kind, target)}
@@ -99,9 +129,19 @@ class PrepareParameterGroups(ImmediateAction):
                     "ApplyMethod": "pending-reboot" if static else "immediate",
                 }
             )
+        off = kind == "cluster" and bool(spec.get("event_scheduler_off"))
+        if off:  # never copied: green needs it OFF, whatever blue has
+            changes = [c for c in changes if c["ParameterName"] != EVENT_SCHEDULER]
+            scheduler = self._event_scheduler_off(ctx, spec, source, target, current)
+            changes += [scheduler] if scheduler else []
+        if changes and result["changed_at"].get(target) != ctx.now.isoformat():  # not just created with it
+            # the time first, on the group itself: a crash after the modification then leaves a record
+            # the owner tag goes along unchanged: the IAM policy lets rds-maint tag only with it in the request
+            rds.add_tags(_arn(group, kind), {TAG_OPERATION_ID: owner, TAG_CHANGED_AT: ctx.now.isoformat()})
+            result["changed_at"][target] = ctx.now.isoformat()
         for start in range(0, len(changes), MAX_PER_MODIFY):
             rds.modify_parameter_group(kind, target, changes[start : start + MAX_PER_MODIFY])
-        result["copied"][target] = sorted(wanted.keys() - set(skipped))
+        result["copied"][target] = sorted(wanted.keys() - set(skipped) - ({EVENT_SCHEDULER} if off else set()))
         if skipped:
             result["skipped"][target] = skipped
             ctx.note(
@@ -111,13 +151,47 @@ class PrepareParameterGroups(ImmediateAction):
                 parameters=skipped,
             )
         copied = len(wanted) - len(skipped)
-        return f"{kind}: {target} has the {copied} value(s) set in {source}" + (
-            f", {len(skipped)} not in {family}" if skipped else ""
+        return (
+            f"{kind}: {target} has the {copied} value(s) set in {source}"
+            + (f", {len(skipped)} not in {family}" if skipped else "")
+            + ("; event_scheduler=OFF (green needs it off)" if spec.get("event_scheduler_off") else "")
         )
+
+    def _event_scheduler_off(
+        self, ctx: ActionContext, spec: dict[str, Any], source: str, target: str, current: dict[str, dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Aurora MySQL: say that the copy has the Event Scheduler off; the change that turns it off, if
+        the copy does not have it off already (None)."""
+        have = current.get(EVENT_SCHEDULER) or {}
+        if spec.get("event_scheduler_was_on"):
+            ctx.note(
+                "event_scheduler_off",
+                f"Set event_scheduler=OFF in {target} (it is ON in {source}): AWS requires the Event Scheduler off "
+                "on the green environment during a Blue/Green deployment. After the switchover the upgraded "
+                f"cluster runs with it OFF; set it ON again in {target} once the deployment is deleted, if you use "
+                "events",
+                group=target,
+            )
+        else:
+            ctx.note(
+                "event_scheduler_off",
+                f"event_scheduler is OFF in {target}, as AWS requires on the green environment",
+                group=target,
+            )
+        if str(have.get("ParameterValue", "")).upper() == "OFF" and have.get("Source") == "user":
+            return None
+        static = str(have.get("ApplyType", "dynamic")) == "static"
+        return {
+            "ParameterName": EVENT_SCHEDULER,
+            "ParameterValue": "OFF",
+            "ApplyMethod": "pending-reboot" if static else "immediate",
+        }
 
     def _adopt(
         self, ctx: ActionContext, kind: ParameterGroupKind, group: dict[str, Any], name: str, family: str
-    ) -> None:
+    ) -> dict[str, str]:
+        """Use a group rds-maint made earlier (this operation after a crash, or one that was aborted);
+        returns its tags."""
         tags = ctx.rds.list_tags(_arn(group, kind))
         owner = tags.get(TAG_OPERATION_ID)
         if owner is None:
@@ -130,6 +204,49 @@ class PrepareParameterGroups(ImmediateAction):
         who = "this operation" if owner == ctx.operation.id else f"operation {owner}"
         ctx.note(
             "parameter_group_adopted", f"{_label(kind).capitalize()} {name} already exists (made by {who}); using it"
+        )
+        return tags
+
+
+def _changed_at(tags: dict[str, str]) -> datetime | None:
+    """When rds-maint last created or changed the group, from its tag (None: no readable record)."""
+    try:
+        return datetime.fromisoformat(tags[TAG_CHANGED_AT])
+    except (KeyError, ValueError):
+        return None
+
+
+class WaitParameterGroupsSettle:
+    """A planned wait: 5 minutes after the groups this operation created or changed, before anything uses
+    them (AWS asks for it). Measured from the time recorded on the groups, so a restart does not shorten
+    it nor start it again; nothing to wait for when no group was created or changed."""
+
+    name = "wait_parameter_groups_settle"
+
+    def run(self, ctx: ActionContext) -> Outcome:
+        return self.check(ctx)
+
+    def check(self, ctx: ActionContext) -> Outcome:
+        changed = recorded(ctx, "prepare_parameter_groups", "changed_at") or {}
+        if not changed:
+            return Done("No parameter group was created or changed by this operation: nothing to wait for")
+        latest_name, latest = max(
+            ((str(name), datetime.fromisoformat(str(at))) for name, at in dict(changed).items()), key=lambda x: x[1]
+        )
+        until = latest + SETTLE
+        if ctx.now >= until:
+            return Done(
+                f"Parameter group(s) {', '.join(sorted(changed))} settled: the last change ({latest_name}, "
+                f"{latest:%H:%M:%S} UTC) is at least 5 min old",
+                result={"settled_at": ctx.now.isoformat()},
+            )
+        remaining = (until - ctx.now).total_seconds()
+        return Wait(
+            condition=f"5 min after the last change to the new parameter group {latest_name} (until "
+            f"{until:%H:%M:%S} UTC): AWS asks for it before a cluster or instance uses a new group",
+            seconds=max(1, int(remaining) + 1),
+            # a planned wait, not a stuck change: the operation's wait_timeout does not apply
+            result={"settle_until": until.isoformat(), "wait_started_at": ctx.now.isoformat()},
         )
 
 

@@ -1,12 +1,14 @@
-"""RDS Proxy around a Blue/Green switchover: check before, verify after, repair only if needed.
+"""RDS Proxy around a Blue/Green switchover: check before, verify after, never touch the targets.
 
 AWS documents that a proxy follows a Blue/Green switchover by itself when the blue cluster is
 already its target when the deployment is created, and that `DescribeDBProxyTargets` shows the
 new targets only once the switchover has fully completed. So nothing is deregistered or
 registered around the switchover; afterwards the proxy's TRACKED_CLUSTER target must name the
-upgraded cluster and its RDS_INSTANCE targets must turn AVAILABLE. Only if the cluster target is
-wrong, or the instance targets stay unhealthy past a grace period, is the cluster re-registered
-(a repair, recorded as an event).
+upgraded cluster and its RDS_INSTANCE targets must turn AVAILABLE (they read REGISTERING for a
+while after a switchover). Health is judged on the RDS_INSTANCE targets only: on AWS the
+TRACKED_CLUSTER target carries no `TargetHealth` (docs/aws-behaviour.md). Deregistering or
+re-registering a live target drops the proxy's connections, so rds-maint never does it: if the
+targets stay wrong past a grace period it pauses with the commands a person can run.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from typing import Any
 
 from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
 from rds_maint.actions.records import recorded
-from rds_maint.errors import PersonAwsError
 from rds_maint.rds import RdsGateway
 
 DEFAULT_TARGET_GROUP = "default"
 POLL_SECONDS = 15
-SETTLE_GRACE_SECONDS = 300  # instance targets may read REGISTERING for a while after a switchover
+SETTLE_GRACE_SECONDS = 300  # instance targets read REGISTERING for a while after a switchover
 _FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
 
 
@@ -45,9 +46,14 @@ class ProxyView:
         ]
 
     def unhealthy(self) -> list[str]:
-        """Targets that are not AVAILABLE, as `id: STATE (reason: description)`."""
+        """Instance targets that are not AVAILABLE, as `id: STATE (reason: description)`.
+
+        Only RDS_INSTANCE targets carry TargetHealth; the TRACKED_CLUSTER target has none on AWS.
+        """
         problems = []
         for target in self.targets:
+            if target.get("Type") != "RDS_INSTANCE":
+                continue
             health = target.get("TargetHealth") or {}
             state = str(health.get("State", "UNKNOWN"))
             if state != "AVAILABLE":
@@ -92,6 +98,8 @@ class CheckProxies(ImmediateAction):
             if proxy.status != "available":
                 problems.append(f"proxy {proxy.name} is {proxy.status}")
             for target in proxy.targets:
+                if target.get("Type") != "RDS_INSTANCE":
+                    continue  # the TRACKED_CLUSTER target carries no TargetHealth
                 state = (target.get("TargetHealth") or {}).get("State")
                 if state == "REGISTERING":
                     registering.append(f"{proxy.name}/{target.get('RdsResourceId')}")
@@ -112,7 +120,13 @@ class CheckProxies(ImmediateAction):
 
 
 class VerifyProxyTargets:
-    """After the switchover: the proxies track the upgraded cluster and its instances are AVAILABLE."""
+    """After the switchover: the proxies track the upgraded cluster and its instance targets are AVAILABLE.
+
+    Only looks. Deregistering or re-registering a live target drops every connection the proxy holds,
+    so when the targets stay wrong past the grace period the step pauses with the exact commands a
+    person can run (after judging that the drop is acceptable); `continue` then looks again, with a
+    fresh grace period for the targets to settle.
+    """
 
     name = "verify_proxy_targets"
 
@@ -138,11 +152,9 @@ class VerifyProxyTargets:
                 views[view.name] = view
         if not wanted:
             return Done(f"No RDS Proxy tracks {cluster_id}", result={"proxies_ok": []})
-        repairs: dict[str, str] = dict(ctx.step.result.get("repairs") or {})
-        started = _since(ctx.step.started_at, ctx.now)
-        waiting: list[str] = []
         members = set(cluster.member_ids)
         proxies = {str(p.get("DBProxyName")): p for p in listed}
+        wrong: list[tuple[ProxyView, str]] = []
         for name, group in sorted(wanted.items()):
             proxy = proxies.get(name)
             if proxy is None:
@@ -153,71 +165,60 @@ class VerifyProxyTargets:
                 if seen is not None and seen.target_group == group
                 else proxy_view(ctx.rds, name, str(proxy.get("Status", "unknown")), group)
             )
-            if view.tracked != [cluster_id]:
-                if name in repairs:
-                    raise NeedsPerson(
-                        f"RDS Proxy {name} tracks {view.tracked or 'nothing'} again after rds-maint registered "
-                        f"{cluster_id}; something else changes its targets. Fix it, then resume with continue"
-                    )
-                self._repair(ctx, view, cluster_id, f"its cluster target is {view.tracked or 'missing'}")
-                repairs[name] = ctx.now.isoformat()
-                waiting.append(f"{name}: re-registered {cluster_id}")
-                continue
-            targets = view.instance_targets(cluster_id)
-            ids = {str(t.get("RdsResourceId")) for t in targets}
-            unhealthy = view.unhealthy()
-            if ids == members and not unhealthy and view.status == "available":
-                continue
-            detail = (
-                f"instance targets {sorted(ids)} vs members {sorted(members)}"
-                if ids != members
-                else "; ".join(unhealthy)
+            problem = _what_is_wrong(view, cluster_id, members)
+            if problem:
+                wrong.append((view, problem))
+        if not wrong:
+            return Done(
+                f"RDS Proxy {', '.join(sorted(wanted))} tracks {cluster_id}, every instance target AVAILABLE",
+                result={"proxies_ok": sorted(wanted)},
             )
-            repaired_at = repairs.get(name)
-            since = _since(datetime.fromisoformat(repaired_at), ctx.now) if repaired_at else started
-            if since < SETTLE_GRACE_SECONDS:
-                waiting.append(f"{name}: {detail or view.status}")
-                continue
-            if repaired_at:
-                raise NeedsPerson(
-                    f"RDS Proxy {name} still does not serve {cluster_id} after a re-registration: {detail}. "
-                    "Check the proxy (its secret, security groups, the target group), then resume with continue"
-                )
-            self._repair(ctx, view, cluster_id, f"its targets stayed unhealthy for {int(since)} s: {detail}")
-            repairs[name] = ctx.now.isoformat()
-            waiting.append(f"{name}: re-registered {cluster_id}")
-        if waiting:
+        # The grace period starts at the step's first wait; a `continue` starts it again (the engine resets
+        # wait_started_at), so targets a person re-registered get time to leave REGISTERING.
+        since = ctx.step.result.get("wait_started_at")
+        start = datetime.fromisoformat(str(since)) if since else ctx.step.started_at
+        waited = _since(start, ctx.now)
+        if waited < SETTLE_GRACE_SECONDS:
             return Wait(
-                condition="RDS Proxy targets AVAILABLE on the upgraded cluster (" + "; ".join(waiting) + ")",
+                condition="RDS Proxy targets AVAILABLE on the upgraded cluster ("
+                + "; ".join(f"{view.name}: {problem}" for view, problem in wrong)
+                + ")",
                 seconds=POLL_SECONDS,
-                result={"repairs": repairs, "watched_proxies": wanted},
+                result={"watched_proxies": wanted},
             )
-        return Done(
-            f"RDS Proxy {', '.join(sorted(wanted))} tracks {cluster_id}, every instance target AVAILABLE"
-            + (f" (repaired: {', '.join(sorted(repairs))})" if repairs else ""),
-            result={"proxies_ok": sorted(wanted), "repairs": repairs},
+        region = ctx.operation.region
+        raise NeedsPerson(
+            f"RDS Proxy does not serve the upgraded {cluster_id} after {int(waited)} s: "
+            + "; ".join(f"{view.name}: {problem}" for view, problem in wrong)
+            + ". rds-maint does not change proxy targets itself: deregistering or registering a target drops the "
+            "connections the proxy holds. Check the proxy (its secret, security groups, target group); if its "
+            "targets must be set again, run: "
+            + " ; ".join(_commands(view, cluster_id, region) for view, _ in wrong)
+            + ". Then resume with continue to look again, or mark_complete to end here"
         )
 
-    def _repair(self, ctx: ActionContext, view: ProxyView, cluster_id: str, why: str) -> None:
-        """Point the target group at `cluster_id` again: deregister what it tracks, register the cluster."""
-        for stale in view.tracked:
-            try:
-                ctx.rds.deregister_proxy_cluster(view.name, view.target_group, stale)
-            except PersonAwsError as exc:
-                if exc.code != "DBProxyTargetNotFoundFault":
-                    raise
-        try:
-            ctx.rds.register_proxy_cluster(view.name, view.target_group, cluster_id)
-        except PersonAwsError as exc:
-            if exc.code != "DBProxyTargetAlreadyRegisteredFault":
-                raise
-        ctx.note(
-            "proxy_target_repaired",
-            f"Repaired RDS Proxy {view.name}: {why}; registered {cluster_id} in target group {view.target_group}",
-            proxy=view.name,
-            previous_targets=view.tracked,
-            cluster_id=cluster_id,
-        )
+
+def _what_is_wrong(view: ProxyView, cluster_id: str, members: set[str]) -> str:
+    """Why `view` does not serve `cluster_id` now (empty: it does). The TRACKED_CLUSTER target carries no
+    TargetHealth on AWS: only its RdsResourceId is judged, health comes from the RDS_INSTANCE targets."""
+    if view.tracked != [cluster_id]:
+        return f"its cluster target is {', '.join(view.tracked) or 'missing'}, not {cluster_id}"
+    if view.status != "available":
+        return f"the proxy is {view.status}"
+    ids = {str(t.get("RdsResourceId")) for t in view.instance_targets(cluster_id)}
+    if ids != members:
+        return f"instance targets {', '.join(sorted(ids)) or 'none'} vs members {', '.join(sorted(members))}"
+    return "; ".join(view.unhealthy())
+
+
+def _commands(view: ProxyView, cluster_id: str, region: str) -> str:
+    """The AWS CLI commands that point the proxy's target group at `cluster_id` again."""
+    where = f"--db-proxy-name {view.name} --target-group-name {view.target_group} --region {region}"
+    commands = [
+        f"aws rds deregister-db-proxy-targets {where} --db-cluster-identifiers {stale}" for stale in view.tracked
+    ]
+    commands.append(f"aws rds register-db-proxy-targets {where} --db-cluster-identifiers {cluster_id}")
+    return " && ".join(commands)
 
 
 def _since(start: datetime | None, now: datetime) -> float:

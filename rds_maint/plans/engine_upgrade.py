@@ -1,6 +1,7 @@
 """engine_upgrade: an Aurora major or minor upgrade through a Blue/Green deployment.
 
-validate -> prepare parameter groups -> proxy pre-check -> create Blue/Green -> wait green
+validate -> prepare parameter groups -> proxy pre-check -> [wait 5 min for new groups to settle]
+-> create Blue/Green -> wait green
 -> (pause) switchover -> verify proxies -> [keep the old cluster] -> (pause) cleanup: delete the
 deployment -> delete the old blue cluster -> verify.
 
@@ -89,6 +90,16 @@ def plan_engine_upgrade(
             f"Check that every RDS Proxy targeting {cluster.id} is healthy before the deployment is created",
             cluster_id=cluster.id,
         )
+    copies = [g["target"] for g in groups.values() if g["mode"] == "copy"]
+    if copies:
+        builder.add(
+            "settle_parameter_groups",
+            "wait_parameter_groups_settle",
+            f"Wait 5 min for the new parameter groups to settle ({', '.join(copies)}), counted from when they were "
+            "created or last changed, before the green environment uses them (AWS asks for it); nothing to wait "
+            "for if they are older",
+            cluster_id=cluster.id,
+        )
     builder.add(
         "create_blue_green",
         "create_blue_green_deployment",
@@ -122,7 +133,7 @@ def plan_engine_upgrade(
             "verify_proxies",
             "verify_proxy_targets",
             f"Verify every RDS Proxy tracks the upgraded {cluster.id} and its instance targets are AVAILABLE "
-            "(re-register only if not)",
+            "(only looks: if not, pauses with the commands to fix them)",
             cluster_id=cluster.id,
         )
     if params.old_cluster_retention_hours > 0:
@@ -155,6 +166,8 @@ def plan_engine_upgrade(
         cluster_id=cluster.id,
         target_version=target,
         check_proxies=not params.skip_proxy_retarget,
+        cluster_parameter_group=groups["cluster"]["target"],
+        instance_parameter_group=groups["instance"]["target"],
     )
 
     pause_before = []
@@ -178,7 +191,8 @@ def plan_engine_upgrade(
 def _describe_group(kind: str, group: dict[str, Any]) -> str:
     mode, source, target = group["mode"], group.get("source"), group["target"]
     if mode == "copy":
-        return f"{kind}: copy the values set in {source} into {target}"
+        off = ", with event_scheduler=OFF" if group.get("event_scheduler_off") else ""
+        return f"{kind}: copy the values set in {source} into {target}{off}"
     if mode == "default":
         return f"{kind}: {source or 'default'} -> {target}"
     if mode == "keep":
@@ -221,8 +235,8 @@ def _notes(
     else:
         notes.append(f"No RDS Proxy targets {cluster.id}.")
     notes.append(
-        "pause_before_proxy_deregister is accepted for compatibility only: rds-maint never deregisters a proxy "
-        "target during the upgrade."
+        "pause_before_proxy_deregister is accepted for compatibility only: rds-maint never deregisters or "
+        "registers a proxy target (that drops the proxy's connections); it pauses with the commands instead."
     )
     notes += list(facts.get("notes", []))
     return notes

@@ -10,20 +10,31 @@ and their clusters and instances live in moto, created and removed through moto'
   classes), creates the green cluster `<id>-green-<6>` and its instances in moto at the target
   version, and reads PROVISIONING for about 40 minutes (green resources `creating`), then
   AVAILABLE;
-* `SwitchoverBlueGreenDeployment` still reads AVAILABLE for a few seconds (a second call then is
-  refused), SWITCHOVER_IN_PROGRESS for tens of seconds, then SWITCHOVER_COMPLETED: blue becomes
+* a parameter group created or modified under 5 minutes ago is ignored: green gets the family's
+  default group instead (AWS asks to wait 5 minutes; the harsher plausible effect, see
+  `parameter_groups`); Aurora MySQL with `event_scheduler` ON in green's cluster group ends its
+  provisioning INVALID_CONFIGURATION (AWS: it must be off on green; harsher plausible answer);
+* green copies blue's deletion protection and tags (Aurora user guide: green copies the source's
+  configuration; FIELD_NOTES 5.4 for tags);
+* `SwitchoverBlueGreenDeployment` is refused (`InvalidBlueGreenDeploymentStateFault`, nothing
+  started) for a few minutes after the deployment first reads AVAILABLE, while the green members
+  are not ready (terraform-provider-aws#36241); once accepted it still reads AVAILABLE for a few
+  seconds (a second call then is refused with the same code), SWITCHOVER_IN_PROGRESS for tens of
+  seconds, then SWITCHOVER_COMPLETED: blue becomes
   `<id>-old1` (instances `<instance>-old1`) and green takes the blue names. moto cannot rename an
   Aurora cluster, so both are recreated under their new names; the switchover fails instead
   (SWITCHOVER_FAILED, nothing renamed) when it would outlast `SwitchoverTimeout` or when a test
   armed `fail_next_switchover`;
 * `DeleteBlueGreenDeployment` reads DELETING, with `DeleteTarget` until the green cluster and
-  instances (`deleting`) are gone; `DeleteTarget` after a switchover is refused;
+  instances (`deleting`) are gone; it is refused while PROVISIONING (unknown on AWS: the harsher
+  answer), with `DeleteTarget` at all (even false) once SWITCHOVER_COMPLETED (API reference), and
+  with `DeleteTarget=true` while the green cluster has deletion protection (user guide);
 * `DeleteDBCluster` refuses a cluster that still has instances, is part of a deployment or is
   protected, takes the final snapshot, and reads `deleting` for a few minutes.
 
-Tests can make a deployment INVALID_CONFIGURATION (`invalidate`, `invalidate_next`) and a
-switchover fail (`fail_next_switchover`). `DescribeDBEngineVersions` is answered from the
-catalogue by `world`.
+Tests can make a deployment INVALID_CONFIGURATION (`invalidate`, `invalidate_next`), a
+switchover fail (`fail_next_switchover`) and green stay not ready longer (`delay_green_ready`).
+`DescribeDBEngineVersions` is answered from the catalogue by `world`.
 """
 
 from __future__ import annotations
@@ -67,6 +78,10 @@ class BlueGreenDurations:
     """Seconds of virtual time (before `time_scale`), each with the timeline's seeded jitter."""
 
     provision: float = 2400  # green creation: ~40 min for Aurora (Terraform acceptance tests)
+    # After it reads AVAILABLE, the green members are not all ready yet for a while: a switchover asked
+    # then is refused with InvalidBlueGreenDeploymentStateFault (terraform-provider-aws#36241, which
+    # retries it for 10 minutes). Three minutes here.
+    green_ready: float = 180
     switchover: float = 45  # SWITCHOVER_IN_PROGRESS
     switchover_lag: float = 5  # AVAILABLE still read right after the call
     delete: float = 60  # DELETING, deployment only
@@ -84,6 +99,7 @@ class _Deployment:
     members: list[tuple[str, str]]  # (blue instance, green instance), writer first
     created: datetime
     provisioned_at: datetime
+    green_ready_at: datetime  # before it, a switchover is refused although the deployment reads AVAILABLE
     tags: list[dict[str, str]]
     status: str = PROVISIONING
     status_details: str = "Creating the green environment"
@@ -155,6 +171,14 @@ class BlueGreenSim:
     def invalidate_next(self, reason: str = "Replication degraded: unsupported DDL on the blue environment") -> None:
         """The next deployment created ends its provisioning INVALID_CONFIGURATION instead of AVAILABLE."""
         self._invalid_next = reason
+
+    def delay_green_ready(self, seconds: float) -> None:
+        """The green members of every deployment not yet switched over stay not ready for `seconds` more
+        (switchovers are refused with InvalidBlueGreenDeploymentStateFault until then)."""
+        until = self.world.now() + timedelta(seconds=seconds)
+        for deployment in self._deployments.values():
+            if deployment.switched_at is None:
+                deployment.green_ready_at = max(deployment.green_ready_at, until)
 
     def invalidate(self, cluster_id: str, reason: str = "Replication degraded") -> None:
         """The deployment whose blue (or green) cluster is `cluster_id` turns INVALID_CONFIGURATION now."""
@@ -330,6 +354,25 @@ class BlueGreenSim:
             i: self._target_group("instance", explicit_instance_group, group, family, major)
             for i, group in blue_groups.items()
         }
+        # A group created or modified less than 5 minutes ago is used too early (AWS asks to wait): the
+        # harsher plausible answer, green silently gets the family's default group instead.
+        groups = self.world.parameter_groups
+        if groups.is_young("cluster", cluster_group):
+            cluster_group = f"default.{family}"
+        instance_groups = {
+            i: f"default.{family}" if groups.is_young("instance", g) else g for i, g in instance_groups.items()
+        }
+        invalid_reason = self._invalid_next
+        scheduler = groups.value("cluster", cluster_group, "event_scheduler")
+        if engine == AURORA_MYSQL and str(scheduler or "OFF").upper() == "ON":
+            # "The Event Scheduler (event_scheduler parameter) must be disabled on the green environment when
+            # you create a blue/green deployment" (Aurora user guide, Blue/Green limitations). What AWS does
+            # otherwise is not documented: the harsher plausible answer, the deployment is built for ~40
+            # minutes and ends INVALID_CONFIGURATION, so it can only be deleted.
+            invalid_reason = (
+                f"Events generated on the green environment break replication: event_scheduler is ON in the DB "
+                f"cluster parameter group {cluster_group}"
+            )
         for _, data in instances:
             instance_class = str(data["DBInstanceClass"])
             if not catalogue.is_orderable(engine, target_version, instance_class):
@@ -347,6 +390,7 @@ class BlueGreenSim:
             self._create_instance(data, green_instance, green_id, instance_groups[instance_id])
             members.append((instance_id, green_instance))
         now = self.world.now()
+        provisioned_at = now + self._span("provision", deployment_id)
         deployment = _Deployment(
             id=deployment_id,
             name=name,
@@ -355,9 +399,10 @@ class BlueGreenSim:
             target_version=target_version,
             members=members,
             created=now,
-            provisioned_at=now + self._span("provision", deployment_id),
+            provisioned_at=provisioned_at,
+            green_ready_at=provisioned_at + self._span("green_ready", deployment_id),
             tags=[dict(t) for t in params.get("Tags") or []],
-            invalid_reason=self._invalid_next,
+            invalid_reason=invalid_reason,
         )
         self._invalid_next = None
         self._deployments[deployment_id] = deployment
@@ -387,6 +432,10 @@ class BlueGreenSim:
             raise _bad_state(identifier, "a switchover is already in progress.")
         if deployment.status not in (AVAILABLE, SWITCHOVER_FAILED):
             raise _bad_state(identifier, f"the deployment is {deployment.status}, not AVAILABLE.")
+        if self.world.now() < deployment.green_ready_at:
+            # AWS refuses while green members are not ready, though the deployment reads AVAILABLE; nothing
+            # is started (terraform-provider-aws#36241, terraform-aws-rds#529).
+            raise _bad_state(identifier, "the green environment members are not in available state.")
         for cluster_id in (deployment.source_id, deployment.target_id):
             status = self.world.cluster_status(cluster_id)
             if status != "available":
@@ -414,10 +463,26 @@ class BlueGreenSim:
             raise _bad_state(identifier, "a switchover is in progress; delete the deployment after it ends.")
         if deployment.status == DELETING:
             raise _bad_state(identifier, "the deployment is already being deleted.")
-        if delete_target and deployment.status == SWITCHOVER_COMPLETED:
+        if deployment.status == PROVISIONING:
+            # Unknown on AWS whether a deployment can be deleted while its green environment is being built:
+            # the harsher answer, refused until provisioning ends (docs/aws-behaviour.md).
+            raise _bad_state(identifier, "the green environment is still being created; try again later.")
+        if "DeleteTarget" in params and deployment.status == SWITCHOVER_COMPLETED:
+            # "You can't specify this option if the blue/green deployment status is SWITCHOVER_COMPLETED"
+            # (DeleteBlueGreenDeployment API reference): refused even as DeleteTarget=false.
             raise ApiError(
                 "InvalidParameterCombination",
-                "DeleteTarget can't be specified after the blue/green deployment has switched over.",
+                "You can't specify DeleteTarget when the blue/green deployment status is SWITCHOVER_COMPLETED.",
+            )
+        green = self.world.moto.cluster(deployment.target_id) if delete_target else None
+        if green is not None and green.get("DeletionProtection"):
+            # "If you choose to delete the DB cluster in the green environment (--delete-target), it must have
+            # deletion protection turned off" (Aurora user guide, Deleting a blue/green deployment); the error
+            # is DeleteDBCluster's for a protected cluster.
+            raise ApiError(
+                "InvalidParameterCombination",
+                f"Cannot delete protected Cluster {deployment.target_id} in the green environment, please disable "
+                "deletion protection and try again.",
             )
         deployment.status = DELETING
         deployment.status_details = "Deleting the blue/green deployment"

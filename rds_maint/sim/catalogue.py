@@ -19,7 +19,9 @@ SERVERLESS_CLASS = "db.serverless"
 
 DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
     AURORA_POSTGRESQL: ("13.12", "14.9", "14.12", "15.4", "15.7", "16.1", "16.4", "17.4"),
-    AURORA_MYSQL: ("8.0.mysql_aurora.3.04.0", "8.0.mysql_aurora.3.05.2", "8.0.mysql_aurora.3.07.1"),
+    # Aurora MySQL 8.4 numbers its versions major.minor: 8.4.7 is the first (Aurora user guide, "Aurora MySQL
+    # version 8.4 compatible with MySQL 8.4"); its parameter group family is aurora-mysql8.4.
+    AURORA_MYSQL: ("8.0.mysql_aurora.3.04.0", "8.0.mysql_aurora.3.05.2", "8.0.mysql_aurora.3.07.1", "8.4.7"),
 }
 
 _SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
@@ -129,6 +131,8 @@ class Catalogue:
         if engine == AURORA_POSTGRESQL:
             return f"Aurora PostgreSQL (Compatible with PostgreSQL {version})"
         if engine == AURORA_MYSQL:
+            if "mysql_aurora." not in version:
+                return f"Aurora MySQL {version} (compatible with MySQL {self.major(engine, version)})"
             return f"Aurora MySQL {version.split('mysql_aurora.')[-1]} (compatible with MySQL 8.0)"
         return f"{engine} {version}"
 
@@ -136,7 +140,7 @@ class Catalogue:
 def _has_optimized_reads(engine: str, version: str) -> bool:
     key = version_key(version)
     if engine == AURORA_MYSQL:
-        return key[2:] >= (3, 4, 0)
+        return key[2:] >= (3, 4, 0) or (key[:2] >= (8, 4) and "mysql_aurora" not in version)
     if engine == AURORA_POSTGRESQL:
         return (14, 9) <= key < (15,) or (15, 4) <= key < (16,) or key >= (16, 1)
     return False

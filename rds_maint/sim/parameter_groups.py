@@ -12,7 +12,13 @@ module answers the parameter-group calls over moto's stored values:
 * `Modify*ParameterGroup` refuses default groups, unknown names, more than 20 parameters and
   `immediate` on a static parameter; a static change marks every member using the group
   `pending-reboot` (it turns `in-sync` at the member's next reboot, see `world`);
-* `Delete*ParameterGroup` refuses default groups and groups still in use.
+* `Delete*ParameterGroup` refuses default groups and groups still in use;
+* a group created or modified through the API less than 5 minutes ago is *young*: AWS asks to wait
+  at least 5 minutes before a cluster or instance uses it (CreateDBClusterParameterGroup,
+  ModifyDBClusterParameterGroup, CreateDBParameterGroup, ModifyDBParameterGroup API references) and
+  does not say what happens otherwise; the harsher plausible answer, modelled by the Blue/Green
+  simulation, is that the green environment silently ignores the young group (gets the family's
+  default group instead). Groups seeded by a test (`use_custom_groups`) are old.
 
 The parameter tables are small on purpose: the handful of parameters Blue/Green and the tests
 care about, with the real names, defaults and apply types. One parameter exists in PostgreSQL 15
@@ -25,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
 Kind = Literal["cluster", "instance"]
 KINDS: tuple[Kind, ...] = ("cluster", "instance")
 MAX_PARAMETERS_PER_MODIFY = 20
+SETTLE = timedelta(minutes=5)  # AWS: wait at least 5 minutes after creating or modifying a group before use
 PENDING_REBOOT = "pending-reboot"
 _PAGE_DEFAULT = 100
 _GROUP_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9.]|-(?!-))*")
@@ -145,6 +153,12 @@ class ParameterGroupSim:
     def __init__(self, world: AuroraWorld) -> None:
         self.world = world
         self._defaults_made = False
+        self._changed_at: dict[tuple[Kind, str], datetime] = {}  # created or modified through the API
+
+    def is_young(self, kind: Kind, name: str) -> bool:
+        """Created or modified through the API less than 5 minutes ago (AWS asks to wait that long)."""
+        changed = self._changed_at.get((kind, name))
+        return changed is not None and self.world.now() - changed < SETTLE
 
     def handlers(self) -> dict[str, Any]:
         return {
@@ -288,6 +302,7 @@ class ParameterGroupSim:
             label = "DB Cluster Parameter Group" if kind == "cluster" else "Parameter group"
             raise ApiError("DBParameterGroupAlreadyExists", f"{label} {name} already exists")
         self._moto_create(kind, name, family, str(params.get("Description", "")), params.get("Tags"))
+        self._changed_at[(kind, name)] = self.world.now()
         created = self.group(kind, name) or {}
         return {"DBClusterParameterGroup" if kind == "cluster" else "DBParameterGroup": created}
 
@@ -328,6 +343,7 @@ class ParameterGroupSim:
             static_changed = static_changed or spec.apply_type == "static"
         operation = "ModifyDBClusterParameterGroup" if kind == "cluster" else "ModifyDBParameterGroup"
         self.world.moto.call(operation, {key: name, "Parameters": changes})
+        self._changed_at[(kind, name)] = self.world.now()
         if static_changed:
             for instance_id in self.members_using(kind, name):
                 self.world.set_parameter_apply_status(instance_id, PENDING_REBOOT)
@@ -349,6 +365,7 @@ class ParameterGroupSim:
             )
         operation = "DeleteDBClusterParameterGroup" if kind == "cluster" else "DeleteDBParameterGroup"
         self.world.moto.call(operation, {key: name})
+        self._changed_at.pop((kind, name), None)
         return {}
 
     # -- who uses a group ---------------------------------------------------------------------

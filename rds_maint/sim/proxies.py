@@ -6,15 +6,16 @@ cluster yields only its `TRACKED_CLUSTER` target (AWS adds one `RDS_INSTANCE` ta
 and health toggles from REGISTERING to AVAILABLE on the second read. So proxies live here, with
 AWS's shapes and refusals:
 
-* a target group (`default`) tracks at most one Aurora cluster; its `RDS_INSTANCE` targets are
-  the cluster's members *now*, with a role (`READ_WRITE` for the writer) and a health that reads
-  `REGISTERING` for a while after a registration or a Blue/Green switchover, `UNAVAILABLE` while
-  the instance is not `available`, else `AVAILABLE`;
+* a target group (`default`) tracks at most one Aurora cluster; its `TRACKED_CLUSTER` target has
+  no `TargetHealth` (as on AWS); its `RDS_INSTANCE` targets are the cluster's members *now*, with
+  a role (`READ_WRITE` for the writer) and a health that reads `REGISTERING` for a while after a
+  registration or a Blue/Green switchover (`settle_seconds`), `UNAVAILABLE` while the instance is
+  not `available`, else `AVAILABLE`;
 * a cluster that is the source of a Blue/Green deployment cannot be registered (it must be a
   proxy target *before* the deployment is created);
 * at the end of a switchover the proxy follows the cluster id to the new (green) cluster, as
   AWS documents; `fail_to_follow_switchover` makes a proxy stay on the old blue cluster instead,
-  so that an engine's verification and repair can be tested.
+  so that an engine's verification (and its pause with the commands to fix it) can be tested.
 
 Targets are recorded by cluster identifier, which is what AWS shows (`RdsResourceId`).
 """
@@ -72,7 +73,9 @@ class ProxySim:
     def __init__(self, world: AuroraWorld) -> None:
         self.world = world
         self._proxies: dict[str, _Proxy] = {}
-        self.settle_seconds = 60.0  # REGISTERING after a registration or switchover (before time_scale)
+        # REGISTERING after a registration or a switchover (before time_scale): "for a while" on AWS; two
+        # minutes here, so that a verification that does not wait for it fails.
+        self.settle_seconds = 120.0
 
     def handlers(self) -> dict[str, Any]:
         return {
@@ -268,15 +271,8 @@ class ProxySim:
         port = _PORTS[proxy.engine_family]
         region = self.world.moto.region
         cluster = self.world.moto.cluster(cluster_id)
-        cluster_health = (
-            {"State": "AVAILABLE"}
-            if cluster is not None
-            else {
-                "State": "UNAVAILABLE",
-                "Reason": "CONNECTION_FAILED",
-                "Description": f"DB cluster {cluster_id} was not found",
-            }
-        )
+        # The TRACKED_CLUSTER target carries no TargetHealth on AWS (only RDS_INSTANCE targets do: AWS
+        # workshop output of describe-db-proxy-targets; docs/aws-behaviour.md), whatever the cluster's state.
         rows: list[dict[str, Any]] = [
             {
                 "TargetArn": f"arn:aws:rds:{region}:{_ACCOUNT}:cluster:{cluster_id}",
@@ -285,7 +281,6 @@ class ProxySim:
                 "RdsResourceId": cluster_id,
                 "Port": port,
                 "Type": "TRACKED_CLUSTER",
-                "TargetHealth": cluster_health,
             }
         ]
         if cluster is None:
