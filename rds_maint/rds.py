@@ -655,19 +655,6 @@ class RdsGateway:
             "Targets",
         )
 
-    def register_proxy_cluster(self, proxy: str, target_group: str, cluster_id: str) -> None:
-        self.call(
-            "RegisterDBProxyTargets", DBProxyName=proxy, TargetGroupName=target_group, DBClusterIdentifiers=[cluster_id]
-        )
-
-    def deregister_proxy_cluster(self, proxy: str, target_group: str, cluster_id: str) -> None:
-        self.call(
-            "DeregisterDBProxyTargets",
-            DBProxyName=proxy,
-            TargetGroupName=target_group,
-            DBClusterIdentifiers=[cluster_id],
-        )
-
 
 def _all_pages(fetch: Callable[[dict[str, Any]], Any], key: str) -> list[dict[str, Any]]:
     """Follow AWS's `Marker` until the last page."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from rds_maint.cli import main
@@ -21,6 +22,7 @@ from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
 from rds_maint.progress import drive
+from rds_maint.rds import make_rds_client
 from rds_maint.sim import Catalogue, SimulatedCrash
 from tests.conftest import CLUSTER, REGION, World
 
@@ -470,9 +472,9 @@ def test_a_proxy_that_did_not_follow_pauses_with_the_commands_and_touches_nothin
     assert waited >= 300  # the grace period for REGISTERING targets came first
 
     # the person runs the two commands, then continue: the targets settle, the upgrade ends
-    gateway = world.gateway()
-    gateway.deregister_proxy_cluster(PROXY, "default", OLD)
-    gateway.register_proxy_cluster(PROXY, "default", CLUSTER)
+    person = make_rds_client(REGION)
+    person.deregister_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[OLD])
+    person.register_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[CLUSTER])
     world.engine.resume(op.id, "continue")
     result, _ = run(world, op.id)
     assert result.outcome is Outcome.COMPLETED
@@ -633,10 +635,11 @@ def test_simulated_blue_green_lags_refuses_and_renames(world: World, with_proxy:
     green = created["Target"].rsplit(":", 1)[-1]
     assert created["Status"] == "PROVISIONING"
     assert world.sim.cluster_view(green).status == "creating"
-    with pytest.raises(BusyAwsError) as refused:  # a proxy target must be registered before the deployment
-        gateway.deregister_proxy_cluster(PROXY, "default", CLUSTER)
-        gateway.register_proxy_cluster(PROXY, "default", CLUSTER)
-    assert refused.value.code == "InvalidDBClusterStateFault"
+    person = make_rds_client(REGION)
+    with pytest.raises(ClientError) as refused:  # a proxy target must be registered before the deployment
+        person.deregister_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[CLUSTER])
+        person.register_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[CLUSTER])
+    assert refused.value.response["Error"]["Code"] == "InvalidDBClusterStateFault"
     world.clock.advance(35 * 60)
     assert gateway.find_blue_green_deployment(identifier)["Status"] == "PROVISIONING"  # type: ignore[index]
     while gateway.find_blue_green_deployment(identifier)["Status"] == "PROVISIONING":  # type: ignore[index]

@@ -49,17 +49,6 @@ SOURCE, TARGET = "15.4", "16.4"
 PROXY = "orders-proxy"
 PLANNED_PAUSE = "Paused before step"
 
-# Denials the policy keeps on purpose until the engine changes (see iam/README.md, "Waiting for the
-# engine"): DeleteBlueGreenDeployment with DeleteTarget makes RDS delete the green cluster and its
-# instances with the caller's DeleteDBCluster / DeleteDBInstance, under names no policy may pattern.
-# The policy allows those deletes only on resources carrying the operation tag, and the engine does
-# not tag the green resources yet. Each entry is (scenario, action, resource type); when the engine
-# tags green before DeleteTarget the denial disappears and this test says to remove the entry.
-AWAITING_ENGINE = {
-    ("engine_upgrade_rollback_before_switchover", "rds:DeleteDBInstance", "db"),
-    ("engine_upgrade_rollback_before_switchover", "rds:DeleteDBCluster", "cluster"),
-}
-
 
 def policy(name: str) -> Policy:
     document: Policy = json.loads((IAM_DIR / name).read_text(encoding="utf-8"))
@@ -300,11 +289,7 @@ def report(found: list[tuple[Check, Decision]]) -> str:
 def test_every_request_of_a_complete_run_is_allowed_by_the_lambda_policy(world: World, scenario: str) -> None:
     recorder = record(world, scenario)
     found = denials(recorder.checks, lambda_policies())
-    awaited = {(scenario, c.action, c.resource_type) for c, _ in found} & AWAITING_ENGINE
-    unexpected = [(c, d) for c, d in found if (scenario, c.action, c.resource_type) not in AWAITING_ENGINE]
-    assert not unexpected, report(unexpected)
-    stale = {entry for entry in AWAITING_ENGINE if entry[0] == scenario} - awaited
-    assert not stale, f"these are allowed now: remove them from AWAITING_ENGINE: {sorted(stale)}"
+    assert not found, report(found)
 
 
 @pytest.mark.parametrize(
@@ -312,11 +297,7 @@ def test_every_request_of_a_complete_run_is_allowed_by_the_lambda_policy(world: 
 )
 def test_with_the_opt_in_policy_an_opted_in_cluster_runs_as_before(world: World, scenario: str) -> None:
     recorder = record(world, scenario, opt_in=True)
-    found = [
-        (c, d)
-        for c, d in denials(recorder.checks, lambda_policies(opt_in=True))
-        if (scenario, c.action, c.resource_type) not in AWAITING_ENGINE
-    ]
+    found = denials(recorder.checks, lambda_policies(opt_in=True))
     assert not found, report(found)
 
 

@@ -530,7 +530,7 @@ class DeleteOldCluster:
                 f"the old blue cluster {old.id} has deletion protection; turn it off (modify-db-cluster "
                 "--no-deletion-protection) if it may go, then resume with continue; or mark_complete to keep it"
             )
-        self._mark(ctx, old)
+        tag_as_ours(ctx, old)
         if old.members:
             busy = []
             for member in sorted(old.members, key=lambda m: m.is_writer):  # readers first: no failover
@@ -597,17 +597,20 @@ class DeleteOldCluster:
             )
         return None
 
-    def _mark(self, ctx: ActionContext, old: ClusterSnapshot) -> None:
-        """Tag the old cluster and its instances as this operation's (the IAM policy deletes only tagged ones)."""
-        tag = {TAG_OPERATION_ID: ctx.operation.id}
-        arn = str(old.raw.get("DBClusterArn", ""))
-        if old.tags.get(TAG_OPERATION_ID) != ctx.operation.id and arn:
-            ctx.rds.add_tags(arn, tag)
-        for member in old.members:
-            if member.instance.status == "deleting":
-                continue  # tagged before its deletion was asked for
-            if member.instance.tags.get(TAG_OPERATION_ID) != ctx.operation.id and arn:
-                ctx.rds.add_tags(instance_arn(arn, member.id), tag)
+
+def tag_as_ours(ctx: ActionContext, cluster: ClusterSnapshot) -> None:
+    """Tag a cluster and its instances as this operation's: the IAM policy deletes only tagged ones (the old
+    blue cluster after a switchover, the green one before DeleteTarget). Looks first; a member already
+    deleting was tagged before its deletion was asked for."""
+    tag = {TAG_OPERATION_ID: ctx.operation.id}
+    arn = str(cluster.raw.get("DBClusterArn", ""))
+    if not arn:
+        return
+    if cluster.tags.get(TAG_OPERATION_ID) != ctx.operation.id:
+        ctx.rds.add_tags(arn, tag)
+    for member in cluster.members:
+        if member.instance.status != "deleting" and member.instance.tags.get(TAG_OPERATION_ID) != ctx.operation.id:
+            ctx.rds.add_tags(instance_arn(arn, member.id), tag)
 
 
 class VerifyEngineUpgrade(ImmediateAction):
@@ -696,6 +699,7 @@ class UnwindBlueGreen:
             unprotected = self._unprotect_green(ctx, deployment, green)
             if unprotected is not None:
                 return unprotected
+            self._tag_green(ctx, green)
             try:
                 ctx.rds.delete_blue_green_deployment(identifier, delete_target=True)
             except PersonAwsError as exc:
@@ -772,6 +776,15 @@ class UnwindBlueGreen:
         )
         # Delete on the next look, once the cluster shows the change (look before acting).
         return Retry(f"deletion protection turned off on {green_id}; deleting the deployment next", 15)
+
+    def _tag_green(self, ctx: ActionContext, green_id: str) -> None:
+        """With DeleteTarget, RDS deletes the green cluster and its instances under the caller's own
+        DeleteDBCluster / DeleteDBInstance permissions (IAM: Blue/Green's dependent actions). The role deletes
+        only what carries this operation's tag, and green copies blue's tags, not ours: tag the green cluster
+        and each green instance first (`_unprotect_green` already checked the deployment is ours)."""
+        green = ctx.rds.find_cluster(green_id)
+        if green is not None:
+            tag_as_ours(ctx, green)
 
     def _provisioning(self, ctx: ActionContext, deployment: dict[str, Any], why: str) -> Wait:
         return Wait(
