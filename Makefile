@@ -40,3 +40,4 @@ package:
 bench: $(STAMP)
 	$(BIN)/python bench/operation_cost.py --write
 	$(BIN)/python bench/store_requests.py | tee docs/store-requests.md
+	$(BIN)/python bench/retries.py | tee docs/retries.md
