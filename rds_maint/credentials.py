@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     CredentialRetrievalError,
     NoCredentialsError,
@@ -31,6 +32,7 @@ from botocore.exceptions import (
 from rds_maint.errors import AwsError, AwsParameterError, CredentialsError, UnknownProfile
 
 PROFILE_ATTRIBUTE = "_rds_maint_profile"
+SESSION_ATTRIBUTE = "_rds_maint_session"
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 REFUSED_TOKEN_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException"})
 _SSO_ERRORS = (SSOError, TokenRetrievalError)
@@ -58,9 +60,29 @@ def session(profile: str | None, region: str | None = None) -> boto3.session.Ses
 
 def client(service: str, profile: str | None, region: str | None, config: Any) -> Any:
     """A botocore client that remembers its profile, so credential errors can name it."""
-    made = session(profile, region).client(service, config=config)  # type: ignore[call-overload]
+    made_session = session(profile, region)
+    made = made_session.client(service, config=config)  # type: ignore[call-overload]
     setattr(made, PROFILE_ATTRIBUTE, profile or os.environ.get("AWS_PROFILE"))
+    setattr(made, SESSION_ATTRIBUTE, made_session)
     return made
+
+
+def check(made: Any, what: str) -> None:
+    """Resolve the client's credentials now (nothing is sent to the service): a driver calls this before
+    it changes anything, so a missing login fails at once instead of in the middle of a step."""
+    found = getattr(made, SESSION_ATTRIBUTE, None)
+    if not isinstance(found, boto3.session.Session):
+        return  # a client made elsewhere (a test's): its calls will tell
+    try:
+        resolved = found.get_credentials()
+        if resolved is None:
+            raise NoCredentialsError()
+        resolved.get_frozen_credentials()
+    except BotoCoreError as exc:
+        explained = explain(what, exc, profile_of(made))
+        if explained is None:
+            raise
+        raise explained from None
 
 
 def profile_of(made: Any) -> str | None:
@@ -70,7 +92,7 @@ def profile_of(made: Any) -> str | None:
 
 def explain(operation: str, exc: Exception, profile: str | None) -> AwsError | None:
     """The credential or parameter error `exc` stands for, or None if it is neither."""
-    of, name = _profile_text(profile)
+    of, name = _profile_text(profile or os.environ.get("AWS_PROFILE"))
     login = f"`aws sso login --profile {name}`"
     if isinstance(exc, _SSO_ERRORS):
         return CredentialsError(

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from rds_maint import credentials
+from rds_maint.aurora_storage import storage_type_of
 from rds_maint.errors import AwsError, BusyAwsError, PersonAwsError, ThrottledAwsError, TransientAwsError
 from rds_maint.retry import (
     MUTATING_THROTTLED,
@@ -279,6 +280,10 @@ class RdsGateway:
             policy = RetryPolicy(attempts=1, base=policy.base, cap=policy.cap)
         return call_with_retries(once, retryable(operation), policy, self._sleep or time.sleep)
 
+    def check_credentials(self) -> None:
+        """Fail now, with the fix in the message, when the client has no usable credentials."""
+        credentials.check(self.client, "RDS credentials")
+
     # -- reads -------------------------------------------------------------------------
 
     def describe_cluster(self, cluster_id: str) -> ClusterSnapshot:
@@ -306,7 +311,7 @@ class RdsGateway:
             status=data.get("Status", "unknown"),
             engine=data.get("Engine", ""),
             engine_version=data.get("EngineVersion", ""),
-            storage_type=data.get("StorageType"),
+            storage_type=storage_type_of(data.get("Engine", ""), data.get("StorageType")),
             parameter_group=data.get("DBClusterParameterGroup"),
             members=tuple(members),
             tags=_tags(data.get("TagList")),
