@@ -10,13 +10,17 @@ an error result.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import SSOTokenLoadError
 from click.testing import CliRunner
 
 from rds_maint.cli import main
 from rds_maint.errors import AwsParameterError, CredentialsError, UnknownProfile
 from rds_maint.lambda_handler import handler
+from rds_maint.model import Outcome
+from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
 from tests.conftest import CLUSTER, REGION, World
@@ -143,3 +147,32 @@ def test_run_checks_the_login_before_it_starts_anything(world: World, cluster_1w
     assert stored.state.value == "created" and stored.version == op.version, "nothing was written"
     assert world.mutating_calls() == []
     assert isinstance(world.store, FileStore)
+
+
+def test_a_login_that_expires_mid_operation_pauses_it_once_with_the_fix_and_continue_finishes(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = world.create({"target_instance_type": "db.r6g.xlarge"})
+    world.engine.start(op.id)
+    world.engine.advance(op.id)  # the first step ran with a working login
+    client = world.engine.rds(REGION).client
+    refused: list[str] = []
+
+    def expired_session(model: Any, **_: Any) -> None:
+        # What botocore raises from the call once the SSO token cache has expired (before anything is sent).
+        refused.append(model.name)
+        raise SSOTokenLoadError(error_msg="Token for corp does not exist")
+
+    client.meta.events.register_first("before-parameter-build.rds", expired_session)
+    paused = drive(world.engine, op.id, world.clock.sleep)
+    assert paused.outcome is Outcome.INTERVENTION
+    assert paused.pause_reason is not None and "aws sso login --profile" in paused.pause_reason
+    assert len(refused) == 1, "never retried: one refused call, then the pause"
+    stored = world.store.load(op.id)
+    assert stored.current_step is not None and stored.current_step.retry_count == 0
+
+    client.meta.events.unregister("before-parameter-build.rds", expired_session)  # `aws sso login` done
+    world.engine.resume(op.id, "continue", "signed in again")
+    assert world.run(op.id).outcome is Outcome.COMPLETED
+    view = world.sim.cluster_view(CLUSTER)
+    assert {m.instance_class for m in view.members.values()} == {"db.r6g.xlarge"}

@@ -15,28 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_maint import credentials
 from rds_maint.errors import StoreError
-from rds_maint.retry import CONNECTION_ERRORS, SDK_RETRIES, STORE
+from rds_maint.retry import CONNECTION_ERRORS, SDK_RETRIES, SERVER_ERROR_CODES, STORE, THROTTLING_CODES
 
 T = TypeVar("T")
 
 # Answers that mean "not now": retried with backoff here (botocore itself sends once).
-THROTTLE_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalServerError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
+THROTTLE_CODES = THROTTLING_CODES | SERVER_ERROR_CODES
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "Forbidden"})
 
 CLIENT_CONFIG = Config(retries=SDK_RETRIES.copy(), connect_timeout=5, read_timeout=20)
