@@ -40,6 +40,7 @@ package:
 bench: $(STAMP)
 	$(BIN)/python bench/operation_cost.py --write
 	$(BIN)/python bench/store_requests.py | tee docs/store-requests.md
+	$(BIN)/python bench/retries.py | tee docs/retries.md
 
 # End to end on MiniStack (e2e/run.py): the real bundle, the shipped ASL, the store and the rule on a local
 # emulator bound to 127.0.0.1. MiniStack goes into its own venv under build/ (pinned); the bundle is built

@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rds_maint.errors import BadInput
 from rds_maint.model import StorageTypeChangeParams
-from rds_maint.rds import ClusterSnapshot
+
+if TYPE_CHECKING:  # rds.py normalises with `storage_type_of` below: no import at run time
+    from rds_maint.rds import ClusterSnapshot
 
 STANDARD = "aurora"
 IO_OPTIMIZED = "aurora-iopt1"
@@ -36,6 +39,19 @@ MINIMUMS_TEXT = {
 
 # A `d` after the generation digit: db.r6gd, db.r6id, db.r5d, db.x2iedn (local NVMe SSD).
 _NVME_CLASS = re.compile(r"^db\.[a-z]+\d+[a-z]*d[a-z]*\.")
+
+
+def storage_type_of(engine: str, reported: str | None) -> str | None:
+    """The storage type a cluster has, from what DescribeDBClusters reports.
+
+    An Aurora cluster that reports no StorageType is Aurora Standard (`aurora`): the botocore model
+    marks the field optional, and clusters created before I/O-Optimized existed omit it
+    (docs/aws-behaviour.md, "Storage"). The RDS gateway applies this to every cluster snapshot, so
+    validation, the change's wait, verification and rollback all compare the same value.
+    """
+    if reported:
+        return reported
+    return STANDARD if engine.startswith("aurora") else None
 
 
 def is_nvme_class(instance_class: str) -> bool:
@@ -93,7 +109,7 @@ def check_storage_request(cluster: ClusterSnapshot, params: StorageTypeChangePar
             )
     if target not in AURORA_STORAGE_TYPES:
         raise BadInput(f"target_storage_type '{target}' is not an Aurora storage type: use {AURORA_TYPES_TEXT}")
-    current = cluster.storage_type or STANDARD
+    current = storage_type_of(cluster.engine, cluster.storage_type) or STANDARD
     if cluster.pending_storage_type:
         raise BadInput(
             f"cluster '{cluster.id}' is already changing its storage to '{cluster.pending_storage_type}'; "

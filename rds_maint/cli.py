@@ -16,7 +16,7 @@ from rds_maint import stepfunctions
 from rds_maint.config import Settings, build_engine
 from rds_maint.engine import Engine, parse_request
 from rds_maint.errors import BadInput, RdsMaintError
-from rds_maint.intervention import mask_token, pending_intervention, region_of_arn, validate_answer
+from rds_maint.intervention import Answer, mask_token, pending_intervention, region_of_arn, validate_answer
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.progress import Progress, drive
 
@@ -280,6 +280,9 @@ def run(operation_id: str | None, **kw: Any) -> None:
 
 
 def run_operation(engine: Engine, op_id: str, sleep: Callable[[float], None]) -> int:
+    op = engine.store.load(op_id)
+    if not op.state.is_final:
+        engine.rds(op.region).check_credentials()  # a missing login fails here, before any step changes
     progress = Progress(engine, op_id, json_output=_opts().output == "json", store_flag=_store_flag())
     engine.start(op_id)
     try:
@@ -308,7 +311,6 @@ def status(operation_id: str) -> None:
             click.echo(json.dumps({"operation": _public(op), "result": result.to_dict()}, indent=2))
         else:
             Progress(engine, op.id, store_flag=_store_flag()).show_operation(op)
-            _show_intervention(op)
         return exit_code(result) if op.state is not OperationState.RUNNING else EXIT_OK
 
     _guard(body)
@@ -320,18 +322,6 @@ def _public(op: Operation) -> dict[str, Any]:
     if data.get("intervention"):
         data["intervention"]["task_token"] = mask_token(op.intervention.task_token if op.intervention else None)
     return data
-
-
-def _show_intervention(op: Operation) -> None:
-    pending = op.intervention
-    if pending is None or op.state is not OperationState.PAUSED:
-        return
-    click.echo("\nA Step Functions execution waits for an answer:")
-    click.echo(f"  execution: {pending.execution_arn or 'unknown'}")
-    when = f"{pending.recorded_at:%Y-%m-%d %H:%M:%S} UTC"
-    click.echo(f"  step:      {pending.step_name or '-'} (notice {pending.notifications}, {when})")
-    click.echo(f"  token:     {mask_token(pending.task_token)}")
-    click.echo(f"Answer with: rds-maint respond {op.id} --action continue|abort|rollback|mark_complete{_store_flag()}")
 
 
 @main.command(name="list")
@@ -397,10 +387,18 @@ def events(operation_id: str) -> None:
 @click.option("--comment", help="Why; kept in the event log.")
 @click.option("--run/--no-run", "drive_after", default=False, help="Drive the operation on after answering.")
 def resume(operation_id: str, answer: str, comment: str | None, drive_after: bool) -> None:
-    """Answer a paused operation."""
+    """Answer a paused operation (through its Step Functions execution when one waits for the answer)."""
 
     def body() -> int:
         engine = _engine()
+        op = engine.store.load(operation_id)
+        if op.state is OperationState.PAUSED and op.intervention is not None:
+            checked = validate_answer(answer, comment)
+            if _answer_through_execution(op, checked, local_fallback=True):
+                if drive_after and _opts().output == "text":
+                    click.echo("Not driven here: the execution drives the operation on (--run is ignored).")
+                return EXIT_OK
+            click.echo(f"Answering {op.id} here instead.", err=True)
         result = engine.resume(operation_id, answer, comment)
         if drive_after and result.outcome is Outcome.CONTINUE:
             return run_operation(engine, operation_id, engine.clock.sleep)
@@ -410,6 +408,56 @@ def resume(operation_id: str, answer: str, comment: str | None, drive_after: boo
         return exit_code(result)
 
     _guard(body)
+
+
+def _answer_through_execution(op: Operation, checked: Answer, *, local_fallback: bool = False) -> bool:
+    """Send the answer to the Step Functions execution that waits for it (as `respond`); True once sent.
+
+    With `local_fallback`, a token Step Functions no longer knows whose execution is not running any
+    more (it failed, was stopped or timed out) returns False: nobody waits, the caller answers here.
+    A stale token of a still running execution is refused (a newer notice may be pending).
+    """
+    pending = pending_intervention(op)
+    region = stepfunctions.answer_region(pending, _opts().settings().region or op.region)
+    client = stepfunctions.make_client(region, _opts().settings().profile)
+    try:
+        stepfunctions.send_answer(client, pending, checked, op.id)
+    except stepfunctions.AnswerRefused:
+        if not local_fallback:
+            raise
+        status = stepfunctions.execution_status(client, pending.execution_arn)
+        if status is None or status == "RUNNING":
+            raise
+        click.echo(
+            f"The execution that recorded the notice of {op.id} is {status}: nobody waits for the answer.",
+            err=True,
+        )
+        return False
+    sent = "send-task-failure OperationAborted" if checked.is_abort else f"send-task-success {checked.action.value}"
+    if _opts().output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "operation_id": op.id,
+                    "action": checked.action.value,
+                    "answered_through": "step_functions",
+                    "execution_arn": pending.execution_arn,
+                    "step_name": pending.step_name,
+                    "task_token": mask_token(pending.task_token),
+                },
+                indent=2,
+            )
+        )
+    else:
+        token = mask_token(pending.task_token)
+        click.echo(
+            f"Answered {op.id} at step {pending.step_name or '-'} through its Step Functions execution with "
+            f"{sent} (token {token}); the execution drives the operation on."
+        )
+        if pending.execution_arn:
+            click.echo(f"Execution: {pending.execution_arn}")
+        click.echo(f"Follow it with: rds-maint status {op.id}{_store_flag()}")
+    return True
 
 
 @main.command()
@@ -423,30 +471,7 @@ def respond(operation_id: str, answer: str, comment: str | None) -> None:
     def body() -> int:
         checked = validate_answer(answer, comment)
         op = _engine().store.load(operation_id)
-        pending = pending_intervention(op)
-        region = stepfunctions.answer_region(pending, _opts().settings().region or op.region)
-        client = stepfunctions.make_client(region, _opts().settings().profile)
-        stepfunctions.send_answer(client, pending, checked, op.id)
-        sent = "send-task-failure OperationAborted" if checked.is_abort else f"send-task-success {checked.action.value}"
-        if _opts().output == "json":
-            click.echo(
-                json.dumps(
-                    {
-                        "operation_id": op.id,
-                        "action": checked.action.value,
-                        "execution_arn": pending.execution_arn,
-                        "step_name": pending.step_name,
-                        "task_token": mask_token(pending.task_token),
-                    },
-                    indent=2,
-                )
-            )
-        else:
-            token = mask_token(pending.task_token)
-            click.echo(f"Answered {op.id} at step {pending.step_name or '-'} with {sent} (token {token}).")
-            if pending.execution_arn:
-                click.echo(f"Execution: {pending.execution_arn}")
-            click.echo(f"Follow it with: rds-maint status {op.id}{_store_flag()}")
+        _answer_through_execution(op, checked)
         return EXIT_OK
 
     _guard(body)

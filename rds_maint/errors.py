@@ -57,3 +57,25 @@ class BusyAwsError(AwsError):
 
 class PersonAwsError(AwsError):
     """Anything else: a person must look (the AWS code and message go into pause_reason)."""
+
+
+class ThrottledAwsError(TransientAwsError):
+    """AWS refused the request before applying it (throttling): sending it again repeats nothing."""
+
+
+class CredentialsError(PersonAwsError):
+    """No usable AWS credentials (none found, an expired SSO session, a refused token): never transient.
+
+    `str()` is the one line a person needs: what is missing and how to fix it.
+    """
+
+    def __str__(self) -> str:
+        return self.aws_message
+
+
+class UnknownProfile(BadInput):
+    """The AWS profile named by --profile or AWS_PROFILE is not configured (exit 2, nothing was sent)."""
+
+
+class AwsParameterError(PersonAwsError, BadInput):
+    """botocore refused the parameters before sending the request (ParamValidationError): never transient."""

@@ -1,8 +1,15 @@
 """The RDS gateway: the one place that talks to boto3's RDS client.
 
-It turns responses into typed snapshots and every error into one of three kinds the
-engine acts on: transient (retried here, with jitter, a bounded number of times),
-busy (the resource refuses for now: try on a later call) and needs-a-person.
+It turns responses into typed snapshots and every error into one of the kinds the engine acts
+on: transient (a read is sent again here, with full jitter, a bounded number of times), busy (the
+resource refuses for now: try on a later call), credentials or parameters (a person must fix
+something before anything is sent: never retried) and needs-a-person.
+
+Retries follow `rds_maint.retry`: botocore sends each request once; reads are retried here on
+throttling, 5xx and connection errors; a mutating call is sent again only after a throttling
+answer (AWS did not apply it). A 5xx or a lost connection on a mutating call is raised as
+transient at once: the engine runs the step again on a later advance, and the action looks at
+AWS before it acts, so an effect that did happen is found, not repeated.
 """
 
 from __future__ import annotations
@@ -14,12 +21,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from rds_maint.errors import AwsError, BusyAwsError, PersonAwsError, TransientAwsError
+from rds_maint import credentials
+from rds_maint.aurora_storage import storage_type_of
+from rds_maint.errors import AwsError, BusyAwsError, PersonAwsError, ThrottledAwsError, TransientAwsError
+from rds_maint.retry import (
+    MUTATING_THROTTLED,
+    READS,
+    SDK_RETRIES,
+    SERVER_ERROR_CODES,
+    THROTTLING_CODES,
+    RetryPolicy,
+    call_with_retries,
+    is_read,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -28,20 +46,7 @@ TAG_OPERATION_ID = "rds-maint:operation-id"
 TAG_AUTOSCALING = "application-autoscaling:resourceId"
 SERVERLESS_CLASS = "db.serverless"
 
-TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "InternalFailure",
-        "InternalError",
-        "ServiceUnavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
+TRANSIENT_CODES = THROTTLING_CODES | SERVER_ERROR_CODES
 BUSY_CODES = frozenset(
     {
         "InvalidDBInstanceState",
@@ -73,8 +78,8 @@ def unregister_client_customizer(customizer: ClientCustomizer) -> None:
 
 
 def make_rds_client(region: str, profile: str | None = None) -> RDSClient:
-    session = boto3.session.Session(profile_name=profile, region_name=region)
-    client: RDSClient = session.client("rds", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    """An RDS client that sends each request once (`retry.SDK_RETRIES`): the gateway is the only retry layer."""
+    client: RDSClient = credentials.client("rds", profile, region, Config(retries=SDK_RETRIES.copy()))
     for customize in _CLIENT_CUSTOMIZERS:
         customize(client)
     return client
@@ -255,25 +260,41 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
-def classify(operation: str, exc: Exception) -> AwsError:
+def classify(operation: str, exc: Exception, profile: str | None = None) -> AwsError:
+    """One error kind per botocore error; credential and parameter errors are never transient."""
+    explained = credentials.explain(operation, exc, profile)
+    if explained is not None:
+        return explained
     if isinstance(exc, ClientError):
         code = error_code(exc)
         message = str(exc.response.get("Error", {}).get("Message", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
-        if code in TRANSIENT_CODES or status >= 500:
+        if code in THROTTLING_CODES:
+            return ThrottledAwsError(operation, code, message)
+        if code in SERVER_ERROR_CODES or status >= 500:
             return TransientAwsError(operation, code, message)
         if code in BUSY_CODES:
             return BusyAwsError(operation, code, message)
         return PersonAwsError(operation, code, message)
-    return TransientAwsError(operation, type(exc).__name__, str(exc))
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return TransientAwsError(operation, type(exc).__name__, str(exc))
+    return PersonAwsError(operation, type(exc).__name__, str(exc))
+
+
+def retryable(operation: str) -> Callable[[Exception], bool]:
+    """What may be sent again for `operation` (see the module docstring)."""
+    if is_read(operation):
+        return lambda exc: isinstance(exc, TransientAwsError)
+    return lambda exc: isinstance(exc, ThrottledAwsError)
 
 
 class RdsGateway:
     """Typed, classified access to RDS for one region.
 
-    Every call goes through `call`, so retries, error classes and call counts are
-    the same for reads and writes. `sleep` is injectable so that retries spend
-    virtual time in the simulator.
+    Every call goes through `call`, so error classes and call counts are the same for
+    reads and writes, and retries follow one policy (`rds_maint.retry`). `sleep` is
+    injectable so that retries spend virtual time in the simulator; `attempts` and
+    `max_backoff` tune the policy (tests).
     """
 
     def __init__(
@@ -281,18 +302,19 @@ class RdsGateway:
         client: RDSClient,
         *,
         sleep: Callable[[float], None] | None = None,
-        attempts: int = 5,
-        max_backoff: float = 20.0,
+        attempts: int | None = None,
+        max_backoff: float | None = None,
     ) -> None:
         self.client = client
         self.calls: Counter[str] = Counter()
         self._sleep = sleep
-        self._attempts = attempts
-        self._max_backoff = max_backoff
+        self._reads = _tuned(READS, attempts, max_backoff)
+        self._throttled_writes = _tuned(MUTATING_THROTTLED, attempts, max_backoff)
+        self._profile = credentials.profile_of(client)
 
     def call(self, operation: str, *, retry_transient: bool = True, **kwargs: Any) -> Any:
-        """One RDS API call; transient errors are retried here unless `retry_transient` is False (for a
-        call that must not be repeated blindly: the caller looks at AWS first, on a later turn)."""
+        """One logical RDS API call. Reads are sent again on throttling, 5xx and connection errors; a
+        mutating call only on throttling. `retry_transient=False` sends it once whatever the answer."""
         method = getattr(self.client, _snake(operation))
 
         def once() -> Any:
@@ -300,16 +322,16 @@ class RdsGateway:
             try:
                 return method(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise classify(operation, exc) from exc
+                raise classify(operation, exc, self._profile) from exc
 
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientAwsError),
-            stop=stop_after_attempt(self._attempts if retry_transient else 1),
-            wait=wait_random_exponential(multiplier=0.5, max=self._max_backoff),
-            reraise=True,
-            sleep=self._sleep or time.sleep,
-        )
-        return retrying(once)
+        policy = self._reads if is_read(operation) else self._throttled_writes
+        if not retry_transient:
+            policy = RetryPolicy(attempts=1, base=policy.base, cap=policy.cap)
+        return call_with_retries(once, retryable(operation), policy, self._sleep or time.sleep)
+
+    def check_credentials(self) -> None:
+        """Fail now, with the fix in the message, when the client has no usable credentials."""
+        credentials.check(self.client, "RDS credentials")
 
     # -- reads -------------------------------------------------------------------------
 
@@ -338,7 +360,7 @@ class RdsGateway:
             status=data.get("Status", "unknown"),
             engine=data.get("Engine", ""),
             engine_version=data.get("EngineVersion", ""),
-            storage_type=data.get("StorageType"),
+            storage_type=storage_type_of(data.get("Engine", ""), data.get("StorageType")),
             parameter_group=data.get("DBClusterParameterGroup"),
             members=tuple(members),
             tags=_tags(data.get("TagList")),
@@ -654,6 +676,14 @@ class RdsGateway:
             lambda extra: self.call("DescribeDBProxyTargets", DBProxyName=proxy, TargetGroupName=target_group, **extra),
             "Targets",
         )
+
+
+def _tuned(policy: RetryPolicy, attempts: int | None, cap: float | None) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=policy.attempts if attempts is None else attempts,
+        base=policy.base,
+        cap=policy.cap if cap is None else cap,
+    )
 
 
 def _all_pages(fetch: Callable[[dict[str, Any]], Any], key: str) -> list[dict[str, Any]]:

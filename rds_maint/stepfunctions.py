@@ -50,11 +50,11 @@ class StartReport:
 
 
 def make_client(region: str | None, profile: str | None = None) -> Any:
-    import boto3
     from botocore.config import Config
 
-    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-    return session.client("stepfunctions", region_name=region, config=Config(retries={"mode": "standard"}))
+    from rds_maint import credentials
+
+    return credentials.client("stepfunctions", profile, region, Config(retries={"mode": "standard"}))
 
 
 def check_state_machine_arn(arn: str | None) -> str:
@@ -224,6 +224,16 @@ def send_answer(client: Any, intervention: Intervention, answer: Answer, operati
                 f"ended. Run `rds-maint status {operation_id}`: if a newer notice is pending, answer again"
             ) from None
         raise AnswerRefused(f"Step Functions refused the answer: {code}: {exc}") from None
+
+
+def execution_status(client: Any, execution_arn: str | None) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, ... of the execution a notice came from; None if unknown or gone."""
+    if not execution_arn:
+        return None
+    try:
+        return _status(client, execution_arn)
+    except ClientError:
+        return None
 
 
 def answer_region(intervention: Intervention, fallback: str | None) -> str | None:

@@ -61,7 +61,8 @@ def test_missing_instance_reads_as_none() -> None:
         assert rds.find_instance("db-9") is None
 
 
-def test_client_uses_standard_retry_mode() -> None:
+def test_client_sends_each_request_once() -> None:
     client = make_rds_client("us-east-1")
     retries = getattr(client.meta.config, "retries", None)
     assert retries is not None and retries["mode"] == "standard"
+    assert retries["total_max_attempts"] == 1  # botocore sends once: the gateway is the only retry layer

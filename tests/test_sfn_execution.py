@@ -373,3 +373,52 @@ def test_start_execution_resumes_an_operation_under_the_next_name_and_a_used_tok
     assert cli(sfn, "respond", op.id, "--action", "continue").exit_code == 0
     assert sfn.wait_done(second["execution_arn"])["status"] == "SUCCEEDED"
     assert_changed(sfn.world)
+
+
+def test_a_local_resume_of_an_operation_an_execution_waits_on_answers_through_the_execution(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
+    assert sfn.world.run(op.id).outcome.value == "intervention"
+    arn = sfn.start({"operation_id": op.id, "cluster_id": CLUSTER})
+    detail = sfn.notice(arn)
+
+    status = cli(sfn, "status", op.id)
+    respond_at = status.output.index(f"rds-maint respond {op.id} --action continue")
+    assert f"rds-maint resume {op.id} --action" not in status.output[:respond_at], "respond comes first"
+    before = sfn.world.store.load(op.id)
+
+    ran = cli(sfn, "run", op.id)  # a local run shows the pause and how to answer it; it takes nothing over
+    assert ran.exit_code == 3, ran.output
+    assert f"rds-maint respond {op.id} --action continue" in ran.output
+    assert sfn.world.store.load(op.id).version == before.version
+    assert sfn.describe(arn)["status"] == "RUNNING"
+
+    resumed = cli(sfn, "resume", op.id, "--action", "continue", "--comment", "checked by hand", "--run")
+    assert resumed.exit_code == 0, resumed.output
+    assert "through its Step Functions execution" in resumed.output and arn in resumed.output
+    assert detail["task_token"] not in resumed.output
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert "resume" in sfn.actions(), "the execution's Lambda took the answer, not a local driver"
+    assert_changed(sfn.world)
+    final = sfn.world.store.load(op.id)
+    assert final.state is OperationState.COMPLETED and final.intervention is None
+    assert any("checked by hand" in e.message for e in sfn.world.store.events(op.id))
+
+
+def test_a_local_resume_answers_here_once_the_execution_that_recorded_the_token_has_ended(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
+    sfn.world.run(op.id)
+    arn = sfn.start({"operation_id": op.id, "cluster_id": CLUSTER})
+    sfn.notice(arn)
+    sfn.service_errors["resume"] = 7  # the answer arrives, but the engine Lambda is down: the execution fails
+    assert cli(sfn, "respond", op.id, "--action", "continue").exit_code == 0
+    assert sfn.wait_done(arn)["status"] == "FAILED"
+    assert sfn.world.store.load(op.id).intervention is not None, "the dead execution's token is still recorded"
+
+    resumed = cli(sfn, "resume", op.id, "--action", "continue", "--run")
+    assert resumed.exit_code == 0, resumed.output
+    assert "nobody waits for the answer" in resumed.output
+    assert sfn.world.store.load(op.id).state is OperationState.COMPLETED
+    assert_changed(sfn.world)

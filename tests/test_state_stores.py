@@ -603,3 +603,135 @@ def test_force_unlock_by_a_read_only_operator_says_it_is_an_administrator_action
     with pytest.raises(StoreError, match=r"access denied.*`rds-maint init` and `unlock --force` are administrator"):
         engine.force_unlock("c1", REGION, "runbook 7")
     assert store.lock_holder("c1", REGION) == "op-1", "a refused unlock leaves the lock where it was"
+
+
+# -- corrupt records, on every store, through the CLI and the Lambda -----------------------------------
+
+CORRUPTIONS = ("invalid_utf8", "not_an_object", "schema_not_a_number")
+CORRUPTION_TEXT = {
+    "invalid_utf8": "not valid UTF-8",
+    "not_an_object": "not an object",
+    "schema_not_a_number": "schema_version",
+}
+
+
+def _corrupt_operation(store: StateStore, kind: str) -> str:
+    """Damage op-1 behind the store's back, as a hand edit or another tool would; returns where it is."""
+    bad_bytes = b'{"id": "op-1", "note": "\xff\xfe"}'
+    if isinstance(store, FileStore):
+        path = Path(store.root) / "op-1" / "operation.json"
+        data = json.loads(path.read_text())
+        data["schema_version"] = "two"
+        raw = {"invalid_utf8": bad_bytes, "not_an_object": b"[1, 2]", "schema_not_a_number": json.dumps(data).encode()}
+        path.write_bytes(raw[kind])
+        return str(path)
+    if isinstance(store, S3Store):
+        key = f"{PREFIX}/operations/op-1.json"
+        client = boto3.client("s3", region_name=REGION)
+        document = json.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        document["schema_version"] = "two"
+        raw = {
+            "invalid_utf8": bad_bytes,
+            "not_an_object": b"[1, 2]",
+            "schema_not_a_number": json.dumps(document).encode(),
+        }
+        client.put_object(Bucket=BUCKET, Key=key, Body=raw[kind])
+        return f"s3://{BUCKET}/{key}"
+    assert isinstance(store, DynamoDBStore)
+    table = boto3.client("dynamodb", region_name=REGION)
+    item_key = {"pk": {"S": "OP#op-1"}, "sk": {"S": "OPERATION"}}
+    item = table.get_item(TableName=TABLE, Key=item_key)["Item"]
+    if kind == "invalid_utf8":  # a string attribute is always UTF-8: the compressed body is where it can break
+        item.pop("body", None)
+        item["body_z"] = {"B": zlib.compress(bad_bytes)}
+    elif kind == "not_an_object":
+        item["body"] = {"S": "[1, 2]"}
+    else:
+        item["schema_version"] = {"S": "two"}
+    table.put_item(TableName=TABLE, Item=item)
+    return f"dynamodb://{TABLE} item OP#op-1"
+
+
+def _corrupt_lock(store: StateStore) -> str:
+    """A lock record that is not one: garbage where the holder should be."""
+    if isinstance(store, FileStore):
+        path = Path(store.root) / ".locks" / REGION / "c1.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x00\xffgarbage")
+        return str(path)
+    if isinstance(store, S3Store):
+        key = f"{PREFIX}/locks/{REGION}/c1.json"
+        boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=b'{"operation_id": 42}')
+        return f"s3://{BUCKET}/{key}"
+    item = {"pk": {"S": f"LOCK#{REGION}#c1"}, "sk": {"S": "LOCK"}, "holder": {"N": "42"}}
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=TABLE, Item=item)
+    return f"dynamodb://{TABLE} item LOCK#{REGION}#c1"
+
+
+def _cli(store: StateStore, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from rds_maint.cli import main
+
+    return CliRunner().invoke(main, [*args, "--store", store.url, "--region", REGION])
+
+
+@pytest.mark.parametrize("kind", CORRUPTIONS)
+def test_a_corrupt_operation_record_is_named_with_what_is_wrong_and_left_as_it_is(
+    store: StateStore, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rds_maint.lambda_handler import handler
+
+    store.create(operation(), [event("op-1", "e0")])
+    where = _corrupt_operation(store, kind)
+    before = _stored_bytes(store)
+    with pytest.raises(StoreError, match=CORRUPTION_TEXT[kind]) as caught:
+        store.load("op-1")
+    assert where in str(caught.value)
+
+    shown = _cli(store, "status", "op-1")
+    assert shown.exit_code == 1, shown.output
+    assert where in shown.output and CORRUPTION_TEXT[kind] in shown.output and "Traceback" not in shown.output
+    resumed = _cli(store, "resume", "op-1", "--action", "continue")
+    assert resumed.exit_code == 1 and where in resumed.output
+
+    monkeypatch.setenv("RDS_MAINT_STORE", store.url)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    for action in ("status", "step", "resume"):
+        answer = handler({"action": action, "operation_id": "op-1", "params": {"action": "continue"}})
+        assert answer["failed"] is True and where in str(answer["error"]), answer
+    assert _stored_bytes(store) == before, "nothing was written"
+
+
+def test_a_garbage_lock_record_is_named_and_never_taken_as_free(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rds_maint.lambda_handler import handler
+
+    where = _corrupt_lock(store)
+    with pytest.raises(StoreError, match="lock record") as caught:
+        store.lock_holder("c1", REGION)
+    assert where in str(caught.value)
+    with pytest.raises(StoreError, match="lock record"):
+        store.acquire_lock("c1", REGION, "op-1")
+    unlocked = _cli(store, "unlock", "c1")
+    assert unlocked.exit_code == 1 and where in unlocked.output and "Traceback" not in unlocked.output
+
+    store.create(operation(), [])
+    monkeypatch.setenv("RDS_MAINT_STORE", store.url)
+    answer = handler({"action": "start", "operation_id": "op-1"})
+    assert answer["failed"] is True and where in str(answer["error"]), answer
+    assert store.load("op-1").state is OperationState.CREATED, "nothing was written"
+    with pytest.raises(StoreError):
+        store.lock_holder("c1", REGION)  # still the garbage, left as it was
+
+
+def _stored_bytes(store: StateStore) -> bytes:
+    if isinstance(store, FileStore):
+        return (Path(store.root) / "op-1" / "operation.json").read_bytes()
+    if isinstance(store, S3Store):
+        body = boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=f"{PREFIX}/operations/op-1.json")
+        return bytes(body["Body"].read())
+    key = {"pk": {"S": "OP#op-1"}, "sk": {"S": "OPERATION"}}
+    item = boto3.client("dynamodb", region_name=REGION).get_item(TableName=TABLE, Key=key)["Item"]
+    return json.dumps(item, default=repr, sort_keys=True).encode()

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from rds_maint import config
-from rds_maint.aurora_storage import is_nvme_class, supports_io_optimized
+from rds_maint.aurora_storage import is_nvme_class, storage_type_of, supports_io_optimized
 from rds_maint.cli import main
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
@@ -401,3 +401,49 @@ def test_nvme_classes_are_recognised(instance_class: str, nvme: bool) -> None:
 )
 def test_io_optimized_minimum_versions(engine: str, version: str, supported: bool) -> None:
     assert supports_io_optimized(engine, version) is supported
+
+
+# -- a cluster that reports no StorageType ------------------------------------------------------------
+
+
+def test_a_cluster_that_reports_no_storage_type_is_standard_for_validation_wait_and_rollback(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    raw = make_rds_client(REGION).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    assert "StorageType" not in raw, "the simulator answers for a Standard cluster as AWS may: no StorageType"
+    with pytest.raises(BadInput, match="already the storage type"):
+        create(world, {"target_storage_type": STANDARD})
+
+    op = create(world, {"target_storage_type": IOPT}, pause_before_steps=["verify"])
+    assert op.context["original_storage_type"] == STANDARD
+    assert world.run(op.id).outcome is Outcome.INTERVENTION
+    world.engine.resume(op.id, "rollback", "back to Standard")
+    world.run(op.id)
+
+    stored = world.store.load(op.id)
+    assert stored.state is OperationState.ROLLED_BACK, stored.pause_reason
+    by_name = {s.name: s for s in stored.steps}
+    assert by_name["rollback_storage"].state is StepState.COMPLETED  # the wait settled on the omitted value
+    assert by_name["rollback_verify"].result["storage_type"] == STANDARD
+    view = world.sim.cluster_view(CLUSTER)
+    assert (view.storage_type, view.pending_storage_type, view.status) == (STANDARD, None, "available")
+    assert storage_calls(world) == [IOPT, STANDARD]
+    after = make_rds_client(REGION).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    assert "StorageType" not in after
+
+
+@pytest.mark.parametrize(
+    ("engine", "reported", "meant"),
+    [
+        ("aurora-postgresql", None, STANDARD),
+        ("aurora-mysql", "", STANDARD),
+        ("aurora-postgresql", IOPT, IOPT),
+        ("aurora-postgresql", STANDARD, STANDARD),
+        ("mysql", None, None),
+        ("postgres", "gp3", "gp3"),
+    ],
+)
+def test_one_function_says_what_an_omitted_storage_type_means(
+    engine: str, reported: str | None, meant: str | None
+) -> None:
+    assert storage_type_of(engine, reported) == meant

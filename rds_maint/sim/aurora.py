@@ -254,7 +254,10 @@ class SimulatedAurora:
             members=members,
             engine=str(cluster.get("Engine", "")),
             engine_version=str(cluster.get("EngineVersion", "")),
-            storage_type=str(cluster.get("StorageType", "")),
+            # The truth, whatever the API shows: a Standard Aurora cluster's answer omits StorageType.
+            storage_type=str(
+                cluster.get("StorageType") or ("aurora" if str(cluster.get("Engine", "")).startswith("aurora") else "")
+            ),
             pending_storage_type=(cluster.get("PendingModifiedValues") or {}).get("StorageType"),
             io_optimized_next_allowed=cluster.get("IOOptimizedNextAllowedModificationTime"),
         )

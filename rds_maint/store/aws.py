@@ -1,49 +1,34 @@
-"""What the S3 and DynamoDB stores share: clients, error codes, bounded retries on throttling."""
+"""What the S3 and DynamoDB stores share: clients, error codes, bounded retries on throttling.
+
+The retry policy is `rds_maint.retry.STORE`: botocore sends each request once, and `with_retries`
+sends it again on throttling, 5xx and connection errors. Store writes may be sent again: every
+one is conditional and recognises its own earlier write (s3.py, dynamodb.py).
+"""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from rds_maint import credentials
 from rds_maint.errors import StoreError
+from rds_maint.retry import CONNECTION_ERRORS, SDK_RETRIES, SERVER_ERROR_CODES, STORE, THROTTLING_CODES
 
 T = TypeVar("T")
 
-# Answers that mean "not now": retried with backoff here, on top of botocore's own retries.
-THROTTLE_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalServerError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
+# Answers that mean "not now": retried with backoff here (botocore itself sends once).
+THROTTLE_CODES = THROTTLING_CODES | SERVER_ERROR_CODES
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "Forbidden"})
 
-# botocore's standard mode: a broad transient list, backoff capped at 20 s, a retry quota.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=20)
-ATTEMPTS = 5  # our own attempts around each request, after botocore's
-BASE_DELAY = 0.25
-MAX_DELAY = 8.0
+CLIENT_CONFIG = Config(retries=SDK_RETRIES.copy(), connect_timeout=5, read_timeout=20)
+ATTEMPTS = STORE.attempts
 
 
 def make_client(service: str, region: str | None = None, profile: str | None = None) -> Any:
-    session = boto3.session.Session(profile_name=profile, region_name=region)
-    return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    return credentials.client(service, profile, region, CLIENT_CONFIG)
 
 
 def error_code(exc: ClientError) -> str:
@@ -64,15 +49,21 @@ def is_throttle(exc: ClientError) -> bool:
 
 def backoff(attempt: int) -> float:
     """Full jitter: a random delay up to an exponentially growing cap."""
-    return random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
+    return STORE.delay(attempt)
 
 
 def with_retries(fn: Callable[[], T], what: str, sleep: Callable[[float], None]) -> T:
-    """Call `fn`, retrying throttling and 5xx answers a bounded number of times."""
+    """Call `fn`, retrying throttling, 5xx answers and connection errors a bounded number of times.
+
+    Credential and parameter errors fail at once with the line that says how to fix them.
+    """
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return fn()
         except ClientError as exc:
+            explained = credentials.explain(what, exc, None)
+            if explained is not None:
+                raise explained from None
             if not is_throttle(exc):
                 raise
             if attempt == ATTEMPTS:
@@ -81,4 +72,15 @@ def with_retries(fn: Callable[[], T], what: str, sleep: Callable[[float], None])
                     "(throttled or unavailable); nothing more was written, try again later"
                 ) from exc
             sleep(backoff(attempt))
+        except CONNECTION_ERRORS as exc:
+            if attempt == ATTEMPTS:
+                raise StoreError(
+                    f"{what}: could not reach AWS after {ATTEMPTS} attempts ({exc}); try again later"
+                ) from exc
+            sleep(backoff(attempt))
+        except BotoCoreError as exc:
+            explained = credentials.explain(what, exc, None)
+            if explained is not None:
+                raise explained from None
+            raise StoreError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
     raise AssertionError("unreachable")  # pragma: no cover

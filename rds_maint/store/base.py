@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Protocol
+from typing import Any, Protocol
 
-from rds_maint.errors import BadInput
-from rds_maint.model import Event, Operation
+from rds_maint.errors import BadInput, StoreError
+from rds_maint.model import SCHEMA_VERSION, Event, Operation
 
 _OPERATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # RDS cluster identifiers (1-63: a letter first, letters, digits, hyphens) and region names.
@@ -34,6 +35,41 @@ def check_lock_key(cluster_id: str, region: str) -> tuple[str, str]:
     if not isinstance(region, str) or not _REGION.match(region):
         raise BadInput(f"invalid region {region!r}: expected a region name such as us-east-1")
     return cluster_id, region
+
+
+def decode_record(raw: bytes, where: str) -> dict[str, Any]:
+    """A stored record as a JSON object, or a StoreError naming the record and what is wrong with it.
+
+    Every store reads its records through this, so a damaged one (a hand edit, a truncated write, a
+    file from another tool) is reported the same way everywhere, and never rewritten.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"{where} is not valid UTF-8 (byte {exc.start}: {exc.reason}); it was left as it is") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{where} is not valid JSON ({exc}); it was left as it is") from None
+    if not isinstance(data, dict):
+        raise StoreError(
+            f"{where} holds a JSON {type(data).__name__}, not an object as rds-maint writes; it was left as it is"
+        )
+    return data
+
+
+def check_schema(value: Any, where: str) -> int:
+    """A record's `schema_version`: a whole number this rds-maint can read (missing means 1)."""
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StoreError(f"{where} has schema_version {value!r}, which is not a number; it was left as it is")
+    if value > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} was written by a newer rds-maint (schema {value}, this one knows {SCHEMA_VERSION}); "
+            "it was neither read nor overwritten: upgrade rds-maint"
+        )
+    return value
 
 
 class StateStore(Protocol):

@@ -21,7 +21,6 @@ one that would still not fit is refused with a clear error before anything is wr
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -37,7 +36,7 @@ from pydantic import ValidationError
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, make_client, with_retries
-from rds_maint.store.base import check_lock_key, check_operation_id
+from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
 
 OPERATION_SK = "OPERATION"
 EVENT_PREFIX = "EVENT#"
@@ -72,6 +71,27 @@ def parse_dynamodb_url(url: str) -> tuple[str, str | None]:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
+
+
+def _number(attribute: Any, where: str, name: str) -> int | None:
+    """A numeric attribute (`{"N": "1"}`) as an int; None when absent; StoreError when it is anything else."""
+    if attribute is None:
+        return None
+    text = attribute.get("N") if isinstance(attribute, dict) else None
+    if isinstance(text, str) and text.strip().lstrip("-").isdigit():
+        return int(text)
+    raise StoreError(f"{where} has {name} {attribute!r}, which is not a number; it was left as it is")
+
+
+def _lock_holder(item: dict[str, Any] | None, where: str) -> str | None:
+    """The holder of a lock item; a lock item without a text `holder` is damaged, never taken as free."""
+    if not item:
+        return None
+    holder = item.get("holder")
+    text = holder.get("S") if isinstance(holder, dict) else None
+    if not isinstance(text, str) or not text:
+        raise StoreError(f"{where} is not a valid lock record (holder {holder!r}); it was left as it is")
+    return text
 
 
 def _answer(exc: ClientError) -> dict[str, Any]:
@@ -162,34 +182,20 @@ class DynamoDBStore:
 
     def _parse(self, item: dict[str, Any], operation_id: str | None = None) -> Operation:
         where = self._where(str(item.get("pk", {}).get("S", "?")))
-        try:
-            schema = int(item.get("schema_version", {}).get("N", "1"))
-        except ValueError:
-            raise StoreError(f"{where} has an invalid schema_version; it was left as it is") from None
-        if schema > SCHEMA_VERSION:
-            raise StoreError(
-                f"{where} was written by a newer rds-maint (schema {schema}, this one knows {SCHEMA_VERSION}); "
-                "it was neither read nor overwritten: upgrade rds-maint"
-            )
+        check_schema(_number(item.get("schema_version"), where, "schema_version"), where)
         try:
             if "body" in item:
-                text = str(item["body"]["S"])
+                raw = str(item["body"]["S"]).encode()
             elif "body_z" in item:
-                text = zlib.decompress(bytes(item["body_z"]["B"])).decode()
+                raw = zlib.decompress(bytes(item["body_z"]["B"]))
             else:
                 raise StoreError(f"{where} has no body; it was left as it is")
-        except (zlib.error, UnicodeDecodeError, KeyError, TypeError) as exc:
-            raise StoreError(f"{where} has an unreadable body ({exc}); it was left as it is") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{where} does not hold valid JSON ({exc}); it was left as it is") from exc
-        inner = data.get("schema_version") if isinstance(data, dict) else None
-        if isinstance(inner, int) and inner > SCHEMA_VERSION:
+        except (zlib.error, KeyError, TypeError) as exc:
             raise StoreError(
-                f"{where} was written by a newer rds-maint (schema {inner}, this one knows {SCHEMA_VERSION}); "
-                "it was neither read nor overwritten: upgrade rds-maint"
-            )
+                f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is"
+            ) from exc
+        data = decode_record(raw, where)
+        check_schema(data.get("schema_version"), where)
         try:
             operation = Operation.model_validate(data)
         except ValidationError as exc:
@@ -332,7 +338,7 @@ class DynamoDBStore:
         if not current:
             raise OperationNotFound(operation.id)
         found = current.get("version", {}).get("N", "?")
-        schema = int(current.get("schema_version", {}).get("N", "1"))
+        schema = _number(current.get("schema_version"), self._where(self._op_pk(operation.id)), "schema_version") or 1
         if schema > SCHEMA_VERSION:
             raise StoreError(
                 f"{self._where(self._op_pk(operation.id))} was written by a newer rds-maint (schema {schema}); "
@@ -412,6 +418,9 @@ class DynamoDBStore:
         check_lock_key(cluster_id, region)
         return {"pk": _s(f"LOCK#{region}#{cluster_id}"), "sk": _s(LOCK_SK)}
 
+    def _lock_where(self, cluster_id: str, region: str) -> str:
+        return f"{self._where(f'LOCK#{region}#{cluster_id}')} (lock record)"
+
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
         check_operation_id(operation_id)
         item = {
@@ -441,9 +450,9 @@ class DynamoDBStore:
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise self._fail(exc, "PutItem") from exc
-                holder = (_answer(exc).get("Item") or {}).get("holder", {}).get("S")
+                holder = _lock_holder(_answer(exc).get("Item"), self._lock_where(cluster_id, region))
                 if holder:
-                    return str(holder)
+                    return holder
         raise StoreError(f"the lock of {cluster_id} in {region} kept changing while it was being taken; try again")
 
     def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
@@ -469,8 +478,7 @@ class DynamoDBStore:
             )
         except ClientError as exc:
             raise self._fail(exc, "GetItem") from exc
-        holder = (response.get("Item") or {}).get("holder", {}).get("S")
-        return str(holder) if holder else None
+        return _lock_holder(response.get("Item"), self._lock_where(cluster_id, region))
 
     # -- rds-maint init --------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
-from rds_maint.model import SCHEMA_VERSION, Event, Operation
-from rds_maint.store.base import check_lock_key, check_operation_id
+from rds_maint.model import Event, Operation
+from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
 
 OPERATION_FILE = "operation.json"
 EVENTS_FILE = "events.jsonl"
@@ -70,21 +70,21 @@ class FileStore:
     def _read(self, directory: Path, operation_id: str) -> Operation:
         path = directory / OPERATION_FILE
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise OperationNotFound(operation_id) from None
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
+        where = f"{self.url} record {path}"
+        data = decode_record(raw, where)
+        check_schema(data.get("schema_version"), where)
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{path} is not valid JSON ({exc}); it was left as it is") from exc
-        if isinstance(data, dict) and int(data.get("schema_version", 1)) > SCHEMA_VERSION:
-            raise StoreError(f"{path} was written by a newer rds-maint (schema {data['schema_version']})")
-        try:
-            return Operation.model_validate(data)
+            operation = Operation.model_validate(data)
         except ValidationError as exc:
-            raise StoreError(f"{path} does not hold a valid operation: {exc}") from exc
+            raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
+        if operation.id != operation_id:
+            raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'; it was left as it is")
+        return operation
 
     def create(self, operation: Operation, events: list[Event]) -> Operation:
         directory = self._dir(operation.id)
@@ -137,14 +137,22 @@ class FileStore:
         path = directory / EVENTS_FILE
         if not path.exists():
             return []
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StoreError(
+                f"{self.url} record {path} is not valid UTF-8 (byte {exc.start}: {exc.reason}); it was left as it is"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
         events = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 events.append(Event.model_validate_json(line))
             except ValidationError as exc:
-                raise StoreError(f"{path} line {number} is not a valid event: {exc}") from exc
+                raise StoreError(f"{self.url} record {path} line {number} is not a valid event: {exc}") from exc
         return events
 
     # -- cluster locks ------------------------------------------------------------------------
@@ -155,17 +163,19 @@ class FileStore:
 
     def _read_lock(self, path: Path) -> str | None:
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
-        try:
-            holder = json.loads(text)["operation_id"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise StoreError(f"{path} is not a valid lock record ({exc}); it was left as it is") from exc
+        where = f"{self.url} lock record {path}"
+        data = decode_record(raw, where)
+        check_schema(data.get("schema_version"), where)
+        if "operation_id" not in data:
+            raise StoreError(f"{where} is not a valid lock record (no operation_id); it was left as it is")
+        holder = data["operation_id"]
         if holder is not None and not isinstance(holder, str):
-            raise StoreError(f"{path} is not a valid lock record (operation_id {holder!r}); it was left as it is")
+            raise StoreError(f"{where} is not a valid lock record (operation_id {holder!r}); it was left as it is")
         return holder
 
     @contextlib.contextmanager

@@ -34,7 +34,7 @@ from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, 
 from rds_maint.log import get_logger
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, http_status, make_client, with_retries
-from rds_maint.store.base import check_lock_key, check_operation_id
+from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
 
 log = get_logger("rds_maint.store.s3")
 
@@ -149,20 +149,8 @@ class S3Store:
             raise self._fail(exc, "GetObject", key) from exc
         raw: bytes = response["Body"].read()
         where = self._where(key)
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StoreError(f"{where} is not valid JSON ({exc}); it was left as it is") from exc
-        if not isinstance(data, dict):
-            raise StoreError(f"{where} does not hold a JSON object; it was left as it is")
-        schema = data.get("schema_version", 1)
-        if not isinstance(schema, int) or isinstance(schema, bool):
-            raise StoreError(f"{where} has an invalid schema_version {schema!r}; it was left as it is")
-        if schema > SCHEMA_VERSION:
-            raise StoreError(
-                f"{where} was written by a newer rds-maint (schema {schema}, this one knows {SCHEMA_VERSION}); "
-                "it was neither read nor overwritten: upgrade rds-maint"
-            )
+        data = decode_record(raw, where)
+        check_schema(data.get("schema_version"), where)
         return data, str(response.get("ETag", "")), raw
 
     def _put(
