@@ -54,6 +54,8 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 }
+# A function that died (timeout, out of memory) gives no answer either; re-running a step is safe.
+LAMBDA_DIED_ERRORS = {"Lambda.Unknown", "Sandbox.Timedout", "States.Timeout"}
 DETAIL_KEYS = {
     "operation_id",
     "task_token",
@@ -256,6 +258,30 @@ def test_lambda_task_retries_lambda_service_errors_with_full_jitter(name: str) -
     assert retrier["IntervalSeconds"] == 2
     assert retrier["BackoffRate"] == 2
     assert retrier["MaxAttempts"] == 6
+    # One retrier for every "no answer": its 6 attempts are the history budget's bound
+    # (tests/test_sfn_execution.py: 800 iterations x (11 + 6 x 3) events).
+    assert set(retrier["ErrorEquals"]) >= LAMBDA_DIED_ERRORS, f"{name} must retry a function that died"
+    assert len(retriers) == 1, f"{name}: a second retrier would add attempts the loop count does not see"
+
+
+def test_retriers_write_backoff_rate_as_a_float() -> None:
+    """statelint (the ASL spec) types BackoffRate as a float: `2` is an error there, `2.0` is not."""
+    text = ASL_PATH.read_text(encoding="utf-8")
+    rates = re.findall(r'"BackoffRate":\s*([0-9.]+)', text)
+    assert rates and all("." in rate for rate in rates), rates
+
+
+def lambda_timeout_seconds() -> int:
+    timeout: int = template_resources()["EngineFunction"]["Properties"]["Timeout"]
+    return timeout
+
+
+@pytest.mark.parametrize("name", sorted(lambda_tasks()))
+def test_lambda_task_timeout_lets_the_function_time_out_first(name: str) -> None:
+    """A task timeout shorter than the function's lets a retry run beside a live attempt; a much longer
+    one leaves a lost invocation unnoticed. The function's own timeout must fire first, and soon after."""
+    task_timeout = lambda_tasks()[name]["TimeoutSeconds"]
+    assert lambda_timeout_seconds() < task_timeout <= lambda_timeout_seconds() + 60, name
 
 
 def test_failures_are_recorded_on_the_operation_before_the_execution_fails() -> None:
@@ -813,6 +839,7 @@ class FakeEngine:
         self.ops: dict[str, FakeOperation] = {}
         self.calls: list[JsonDict] = []
         self.script: list[str] = ["completed"]
+        self.ignore_bad_answers = False  # answer a resume without a valid action with no error (and no change)
 
     def seed(self, state: str, script: Iterable[str] = (), cluster_id: str = "orders-prod") -> FakeOperation:
         op = FakeOperation(f"{cluster_id}-{len(self.ops) + 1}", cluster_id, state, deque(script))
@@ -859,7 +886,9 @@ class FakeEngine:
 
     def _dispatch(self, event: JsonDict) -> JsonDict:
         action = event["action"]
-        params: JsonDict = event.get("params") or {}
+        params: Any = event.get("params") or {}
+        if not isinstance(params, dict):  # as rds_maint.lambda_handler answers
+            return self._result(None, "failed", error="params must be an object")
         if action == "create":
             if params.get("type") not in OPERATION_TYPES:
                 return self._result(None, "failed", error=f"unknown operation type {params.get('type')!r}")
@@ -911,6 +940,8 @@ class FakeEngine:
 
     def _resume(self, op: FakeOperation, answer: JsonDict) -> JsonDict:
         action = answer.get("action")
+        if action not in RESUME_ACTIONS and self.ignore_bad_answers:
+            return self._report(op)
         if action not in RESUME_ACTIONS:
             return self._result(None, "failed", error=f"unknown resume action {action!r}")
         if op.state != "paused":
@@ -1122,6 +1153,29 @@ def test_execution_asks_again_after_a_rejected_answer(machine_factory: MachineFa
     notices = entered(history, notify_state_name())
     polls_budget = 3 * 11
     assert notices[1] - notices[0] <= polls_budget, "a notice round trip must fit the 3 iterations it counts"
+
+
+@pytest.mark.parametrize("reply", [{}, None, "continue", [], {"comment": "no action"}, {"action": 7}])
+@pytest.mark.parametrize("engine_refuses", [True, False], ids=["engine-refuses", "engine-ignores"])
+def test_execution_asks_again_after_an_empty_or_odd_reply(
+    machine_factory: MachineFactory, reply: Any, engine_refuses: bool
+) -> None:
+    """send-task-success takes any JSON: the machine must never fail on a reply without an action,
+    whether the engine refuses it with an error or answers it without one."""
+    machine = machine_factory()
+    machine.engine.script = ["intervention", "completed"]
+    machine.engine.ignore_bad_answers = not engine_refuses
+    arn = machine.start(NEW_OPERATION)
+    first = machine.wait_for_notice(arn)["Detail"]
+    machine.client.send_task_success(taskToken=first["task_token"], output=json.dumps(reply))
+    second = machine.wait_for_notice(arn, number=2)["Detail"]
+    assert second["notice"] == 2
+    if engine_refuses:
+        assert second["previous_answer_error"], "the next notice says why the reply was refused"
+    assert machine.engine.ops["orders-prod-1"].state == "paused"
+    machine.client.send_task_success(taskToken=second["task_token"], output=json.dumps({"action": "continue"}))
+    done = machine.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
 
 
 def test_execution_hands_off_to_a_fresh_execution(machine_factory: MachineFactory) -> None:

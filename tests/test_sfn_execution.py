@@ -373,3 +373,38 @@ def test_start_execution_resumes_an_operation_under_the_next_name_and_a_used_tok
     assert cli(sfn, "respond", op.id, "--action", "continue").exit_code == 0
     assert sfn.wait_done(second["execution_arn"])["status"] == "SUCCEEDED"
     assert_changed(sfn.world)
+
+
+@pytest.mark.parametrize(
+    ("operation", "error_type", "error_name"),
+    [
+        ("CreateDBInstance", None, "Lambda.Unknown"),  # the temp instance was created, then the function died
+        ("FailoverDBCluster", "Sandbox.Timedout", "Sandbox.Timedout"),  # the failover to the temp was asked for
+    ],
+)
+def test_a_lambda_that_dies_right_after_a_mutating_call_is_retried_and_the_execution_succeeds(
+    sfn: Harness, operation: str, error_type: str | None, error_name: str
+) -> None:
+    seed(sfn.world)
+    sfn.world.sim.faults.crash_after(operation, times=1)
+    sfn.death_error_type = error_type
+    arn = sfn.start(NEW_OPERATION)
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert sfn.deaths == 1
+    failures = [e for e in sfn.history(arn) if e["type"] == "LambdaFunctionFailed"]
+    assert [f["lambdaFunctionFailedEventDetails"]["error"] for f in failures] == [error_name]
+    assert len(sfn.backoffs) == 1 and 0 <= sfn.backoffs[0] <= 2, "retried after a full-jitter back-off"
+
+    assert_changed(sfn.world)  # the original writer writes again, every member on the new class, no temp
+    applied = sfn.world.sim.applied_calls(operation)
+    if operation == "CreateDBInstance":
+        assert len(applied) == 1, "the temp instance was created once: the retry found it"
+    else:
+        targets = [c.params.get("TargetDBInstanceIdentifier") for c in applied]
+        assert len(targets) == 2 and len(set(targets)) == 2, f"one failover to the temp, one back: {targets}"
+    op_id = only_operation(sfn.world)
+    events = [e.type for e in sfn.world.store.events(op_id)]
+    assert "lease_expired" in events, "the dead attempt's lease ran out before the step ran again"
+    assert sfn.world.store.load(op_id).state is OperationState.COMPLETED
+    assert "fail" not in sfn.actions() and sfn.drain("interventions") == [], "no person was needed"
