@@ -710,6 +710,75 @@ def test_template_table_has_the_layout_init_store_creates() -> None:
     assert pitr == "ENABLED" and table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
+def intervention_targets() -> dict[str, JsonDict]:
+    rule = template_resources()["InterventionRule"]["Properties"]
+    return {str(t["Id"]): t for t in rule["Targets"]}
+
+
+def test_template_sns_notice_is_a_readable_message_without_the_task_token() -> None:
+    notify = next(t for t in intervention_targets().values() if t["Arn"] == {"Ref": "InterventionTopic"})
+    transformer = notify["InputTransformer"]
+    paths = transformer["InputPathsMap"]
+    assert "$.detail.task_token" not in paths.values() and "task_token" not in paths
+    assert not any(path in ("$", "$.detail") for path in paths.values()), "the whole event carries the token"
+    assert {"operation_id", "cluster_id", "pause_reason", "step_name", "step_index"} <= set(paths)
+    text, variables = transformer["InputTemplate"]["Fn::Sub"]
+    assert "<aws.events.event" not in text
+    assert not text.lstrip().startswith("{"), "a text message for people, not JSON"
+    for key in paths:
+        assert f"<{key}>" in text, f"{key} is mapped but never shown"
+    notify_state = next(s for s in asl_states().values() if "putEvents.waitForTaskToken" in str(s.get("Resource")))
+    allowed = notify_state["Parameters"]["Entries"][0]["Detail"]["allowed_actions"]
+    assert ", ".join(allowed) in text, "the message lists exactly the actions the machine offers"
+    assert "rds-maint respond <operation_id> --action" in text and "--store ${StoreUrl}" in text
+    assert set(variables) == {"StoreUrl"}
+    # The token stays in the event for the engine Lambda (and for any target an operator adds).
+    record = intervention_targets()["RecordTaskToken"]
+    assert record["InputTransformer"]["InputPathsMap"]["task_token"] == "$.detail.task_token"
+
+
+def test_template_topic_is_encrypted_with_a_key_eventbridge_may_use() -> None:
+    resources = template_resources()
+    key_ref = resources["InterventionTopic"]["Properties"]["KmsMasterKeyId"]
+    # alias/aws/sns cannot work: EventBridge may not use the AWS managed key, whose policy is fixed.
+    assert key_ref == {"Ref": "InterventionTopicKey"}
+    key = resources["InterventionTopicKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    grants = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if "events.amazonaws.com" in as_list(s.get("Principal", {}).get("Service", []))
+    ]
+    assert grants and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(as_list(grants[0]["Action"]))
+    assert grants[0]["Effect"] == "Allow"
+    publishers = resources["InterventionTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert all(s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][1] == "Arn" for s in publishers)
+
+
+def test_template_undelivered_intervention_events_land_in_a_queue_with_an_alarm() -> None:
+    resources = template_resources()
+    dlq = {"Fn::GetAtt": ["InterventionDeadLetterQueue", "Arn"]}
+    for target in intervention_targets().values():
+        assert target["DeadLetterConfig"]["Arn"] == dlq, f"{target['Id']} needs a dead-letter queue"
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    queue = resources["InterventionDeadLetterQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True, "the dead letters carry the task token"
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    policy = resources["InterventionDeadLetterQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "InterventionDeadLetterQueue"}]
+    allow = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert len(allow) == 1 and allow[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow[0]["Action"] == "sqs:SendMessage" and allow[0]["Resource"] == dlq
+    assert allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["InterventionRule", "Arn"]}
+    alarm = resources["UndeliveredNoticeAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["InterventionDeadLetterQueue", "QueueName"]}}
+    ]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": "InterventionTopic"}]
+
+
 def store_actions_called(module: str) -> set[str]:
     """IAM actions the store's runtime requests need (`_call("Api"` / `_request("Api"`; `init` is not runtime)."""
     text = (ROOT / "rds_maint" / "store" / f"{module}.py").read_text(encoding="utf-8")

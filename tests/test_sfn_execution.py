@@ -158,6 +158,15 @@ def test_a_lasting_error_notifies_with_every_key_and_continue_completes(sfn: Har
     assert stored.intervention.execution_arn == arn
     assert stored.intervention.step_name == detail["step_name"]
 
+    [message] = sfn.messages  # what the SNS topic's subscribers read
+    assert detail["task_token"] not in message, "the task token is a bearer credential: not in e-mail"
+    assert f"operation {op_id} on cluster {CLUSTER} is paused at step {detail['step_index']}" in message
+    assert detail["step_name"] in message and detail["pause_reason"] in message
+    assert "continue, abort, rollback, mark_complete" in message
+    respond = f"rds-maint respond {op_id} --action continue --store {sfn.world.store_url} --region {REGION}"
+    assert respond in message
+    assert arn in message and "Notice 1 " in message
+
     sfn.world.sim.faults.clear("ModifyDBInstance")
     sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
     done = sfn.wait_done(arn)

@@ -24,7 +24,10 @@ moto gaps worked around here, never in the ASL:
   function error whose payload has no `errorType` (what a timed-out or out-of-memory function
   returns) as `Exception`, not `Lambda.Unknown` (`install_lambda_error_names`);
 - EventBridge rules cannot target Lambda functions, and input transformers insert string values
-  without JSON quotes: the harness delivers Lambda targets in-process with JSON-quoted values.
+  without JSON quotes: the harness delivers Lambda targets in-process with JSON-quoted values;
+- an input transformer with a text (not JSON) template, as the template's SNS target has, fails in
+  moto: the harness renders it (values inserted as text) and keeps the message in `Harness.messages`,
+  which stands in for the SNS topic (its subscribers' mailboxes).
 
 A Lambda that dies: a `SimulatedCrash` out of the handler (armed with `sim.faults.crash_after`, so
 the AWS call it follows took effect) is a function killed by its timeout or by the out-of-memory
@@ -157,6 +160,7 @@ class Harness(Generic[W]):
     death_error_type: str | None = None  # the errorType a dead function's payload carries (None: none)
     deaths: int = 0  # invocations that died (a SimulatedCrash out of the handler)
     received: dict[str, list[JsonDict]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)  # what the template's SNS target published, in order
 
     # -- driving -------------------------------------------------------------------------
 
@@ -402,8 +406,25 @@ def _transform(transformer: JsonDict, event: JsonDict) -> JsonDict:
     return result
 
 
+def render_text(transformer: JsonDict, event: JsonDict) -> str:
+    """EventBridge's input transformer for a text template: placeholders take the values as text."""
+
+    def lookup(path: str) -> Any:
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    text = str(transformer["InputTemplate"])
+    for key, path in transformer["InputPathsMap"].items():
+        value = lookup(str(path))
+        text = text.replace(f"<{key}>", value if isinstance(value, str) else json.dumps(value))
+    return text
+
+
 def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
-    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot)."""
+    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot); SNS targets with
+    a text template are rendered into `Harness.messages`."""
     from moto.events.models import Rule
 
     original = Rule.send_to_targets
@@ -411,7 +432,8 @@ def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
     def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
         targets = list(rule.targets)
         to_lambda = [t for t in targets if ":lambda:" in str(t["Arn"])]
-        if to_lambda and rule.event_pattern.matches_event(original_event):
+        to_sns = [t for t in targets if ":sns:" in str(t["Arn"])]
+        if (to_lambda or to_sns) and rule.event_pattern.matches_event(original_event):
             # Lambda first, so that a caller that has read a notice finds its token recorded.
             harness = harness_ref[0]
             for target in to_lambda:
@@ -419,7 +441,9 @@ def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
                 harness.invocations.append(event)
                 harness.delivered.append(event)
                 handler(event, None)
-        rule.targets = [t for t in targets if t not in to_lambda]
+            for target in to_sns:
+                harness.messages.append(render_text(target["InputTransformer"], original_event))
+        rule.targets = [t for t in targets if t not in to_lambda and t not in to_sns]
         try:
             original(rule, original_event, transform_input)
         finally:
@@ -525,9 +549,22 @@ def template_rule() -> JsonDict:
     return rule
 
 
-def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH) -> Harness[W]:
+def resolve_sub(value: Any, variables: dict[str, str]) -> str:
+    """A template string or `Fn::Sub` (either form) with `variables` (and the Sub's own map) put in."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        text, own = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+        names = {**variables, **{key: variables.get(key, f"<{key}>") for key in own}}
+        for name, replacement in names.items():
+            text = text.replace("${" + name + "}", replacement)
+        return str(text)
+    return str(value)
+
+
+def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH, store_url: str = "") -> Harness[W]:
     """In the current moto account: the engine function, the state machine, the template's intervention
-    rule (to the engine Lambda and an operators' queue) and a status-events rule and queue."""
+    rule (to the engine Lambda, its SNS target with its message, and an operators' queue that gets the
+    whole event, as a target an operator adds would) and a status-events rule and queue."""
     iam = boto3.client("iam", region_name=region)
     role = iam.create_role(RoleName="rds-maint", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name=region)
@@ -553,12 +590,20 @@ def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH)
     pattern["resources"] = [machine_arn]  # the template's !Ref StateMachine
     events.put_rule(Name="interventions", EventPattern=json.dumps(pattern), EventBusName="default")
     record = next(t for t in rule["Targets"] if t["Arn"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]})
+    notify = next(t for t in rule["Targets"] if t["Arn"] == {"Ref": "InterventionTopic"})
+    variables = {"StoreUrl": store_url, "AWS::Region": region}
+    message = {
+        "InputPathsMap": notify["InputTransformer"]["InputPathsMap"],
+        "InputTemplate": resolve_sub(notify["InputTransformer"]["InputTemplate"], variables),
+    }
+    topic_arn = f"arn:aws:sns:{region}:123456789012:rds-maint-interventions"  # delivered in-process
     events.put_targets(
         Rule="interventions",
         EventBusName="default",
         Targets=[
             {"Id": "RecordTaskToken", "Arn": function_arn, "InputTransformer": record["InputTransformer"]},
-            {"Id": "Operators", "Arn": arns["interventions"]},  # stands in for the SNS topic
+            {"Id": "NotifyOperators", "Arn": topic_arn, "InputTransformer": message},
+            {"Id": "Operators", "Arn": arns["interventions"]},  # a target an operator adds: the whole event
         ],
     )
     status_pattern = {"source": ["rds-maint-machine"], "detail-type": [STATUS_DETAIL_TYPE]}
@@ -632,7 +677,7 @@ def machine_in_moto(
             old_store = os.environ.get("RDS_MAINT_STORE")
             os.environ["RDS_MAINT_STORE"] = store_url
             try:
-                ref.append(build(world, boto3, region))
+                ref.append(build(world, boto3, region, store_url=store_url))
                 yield ref[0]
             finally:
                 harness = ref[0] if ref else None
