@@ -934,7 +934,9 @@ def test_sam_builds_the_function_with_the_makefile_target() -> None:
         check=True,
     )
     assert 'BUILD_DIR="/tmp/sam-artifacts" bash' in dry.stdout and "cmd/package_lambda.sh" in dry.stdout
-    refused = subprocess.run([make, "-C", str(ROOT), "build-EngineFunction"], capture_output=True, text=True)
+    refused = subprocess.run(
+        [make, "-C", str(ROOT), "build-EngineFunction", "ARTIFACTS_DIR="], capture_output=True, text=True, timeout=60
+    )
     assert refused.returncode != 0 and "ARTIFACTS_DIR is not set" in refused.stderr
 
 
