@@ -149,7 +149,7 @@ def main() -> None:
         "--bundle", type=Path, help="an existing bundle for this machine's architecture (default: build one)"
     )
     parser.add_argument("--python", help=f"the interpreter to start (default: Python {LAMBDA_PYTHON}, as the runtime)")
-    parser.add_argument("--runs", type=int, default=9, help="fresh processes per row (the fastest is shown)")
+    parser.add_argument("--runs", type=int, default=15, help="fresh processes per row (the fastest is shown)")
     args = parser.parse_args()
     python = args.python or find_runtime_python()
     if python is None:
