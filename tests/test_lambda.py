@@ -139,8 +139,9 @@ def lambda_logs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[s
         return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
 
     yield read
-    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
-    log.configure()
+    for name in ("AWS_LAMBDA_FUNCTION_NAME", *log.LAMBDA_LEVEL_VARIABLES):  # a test may have set them
+        monkeypatch.delenv(name, raising=False)
+    log.configure()  # the local default again, for the tests that follow
 
 
 def invocation_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
