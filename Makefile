@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit install clean package bench e2e
+.PHONY: test demo lint typecheck unit install clean package bench build-EngineFunction e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,15 +32,25 @@ demo: $(STAMP)
 	$(BIN)/rds-maint demo
 
 clean:
-	rm -rf $(VENV) .rds-maint build *.egg-info
+	rm -rf $(VENV) .rds-maint build *.egg-info .aws-sam
 
+# The Lambda bundle in build/lambda/ (pinned dependencies, precompiled for Python 3.12).
 package:
 	bash cmd/package_lambda.sh
+
+# `sam build -t sfn/template.yaml` runs this (EngineFunction's Metadata: BuildMethod makefile) with
+# ARTIFACTS_DIR set to SAM's directory for the function. It may run from a scratch copy: the script
+# is found next to this Makefile, and builds from the checkout it lives in.
+MAKEFILE_DIR := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
+build-EngineFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "build-EngineFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
+	BUILD_DIR="$(ARTIFACTS_DIR)" bash "$(MAKEFILE_DIR)cmd/package_lambda.sh"
 
 bench: $(STAMP)
 	$(BIN)/python bench/operation_cost.py --write
 	$(BIN)/python bench/store_requests.py | tee docs/store-requests.md
 	$(BIN)/python bench/retries.py | tee docs/retries.md
+	$(BIN)/python bench/cold_start.py | tee docs/cold-start.md
 
 # End to end on MiniStack (e2e/run.py): the real bundle, the shipped ASL, the store and the rule on a local
 # emulator bound to 127.0.0.1. MiniStack goes into its own venv under build/ (pinned); the bundle is built

@@ -6,6 +6,11 @@ route on `error` instead of catching exceptions for input it can judge.
 Every engine it builds publishes `OperationStatusChanged` events after each save
 (`rds_maint.intervention.StatusPublisher`) unless RDS_MAINT_STATUS_EVENTS is `off`;
 RDS_MAINT_EVENT_BUS names the bus (default `default`).
+
+Logs: one JSON line per invocation with the action, the operation id and the outcome (WARNING when
+the answer is an error, ERROR with the traceback when the function fails), in Powertools' keys
+(`rds_maint.log`), with the invocation's `cold_start` and `function_request_id` on every line the
+engine writes meanwhile.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from rds_maint.config import Settings, build_engine, has_engine_factory
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.intervention import StatusPublisher
-from rds_maint.log import get_logger
+from rds_maint.log import bind_invocation, get_logger, unbind_invocation
 from rds_maint.model import Outcome, StepResult
 
 log = get_logger("rds_maint.lambda")
@@ -27,6 +32,7 @@ ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_interv
 
 _engines: dict[Settings, Engine] = {}
 _publishers: dict[str, StatusPublisher] = {}
+_cold_start = True  # until the first invocation of this container
 
 
 def _publisher() -> StatusPublisher | None:
@@ -103,6 +109,38 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    global _cold_start
+    bind_invocation(context, _cold_start)
+    _cold_start = False
+    action = event.get("action") if isinstance(event, dict) else None
+    try:
+        result = _handle(event)
+        _log_result(action, result)
+        return result
+    except BaseException:
+        raw_id = event.get("operation_id") if isinstance(event, dict) else None
+        log.exception(f"{action}: the function failed", action=action, operation_id=raw_id, outcome="crashed")
+        raise
+    finally:
+        unbind_invocation()
+
+
+def _log_result(action: Any, result: dict[str, Any]) -> None:
+    """The one line per invocation: what was asked, of which operation, and how it ended."""
+    said = log.warning if result.get("error") else log.info
+    said(
+        f"{action} {result.get('operation_id') or '-'}: {result.get('outcome')}",
+        action=action,
+        operation_id=result.get("operation_id"),
+        outcome=result.get("outcome"),
+        operation_state=result.get("operation_state"),
+        step_name=result.get("step_name"),
+        wait_seconds=result.get("wait_seconds") or None,
+        error=result.get("error"),
+    )
+
+
+def _handle(event: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         return error_result("the event must be an object with an 'action'")
     action = event.get("action")
@@ -116,6 +154,5 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         params = _object(event.get("params"), "params")
         result = _dispatch(_get_engine(), action, operation_id, params)
     except RdsMaintError as exc:
-        log.info("lambda_error", action=action, operation_id=operation_id, error=str(exc))
         return error_result(str(exc), operation_id)
     return result.to_dict()

@@ -1,37 +1,105 @@
-"""structlog set-up: JSON lines in Lambda, quiet console locally (the CLI shows progress itself)."""
+"""structlog set-up: JSON lines in Lambda, quiet console locally (the CLI shows progress itself).
+
+In Lambda the lines follow Powertools for AWS Lambda's structured-logging keys, so log queries and
+dashboards written for Powertools work unchanged, without the dependency: `level` (upper case),
+`message`, `timestamp` (ISO 8601, UTC), `service` (POWERTOOLS_SERVICE_NAME, default `rds-maint`),
+and per invocation (bound by the handler, `bind_invocation`) `cold_start`, `function_name`,
+`function_request_id`, `function_arn`, `function_memory_size`.
+
+Level: an explicit `level`, else in Lambda AWS_LAMBDA_LOG_LEVEL (Lambda's advanced logging
+controls, which decide what CloudWatch keeps, so they win), POWERTOOLS_LOG_LEVEL, LOG_LEVEL,
+RDS_MAINT_LOG_LEVEL, default INFO; locally RDS_MAINT_LOG_LEVEL, then LOG_LEVEL, default WARNING.
+Lines go to the current `sys.stderr` (looked up per line, so a test's capture sees them).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
 _configured = False
 
+LAMBDA_LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL", "RDS_MAINT_LOG_LEVEL")
+LOCAL_LEVEL_VARIABLES = ("RDS_MAINT_LOG_LEVEL", "LOG_LEVEL")
+DEFAULT_SERVICE = "rds-maint"
+
+
+def level_name(level: str | None = None, in_lambda: bool = False) -> str:
+    """The level to log at, by the precedence in the module docstring; unknown names fall back."""
+    variables = LAMBDA_LEVEL_VARIABLES if in_lambda else LOCAL_LEVEL_VARIABLES
+    names = [level, *(os.environ.get(name) for name in variables)]
+    chosen = next((n.strip().upper() for n in names if n and n.strip()), "INFO" if in_lambda else "WARNING")
+    if chosen == "WARN":
+        chosen = "WARNING"
+    return chosen if chosen in logging.getLevelNamesMapping() else ("INFO" if in_lambda else "WARNING")
+
+
+def _powertools_keys(service: str) -> Any:
+    def keys(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict["level"] = str(event_dict.get("level", method)).upper()
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return keys
+
+
+def _stderr_logger(*_: Any) -> Any:
+    return structlog.PrintLogger(file=sys.stderr)
+
 
 def configure(level: str | None = None, json: bool | None = None) -> None:
     global _configured
     in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     json = in_lambda if json is None else json
-    name = (level or os.environ.get("RDS_MAINT_LOG_LEVEL") or ("INFO" if in_lambda else "WARNING")).upper()
-    numeric = logging.getLevelNamesMapping().get(name, logging.WARNING)
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
+    numeric = logging.getLevelNamesMapping()[level_name(level, in_lambda)]
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+    ]
+    if json:
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+        processors += [
+            _powertools_keys(service),
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        processors += [
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
-        ],
+            structlog.dev.ConsoleRenderer(colors=False),
+        ]
+    structlog.configure(
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def bind_invocation(context: Any, cold_start: bool) -> None:
+    """The Powertools invocation keys, on every line until `unbind_invocation` (contextvars)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        cold_start=cold_start,
+        function_name=getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        function_request_id=getattr(context, "aws_request_id", None),
+        function_arn=getattr(context, "invoked_function_arn", None),
+        function_memory_size=getattr(context, "memory_limit_in_mb", None)
+        or os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+    )
+
+
+def unbind_invocation() -> None:
+    structlog.contextvars.clear_contextvars()
 
 
 def get_logger(name: str) -> Any:

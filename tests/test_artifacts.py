@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -54,6 +55,8 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 }
+# A function that died (timeout, out of memory) gives no answer either; re-running a step is safe.
+LAMBDA_DIED_ERRORS = {"Lambda.Unknown", "Sandbox.Timedout", "States.Timeout"}
 DETAIL_KEYS = {
     "operation_id",
     "task_token",
@@ -256,6 +259,30 @@ def test_lambda_task_retries_lambda_service_errors_with_full_jitter(name: str) -
     assert retrier["IntervalSeconds"] == 2
     assert retrier["BackoffRate"] == 2
     assert retrier["MaxAttempts"] == 6
+    # One retrier for every "no answer": its 6 attempts are the history budget's bound
+    # (tests/test_sfn_execution.py: 800 iterations x (11 + 6 x 3) events).
+    assert set(retrier["ErrorEquals"]) >= LAMBDA_DIED_ERRORS, f"{name} must retry a function that died"
+    assert len(retriers) == 1, f"{name}: a second retrier would add attempts the loop count does not see"
+
+
+def test_retriers_write_backoff_rate_as_a_float() -> None:
+    """statelint (the ASL spec) types BackoffRate as a float: `2` is an error there, `2.0` is not."""
+    text = ASL_PATH.read_text(encoding="utf-8")
+    rates = re.findall(r'"BackoffRate":\s*([0-9.]+)', text)
+    assert rates and all("." in rate for rate in rates), rates
+
+
+def lambda_timeout_seconds() -> int:
+    timeout: int = template_resources()["EngineFunction"]["Properties"]["Timeout"]
+    return timeout
+
+
+@pytest.mark.parametrize("name", sorted(lambda_tasks()))
+def test_lambda_task_timeout_lets_the_function_time_out_first(name: str) -> None:
+    """A task timeout shorter than the function's lets a retry run beside a live attempt; a much longer
+    one leaves a lost invocation unnoticed. The function's own timeout must fire first, and soon after."""
+    task_timeout = lambda_tasks()[name]["TimeoutSeconds"]
+    assert lambda_timeout_seconds() < task_timeout <= lambda_timeout_seconds() + 60, name
 
 
 def test_failures_are_recorded_on_the_operation_before_the_execution_fails() -> None:
@@ -606,7 +633,7 @@ def test_template_deploys_the_machine_with_the_lambda_and_the_store() -> None:
     assert props["Handler"] == "rds_maint.lambda_handler.handler"
     assert props["Runtime"] == "python3.12"
     assert "RDS_MAINT_STORE" in props["Environment"]["Variables"]
-    assert (TEMPLATE_PATH.parent / props["CodeUri"]).resolve() == (ROOT / "build" / "lambda").resolve()
+    assert function["Metadata"]["BuildMethod"] == "makefile", "sam build runs make build-EngineFunction"
     bucket = resources["StateBucket"]["Properties"]
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -721,6 +748,75 @@ def test_template_table_has_the_layout_init_store_creates() -> None:
     assert pitr == "ENABLED" and table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
+def intervention_targets() -> dict[str, JsonDict]:
+    rule = template_resources()["InterventionRule"]["Properties"]
+    return {str(t["Id"]): t for t in rule["Targets"]}
+
+
+def test_template_sns_notice_is_a_readable_message_without_the_task_token() -> None:
+    notify = next(t for t in intervention_targets().values() if t["Arn"] == {"Ref": "InterventionTopic"})
+    transformer = notify["InputTransformer"]
+    paths = transformer["InputPathsMap"]
+    assert "$.detail.task_token" not in paths.values() and "task_token" not in paths
+    assert not any(path in ("$", "$.detail") for path in paths.values()), "the whole event carries the token"
+    assert {"operation_id", "cluster_id", "pause_reason", "step_name", "step_index"} <= set(paths)
+    text, variables = transformer["InputTemplate"]["Fn::Sub"]
+    assert "<aws.events.event" not in text
+    assert not text.lstrip().startswith("{"), "a text message for people, not JSON"
+    for key in paths:
+        assert f"<{key}>" in text, f"{key} is mapped but never shown"
+    notify_state = next(s for s in asl_states().values() if "putEvents.waitForTaskToken" in str(s.get("Resource")))
+    allowed = notify_state["Parameters"]["Entries"][0]["Detail"]["allowed_actions"]
+    assert ", ".join(allowed) in text, "the message lists exactly the actions the machine offers"
+    assert "rds-maint respond <operation_id> --action" in text and "--store ${StoreUrl}" in text
+    assert set(variables) == {"StoreUrl"}
+    # The token stays in the event for the engine Lambda (and for any target an operator adds).
+    record = intervention_targets()["RecordTaskToken"]
+    assert record["InputTransformer"]["InputPathsMap"]["task_token"] == "$.detail.task_token"
+
+
+def test_template_topic_is_encrypted_with_a_key_eventbridge_may_use() -> None:
+    resources = template_resources()
+    key_ref = resources["InterventionTopic"]["Properties"]["KmsMasterKeyId"]
+    # alias/aws/sns cannot work: EventBridge may not use the AWS managed key, whose policy is fixed.
+    assert key_ref == {"Ref": "InterventionTopicKey"}
+    key = resources["InterventionTopicKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    grants = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if "events.amazonaws.com" in as_list(s.get("Principal", {}).get("Service", []))
+    ]
+    assert grants and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(as_list(grants[0]["Action"]))
+    assert grants[0]["Effect"] == "Allow"
+    publishers = resources["InterventionTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert all(s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][1] == "Arn" for s in publishers)
+
+
+def test_template_undelivered_intervention_events_land_in_a_queue_with_an_alarm() -> None:
+    resources = template_resources()
+    dlq = {"Fn::GetAtt": ["InterventionDeadLetterQueue", "Arn"]}
+    for target in intervention_targets().values():
+        assert target["DeadLetterConfig"]["Arn"] == dlq, f"{target['Id']} needs a dead-letter queue"
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    queue = resources["InterventionDeadLetterQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True, "the dead letters carry the task token"
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    policy = resources["InterventionDeadLetterQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "InterventionDeadLetterQueue"}]
+    allow = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert len(allow) == 1 and allow[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow[0]["Action"] == "sqs:SendMessage" and allow[0]["Resource"] == dlq
+    assert allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["InterventionRule", "Arn"]}
+    alarm = resources["UndeliveredNoticeAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["InterventionDeadLetterQueue", "QueueName"]}}
+    ]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": "InterventionTopic"}]
+
+
 def store_actions_called(module: str) -> set[str]:
     """IAM actions the store's runtime requests need (`_call("Api"` / `_request("Api"`; `init` is not runtime)."""
     text = (ROOT / "rds_maint" / "store" / f"{module}.py").read_text(encoding="utf-8")
@@ -818,6 +914,128 @@ def test_package_script_is_valid_bash() -> None:
     subprocess.run([bash, "-n", str(script)], check=True, timeout=30)
 
 
+LAMBDA_REQUIREMENTS = CMD_DIR / "lambda-requirements.txt"
+NETWORK_TESTS = "RDS_MAINT_NETWORK_TESTS"  # set to 1 to run the builds that download the pinned wheels
+
+
+def pinned_requirements() -> dict[str, tuple[str, list[str]]]:
+    """cmd/lambda-requirements.txt: name -> (version, sha256 hashes)."""
+    text = LAMBDA_REQUIREMENTS.read_text(encoding="utf-8").replace("\\\n", " ")
+    pins: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        spec, *options = line.split()
+        name, version = spec.split("==")
+        pins[name.lower().replace("_", "-")] = (version, [o.removeprefix("--hash=sha256:") for o in options])
+    return pins
+
+
+def test_lambda_dependencies_are_pinned_with_hashes_and_satisfy_the_project() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pins = pinned_requirements()
+    for name, (version, hashes) in pins.items():
+        assert re.fullmatch(r"[0-9][0-9a-z.]*", version), f"{name}: pin an exact version"
+        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), f"{name}: sha256 hashes"
+    assert len(pins["pydantic-core"][1]) == 2, "pydantic-core is compiled: one wheel per Lambda architecture"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        name = requirement.name.lower()
+        assert name in pins, f"{name} (pyproject.toml) is not pinned for the Lambda bundle"
+        assert requirement.specifier.contains(pins[name][0]), f"pin {name}=={pins[name][0]} breaks {text}"
+    script = (CMD_DIR / "package_lambda.sh").read_text(encoding="utf-8")
+    assert "--require-hashes" in script and "lambda-requirements.txt" in script
+    assert "--only-binary=:all:" in script and "--platform" in script and "--python-version" in script
+
+
+def test_sam_builds_the_function_with_the_makefile_target() -> None:
+    function = template_resources()["EngineFunction"]
+    assert function["Metadata"]["BuildMethod"] == "makefile"
+    makefile_dir = (TEMPLATE_PATH.parent / function["Metadata"]["ContextPath"]).resolve()
+    assert makefile_dir == ROOT
+    makefile = (makefile_dir / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^build-EngineFunction:", makefile, re.M), "SAM runs make build-<LogicalId>"
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not available")
+    dry = subprocess.run(
+        [make, "-n", "-C", str(ROOT), "build-EngineFunction", "ARTIFACTS_DIR=/tmp/sam-artifacts"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert 'BUILD_DIR="/tmp/sam-artifacts" bash' in dry.stdout and "cmd/package_lambda.sh" in dry.stdout
+    refused = subprocess.run(
+        [make, "-C", str(ROOT), "build-EngineFunction", "ARTIFACTS_DIR="], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode != 0 and "ARTIFACTS_DIR is not set" in refused.stderr
+
+
+def assert_bundle_layout(bundle: Path) -> None:
+    assert (bundle / "rds_maint" / "lambda_handler.py").is_file()
+    assert (bundle / "lambda_entry.py").is_file()
+    assert not (bundle / "bin").exists() and not (bundle / "tests").exists()
+    assert list((bundle / "pydantic_core").glob("_pydantic_core.cpython-312-*-linux-gnu.so")), "a Lambda wheel"
+    for name, (version, _) in pinned_requirements().items():
+        dist = name.replace("-", "_")
+        assert list(bundle.glob(f"{dist}-{version}.dist-info")), f"{name}=={version} not installed"
+    assert list((bundle / "rds_maint" / "__pycache__").glob("lambda_handler.cpython-312.pyc")), "precompiled"
+    assert not list(bundle.rglob("*.cpython-311.pyc")), "bytecode of another Python is dead weight"
+
+
+@pytest.mark.skipif(os.environ.get(NETWORK_TESTS) != "1", reason=f"downloads the pinned wheels: set {NETWORK_TESTS}=1")
+def test_make_build_target_produces_the_bundle(tmp_path: Path) -> None:
+    """What `sam build` runs, without SAM: the Makefile target into an artifacts directory."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not available")
+    artifacts = tmp_path / "EngineFunction"
+    built = subprocess.run(
+        [make, "-C", str(ROOT), "build-EngineFunction", f"ARTIFACTS_DIR={artifacts}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    if "no bytecode" in built.stdout:
+        pytest.skip("no Python 3.12 interpreter on this machine to precompile with")
+    assert_bundle_layout(artifacts)
+
+
+@pytest.mark.skipif(os.environ.get(NETWORK_TESTS) != "1", reason=f"downloads the pinned wheels: set {NETWORK_TESTS}=1")
+def test_sam_build_on_a_fresh_clone_builds_the_function(tmp_path: Path) -> None:
+    sam = shutil.which("sam")
+    if sam is None:
+        pytest.skip("SAM CLI is not installed (pip install aws-sam-cli, in a venv of its own)")
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not available")
+    clone = tmp_path / "clone"
+    subprocess.run([git, "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    for relative in ("sfn/template.yaml", "Makefile", "cmd/package_lambda.sh", "cmd/lambda-requirements.txt"):
+        shutil.copy2(ROOT / relative, clone / relative)  # the working tree's, committed or not
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    env.pop("VIRTUAL_ENV", None)
+    built = subprocess.run(
+        [sam, "build", "-t", "sfn/template.yaml"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert built.returncode == 0 and "Build Succeeded" in built.stdout, built.stdout + built.stderr
+    assert_bundle_layout(clone / ".aws-sam" / "build" / "EngineFunction")
+
+
 # ------------------------------------------------------------------------------ executions (moto)
 
 
@@ -850,6 +1068,7 @@ class FakeEngine:
         self.ops: dict[str, FakeOperation] = {}
         self.calls: list[JsonDict] = []
         self.script: list[str] = ["completed"]
+        self.ignore_bad_answers = False  # answer a resume without a valid action with no error (and no change)
 
     def seed(self, state: str, script: Iterable[str] = (), cluster_id: str = "orders-prod") -> FakeOperation:
         op = FakeOperation(f"{cluster_id}-{len(self.ops) + 1}", cluster_id, state, deque(script))
@@ -896,7 +1115,9 @@ class FakeEngine:
 
     def _dispatch(self, event: JsonDict) -> JsonDict:
         action = event["action"]
-        params: JsonDict = event.get("params") or {}
+        params: Any = event.get("params") or {}
+        if not isinstance(params, dict):  # as rds_maint.lambda_handler answers
+            return self._result(None, "failed", error="params must be an object")
         if action == "create":
             if params.get("type") not in OPERATION_TYPES:
                 return self._result(None, "failed", error=f"unknown operation type {params.get('type')!r}")
@@ -948,6 +1169,8 @@ class FakeEngine:
 
     def _resume(self, op: FakeOperation, answer: JsonDict) -> JsonDict:
         action = answer.get("action")
+        if action not in RESUME_ACTIONS and self.ignore_bad_answers:
+            return self._report(op)
         if action not in RESUME_ACTIONS:
             return self._result(None, "failed", error=f"unknown resume action {action!r}")
         if op.state != "paused":
@@ -1159,6 +1382,29 @@ def test_execution_asks_again_after_a_rejected_answer(machine_factory: MachineFa
     notices = entered(history, notify_state_name())
     polls_budget = 3 * 11
     assert notices[1] - notices[0] <= polls_budget, "a notice round trip must fit the 3 iterations it counts"
+
+
+@pytest.mark.parametrize("reply", [{}, None, "continue", [], {"comment": "no action"}, {"action": 7}])
+@pytest.mark.parametrize("engine_refuses", [True, False], ids=["engine-refuses", "engine-ignores"])
+def test_execution_asks_again_after_an_empty_or_odd_reply(
+    machine_factory: MachineFactory, reply: Any, engine_refuses: bool
+) -> None:
+    """send-task-success takes any JSON: the machine must never fail on a reply without an action,
+    whether the engine refuses it with an error or answers it without one."""
+    machine = machine_factory()
+    machine.engine.script = ["intervention", "completed"]
+    machine.engine.ignore_bad_answers = not engine_refuses
+    arn = machine.start(NEW_OPERATION)
+    first = machine.wait_for_notice(arn)["Detail"]
+    machine.client.send_task_success(taskToken=first["task_token"], output=json.dumps(reply))
+    second = machine.wait_for_notice(arn, number=2)["Detail"]
+    assert second["notice"] == 2
+    if engine_refuses:
+        assert second["previous_answer_error"], "the next notice says why the reply was refused"
+    assert machine.engine.ops["orders-prod-1"].state == "paused"
+    machine.client.send_task_success(taskToken=second["task_token"], output=json.dumps({"action": "continue"}))
+    done = machine.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
 
 
 def test_execution_hands_off_to_a_fresh_execution(machine_factory: MachineFactory) -> None:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
+from rds_maint import lambda_handler, log
 from rds_maint.lambda_handler import handler
 from tests.conftest import CLUSTER, REGION, World
 from tests.test_bad_input import CONTRACT_KEYS
@@ -100,3 +107,115 @@ def test_intervention_record_resume_and_fail(world: World, cluster_1w2r: list[st
     assert world.store.load(op_id).state.value == "paused"
     call("resume", op_id, action="continue")
     assert drive(world, op_id)["completed"] is True
+
+
+# ------------------------------------------------------------------------------ logs
+
+
+@dataclass
+class FakeContext:
+    """The attributes of Lambda's context object that the logs read."""
+
+    aws_request_id: str
+    function_name: str = "rds-maint-engine"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rds-maint-engine"
+    memory_limit_in_mb: str = "512"
+
+
+LogReader = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def lambda_logs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[LogReader]:
+    """Logging configured as in Lambda (AWS_LAMBDA_FUNCTION_NAME set), in a fresh container; the
+    reader parses the JSON lines written to stderr since the last read."""
+    for name in log.LAMBDA_LEVEL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "rds-maint-engine")
+    monkeypatch.setattr(lambda_handler, "_cold_start", True)
+    log.configure()
+
+    def read() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+
+    yield read
+    for name in ("AWS_LAMBDA_FUNCTION_NAME", *log.LAMBDA_LEVEL_VARIABLES):  # a test may have set them
+        monkeypatch.delenv(name, raising=False)
+    log.configure()  # the local default again, for the tests that follow
+
+
+def invocation_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in lines if "action" in line and "outcome" in line]
+
+
+def test_every_invocation_logs_one_line_in_powertools_keys(
+    world: World, cluster_1w2r: list[str], lambda_logs: LogReader
+) -> None:
+    created = handler({"action": "create", "params": START}, FakeContext("req-1"))
+    op_id = created["operation_id"]
+    started = handler({"action": "start", "operation_id": op_id}, FakeContext("req-2"))
+    stepped = handler({"action": "step", "operation_id": op_id}, FakeContext("req-3"))
+    lines = lambda_logs()
+    results = invocation_lines(lines)
+    assert [line["function_request_id"] for line in results] == ["req-1", "req-2", "req-3"]
+    assert [line["action"] for line in results] == ["create", "start", "step"]
+    assert [line["outcome"] for line in results] == [r["outcome"] for r in (created, started, stepped)]
+    assert all(line["operation_id"] == op_id for line in results)
+    assert [line["cold_start"] for line in results] == [True, False, False], "only the container's first call"
+    for line in results:
+        assert line["level"] == "INFO" and line["service"] == "rds-maint"
+        assert line["function_name"] == "rds-maint-engine" and line["function_memory_size"] == "512"
+        assert line["function_arn"].endswith(":function:rds-maint-engine")
+        assert datetime.fromisoformat(line["timestamp"]).utcoffset() == timedelta(0)
+        assert line["message"].startswith(f"{line['action']} {op_id}: ")
+        assert "event" not in line and "log_level" not in line
+    # Whatever the engine logs during an invocation carries that invocation's keys too.
+    assert all(line.get("function_request_id") in ("req-1", "req-2", "req-3") for line in lines)
+    assert lines[-1]["function_request_id"] == "req-3"
+
+
+def test_an_error_answer_logs_a_warning_and_a_crash_an_error(
+    world: World, monkeypatch: pytest.MonkeyPatch, lambda_logs: LogReader
+) -> None:
+    refused = handler({"action": "stepp", "operation_id": "orders-1"}, FakeContext("req-1"))
+    [line] = invocation_lines(lambda_logs())
+    assert line["level"] == "WARNING" and line["outcome"] == "failed" and line["operation_id"] == "orders-1"
+    assert line["error"] == refused["error"] and "unknown action 'stepp'" in line["error"]
+
+    def broken() -> None:
+        raise RuntimeError("store client could not be built")
+
+    monkeypatch.setattr(lambda_handler, "_get_engine", broken)
+    with pytest.raises(RuntimeError):
+        handler({"action": "status", "operation_id": "orders-1"}, FakeContext("req-2"))
+    [crash] = invocation_lines(lambda_logs())
+    assert crash["level"] == "ERROR" and crash["outcome"] == "crashed" and crash["operation_id"] == "orders-1"
+    assert crash["function_request_id"] == "req-2" and crash["cold_start"] is False
+    assert "RuntimeError: store client could not be built" in crash["exception"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "shown"),
+    [
+        ({}, {"INFO", "WARNING"}),
+        ({"LOG_LEVEL": "WARNING"}, {"WARNING"}),
+        ({"POWERTOOLS_LOG_LEVEL": "error"}, set()),
+        ({"AWS_LAMBDA_LOG_LEVEL": "DEBUG", "LOG_LEVEL": "ERROR"}, {"INFO", "WARNING"}),  # Lambda's controls win
+        ({"AWS_LAMBDA_LOG_LEVEL": "WARN"}, {"WARNING"}),
+        ({"LOG_LEVEL": "chatty"}, {"INFO", "WARNING"}),  # unknown: the Lambda default
+    ],
+)
+def test_log_level_follows_lambda_and_powertools_variables(
+    world: World,
+    cluster_1w2r: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_logs: LogReader,
+    variables: dict[str, str],
+    shown: set[str],
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    log.configure()
+    handler({"action": "create", "params": START}, FakeContext("req-1"))  # INFO
+    handler({"action": "stepp"}, FakeContext("req-2"))  # WARNING
+    assert {line["level"] for line in invocation_lines(lambda_logs())} == shown

@@ -158,6 +158,15 @@ def test_a_lasting_error_notifies_with_every_key_and_continue_completes(sfn: Har
     assert stored.intervention.execution_arn == arn
     assert stored.intervention.step_name == detail["step_name"]
 
+    [message] = sfn.messages  # what the SNS topic's subscribers read
+    assert detail["task_token"] not in message, "the task token is a bearer credential: not in e-mail"
+    assert f"operation {op_id} on cluster {CLUSTER} is paused at step {detail['step_index']}" in message
+    assert detail["step_name"] in message and detail["pause_reason"] in message
+    assert "continue, abort, rollback, mark_complete" in message
+    respond = f"rds-maint respond {op_id} --action continue --store {sfn.world.store_url} --region {REGION}"
+    assert respond in message
+    assert arn in message and "Notice 1 " in message
+
     sfn.world.sim.faults.clear("ModifyDBInstance")
     sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
     done = sfn.wait_done(arn)
@@ -422,3 +431,38 @@ def test_a_local_resume_answers_here_once_the_execution_that_recorded_the_token_
     assert "nobody waits for the answer" in resumed.output
     assert sfn.world.store.load(op.id).state is OperationState.COMPLETED
     assert_changed(sfn.world)
+
+
+@pytest.mark.parametrize(
+    ("operation", "error_type", "error_name"),
+    [
+        ("CreateDBInstance", None, "Lambda.Unknown"),  # the temp instance was created, then the function died
+        ("FailoverDBCluster", "Sandbox.Timedout", "Sandbox.Timedout"),  # the failover to the temp was asked for
+    ],
+)
+def test_a_lambda_that_dies_right_after_a_mutating_call_is_retried_and_the_execution_succeeds(
+    sfn: Harness, operation: str, error_type: str | None, error_name: str
+) -> None:
+    seed(sfn.world)
+    sfn.world.sim.faults.crash_after(operation, times=1)
+    sfn.death_error_type = error_type
+    arn = sfn.start(NEW_OPERATION)
+    done = sfn.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert sfn.deaths == 1
+    failures = [e for e in sfn.history(arn) if e["type"] == "LambdaFunctionFailed"]
+    assert [f["lambdaFunctionFailedEventDetails"]["error"] for f in failures] == [error_name]
+    assert len(sfn.backoffs) == 1 and 0 <= sfn.backoffs[0] <= 2, "retried after a full-jitter back-off"
+
+    assert_changed(sfn.world)  # the original writer writes again, every member on the new class, no temp
+    applied = sfn.world.sim.applied_calls(operation)
+    if operation == "CreateDBInstance":
+        assert len(applied) == 1, "the temp instance was created once: the retry found it"
+    else:
+        targets = [c.params.get("TargetDBInstanceIdentifier") for c in applied]
+        assert len(targets) == 2 and len(set(targets)) == 2, f"one failover to the temp, one back: {targets}"
+    op_id = only_operation(sfn.world)
+    events = [e.type for e in sfn.world.store.events(op_id)]
+    assert "lease_expired" in events, "the dead attempt's lease ran out before the step ran again"
+    assert sfn.world.store.load(op_id).state is OperationState.COMPLETED
+    assert "fail" not in sfn.actions() and sfn.drain("interventions") == [], "no person was needed"

@@ -20,9 +20,21 @@ once, and so do the retriers' back-off sleeps; when asked (`short_notice_timeout
 
 moto gaps worked around here, never in the ASL:
 - `states:startExecution` passes PascalCase field names to boto3 (`shim_moto_sfn_integration`);
-- a Lambda service error (HTTP 5xx) reaches Retry/Catch as `Exception`, not `Lambda.<Code>`;
+- a Lambda service error (HTTP 5xx) reaches Retry/Catch as `Exception`, not `Lambda.<Code>`, and a
+  function error whose payload has no `errorType` (what a timed-out or out-of-memory function
+  returns) as `Exception`, not `Lambda.Unknown` (`install_lambda_error_names`);
 - EventBridge rules cannot target Lambda functions, and input transformers insert string values
-  without JSON quotes: the harness delivers Lambda targets in-process with JSON-quoted values.
+  without JSON quotes: the harness delivers Lambda targets in-process with JSON-quoted values;
+- an input transformer with a text (not JSON) template, as the template's SNS target has, fails in
+  moto: the harness renders it (values inserted as text) and keeps the message in `Harness.messages`,
+  which stands in for the SNS topic (its subscribers' mailboxes).
+
+A Lambda that dies: a `SimulatedCrash` out of the handler (armed with `sim.faults.crash_after`, so
+the AWS call it follows took effect) is a function killed by its timeout or by the out-of-memory
+killer. Such a process does nothing after its death, so the engine's store refuses every call made
+while the crash unwinds (`MortalStore`: the step lease it held is left to expire, as on AWS), and the
+invocation answers what Lambda answers for a timeout: a function error whose payload has no
+`errorType` (`Harness.death_error_type` names one, e.g. `Sandbox.Timedout`, for the runtimes that say so).
 
 Every patch goes through a `Patcher` (anything with `setattr(target, name, value)`: pytest's
 `MonkeyPatch`, or `Patches` here, which undoes them on exit). moto is imported inside the functions:
@@ -35,6 +47,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 import threading
 import time
 import types
@@ -55,7 +68,11 @@ from rds_maint.lambda_handler import handler
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.sim.aurora import SimulatedAurora
 from rds_maint.sim.clock import VirtualClock
+from rds_maint.sim.errors import SimulatedCrash
 from rds_maint.store import StateStore, open_store
+
+if TYPE_CHECKING:
+    from rds_maint.model import Event, Operation
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -140,7 +157,10 @@ class Harness(Generic[W]):
     waits: list[float] = field(default_factory=list)
     short_notice_timeouts: int = 0  # how many notices time out in virtual-to-real scaled time
     backoffs: list[float] = field(default_factory=list)
+    death_error_type: str | None = None  # the errorType a dead function's payload carries (None: none)
+    deaths: int = 0  # invocations that died (a SimulatedCrash out of the handler)
     received: dict[str, list[JsonDict]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)  # what the template's SNS target published, in order
 
     # -- driving -------------------------------------------------------------------------
 
@@ -234,7 +254,16 @@ def install_lambda(harness_ref: HarnessRef, patcher: Patcher) -> None:
             raise ServiceException()
         try:
             result = handler(event, None)
-        except BaseException as exc:  # an unhandled error (or a simulated crash) in the function
+        except SimulatedCrash:
+            # Killed by its timeout or out of memory: Lambda answers a function error whose payload has
+            # no errorType ("Task timed out after 300.00 seconds"); Step Functions names it Lambda.Unknown.
+            harness.deaths += 1
+            response_headers["x-amz-function-error"] = "Unhandled"
+            died: JsonDict = {"errorMessage": "Task timed out after 300.00 seconds"}
+            if harness.death_error_type is not None:
+                died["errorType"] = harness.death_error_type
+            return json.dumps(died).encode()
+        except BaseException as exc:  # an unhandled error in the function
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
         return json.dumps(result).encode()
@@ -249,24 +278,87 @@ def install_lambda_error_names(patcher: Patcher) -> None:
     custom: Any = importlib.import_module(f"{_SFN}.common.error_name.custom_error_name")
     api: Any = importlib.import_module("moto.stepfunctions.parser.api")
     detail: Any = importlib.import_module("moto.stepfunctions.parser.asl.eval.event.event_detail")
+    lambda_eval: Any = importlib.import_module(f"{_SFN}.state.exec.state_task.lambda_eval_utils")
     original = task_lambda.StateTaskLambda._from_error
 
     def from_error(self: Any, env: Any, ex: Exception) -> Any:
-        if not isinstance(ex, ClientError):
+        if isinstance(ex, lambda_eval.LambdaFunctionErrorException) and not _error_type(ex.payload):
+            # "Unhandled errors in Lambda are reported as Lambda.Unknown ... out-of-memory errors and
+            # function timeouts" (Step Functions developer guide, bp-lambda-serviceexception).
+            name, cause = "Lambda.Unknown", str(ex.payload)
+        elif isinstance(ex, ClientError):
+            name, cause = f"Lambda.{ex.response['Error']['Code']}", str(ex.response["Error"].get("Message", ""))
+        else:
             return original(self, env, ex)
-        name = f"Lambda.{ex.response['Error']['Code']}"
         return failure.FailureEvent(
             env=env,
             error_name=custom.CustomErrorName(name),
             event_type=api.HistoryEventType.LambdaFunctionFailed,
             event_details=detail.EventDetails(
-                lambdaFunctionFailedEventDetails=api.LambdaFunctionFailedEventDetails(
-                    error=name, cause=str(ex.response["Error"].get("Message", ""))
-                )
+                lambdaFunctionFailedEventDetails=api.LambdaFunctionFailedEventDetails(error=name, cause=cause)
             ),
         )
 
     patcher.setattr(task_lambda.StateTaskLambda, "_from_error", from_error)
+
+
+def _error_type(payload: Any) -> str | None:
+    try:
+        parsed = json.loads(payload) if isinstance(payload, str | bytes) else payload
+    except ValueError:
+        return None
+    value = parsed.get("errorType") if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+class MortalStore:
+    """The engine's store in a Lambda that can die: nothing reaches it while a `SimulatedCrash` unwinds.
+
+    In-process, the crash is an exception, and the engine's `except BaseException` clean-up (drop
+    the step lease) would still write. A function killed by its timeout or the OOM killer runs no
+    clean-up, so every call made while the crash is being handled raises it again.
+    """
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+        self.url = inner.url
+
+    @staticmethod
+    def _alive() -> None:
+        if isinstance(sys.exc_info()[1], SimulatedCrash):
+            raise SimulatedCrash("the Lambda is dead: its clean-up never runs")
+
+    def create(self, operation: Operation, events: list[Event]) -> Operation:
+        self._alive()
+        return self.inner.create(operation, events)
+
+    def load(self, operation_id: str) -> Operation:
+        self._alive()
+        return self.inner.load(operation_id)
+
+    def save(self, operation: Operation, events: list[Event]) -> Operation:
+        self._alive()
+        return self.inner.save(operation, events)
+
+    def list_operations(self, cluster_id: str | None = None, state: str | None = None) -> list[Operation]:
+        self._alive()
+        return self.inner.list_operations(cluster_id, state)
+
+    def events(self, operation_id: str) -> list[Event]:
+        self._alive()
+        return self.inner.events(operation_id)
+
+    def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
+        self._alive()
+        return self.inner.acquire_lock(cluster_id, region, operation_id, replace)
+
+    def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
+        self._alive()
+        return self.inner.release_lock(cluster_id, region, operation_id)
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None:
+        self._alive()
+        return self.inner.lock_holder(cluster_id, region)
 
 
 def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: Patcher) -> None:
@@ -314,8 +406,25 @@ def _transform(transformer: JsonDict, event: JsonDict) -> JsonDict:
     return result
 
 
+def render_text(transformer: JsonDict, event: JsonDict) -> str:
+    """EventBridge's input transformer for a text template: placeholders take the values as text."""
+
+    def lookup(path: str) -> Any:
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    text = str(transformer["InputTemplate"])
+    for key, path in transformer["InputPathsMap"].items():
+        value = lookup(str(path))
+        text = text.replace(f"<{key}>", value if isinstance(value, str) else json.dumps(value))
+    return text
+
+
 def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
-    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot)."""
+    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot); SNS targets with
+    a text template are rendered into `Harness.messages`."""
     from moto.events.models import Rule
 
     original = Rule.send_to_targets
@@ -323,7 +432,8 @@ def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
     def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
         targets = list(rule.targets)
         to_lambda = [t for t in targets if ":lambda:" in str(t["Arn"])]
-        if to_lambda and rule.event_pattern.matches_event(original_event):
+        to_sns = [t for t in targets if ":sns:" in str(t["Arn"])]
+        if (to_lambda or to_sns) and rule.event_pattern.matches_event(original_event):
             # Lambda first, so that a caller that has read a notice finds its token recorded.
             harness = harness_ref[0]
             for target in to_lambda:
@@ -331,7 +441,9 @@ def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
                 harness.invocations.append(event)
                 harness.delivered.append(event)
                 handler(event, None)
-        rule.targets = [t for t in targets if t not in to_lambda]
+            for target in to_sns:
+                harness.messages.append(render_text(target["InputTransformer"], original_event))
+        rule.targets = [t for t in targets if t not in to_lambda and t not in to_sns]
         try:
             original(rule, original_event, transform_input)
         finally:
@@ -437,9 +549,22 @@ def template_rule() -> JsonDict:
     return rule
 
 
-def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH) -> Harness[W]:
+def resolve_sub(value: Any, variables: dict[str, str]) -> str:
+    """A template string or `Fn::Sub` (either form) with `variables` (and the Sub's own map) put in."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        text, own = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+        names = {**variables, **{key: variables.get(key, f"<{key}>") for key in own}}
+        for name, replacement in names.items():
+            text = text.replace("${" + name + "}", replacement)
+        return str(text)
+    return str(value)
+
+
+def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH, store_url: str = "") -> Harness[W]:
     """In the current moto account: the engine function, the state machine, the template's intervention
-    rule (to the engine Lambda and an operators' queue) and a status-events rule and queue."""
+    rule (to the engine Lambda, its SNS target with its message, and an operators' queue that gets the
+    whole event, as a target an operator adds would) and a status-events rule and queue."""
     iam = boto3.client("iam", region_name=region)
     role = iam.create_role(RoleName="rds-maint", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name=region)
@@ -465,12 +590,20 @@ def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH)
     pattern["resources"] = [machine_arn]  # the template's !Ref StateMachine
     events.put_rule(Name="interventions", EventPattern=json.dumps(pattern), EventBusName="default")
     record = next(t for t in rule["Targets"] if t["Arn"] == {"Fn::GetAtt": ["EngineFunction", "Arn"]})
+    notify = next(t for t in rule["Targets"] if t["Arn"] == {"Ref": "InterventionTopic"})
+    variables = {"StoreUrl": store_url, "AWS::Region": region}
+    message = {
+        "InputPathsMap": notify["InputTransformer"]["InputPathsMap"],
+        "InputTemplate": resolve_sub(notify["InputTransformer"]["InputTemplate"], variables),
+    }
+    topic_arn = f"arn:aws:sns:{region}:123456789012:rds-maint-interventions"  # delivered in-process
     events.put_targets(
         Rule="interventions",
         EventBusName="default",
         Targets=[
             {"Id": "RecordTaskToken", "Arn": function_arn, "InputTransformer": record["InputTransformer"]},
-            {"Id": "Operators", "Arn": arns["interventions"]},  # stands in for the SNS topic
+            {"Id": "NotifyOperators", "Arn": topic_arn, "InputTransformer": message},
+            {"Id": "Operators", "Arn": arns["interventions"]},  # a target an operator adds: the whole event
         ],
     )
     status_pattern = {"source": ["rds-maint-machine"], "detail-type": [STATUS_DETAIL_TYPE]}
@@ -529,7 +662,7 @@ def machine_in_moto(
                 url = settings.store_url or store_url
                 if url not in warm:
                     engine = Engine(
-                        open_store(url),
+                        MortalStore(open_store(url)),
                         lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
                         clock,
                         poll_policy,
@@ -544,7 +677,7 @@ def machine_in_moto(
             old_store = os.environ.get("RDS_MAINT_STORE")
             os.environ["RDS_MAINT_STORE"] = store_url
             try:
-                ref.append(build(world, boto3, region))
+                ref.append(build(world, boto3, region, store_url=store_url))
                 yield ref[0]
             finally:
                 harness = ref[0] if ref else None
