@@ -1,4 +1,4 @@
-"""Aurora storage configuration rules (FIELD_NOTES 4.8): pure, shared by preflight, plan and actions.
+"""Aurora storage configuration rules (docs/aws-behaviour.md, "Storage"): pure, shared by preflight, plan and actions.
 
 Aurora keeps storage at the cluster level: `aurora` (Standard) or `aurora-iopt1` (I/O-Optimized),
 changed in place with ModifyDBCluster `StorageType`. io1/io2/gp3 (with `iops` and

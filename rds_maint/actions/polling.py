@@ -24,7 +24,7 @@ POLL_SECONDS = {
     "busy": 30,
 }
 
-# Typical durations in seconds (FIELD_NOTES 2.5): what AWS usually needs, not a limit.
+# Typical durations in seconds (docs/aws-behaviour.md, "Durations"): what AWS usually needs, not a limit.
 EXPECTED_SECONDS: dict[str, float] = {
     "create": 480,
     "modify": 630,  # ~10 min, plus ~30 s before the status even moves
@@ -35,7 +35,8 @@ EXPECTED_SECONDS: dict[str, float] = {
     "blue_green_create": 2400,
     "switchover": 60,
     # DeleteBlueGreenDeployment after a switchover (the deployment only): about a minute in the simulator,
-    # no field figure; with DeleteTarget (unwind) the green cluster goes too: ~20 min (FIELD_NOTES 2.5)
+    # no field figure; with DeleteTarget (unwind) the green cluster goes too: ~20 min
+    # (docs/aws-behaviour.md, "Durations")
     "blue_green_delete": 60,
     "blue_green_delete_target": 1200,
     # DeleteDBCluster once its instances are gone (the old blue cluster after an upgrade)

@@ -15,7 +15,7 @@ and their clusters and instances live in moto, created and removed through moto'
   `parameter_groups`); Aurora MySQL with `event_scheduler` ON in green's cluster group ends its
   provisioning INVALID_CONFIGURATION (AWS: it must be off on green; harsher plausible answer);
 * green copies blue's deletion protection and tags (Aurora user guide: green copies the source's
-  configuration; FIELD_NOTES 5.4 for tags);
+  configuration, tags included; docs/aws-behaviour.md, IAM);
 * `SwitchoverBlueGreenDeployment` is refused (`InvalidBlueGreenDeploymentStateFault`, nothing
   started) for a few minutes after the deployment first reads AVAILABLE, while the green members
   are not ready (terraform-provider-aws#36241); once accepted it still reads AVAILABLE for a few
