@@ -5,11 +5,12 @@
   state machine's `InterventionRequired`) on an EventBridge bus for each operation state change and
   before/after each failover or switchover, so teams can route them to chat, pagers or apps that
   drain connections. The detail carries ids and a short message, never the operation (payload
-  limits, docs/aws-behaviour.md, "Durations, limits and notices"). Publishing never fails a step: errors are logged.
+  limits: docs/aws-behaviour.md, "Durations, limits and notices"). Publishing never fails a step:
+  errors are logged.
 - `Answer` / `validate_answer`: the operator's answer to an intervention, checked before it is sent.
-- `pending_intervention`, `mask_token`: the task token is a bearer credential (docs/aws-behaviour.md, "Durations, limits and notices"):
-  it lives in the store and the event only, is masked wherever it is shown, and is cleared by the
-  engine once the answer arrives.
+- `pending_intervention`, `mask_token`: the task token is a bearer credential (docs/aws-behaviour.md,
+  "Durations, limits and notices"): it lives in the store and the event only, is masked wherever it
+  is shown, and is cleared by the engine once the answer arrives.
 
 boto3 is imported lazily, so importing this module costs the Lambda nothing until it publishes.
 """
