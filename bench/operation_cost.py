@@ -166,7 +166,8 @@ def _spans(sim: SimulatedAurora, bg_ended: list[tuple[str, datetime]]) -> list[S
         if started:
             spans.append(Span(kind, max(started), at))
         if event == "switched" and sim.proxies._proxies:
-            # an RDS Proxy in front re-registers the new cluster's targets after a switchover
+            # with an RDS Proxy in front, its instance targets read REGISTERING for a while after a switchover
+            # (AWS moves them itself; rds-maint only watches them settle)
             spans.append(Span("proxy_targets", at, at + timedelta(seconds=sim.proxies.settle_seconds)))
     return sorted(spans, key=lambda t: t.called_at)
 
