@@ -151,6 +151,10 @@ def _record_blue_green(sim: SimulatedAurora) -> list[tuple[str, datetime]]:
     def apply(event: str, key: str, at: datetime) -> None:
         ended.append((event, at))
         original(event, key, at)
+        if event == "provisioned":
+            # AWS refuses a switchover until the green members are ready, a while after AVAILABLE: AWS's
+            # time, not the poll's (the simulator keeps when that is)
+            ended.append(("green_ready", bg._deployments[key].green_ready_at))
 
     bg._apply = apply  # type: ignore[method-assign]
     return ended
@@ -158,7 +162,12 @@ def _record_blue_green(sim: SimulatedAurora) -> list[tuple[str, datetime]]:
 
 def _spans(sim: SimulatedAurora, bg_ended: list[tuple[str, datetime]]) -> list[Span]:
     spans = [Span(t.kind, t.called_at, t.ends_at) for t in sim.transitions]
+    provisioned_at: datetime | None = None
     for event, at in bg_ended:
+        if event == "provisioned":
+            provisioned_at = at
+        if event == "green_ready" and provisioned_at is not None:
+            spans.append(Span("green_ready", provisioned_at, at))
         if event not in _BG_PHASES:
             continue
         operation, kind = _BG_PHASES[event]
