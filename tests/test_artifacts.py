@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rds_maint.sim.machine import execution_history, load_template, shim_moto_sfn_integration
+from sfn_harness.machine import execution_history, load_template, shim_moto_sfn_integration
 from tests.test_bad_input import CONTRACT_KEYS
 
 if TYPE_CHECKING:
@@ -504,7 +504,7 @@ def test_lambda_policy_guards_deletes_and_the_operation_tag_by_name_and_tag() ->
 
 def rds_operations_called_by_the_package() -> set[str]:
     """RDS API names the package calls: `call("Name", ...)`, `get_paginator("snake_name")`,
-    `client.snake_name(...)`. The simulator (rds_maint/sim) seeds moto and never runs in the
+    `client.snake_name(...)`. The simulator (rds_sim) seeds moto and never runs in the
     Lambda, so it is left out."""
     botocore_session: Any = importlib.import_module("botocore.session")
     xform_name: Any = importlib.import_module("botocore").xform_name
