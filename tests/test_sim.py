@@ -662,3 +662,33 @@ def test_engine_versions_and_orderable_options_are_answered_from_the_catalogue(c
     assert len(every) == sum(
         len(Catalogue().orderable("aurora-postgresql", v)) for v in Catalogue().versions("aurora-postgresql")
     )
+
+
+# -- attaching without rds-maint ---------------------------------------------------------------
+
+
+def test_a_plain_boto3_client_attached_by_hand_sees_the_simulated_statuses() -> None:
+    """The simulator serves any boto3 RDS client at the botocore level: `attach`, no rds-maint hooks."""
+    import boto3
+
+    clock = VirtualClock()
+    with mock_aws():
+        simulated = SimulatedAurora(clock=clock, region=REGION)
+        simulated.seed_cluster(CLUSTER, readers=1)
+        plain = boto3.client("rds", region_name=REGION)
+        simulated.attach(plain)
+        plain.reboot_db_instance(DBInstanceIdentifier=WRITER)
+        described = plain.describe_db_instances(DBInstanceIdentifier=WRITER)["DBInstances"][0]
+        assert described["DBInstanceStatus"] == "available"  # AWS shows the reboot only after a lag
+        advance_to(clock, last(simulated, "reboot", WRITER).visible_at, 1)
+        described = plain.describe_db_instances(DBInstanceIdentifier=WRITER)["DBInstances"][0]
+        assert described["DBInstanceStatus"] == "rebooting"
+        assert [c.operation for c in simulated.calls] == ["RebootDBInstance", *["DescribeDBInstances"] * 2]
+
+
+def test_install_without_hooks_is_refused_with_what_to_pass() -> None:
+    with mock_aws():
+        simulated = SimulatedAurora(region=REGION)
+        with pytest.raises(TypeError, match=r"hooks="):
+            simulated.install()
+        simulated.uninstall()  # nothing installed, nothing to undo
