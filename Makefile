@@ -17,8 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check rds_maint cmd tests bench e2e
-	$(BIN)/ruff format --check rds_maint cmd tests bench e2e
+	$(BIN)/ruff check rds_maint rds_sim sfn_harness cmd tests bench e2e
+	$(BIN)/ruff format --check rds_maint rds_sim sfn_harness cmd tests bench e2e
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict

@@ -27,13 +27,14 @@ from sfn_history import SfnRun
 from sfn_history import measure as measure_machine
 from sfn_history import render as render_machine
 
+from rds_maint import rds
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.engine import Engine
 from rds_maint.model import Event, Operation, Outcome, StepResult
 from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import SimulatedAurora, VirtualClock
 from rds_maint.store import FileStore, StateStore, init_store, open_store
+from rds_sim import SimulatedAurora, VirtualClock
 
 LAMBDA_GB = 0.5  # the SAM template's memory size, in GB
 LAMBDA_GB_SECOND = 0.0000133334  # arm64, per GB-second
@@ -185,7 +186,7 @@ def run_operation(scenario: Scenario, policy: PollPolicy, label: str) -> Run:
     name = scenario.name
     with mock_aws(), tempfile.TemporaryDirectory() as tmp:
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION) as sim:
+        with SimulatedAurora(clock=clock, region=REGION, hooks=rds) as sim:
             ids = sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=scenario.readers)
             if scenario.prepare is not None:
                 scenario.prepare(sim, CLUSTER, ids)
@@ -322,7 +323,7 @@ def engine_overhead_per_store() -> list[list[str]]:
             ]
             init_store(url, REGION)
             clock = VirtualClock()
-            with SimulatedAurora(clock=clock, region=REGION) as sim:
+            with SimulatedAurora(clock=clock, region=REGION, hooks=rds) as sim:
                 sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=2)
                 store = TimedStore(open_store(url, REGION))
                 engine = Engine(

@@ -3,7 +3,7 @@
 Plain script, no assertions: it prints a table. Each case makes one logical call through the
 gateway (`RdsGateway` over `make_rds_client`, as the engine does) while every request it sends
 is answered with the same fault: throttling (400), 503, or a failed connection. Sends are
-counted at botocore's `before-send` (rds_maint/sim/sends.py), which sees every attempt, the
+counted at botocore's `before-send` (rds_sim/sends.py), which sees every attempt, the
 SDK's own retries included. Every sleep (botocore's and the gateway's) is virtual: it adds to
 the clock instead of waiting. Delays are random (full jitter), so seconds are the mean and the
 maximum over `--trials` runs with a fixed seed (each with a new client, as a new process has).
@@ -25,7 +25,7 @@ from unittest import mock
 
 from rds_maint.errors import AwsError
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim.sends import WireFaults, WireKind
+from rds_sim.sends import WireFaults, WireKind
 
 REGION = "us-east-1"
 

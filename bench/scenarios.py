@@ -12,8 +12,8 @@ from typing import Any
 
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.demo import SCENARIOS as DEMO_SCENARIOS
-from rds_maint.sim import SimulatedAurora
-from rds_maint.sim.blue_green import BlueGreenDurations
+from rds_sim import SimulatedAurora
+from rds_sim.blue_green import BlueGreenDurations
 
 REGION = "us-east-1"
 CLUSTER = "bench-pg"

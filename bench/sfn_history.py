@@ -1,7 +1,7 @@
 """Step Functions figures counted from real execution histories: the project's ASL in moto's interpreter.
 
 Plain script, no assertions. Each run starts ONE execution of `sfn/rds-maint-machine.asl.json` in
-moto's Step Functions interpreter (`rds_maint.sim.machine`: the engine Lambda in-process on the
+moto's Step Functions interpreter (`sfn_harness.machine`: the engine Lambda in-process on the
 simulated Aurora, Wait states on the virtual clock), answers the plan's own pauses (before a
 switchover, before the clean-up) with `send_task_success` continue as a person would, follows the
 hand-off child executions (`<operation_id>-<n>`) to the end, and reads every execution's history.
@@ -38,14 +38,16 @@ from scenarios import CLUSTER, OPERATIONS, POLICIES, REGION, SFN_TRANSITION, UPG
 
 from rds_maint.demo import SCENARIOS as DEMO_SCENARIOS
 from rds_maint.engine import Engine
-from rds_maint.sim.blue_green import BlueGreenDurations
-from rds_maint.sim.machine import Harness, Patches, SimWorld, machine_in_moto, serialise_aws, sim_world
+from rds_maint.lambda_handler import handler
+from rds_sim.blue_green import BlueGreenDurations
+from sfn_harness.machine import Harness, Patches, SimWorld, machine_in_moto, serialise_aws, sim_world
 
 EVENT_LIMIT = 25_000
 DEFAULT_MAX_ITERATIONS = 800  # the ASL's Defaults state
 # The states that count loop iterations toward max_iterations, and by how much (a notice round trip counts 3).
 LOOP_STATES = {"CountStep": 1, "CountPoll": 1, "CountNotify": 3}
 ASL_PATH = Path(__file__).resolve().parent.parent / "sfn" / "rds-maint-machine.asl.json"
+TEMPLATE_PATH = ASL_PATH.parent / "template.yaml"
 ASL_MAX_RETRIES = max(  # the largest MaxAttempts of any Retry in the ASL
     int(retrier.get("MaxAttempts", 3))
     for state in json.loads(ASL_PATH.read_text(encoding="utf-8"))["States"].values()
@@ -222,7 +224,15 @@ def run_one(scenario: Scenario, policy_label: str, timeout: float = 300) -> SfnR
             patches.setattr(engine, "_new_id", lambda cluster_id: f"{cluster_id}-bench")
 
         with machine_in_moto(
-            patches, Path(tmp) / "state", sim_world, region=REGION, poll_policy=policy, configure_engine=same_ids
+            patches,
+            Path(tmp) / "state",
+            sim_world,
+            asl_path=ASL_PATH,
+            template_path=TEMPLATE_PATH,
+            handler=handler,
+            region=REGION,
+            poll_policy=policy,
+            configure_engine=same_ids,
         ) as harness:
             sim = harness.world.sim
             ids = sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=scenario.readers)

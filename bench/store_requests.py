@@ -28,12 +28,13 @@ from typing import Any
 
 from moto import mock_aws
 
+from rds_maint import rds
 from rds_maint.actions import Action, ActionContext, Outcome
 from rds_maint.engine import Engine
 from rds_maint.model import Outcome as ResultOutcome
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import SimulatedAurora, VirtualClock
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
+from rds_sim import SimulatedAurora, VirtualClock
 
 REGION = "us-east-1"
 CLUSTER = "bench-pg"
@@ -99,7 +100,7 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
     tally = Tally()
     with mock_aws():
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION) as sim:
+        with SimulatedAurora(clock=clock, region=REGION, hooks=rds) as sim:
             sim.seed_cluster(CLUSTER, instance_class="db.r6g.large", readers=2)
             init_store(url, REGION)
             gateway: Callable[[str], RdsGateway] = lambda region: RdsGateway(  # noqa: E731

@@ -85,7 +85,8 @@ WORK_DIR=$(mktemp -d)
 trap 'rm -rf "$WORK_DIR"' EXIT
 
 # 1. The project as a pure-Python wheel (no dependencies, no dev extras), built from a copy so
-#    setuptools leaves no build/ or egg-info scratch in the source tree.
+#    setuptools leaves no build/ or egg-info scratch in the source tree. Only rds_maint is copied:
+#    the wheel leaves out rds_sim (the simulator) and sfn_harness, which pyproject.toml also lists.
 mkdir -p "$WORK_DIR/src" "$WORK_DIR/wheels"
 cp pyproject.toml "$WORK_DIR/src/"
 [[ -f README.md ]] && cp README.md "$WORK_DIR/src/"
@@ -142,6 +143,13 @@ test -f "$BUILD_DIR/rds_maint/lambda_handler.py" || {
   echo "package_lambda: $BUILD_DIR/rds_maint/lambda_handler.py is missing" >&2
   exit 1
 }
+# The simulator and the Step Functions harness are for tests and the demo: never in the Lambda.
+for unwanted in rds_sim sfn_harness; do
+  if [[ -e "$BUILD_DIR/$unwanted" ]]; then
+    echo "package_lambda: $BUILD_DIR/$unwanted must not be in the bundle" >&2
+    exit 1
+  fi
+done
 
 # 4. Bytecode for the runtime's Python, as Lambda will find it at /var/task.
 if [[ -n "$COMPILER" ]]; then

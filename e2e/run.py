@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError, WaiterError
 
-from rds_maint.sim.machine import load_template  # the template reader the tests use (short tags to long form)
+from sfn_harness.machine import load_template  # the template reader the tests use (short tags to long form)
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"

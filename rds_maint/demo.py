@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from rds_maint import rds
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput
 from rds_maint.model import Outcome
@@ -25,7 +26,7 @@ from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import open_store
 
 if TYPE_CHECKING:
-    from rds_maint.sim import SimulatedAurora
+    from rds_sim import SimulatedAurora
 
 DEMO_CLUSTER = "demo-aurora-pg"
 DEMO_REGION = "us-east-1"
@@ -140,7 +141,7 @@ def run_demo(*, op_type: str, readers: int, target: str | None, speed: float, op
     try:
         from moto import mock_aws
 
-        from rds_maint.sim import SimulatedAurora, VirtualClock
+        from rds_sim import SimulatedAurora, VirtualClock
     except ImportError:
         raise BadInput("the demo needs moto: pip install 'rds-maint[sim]'") from None
     scenario = SCENARIOS.get(op_type)
@@ -157,7 +158,7 @@ def run_demo(*, op_type: str, readers: int, target: str | None, speed: float, op
     store_url = options.store or f"file://{workdir}"
     with mock_aws():
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=DEMO_REGION) as sim:
+        with SimulatedAurora(clock=clock, region=DEMO_REGION, hooks=rds) as sim:
             ids = sim.seed_cluster(
                 scenario.cluster_id,
                 engine=scenario.engine,

@@ -12,15 +12,15 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from rds_maint import config
+from rds_maint import config, rds
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.model import Operation, StepResult
 from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import SimulatedAurora, VirtualClock
-from rds_maint.sim.machine import serialise_aws
 from rds_maint.store import StateStore, init_store, open_store
+from rds_sim import SimulatedAurora, VirtualClock
+from sfn_harness.machine import serialise_aws
 
 REGION = "us-east-1"
 CLUSTER = "orders-prod"
@@ -101,7 +101,7 @@ def store_kind() -> str:
 def world(tmp_path: Path, store_kind: str) -> Iterator[World]:
     with mock_aws():
         clock = VirtualClock()
-        sim = SimulatedAurora(clock=clock, region=REGION)
+        sim = SimulatedAurora(clock=clock, region=REGION, hooks=rds)
         with sim:
             store_url = store_url_for(store_kind, tmp_path)
             if store_kind != "file":
@@ -138,7 +138,7 @@ def serialised_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     ConditionExpression) is a check and then a write, not atomic across threads; the
     simulator's timeline is not thread-safe either. AWS applies each request atomically, so
     the harness does the same: each moto request and each simulated RDS call holds one lock
-    (`rds_maint.sim.machine.serialise_aws`, which bench/sfn_history.py uses too).
+    (`sfn_harness.machine.serialise_aws`, which bench/sfn_history.py uses too).
     The engine and the stores are not serialised: their requests still interleave freely.
     """
     serialise_aws(monkeypatch)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rds_maint.sim.machine import execution_history, load_template, shim_moto_sfn_integration
+from sfn_harness.machine import execution_history, load_template, shim_moto_sfn_integration
 from tests.test_bad_input import CONTRACT_KEYS
 
 if TYPE_CHECKING:
@@ -504,8 +504,8 @@ def test_lambda_policy_guards_deletes_and_the_operation_tag_by_name_and_tag() ->
 
 def rds_operations_called_by_the_package() -> set[str]:
     """RDS API names the package calls: `call("Name", ...)`, `get_paginator("snake_name")`,
-    `client.snake_name(...)`. The simulator (rds_maint/sim) seeds moto and never runs in the
-    Lambda, so it is left out."""
+    `client.snake_name(...)`. The simulator (rds_sim, outside the package) seeds moto and never runs
+    in the Lambda, so it is not read."""
     botocore_session: Any = importlib.import_module("botocore.session")
     xform_name: Any = importlib.import_module("botocore").xform_name
     operations = botocore_session.get_session().get_service_model("rds").operation_names
@@ -513,8 +513,6 @@ def rds_operations_called_by_the_package() -> set[str]:
     called: set[str] = set()
     package = ROOT / "rds_maint"
     for path in package.rglob("*.py"):
-        if path.relative_to(package).parts[0] == "sim":
-            continue
         text = path.read_text(encoding="utf-8")
         called |= {n for n in re.findall(r"""\bcall\(\s*["']([A-Z][A-Za-z]+)["']""", text) if n in operations}
         # API names as data (`("DescribeDBClusterParameterGroups", ...)` tables)
@@ -983,6 +981,7 @@ def assert_bundle_layout(bundle: Path) -> None:
     assert (bundle / "rds_maint" / "lambda_handler.py").is_file()
     assert (bundle / "lambda_entry.py").is_file()
     assert not (bundle / "bin").exists() and not (bundle / "tests").exists()
+    assert not (bundle / "rds_sim").exists() and not (bundle / "sfn_harness").exists(), "tests' code, not the Lambda's"
     assert list((bundle / "pydantic_core").glob("_pydantic_core.cpython-312-*-linux-gnu.so")), "a Lambda wheel"
     for name, (version, _) in pinned_requirements().items():
         dist = name.replace("-", "_")

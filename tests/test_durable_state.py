@@ -21,8 +21,8 @@ from rds_maint.lambda_handler import handler
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.plans import temp_instance_id
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import SimulatedCrash
 from rds_maint.store import StateStore, open_store
+from rds_sim import SimulatedCrash
 from tests.conftest import CLUSTER, ON_EVERY_STORE, REGION, World
 
 TARGET = "db.r6g.xlarge"

@@ -20,8 +20,8 @@ import pytest
 from rds_maint import lambda_handler, stepfunctions
 from rds_maint.intervention import _events_client
 from rds_maint.rds import make_rds_client
-from rds_maint.sim.machine import load_template
 from rds_maint.store.aws import make_client
+from sfn_harness.machine import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "http://127.0.0.1:45001"

@@ -23,7 +23,7 @@ from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
 from rds_maint.progress import drive
 from rds_maint.rds import make_rds_client
-from rds_maint.sim import Catalogue, SimulatedCrash
+from rds_sim import Catalogue, SimulatedCrash
 from tests.conftest import CLUSTER, REGION, World
 
 SOURCE, TARGET = "15.4", "16.4"

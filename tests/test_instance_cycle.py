@@ -15,7 +15,7 @@ from rds_maint.cli import main
 from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepState
 from rds_maint.plans import temp_instance_id
-from rds_maint.sim import SimulatedCrash
+from rds_sim import SimulatedCrash
 from tests.conftest import CLUSTER, REGION, World
 
 WRITER = f"{CLUSTER}-instance-1"

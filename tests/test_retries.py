@@ -1,7 +1,7 @@
 """One retry layer, bounded: counted at botocore's `before-send`, which sees every attempt.
 
 The simulator answers above botocore's retry handler (sim/wire.py), so these tests answer at
-`before-send` instead (rds_maint/sim/sends.py): a retry by botocore itself would show as an
+`before-send` instead (rds_sim/sends.py): a retry by botocore itself would show as an
 extra send here. Counts, not timings.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from rds_maint.errors import ThrottledAwsError, TransientAwsError
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.retry import MAX_SENDS, MUTATING_THROTTLED, READS
-from rds_maint.sim.sends import WIRE_KINDS, WireFaults, WireKind
+from rds_sim.sends import WIRE_KINDS, WireFaults, WireKind
 
 REGION = "us-east-1"
 

@@ -1,6 +1,6 @@
 """The project's own state machine, run in moto's Step Functions interpreter against the real engine.
 
-The harness is `rds_maint.sim.machine` (bench/sfn_history.py runs it too):
+The harness is `sfn_harness.machine` (bench/sfn_history.py runs it too):
 `sfn/rds-maint-machine.asl.json` runs as written (only `${LambdaArn}` substituted). Every Task
 invokes moto's simple Lambda backend, whose `invoke` is routed in-process to
 `rds_maint.lambda_handler.handler`: the real engine on the simulated Aurora, a file store and the
@@ -29,15 +29,18 @@ from click.testing import CliRunner
 
 from rds_maint.cli import main
 from rds_maint.engine import Engine
+from rds_maint.lambda_handler import handler
 from rds_maint.model import OperationState
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import SimulatedAurora, VirtualClock, machine
 from rds_maint.store import FileStore
+from rds_sim import SimulatedAurora, VirtualClock
+from sfn_harness import machine
 from tests.conftest import CLUSTER, REGION, World
 from tests.test_artifacts import DETAIL_KEYS, RESUME_ACTIONS
 
 JsonDict = dict[str, Any]
 Harness: TypeAlias = machine.Harness[World]
+SFN_DIR = Path(__file__).resolve().parents[1] / "sfn"  # the ASL and the template, as shipped
 
 TARGET_CLASS = "db.r6g.xlarge"
 NEW_OPERATION: JsonDict = {
@@ -61,7 +64,14 @@ def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -
         engine = Engine(store, lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep), clock)
         return World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
 
-    with machine.machine_in_moto(monkeypatch, tmp_path / "state", make_world) as harness:
+    with machine.machine_in_moto(
+        monkeypatch,
+        tmp_path / "state",
+        make_world,
+        asl_path=SFN_DIR / "rds-maint-machine.asl.json",
+        template_path=SFN_DIR / "template.yaml",
+        handler=handler,
+    ) as harness:
         yield harness
 
 

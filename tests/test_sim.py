@@ -16,9 +16,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from rds_maint import rds
 from rds_maint.errors import TransientAwsError
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import Catalogue, Durations, SimulatedAurora, SimulatedCrash, Transition, VirtualClock
+from rds_sim import Catalogue, Durations, SimulatedAurora, SimulatedCrash, Transition, VirtualClock
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -37,7 +38,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def sim(clock: VirtualClock) -> Iterator[SimulatedAurora]:
-    with mock_aws(), SimulatedAurora(clock=clock, region=REGION) as simulated:
+    with mock_aws(), SimulatedAurora(clock=clock, region=REGION, hooks=rds) as simulated:
         yield simulated
 
 
@@ -534,7 +535,7 @@ def test_a_stuck_instance_shows_its_status_and_refuses_every_change(client: RDSC
 
 
 def test_time_scale_shortens_every_duration(clock: VirtualClock) -> None:
-    with mock_aws(), SimulatedAurora(clock=clock, region=REGION, time_scale=0.1) as sim:
+    with mock_aws(), SimulatedAurora(clock=clock, region=REGION, time_scale=0.1, hooks=rds) as sim:
         sim.seed_cluster(CLUSTER)
         client = make_rds_client(REGION)
         client.modify_db_instance(DBInstanceIdentifier=READER_2, DBInstanceClass="db.r7g.xlarge", ApplyImmediately=True)
@@ -548,7 +549,7 @@ def test_time_scale_shortens_every_duration(clock: VirtualClock) -> None:
 
 def test_jitter_is_bounded_and_repeatable_for_a_seed() -> None:
     def reboot_spans(readers: tuple[str, ...], seed: int) -> dict[str, timedelta]:
-        with mock_aws(), SimulatedAurora(clock=VirtualClock(), region=REGION, seed=seed) as sim:
+        with mock_aws(), SimulatedAurora(clock=VirtualClock(), region=REGION, seed=seed, hooks=rds) as sim:
             sim.seed_cluster(CLUSTER)
             client = make_rds_client(REGION)
             for reader in readers:
@@ -562,7 +563,7 @@ def test_jitter_is_bounded_and_repeatable_for_a_seed() -> None:
     assert both[READER_2] != both[READER_3]
     assert reboot_spans((READER_2,), seed=8)[READER_2] != both[READER_2]
     assert all(timedelta(seconds=54) <= span <= timedelta(seconds=66) for span in both.values())
-    with mock_aws(), SimulatedAurora(region=REGION, durations=Durations(reboot=10, jitter=0)) as exact:
+    with mock_aws(), SimulatedAurora(region=REGION, durations=Durations(reboot=10, jitter=0), hooks=rds) as exact:
         exact.seed_cluster(CLUSTER)
         make_rds_client(REGION).reboot_db_instance(DBInstanceIdentifier=READER_2)
         reboot = exact.transitions[0]
@@ -661,3 +662,33 @@ def test_engine_versions_and_orderable_options_are_answered_from_the_catalogue(c
     assert len(every) == sum(
         len(Catalogue().orderable("aurora-postgresql", v)) for v in Catalogue().versions("aurora-postgresql")
     )
+
+
+# -- attaching without rds-maint ---------------------------------------------------------------
+
+
+def test_a_plain_boto3_client_attached_by_hand_sees_the_simulated_statuses() -> None:
+    """The simulator serves any boto3 RDS client at the botocore level: `attach`, no rds-maint hooks."""
+    import boto3
+
+    clock = VirtualClock()
+    with mock_aws():
+        simulated = SimulatedAurora(clock=clock, region=REGION)
+        simulated.seed_cluster(CLUSTER, readers=1)
+        plain = boto3.client("rds", region_name=REGION)
+        simulated.attach(plain)
+        plain.reboot_db_instance(DBInstanceIdentifier=WRITER)
+        described = plain.describe_db_instances(DBInstanceIdentifier=WRITER)["DBInstances"][0]
+        assert described["DBInstanceStatus"] == "available"  # AWS shows the reboot only after a lag
+        advance_to(clock, last(simulated, "reboot", WRITER).visible_at, 1)
+        described = plain.describe_db_instances(DBInstanceIdentifier=WRITER)["DBInstances"][0]
+        assert described["DBInstanceStatus"] == "rebooting"
+        assert [c.operation for c in simulated.calls] == ["RebootDBInstance", *["DescribeDBInstances"] * 2]
+
+
+def test_install_without_hooks_is_refused_with_what_to_pass() -> None:
+    with mock_aws():
+        simulated = SimulatedAurora(region=REGION)
+        with pytest.raises(TypeError, match=r"hooks="):
+            simulated.install()
+        simulated.uninstall()  # nothing installed, nothing to undo

@@ -589,7 +589,7 @@ def test_force_unlock_by_a_read_only_operator_says_it_is_an_administrator_action
     request: pytest.FixtureRequest, kind: str, api: str, code: str, status: int
 ) -> None:
     from rds_maint.engine import Engine
-    from rds_maint.sim.clock import VirtualClock
+    from rds_sim.clock import VirtualClock
 
     store: S3Store | DynamoDBStore = request.getfixturevalue(kind)
     store.create(operation(), [])

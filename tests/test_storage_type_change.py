@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from rds_maint import config
+from rds_maint import config, rds
 from rds_maint.aurora_storage import is_nvme_class, storage_type_of, supports_io_optimized
 from rds_maint.cli import main
 from rds_maint.config import Settings
@@ -23,8 +23,8 @@ from rds_maint.errors import BadInput
 from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepState
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim import Catalogue, SimulatedAurora, SimulatedCrash, VirtualClock
 from rds_maint.store import FileStore, open_store
+from rds_sim import Catalogue, SimulatedAurora, SimulatedCrash, VirtualClock
 from tests.conftest import CLUSTER, REGION, World
 
 STANDARD, IOPT = "aurora", "aurora-iopt1"
@@ -194,7 +194,7 @@ def old_versions_world(tmp_path: Path) -> Iterator[World]:
     )
     with mock_aws():
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION, catalogue=catalogue) as sim:
+        with SimulatedAurora(clock=clock, region=REGION, catalogue=catalogue, hooks=rds) as sim:
             store_url = f"file://{tmp_path / 'state'}"
 
             def gateway(region: str) -> RdsGateway:

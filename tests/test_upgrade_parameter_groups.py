@@ -12,7 +12,7 @@ from rds_maint.cli import main
 from rds_maint.model import Outcome
 from rds_maint.plans.engine_upgrade import parameter_group_copy_name
 from rds_maint.progress import drive
-from rds_maint.sim import SimulatedCrash
+from rds_sim import SimulatedCrash
 from tests.conftest import CLUSTER, REGION, World
 from tests.test_engine_upgrade import (
     MEMBERS,

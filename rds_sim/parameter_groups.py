@@ -32,17 +32,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from rds_maint.sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, version_key
-from rds_maint.sim.errors import ApiError
+from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, version_key
+from rds_sim.errors import ApiError
+from rds_sim.world_protocol import Kind, World
 
-if TYPE_CHECKING:
-    from rds_maint.sim.world import AuroraWorld
-
-Kind = Literal["cluster", "instance"]
 KINDS: tuple[Kind, ...] = ("cluster", "instance")
 MAX_PARAMETERS_PER_MODIFY = 20
 SETTLE = timedelta(minutes=5)  # AWS: wait at least 5 minutes after creating or modifying a group before use
@@ -150,7 +147,7 @@ def _not_found(kind: Kind, name: str) -> ApiError:
 class ParameterGroupSim:
     """The parameter-group calls of one simulated region (`sim.parameter_groups`)."""
 
-    def __init__(self, world: AuroraWorld) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         self._defaults_made = False
         self._changed_at: dict[tuple[Kind, str], datetime] = {}  # created or modified through the API

@@ -44,15 +44,12 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rds_maint.sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL
-from rds_maint.sim.errors import ApiError, cluster_not_found, cluster_state, not_orderable
-from rds_maint.sim.parameter_groups import Kind
-from rds_maint.sim.seeding import MASTER_PASSWORD, MASTER_USERNAME
-
-if TYPE_CHECKING:
-    from rds_maint.sim.world import AuroraWorld
+from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL
+from rds_sim.errors import ApiError, cluster_not_found, cluster_state, not_orderable
+from rds_sim.seeding import MASTER_PASSWORD, MASTER_USERNAME
+from rds_sim.world_protocol import Kind, World
 
 PROVISIONING = "PROVISIONING"
 AVAILABLE = "AVAILABLE"
@@ -138,7 +135,7 @@ def _bad_state(identifier: str, message: str) -> ApiError:
 class BlueGreenSim:
     """The Blue/Green calls (and DeleteDBCluster) of one simulated region (`sim.blue_green`)."""
 
-    def __init__(self, world: AuroraWorld, durations: BlueGreenDurations | None = None) -> None:
+    def __init__(self, world: World, durations: BlueGreenDurations | None = None) -> None:
         self.world = world
         self.durations = durations or BlueGreenDurations()
         self._deployments: dict[str, _Deployment] = {}
@@ -701,7 +698,6 @@ class BlueGreenSim:
         self._remove_cluster(blue_id, list(blue_instances))
         self._create_cluster(blue, old_id, str(blue["EngineVersion"]), str(blue["DBClusterParameterGroup"]))
         self._create_cluster(green, blue_id, str(green["EngineVersion"]), str(green["DBClusterParameterGroup"]))
-        statuses = self.world._parameter_status
         renamed: list[tuple[str, str]] = []
         for blue_instance, green_instance in deployment.members:
             old_instance = f"{blue_instance}-old{n}"
@@ -711,12 +707,8 @@ class BlueGreenSim:
             if green_instance in green_instances:
                 data = green_instances[green_instance]
                 self._create_instance(data, blue_instance, blue_id, _instance_group(data))
-            blue_status = statuses.pop(blue_instance, None)
-            green_status = statuses.pop(green_instance, None)
-            if blue_status:
-                statuses[old_instance] = blue_status
-            if green_status:
-                statuses[blue_instance] = green_status
+            self.world.rename_parameter_status(blue_instance, old_instance)
+            self.world.rename_parameter_status(green_instance, blue_instance)
             renamed.append((old_instance, blue_instance))
         for protected, source in ((old_id, blue), (blue_id, green)):
             if source.get("DeletionProtection"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from rds_maint.sim.errors import ApiError, internal_failure, throttled
+from rds_sim.errors import ApiError, internal_failure, throttled
 
 ANY_OPERATION = "*"
 PreKind = Literal["throttle", "fail"]

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rds_maint.sim.errors import ApiError
-
-if TYPE_CHECKING:
-    from rds_maint.sim.world import AuroraWorld
+from rds_sim.errors import ApiError
+from rds_sim.world_protocol import World
 
 _ACCOUNT = "123456789012"
 _PAGE_DEFAULT = 100
@@ -32,7 +30,7 @@ class _Pending:
 class MaintenanceSim:
     """Pending maintenance actions of one simulated region (`sim.maintenance`)."""
 
-    def __init__(self, world: AuroraWorld) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         self._pending: list[_Pending] = []
 

@@ -26,12 +26,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rds_maint.sim.errors import ApiError, cluster_not_found, cluster_state
-
-if TYPE_CHECKING:
-    from rds_maint.sim.world import AuroraWorld
+from rds_sim.errors import ApiError, cluster_not_found, cluster_state
+from rds_sim.world_protocol import World
 
 DEFAULT_TARGET_GROUP = "default"
 _ENGINE_FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
@@ -70,7 +68,7 @@ def _not_found(name: str) -> ApiError:
 class ProxySim:
     """The RDS Proxy calls of one simulated region (`sim.proxies`)."""
 
-    def __init__(self, world: AuroraWorld) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         self._proxies: dict[str, _Proxy] = {}
         # REGISTERING after a registration or a switchover (before time_scale): "for a while" on AWS; two

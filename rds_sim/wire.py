@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from rds_maint.sim.errors import ApiError
+from rds_sim.errors import ApiError
 
-PARAMS_KEY = "rds_maint_sim_params"
+PARAMS_KEY = "rds_sim_params"
 Answer = tuple[AWSResponse, dict[str, Any]]
 
 _request_ids = itertools.count(1)

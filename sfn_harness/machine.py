@@ -7,9 +7,9 @@ it routes every engine answer right can only be seen by running it. Here it runs
 states on the virtual clock, so an operation of virtual hours runs in seconds. The tests
 (`tests/test_sfn_execution.py`) and the benchmark (`bench/sfn_history.py`) both use it.
 
-Every Task invokes moto's simple Lambda backend, whose `invoke` is routed in-process to
-`rds_maint.lambda_handler.handler`: the real engine on the simulated Aurora, a file store and the
-virtual clock (through `config.set_engine_factory`). moto's EventBridge delivers the machine's
+Every Task invokes moto's simple Lambda backend, whose `invoke` is routed in-process to the handler
+the caller passes (`rds_maint.lambda_handler.handler`): the real engine on the simulated Aurora, a
+file store and the virtual clock (through `config.set_engine_factory`). moto's EventBridge delivers the machine's
 `InterventionRequired` notices and the Lambda's `OperationStatusChanged` events to SQS queues the
 caller reads, and to the engine Lambda through the template's own rule and input transformer.
 Operators answer with `send_task_success` / `send_task_failure` or `rds-maint respond`.
@@ -38,8 +38,11 @@ invocation answers what Lambda answers for a timeout: a function error whose pay
 
 Every patch goes through a `Patcher` (anything with `setattr(target, name, value)`: pytest's
 `MonkeyPatch`, or `Patches` here, which undoes them on exit). moto is imported inside the functions:
-importing this module costs no more than `rds_maint.sim`. It needs the repository checkout (`sfn/`)
-and moto with the stepfunctions, events, sqs, awslambda and iam extras (the dev extra), plus PyYAML.
+importing this module costs no more than `rds_sim`. The caller names what it runs: the ASL definition
+and the SAM template (the checkout's `sfn/`) and the Lambda handler; nothing is found relative to this
+file, so it runs installed too. It needs moto with the stepfunctions, events, sqs, awslambda and iam
+extras (the dev extra), plus PyYAML. It lives outside both `rds_maint` (it is no product code: tests
+and benchmarks import it) and `rds_sim` (which models AWS and imports nothing of rds-maint).
 """
 
 from __future__ import annotations
@@ -59,17 +62,16 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from rds_maint import config
+from rds_maint import config, rds
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.intervention import STATUS_DETAIL_TYPE
-from rds_maint.lambda_handler import handler
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.sim.aurora import SimulatedAurora
-from rds_maint.sim.clock import VirtualClock
-from rds_maint.sim.errors import SimulatedCrash
 from rds_maint.store import StateStore, open_store
+from rds_sim.aurora import SimulatedAurora
+from rds_sim.clock import VirtualClock
+from rds_sim.errors import SimulatedCrash
 
 if TYPE_CHECKING:
     from rds_maint.model import Event, Operation
@@ -79,10 +81,7 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
 
 JsonDict = dict[str, Any]
-
-ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = ROOT / "sfn" / "rds-maint-machine.asl.json"
-TEMPLATE_PATH = ROOT / "sfn" / "template.yaml"
+LambdaHandler = Callable[[Any, Any], JsonDict]  # (event, context) -> result, as Lambda calls it
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 REGION = "us-east-1"
@@ -233,8 +232,8 @@ def execution_history(sfn: Any, arn: str) -> list[JsonDict]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def install_lambda(harness_ref: HarnessRef, patcher: Patcher) -> None:
-    """moto's simple Lambda backend runs the real handler in-process."""
+def install_lambda(harness_ref: HarnessRef, patcher: Patcher, handler: LambdaHandler) -> None:
+    """moto's simple Lambda backend runs `handler` (the real one) in-process."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.exceptions import JsonRESTError
 
@@ -422,9 +421,9 @@ def render_text(transformer: JsonDict, event: JsonDict) -> str:
     return text
 
 
-def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher) -> None:
-    """Rules whose target is the engine Lambda deliver to it in-process (moto cannot); SNS targets with
-    a text template are rendered into `Harness.messages`."""
+def install_lambda_targets(harness_ref: HarnessRef, patcher: Patcher, handler: LambdaHandler) -> None:
+    """Rules whose target is the engine Lambda deliver to `handler` in-process (moto cannot); SNS targets
+    with a text template are rendered into `Harness.messages`."""
     from moto.events.models import Rule
 
     original = Rule.send_to_targets
@@ -518,8 +517,9 @@ def serialise_aws(patcher: Patcher) -> None:
     patcher.setattr(SimulatedAurora, "_answer", locked_answer)
 
 
-def load_template(path: Path = TEMPLATE_PATH) -> JsonDict:
-    """sfn/template.yaml with CloudFormation short tags turned into their long form (needs PyYAML)."""
+def load_template(path: Path) -> JsonDict:
+    """A SAM template (the checkout's sfn/template.yaml) with CloudFormation short tags turned into their
+    long form (needs PyYAML)."""
     yaml: Any = importlib.import_module("yaml")
 
     class Loader(yaml.SafeLoader):  # type: ignore[misc]
@@ -543,9 +543,9 @@ def load_template(path: Path = TEMPLATE_PATH) -> JsonDict:
     return template
 
 
-def template_rule() -> JsonDict:
+def template_rule(template_path: Path) -> JsonDict:
     """The template's InterventionRule properties (pattern, targets and the Lambda's input transformer)."""
-    rule: JsonDict = load_template()["Resources"]["InterventionRule"]["Properties"]
+    rule: JsonDict = load_template(template_path)["Resources"]["InterventionRule"]["Properties"]
     return rule
 
 
@@ -561,10 +561,20 @@ def resolve_sub(value: Any, variables: dict[str, str]) -> str:
     return str(value)
 
 
-def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH, store_url: str = "") -> Harness[W]:
-    """In the current moto account: the engine function, the state machine, the template's intervention
-    rule (to the engine Lambda, its SNS target with its message, and an operators' queue that gets the
-    whole event, as a target an operator adds would) and a status-events rule and queue."""
+def build(
+    world: W,
+    boto3: Any,
+    *,
+    asl_path: Path,
+    template_path: Path,
+    handler: LambdaHandler,
+    region: str = REGION,
+    store_url: str = "",
+) -> Harness[W]:
+    """In the current moto account: the engine function (named after `handler`), the state machine from
+    `asl_path`, the intervention rule of the template at `template_path` (to the engine Lambda, its SNS
+    target with its message, and an operators' queue that gets the whole event, as a target an operator
+    adds would) and a status-events rule and queue."""
     iam = boto3.client("iam", region_name=region)
     role = iam.create_role(RoleName="rds-maint", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name=region)
@@ -572,7 +582,7 @@ def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH,
         FunctionName=FUNCTION_NAME,
         Runtime="python3.12",
         Role=role,
-        Handler="rds_maint.lambda_handler.handler",
+        Handler=f"{getattr(handler, '__module__', '')}.{getattr(handler, '__name__', 'handler')}",
         Code={"ZipFile": b"in-process"},
     )["FunctionArn"]
     sfn = boto3.client("stepfunctions", region_name=region)
@@ -585,7 +595,7 @@ def build(world: W, boto3: Any, region: str = REGION, asl_path: Path = ASL_PATH,
         for name, url in queues.items()
     }
     events = boto3.client("events", region_name=region)
-    rule = template_rule()
+    rule = template_rule(template_path)
     pattern = dict(rule["EventPattern"])
     pattern["resources"] = [machine_arn]  # the template's !Ref StateMachine
     events.put_rule(Name="interventions", EventPattern=json.dumps(pattern), EventBusName="default")
@@ -629,12 +639,16 @@ def machine_in_moto(
     state_dir: Path,
     make_world: Callable[[SimulatedAurora, VirtualClock, str], W],
     *,
+    asl_path: Path,
+    template_path: Path,
+    handler: LambdaHandler,
     region: str = REGION,
     poll_policy: PollPolicy | None = None,
     configure_engine: Callable[[Engine], None] | None = None,
 ) -> Iterator[Harness[W]]:
-    """moto with the interpreter on, the simulated Aurora, a file store in `state_dir`, the engine Lambda,
-    the template's intervention rule and two SQS queues (operators, status events).
+    """moto with the interpreter on, the simulated Aurora, a file store in `state_dir`, the engine Lambda
+    (`handler`, in-process), the state machine at `asl_path`, the intervention rule of the template at
+    `template_path` and two SQS queues (operators, status events).
 
     The engine Lambda builds one engine per store (a warm container) with `poll_policy` (None: the
     environment's, as in Lambda), handed to `configure_engine` first. Callers whose threads read moto
@@ -645,15 +659,15 @@ def machine_in_moto(
     from moto import mock_aws
 
     ref: HarnessRef = []
-    install_lambda(ref, patcher)
+    install_lambda(ref, patcher, handler)
     install_lambda_error_names(patcher)
-    install_lambda_targets(ref, patcher)
+    install_lambda_targets(ref, patcher, handler)
     if not shim_moto_sfn_integration(patcher):
         raise RuntimeError("moto's startExecution integration changed: the hand-off cannot run in moto")
     with mock_aws(config=MOTO_CONFIG):
         clock = VirtualClock()
         install_virtual_time(ref, clock, patcher)
-        with SimulatedAurora(clock=clock, region=region) as sim:
+        with SimulatedAurora(clock=clock, region=region, hooks=rds) as sim:
             store_url = f"file://{state_dir}"
             warm: dict[str, Engine] = {}
 
@@ -677,7 +691,17 @@ def machine_in_moto(
             old_store = os.environ.get("RDS_MAINT_STORE")
             os.environ["RDS_MAINT_STORE"] = store_url
             try:
-                ref.append(build(world, boto3, region, store_url=store_url))
+                ref.append(
+                    build(
+                        world,
+                        boto3,
+                        asl_path=asl_path,
+                        template_path=template_path,
+                        handler=handler,
+                        region=region,
+                        store_url=store_url,
+                    )
+                )
                 yield ref[0]
             finally:
                 harness = ref[0] if ref else None

@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rds_maint.sim.catalogue import SERVERLESS_CLASS, Catalogue
-from rds_maint.sim.moto_backend import MotoRds
+from rds_sim.catalogue import SERVERLESS_CLASS, Catalogue
+from rds_sim.moto_backend import MotoRds
 
 TAG_AUTOSCALING = "application-autoscaling:resourceId"
 AUTOSCALED_TIER = 15

@@ -5,35 +5,50 @@ transitional statuses that last minutes, a lag before a status moves, refusals w
 throttling and lost responses. The simulator adds those on top of moto, on a virtual clock,
 so a test can prove that the engine never repeats a step and never trusts a status too early.
 
-It hooks into every RDS client `rds_maint.rds.make_rds_client` makes (see `install`) and
-answers each call from the client's own botocore events (see `wire`): the code under test
-uses a genuine boto3 client, with its modelled exceptions, and never reaches the network.
+It attaches itself to a boto3 RDS client (`attach`) and answers each call from the client's own
+botocore events (see `wire`): the code under test uses a genuine boto3 client, with its modelled
+exceptions, and never reaches the network. `install` attaches it to every client the code under test
+makes from then on, through the `ClientHooks` it was given (`rds_maint.rds` has them): the simulator
+imports nothing of the code it serves.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from rds_maint import rds
-from rds_maint.sim import wire
-from rds_maint.sim.catalogue import Catalogue
-from rds_maint.sim.clock import VirtualClock
-from rds_maint.sim.errors import ApiError, SimulatedCrash, internal_failure
-from rds_maint.sim.faults import Faults
-from rds_maint.sim.moto_backend import MotoRds
-from rds_maint.sim.seeding import seed_cluster, seed_global_cluster, seed_multi_az_cluster
-from rds_maint.sim.timeline import Durations, Timeline, Transition
-from rds_maint.sim.views import ClusterView, MemberView, SimCall
-from rds_maint.sim.world import AuroraWorld
+from rds_sim import wire
+from rds_sim.catalogue import Catalogue
+from rds_sim.clock import VirtualClock
+from rds_sim.errors import ApiError, SimulatedCrash, internal_failure
+from rds_sim.faults import Faults
+from rds_sim.moto_backend import MotoRds
+from rds_sim.seeding import seed_cluster, seed_global_cluster, seed_multi_az_cluster
+from rds_sim.timeline import Durations, Timeline, Transition
+from rds_sim.views import ClusterView, MemberView, SimCall
+from rds_sim.world import AuroraWorld
+
+
+class ClientHooks(Protocol):
+    """Where the code under test lets a simulator attach itself to each RDS client it makes
+    (a module such as `rds_maint.rds` satisfies it)."""
+
+    def register_client_customizer(self, customizer: Callable[[Any], None]) -> None: ...
+
+    def unregister_client_customizer(self, customizer: Callable[[Any], None]) -> None: ...
 
 
 class SimulatedAurora:
-    """One simulated AWS account in one region. Use inside `moto.mock_aws()`."""
+    """One simulated AWS account in one region. Use inside `moto.mock_aws()`.
+
+    `hooks`: where `install` (and `with`) attaches the simulator to the clients the code under test
+    makes; without them, attach it to each client yourself (`attach`).
+    """
 
     def __init__(
         self,
@@ -43,7 +58,9 @@ class SimulatedAurora:
         time_scale: float = 1.0,
         seed: int = 0,
         catalogue: Catalogue | None = None,
+        hooks: ClientHooks | None = None,
     ) -> None:
+        self.hooks = hooks
         self.clock = clock or VirtualClock()
         self.region = region
         self.durations = durations or Durations()
@@ -65,11 +82,14 @@ class SimulatedAurora:
     # -- hooking into boto3 ------------------------------------------------------------
 
     def install(self) -> None:
-        """Simulate every RDS client `make_rds_client` creates from now on."""
-        rds.register_client_customizer(self.attach)
+        """Simulate every RDS client the code under test makes from now on (through `hooks`)."""
+        if self.hooks is None:
+            raise TypeError("SimulatedAurora(hooks=...) is needed to install it; or attach(client) each client")
+        self.hooks.register_client_customizer(self.attach)
 
     def uninstall(self) -> None:
-        rds.unregister_client_customizer(self.attach)
+        if self.hooks is not None:
+            self.hooks.unregister_client_customizer(self.attach)
 
     def __enter__(self) -> SimulatedAurora:
         self.install()

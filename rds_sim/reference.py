@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rds_maint.sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, Catalogue, class_rank
+from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, Catalogue, class_rank
 
 _LOG_TYPES = {AURORA_POSTGRESQL: ["postgresql"], AURORA_MYSQL: ["audit", "error", "general", "slowquery"]}
 _PAGE_DEFAULT = 100

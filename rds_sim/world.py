@@ -21,11 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rds_maint.sim import reference
-from rds_maint.sim.blue_green import BlueGreenSim
-from rds_maint.sim.catalogue import Catalogue, class_rank
-from rds_maint.sim.clock import VirtualClock
-from rds_maint.sim.errors import (
+from rds_sim import reference
+from rds_sim.blue_green import BlueGreenSim
+from rds_sim.catalogue import Catalogue, class_rank
+from rds_sim.clock import VirtualClock
+from rds_sim.errors import (
     ApiError,
     cluster_not_found,
     cluster_state,
@@ -33,12 +33,12 @@ from rds_maint.sim.errors import (
     instance_state,
     not_orderable,
 )
-from rds_maint.sim.faults import Faults
-from rds_maint.sim.maintenance import MaintenanceSim
-from rds_maint.sim.moto_backend import MotoRds
-from rds_maint.sim.parameter_groups import ParameterGroupSim
-from rds_maint.sim.proxies import ProxySim
-from rds_maint.sim.timeline import Kind, Timeline, Transition
+from rds_sim.faults import Faults
+from rds_sim.maintenance import MaintenanceSim
+from rds_sim.moto_backend import MotoRds
+from rds_sim.parameter_groups import ParameterGroupSim
+from rds_sim.proxies import ProxySim
+from rds_sim.timeline import Kind, Timeline, Transition
 
 INSTANCE_KINDS: tuple[Kind, ...] = ("create", "modify", "reboot", "delete")
 CLUSTER_KINDS: tuple[Kind, ...] = ("failover",)
@@ -134,6 +134,12 @@ class AuroraWorld:
 
     def set_parameter_apply_status(self, instance_id: str, status: str) -> None:
         self._parameter_status[instance_id] = status
+
+    def rename_parameter_status(self, old_instance_id: str, new_instance_id: str) -> None:
+        """A switchover renames instances: each name takes the parameter status of the one it replaces."""
+        status = self._parameter_status.pop(old_instance_id, None)
+        if status:
+            self._parameter_status[new_instance_id] = status
 
     def set_cluster_storage(self, cluster_id: str, storage_type: str, next_allowed: datetime | None = None) -> None:
         """Seed a cluster's storage type and IOOptimizedNextAllowedModificationTime (None: never switched)."""
