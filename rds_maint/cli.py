@@ -15,7 +15,7 @@ import click
 from rds_maint import stepfunctions
 from rds_maint.config import Settings, build_engine
 from rds_maint.engine import Engine, parse_request
-from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
 from rds_maint.intervention import Answer, mask_token, pending_intervention, region_of_arn, validate_answer
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.progress import Progress, drive
@@ -422,7 +422,7 @@ def _answer_through_execution(op: Operation, checked: Answer, *, local_fallback:
     client = stepfunctions.make_client(region, _opts().settings().profile)
     try:
         stepfunctions.send_answer(client, pending, checked, op.id)
-    except stepfunctions.AnswerRefused:
+    except AnswerRefused:
         if not local_fallback:
             raise
         status = stepfunctions.execution_status(client, pending.execution_arn)
