@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from rds_maint import stepfunctions
+from rds_maint import config, stepfunctions
 from rds_maint.config import Settings, build_engine
 from rds_maint.engine import Engine, parse_request
 from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
@@ -483,7 +483,7 @@ def respond(operation_id: str, answer: str, comment: str | None) -> None:
 @click.argument("operation_id", required=False)
 @click.option(
     "--state-machine-arn",
-    envvar="RDS_MAINT_STATE_MACHINE_ARN",
+    default=config.state_machine_arn,
     help="The deployed machine (StateMachineArn output); or RDS_MAINT_STATE_MACHINE_ARN.",
 )
 @click.option("--max-iterations", type=int, help="Loop iterations per execution before a hand-off (1-800).")
