@@ -29,9 +29,9 @@ from typing import Any
 from moto import mock_aws
 
 from rds_maint import rds
-from rds_maint.actions import Action, ActionContext, Outcome
+from rds_maint.actions import Action, ActionContext, ActionOutcome
 from rds_maint.engine import Engine
-from rds_maint.model import Outcome as ResultOutcome
+from rds_maint.model import Outcome
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
 from rds_sim import SimulatedAurora, VirtualClock
@@ -77,7 +77,7 @@ class BenchEngine(Engine):
 
     kind = "other"
 
-    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> Outcome:
+    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> ActionOutcome:
         self.kind = "check" if waiting else "run"
         return super()._attempt(action, ctx, waiting)
 
@@ -133,11 +133,11 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
             measured("start", lambda: engine.start(op.id))
             while True:
                 result = measured("advance", lambda: engine.advance(op.id))
-                if result.outcome in (ResultOutcome.COMPLETED, ResultOutcome.FAILED, ResultOutcome.INTERVENTION):
+                if result.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.INTERVENTION):
                     break
-                if result.outcome is ResultOutcome.WAIT:
+                if result.outcome is Outcome.WAIT:
                     clock.sleep(result.wait_seconds)
-            if result.outcome is not ResultOutcome.COMPLETED:
+            if result.outcome is not Outcome.COMPLETED:
                 raise SystemExit(f"{kind}: the operation ended {result.outcome.value}: {result.pause_reason}")
     return tally
 

@@ -12,10 +12,10 @@ from typing import Any, NoReturn
 
 import click
 
-from rds_maint import stepfunctions
+from rds_maint import config, stepfunctions
 from rds_maint.config import Settings, build_engine
 from rds_maint.engine import Engine, parse_request
-from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
 from rds_maint.intervention import Answer, mask_token, pending_intervention, region_of_arn, validate_answer
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.progress import Progress, drive
@@ -422,7 +422,7 @@ def _answer_through_execution(op: Operation, checked: Answer, *, local_fallback:
     client = stepfunctions.make_client(region, _opts().settings().profile)
     try:
         stepfunctions.send_answer(client, pending, checked, op.id)
-    except stepfunctions.AnswerRefused:
+    except AnswerRefused:
         if not local_fallback:
             raise
         status = stepfunctions.execution_status(client, pending.execution_arn)
@@ -483,7 +483,7 @@ def respond(operation_id: str, answer: str, comment: str | None) -> None:
 @click.argument("operation_id", required=False)
 @click.option(
     "--state-machine-arn",
-    envvar="RDS_MAINT_STATE_MACHINE_ARN",
+    default=config.state_machine_arn,
     help="The deployed machine (StateMachineArn output); or RDS_MAINT_STATE_MACHINE_ARN.",
 )
 @click.option("--max-iterations", type=int, help="Loop iterations per execution before a hand-off (1-800).")

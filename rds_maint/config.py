@@ -1,15 +1,153 @@
-"""Settings drivers share: where state lives, which region, which profile."""
+"""Settings drivers share, and the one place the process environment is read.
+
+Every environment variable the product reads is read here, by a typed accessor, at the moment it
+is asked for (not at import, so a test's or the simulator's change to the environment is seen);
+other modules ask these functions and never `os.environ`. Values are taken as they were before this
+module held them all: an empty variable counts as unset wherever `or` picks a fallback, and a
+malformed one is ignored as noted per accessor (none raises, except a huge JSON integer in
+RDS_MAINT_EXPECTED_SECONDS, which `float` refuses with OverflowError as before).
+
+This module imports nothing of the package when it loads, so that any layer (log, stores, actions)
+can ask it for a setting without an import cycle; `build_engine` imports the parts it wires when
+called.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rds_maint.clock import Clock, SystemClock
-from rds_maint.engine import Engine
-from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.store import open_store
+if TYPE_CHECKING:
+    from rds_maint.clock import Clock
+    from rds_maint.engine import Engine
+
+__all__ = [
+    "LAMBDA_LEVEL_VARIABLES",
+    "LOCAL_LEVEL_VARIABLES",
+    "EngineFactory",
+    "Settings",
+    "aws_profile",
+    "aws_region",
+    "build_engine",
+    "event_bus",
+    "expected_seconds_overrides",
+    "has_engine_factory",
+    "in_lambda",
+    "isolate_from_aws",
+    "lambda_function_name",
+    "lambda_memory_size",
+    "log_level_setting",
+    "poll_interval",
+    "powertools_service_name",
+    "set_engine_factory",
+    "state_machine_arn",
+    "state_store_url",
+    "status_events_enabled",
+]
+
+# Log level variables by precedence (rds_maint.log explains the order).
+LAMBDA_LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL", "RDS_MAINT_LOG_LEVEL")
+LOCAL_LEVEL_VARIABLES = ("RDS_MAINT_LOG_LEVEL", "LOG_LEVEL")
+_STATUS_EVENTS_OFF = ("off", "false", "0", "no")
+
+
+# -- where and as whom ------------------------------------------------------------------------
+
+
+def state_store_url() -> str | None:
+    """RDS_MAINT_STORE: the state store URL (DESIGN section 7); None or empty means the default."""
+    return os.environ.get("RDS_MAINT_STORE")
+
+
+def aws_region() -> str | None:
+    """AWS_REGION, else AWS_DEFAULT_REGION (an empty AWS_REGION falls through)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def aws_profile() -> str | None:
+    """AWS_PROFILE: the named profile boto3 also picks up by itself; named here for messages."""
+    return os.environ.get("AWS_PROFILE")
+
+
+def state_machine_arn() -> str | None:
+    """RDS_MAINT_STATE_MACHINE_ARN, the default of `--state-machine-arn`; empty counts as unset."""
+    return os.environ.get("RDS_MAINT_STATE_MACHINE_ARN") or None
+
+
+def isolate_from_aws(credentials: Mapping[str, str]) -> None:
+    """Give every AWS client of this process `credentials` and no profile (the demo: no real account)."""
+    os.environ.update(credentials)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+# -- polling ---------------------------------------------------------------------------------
+
+
+def poll_interval() -> int | None:
+    """RDS_MAINT_POLL_INTERVAL: a fixed poll interval in seconds. Anything but a positive whole
+    number (after trimming spaces) is ignored."""
+    text = os.environ.get("RDS_MAINT_POLL_INTERVAL")
+    return int(text) if text and text.strip().isdigit() and int(text) > 0 else None
+
+
+def expected_seconds_overrides() -> dict[str, float]:
+    """RDS_MAINT_EXPECTED_SECONDS: a JSON object of transition -> expected seconds. Text that is not
+    JSON, JSON that is not an object, and entries that are not positive numbers are ignored."""
+    text = os.environ.get("RDS_MAINT_EXPECTED_SECONDS")
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and v > 0}
+
+
+# -- Lambda and logging ----------------------------------------------------------------------
+
+
+def in_lambda() -> bool:
+    """AWS_LAMBDA_FUNCTION_NAME is set (and not empty): running in Lambda."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def lambda_function_name() -> str | None:
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+
+
+def lambda_memory_size() -> str | None:
+    """AWS_LAMBDA_FUNCTION_MEMORY_SIZE, as Lambda sets it (text)."""
+    return os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+
+
+def status_events_enabled() -> bool:
+    """RDS_MAINT_STATUS_EVENTS: on unless off, false, 0 or no (any case, spaces trimmed); unset is on."""
+    return os.environ.get("RDS_MAINT_STATUS_EVENTS", "on").strip().lower() not in _STATUS_EVENTS_OFF
+
+
+def event_bus() -> str:
+    """RDS_MAINT_EVENT_BUS: the EventBridge bus for status events; unset or empty is `default`."""
+    return os.environ.get("RDS_MAINT_EVENT_BUS") or "default"
+
+
+def powertools_service_name() -> str | None:
+    """POWERTOOLS_SERVICE_NAME, the `service` key of Lambda log lines; None or empty means the default."""
+    return os.environ.get("POWERTOOLS_SERVICE_NAME")
+
+
+def log_level_setting(in_lambda: bool) -> str | None:
+    """The first of the level variables (by precedence) that holds more than spaces, as written;
+    whether it names a level is for the caller to judge."""
+    variables = LAMBDA_LEVEL_VARIABLES if in_lambda else LOCAL_LEVEL_VARIABLES
+    return next((v for v in (os.environ.get(name) for name in variables) if v and v.strip()), None)
+
+
+# -- the settings a driver builds its engine from --------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -21,13 +159,13 @@ class Settings:
     @classmethod
     def from_env(cls, store_url: str | None = None, region: str | None = None, profile: str | None = None) -> Settings:
         return cls(
-            store_url=store_url or os.environ.get("RDS_MAINT_STORE"),
-            region=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-            profile=profile or os.environ.get("AWS_PROFILE"),
+            store_url=store_url or state_store_url(),
+            region=region or aws_region(),
+            profile=profile or aws_profile(),
         )
 
 
-EngineFactory = Callable[[Settings], Engine]
+EngineFactory = Callable[[Settings], "Engine"]
 _engine_factory: EngineFactory | None = None
 
 
@@ -42,6 +180,11 @@ def has_engine_factory() -> bool:
 
 
 def build_engine(settings: Settings, clock: Clock | None = None) -> Engine:
+    from rds_maint.clock import SystemClock
+    from rds_maint.engine import Engine
+    from rds_maint.rds import RdsGateway, make_rds_client
+    from rds_maint.store import open_store
+
     if _engine_factory is not None:
         return _engine_factory(settings)
     clock = clock or SystemClock()

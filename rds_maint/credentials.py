@@ -13,7 +13,6 @@ once, never retried and never shown as a traceback:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
@@ -29,6 +28,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
+from rds_maint.config import aws_profile
 from rds_maint.errors import AwsError, AwsParameterError, CredentialsError, UnknownProfile
 
 PROFILE_ATTRIBUTE = "_rds_maint_profile"
@@ -51,7 +51,7 @@ def session(profile: str | None, region: str | None = None) -> boto3.session.Ses
     try:
         return boto3.session.Session(profile_name=profile, region_name=region)
     except ProfileNotFound as exc:
-        name = profile or os.environ.get("AWS_PROFILE") or "?"
+        name = profile or aws_profile() or "?"
         raise UnknownProfile(
             f"AWS profile '{name}' is not configured ({exc}): check --profile or AWS_PROFILE; "
             "`aws configure list-profiles` lists the profiles this machine knows"
@@ -62,7 +62,7 @@ def client(service: str, profile: str | None, region: str | None, config: Any) -
     """A botocore client that remembers its profile, so credential errors can name it."""
     made_session = session(profile, region)
     made = made_session.client(service, config=config)  # type: ignore[call-overload]
-    setattr(made, PROFILE_ATTRIBUTE, profile or os.environ.get("AWS_PROFILE"))
+    setattr(made, PROFILE_ATTRIBUTE, profile or aws_profile())
     setattr(made, SESSION_ATTRIBUTE, made_session)
     return made
 
@@ -92,7 +92,7 @@ def profile_of(made: Any) -> str | None:
 
 def explain(operation: str, exc: Exception, profile: str | None) -> AwsError | None:
     """The credential or parameter error `exc` stands for, or None if it is neither."""
-    of, name = _profile_text(profile or os.environ.get("AWS_PROFILE"))
+    of, name = _profile_text(profile or aws_profile())
     login = f"`aws sso login --profile {name}`"
     if isinstance(exc, _SSO_ERRORS):
         return CredentialsError(

@@ -8,7 +8,6 @@ request runs on it. A new type is one more entry.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rds_maint import rds
+from rds_maint import config, rds
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput
 from rds_maint.model import Outcome
@@ -152,8 +151,7 @@ def run_demo(*, op_type: str, readers: int, target: str | None, speed: float, op
     if speed <= 0:
         raise BadInput("--speed must be positive")
     params = scenario.params(target)
-    os.environ.update(FAKE_CREDENTIALS)  # nothing in the demo may reach a real account
-    os.environ.pop("AWS_PROFILE", None)
+    config.isolate_from_aws(FAKE_CREDENTIALS)  # nothing in the demo may reach a real account
     workdir = tempfile.mkdtemp(prefix="rds-maint-demo-")
     store_url = options.store or f"file://{workdir}"
     with mock_aws():

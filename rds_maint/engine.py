@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rds_maint.actions import ACTIONS, Action, ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions import ACTIONS, Action, ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.clock import Clock, SystemClock
 from rds_maint.errors import (
@@ -33,6 +33,7 @@ from rds_maint.errors import (
     BusyAwsError,
     ClusterLocked,
     Conflict,
+    NeedsPerson,
     OperationNotFound,
     PersonAwsError,
     RdsMaintError,
@@ -47,12 +48,12 @@ from rds_maint.model import (
     OperationParams,
     OperationState,
     OperationType,
+    Outcome,
     ResumeAction,
     Step,
     StepResult,
     StepState,
 )
-from rds_maint.model import Outcome as ResultOutcome
 from rds_maint.plans import Plan, build_plan, unwind_steps
 from rds_maint.plans.rollback import final_cleanup_steps, final_state_problems
 from rds_maint.preflight import preflight
@@ -260,7 +261,7 @@ class Engine:
         return self._save_and_report(
             op,
             [*events, self._event(op, "operation_started", f"Started on cluster {op.cluster_id}")],
-            ResultOutcome.CONTINUE,
+            Outcome.CONTINUE,
         )
 
     def status(self, operation_id: str) -> StepResult:
@@ -268,17 +269,17 @@ class Engine:
 
     def report(self, op: Operation, wait_seconds: int = 0, error: str | None = None) -> StepResult:
         outcome = {
-            OperationState.COMPLETED: ResultOutcome.COMPLETED,
-            OperationState.FAILED: ResultOutcome.FAILED,
-            OperationState.ROLLED_BACK: ResultOutcome.FAILED,
-            OperationState.PAUSED: ResultOutcome.INTERVENTION,
-        }.get(op.state, ResultOutcome.CONTINUE)
+            OperationState.COMPLETED: Outcome.COMPLETED,
+            OperationState.FAILED: Outcome.FAILED,
+            OperationState.ROLLED_BACK: Outcome.FAILED,
+            OperationState.PAUSED: Outcome.INTERVENTION,
+        }.get(op.state, Outcome.CONTINUE)
         return self._result(op, outcome, wait_seconds, error)
 
     def _result(
         self,
         op: Operation,
-        outcome: ResultOutcome,
+        outcome: Outcome,
         wait_seconds: int = 0,
         error: str | None = None,
         step_index: int | None = None,
@@ -321,7 +322,7 @@ class Engine:
                     f"Paused before step '{step.name}' ({step.description}), as pause_before_steps asked",
                     events,
                 )
-                return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+                return self._save_and_report(op, events, Outcome.INTERVENTION)
             step.state = StepState.IN_PROGRESS
             step.started_at = now
             step.result["attempt_started_at"] = now.isoformat()
@@ -330,12 +331,12 @@ class Engine:
                 # A save of its own before the failover/switchover call, so that listeners can
                 # tell applications to drain connections first; the next call runs the action.
                 events.append(self._disruption_event(op, step, "disruption_starting", "is about to start"))
-                return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+                return self._save_and_report(op, events, Outcome.CONTINUE)
 
         action = ACTIONS.get(step.action)
         if action is None:
             self._pause(op, f"step '{step.name}' names unknown action '{step.action}'", events)
-            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            return self._save_and_report(op, events, Outcome.INTERVENTION)
         waiting = step.state is StepState.WAITING
         if not waiting:  # `run` may change AWS: only the holder of the step lease calls it
             leased = self._take_lease(op, step, events, now)
@@ -345,11 +346,11 @@ class Engine:
             step = op.steps[op.current_step_index]
         ctx = ActionContext(rds=self.rds(op.region), operation=op, step=step, now=now)
         try:
-            outcome: Outcome = self._attempt(action, ctx, waiting)
+            outcome: ActionOutcome = self._attempt(action, ctx, waiting)
         except NeedsPerson as exc:
             self._record_notes(op, ctx, events)
             self._pause(op, str(exc), events, step_error=str(exc))
-            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            return self._save_and_report(op, events, Outcome.INTERVENTION)
         except BusyAwsError as exc:
             # Expected: the resource refuses for now (INFO, not an error); the step tries again later.
             log.info("aws_busy", operation_id=op.id, step=step.name, code=exc.code, message=exc.aws_message)
@@ -363,7 +364,7 @@ class Engine:
                     f"{exc.aws_message}); resume with continue to try again"
                 )
                 self._pause(op, reason, events, step_error=reason)
-                return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+                return self._save_and_report(op, events, Outcome.INTERVENTION)
             outcome = Retry(
                 f"AWS error {exc.code}, retry {step.retry_count}/{step.max_retries}",
                 min(120, 15 * step.retry_count),
@@ -373,17 +374,19 @@ class Engine:
             self._record_notes(op, ctx, events)
             reason = f"AWS error {exc.code} on {exc.operation}: {exc.aws_message}"
             self._pause(op, reason, events, step_error=reason)
-            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            return self._save_and_report(op, events, Outcome.INTERVENTION)
         except Exception as exc:  # a bug or an unexpected answer: a person must look, nothing is lost
             log.exception("action_crashed", operation_id=op.id, step=step.name)
             reason = f"unexpected error in step '{step.name}': {type(exc).__name__}: {exc}"
             self._pause(op, reason, events, step_error=reason)
-            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            return self._save_and_report(op, events, Outcome.INTERVENTION)
 
         self._record_notes(op, ctx, events)
         return self._apply(op, step, outcome, events, now)
 
-    def _apply(self, op: Operation, step: Step, outcome: Outcome, events: list[Event], now: datetime) -> StepResult:
+    def _apply(
+        self, op: Operation, step: Step, outcome: ActionOutcome, events: list[Event], now: datetime
+    ) -> StepResult:
         if not (isinstance(outcome, Retry) and outcome.transient):
             step.retry_count = 0
         if isinstance(outcome, Done):
@@ -401,7 +404,7 @@ class Engine:
             if op.current_step is None:
                 return self._finish(op, events)
             # report the step this call completed; the next call starts the one after it
-            return self._save_and_report(op, events, ResultOutcome.CONTINUE, step_index=done_index)
+            return self._save_and_report(op, events, Outcome.CONTINUE, step_index=done_index)
         if isinstance(outcome, Wait):
             if step.state is not StepState.WAITING:
                 step.state = StepState.WAITING
@@ -419,7 +422,7 @@ class Engine:
                     f"resume with continue to wait {minutes} min more, or with abort or rollback",
                     events,
                 )
-                return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+                return self._save_and_report(op, events, Outcome.INTERVENTION)
             seconds = outcome.seconds
             if outcome.transition is not None:
                 # when this transition began, for the poll policy: unlike wait_started_at (the wait timeout's
@@ -430,7 +433,7 @@ class Engine:
                     step.result["poll_started_at"] = now.isoformat()
                 waited = (now - datetime.fromisoformat(str(step.result["poll_started_at"]))).total_seconds()
                 seconds = self.poll_policy.next_wait(outcome.transition, waited, outcome.instance_class)
-            return self._save_and_report(op, events, ResultOutcome.WAIT, seconds)
+            return self._save_and_report(op, events, Outcome.WAIT, seconds)
         # Retry: the action could not act yet; the step stays where it is.
         if step.result.get("busy_reason") != outcome.reason:
             events.append(self._event(op, "step_busy", f"Step {step.name}: {outcome.reason}", step=step.id))
@@ -444,8 +447,8 @@ class Engine:
                 "Resume with continue to keep trying, or with abort or rollback",
                 events,
             )
-            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
-        return self._save_and_report(op, events, ResultOutcome.WAIT, outcome.seconds)
+            return self._save_and_report(op, events, Outcome.INTERVENTION)
+        return self._save_and_report(op, events, Outcome.WAIT, outcome.seconds)
 
     def _timed_out(self, op: Operation, since: Any, now: datetime) -> bool:
         if not since:
@@ -502,7 +505,7 @@ class Engine:
                 f"AWS answered {exc.code} on {exc.operation}: {exc.aws_message}. Answer continue to check again",
                 events,
             )
-            return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+            return self._save_and_report(op, events, Outcome.INTERVENTION)
         if cluster is None or problems is None:
             op.context.pop(FINAL_CHECK_PAUSED, None)
             return None
@@ -523,11 +526,11 @@ class Engine:
                         steps=[s.id for s in steps],
                     )
                 )
-                return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+                return self._save_and_report(op, events, Outcome.CONTINUE)
         op.current_step_index = len(op.steps)
         op.context[FINAL_CHECK_PAUSED] = True
         self._pause(op, self._manual_finish(op, problems, can_retry=can_retry), events)
-        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        return self._save_and_report(op, events, Outcome.INTERVENTION)
 
     def _skips_final_cleanup(self, op: Operation) -> bool:
         """Whether a mark_complete now would skip the clean-up the engine added before a final state."""
@@ -558,7 +561,7 @@ class Engine:
             message = "Completed"
         op.pause_reason = None
         events.append(self._event(op, f"operation_{op.state.value}", message))
-        outcome = ResultOutcome.COMPLETED if op.state is OperationState.COMPLETED else ResultOutcome.FAILED
+        outcome = Outcome.COMPLETED if op.state is OperationState.COMPLETED else Outcome.FAILED
         return self._save_and_report(op, events, outcome)
 
     def _pause(self, op: Operation, reason: str, events: list[Event], step_error: str | None = None) -> None:
@@ -608,7 +611,7 @@ class Engine:
                 if "busy_since" in step.result:
                     step.result["busy_since"] = now
             events.append(self._event(op, "operation_resumed", f"Resumed with continue{said}", comment=comment))
-            return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+            return self._save_and_report(op, events, Outcome.CONTINUE)
         if answer is ResumeAction.MARK_COMPLETE:
             if op.state is not OperationState.PAUSED:
                 raise BadInput(f"operation '{op.id}' is {op.state.value}; mark_complete answers a paused operation")
@@ -635,7 +638,7 @@ class Engine:
             op.error = f"{kind} before start{said}" if kind == "abort" else None
             op.completed_at = self.clock.now()
             events.append(self._event(op, f"operation_{op.state.value}", f"{kind.capitalize()} before start{said}"))
-            return self._save_and_report(op, events, ResultOutcome.FAILED)
+            return self._save_and_report(op, events, Outcome.FAILED)
         for index, step in enumerate(op.steps):
             if index < op.current_step_index:
                 continue
@@ -661,7 +664,7 @@ class Engine:
         )
         if not unwind:
             return self._finish(op, events)
-        return self._save_and_report(op, events, ResultOutcome.CONTINUE)
+        return self._save_and_report(op, events, Outcome.CONTINUE)
 
     def _unpause(self, op: Operation) -> None:
         op.state = OperationState.ROLLING_BACK if op.unwind else OperationState.RUNNING
@@ -690,7 +693,7 @@ class Engine:
         op.steps[index].result["pause_acknowledged"] = True
         op.pause_reason = f"Reset to step '{op.steps[index].name}' by operator; answer continue to run from there"
         events = [self._event(op, "operation_reset", op.pause_reason, step=op.steps[index].id)]
-        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        return self._save_and_report(op, events, Outcome.INTERVENTION)
 
     # -- Step Functions bookkeeping ---------------------------------------------------------
 
@@ -719,7 +722,7 @@ class Engine:
             execution_arn=execution_arn if isinstance(execution_arn, str) and execution_arn else None,
         )
         events = [self._event(op, "intervention_requested", f"Waiting for an operator (notice {count})")]
-        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        return self._save_and_report(op, events, Outcome.INTERVENTION)
 
     def fail(self, operation_id: str, error: Any, cause: Any = None) -> StepResult:
         """The state machine caught an error: make the store say so instead of `running`."""
@@ -729,7 +732,7 @@ class Engine:
         text = f"{error or 'States.Error'}: {cause or 'no cause given'}"
         if op.state is OperationState.CREATED:
             # Never started (no lock, nothing changed): it stays created; a new execution starts it.
-            return self._save_and_report(op, [self._event(op, "execution_failed", text)], ResultOutcome.CONTINUE)
+            return self._save_and_report(op, [self._event(op, "execution_failed", text)], Outcome.CONTINUE)
         self._pause(
             op,
             f"The Step Functions execution failed ({text}). Start a new execution with "
@@ -737,7 +740,7 @@ class Engine:
             [],
         )
         events = [self._event(op, "execution_failed", text)]
-        return self._save_and_report(op, events, ResultOutcome.INTERVENTION)
+        return self._save_and_report(op, events, Outcome.INTERVENTION)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -775,7 +778,7 @@ class Engine:
         self,
         op: Operation,
         events: list[Event],
-        outcome: ResultOutcome,
+        outcome: Outcome,
         wait_seconds: int = 0,
         step_index: int | None = None,
     ) -> StepResult:
@@ -807,7 +810,7 @@ class Engine:
             remaining = (datetime.fromisoformat(str(until)) - now).total_seconds()
             if remaining > 0:
                 log.info("step_leased", operation_id=op.id, step=step.name, attempt=holder, until=until)
-                return self._result(op, ResultOutcome.WAIT, max(1, min(LEASE_POLL_SECONDS, math.ceil(remaining))))
+                return self._result(op, Outcome.WAIT, max(1, min(LEASE_POLL_SECONDS, math.ceil(remaining))))
             events.append(
                 self._event(
                     op,
@@ -828,7 +831,7 @@ class Engine:
         self._tell_listeners(saved, events)
         return saved
 
-    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> Outcome:
+    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> ActionOutcome:
         """Run (under the lease) or check the step; the save that follows ends the lease."""
         step = ctx.step
         try:

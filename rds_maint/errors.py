@@ -1,6 +1,43 @@
-"""Errors the engine and drivers tell apart: each maps to one exit code or Lambda result."""
+"""Every exception type of the product, and what each becomes at the drivers.
+
+The CLI (`rds_maint.cli`, exit codes of DESIGN section 8) and the Lambda (`rds_maint.lambda_handler`,
+DESIGN section 5) map these, and nothing else, to an answer; any other exception is a bug (the CLI shows
+a traceback and exits 1, the Lambda raises and the state machine's failure path records it).
+
+- `BadInput` and its kinds (`OperationNotFound`, `ClusterLocked`, `StoreNotFound`, `UnknownProfile`,
+  `AwsParameterError`): the request cannot be carried out as given and nothing changed. CLI exit 2;
+  Lambda an error result (`outcome` failed, `error` set).
+- Every other `RdsMaintError` (`Conflict`, `StoreError`, `AwsError` and its kinds, `AnswerRefused`):
+  CLI exit 1; Lambda an error result. Inside a step the engine answers some of them itself instead:
+  `Conflict` on a save becomes the winner's state with `error` "conflict: ..."; `BusyAwsError` a later
+  retry; `TransientAwsError` (`ThrottledAwsError` included) a counted retry, then a pause; any other
+  `AwsError` (`PersonAwsError`, `CredentialsError`) a pause for a person.
+- `NeedsPerson`: raised by a step action only, never seen by a driver. The engine pauses the operation
+  with its message as `pause_reason`: CLI exit 3; Lambda `outcome` intervention. It is not an
+  `RdsMaintError` (as before), so a driver's catch-all for ours cannot swallow one that escaped a step.
+"""
 
 from __future__ import annotations
+
+__all__ = [
+    "AnswerRefused",
+    "AwsError",
+    "AwsParameterError",
+    "BadInput",
+    "BusyAwsError",
+    "ClusterLocked",
+    "Conflict",
+    "CredentialsError",
+    "NeedsPerson",
+    "OperationNotFound",
+    "PersonAwsError",
+    "RdsMaintError",
+    "StoreError",
+    "StoreNotFound",
+    "ThrottledAwsError",
+    "TransientAwsError",
+    "UnknownProfile",
+]
 
 
 class RdsMaintError(Exception):
@@ -79,3 +116,11 @@ class UnknownProfile(BadInput):
 
 class AwsParameterError(PersonAwsError, BadInput):
     """botocore refused the parameters before sending the request (ParamValidationError): never transient."""
+
+
+class AnswerRefused(RdsMaintError):
+    """Step Functions did not take the answer (stale or used token, no access)."""
+
+
+class NeedsPerson(Exception):
+    """Something a person must judge: the operation pauses with this reason."""

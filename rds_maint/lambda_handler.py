@@ -15,9 +15,9 @@ engine writes meanwhile.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from rds_maint import config
 from rds_maint.config import Settings, build_engine, has_engine_factory
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
@@ -37,9 +37,9 @@ _cold_start = True  # until the first invocation of this container
 
 def _publisher() -> StatusPublisher | None:
     """One EventBridge publisher per warm container (its client is made on first use)."""
-    if os.environ.get("RDS_MAINT_STATUS_EVENTS", "on").strip().lower() in ("off", "false", "0", "no"):
+    if not config.status_events_enabled():
         return None
-    bus = os.environ.get("RDS_MAINT_EVENT_BUS") or "default"
+    bus = config.event_bus()
     if bus not in _publishers:
         _publishers[bus] = StatusPublisher(bus=bus)
     return _publishers[bus]
@@ -85,7 +85,7 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 
 def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dict[str, Any]) -> StepResult:
     if action == "create":
-        op = engine.create(params, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+        op = engine.create(params, config.aws_region())
         return engine.report(op)
     if operation_id is None:
         raise BadInput(f"action '{action}' needs operation_id")

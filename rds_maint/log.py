@@ -15,24 +15,22 @@ Lines go to the current `sys.stderr` (looked up per line, so a test's capture se
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
+from rds_maint import config
+
 _configured = False
 
-LAMBDA_LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "LOG_LEVEL", "RDS_MAINT_LOG_LEVEL")
-LOCAL_LEVEL_VARIABLES = ("RDS_MAINT_LOG_LEVEL", "LOG_LEVEL")
 DEFAULT_SERVICE = "rds-maint"
 
 
 def level_name(level: str | None = None, in_lambda: bool = False) -> str:
     """The level to log at, by the precedence in the module docstring; unknown names fall back."""
-    variables = LAMBDA_LEVEL_VARIABLES if in_lambda else LOCAL_LEVEL_VARIABLES
-    names = [level, *(os.environ.get(name) for name in variables)]
+    names = [level, config.log_level_setting(in_lambda)]
     chosen = next((n.strip().upper() for n in names if n and n.strip()), "INFO" if in_lambda else "WARNING")
     if chosen == "WARN":
         chosen = "WARNING"
@@ -54,7 +52,7 @@ def _stderr_logger(*_: Any) -> Any:
 
 def configure(level: str | None = None, json: bool | None = None) -> None:
     global _configured
-    in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    in_lambda = config.in_lambda()
     json = in_lambda if json is None else json
     numeric = logging.getLevelNamesMapping()[level_name(level, in_lambda)]
     processors: list[Any] = [
@@ -62,7 +60,7 @@ def configure(level: str | None = None, json: bool | None = None) -> None:
         structlog.processors.add_log_level,
     ]
     if json:
-        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+        service = config.powertools_service_name() or DEFAULT_SERVICE
         processors += [
             _powertools_keys(service),
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
@@ -90,11 +88,10 @@ def bind_invocation(context: Any, cold_start: bool) -> None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         cold_start=cold_start,
-        function_name=getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        function_name=getattr(context, "function_name", None) or config.lambda_function_name(),
         function_request_id=getattr(context, "aws_request_id", None),
         function_arn=getattr(context, "invoked_function_arn", None),
-        function_memory_size=getattr(context, "memory_limit_in_mb", None)
-        or os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        function_memory_size=getattr(context, "memory_limit_in_mb", None) or config.lambda_memory_size(),
     )
 
 

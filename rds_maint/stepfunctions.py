@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rds_maint.errors import BadInput, RdsMaintError
+from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
 from rds_maint.intervention import ABORT_ERROR, Answer, mask_token, region_of_arn
 from rds_maint.model import Intervention
 
@@ -33,10 +33,6 @@ INTERVENTION_TIMEOUT = (60, 31_536_000)
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 _STATE_MACHINE_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-class AnswerRefused(RdsMaintError):
-    """Step Functions did not take the answer (stale or used token, no access)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rds_maint import lambda_handler, log
+from rds_maint import config, lambda_handler, log
 from rds_maint.lambda_handler import handler
 from tests.conftest import CLUSTER, REGION, World
 from tests.test_bad_input import CONTRACT_KEYS
@@ -129,7 +129,7 @@ LogReader = Callable[[], list[dict[str, Any]]]
 def lambda_logs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[LogReader]:
     """Logging configured as in Lambda (AWS_LAMBDA_FUNCTION_NAME set), in a fresh container; the
     reader parses the JSON lines written to stderr since the last read."""
-    for name in log.LAMBDA_LEVEL_VARIABLES:
+    for name in config.LAMBDA_LEVEL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "rds-maint-engine")
     monkeypatch.setattr(lambda_handler, "_cold_start", True)
@@ -139,7 +139,7 @@ def lambda_logs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[s
         return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
 
     yield read
-    for name in ("AWS_LAMBDA_FUNCTION_NAME", *log.LAMBDA_LEVEL_VARIABLES):  # a test may have set them
+    for name in ("AWS_LAMBDA_FUNCTION_NAME", *config.LAMBDA_LEVEL_VARIABLES):  # a test may have set them
         monkeypatch.delenv(name, raising=False)
     log.configure()  # the local default again, for the tests that follow
 

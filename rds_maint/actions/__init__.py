@@ -5,10 +5,9 @@ from __future__ import annotations
 from rds_maint.actions.base import (
     Action,
     ActionContext,
+    ActionOutcome,
     Done,
-    NeedsPerson,
     Note,
-    Outcome,
     Retry,
     Wait,
 )
@@ -70,4 +69,4 @@ ACTIONS: dict[str, Action] = {
     )
 }
 
-__all__ = ["ACTIONS", "Action", "ActionContext", "Done", "NeedsPerson", "Note", "Outcome", "Retry", "Wait"]
+__all__ = ["ACTIONS", "Action", "ActionContext", "ActionOutcome", "Done", "Note", "Retry", "Wait"]

@@ -47,10 +47,6 @@ class Retry:
     transient: bool = False  # an AWS failure in a row (counted), not a resource that is busy
 
 
-class NeedsPerson(Exception):
-    """Something a person must judge: the operation pauses with this reason."""
-
-
 @dataclass
 class Note:
     type: str
@@ -75,15 +71,15 @@ class ActionContext:
         self.notes.append(Note(type_, message, data))
 
 
-Outcome = Done | Wait | Retry
+ActionOutcome = Done | Wait | Retry
 
 
 class Action(Protocol):
     name: str
 
-    def run(self, ctx: ActionContext) -> Outcome: ...
+    def run(self, ctx: ActionContext) -> ActionOutcome: ...
 
-    def check(self, ctx: ActionContext) -> Outcome: ...
+    def check(self, ctx: ActionContext) -> ActionOutcome: ...
 
 
 class ImmediateAction:
@@ -91,5 +87,5 @@ class ImmediateAction:
 
     name = "immediate"
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         raise NotImplementedError(f"{self.name} does not wait")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.proxies import proxies_tracking
 from rds_maint.actions.records import arn_name, instance_arn, recorded, tagged_by
-from rds_maint.errors import PersonAwsError
+from rds_maint.errors import NeedsPerson, PersonAwsError
 from rds_maint.plans.engine_upgrade import final_snapshot_name
 from rds_maint.rds import TAG_OPERATION_ID, ClusterSnapshot
 
@@ -150,7 +150,7 @@ class CheckUpgradeReady(ImmediateAction):
 
     name = "check_upgrade_ready"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         if cluster.engine_version != p["source_version"]:
@@ -176,7 +176,7 @@ class CheckUpgradeReady(ImmediateAction):
 class CreateBlueGreenDeployment(ImmediateAction):
     name = "create_blue_green_deployment"
 
-    def _adopt(self, ctx: ActionContext, deployment: dict[str, Any]) -> Outcome:
+    def _adopt(self, ctx: ActionContext, deployment: dict[str, Any]) -> ActionOutcome:
         ctx.note(
             "blue_green_adopted",
             f"Blue/Green deployment {deployment['BlueGreenDeploymentIdentifier']} already exists for this "
@@ -205,7 +205,7 @@ class CreateBlueGreenDeployment(ImmediateAction):
             )
         return None
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         existing = self._existing(ctx)
         if existing is not None:
@@ -253,10 +253,10 @@ class WaitBlueGreenAvailable:
 
     name = "wait_blue_green_available"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         deployment = _require(ctx)
         status = deployment.get("Status")
         identifier = deployment["BlueGreenDeploymentIdentifier"]
@@ -310,7 +310,7 @@ class SwitchoverBlueGreen:
     # The engine announces disruptive steps before and after (status events: apps drain connections).
     disruptive = True
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         deployment = _require(ctx)
         status = deployment.get("Status")
         if status == AVAILABLE:
@@ -326,7 +326,7 @@ class SwitchoverBlueGreen:
             return Retry(f"{deployment['BlueGreenDeploymentIdentifier']} is PROVISIONING", POLL["available"])
         raise NeedsPerson(f"Blue/Green deployment {deployment['BlueGreenDeploymentIdentifier']} is {status}")
 
-    def _request(self, ctx: ActionContext, deployment: dict[str, Any]) -> Outcome:
+    def _request(self, ctx: ActionContext, deployment: dict[str, Any]) -> ActionOutcome:
         identifier = str(deployment["BlueGreenDeploymentIdentifier"])
         timeout = int(ctx.params["switchover_timeout"])
         try:
@@ -363,7 +363,7 @@ class SwitchoverBlueGreen:
             transition="switchover",
         )
 
-    def _failed(self, ctx: ActionContext, deployment: dict[str, Any]) -> Outcome:
+    def _failed(self, ctx: ActionContext, deployment: dict[str, Any]) -> ActionOutcome:
         """Report a failed switchover once (pause); a `continue` after that asks for a new switchover."""
         identifier = deployment["BlueGreenDeploymentIdentifier"]
         report = f"{identifier}: {_details(deployment)}"
@@ -380,7 +380,7 @@ class SwitchoverBlueGreen:
             "deployment and the green cluster"
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         deployment = _require(ctx)
         status = deployment.get("Status")
         if status == SWITCHOVER_FAILED:
@@ -418,10 +418,10 @@ class RetainOldCluster:
 
     name = "retain_old_cluster"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         switched = recorded(ctx, "switchover_blue_green", "switchover_completed_at")
         start = datetime.fromisoformat(str(switched)) if switched else (ctx.step.started_at or ctx.now)
         until = start + timedelta(hours=int(ctx.params["hours"]))
@@ -442,7 +442,7 @@ class DeleteBlueGreenDeployment:
 
     name = "delete_blue_green_deployment"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         deployment = our_deployment(ctx)
         if deployment is None:
             ctx.note("already_done", "The Blue/Green deployment is already deleted")
@@ -477,7 +477,7 @@ class DeleteBlueGreenDeployment:
             transition="blue_green_delete",
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         deployment = our_deployment(ctx)
         if deployment is None:
             return Done("The Blue/Green deployment is deleted")
@@ -491,10 +491,10 @@ class DeleteOldCluster:
 
     name = "delete_old_cluster"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         old_id = recorded(ctx, "switchover_blue_green", "old_cluster_id")
         old_members = set(recorded(ctx, "switchover_blue_green", "old_members") or [])
@@ -574,7 +574,7 @@ class DeleteOldCluster:
             transition="cluster_delete",
         )
 
-    def _follow(self, ctx: ActionContext, old_id: str) -> Outcome | None:
+    def _follow(self, ctx: ActionContext, old_id: str) -> ActionOutcome | None:
         """A deletion under way is followed with one DescribeDBClusters per look; None: look at everything.
 
         The safety checks ran when the deletions were asked for; the cluster's member list shows any
@@ -616,7 +616,7 @@ def tag_as_ours(ctx: ActionContext, cluster: ClusterSnapshot) -> None:
 class VerifyEngineUpgrade(ImmediateAction):
     name = "verify_engine_upgrade"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         problems = _cluster_at(cluster, p["target_version"])
@@ -674,10 +674,10 @@ class UnwindBlueGreen:
 
     name = "unwind_blue_green"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         deployment = our_deployment(ctx)
         if deployment is not None:
@@ -736,7 +736,7 @@ class UnwindBlueGreen:
             + (f"; green cluster {green_id} deleted" if green_id else "")
         )
 
-    def _unprotect_green(self, ctx: ActionContext, deployment: dict[str, Any], green_id: str) -> Outcome | None:
+    def _unprotect_green(self, ctx: ActionContext, deployment: dict[str, Any], green_id: str) -> ActionOutcome | None:
         """DeleteTarget=true fails while the green cluster has deletion protection, which green copies from
         blue (Aurora user guide). Turn it off on the green cluster of *this* deployment only, never on the
         blue one; look first (idempotent). None: nothing in the way, delete now."""
@@ -803,7 +803,7 @@ class UnwindBlueGreen:
             transition="blue_green_delete_target",
         )
 
-    def _after_switchover(self, ctx: ActionContext, deployment: dict[str, Any] | None) -> Outcome:
+    def _after_switchover(self, ctx: ActionContext, deployment: dict[str, Any] | None) -> ActionOutcome:
         p = ctx.params
         cluster_id = p["cluster_id"]
         old_id = str(

@@ -12,8 +12,9 @@ so; `continue` changes them too, one at a time, `mark_complete` leaves them.
 
 from __future__ import annotations
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry
 from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.errors import NeedsPerson
 from rds_maint.model import Operation
 from rds_maint.rds import ClusterSnapshot, MemberSnapshot
 
@@ -49,7 +50,7 @@ def missing_readers(ctx: ActionContext, cluster: ClusterSnapshot, planned: list[
 class CheckCluster(ImmediateAction):
     name = "check_cluster"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         writer = p["expected_writer"]
@@ -101,7 +102,7 @@ def _new_readers(ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> l
 class VerifyInstanceClasses(ImmediateAction):
     name = "verify_instance_classes"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         targets = set(p.get("expected_classes", {}).values())
@@ -131,7 +132,7 @@ class VerifyInstanceClasses(ImmediateAction):
             result={"writer": cluster.writer_id, "classes": classes, VANISHED: gone, "new_readers_left": left},
         )
 
-    def _change_new_readers(self, ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> Outcome | None:
+    def _change_new_readers(self, ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> ActionOutcome | None:
         """Pause once about readers that joined on another class; after `continue`, change them one at a time.
 
         A Retry keeps this step running (and AWS is looked at again under the step lease); None when

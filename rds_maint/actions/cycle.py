@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.checks import VANISHED, missing_readers, rolling_problems
 from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import IN_SYNC, parameter_statuses
 from rds_maint.rds import ClusterSnapshot
 
@@ -24,7 +25,7 @@ class RestorePromotionTiers:
 
     name = "restore_promotion_tiers"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         tiers = {str(k): int(v) for k, v in p["tiers"].items()}
@@ -54,7 +55,7 @@ class RestorePromotionTiers:
             seconds=POLL_SECONDS["modify"],
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         tiers = {str(k): int(v) for k, v in p["tiers"].items()}
@@ -71,7 +72,7 @@ class VerifyInstanceCycle(ImmediateAction):
 
     name = "verify_instance_cycle"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         problems = rolling_problems(ctx, cluster)
@@ -106,7 +107,7 @@ class RecordNote(ImmediateAction):
 
     name = "record_note"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         ctx.note(str(p.get("type", "note")), str(p["message"]))
         return Done(str(p["message"]))

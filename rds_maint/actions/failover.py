@@ -6,8 +6,9 @@ the original writer only if a failback already made it the writer again).
 
 from __future__ import annotations
 
-from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.errors import NeedsPerson
 
 
 class Failover:
@@ -15,7 +16,7 @@ class Failover:
     # The engine announces disruptive steps before and after (status events: apps drain connections).
     disruptive = True
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         target = p["target"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -56,7 +57,7 @@ class Failover:
             transition="failover",
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         """One DescribeDBClusters per poll: the writer flag and the cluster status settle together."""
         p = ctx.params
         cluster = ctx.rds.cluster_roles(p["cluster_id"])

@@ -7,10 +7,10 @@ unwind (abort, rollback, the engine's final clean-up) deletes it.
 
 from __future__ import annotations
 
-from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
-from rds_maint.errors import PersonAwsError
+from rds_maint.errors import NeedsPerson, PersonAwsError
 from rds_maint.rds import TAG_OPERATION_ID, InstanceSnapshot
 
 # DB instance statuses AWS does not leave by itself ("DB instance status", Aurora user guide): only a
@@ -36,7 +36,7 @@ class CreateTempInstance:
 
     name = "create_temp_instance"
 
-    def _adopt(self, ctx: ActionContext, instance: InstanceSnapshot) -> Outcome:
+    def _adopt(self, ctx: ActionContext, instance: InstanceSnapshot) -> ActionOutcome:
         if not _ours(ctx, instance):
             raise NeedsPerson(
                 f"instance {instance.id} already exists but is not tagged "
@@ -55,7 +55,7 @@ class CreateTempInstance:
             instance_class=p["instance_class"],
         )
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         existing = ctx.rds.find_instance(p["instance_id"])
         if existing is not None:
@@ -84,7 +84,7 @@ class CreateTempInstance:
         ctx.note("temp_instance_created", f"Created temp instance {p['instance_id']}", **{"id": p["instance_id"]})
         return self._waiting(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         instance = ctx.rds.find_instance(p["instance_id"])
         if instance is None:
@@ -112,7 +112,7 @@ class ModifyInstanceClass:
 
     name = "modify_instance_class"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         target = p["instance_class"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -151,7 +151,7 @@ class ModifyInstanceClass:
             instance_class=p["instance_class"],
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         instance = ctx.rds.find_instance(p["instance_id"])
         if instance is None:
@@ -173,7 +173,7 @@ class DeleteTempInstance:
 
     name = "delete_temp_instance"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(p["instance_id"])
@@ -203,7 +203,7 @@ class DeleteTempInstance:
             condition=f"{ctx.params['instance_id']} deleted", seconds=POLL_SECONDS["delete"], transition="delete"
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         instance = ctx.rds.find_instance(ctx.params["instance_id"])
         if instance is None:
             return Done(f"{ctx.params['instance_id']} is deleted")

@@ -25,9 +25,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Wait
 from rds_maint.actions.records import recorded
-from rds_maint.errors import PersonAwsError
+from rds_maint.errors import NeedsPerson, PersonAwsError
 from rds_maint.rds import TAG_OPERATION_ID, ParameterGroupKind, RdsGateway
 
 MAX_PER_MODIFY = 20  # AWS accepts at most 20 parameters per Modify*ParameterGroup call
@@ -52,7 +52,7 @@ def _label(kind: ParameterGroupKind) -> str:
 class PrepareParameterGroups(ImmediateAction):
     name = "prepare_parameter_groups"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         messages: list[str] = []
         result: dict[str, Any] = {"created": [], "copied": {}, "skipped": {}, "changed_at": {}}
         for spec in ctx.params["groups"]:
@@ -223,10 +223,10 @@ class WaitParameterGroupsSettle:
 
     name = "wait_parameter_groups_settle"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         changed = recorded(ctx, "prepare_parameter_groups", "changed_at") or {}
         if not changed:
             return Done("No parameter group was created or changed by this operation: nothing to wait for")
@@ -255,7 +255,7 @@ class DeleteParameterGroups(ImmediateAction):
 
     name = "delete_parameter_groups"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         deleted, kept = [], []
         for spec in ctx.params["groups"]:
             kind = cast(ParameterGroupKind, spec["kind"])

@@ -8,11 +8,11 @@ about 12 requests/s per account and region, shared with everything else: fewer c
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from rds_maint.config import expected_seconds_overrides, poll_interval
 
 # Fallback intervals for actions that do not name a transition, and for busy resources.
 POLL_SECONDS = {
@@ -102,15 +102,6 @@ class PollPolicy:
     @classmethod
     def from_env(cls) -> PollPolicy:
         """RDS_MAINT_POLL_INTERVAL forces a fixed interval; RDS_MAINT_EXPECTED_SECONDS (JSON) overrides durations."""
-        fixed_text = os.environ.get("RDS_MAINT_POLL_INTERVAL")
-        fixed = int(fixed_text) if fixed_text and fixed_text.strip().isdigit() and int(fixed_text) > 0 else None
         expected = dict(EXPECTED_SECONDS)
-        overrides = os.environ.get("RDS_MAINT_EXPECTED_SECONDS")
-        if overrides:
-            try:
-                data = json.loads(overrides)
-            except json.JSONDecodeError:
-                data = {}
-            if isinstance(data, dict):
-                expected.update({str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and v > 0})
-        return cls(fixed=fixed, expected=expected)
+        expected.update(expected_seconds_overrides())
+        return cls(fixed=poll_interval(), expected=expected)

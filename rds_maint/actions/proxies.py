@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.records import recorded
+from rds_maint.errors import NeedsPerson
 from rds_maint.rds import RdsGateway
 
 DEFAULT_TARGET_GROUP = "default"
@@ -86,7 +87,7 @@ class CheckProxies(ImmediateAction):
 
     name = "check_proxies"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         cluster_id = ctx.params["cluster_id"]
         cluster = ctx.rds.describe_cluster(cluster_id)
         proxies = proxies_tracking(ctx.rds, cluster_id, cluster.engine)
@@ -130,10 +131,10 @@ class VerifyProxyTargets:
 
     name = "verify_proxy_targets"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         cluster_id = ctx.params["cluster_id"]
         cluster = ctx.rds.cluster_roles(cluster_id)
         # Which proxies to watch is settled at the first look (those recorded before the switchover and any

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rds_maint.actions.base import ActionContext, Done, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
+from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import APPLYING, IN_SYNC, is_pending_reboot, parameter_statuses
 from rds_maint.rds import MemberSnapshot
 
@@ -40,7 +41,7 @@ def _since(text: object) -> datetime:
 class RebootInstance:
     name = "reboot_instance"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         instance_id = p["instance_id"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -131,7 +132,7 @@ class RebootInstance:
             result={"left_available_at": left or ctx.now.isoformat()},
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         instance_id = p["instance_id"]
         # While it restarts one DescribeDBInstances per look; the whole cluster only once it is back.

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rds_maint.actions.base import ActionContext, Done, ImmediateAction, NeedsPerson, Outcome, Retry, Wait
+from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.aurora_storage import IO_OPTIMIZED, NAMES, as_utc
+from rds_maint.errors import NeedsPerson
 from rds_maint.rds import ClusterSnapshot
 
 
@@ -31,7 +32,7 @@ class CheckClusterStorage(ImmediateAction):
 
     name = "check_cluster_storage"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         pending = cluster.pending_storage_type
@@ -55,7 +56,7 @@ class ModifyClusterStorage:
 
     name = "modify_cluster_storage"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         target = p["storage_type"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -139,7 +140,7 @@ class ModifyClusterStorage:
             transition="storage",
         )
 
-    def check(self, ctx: ActionContext) -> Outcome:
+    def check(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         if _settled(cluster, p["storage_type"]):
@@ -150,7 +151,7 @@ class ModifyClusterStorage:
 class VerifyClusterStorage(ImmediateAction):
     name = "verify_cluster_storage"
 
-    def run(self, ctx: ActionContext) -> Outcome:
+    def run(self, ctx: ActionContext) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         expected = p["storage_type"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from rds_maint.config import state_store_url
 from rds_maint.errors import BadInput, StoreError
 from rds_maint.store.base import StateStore, check_lock_key, check_operation_id
 from rds_maint.store.dynamodb import DynamoDBStore, parse_dynamodb_url
@@ -28,7 +28,7 @@ __all__ = [
 
 def open_store(url: str | None = None, region: str | None = None, profile: str | None = None) -> StateStore:
     """The store a URL names. Never creates a bucket or table: `init_store` does that."""
-    url = url or os.environ.get("RDS_MAINT_STORE") or DEFAULT_STORE_URL
+    url = url or state_store_url() or DEFAULT_STORE_URL
     if url.startswith("file://"):
         path = url[len("file://") :]
         if not path:
