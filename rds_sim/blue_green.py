@@ -48,6 +48,7 @@ from typing import Any
 
 from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL
 from rds_sim.errors import ApiError, cluster_not_found, cluster_state, not_orderable
+from rds_sim.paging import page
 from rds_sim.seeding import MASTER_PASSWORD, MASTER_USERNAME
 from rds_sim.world_protocol import Kind, World
 
@@ -61,7 +62,6 @@ DELETING = "DELETING"
 
 _ACCOUNT = "123456789012"
 _NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
-_PAGE_DEFAULT = 100
 _TASKS = (
     ("CREATING_READ_REPLICA_OF_SOURCE", 0.45),
     ("DB_ENGINE_VERSION_UPGRADE", 0.75),
@@ -417,7 +417,7 @@ class BlueGreenSim:
             rows.append(self._describe(deployment))
         if wanted and not rows:
             raise _not_found(str(wanted))
-        return _page(rows, params, "BlueGreenDeployments")
+        return page(rows, params, "BlueGreenDeployments")
 
     def switchover_blue_green_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         identifier = str(params.get("BlueGreenDeploymentIdentifier", ""))
@@ -801,12 +801,3 @@ class BlueGreenSim:
 def _instance_group(data: dict[str, Any]) -> str:
     groups = data.get("DBParameterGroups") or [{}]
     return str(groups[0].get("DBParameterGroupName") or "")
-
-
-def _page(rows: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    start = int(params.get("Marker") or 0)
-    size = int(params.get("MaxRecords") or _PAGE_DEFAULT)
-    page: dict[str, Any] = {key: rows[start : start + size]}
-    if start + size < len(rows):
-        page["Marker"] = str(start + size)
-    return page

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from rds_sim.errors import ApiError
+from rds_sim.paging import page
 from rds_sim.world_protocol import World
 
 _ACCOUNT = "123456789012"
-_PAGE_DEFAULT = 100
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,4 @@ class MaintenanceSim:
             {"ResourceIdentifier": arn, "PendingMaintenanceActionDetails": details}
             for arn, details in by_resource.items()
         ]
-        start = int(params.get("Marker") or 0)
-        size = int(params.get("MaxRecords") or _PAGE_DEFAULT)
-        page: dict[str, Any] = {"PendingMaintenanceActions": rows[start : start + size]}
-        if start + size < len(rows):
-            page["Marker"] = str(start + size)
-        return page
+        return page(rows, params, "PendingMaintenanceActions")

@@ -38,13 +38,13 @@ from botocore.exceptions import ClientError
 
 from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, version_key
 from rds_sim.errors import ApiError
+from rds_sim.paging import page
 from rds_sim.world_protocol import Kind, World
 
 KINDS: tuple[Kind, ...] = ("cluster", "instance")
 MAX_PARAMETERS_PER_MODIFY = 20
 SETTLE = timedelta(minutes=5)  # AWS: wait at least 5 minutes after creating or modifying a group before use
 PENDING_REBOOT = "pending-reboot"
-_PAGE_DEFAULT = 100
 _GROUP_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9.]|-(?!-))*")
 
 
@@ -243,7 +243,7 @@ class ParameterGroupSim:
         else:
             operation = "DescribeDBClusterParameterGroups" if kind == "cluster" else "DescribeDBParameterGroups"
             rows = [dict(g) for g in self.world.moto.call(operation, {}).get(rows_key, [])]
-        return _page(rows, params, rows_key)
+        return page(rows, params, rows_key)
 
     def describe_parameters(self, kind: Kind, params: dict[str, Any]) -> dict[str, Any]:
         self.ensure_defaults()
@@ -277,7 +277,7 @@ class ParameterGroupSim:
         source = params.get("Source")
         if source:
             rows = [r for r in rows if r["Source"] == source]
-        return _page(rows, params, "Parameters")
+        return page(rows, params, "Parameters")
 
     def create_group(self, kind: Kind, params: dict[str, Any]) -> dict[str, Any]:
         self.ensure_defaults()
@@ -447,12 +447,3 @@ class ParameterGroupSim:
             operation = "ModifyDBClusterParameterGroup" if kind == "cluster" else "ModifyDBParameterGroup"
             key = "DBClusterParameterGroupName" if kind == "cluster" else "DBParameterGroupName"
             self.world.moto.call(operation, {key: name, "Parameters": changes})
-
-
-def _page(rows: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    start = int(params.get("Marker") or 0)
-    size = int(params.get("MaxRecords") or _PAGE_DEFAULT)
-    page: dict[str, Any] = {key: rows[start : start + size]}
-    if start + size < len(rows):
-        page["Marker"] = str(start + size)
-    return page

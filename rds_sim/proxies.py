@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rds_sim.errors import ApiError, cluster_not_found, cluster_state
+from rds_sim.paging import page
 from rds_sim.world_protocol import World
 
 DEFAULT_TARGET_GROUP = "default"
@@ -36,7 +37,6 @@ _ENGINE_FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
 _PORTS = {"POSTGRESQL": 5432, "MYSQL": 3306, "SQLSERVER": 1433}
 _NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
 _ACCOUNT = "123456789012"
-_PAGE_DEFAULT = 100
 
 
 @dataclass
@@ -161,7 +161,7 @@ class ProxySim:
     def describe_db_proxies(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("DBProxyName")
         proxies = [self._proxy(str(name))] if name else list(self._proxies.values())
-        return _page([self._describe(p) for p in proxies], params, "DBProxies")
+        return page([self._describe(p) for p in proxies], params, "DBProxies")
 
     def delete_db_proxy(self, params: dict[str, Any]) -> dict[str, Any]:
         proxy = self._proxy(str(params.get("DBProxyName", "")))
@@ -189,7 +189,7 @@ class ProxySim:
             )
         if wanted and not rows:
             raise ApiError("DBProxyTargetGroupNotFoundFault", f"Target group {wanted} not found.", 404)
-        return _page(rows, params, "TargetGroups")
+        return page(rows, params, "TargetGroups")
 
     def describe_db_proxy_targets(self, params: dict[str, Any]) -> dict[str, Any]:
         proxy = self._proxy(str(params.get("DBProxyName", "")))
@@ -197,7 +197,7 @@ class ProxySim:
         rows: list[dict[str, Any]] = []
         for cluster_id in group.clusters:
             rows += self._cluster_targets(proxy, cluster_id)
-        return _page(rows, params, "Targets")
+        return page(rows, params, "Targets")
 
     def register_db_proxy_targets(self, params: dict[str, Any]) -> dict[str, Any]:
         proxy = self._proxy(str(params.get("DBProxyName", "")))
@@ -337,12 +337,3 @@ class ProxySim:
 
 def _digest(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:17]
-
-
-def _page(rows: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    start = int(params.get("Marker") or 0)
-    size = int(params.get("MaxRecords") or _PAGE_DEFAULT)
-    page: dict[str, Any] = {key: rows[start : start + size]}
-    if start + size < len(rows):
-        page["Marker"] = str(start + size)
-    return page

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, Catalogue, class_rank
+from rds_sim.paging import page
 
 _LOG_TYPES = {AURORA_POSTGRESQL: ["postgresql"], AURORA_MYSQL: ["audit", "error", "general", "slowquery"]}
-_PAGE_DEFAULT = 100
 
 
 def describe_db_engine_versions(catalogue: Catalogue, params: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def describe_db_engine_versions(catalogue: Catalogue, params: dict[str, Any]) ->
             if not _passes(wanted, {"engine": engine, "engine-version": version, "db-parameter-group-family": family}):
                 continue
             rows.append(_engine_version(catalogue, engine, version))
-    return _page(rows, params, "DBEngineVersions")
+    return page(rows, params, "DBEngineVersions")
 
 
 def describe_orderable_db_instance_options(
@@ -51,7 +51,7 @@ def describe_orderable_db_instance_options(
             rows.append(_orderable_option(engine, version, instance_class, license_model, zones))
     if params.get("Vpc") is False:
         rows = []  # Aurora runs only in a VPC
-    return _page(rows, params, "OrderableDBInstanceOptions")
+    return page(rows, params, "OrderableDBInstanceOptions")
 
 
 def _engine_version(catalogue: Catalogue, engine: str, version: str) -> dict[str, Any]:
@@ -138,13 +138,3 @@ def _filters(params: dict[str, Any]) -> dict[str, set[str]]:
 
 def _passes(wanted: dict[str, set[str]], values: dict[str, str]) -> bool:
     return all(values[name] in accepted for name, accepted in wanted.items() if name in values)
-
-
-def _page(rows: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    """AWS-style paging: `Marker` is opaque to callers (here, the offset of the next row)."""
-    start = int(params.get("Marker") or 0)
-    size = int(params.get("MaxRecords") or _PAGE_DEFAULT)
-    page: dict[str, Any] = {key: rows[start : start + size]}
-    if start + size < len(rows):
-        page["Marker"] = str(start + size)
-    return page
