@@ -389,18 +389,20 @@ def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: 
     patcher.setattr(timeouts.TimeoutSecondsPath, "_eval_seconds", path_seconds)
 
 
+def _lookup(event: JsonDict, path: str) -> Any:
+    """The value at an input transformer's `$.a.b` path in the event (None where it is missing)."""
+    value: Any = event
+    for part in path.removeprefix("$.").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def _transform(transformer: JsonDict, event: JsonDict) -> JsonDict:
     """EventBridge's input transformer for a JSON template: placeholders take JSON values."""
 
-    def lookup(path: str) -> Any:
-        value: Any = event
-        for part in path.removeprefix("$.").split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return value
-
     text = str(transformer["InputTemplate"])
     for key, path in transformer["InputPathsMap"].items():
-        text = text.replace(f"<{key}>", json.dumps(lookup(str(path))))
+        text = text.replace(f"<{key}>", json.dumps(_lookup(event, str(path))))
     result: JsonDict = json.loads(text)
     return result
 
@@ -408,15 +410,9 @@ def _transform(transformer: JsonDict, event: JsonDict) -> JsonDict:
 def render_text(transformer: JsonDict, event: JsonDict) -> str:
     """EventBridge's input transformer for a text template: placeholders take the values as text."""
 
-    def lookup(path: str) -> Any:
-        value: Any = event
-        for part in path.removeprefix("$.").split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return value
-
     text = str(transformer["InputTemplate"])
     for key, path in transformer["InputPathsMap"].items():
-        value = lookup(str(path))
+        value = _lookup(event, str(path))
         text = text.replace(f"<{key}>", value if isinstance(value, str) else json.dumps(value))
     return text
 
