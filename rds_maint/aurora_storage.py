@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from rds_maint.errors import BadInput
 from rds_maint.model import StorageTypeChangeParams
 
-if TYPE_CHECKING:  # rds.py normalises with `storage_type_of` below: no import at run time
-    from rds_maint.rds import ClusterSnapshot
+if TYPE_CHECKING:  # only annotations read the snapshot type
+    from rds_maint.snapshots import ClusterSnapshot
 
 STANDARD = "aurora"
 IO_OPTIMIZED = "aurora-iopt1"

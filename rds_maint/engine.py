@@ -57,7 +57,8 @@ from rds_maint.model import (
 from rds_maint.plans import Plan, build_plan, unwind_steps
 from rds_maint.plans.rollback import final_cleanup_steps, final_state_problems
 from rds_maint.preflight import preflight
-from rds_maint.rds import CLUSTER_NOT_FOUND, ClusterSnapshot, RdsGateway
+from rds_maint.rds import CLUSTER_NOT_FOUND, RdsGateway
+from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.store import StateStore, check_operation_id
 
 log = get_logger("rds_maint.engine")

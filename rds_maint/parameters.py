@@ -7,7 +7,7 @@ as a cluster member, the cluster parameter group's status (DescribeDBClusters
 
 from __future__ import annotations
 
-from rds_maint.rds import MemberSnapshot
+from rds_maint.snapshots import MemberSnapshot
 
 PENDING_REBOOT = "pending-reboot"
 IN_SYNC = "in-sync"

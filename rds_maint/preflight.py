@@ -20,7 +20,8 @@ from rds_maint.model import (
     OperationType,
     StorageTypeChangeParams,
 )
-from rds_maint.rds import ClusterSnapshot, RdsGateway
+from rds_maint.rds import RdsGateway
+from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.upgrade_preflight import preflight_engine_upgrade
 
 Facts = dict[str, Any]

@@ -1,6 +1,7 @@
 """The RDS gateway: the one place that talks to boto3's RDS client.
 
-It turns responses into typed snapshots and every error into one of the kinds the engine acts
+It turns responses into the typed snapshots of `rds_maint.snapshots` (plain data, so that plans
+read AWS state without loading the SDK) and every error into one of the kinds the engine acts
 on: transient (a read is sent again here, with full jitter, a bounded number of times), busy (the
 resource refuses for now: try on a later call), credentials or parameters (a person must fix
 something before anything is sent: never retried) and needs-a-person.
@@ -17,7 +18,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -38,13 +38,10 @@ from rds_maint.retry import (
     call_with_retries,
     is_read,
 )
+from rds_maint.snapshots import ClusterRoles, ClusterSnapshot, InstanceSnapshot, MemberSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
-
-TAG_OPERATION_ID = "rds-maint:operation-id"
-TAG_AUTOSCALING = "application-autoscaling:resourceId"
-SERVERLESS_CLASS = "db.serverless"
 
 TRANSIENT_CODES = THROTTLING_CODES | SERVER_ERROR_CODES
 BUSY_CODES = frozenset(
@@ -83,105 +80,6 @@ def make_rds_client(region: str, profile: str | None = None) -> RDSClient:
     for customize in _CLIENT_CUSTOMIZERS:
         customize(client)
     return client
-
-
-@dataclass(frozen=True)
-class InstanceSnapshot:
-    id: str
-    cluster_id: str | None
-    instance_class: str
-    status: str
-    engine: str
-    engine_version: str
-    availability_zone: str | None
-    promotion_tier: int
-    parameter_group: str | None
-    parameter_apply_status: str | None
-    pending_class: str | None
-    tags: dict[str, str]
-    # Settings AWS keeps per instance and never copies from the cluster or another instance
-    # (CreateDBInstance: omitted means AWS's default, e.g. PubliclyAccessible false for Aurora).
-    publicly_accessible: bool | None = None
-    ca_certificate: str | None = None
-    monitoring_interval: int = 0
-    monitoring_role_arn: str | None = None
-    performance_insights_enabled: bool = False
-    performance_insights_kms_key: str | None = None
-    performance_insights_retention: int | None = None
-
-    @property
-    def is_autoscaled(self) -> bool:
-        return TAG_AUTOSCALING in self.tags
-
-    @property
-    def is_serverless(self) -> bool:
-        return self.instance_class == SERVERLESS_CLASS
-
-    @property
-    def operation_tag(self) -> str | None:
-        return self.tags.get(TAG_OPERATION_ID)
-
-
-@dataclass(frozen=True)
-class MemberSnapshot:
-    instance: InstanceSnapshot
-    is_writer: bool
-    promotion_tier: int
-    cluster_parameter_group_status: str | None
-
-    @property
-    def id(self) -> str:
-        return self.instance.id
-
-
-@dataclass(frozen=True)
-class ClusterSnapshot:
-    id: str
-    status: str
-    engine: str
-    engine_version: str
-    storage_type: str | None
-    parameter_group: str | None
-    members: tuple[MemberSnapshot, ...]
-    tags: dict[str, str]
-    io_optimized_next_allowed: datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    # A storage type change AWS accepted and has not finished (PendingModifiedValues.StorageType).
-    pending_storage_type: str | None = None
-    # DBCluster.GlobalClusterIdentifier: set on every member of an Aurora Global Database.
-    global_cluster_id: str | None = None
-    # DBCluster.DBClusterInstanceClass: set only on Multi-AZ DB clusters (RDS MySQL/PostgreSQL, not Aurora).
-    cluster_instance_class: str | None = None
-
-    @property
-    def is_multi_az_db_cluster(self) -> bool:
-        """A Multi-AZ DB cluster: its instances are sized and stored by the cluster, not one by one."""
-        return bool(self.cluster_instance_class) and not self.engine.startswith("aurora")
-
-    @property
-    def writer(self) -> MemberSnapshot | None:
-        return next((m for m in self.members if m.is_writer), None)
-
-    @property
-    def writer_id(self) -> str | None:
-        writer = self.writer
-        return writer.id if writer else None
-
-    def member(self, instance_id: str) -> MemberSnapshot | None:
-        return next((m for m in self.members if m.id == instance_id), None)
-
-    @property
-    def availability_zones(self) -> list[str]:
-        return list(self.raw.get("AvailabilityZones") or [])
-
-
-@dataclass(frozen=True)
-class ClusterRoles:
-    id: str
-    status: str
-    writer_id: str | None
-    member_ids: tuple[str, ...]
-    engine: str = ""
 
 
 _Found = TypeVar("_Found")
@@ -230,30 +128,6 @@ def instance_from_api(data: Any) -> InstanceSnapshot:
         performance_insights_kms_key=data.get("PerformanceInsightsKMSKeyId"),
         performance_insights_retention=data.get("PerformanceInsightsRetentionPeriod"),
     )
-
-
-def instance_settings(instance: InstanceSnapshot) -> dict[str, Any]:
-    """The CreateDBInstance parameters that give a new cluster instance `instance`'s network and monitoring.
-
-    PubliclyAccessible, the CA certificate, Enhanced Monitoring and Performance Insights are per
-    instance in Aurora: omitted, AWS applies its defaults (private, the region's default CA, no
-    monitoring), so clients that reach `instance` might not reach the new one.
-    """
-    settings: dict[str, Any] = {}
-    if instance.publicly_accessible is not None:
-        settings["PubliclyAccessible"] = instance.publicly_accessible
-    if instance.ca_certificate:
-        settings["CACertificateIdentifier"] = instance.ca_certificate
-    if instance.monitoring_interval and instance.monitoring_role_arn:
-        settings["MonitoringInterval"] = instance.monitoring_interval
-        settings["MonitoringRoleArn"] = instance.monitoring_role_arn
-    if instance.performance_insights_enabled:
-        settings["EnablePerformanceInsights"] = True
-        if instance.performance_insights_kms_key:
-            settings["PerformanceInsightsKMSKeyId"] = instance.performance_insights_kms_key
-        if instance.performance_insights_retention:
-            settings["PerformanceInsightsRetentionPeriod"] = int(instance.performance_insights_retention)
-    return settings
 
 
 def error_code(exc: ClientError) -> str:

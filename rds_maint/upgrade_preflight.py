@@ -16,7 +16,8 @@ from rds_maint.actions.proxies import proxies_tracking
 from rds_maint.errors import AwsError, BadInput
 from rds_maint.model import EngineUpgradeParams
 from rds_maint.plans.engine_upgrade import parameter_group_copy_name
-from rds_maint.rds import TAG_OPERATION_ID, ClusterSnapshot, RdsGateway
+from rds_maint.rds import RdsGateway
+from rds_maint.snapshots import TAG_OPERATION_ID, ClusterSnapshot
 
 GroupKind = Literal["cluster", "instance"]
 

@@ -22,6 +22,7 @@ from rds_maint import rds
 from rds_maint.model import OperationState, Outcome
 from rds_maint.plans import temp_instance_id
 from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
+from rds_maint.snapshots import TAG_OPERATION_ID
 from tests.conftest import CLUSTER, REGION, World
 from tests.iam_evaluator import Decision, Policy, Request, evaluate, substitute
 from tests.iam_recorder import ACCOUNT, Check, RequestRecorder
@@ -38,7 +39,7 @@ PLACEHOLDERS = {
     "StateMachineName": "rds-maint-machine",
     "OptInTagValue": "true",
 }
-OP_TAG = rds.TAG_OPERATION_ID
+OP_TAG = TAG_OPERATION_ID
 OPT_IN = ("rds-maint:opt-in", "true")
 WRITER = f"{CLUSTER}-instance-1"
 READER_2 = f"{CLUSTER}-instance-2"

@@ -10,7 +10,7 @@ from rds_maint.errors import BadInput
 from rds_maint.model import InstanceTypeChangeParams, Step
 from rds_maint.plans import temp_instance_id
 from rds_maint.plans.instance_type_change import plan_instance_type_change
-from rds_maint.rds import ClusterSnapshot, InstanceSnapshot, MemberSnapshot
+from rds_maint.snapshots import ClusterSnapshot, InstanceSnapshot, MemberSnapshot
 
 RDS_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 

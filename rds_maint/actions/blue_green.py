@@ -17,7 +17,7 @@ from rds_maint.actions.proxies import proxies_tracking
 from rds_maint.actions.records import arn_name, instance_arn, recorded, tagged_by
 from rds_maint.errors import NeedsPerson, PersonAwsError
 from rds_maint.plans.engine_upgrade import final_snapshot_name
-from rds_maint.rds import TAG_OPERATION_ID, ClusterSnapshot
+from rds_maint.snapshots import TAG_OPERATION_ID, ClusterSnapshot
 
 PROVISIONING = "PROVISIONING"
 AVAILABLE = "AVAILABLE"

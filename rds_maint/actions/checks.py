@@ -16,7 +16,7 @@ from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Immediate
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.model import Operation
-from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
 
 VANISHED = "vanished"  # step result key: the planned instance no longer existed
 

@@ -7,7 +7,7 @@ from rds_maint.actions.checks import VANISHED, missing_readers, rolling_problems
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import IN_SYNC, parameter_statuses
-from rds_maint.rds import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot
 
 
 def _tier_differences(cluster: ClusterSnapshot, tiers: dict[str, int]) -> dict[str, tuple[int, int]]:

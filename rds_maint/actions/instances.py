@@ -11,7 +11,7 @@ from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wa
 from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson, PersonAwsError
-from rds_maint.rds import TAG_OPERATION_ID, InstanceSnapshot
+from rds_maint.snapshots import TAG_OPERATION_ID, InstanceSnapshot
 
 # DB instance statuses AWS does not leave by itself ("DB instance status", Aurora user guide): only a
 # deletion (DeleteDBInstance, SkipFinalSnapshot) or a person's fix ends them.

@@ -28,7 +28,8 @@ from typing import Any, cast
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Wait
 from rds_maint.actions.records import recorded
 from rds_maint.errors import NeedsPerson, PersonAwsError
-from rds_maint.rds import TAG_OPERATION_ID, ParameterGroupKind, RdsGateway
+from rds_maint.rds import ParameterGroupKind, RdsGateway
+from rds_maint.snapshots import TAG_OPERATION_ID
 
 MAX_PER_MODIFY = 20  # AWS accepts at most 20 parameters per Modify*ParameterGroup call
 ALREADY_EXISTS = frozenset({"DBParameterGroupAlreadyExists", "DBParameterGroupAlreadyExistsFault"})

@@ -27,7 +27,7 @@ from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import APPLYING, IN_SYNC, is_pending_reboot, parameter_statuses
-from rds_maint.rds import MemberSnapshot
+from rds_maint.snapshots import MemberSnapshot
 
 FRESH_SECONDS = 10  # the turn right after the mark; later turns look for an earlier call first
 LAG_SETTLE_SECONDS = 90  # longer than AWS shows `available` after an accepted reboot

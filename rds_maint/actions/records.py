@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rds_maint.actions.base import ActionContext
-from rds_maint.rds import TAG_OPERATION_ID
+from rds_maint.snapshots import TAG_OPERATION_ID
 
 
 def recorded(ctx: ActionContext, action: str, key: str) -> Any:

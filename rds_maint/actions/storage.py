@@ -14,7 +14,7 @@ from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Immediate
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.aurora_storage import IO_OPTIMIZED, NAMES, as_utc
 from rds_maint.errors import NeedsPerson
-from rds_maint.rds import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot
 
 
 def _name(storage_type: str | None) -> str:

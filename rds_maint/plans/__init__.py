@@ -17,7 +17,7 @@ from rds_maint.plans.instance_cycle import plan_instance_cycle, unwind_instance_
 from rds_maint.plans.instance_type_change import plan_instance_type_change
 from rds_maint.plans.rollback import unwind_temp_instance_operation
 from rds_maint.plans.storage_type_change import plan_storage_type_change, unwind_storage_type_change
-from rds_maint.rds import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot
 
 __all__ = ["Plan", "build_plan", "temp_instance_id", "unwind_steps"]
 

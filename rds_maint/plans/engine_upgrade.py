@@ -19,7 +19,7 @@ from typing import Any, Literal
 from rds_maint.model import EngineUpgradeParams, Operation, Step
 from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.plans.rollback import TOUCHED
-from rds_maint.rds import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot
 
 PAUSE_BEFORE_SWITCHOVER = "switchover"
 PAUSE_BEFORE_CLEANUP = "cleanup"

@@ -16,7 +16,7 @@ from rds_maint.parameters import is_pending_reboot, parameter_statuses
 from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.plans.rollback import unwind_temp_instance_operation
 from rds_maint.plans.temp_instance import build_rolling_plan, select_members
-from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
 
 
 def _statuses(member: MemberSnapshot) -> str:

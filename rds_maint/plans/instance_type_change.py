@@ -6,7 +6,7 @@ from rds_maint.errors import BadInput
 from rds_maint.model import InstanceTypeChangeParams
 from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.plans.temp_instance import build_rolling_plan, select_members
-from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
 
 
 def plan_instance_type_change(cluster: ClusterSnapshot, params: InstanceTypeChangeParams, operation_id: str) -> Plan:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from rds_maint.model import Operation, Step, StepState
 from rds_maint.plans.base import StepBuilder
-from rds_maint.rds import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot
 
 TOUCHED = frozenset({StepState.IN_PROGRESS, StepState.WAITING, StepState.COMPLETED, StepState.FAILED})
 

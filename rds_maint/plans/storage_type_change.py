@@ -14,7 +14,7 @@ from typing import Any, Literal
 from rds_maint.aurora_storage import IO_OPTIMIZED, NAMES, STANDARD, as_utc, is_nvme_class
 from rds_maint.model import Operation, Step, StorageTypeChangeParams
 from rds_maint.plans.base import Plan, StepBuilder
-from rds_maint.rds import ClusterSnapshot, MemberSnapshot
+from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
 
 # Rollback looks this long at a cluster that already reads the original type before it calls it done:
 # longer than AWS's quiet moment after a storage change was accepted.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rds_maint.errors import BadInput
 from rds_maint.plans.base import Plan, StepBuilder, temp_instance_id
-from rds_maint.rds import ClusterSnapshot, MemberSnapshot, instance_settings
+from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot, instance_settings
 
 # Tags that describe who owns an instance, not what it is: never copied onto the temp instance.
 COPY_EXCLUDED_TAG_PREFIXES = ("aws:", "application-autoscaling:", "rds-maint:")

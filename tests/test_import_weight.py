@@ -1,0 +1,48 @@
+"""Plans are pure data from a snapshot: importing them must not load the AWS SDK.
+
+A plan (`rds-maint plan`, a preview, a unit test of the planner) needs the snapshot types, not boto3:
+loading boto3 and botocore costs start-up time and ties the pure layer to the SDK. Each module is
+imported in a fresh interpreter, since this test process has long since loaded boto3 through moto.
+The import-linter contract in pyproject.toml says the same about the import graph.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import rds_maint.plans
+
+SDK = ("boto3", "botocore")
+PLAN_MODULES = sorted(
+    ["rds_maint.plans"] + [f"rds_maint.plans.{m.name}" for m in pkgutil.iter_modules(rds_maint.plans.__path__)]
+)
+PURE_MODULES = [*PLAN_MODULES, "rds_maint.model", "rds_maint.errors", "rds_maint.snapshots"]
+
+
+def sdk_modules_loaded_by(module: str) -> list[str]:
+    """The boto3/botocore modules in `sys.modules` after a fresh interpreter imports `module`."""
+    probe = (
+        f"import json, sys, {module}; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SDK!r})))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    loaded: list[str] = json.loads(done.stdout)
+    return loaded
+
+
+def test_every_plan_module_is_probed() -> None:
+    assert {"rds_maint.plans.temp_instance", "rds_maint.plans.engine_upgrade"} <= set(PLAN_MODULES)
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_importing_the_pure_layer_loads_no_aws_sdk(module: str) -> None:
+    assert sdk_modules_loaded_by(module) == []
+
+
+def test_the_probe_sees_the_sdk_when_it_is_loaded() -> None:
+    # The gateway is the SDK's home: the probe must report botocore there, or the test above proves nothing.
+    assert "botocore" in sdk_modules_loaded_by("rds_maint.rds")
