@@ -19,7 +19,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check rds_maint rds_sim sfn_harness cmd tests bench e2e
 	$(BIN)/ruff format --check rds_maint rds_sim sfn_harness cmd tests bench e2e
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict

@@ -299,32 +299,6 @@ class RdsGateway:
 
     # -- writes (callers check first whether the effect already exists) -----------------
 
-    def create_instance(
-        self,
-        *,
-        instance_id: str,
-        cluster_id: str,
-        engine: str,
-        instance_class: str,
-        promotion_tier: int,
-        availability_zone: str | None,
-        parameter_group: str | None,
-        tags: dict[str, str],
-    ) -> None:
-        kwargs: dict[str, Any] = {
-            "DBInstanceIdentifier": instance_id,
-            "DBClusterIdentifier": cluster_id,
-            "Engine": engine,
-            "DBInstanceClass": instance_class,
-            "PromotionTier": promotion_tier,
-            "Tags": _tag_list(tags),
-        }
-        if availability_zone:
-            kwargs["AvailabilityZone"] = availability_zone
-        if parameter_group:
-            kwargs["DBParameterGroupName"] = parameter_group
-        self.call("CreateDBInstance", **kwargs)
-
     def create_cluster_instance(
         self,
         *,
