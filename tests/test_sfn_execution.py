@@ -35,7 +35,7 @@ from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
 from rds_sim import SimulatedAurora, VirtualClock
 from sfn_harness import machine
-from tests.conftest import CLUSTER, REGION, World
+from tests.helpers.world import CLUSTER, REGION, World
 from tests.test_artifacts import DETAIL_KEYS, RESUME_ACTIONS
 
 JsonDict = dict[str, Any]

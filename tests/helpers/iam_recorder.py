@@ -36,7 +36,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.iam_evaluator import ContextValue, Request
+from tests.helpers.iam_evaluator import ContextValue, Request
 
 ACCOUNT = "123456789012"
 INTERNAL_NAME = "rds-internal-name-0"  # what an `any_name` check is evaluated under
