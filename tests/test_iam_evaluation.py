@@ -22,9 +22,9 @@ from rds_maint import rds
 from rds_maint.model import OperationState, Outcome
 from rds_maint.plans import temp_instance_id
 from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
-from tests.helpers.world import CLUSTER, REGION, World
 from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate, substitute
 from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder
+from tests.helpers.world import CLUSTER, REGION, World
 
 IAM_DIR = Path(__file__).resolve().parents[1] / "iam"
 PLACEHOLDERS = {

@@ -35,8 +35,8 @@ from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
 from rds_sim import SimulatedAurora, VirtualClock
 from sfn_harness import machine
+from tests.helpers.artifacts import DETAIL_KEYS, RESUME_ACTIONS
 from tests.helpers.world import CLUSTER, REGION, World
-from tests.test_artifacts import DETAIL_KEYS, RESUME_ACTIONS
 
 JsonDict = dict[str, Any]
 Harness: TypeAlias = machine.Harness[World]
