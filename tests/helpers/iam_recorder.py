@@ -249,7 +249,7 @@ class RequestRecorder:
         """The action itself on each resource type it is authorised on."""
         if operation not in RESOURCES:
             raise KeyError(
-                f"{operation}: no resource mapping in tests/iam_recorder.py RESOURCES; add its resource types from "
+                f"{operation}: no resource mapping in tests/helpers/iam_recorder.py RESOURCES; add its resource types from "
                 "the Service Authorization Reference"
             )
         specs = RESOURCES[operation]
