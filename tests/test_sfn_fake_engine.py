@@ -1,5 +1,4 @@
-"""The execution tests here run the state
-machine in moto's Step Functions interpreter against a scripted stand-in for the engine Lambda,
+"""The state machine run in moto's Step Functions interpreter against a scripted stand-in for the engine Lambda,
 for routing that the real engine cannot easily be made to produce (rejected answers, lost write
 races, rollback and mark_complete answers, a taken hand-off name, bad start input, engine errors).
 tests/test_sfn_execution.py runs the same ASL against the real engine on the simulated Aurora.
