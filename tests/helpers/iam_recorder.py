@@ -249,8 +249,8 @@ class RequestRecorder:
         """The action itself on each resource type it is authorised on."""
         if operation not in RESOURCES:
             raise KeyError(
-                f"{operation}: no resource mapping in tests/helpers/iam_recorder.py RESOURCES; add its resource types from "
-                "the Service Authorization Reference"
+                f"{operation}: no resource mapping in tests/helpers/iam_recorder.py RESOURCES; "
+                "add its resource types from the Service Authorization Reference"
             )
         specs = RESOURCES[operation]
         request_tags = _tags(params.get("Tags"))

@@ -40,7 +40,7 @@ from tests.helpers.world import CLUSTER, REGION, World
 
 JsonDict = dict[str, Any]
 Harness: TypeAlias = machine.Harness[World]
-SFN_DIR = Path(__file__).resolve().parents[1] / "sfn"  # the ASL and the template, as shipped
+SFN_DIR = Path(__file__).resolve().parents[2] / "sfn"  # the ASL and the template, as shipped
 
 TARGET_CLASS = "db.r6g.xlarge"
 NEW_OPERATION: JsonDict = {

@@ -94,7 +94,7 @@ def test_lambda_task_retries_lambda_service_errors_with_full_jitter(name: str) -
     assert retrier["BackoffRate"] == 2
     assert retrier["MaxAttempts"] == 6
     # One retrier for every "no answer": its 6 attempts are the history budget's bound
-    # (tests/test_sfn_execution.py: 800 iterations x (11 + 6 x 3) events).
+    # (tests/scenarios/test_sfn_execution.py: 800 iterations x (11 + 6 x 3) events).
     assert set(retrier["ErrorEquals"]) >= LAMBDA_DIED_ERRORS, f"{name} must retry a function that died"
     assert len(retriers) == 1, f"{name}: a second retrier would add attempts the loop count does not see"
 

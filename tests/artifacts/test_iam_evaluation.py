@@ -26,7 +26,7 @@ from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate, sub
 from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder
 from tests.helpers.world import CLUSTER, REGION, World
 
-IAM_DIR = Path(__file__).resolve().parents[1] / "iam"
+IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
 PLACEHOLDERS = {
     "Partition": "aws",
     "Region": REGION,

@@ -1,6 +1,6 @@
 """The IAM policy files (iam/): documents without wildcards, documented placeholders, and grants that match
 what the code calls (RDS, the stores) and what the state machine and an operator need.
-tests/test_iam_evaluation.py evaluates them against real runs."""
+tests/artifacts/test_iam_evaluation.py evaluates them against real runs."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_iam_placeholders_are_documented_and_substitute_to_arns(name: str) -> No
 
 
 def test_lambda_policy_guards_deletes_and_the_operation_tag_by_name_and_tag() -> None:
-    """The fast first line; tests/test_iam_evaluation.py evaluates the policy against real runs."""
+    """The fast first line; tests/artifacts/test_iam_evaluation.py evaluates the policy against real runs."""
     by_action: dict[str, list[JsonDict]] = {}
     for statement in statements(iam_policy("lambda-policy.json")):
         for action in as_list(statement["Action"]):
@@ -131,7 +131,7 @@ def rds_operations_called_by_the_package() -> set[str]:
 
 # Granted though the code never names them: RDS checks them on the caller's behalf (Service Authorization
 # Reference, dependent actions; Aurora Blue/Green "Authorizing access"; the DeleteDBCluster final-snapshot
-# notice). tests/test_iam_evaluation.py records each of them during real runs.
+# notice). tests/artifacts/test_iam_evaluation.py records each of them during real runs.
 DEPENDENT_ACTIONS = {
     "rds:CreateDBCluster",
     "rds:CreateDBClusterEndpoint",

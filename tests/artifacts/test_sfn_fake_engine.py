@@ -1,7 +1,7 @@
 """The state machine run in moto's Step Functions interpreter against a scripted stand-in for the engine Lambda,
 for routing that the real engine cannot easily be made to produce (rejected answers, lost write
 races, rollback and mark_complete answers, a taken hand-off name, bad start input, engine errors).
-tests/test_sfn_execution.py runs the same ASL against the real engine on the simulated Aurora.
+tests/scenarios/test_sfn_execution.py runs the same ASL against the real engine on the simulated Aurora.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def machine_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[MachineFactory]
     """Build the machine in moto's interpreter; engine calls go to a FakeEngine.
 
     Timings shrink so the tests are fast: the fixed 5 s Wait becomes 1 s. The routing is what is
-    under test (tests/test_sfn_execution.py runs the ASL unchanged against the real engine).
+    under test (tests/scenarios/test_sfn_execution.py runs the ASL unchanged against the real engine).
     """
     moto: Any = pytest.importorskip("moto")
     boto3: Any = pytest.importorskip("boto3")
