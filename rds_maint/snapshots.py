@@ -1,7 +1,7 @@
 """Typed snapshots of AWS state, and the tags and names they are read by: plain data, no SDK.
 
 Plans, preflight and the engine decide from these types alone, so they load and run without boto3
-or botocore (an import-linter contract in pyproject.toml holds it; tests/test_import_weight.py checks
+or botocore (an import-linter contract in pyproject.toml holds it; tests/units/test_import_weight.py checks
 a fresh interpreter). `rds_maint.rds`, the gateway, is the only code that builds them from AWS answers.
 """
 

@@ -5,7 +5,7 @@ Why it exists: the ASL in `sfn/rds-maint-machine.asl.json` is product code, and 
 it routes every engine answer right can only be seen by running it. Here it runs as written (only
 `${LambdaArn}` substituted) in moto's interpreter, with the engine Lambda in-process and the Wait
 states on the virtual clock, so an operation of virtual hours runs in seconds. The tests
-(`tests/test_sfn_execution.py`) and the benchmark (`bench/sfn_history.py`) both use it.
+(`tests/scenarios/test_sfn_execution.py`) and the benchmark (`bench/sfn_history.py`) both use it.
 
 Every Task invokes moto's simple Lambda backend, whose `invoke` is routed in-process to the handler
 the caller passes (`rds_maint.lambda_handler.handler`): the real engine on the simulated Aurora, a

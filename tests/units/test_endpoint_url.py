@@ -23,7 +23,7 @@ from rds_maint.rds import make_rds_client
 from rds_maint.store.aws import make_client
 from sfn_harness.machine import load_template
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GENERIC = "http://127.0.0.1:45001"
 S3_ONLY = "http://127.0.0.1:45002"
 

@@ -35,12 +35,12 @@ from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
 from rds_sim import SimulatedAurora, VirtualClock
 from sfn_harness import machine
-from tests.conftest import CLUSTER, REGION, World
-from tests.test_artifacts import DETAIL_KEYS, RESUME_ACTIONS
+from tests.helpers.artifacts import DETAIL_KEYS, RESUME_ACTIONS
+from tests.helpers.world import CLUSTER, REGION, World
 
 JsonDict = dict[str, Any]
 Harness: TypeAlias = machine.Harness[World]
-SFN_DIR = Path(__file__).resolve().parents[1] / "sfn"  # the ASL and the template, as shipped
+SFN_DIR = Path(__file__).resolve().parents[2] / "sfn"  # the ASL and the template, as shipped
 
 TARGET_CLASS = "db.r6g.xlarge"
 NEW_OPERATION: JsonDict = {

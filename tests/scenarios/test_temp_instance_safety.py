@@ -14,7 +14,7 @@ import pytest
 from rds_maint.errors import BadInput
 from rds_maint.model import OperationState, Outcome
 from rds_maint.plans import temp_instance_id
-from tests.conftest import CLUSTER, World
+from tests.helpers.world import CLUSTER, World
 
 TARGET = "db.r6g.xlarge"
 OLD = "db.r6g.large"

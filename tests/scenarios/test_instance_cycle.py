@@ -16,7 +16,7 @@ from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepState
 from rds_maint.plans import temp_instance_id
 from rds_sim import SimulatedCrash
-from tests.conftest import CLUSTER, REGION, World
+from tests.helpers.world import CLUSTER, REGION, World
 
 WRITER = f"{CLUSTER}-instance-1"
 READER_2 = f"{CLUSTER}-instance-2"

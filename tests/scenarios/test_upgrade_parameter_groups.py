@@ -13,8 +13,7 @@ from rds_maint.model import Outcome
 from rds_maint.plans.engine_upgrade import parameter_group_copy_name
 from rds_maint.progress import drive
 from rds_sim import SimulatedCrash
-from tests.conftest import CLUSTER, REGION, World
-from tests.test_engine_upgrade import (
+from tests.helpers.upgrade import (
     MEMBERS,
     TARGET,
     applied,
@@ -25,6 +24,7 @@ from tests.test_engine_upgrade import (
     seed,
     user_values,
 )
+from tests.helpers.world import CLUSTER, REGION, World
 
 MYSQL_SOURCE = "8.0.mysql_aurora.3.07.1"
 MYSQL_84 = "8.4.7"

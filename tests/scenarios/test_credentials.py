@@ -23,7 +23,7 @@ from rds_maint.model import Outcome
 from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
-from tests.conftest import CLUSTER, REGION, World
+from tests.helpers.world import CLUSTER, REGION, World
 
 SSO_CONFIG = """\
 [profile sso-user]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.iam_evaluator import (
+from tests.helpers.iam_evaluator import (
     ContextValue,
     Request,
     UnsupportedPolicy,

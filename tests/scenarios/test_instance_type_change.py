@@ -9,7 +9,7 @@ import pytest
 from rds_maint.model import OperationState, Outcome, StepState
 from rds_maint.plans import temp_instance_id
 from rds_sim import SimulatedCrash
-from tests.conftest import CLUSTER, ON_EVERY_STORE, World
+from tests.helpers.world import CLUSTER, ON_EVERY_STORE, World
 
 TARGET = "db.r6g.xlarge"
 OLD = "db.r6g.large"

@@ -14,7 +14,7 @@ from rds_maint.actions.polling import EXPECTED_SECONDS, PollPolicy
 from rds_maint.demo import SCENARIOS
 from rds_maint.model import Outcome
 from rds_maint.rds import RdsGateway
-from tests.conftest import CLUSTER, REGION, World
+from tests.helpers.world import CLUSTER, REGION, World
 
 FIXED_BASELINE = 30
 

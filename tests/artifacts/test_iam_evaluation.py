@@ -1,9 +1,9 @@
 """The shipped IAM policies, evaluated offline against every RDS request of complete operations.
 
 Each scenario runs an operation end to end on the simulated Aurora (happy path, rollback,
-abort) while `tests.iam_recorder.RequestRecorder` writes down the IAM checks AWS would make
+abort) while `tests.helpers.iam_recorder.RequestRecorder` writes down the IAM checks AWS would make
 for each request (the action on each resource, the request's tags, the target's tags at call
-time, and what RDS checks on the caller's behalf). `tests.iam_evaluator` then evaluates the
+time, and what RDS checks on the caller's behalf). `tests.helpers.iam_evaluator` then evaluates the
 shipped iam/lambda-policy.json (and iam/opt-in-policy.json) against each one. A denial fails
 the test with the call, the ARN and the reason, so a new call the code makes shows up here.
 """
@@ -23,11 +23,11 @@ from rds_maint.model import OperationState, Outcome
 from rds_maint.plans import temp_instance_id
 from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
 from rds_maint.snapshots import TAG_OPERATION_ID
-from tests.conftest import CLUSTER, REGION, World
-from tests.iam_evaluator import Decision, Policy, Request, evaluate, substitute
-from tests.iam_recorder import ACCOUNT, Check, RequestRecorder
+from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate, substitute
+from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder
+from tests.helpers.world import CLUSTER, REGION, World
 
-IAM_DIR = Path(__file__).resolve().parents[1] / "iam"
+IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
 PLACEHOLDERS = {
     "Partition": "aws",
     "Region": REGION,

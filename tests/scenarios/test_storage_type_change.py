@@ -25,7 +25,7 @@ from rds_maint.model import Operation, OperationState, Outcome, StepState
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore, open_store
 from rds_sim import Catalogue, SimulatedAurora, SimulatedCrash, VirtualClock
-from tests.conftest import CLUSTER, REGION, World
+from tests.helpers.world import CLUSTER, REGION, World
 
 STANDARD, IOPT = "aurora", "aurora-iopt1"
 WRITER = f"{CLUSTER}-instance-1"

@@ -12,8 +12,8 @@ import pytest
 
 from rds_maint import config, lambda_handler, log
 from rds_maint.lambda_handler import handler
-from tests.conftest import CLUSTER, REGION, World
-from tests.test_bad_input import CONTRACT_KEYS
+from tests.helpers.contract import CONTRACT_KEYS
+from tests.helpers.world import CLUSTER, REGION, World
 
 START = {
     "type": "instance_type_change",

@@ -10,25 +10,8 @@ from click.testing import CliRunner
 
 from rds_maint.cli import main
 from rds_maint.lambda_handler import handler
-from tests.conftest import CLUSTER, REGION, World
-
-CONTRACT_KEYS = {
-    "operation_id",
-    "operation_state",
-    "step_index",
-    "step_name",
-    "step_action",
-    "step_state",
-    "outcome",
-    "continue",
-    "needs_wait",
-    "needs_intervention",
-    "completed",
-    "failed",
-    "wait_seconds",
-    "pause_reason",
-    "error",
-}
+from tests.helpers.contract import CONTRACT_KEYS
+from tests.helpers.world import CLUSTER, REGION, World
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown type", {"type": "resize_everything", "params": {}}, "unknown operation type 'resize_everything'"),

@@ -25,7 +25,7 @@ from moto import mock_aws
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.model import Event, Operation, OperationState, OperationType, Step
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
-from tests.conftest import REGION, STORE_KINDS, store_url_for
+from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 BUCKET, PREFIX, TABLE = "rds-maint-test-state", "rds-maint", "rds-maint-test-state"

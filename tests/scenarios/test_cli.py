@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner, Result
 
 from rds_maint.cli import main
-from tests.conftest import CLUSTER, REGION, World
+from tests.helpers.world import CLUSTER, REGION, World
 
 RUN = [
     "--type",

@@ -23,8 +23,8 @@ from rds_maint.intervention import (
 )
 from rds_maint.lambda_handler import handler
 from rds_maint.model import Event, Operation, OperationState, Outcome, ResumeAction
-from tests.conftest import CLUSTER, REGION, World
-from tests.test_bad_input import CONTRACT_KEYS
+from tests.helpers.contract import CONTRACT_KEYS
+from tests.helpers.world import CLUSTER, REGION, World
 
 START = {
     "type": "instance_type_change",

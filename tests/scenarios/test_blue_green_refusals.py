@@ -6,8 +6,7 @@ from __future__ import annotations
 from rds_maint.errors import PersonAwsError
 from rds_maint.model import OperationState, Outcome
 from rds_maint.progress import drive
-from tests.conftest import CLUSTER, World
-from tests.test_engine_upgrade import (
+from tests.helpers.upgrade import (
     MEMBERS,
     SOURCE,
     TARGET,
@@ -18,6 +17,7 @@ from tests.test_engine_upgrade import (
     run,
     seed,
 )
+from tests.helpers.world import CLUSTER, World
 
 NOT_READY = "InvalidBlueGreenDeploymentStateFault"
 

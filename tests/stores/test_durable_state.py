@@ -23,7 +23,7 @@ from rds_maint.plans import temp_instance_id
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import StateStore, open_store
 from rds_sim import SimulatedCrash
-from tests.conftest import CLUSTER, ON_EVERY_STORE, REGION, World
+from tests.helpers.world import CLUSTER, ON_EVERY_STORE, REGION, World
 
 TARGET = "db.r6g.xlarge"
 WRITER = f"{CLUSTER}-instance-1"

@@ -36,7 +36,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.iam_evaluator import ContextValue, Request
+from tests.helpers.iam_evaluator import ContextValue, Request
 
 ACCOUNT = "123456789012"
 INTERNAL_NAME = "rds-internal-name-0"  # what an `any_name` check is evaluated under
@@ -249,8 +249,8 @@ class RequestRecorder:
         """The action itself on each resource type it is authorised on."""
         if operation not in RESOURCES:
             raise KeyError(
-                f"{operation}: no resource mapping in tests/iam_recorder.py RESOURCES; add its resource types from "
-                "the Service Authorization Reference"
+                f"{operation}: no resource mapping in tests/helpers/iam_recorder.py RESOURCES; "
+                "add its resource types from the Service Authorization Reference"
             )
         specs = RESOURCES[operation]
         request_tags = _tags(params.get("Tags"))
