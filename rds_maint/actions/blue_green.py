@@ -696,10 +696,9 @@ class UnwindBlueGreen:
                 return self._waiting(ctx, identifier, green)
             if status == PROVISIONING and ctx.step.result.get("refused_while_provisioning"):
                 return self._provisioning(ctx, deployment, "AWS refused to delete it while PROVISIONING")
-            unprotected = self._unprotect_green(ctx, deployment, green)
-            if unprotected is not None:
-                return unprotected
-            self._tag_green(ctx, green)
+            unready = self._prepare_green(ctx, deployment, green)
+            if unready is not None:
+                return unready
             try:
                 ctx.rds.delete_blue_green_deployment(identifier, delete_target=True)
             except PersonAwsError as exc:
@@ -736,10 +735,15 @@ class UnwindBlueGreen:
             + (f"; green cluster {green_id} deleted" if green_id else "")
         )
 
-    def _unprotect_green(self, ctx: ActionContext, deployment: dict[str, Any], green_id: str) -> ActionOutcome | None:
-        """DeleteTarget=true fails while the green cluster has deletion protection, which green copies from
-        blue (Aurora user guide). Turn it off on the green cluster of *this* deployment only, never on the
-        blue one; look first (idempotent). None: nothing in the way, delete now."""
+    def _prepare_green(self, ctx: ActionContext, deployment: dict[str, Any], green_id: str) -> ActionOutcome | None:
+        """Make the green cluster of *this* deployment (never the blue one) deletable with DeleteTarget; look
+        first (idempotent). None: nothing in the way, delete now.
+
+        DeleteTarget=true fails while the green cluster has deletion protection, which green copies from blue
+        (Aurora user guide): turn it off. And RDS deletes the green cluster and its instances under the
+        caller's own DeleteDBCluster / DeleteDBInstance permissions (IAM: Blue/Green's dependent actions); the
+        role deletes only what carries this operation's tag, and green copies blue's tags, not ours: tag the
+        green cluster and each green instance first."""
         cluster_id = ctx.params["cluster_id"]
         if not green_id or green_id == cluster_id or arn_name(str(deployment.get("Source", ""))) != cluster_id:
             identifier = deployment["BlueGreenDeploymentIdentifier"]
@@ -748,7 +752,10 @@ class UnwindBlueGreen:
                 f"{green_id or '(none)'} is not a green copy of {cluster_id}"
             )
         green = ctx.rds.find_cluster(green_id)
-        if green is None or not green.raw.get("DeletionProtection"):
+        if green is None:
+            return None
+        if not green.raw.get("DeletionProtection"):
+            tag_as_ours(ctx, green)
             return None
         if green.status != "available":
             if deployment.get("Status") == PROVISIONING:
@@ -776,15 +783,6 @@ class UnwindBlueGreen:
         )
         # Delete on the next look, once the cluster shows the change (look before acting).
         return Retry(f"deletion protection turned off on {green_id}; deleting the deployment next", 15)
-
-    def _tag_green(self, ctx: ActionContext, green_id: str) -> None:
-        """With DeleteTarget, RDS deletes the green cluster and its instances under the caller's own
-        DeleteDBCluster / DeleteDBInstance permissions (IAM: Blue/Green's dependent actions). The role deletes
-        only what carries this operation's tag, and green copies blue's tags, not ours: tag the green cluster
-        and each green instance first (`_unprotect_green` already checked the deployment is ours)."""
-        green = ctx.rds.find_cluster(green_id)
-        if green is not None:
-            tag_as_ours(ctx, green)
 
     def _provisioning(self, ctx: ActionContext, deployment: dict[str, Any], why: str) -> Wait:
         return Wait(
