@@ -516,9 +516,7 @@ class Engine:
             steps = final_cleanup_steps(op, cluster)
             if steps:
                 op.context[FINAL_CLEANUP_STEPS] = [*rounds, [s.id for s in steps]]
-                op.steps.extend(steps)
-                op.current_step_index = len(op.steps) - len(steps)
-                self._unpause(op)
+                self._run_next(op, steps)
                 events.append(
                     self._event(
                         op,
@@ -652,9 +650,7 @@ class Engine:
         op.unwind = kind
         if kind == "abort":
             op.error = f"aborted by operator{said}"
-        op.steps.extend(unwind)
-        op.current_step_index = len(op.steps) - len(unwind)
-        self._unpause(op)
+        self._run_next(op, unwind)
         events.append(
             self._event(
                 op,
@@ -666,6 +662,12 @@ class Engine:
         if not unwind:
             return self._finish(op, events)
         return self._save_and_report(op, events, Outcome.CONTINUE)
+
+    def _run_next(self, op: Operation, steps: list[Step]) -> None:
+        """Append `steps` and carry on from the first of them (unwind, or the final-state clean-up)."""
+        op.steps.extend(steps)
+        op.current_step_index = len(op.steps) - len(steps)
+        self._unpause(op)
 
     def _unpause(self, op: Operation) -> None:
         op.state = OperationState.ROLLING_BACK if op.unwind else OperationState.RUNNING
