@@ -42,6 +42,7 @@ from __future__ import annotations
 import random
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -212,18 +213,15 @@ class BlueGreenSim:
     def cluster_status(self, cluster_id: str) -> str | None:
         if cluster_id in self._cluster_deletes:
             return "deleting"
-        for deployment in self._deployments.values():
-            if deployment.target_id != cluster_id:
-                continue
-            if deployment.status == PROVISIONING:
-                return "creating"
-            if deployment.status == DELETING and deployment.delete_target:
-                return "deleting"
-        return None
+        return self._green_status(lambda d: d.target_id == cluster_id)
 
     def instance_status(self, instance_id: str) -> str | None:
+        return self._green_status(lambda d: any(green == instance_id for _, green in d.members))
+
+    def _green_status(self, holds: Callable[[_Deployment], bool]) -> str | None:
+        """A green resource's status while its deployment builds it or deletes it with DeleteTarget."""
         for deployment in self._deployments.values():
-            if not any(green == instance_id for _, green in deployment.members):
+            if not holds(deployment):
                 continue
             if deployment.status == PROVISIONING:
                 return "creating"
