@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from rds_maint import rds
-from rds_maint.model import OperationState, Outcome
+from rds_maint.model import Operation, OperationState, Outcome
 from rds_maint.plans import temp_instance_id
 from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
 from rds_maint.snapshots import TAG_OPERATION_ID
@@ -104,13 +104,19 @@ def instance_type_change(world: World) -> None:
     assert not world.sim.instance_exists(temp_instance_id(CLUSTER, op.id))
 
 
-def instance_type_change_abort(world: World) -> None:
+def class_change_paused_midway(world: World) -> Operation:
+    """An instance_type_change paused before its second reader: the writer and one reader changed."""
     op = world.engine.create(
         request(
             "instance_type_change", {"target_instance_type": NEW_CLASS}, pause_before_steps=[f"modify_class:{READER_2}"]
         )
     )
     assert drive(world, op.id).outcome is Outcome.INTERVENTION
+    return op
+
+
+def instance_type_change_abort(world: World) -> None:
+    op = class_change_paused_midway(world)
     world.engine.resume(op.id, "abort")
     assert world.run(op.id).outcome is Outcome.FAILED
     assert world.sim.cluster_view(CLUSTER).writer == WRITER
@@ -118,12 +124,7 @@ def instance_type_change_abort(world: World) -> None:
 
 
 def instance_type_change_rollback(world: World) -> None:
-    op = world.engine.create(
-        request(
-            "instance_type_change", {"target_instance_type": NEW_CLASS}, pause_before_steps=[f"modify_class:{READER_2}"]
-        )
-    )
-    assert drive(world, op.id).outcome is Outcome.INTERVENTION
+    op = class_change_paused_midway(world)
     world.engine.resume(op.id, "rollback")
     world.run(op.id)
     assert world.store.load(op.id).state is OperationState.ROLLED_BACK
