@@ -93,7 +93,7 @@ class RetryPolicy:
 
 READS = RetryPolicy(attempts=5, base=0.5, cap=8.0)
 MUTATING_THROTTLED = RetryPolicy(attempts=4, base=1.0, cap=8.0)
-STORE = RetryPolicy(attempts=5, base=0.25, cap=8.0)
+STORE = RetryPolicy(attempts=5, base=0.5, cap=8.0)
 MAX_SENDS = 8  # the most sends one logical call may cost, whatever the policy (bench/retries.py measures it)
 
 

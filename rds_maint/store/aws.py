@@ -15,7 +15,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_maint import credentials
 from rds_maint.errors import StoreError
-from rds_maint.retry import CONNECTION_ERRORS, SDK_RETRIES, SERVER_ERROR_CODES, STORE, THROTTLING_CODES
+from rds_maint.retry import (
+    CONNECTION_ERRORS,
+    SDK_RETRIES,
+    SERVER_ERROR_CODES,
+    STORE,
+    THROTTLING_CODES,
+    call_with_retries,
+)
 
 T = TypeVar("T")
 
@@ -48,39 +55,38 @@ def is_throttle(exc: ClientError) -> bool:
 
 
 def backoff(attempt: int) -> float:
-    """Full jitter: a random delay up to an exponentially growing cap."""
-    return STORE.delay(attempt)
+    """Full jitter before attempt `attempt + 1`: the store policy's delay after `attempt` sends."""
+    return STORE.delay(attempt - 1)
 
 
 def with_retries(fn: Callable[[], T], what: str, sleep: Callable[[float], None]) -> T:
-    """Call `fn`, retrying throttling, 5xx answers and connection errors a bounded number of times.
+    """Call `fn`, retrying throttling, 5xx answers and connection errors a bounded number of times
+    (`rds_maint.retry.call_with_retries` with the store policy); past the bound, a StoreError.
 
     Credential and parameter errors fail at once with the line that says how to fix them.
     """
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return fn()
-        except ClientError as exc:
-            explained = credentials.explain(what, exc, None)
-            if explained is not None:
-                raise explained from None
-            if not is_throttle(exc):
-                raise
-            if attempt == ATTEMPTS:
-                raise StoreError(
-                    f"{what}: AWS kept answering {error_code(exc)} after {ATTEMPTS} attempts "
-                    "(throttled or unavailable); nothing more was written, try again later"
-                ) from exc
-            sleep(backoff(attempt))
-        except CONNECTION_ERRORS as exc:
-            if attempt == ATTEMPTS:
-                raise StoreError(
-                    f"{what}: could not reach AWS after {ATTEMPTS} attempts ({exc}); try again later"
-                ) from exc
-            sleep(backoff(attempt))
-        except BotoCoreError as exc:
-            explained = credentials.explain(what, exc, None)
-            if explained is not None:
-                raise explained from None
-            raise StoreError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def retryable(exc: Exception) -> bool:
+        if isinstance(exc, CONNECTION_ERRORS):
+            return True
+        return isinstance(exc, ClientError) and is_throttle(exc) and credentials.explain(what, exc, None) is None
+
+    try:
+        return call_with_retries(fn, retryable, STORE, sleep)
+    except ClientError as exc:
+        explained = credentials.explain(what, exc, None)
+        if explained is not None:
+            raise explained from None
+        if not is_throttle(exc):
+            raise
+        raise StoreError(
+            f"{what}: AWS kept answering {error_code(exc)} after {ATTEMPTS} attempts "
+            "(throttled or unavailable); nothing more was written, try again later"
+        ) from exc
+    except CONNECTION_ERRORS as exc:
+        raise StoreError(f"{what}: could not reach AWS after {ATTEMPTS} attempts ({exc}); try again later") from exc
+    except BotoCoreError as exc:
+        explained = credentials.explain(what, exc, None)
+        if explained is not None:
+            raise explained from None
+        raise StoreError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
