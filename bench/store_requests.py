@@ -29,7 +29,7 @@ from typing import Any
 from moto import mock_aws
 
 from rds_maint import rds
-from rds_maint.actions import Action, ActionContext, ActionOutcome
+from rds_maint.actions import ActionContext, ActionOutcome, AnyAction
 from rds_maint.engine import Engine
 from rds_maint.model import Outcome
 from rds_maint.rds import RdsGateway, make_rds_client
@@ -77,7 +77,7 @@ class BenchEngine(Engine):
 
     kind = "other"
 
-    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> ActionOutcome:
+    def _attempt(self, action: AnyAction, ctx: ActionContext[Any, Any], waiting: bool) -> ActionOutcome:
         self.kind = "check" if waiting else "run"
         return super()._attempt(action, ctx, waiting)
 

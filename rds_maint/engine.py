@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rds_maint.actions import ACTIONS, Action, ActionContext, ActionOutcome, Done, Retry, Wait
+from rds_maint.actions import ACTIONS, ActionContext, ActionOutcome, AnyAction, Done, Retry, Wait, is_disruptive
+from rds_maint.actions.base import record_dict
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.clock import Clock, SystemClock
 from rds_maint.errors import (
@@ -164,7 +165,7 @@ def _step_matches(step: Step, ref: str) -> bool:
 
 def _disruptive(step: Step) -> bool:
     """Steps whose action moves the writer (failover, switchover): announced before and after."""
-    return bool(getattr(ACTIONS.get(step.action), "disruptive", False))
+    return is_disruptive(ACTIONS.get(step.action))
 
 
 class Engine:
@@ -345,8 +346,8 @@ class Engine:
                 return leased
             op, events = leased, []
             step = op.steps[op.current_step_index]
-        ctx = ActionContext(rds=self.rds(op.region), operation=op, step=step, now=now)
         try:
+            ctx = self._context(action, op, step, now)
             outcome: ActionOutcome = self._attempt(action, ctx, waiting)
         except NeedsPerson as exc:
             self._record_notes(op, ctx, events)
@@ -395,7 +396,7 @@ class Engine:
             step.completed_at = now
             step.wait_condition = None
             step.error = None
-            step.result.update(outcome.result)
+            step.result.update(record_dict(outcome.result))
             step.result["message"] = outcome.message
             events.append(self._event(op, "step_completed", f"Step {step.name}: {outcome.message}", step=step.id))
             if _disruptive(step):
@@ -414,7 +415,9 @@ class Engine:
                     self._event(op, "step_waiting", f"Step {step.name}: waiting for {outcome.condition}", step=step.id)
                 )
             step.wait_condition = outcome.condition
-            step.result.update(outcome.result)
+            step.result.update(record_dict(outcome.result))
+            if outcome.progressing:
+                step.result["wait_started_at"] = now.isoformat()
             if self._timed_out(op, step.result.get("wait_started_at"), now):
                 minutes = op.wait_timeout // 60
                 self._pause(
@@ -571,7 +574,7 @@ class Engine:
             step.error = step_error
         events.append(self._event(op, "operation_paused", reason, step=step.id if step else None))
 
-    def _record_notes(self, op: Operation, ctx: ActionContext, events: list[Event]) -> None:
+    def _record_notes(self, op: Operation, ctx: ActionContext[Any, Any], events: list[Event]) -> None:
         for note in ctx.notes:
             events.append(self._event(op, note.type, note.message, step=ctx.step.id, **note.data))
         ctx.notes.clear()
@@ -834,7 +837,22 @@ class Engine:
         self._tell_listeners(saved, events)
         return saved
 
-    def _attempt(self, action: Action, ctx: ActionContext, waiting: bool) -> ActionOutcome:
+    def _context(self, action: AnyAction, op: Operation, step: Step, now: datetime) -> ActionContext[Any, Any]:
+        """The step's params parsed by its kind (a plan that no longer parses pauses, as any bug)."""
+        kind = getattr(action, "kind", None)
+        params: Any = kind.parse_params(step.parameters) if kind is not None else step.parameters
+        since = step.result.get("wait_started_at")
+        return ActionContext(
+            rds=self.rds(op.region),
+            operation=op,
+            step=step,
+            now=now,
+            params=params,
+            kind=kind,
+            waiting_since=datetime.fromisoformat(str(since)) if since else None,
+        )
+
+    def _attempt(self, action: AnyAction, ctx: ActionContext[Any, Any], waiting: bool) -> ActionOutcome:
         """Run (under the lease) or check the step; the save that follows ends the lease."""
         step = ctx.step
         try:

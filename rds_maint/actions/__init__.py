@@ -6,10 +6,13 @@ from rds_maint.actions.base import (
     Action,
     ActionContext,
     ActionOutcome,
+    AnyAction,
     Done,
     Note,
     Retry,
     Wait,
+    action_name,
+    is_disruptive,
 )
 from rds_maint.actions.blue_green import (
     CheckUpgradeReady,
@@ -35,8 +38,8 @@ from rds_maint.actions.proxies import CheckProxies, VerifyProxyTargets
 from rds_maint.actions.reboot import RebootInstance
 from rds_maint.actions.storage import CheckClusterStorage, ModifyClusterStorage, VerifyClusterStorage
 
-ACTIONS: dict[str, Action] = {
-    action.name: action
+ACTIONS: dict[str, AnyAction] = {
+    action_name(action): action
     for action in (
         CheckCluster(),
         VerifyInstanceClasses(),
@@ -69,4 +72,16 @@ ACTIONS: dict[str, Action] = {
     )
 }
 
-__all__ = ["ACTIONS", "Action", "ActionContext", "ActionOutcome", "Done", "Note", "Retry", "Wait"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ActionContext",
+    "ActionOutcome",
+    "AnyAction",
+    "Done",
+    "Note",
+    "Retry",
+    "Wait",
+    "action_name",
+    "is_disruptive",
+]

@@ -4,16 +4,39 @@ Actions are the only code that changes AWS. Each has `run` (do the change once,
 after looking whether it is already done) and `check` (look whether the change has
 reached its end state). Both are safe to repeat: a crash between an AWS call and
 the save means `run` is called again, and it must find its own earlier effect.
+
+An action declares its `StepKind`: the engine parses the step's stored params into the kind's
+model before the call (`ctx.params`), and merges the record an outcome carries into the step's
+result. The engine's own bookkeeping (leases, when a wait began) is not the action's to write: an
+action that sees AWS progressing says so with `Wait(progressing=True)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from rds_maint.model import Operation, Step
 from rds_maint.rds import RdsGateway
+from rds_maint.steps.base import StepKind, StepParams, StepRecord
+
+P = TypeVar("P", bound=StepParams)
+R = TypeVar("R", bound=StepRecord)
+R2 = TypeVar("R2", bound=StepRecord)
+
+# What an outcome may carry into the step's result: the kind's record (or, until every action is
+# typed, a plain dict).
+RecordData = StepRecord | dict[str, Any] | None
+
+
+def record_dict(record: RecordData) -> dict[str, Any]:
+    """The JSON the step's result is updated with: only the fields the action set."""
+    if record is None:
+        return {}
+    if isinstance(record, StepRecord):
+        return record.model_dump(mode="json", exclude_unset=True)
+    return dict(record)
 
 
 @dataclass(frozen=True)
@@ -21,7 +44,7 @@ class Done:
     """The step reached its end state."""
 
     message: str
-    result: dict[str, Any] = field(default_factory=dict)
+    result: RecordData = None
 
 
 @dataclass(frozen=True)
@@ -31,11 +54,14 @@ class Wait:
     condition: str
     seconds: int
     message: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
+    result: RecordData = None
     # The AWS transition being waited for (a key of polling.EXPECTED_SECONDS): when set, the
     # engine's PollPolicy picks the interval from the time already waited instead of `seconds`.
     transition: str | None = None
     instance_class: str | None = None
+    # AWS shows the change moving (or the wait runs to a deadline of its own, such as a retention):
+    # the operation's wait timeout starts again from now.
+    progressing: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,37 +81,85 @@ class Note:
 
 
 @dataclass
-class ActionContext:
+class ActionContext(Generic[P, R]):
+    """One call of one action: the step's typed params, its record so far, earlier steps' records."""
+
     rds: RdsGateway
     operation: Operation
     step: Step
     now: datetime
+    params: P
+    kind: StepKind[P, R] | None = None
+    # When the step began waiting (the engine's bookkeeping), or None before its first wait.
+    waiting_since: datetime | None = None
     notes: list[Note] = field(default_factory=list)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.step.parameters
 
     def note(self, type_: str, message: str, **data: Any) -> None:
         """Record something worth an event (an adoption, a no-op) beside the transition events."""
         self.notes.append(Note(type_, message, data))
 
+    def so_far(self) -> R:
+        """What this step recorded in its earlier calls (fields it has not set keep their defaults)."""
+        if self.kind is None:
+            raise TypeError(f"step {self.step.name}: its action declares no StepKind")
+        return self.kind.parse_record(self.step.result)
+
+    def keep(self, record: R) -> None:
+        """Record facts now, with the save that follows this call, even if the action then pauses."""
+        self.step.result.update(record_dict(record))
+
+    def earlier(self, kind: StepKind[Any, R2]) -> R2 | None:
+        """What earlier steps of `kind` recorded (each field from the latest step that set it), or None."""
+        fields = kind.record.model_fields
+        merged: dict[str, Any] = {}
+        for step in self.operation.steps:
+            if step.action == kind.action:
+                merged.update({k: v for k, v in step.result.items() if k in fields})
+        return kind.parse_record(merged) if merged else None
+
 
 ActionOutcome = Done | Wait | Retry
 
 
-class Action(Protocol):
+class Action(Protocol[P, R]):
+    """A typed action: its kind names it and types what it reads and records."""
+
+    @property
+    def kind(self) -> StepKind[P, R]: ...
+
+    def run(self, ctx: ActionContext[P, R]) -> ActionOutcome: ...
+
+    def check(self, ctx: ActionContext[P, R]) -> ActionOutcome: ...
+
+
+class LegacyAction(Protocol):
+    """An action not yet typed: named by a string, reading `ctx.params` as a dict. Being retired."""
+
     name: str
 
-    def run(self, ctx: ActionContext) -> ActionOutcome: ...
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome: ...
 
-    def check(self, ctx: ActionContext) -> ActionOutcome: ...
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome: ...
+
+
+AnyAction = Action[Any, Any] | LegacyAction
+
+
+def action_name(action: AnyAction) -> str:
+    kind = getattr(action, "kind", None)
+    return kind.action if isinstance(kind, StepKind) else str(getattr(action, "name", ""))
+
+
+def is_disruptive(action: AnyAction | None) -> bool:
+    """Steps whose action moves the writer (failover, switchover): announced before and after."""
+    kind = getattr(action, "kind", None)
+    if isinstance(kind, StepKind):
+        return kind.disruptive
+    return bool(getattr(action, "disruptive", False))
 
 
 class ImmediateAction:
     """An action with nothing to wait for: `check` is never reached after `Done`."""
 
-    name = "immediate"
-
-    def check(self, ctx: ActionContext) -> ActionOutcome:
-        raise NotImplementedError(f"{self.name} does not wait")
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+        raise NotImplementedError(f"step {ctx.step.name} does not wait")

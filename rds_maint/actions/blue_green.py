@@ -46,7 +46,7 @@ REFUSAL_BACKOFF = (15, 30, 60, 120)
 # -- finding our deployment ------------------------------------------------------------------
 
 
-def our_deployment(ctx: ActionContext) -> dict[str, Any] | None:
+def our_deployment(ctx: ActionContext[Any, Any]) -> dict[str, Any] | None:
     """The deployment this operation created: by the id the create step recorded, else by tag."""
     deployment_id = recorded(ctx, "create_blue_green_deployment", "deployment_id")
     if deployment_id:
@@ -54,7 +54,7 @@ def our_deployment(ctx: ActionContext) -> dict[str, Any] | None:
     return next((d for d in ctx.rds.blue_green_deployments() if tagged_by(d, ctx.operation.id)), None)
 
 
-def _require(ctx: ActionContext) -> dict[str, Any]:
+def _require(ctx: ActionContext[Any, Any]) -> dict[str, Any]:
     deployment = our_deployment(ctx)
     if deployment is None:
         raise NeedsPerson(
@@ -93,7 +93,7 @@ def _invalid(deployment: dict[str, Any]) -> NeedsPerson:
     )
 
 
-def _refused(ctx: ActionContext, call: str, identifier: str, status: object, exc: PersonAwsError) -> Retry:
+def _refused(ctx: ActionContext[Any, Any], call: str, identifier: str, status: object, exc: PersonAwsError) -> Retry:
     """AWS refused `call` while the deployment reads `status`, a state that should accept it: ask again on a
     later look (backing off), and pause with AWS's message once the refusals have lasted REFUSAL_BUDGET.
 
@@ -118,7 +118,7 @@ def _refused(ctx: ActionContext, call: str, identifier: str, status: object, exc
     return Retry(f"AWS refused {call} while {identifier} reads {status} ({exc.aws_message}); asking again", seconds)
 
 
-def _accepted(ctx: ActionContext, call: str) -> None:
+def _accepted(ctx: ActionContext[Any, Any], call: str) -> None:
     """The call went through: forget its refusals."""
     refusals = ctx.step.result.get("refusals")
     if isinstance(refusals, dict):
@@ -150,7 +150,7 @@ class CheckUpgradeReady(ImmediateAction):
 
     name = "check_upgrade_ready"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         if cluster.engine_version != p["source_version"]:
@@ -176,7 +176,7 @@ class CheckUpgradeReady(ImmediateAction):
 class CreateBlueGreenDeployment(ImmediateAction):
     name = "create_blue_green_deployment"
 
-    def _adopt(self, ctx: ActionContext, deployment: dict[str, Any]) -> ActionOutcome:
+    def _adopt(self, ctx: ActionContext[Any, Any], deployment: dict[str, Any]) -> ActionOutcome:
         ctx.note(
             "blue_green_adopted",
             f"Blue/Green deployment {deployment['BlueGreenDeploymentIdentifier']} already exists for this "
@@ -194,7 +194,7 @@ class CreateBlueGreenDeployment(ImmediateAction):
             },
         )
 
-    def _existing(self, ctx: ActionContext) -> dict[str, Any] | None:
+    def _existing(self, ctx: ActionContext[Any, Any]) -> dict[str, Any] | None:
         p = ctx.params
         for deployment in ctx.rds.blue_green_deployments(source_arn=p["cluster_arn"]):
             if tagged_by(deployment, ctx.operation.id):
@@ -205,7 +205,7 @@ class CreateBlueGreenDeployment(ImmediateAction):
             )
         return None
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         existing = self._existing(ctx)
         if existing is not None:
@@ -253,10 +253,10 @@ class WaitBlueGreenAvailable:
 
     name = "wait_blue_green_available"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         deployment = _require(ctx)
         status = deployment.get("Status")
         identifier = deployment["BlueGreenDeploymentIdentifier"]
@@ -310,7 +310,7 @@ class SwitchoverBlueGreen:
     # The engine announces disruptive steps before and after (status events: apps drain connections).
     disruptive = True
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         deployment = _require(ctx)
         status = deployment.get("Status")
         if status == AVAILABLE:
@@ -326,7 +326,7 @@ class SwitchoverBlueGreen:
             return Retry(f"{deployment['BlueGreenDeploymentIdentifier']} is PROVISIONING", POLL["available"])
         raise NeedsPerson(f"Blue/Green deployment {deployment['BlueGreenDeploymentIdentifier']} is {status}")
 
-    def _request(self, ctx: ActionContext, deployment: dict[str, Any]) -> ActionOutcome:
+    def _request(self, ctx: ActionContext[Any, Any], deployment: dict[str, Any]) -> ActionOutcome:
         identifier = str(deployment["BlueGreenDeploymentIdentifier"])
         timeout = int(ctx.params["switchover_timeout"])
         try:
@@ -354,7 +354,7 @@ class SwitchoverBlueGreen:
         )
         return self._waiting(ctx, "just requested", {"switchover_requested_at": ctx.now.isoformat()})
 
-    def _waiting(self, ctx: ActionContext, now_status: str, result: dict[str, Any] | None = None) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any], now_status: str, result: dict[str, Any] | None = None) -> Wait:
         return Wait(
             condition=f"SWITCHOVER_COMPLETED and {ctx.params['cluster_id']} available at "
             f"{ctx.params['target_version']} ({now_status})",
@@ -363,7 +363,7 @@ class SwitchoverBlueGreen:
             transition="switchover",
         )
 
-    def _failed(self, ctx: ActionContext, deployment: dict[str, Any]) -> ActionOutcome:
+    def _failed(self, ctx: ActionContext[Any, Any], deployment: dict[str, Any]) -> ActionOutcome:
         """Report a failed switchover once (pause); a `continue` after that asks for a new switchover."""
         identifier = deployment["BlueGreenDeploymentIdentifier"]
         report = f"{identifier}: {_details(deployment)}"
@@ -380,7 +380,7 @@ class SwitchoverBlueGreen:
             "deployment and the green cluster"
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         deployment = _require(ctx)
         status = deployment.get("Status")
         if status == SWITCHOVER_FAILED:
@@ -418,10 +418,10 @@ class RetainOldCluster:
 
     name = "retain_old_cluster"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         switched = recorded(ctx, "switchover_blue_green", "switchover_completed_at")
         start = datetime.fromisoformat(str(switched)) if switched else (ctx.step.started_at or ctx.now)
         until = start + timedelta(hours=int(ctx.params["hours"]))
@@ -442,7 +442,7 @@ class DeleteBlueGreenDeployment:
 
     name = "delete_blue_green_deployment"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         deployment = our_deployment(ctx)
         if deployment is None:
             ctx.note("already_done", "The Blue/Green deployment is already deleted")
@@ -477,7 +477,7 @@ class DeleteBlueGreenDeployment:
             transition="blue_green_delete",
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         deployment = our_deployment(ctx)
         if deployment is None:
             return Done("The Blue/Green deployment is deleted")
@@ -491,10 +491,10 @@ class DeleteOldCluster:
 
     name = "delete_old_cluster"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         old_id = recorded(ctx, "switchover_blue_green", "old_cluster_id")
         old_members = set(recorded(ctx, "switchover_blue_green", "old_members") or [])
@@ -574,7 +574,7 @@ class DeleteOldCluster:
             transition="cluster_delete",
         )
 
-    def _follow(self, ctx: ActionContext, old_id: str) -> ActionOutcome | None:
+    def _follow(self, ctx: ActionContext[Any, Any], old_id: str) -> ActionOutcome | None:
         """A deletion under way is followed with one DescribeDBClusters per look; None: look at everything.
 
         The safety checks ran when the deletions were asked for; the cluster's member list shows any
@@ -598,7 +598,7 @@ class DeleteOldCluster:
         return None
 
 
-def tag_as_ours(ctx: ActionContext, cluster: ClusterSnapshot) -> None:
+def tag_as_ours(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> None:
     """Tag a cluster and its instances as this operation's: the IAM policy deletes only tagged ones (the old
     blue cluster after a switchover, the green one before DeleteTarget). Looks first; a member already
     deleting was tagged before its deletion was asked for."""
@@ -616,7 +616,7 @@ def tag_as_ours(ctx: ActionContext, cluster: ClusterSnapshot) -> None:
 class VerifyEngineUpgrade(ImmediateAction):
     name = "verify_engine_upgrade"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         problems = _cluster_at(cluster, p["target_version"])
@@ -674,10 +674,10 @@ class UnwindBlueGreen:
 
     name = "unwind_blue_green"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         deployment = our_deployment(ctx)
         if deployment is not None:
@@ -735,7 +735,9 @@ class UnwindBlueGreen:
             + (f"; green cluster {green_id} deleted" if green_id else "")
         )
 
-    def _prepare_green(self, ctx: ActionContext, deployment: dict[str, Any], green_id: str) -> ActionOutcome | None:
+    def _prepare_green(
+        self, ctx: ActionContext[Any, Any], deployment: dict[str, Any], green_id: str
+    ) -> ActionOutcome | None:
         """Make the green cluster of *this* deployment (never the blue one) deletable with DeleteTarget; look
         first (idempotent). None: nothing in the way, delete now.
 
@@ -784,7 +786,7 @@ class UnwindBlueGreen:
         # Delete on the next look, once the cluster shows the change (look before acting).
         return Retry(f"deletion protection turned off on {green_id}; deleting the deployment next", 15)
 
-    def _provisioning(self, ctx: ActionContext, deployment: dict[str, Any], why: str) -> Wait:
+    def _provisioning(self, ctx: ActionContext[Any, Any], deployment: dict[str, Any], why: str) -> Wait:
         return Wait(
             condition=f"{deployment['BlueGreenDeploymentIdentifier']} to finish PROVISIONING ({_tasks(deployment)}) "
             f"before it is deleted ({why})",
@@ -793,7 +795,7 @@ class UnwindBlueGreen:
             transition="blue_green_create",
         )
 
-    def _waiting(self, ctx: ActionContext, what: str, green: str) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any], what: str, green: str) -> Wait:
         return Wait(
             condition=f"{what} and green cluster {green} deleted",
             seconds=POLL["delete"],
@@ -801,7 +803,7 @@ class UnwindBlueGreen:
             transition="blue_green_delete_target",
         )
 
-    def _after_switchover(self, ctx: ActionContext, deployment: dict[str, Any] | None) -> ActionOutcome:
+    def _after_switchover(self, ctx: ActionContext[Any, Any], deployment: dict[str, Any] | None) -> ActionOutcome:
         p = ctx.params
         cluster_id = p["cluster_id"]
         old_id = str(

@@ -12,6 +12,8 @@ so; `continue` changes them too, one at a time, `mark_complete` leaves them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
@@ -21,7 +23,7 @@ from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
 VANISHED = "vanished"  # step result key: the planned instance no longer existed
 
 
-def skip_vanished(ctx: ActionContext, instance_id: str, cluster_id: str) -> Done | None:
+def skip_vanished(ctx: ActionContext[Any, Any], instance_id: str, cluster_id: str) -> Done | None:
     """Done (skipped, with an event) for a planned reader that is no longer in the cluster; None for the writer."""
     if instance_id == ctx.operation.context.get("original_writer"):
         return None
@@ -35,7 +37,7 @@ def vanished_instances(operation: Operation) -> list[str]:
     return sorted({str(s.parameters.get("instance_id")) for s in operation.steps if s.result.get(VANISHED) is True})
 
 
-def missing_readers(ctx: ActionContext, cluster: ClusterSnapshot, planned: list[str]) -> list[str]:
+def missing_readers(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, planned: list[str]) -> list[str]:
     """Planned readers no longer in the cluster (noted as vanished); the original writer is never one of them."""
     writer = ctx.operation.context.get("original_writer")
     gone = sorted({i for i in planned if cluster.member(i) is None and i != writer})
@@ -50,7 +52,7 @@ def missing_readers(ctx: ActionContext, cluster: ClusterSnapshot, planned: list[
 class CheckCluster(ImmediateAction):
     name = "check_cluster"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         writer = p["expected_writer"]
@@ -73,7 +75,7 @@ class CheckCluster(ImmediateAction):
         return Done(f"Cluster {cluster.id} is available with writer {cluster.writer_id}{skipped}")
 
 
-def rolling_problems(ctx: ActionContext, cluster: ClusterSnapshot) -> list[str]:
+def rolling_problems(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> list[str]:
     """What every temp-instance operation promises at the end: the original writer, no temp instance."""
     problems = []
     if cluster.writer_id != ctx.params["expected_writer"]:
@@ -84,7 +86,7 @@ def rolling_problems(ctx: ActionContext, cluster: ClusterSnapshot) -> list[str]:
     return problems
 
 
-def _new_readers(ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> list[MemberSnapshot]:
+def _new_readers(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, target: str) -> list[MemberSnapshot]:
     """Readers that joined after the plan was made, that a person placed (no Auto Scaling, no Serverless v2)."""
     known = set(ctx.operation.context.get("original_classes") or {})
     return [
@@ -102,7 +104,7 @@ def _new_readers(ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> l
 class VerifyInstanceClasses(ImmediateAction):
     name = "verify_instance_classes"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         targets = set(p.get("expected_classes", {}).values())
@@ -132,7 +134,9 @@ class VerifyInstanceClasses(ImmediateAction):
             result={"writer": cluster.writer_id, "classes": classes, VANISHED: gone, "new_readers_left": left},
         )
 
-    def _change_new_readers(self, ctx: ActionContext, cluster: ClusterSnapshot, target: str) -> ActionOutcome | None:
+    def _change_new_readers(
+        self, ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, target: str
+    ) -> ActionOutcome | None:
         """Pause once about readers that joined on another class; after `continue`, change them one at a time.
 
         A Retry keeps this step running (and AWS is looked at again under the step lease); None when

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.checks import VANISHED, missing_readers, rolling_problems
 from rds_maint.actions.polling import POLL_SECONDS
@@ -25,7 +27,7 @@ class RestorePromotionTiers:
 
     name = "restore_promotion_tiers"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         tiers = {str(k): int(v) for k, v in p["tiers"].items()}
@@ -49,13 +51,13 @@ class RestorePromotionTiers:
             )
         return self._waiting(ctx)
 
-    def _waiting(self, ctx: ActionContext) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any]) -> Wait:
         return Wait(
             condition=f"promotion tiers of {ctx.params['cluster_id']} as before",
             seconds=POLL_SECONDS["modify"],
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         tiers = {str(k): int(v) for k, v in p["tiers"].items()}
@@ -72,7 +74,7 @@ class VerifyInstanceCycle(ImmediateAction):
 
     name = "verify_instance_cycle"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         problems = rolling_problems(ctx, cluster)
@@ -107,7 +109,7 @@ class RecordNote(ImmediateAction):
 
     name = "record_note"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         ctx.note(str(p.get("type", "note")), str(p["message"]))
         return Done(str(p["message"]))

@@ -7,6 +7,8 @@ unwind (abort, rollback, the engine's final clean-up) deletes it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS
@@ -27,7 +29,7 @@ FAILED_STATUSES = frozenset(
 )
 
 
-def _ours(ctx: ActionContext, instance: InstanceSnapshot) -> bool:
+def _ours(ctx: ActionContext[Any, Any], instance: InstanceSnapshot) -> bool:
     return instance.operation_tag == ctx.operation.id
 
 
@@ -36,7 +38,7 @@ class CreateTempInstance:
 
     name = "create_temp_instance"
 
-    def _adopt(self, ctx: ActionContext, instance: InstanceSnapshot) -> ActionOutcome:
+    def _adopt(self, ctx: ActionContext[Any, Any], instance: InstanceSnapshot) -> ActionOutcome:
         if not _ours(ctx, instance):
             raise NeedsPerson(
                 f"instance {instance.id} already exists but is not tagged "
@@ -46,7 +48,7 @@ class CreateTempInstance:
         ctx.note("temp_instance_adopted", f"Temp instance {instance.id} already exists; adopting it")
         return self._waiting(ctx)
 
-    def _waiting(self, ctx: ActionContext) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any]) -> Wait:
         p = ctx.params
         return Wait(
             condition=f"{p['instance_id']} available with class {p['instance_class']}",
@@ -55,7 +57,7 @@ class CreateTempInstance:
             instance_class=p["instance_class"],
         )
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         existing = ctx.rds.find_instance(p["instance_id"])
         if existing is not None:
@@ -84,7 +86,7 @@ class CreateTempInstance:
         ctx.note("temp_instance_created", f"Created temp instance {p['instance_id']}", **{"id": p["instance_id"]})
         return self._waiting(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         instance = ctx.rds.find_instance(p["instance_id"])
         if instance is None:
@@ -112,7 +114,7 @@ class ModifyInstanceClass:
 
     name = "modify_instance_class"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         target = p["instance_class"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -142,7 +144,7 @@ class ModifyInstanceClass:
         ctx.note("modify_requested", f"Requested class change of {instance.id} to {target}", target=target)
         return self._waiting(ctx, instance.status)
 
-    def _waiting(self, ctx: ActionContext, status: str) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any], status: str) -> Wait:
         p = ctx.params
         return Wait(
             condition=f"{p['instance_id']} available with class {p['instance_class']} (now {status})",
@@ -151,7 +153,7 @@ class ModifyInstanceClass:
             instance_class=p["instance_class"],
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         instance = ctx.rds.find_instance(p["instance_id"])
         if instance is None:
@@ -173,7 +175,7 @@ class DeleteTempInstance:
 
     name = "delete_temp_instance"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         member = cluster.member(p["instance_id"])
@@ -198,12 +200,12 @@ class DeleteTempInstance:
         ctx.note("delete_requested", f"Requested deletion of temp instance {instance.id}")
         return self._waiting(ctx)
 
-    def _waiting(self, ctx: ActionContext) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any]) -> Wait:
         return Wait(
             condition=f"{ctx.params['instance_id']} deleted", seconds=POLL_SECONDS["delete"], transition="delete"
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         instance = ctx.rds.find_instance(ctx.params["instance_id"])
         if instance is None:
             return Done(f"{ctx.params['instance_id']} is deleted")

@@ -53,7 +53,7 @@ def _label(kind: ParameterGroupKind) -> str:
 class PrepareParameterGroups(ImmediateAction):
     name = "prepare_parameter_groups"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         messages: list[str] = []
         result: dict[str, Any] = {"created": [], "copied": {}, "skipped": {}, "changed_at": {}}
         for spec in ctx.params["groups"]:
@@ -75,7 +75,9 @@ class PrepareParameterGroups(ImmediateAction):
             )
         return f"{kind}: {target} ({spec['mode']})"
 
-    def _copy(self, ctx: ActionContext, kind: ParameterGroupKind, spec: dict[str, Any], result: dict[str, Any]) -> str:
+    def _copy(
+        self, ctx: ActionContext[Any, Any], kind: ParameterGroupKind, spec: dict[str, Any], result: dict[str, Any]
+    ) -> str:
         rds = ctx.rds
         source, target, family = str(spec["source"]), str(spec["target"]), str(spec["family"])
         group = rds.parameter_group(kind, target)
@@ -159,7 +161,12 @@ class PrepareParameterGroups(ImmediateAction):
         )
 
     def _event_scheduler_off(
-        self, ctx: ActionContext, spec: dict[str, Any], source: str, target: str, current: dict[str, dict[str, Any]]
+        self,
+        ctx: ActionContext[Any, Any],
+        spec: dict[str, Any],
+        source: str,
+        target: str,
+        current: dict[str, dict[str, Any]],
     ) -> dict[str, Any] | None:
         """Aurora MySQL: say that the copy has the Event Scheduler off; the change that turns it off, if
         the copy does not have it off already (None)."""
@@ -189,7 +196,7 @@ class PrepareParameterGroups(ImmediateAction):
         }
 
     def _adopt(
-        self, ctx: ActionContext, kind: ParameterGroupKind, group: dict[str, Any], name: str, family: str
+        self, ctx: ActionContext[Any, Any], kind: ParameterGroupKind, group: dict[str, Any], name: str, family: str
     ) -> dict[str, str]:
         """Use a group rds-maint made earlier (this operation after a crash, or one that was aborted);
         returns its tags."""
@@ -224,10 +231,10 @@ class WaitParameterGroupsSettle:
 
     name = "wait_parameter_groups_settle"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         changed = recorded(ctx, "prepare_parameter_groups", "changed_at") or {}
         if not changed:
             return Done("No parameter group was created or changed by this operation: nothing to wait for")
@@ -256,7 +263,7 @@ class DeleteParameterGroups(ImmediateAction):
 
     name = "delete_parameter_groups"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         deleted, kept = [], []
         for spec in ctx.params["groups"]:
             kind = cast(ParameterGroupKind, spec["kind"])

@@ -87,7 +87,7 @@ class CheckProxies(ImmediateAction):
 
     name = "check_proxies"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         cluster_id = ctx.params["cluster_id"]
         cluster = ctx.rds.describe_cluster(cluster_id)
         proxies = proxies_tracking(ctx.rds, cluster_id, cluster.engine)
@@ -131,10 +131,10 @@ class VerifyProxyTargets:
 
     name = "verify_proxy_targets"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         cluster_id = ctx.params["cluster_id"]
         cluster = ctx.rds.cluster_roles(cluster_id)
         # Which proxies to watch is settled at the first look (those recorded before the switchover and any

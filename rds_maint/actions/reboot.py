@@ -21,6 +21,7 @@ and, when the member had parameters `pending-reboot` (or `only_if_pending`), rep
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.checks import skip_vanished
@@ -41,7 +42,7 @@ def _since(text: object) -> datetime:
 class RebootInstance:
     name = "reboot_instance"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         instance_id = p["instance_id"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -100,7 +101,7 @@ class RebootInstance:
             f"{member.id} is {member.instance.status}; rebooting it once it is available", POLL_SECONDS["busy"]
         )
 
-    def _evidence(self, ctx: ActionContext, member: MemberSnapshot, since: datetime) -> str | None:
+    def _evidence(self, ctx: ActionContext[Any, Any], member: MemberSnapshot, since: datetime) -> str | None:
         """What AWS shows of a reboot since `since`, if anything."""
         if member.instance.status == "rebooting":
             return "it is rebooting"
@@ -109,13 +110,15 @@ class RebootInstance:
         restart = self._restart_event(ctx, member.id, since)
         return f"AWS reports '{restart[1]}' at {restart[0]:%H:%M:%S}" if restart else None
 
-    def _restart_event(self, ctx: ActionContext, instance_id: str, since: datetime) -> tuple[datetime, str] | None:
+    def _restart_event(
+        self, ctx: ActionContext[Any, Any], instance_id: str, since: datetime
+    ) -> tuple[datetime, str] | None:
         for when, message in ctx.rds.instance_events(instance_id, since):
             if any(word in message.lower() for word in REBOOT_WORDS):
                 return when, message
         return None
 
-    def _waiting(self, ctx: ActionContext, status: str) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any], status: str) -> Wait:
         instance_id = ctx.params["instance_id"]
         return Wait(
             condition=f"{instance_id} to restart and be available again (now {status})",
@@ -123,7 +126,7 @@ class RebootInstance:
             transition="reboot",
         )
 
-    def _restarting(self, ctx: ActionContext, status: str, left: object) -> Wait:
+    def _restarting(self, ctx: ActionContext[Any, Any], status: str, left: object) -> Wait:
         wait = self._waiting(ctx, status)
         return Wait(
             condition=wait.condition,
@@ -132,7 +135,7 @@ class RebootInstance:
             result={"left_available_at": left or ctx.now.isoformat()},
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         instance_id = p["instance_id"]
         # While it restarts one DescribeDBInstances per look; the whole cluster only once it is back.

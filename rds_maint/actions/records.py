@@ -8,7 +8,7 @@ from rds_maint.actions.base import ActionContext
 from rds_maint.snapshots import TAG_OPERATION_ID
 
 
-def recorded(ctx: ActionContext, action: str, key: str) -> Any:
+def recorded(ctx: ActionContext[Any, Any], action: str, key: str) -> Any:
     """A value an earlier step of this operation saved in its result (the latest one), or None."""
     for step in reversed(ctx.operation.steps):
         if step.action == action and key in step.result:

@@ -9,6 +9,7 @@ is done only when the cluster shows the new type, nothing pending, and `availabl
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.polling import POLL_SECONDS
@@ -32,7 +33,7 @@ class CheckClusterStorage(ImmediateAction):
 
     name = "check_cluster_storage"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         pending = cluster.pending_storage_type
@@ -56,7 +57,7 @@ class ModifyClusterStorage:
 
     name = "modify_cluster_storage"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         target = p["storage_type"]
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
@@ -101,7 +102,7 @@ class ModifyClusterStorage:
         )
         return self._waiting(ctx, cluster)
 
-    def _still_confirming(self, ctx: ActionContext) -> Retry | None:
+    def _still_confirming(self, ctx: ActionContext[Any, Any]) -> Retry | None:
         """Rollback only: the cluster reads the original type, but a change asked for just before may still
         be in AWS's quiet moment. Look again after `confirm_quiet_seconds` before calling it done."""
         quiet = int(ctx.params.get("confirm_quiet_seconds") or 0)
@@ -121,7 +122,7 @@ class ModifyClusterStorage:
             max(1, int(quiet - waited)),
         )
 
-    def _switch_accepted(self, ctx: ActionContext, cluster: ClusterSnapshot) -> bool:
+    def _switch_accepted(self, ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> bool:
         """A switch to I/O-Optimized since the plan was made moves the next-allowed time into the future."""
         now_allowed = cluster.io_optimized_next_allowed
         if now_allowed is None or as_utc(now_allowed) <= ctx.now:
@@ -129,7 +130,7 @@ class ModifyClusterStorage:
         before = ctx.params.get("next_allowed_before")
         return before is None or as_utc(now_allowed) > as_utc(datetime.fromisoformat(str(before)))
 
-    def _waiting(self, ctx: ActionContext, cluster: ClusterSnapshot) -> Wait:
+    def _waiting(self, ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> Wait:
         p = ctx.params
         now = f"{cluster.status}, {cluster.storage_type}"
         if cluster.pending_storage_type:
@@ -140,7 +141,7 @@ class ModifyClusterStorage:
             transition="storage",
         )
 
-    def check(self, ctx: ActionContext) -> ActionOutcome:
+    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         if _settled(cluster, p["storage_type"]):
@@ -151,7 +152,7 @@ class ModifyClusterStorage:
 class VerifyClusterStorage(ImmediateAction):
     name = "verify_cluster_storage"
 
-    def run(self, ctx: ActionContext) -> ActionOutcome:
+    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
         p = ctx.params
         cluster = ctx.rds.describe_cluster(p["cluster_id"])
         expected = p["storage_type"]

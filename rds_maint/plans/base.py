@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rds_maint.model import Step
+from rds_maint.steps.base import StepKind, StepParams
+
+P = TypeVar("P", bound=StepParams)
 
 TEMP_MARKER = "rdsm"
 
@@ -39,6 +42,10 @@ class StepBuilder:
         )
         self.steps.append(step)
         return step
+
+    def step(self, kind: StepKind[P, Any], params: P, *, name: str, description: str) -> Step:
+        """Add a typed step: mypy sees that `params` is the model `kind` takes."""
+        return self.add(name, kind.action, description, **params.model_dump(mode="json", exclude_unset=True))
 
 
 def temp_instance_id(cluster_id: str, operation_id: str) -> str:

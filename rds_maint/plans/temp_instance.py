@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rds_maint.errors import BadInput
 from rds_maint.plans.base import Plan, StepBuilder, temp_instance_id
 from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot, instance_settings
+from rds_maint.steps.cluster import FAILOVER, FailoverParams
 
 # Tags that describe who owns an instance, not what it is: never copied onto the temp instance.
 COPY_EXCLUDED_TAG_PREFIXES = ("aws:", "application-autoscaling:", "rds-maint:")
@@ -153,12 +154,11 @@ def build_rolling_plan(
         change(builder, writer)
 
     if writer_changes:
-        builder.add(
-            "failback",
-            "failover",
-            f"Fail back cluster {cluster.id} to the original writer {writer.id}",
-            cluster_id=cluster.id,
-            target=writer.id,
+        builder.step(
+            FAILOVER,
+            FailoverParams(cluster_id=cluster.id, target=writer.id),
+            name="failback",
+            description=f"Fail back cluster {cluster.id} to the original writer {writer.id}",
         )
     if context["temp_instance_id"]:
         builder.add(
