@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -28,6 +28,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from rds_maint import credentials
 from rds_maint.aurora_storage import storage_type_of
 from rds_maint.errors import AwsError, BusyAwsError, PersonAwsError, ThrottledAwsError, TransientAwsError
+from rds_maint.ports import ParameterGroupKind
 from rds_maint.retry import (
     MUTATING_THROTTLED,
     READS,
@@ -58,8 +59,6 @@ BLUE_GREEN_NOT_FOUND = frozenset({"BlueGreenDeploymentNotFoundFault", "BlueGreen
 PARAMETER_GROUP_NOT_FOUND = frozenset(
     {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault", "DBClusterParameterGroupNotFound"}
 )
-ParameterGroupKind = Literal["cluster", "instance"]
-
 ClientCustomizer = Callable[[Any], None]
 _CLIENT_CUSTOMIZERS: list[ClientCustomizer] = []
 

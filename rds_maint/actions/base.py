@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from rds_maint.model import Operation, Step
-from rds_maint.rds import RdsGateway
+from rds_maint.ports import RdsPort
 from rds_maint.steps.base import StepKind, StepParams, StepRecord
 
 P = TypeVar("P", bound=StepParams)
@@ -84,7 +84,7 @@ class Note:
 class ActionContext(Generic[P, R]):
     """One call of one action: the step's typed params, its record so far, earlier steps' records."""
 
-    rds: RdsGateway
+    rds: RdsPort
     operation: Operation
     step: Step
     now: datetime

@@ -28,7 +28,7 @@ from typing import Any, cast
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Wait
 from rds_maint.actions.records import recorded
 from rds_maint.errors import NeedsPerson, PersonAwsError
-from rds_maint.rds import ParameterGroupKind, RdsGateway
+from rds_maint.ports import ParameterGroupKind, RdsPort
 from rds_maint.snapshots import TAG_OPERATION_ID
 
 MAX_PER_MODIFY = 20  # AWS accepts at most 20 parameters per Modify*ParameterGroup call
@@ -64,7 +64,7 @@ class PrepareParameterGroups(ImmediateAction):
                 messages.append(self._check(ctx.rds, kind, spec))
         return Done("; ".join(messages), result=result)
 
-    def _check(self, rds: RdsGateway, kind: ParameterGroupKind, spec: dict[str, Any]) -> str:
+    def _check(self, rds: RdsPort, kind: ParameterGroupKind, spec: dict[str, Any]) -> str:
         target = str(spec["target"])
         group = rds.parameter_group(kind, target)
         if group is None:

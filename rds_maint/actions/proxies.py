@@ -20,7 +20,7 @@ from typing import Any
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.records import recorded
 from rds_maint.errors import NeedsPerson
-from rds_maint.rds import RdsGateway
+from rds_maint.ports import RdsPort
 
 DEFAULT_TARGET_GROUP = "default"
 POLL_SECONDS = 15
@@ -63,12 +63,12 @@ class ProxyView:
         return problems
 
 
-def proxy_view(rds: RdsGateway, name: str, status: str, target_group: str = DEFAULT_TARGET_GROUP) -> ProxyView:
+def proxy_view(rds: RdsPort, name: str, status: str, target_group: str = DEFAULT_TARGET_GROUP) -> ProxyView:
     return ProxyView(name=name, status=status, target_group=target_group, targets=rds.proxy_targets(name, target_group))
 
 
 def proxies_tracking(
-    rds: RdsGateway, cluster_id: str, engine: str | None = None, listed: list[dict[str, Any]] | None = None
+    rds: RdsPort, cluster_id: str, engine: str | None = None, listed: list[dict[str, Any]] | None = None
 ) -> list[ProxyView]:
     """Every proxy whose (default) target group tracks `cluster_id` (among `listed`, if already read)."""
     family = _FAMILIES.get(engine or "")
