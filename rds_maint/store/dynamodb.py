@@ -21,77 +21,43 @@ one that would still not fit is refused with a clear error before anything is wr
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
-import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, make_client, with_retries
-from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
+from rds_maint.store.base import check_operation_id
+from rds_maint.store.dynamodb_items import (
+    BY_CLUSTER,
+    BY_STATE,
+    EVENT_PREFIX,
+    OPERATION_SK,
+    event_item,
+    lock_holder,
+    lock_item,
+    lock_key,
+    lock_pk,
+    number,
+    op_pk,
+    operation_item,
+    parse_event,
+    parse_operation,
+    str_attr,
+)
+from rds_maint.store.dynamodb_table import initialise_table
+from rds_maint.store.urls import parse_dynamodb_url
 
-OPERATION_SK = "OPERATION"
-EVENT_PREFIX = "EVENT#"
-LOCK_SK = "LOCK"
-BY_CLUSTER = "by_cluster"
-BY_STATE = "by_state"
-COMPRESS_ABOVE = 64 * 1024
-BODY_LIMIT = 380 * 1024  # the item limit is 400 KB, attribute names and the other attributes included
+__all__ = ["DynamoDBStore", "parse_dynamodb_url"]
+
 MAX_EVENTS_PER_SAVE = 99  # a transaction holds at most 100 writes
 CONFLICT_ATTEMPTS = 4
 LOCK_ATTEMPTS = 5
-_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
-
-
-def parse_dynamodb_url(url: str) -> tuple[str, str | None]:
-    """`dynamodb://TABLE` or `dynamodb://TABLE?region=REGION`."""
-    rest = url[len("dynamodb://") :]
-    table, _, query = rest.partition("?")
-    if not _TABLE.match(table):
-        raise BadInput(
-            f"store URL '{url}': '{table}' is not a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"
-        )
-    region: str | None = None
-    for part in filter(None, query.split("&")):
-        name, _, value = part.partition("=")
-        if name != "region" or not value:
-            raise BadInput(f"store URL '{url}': unknown option '{part}' (only region=REGION)")
-        region = value
-    return table, region
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _number(attribute: Any, where: str, name: str) -> int | None:
-    """A numeric attribute (`{"N": "1"}`) as an int; None when absent; StoreError when it is anything else."""
-    if attribute is None:
-        return None
-    text = attribute.get("N") if isinstance(attribute, dict) else None
-    if isinstance(text, str) and text.strip().lstrip("-").isdigit():
-        return int(text)
-    raise StoreError(f"{where} has {name} {attribute!r}, which is not a number; it was left as it is")
-
-
-def _lock_holder(item: dict[str, Any] | None, where: str) -> str | None:
-    """The holder of a lock item; a lock item without a text `holder` is damaged, never taken as free."""
-    if not item:
-        return None
-    holder = item.get("holder")
-    text = holder.get("S") if isinstance(holder, dict) else None
-    if not isinstance(text, str) or not text:
-        raise StoreError(f"{where} is not a valid lock record (holder {holder!r}); it was left as it is")
-    return text
 
 
 def _answer(exc: ClientError) -> dict[str, Any]:
@@ -144,73 +110,8 @@ class DynamoDBStore:
     def _where(self, pk: str) -> str:
         return f"dynamodb://{self.table} item {pk}"
 
-    @staticmethod
-    def _op_pk(operation_id: str) -> str:
-        return f"OP#{check_operation_id(operation_id)}"
-
-    # -- items -----------------------------------------------------------------------------------
-
-    def _op_item(self, operation: Operation) -> dict[str, Any]:
-        text = operation.model_dump_json()
-        data = text.encode()
-        item: dict[str, Any] = {
-            "pk": _s(self._op_pk(operation.id)),
-            "sk": _s(OPERATION_SK),
-            "version": {"N": str(operation.version)},
-            "schema_version": {"N": str(SCHEMA_VERSION)},
-            "cluster_id": _s(operation.cluster_id),
-            "region": _s(operation.region),
-            "op_state": _s(operation.state.value),
-            "op_type": _s(operation.type.value),
-            "created_at": _s(operation.created_at.isoformat()),
-            "updated_at": _s(operation.updated_at.isoformat()),
-            # Unique per write: after a lost response, tells our own write from a racing one.
-            "write_id": _s(uuid.uuid4().hex),
-        }
-        if len(data) <= COMPRESS_ABOVE:
-            item["body"] = _s(text)
-            return item
-        packed = zlib.compress(data, 9)
-        if len(packed) > BODY_LIMIT:
-            raise StoreError(
-                f"operation '{operation.id}' is {len(data) // 1024} KB ({len(packed) // 1024} KB compressed), "
-                "beyond DynamoDB's 400 KB item limit; nothing was written. Keep such operations in an "
-                "s3:// store"
-            )
-        item["body_z"] = {"B": packed}
-        return item
-
     def _parse(self, item: dict[str, Any], operation_id: str | None = None) -> Operation:
-        where = self._where(str(item.get("pk", {}).get("S", "?")))
-        check_schema(_number(item.get("schema_version"), where, "schema_version"), where)
-        try:
-            if "body" in item:
-                raw = str(item["body"]["S"]).encode()
-            elif "body_z" in item:
-                raw = zlib.decompress(bytes(item["body_z"]["B"]))
-            else:
-                raise StoreError(f"{where} has no body; it was left as it is")
-        except (zlib.error, KeyError, TypeError) as exc:
-            raise StoreError(
-                f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is"
-            ) from exc
-        data = decode_record(raw, where)
-        check_schema(data.get("schema_version"), where)
-        try:
-            operation = Operation.model_validate(data)
-        except ValidationError as exc:
-            raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
-        if operation_id is not None and operation.id != operation_id:
-            raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'")
-        return operation
-
-    def _event_item(self, operation_id: str, version: int, index: int, event: Event) -> dict[str, Any]:
-        return {
-            "pk": _s(self._op_pk(operation_id)),
-            "sk": _s(f"{EVENT_PREFIX}{version:010d}#{index:04d}"),
-            "operation_id": _s(operation_id),
-            "event": _s(event.model_dump_json()),
-        }
+        return parse_operation(item, self._where(str(item.get("pk", {}).get("S", "?"))), operation_id)
 
     # -- conditional writes ----------------------------------------------------------------------
 
@@ -255,7 +156,7 @@ class DynamoDBStore:
                 {
                     "Put": {
                         "TableName": self.table,
-                        "Item": self._event_item(operation_id, version, index, event),
+                        "Item": event_item(operation_id, version, index, event),
                         "ConditionExpression": "attribute_not_exists(#pk)",
                         "ExpressionAttributeNames": {"#pk": "pk"},
                     }
@@ -293,7 +194,7 @@ class DynamoDBStore:
 
     def create(self, operation: Operation, events: list[Event]) -> Operation:
         stored = operation.model_copy(update={"version": 1})
-        item = self._op_item(stored)
+        item = operation_item(stored)
         current = self._write(item, events, "attribute_not_exists(#pk)", {"#pk": "pk"}, {})
         if current is not None:
             raise BadInput(f"operation '{operation.id}' already exists")
@@ -305,7 +206,7 @@ class DynamoDBStore:
             response = self._call(
                 "GetItem",
                 TableName=self.table,
-                Key={"pk": _s(self._op_pk(operation_id)), "sk": _s(OPERATION_SK)},
+                Key={"pk": str_attr(op_pk(operation_id)), "sk": str_attr(OPERATION_SK)},
                 ConsistentRead=True,
             )
         except ClientError as exc:
@@ -321,7 +222,7 @@ class DynamoDBStore:
 
     def save(self, operation: Operation, events: list[Event]) -> Operation:
         stored = operation.model_copy(update={"version": operation.version + 1})
-        item = self._op_item(stored)
+        item = operation_item(stored)
         condition = "#version = :expected AND (attribute_not_exists(#schema) OR #schema <= :schema)"
         names = {"#version": "version", "#schema": "schema_version"}
         values: dict[str, Any] = {":expected": {"N": str(operation.version)}, ":schema": {"N": str(SCHEMA_VERSION)}}
@@ -329,7 +230,7 @@ class DynamoDBStore:
         if known is not None and known[0] == operation.version:
             condition += " AND #write_id = :write_id"
             names["#write_id"] = "write_id"
-            values[":write_id"] = _s(known[1])
+            values[":write_id"] = str_attr(known[1])
         current = self._write(item, events, condition, names, values)
         if current is None:
             self._written[operation.id] = (stored.version, item["write_id"]["S"])
@@ -338,10 +239,10 @@ class DynamoDBStore:
         if not current:
             raise OperationNotFound(operation.id)
         found = current.get("version", {}).get("N", "?")
-        schema = _number(current.get("schema_version"), self._where(self._op_pk(operation.id)), "schema_version") or 1
+        schema = number(current.get("schema_version"), self._where(op_pk(operation.id)), "schema_version") or 1
         if schema > SCHEMA_VERSION:
             raise StoreError(
-                f"{self._where(self._op_pk(operation.id))} was written by a newer rds-maint (schema {schema}); "
+                f"{self._where(op_pk(operation.id))} was written by a newer rds-maint (schema {schema}); "
                 "this one refuses to overwrite it"
             )
         if found == str(operation.version):
@@ -372,7 +273,7 @@ class DynamoDBStore:
                 BY_CLUSTER,
                 IndexName=BY_CLUSTER,
                 KeyConditionExpression="cluster_id = :c",
-                ExpressionAttributeValues={":c": _s(cluster_id)},
+                ExpressionAttributeValues={":c": str_attr(cluster_id)},
             )
         else:
             states = [state] if state is not None else [s.value for s in OperationState]
@@ -383,7 +284,7 @@ class DynamoDBStore:
                         BY_STATE,
                         IndexName=BY_STATE,
                         KeyConditionExpression="op_state = :s",
-                        ExpressionAttributeValues={":s": _s(value)},
+                        ExpressionAttributeValues={":s": str_attr(value)},
                     )
                 )
         found = [self._parse(item) for item in items]
@@ -395,7 +296,7 @@ class DynamoDBStore:
         items = self._query(
             "events",
             KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": _s(self._op_pk(operation_id))},
+            ExpressionAttributeValues={":p": str_attr(op_pk(operation_id))},
             ConsistentRead=True,
         )
         if not any(item.get("sk", {}).get("S") == OPERATION_SK for item in items):
@@ -405,36 +306,22 @@ class DynamoDBStore:
             sk = str(item.get("sk", {}).get("S", ""))
             if not sk.startswith(EVENT_PREFIX):
                 continue
-            try:
-                found.append(Event.model_validate_json(item["event"]["S"]))
-            except (KeyError, TypeError, ValidationError) as exc:
-                raise StoreError(f"{self._where(self._op_pk(operation_id))} {sk} is not a valid event: {exc}") from exc
+            found.append(parse_event(item, f"{self._where(op_pk(operation_id))} {sk}"))
         return found
 
     # -- cluster locks ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _lock_key(cluster_id: str, region: str) -> dict[str, Any]:
-        check_lock_key(cluster_id, region)
-        return {"pk": _s(f"LOCK#{region}#{cluster_id}"), "sk": _s(LOCK_SK)}
-
     def _lock_where(self, cluster_id: str, region: str) -> str:
-        return f"{self._where(f'LOCK#{region}#{cluster_id}')} (lock record)"
+        return f"{self._where(lock_pk(cluster_id, region))} (lock record)"
 
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
         check_operation_id(operation_id)
-        item = {
-            **self._lock_key(cluster_id, region),
-            "holder": _s(operation_id),
-            "lock_cluster": _s(cluster_id),
-            "lock_region": _s(region),
-            "acquired_at": _s(datetime.now(UTC).isoformat()),
-        }
+        item = lock_item(cluster_id, region, operation_id)
         condition = "attribute_not_exists(#pk) OR #holder = :me"
-        values: dict[str, Any] = {":me": _s(operation_id)}
+        values: dict[str, Any] = {":me": str_attr(operation_id)}
         if replace is not None:
             condition += " OR #holder = :old"
-            values[":old"] = _s(replace)
+            values[":old"] = str_attr(replace)
         for _ in range(LOCK_ATTEMPTS):
             try:
                 self._call(
@@ -450,7 +337,7 @@ class DynamoDBStore:
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise self._fail(exc, "PutItem") from exc
-                holder = _lock_holder(_answer(exc).get("Item"), self._lock_where(cluster_id, region))
+                holder = lock_holder(_answer(exc).get("Item"), self._lock_where(cluster_id, region))
                 if holder:
                     return holder
         raise StoreError(f"the lock of {cluster_id} in {region} kept changing while it was being taken; try again")
@@ -460,10 +347,10 @@ class DynamoDBStore:
             self._call(
                 "DeleteItem",
                 TableName=self.table,
-                Key=self._lock_key(cluster_id, region),
+                Key=lock_key(cluster_id, region),
                 ConditionExpression="#holder = :me",
                 ExpressionAttributeNames={"#holder": "holder"},
-                ExpressionAttributeValues={":me": _s(operation_id)},
+                ExpressionAttributeValues={":me": str_attr(operation_id)},
             )
             return True
         except ClientError as exc:
@@ -474,77 +361,14 @@ class DynamoDBStore:
     def lock_holder(self, cluster_id: str, region: str) -> str | None:
         try:
             response = self._call(
-                "GetItem", TableName=self.table, Key=self._lock_key(cluster_id, region), ConsistentRead=True
+                "GetItem", TableName=self.table, Key=lock_key(cluster_id, region), ConsistentRead=True
             )
         except ClientError as exc:
             raise self._fail(exc, "GetItem") from exc
-        return _lock_holder(response.get("Item"), self._lock_where(cluster_id, region))
+        return lock_holder(response.get("Item"), self._lock_where(cluster_id, region))
 
     # -- rds-maint init --------------------------------------------------------------------------
 
     def initialise(self) -> list[str]:
-        """Create the table with its indexes; check (never change) an existing one."""
-        try:
-            description = self.client.describe_table(TableName=self.table)["Table"]
-        except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise self._fail(exc, "DescribeTable") from exc
-        else:
-            return self._audit(description)
-        index_keys = {BY_CLUSTER: "cluster_id", BY_STATE: "op_state"}
-        try:
-            self.client.create_table(
-                TableName=self.table,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                AttributeDefinitions=[
-                    {"AttributeName": name, "AttributeType": "S"}
-                    for name in ("pk", "sk", "cluster_id", "op_state", "created_at")
-                ],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": index,
-                        "KeySchema": [
-                            {"AttributeName": key, "KeyType": "HASH"},
-                            {"AttributeName": "created_at", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                    for index, key in index_keys.items()
-                ],
-                SSESpecification={"Enabled": True},
-                Tags=[{"Key": "rds-maint:store", "Value": "true"}],
-            )
-            self.client.get_waiter("table_exists").wait(
-                TableName=self.table, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
-            )
-        except ClientError as exc:
-            raise self._fail(exc, "CreateTable") from exc
-        notes = [
-            f"created table {self.table} in {self.client.meta.region_name}: on-demand, encrypted, "
-            f"indexes {BY_CLUSTER} and {BY_STATE}"
-        ]
-        try:
-            self.client.update_continuous_backups(
-                TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
-            notes.append("point-in-time recovery enabled")
-        except ClientError as exc:
-            notes.append(f"warning: could not enable point-in-time recovery ({error_code(exc)})")
-        return notes
-
-    def _audit(self, description: dict[str, Any]) -> list[str]:
-        keys = {k["AttributeName"]: k["KeyType"] for k in description.get("KeySchema", [])}
-        if keys != {"pk": "HASH", "sk": "RANGE"}:
-            raise StoreError(
-                f"table {self.table} exists with keys {keys}, not pk (hash) + sk (range): it is not an rds-maint "
-                "store; choose another table name"
-            )
-        indexes = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
-        missing = sorted({BY_CLUSTER, BY_STATE} - indexes)
-        if missing:
-            raise StoreError(
-                f"table {self.table} exists but lacks the index(es) {', '.join(missing)}; add them "
-                "(hash cluster_id / op_state, range created_at, projection ALL) or use a new table"
-            )
-        return [f"table {self.table} exists with the expected layout; left as it is"]
+        """Create the table with its indexes; check (never change) an existing one (dynamodb_table.py)."""
+        return initialise_table(self.client, self.table, self._fail)

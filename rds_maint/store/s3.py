@@ -18,43 +18,41 @@ its step lease inside the operation object, so the same conditional write guards
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.log import get_logger
-from rds_maint.model import SCHEMA_VERSION, Event, Operation
+from rds_maint.model import Event, Operation
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, http_status, make_client, with_retries
-from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
+from rds_maint.store.base import check_operation_id, check_schema, decode_record
+from rds_maint.store.s3_bucket import SSE, initialise_bucket
+from rds_maint.store.s3_objects import (
+    EVENTS,
+    OPERATIONS,
+    Layout,
+    batch_body,
+    lock_body,
+    lock_holder,
+    merge_events,
+    operation_body,
+    parse_batch,
+    parse_operation,
+)
+from rds_maint.store.urls import parse_s3_url
+
+__all__ = ["S3Store", "parse_s3_url"]
 
 log = get_logger("rds_maint.store.s3")
 
-OPERATIONS, EVENTS, LOCKS = "operations", "events", "locks"
-SSE = "AES256"
 CONFLICT_ATTEMPTS = 4  # 409 ConditionalRequestConflict: "fetch the ETag and retry"
 LOCK_ATTEMPTS = 5
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    rest = url[len("s3://") :]
-    bucket, _, prefix = rest.partition("/")
-    if not _BUCKET.match(bucket):
-        raise BadInput(f"store URL '{url}': '{bucket}' is not an S3 bucket name (use s3://BUCKET/PREFIX)")
-    prefix = prefix.strip("/")
-    if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
-        raise BadInput(f"store URL '{url}': the prefix must not contain empty, '.' or '..' parts")
-    return bucket, prefix
 
 
 @dataclass
@@ -82,26 +80,17 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.client = client if client is not None else make_client("s3", region, profile)
+        self._layout = Layout(bucket, self.prefix)
         self._sleep = sleep
         self._seen: dict[str, _Seen] = {}
 
-    # -- keys and requests -------------------------------------------------------------------
+    # -- requests ----------------------------------------------------------------------------
 
     def _key(self, *parts: str) -> str:
-        return "/".join([self.prefix, *parts] if self.prefix else parts)
-
-    def _op_key(self, operation_id: str) -> str:
-        return self._key(OPERATIONS, f"{check_operation_id(operation_id)}.json")
-
-    def _batch_key(self, operation_id: str, version: int) -> str:
-        return self._key(EVENTS, operation_id, f"{version:010d}.json")
-
-    def _lock_key(self, cluster_id: str, region: str) -> str:
-        check_lock_key(cluster_id, region)
-        return self._key(LOCKS, region, f"{cluster_id}.json")
+        return self._layout.key(*parts)
 
     def _where(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
+        return self._layout.where(key)
 
     def _request(self, api: str, key: str, **kwargs: Any) -> Any:
         method = getattr(self.client, xform_name(api))
@@ -222,42 +211,17 @@ class S3Store:
 
     # -- operations ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _body(operation: Operation, events: list[Event]) -> bytes:
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "operation": operation.model_dump(mode="json"),
-            "events": [e.model_dump(mode="json") for e in events],
-        }
-        return json.dumps(document, separators=(",", ":")).encode()
-
-    def _parse(self, data: dict[str, Any], key: str, operation_id: str) -> tuple[Operation, list[Event]]:
-        try:
-            operation = Operation.model_validate(data["operation"])
-            tail = [Event.model_validate(e) for e in data.get("events") or []]
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise StoreError(f"{self._where(key)} does not hold a valid operation: {exc}") from exc
-        if operation.id != operation_id:
-            raise StoreError(f"{self._where(key)} holds operation '{operation.id}', not '{operation_id}'")
-        return operation, tail
-
     def _read(self, operation_id: str) -> tuple[Operation, str, list[Event]]:
-        key = self._op_key(operation_id)
+        key = self._layout.operation(operation_id)
         got = self._get_json(key)
         if got is None:
             raise OperationNotFound(operation_id)
-        operation, tail = self._parse(got[0], key, operation_id)
+        operation, tail = parse_operation(got[0], self._where(key), operation_id)
         return operation, got[1], tail
 
     def _write_batch(self, operation_id: str, version: int, events: list[Event]) -> None:
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "operation_id": operation_id,
-            "version": version,
-            "events": [e.model_dump(mode="json") for e in events],
-        }
-        body = json.dumps(document, separators=(",", ":")).encode()
-        self._put(self._batch_key(operation_id, version), body, if_none_match="*", exists_ok=True)
+        body = batch_body(operation_id, version, events)
+        self._put(self._layout.batch(operation_id, version), body, if_none_match="*", exists_ok=True)
 
     def _flush(self, operation_id: str, seen: _Seen) -> None:
         """Write the tail out as its own object; on failure it stays in the operation object."""
@@ -268,10 +232,10 @@ class S3Store:
             log.warning("events_not_flushed", operation_id=operation_id, version=seen.version, error=str(exc))
 
     def create(self, operation: Operation, events: list[Event]) -> Operation:
-        key = self._op_key(operation.id)
+        key = self._layout.operation(operation.id)
         stored = operation.model_copy(update={"version": 1})
         try:
-            etag = self._put(key, self._body(stored, events), if_none_match="*")
+            etag = self._put(key, operation_body(stored, events), if_none_match="*")
         except Conflict:
             raise BadInput(f"operation '{operation.id}' already exists") from None
         seen = _Seen(stored.version, etag, list(events), flushed=not events)
@@ -288,7 +252,7 @@ class S3Store:
         return operation
 
     def save(self, operation: Operation, events: list[Event]) -> Operation:
-        key = self._op_key(operation.id)
+        key = self._layout.operation(operation.id)
         seen = self._seen.get(operation.id)
         if seen is None or seen.version != operation.version:
             current, etag, tail = self._read(operation.id)
@@ -304,7 +268,7 @@ class S3Store:
             seen.flushed = True
         stored = operation.model_copy(update={"version": operation.version + 1})
         try:
-            etag = self._put(key, self._body(stored, events), if_match=seen.etag)
+            etag = self._put(key, operation_body(stored, events), if_match=seen.etag)
         except Conflict as exc:
             self._seen.pop(operation.id, None)
             raise Conflict(
@@ -326,7 +290,7 @@ class S3Store:
             got = self._get_json(key)
             if got is None:
                 continue
-            operation, _ = self._parse(got[0], key, name[: -len(".json")])
+            operation, _ = parse_operation(got[0], self._where(key), name[: -len(".json")])
             if (cluster_id is None or operation.cluster_id == cluster_id) and (
                 state is None or operation.state.value == state
             ):
@@ -344,20 +308,10 @@ class S3Store:
             got = self._get_json(key)
             if got is None:
                 continue
-            try:
-                batches[int(stem)] = [Event.model_validate(e) for e in got[0]["events"]]
-            except (KeyError, TypeError, ValidationError) as exc:
-                raise StoreError(f"{self._where(key)} does not hold valid events: {exc}") from exc
+            batches[int(stem)] = parse_batch(got[0], self._where(key))
         if tail:
             batches.setdefault(operation.version, tail)
-        seen: set[str] = set()
-        ordered: list[Event] = []
-        for version in sorted(batches):
-            for event in batches[version]:
-                if event.id not in seen:
-                    seen.add(event.id)
-                    ordered.append(event)
-        return ordered
+        return merge_events(batches)
 
     # -- cluster locks ---------------------------------------------------------------------------
 
@@ -365,23 +319,10 @@ class S3Store:
         got = self._get_json(key)
         if got is None:
             return None, None
-        holder = got[0].get("operation_id")
-        if holder is not None and not isinstance(holder, str):
-            raise StoreError(f"{self._where(key)} is not a valid lock record; it was left as it is")
-        return holder, got[1]
-
-    def _lock_body(self, cluster_id: str, region: str, holder: str | None) -> bytes:
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "cluster_id": cluster_id,
-            "region": region,
-            "operation_id": holder,
-            "updated_at": datetime.now(UTC).isoformat(),
-        }
-        return json.dumps(document).encode()
+        return lock_holder(got[0], self._where(key)), got[1]
 
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
-        key = self._lock_key(cluster_id, region)
+        key = self._layout.lock(cluster_id, region)
         check_operation_id(operation_id)
         for _ in range(LOCK_ATTEMPTS):
             holder, etag = self._read_lock(key)
@@ -389,7 +330,7 @@ class S3Store:
                 return operation_id
             if holder is not None and holder != replace:
                 return holder
-            body = self._lock_body(cluster_id, region, operation_id)
+            body = lock_body(cluster_id, region, operation_id)
             try:
                 if etag is None:
                     self._put(key, body, if_none_match="*")
@@ -401,92 +342,23 @@ class S3Store:
         raise StoreError(f"{self._where(key)} kept changing while the lock was being taken; try again")
 
     def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
-        key = self._lock_key(cluster_id, region)
+        key = self._layout.lock(cluster_id, region)
         for _ in range(LOCK_ATTEMPTS):
             holder, etag = self._read_lock(key)
             if holder != operation_id or etag is None:
                 return False
             try:
-                self._put(key, self._lock_body(cluster_id, region, None), if_match=etag)
+                self._put(key, lock_body(cluster_id, region, None), if_match=etag)
                 return True
             except Conflict:
                 continue
         return False
 
     def lock_holder(self, cluster_id: str, region: str) -> str | None:
-        return self._read_lock(self._lock_key(cluster_id, region))[0]
+        return self._read_lock(self._layout.lock(cluster_id, region))[0]
 
     # -- rds-maint init ------------------------------------------------------------------------
 
     def initialise(self) -> list[str]:
         """Create the bucket with encryption, versioning and no public access; leave an existing one as it is."""
-        client = self.client
-        try:
-            client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise self._fail(exc, "HeadBucket", "") from exc
-        else:
-            return [f"bucket {self.bucket} exists; left its settings as they are", *self._audit()]
-        region = client.meta.region_name or "us-east-1"
-        create: dict[str, Any] = {"Bucket": self.bucket}
-        if region != "us-east-1":
-            create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        try:
-            client.create_bucket(**create)
-            client.put_public_access_block(
-                Bucket=self.bucket,
-                PublicAccessBlockConfiguration={
-                    "BlockPublicAcls": True,
-                    "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "RestrictPublicBuckets": True,
-                },
-            )
-            client.put_bucket_ownership_controls(
-                Bucket=self.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-            )
-            client.put_bucket_encryption(
-                Bucket=self.bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": SSE}, "BucketKeyEnabled": True}]
-                },
-            )
-            client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
-            client.put_bucket_lifecycle_configuration(
-                Bucket=self.bucket,
-                LifecycleConfiguration={
-                    "Rules": [
-                        {
-                            "ID": "ExpireOldStateVersions",
-                            "Status": "Enabled",
-                            "Filter": {"Prefix": self._key("")},
-                            "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
-                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-                        }
-                    ]
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "BucketAlreadyExists":
-                raise BadInput(f"bucket name '{self.bucket}' is taken by another account; choose another") from exc
-            raise self._fail(exc, "CreateBucket", "") from exc
-        return [
-            f"created bucket {self.bucket} in {region}: SSE-S3 encryption, versioning, public access blocked, "
-            "old versions expire after 90 days"
-        ]
-
-    def _audit(self) -> list[str]:
-        """Warnings about an existing bucket the store would rather see set up differently."""
-        notes: list[str] = []
-        try:
-            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
-            if status != "Enabled":
-                notes.append("warning: versioning is off; earlier states of an operation cannot be recovered")
-        except ClientError as exc:
-            notes.append(f"could not read versioning: {error_code(exc)}")
-        try:
-            self.client.get_public_access_block(Bucket=self.bucket)
-        except ClientError as exc:
-            notes.append(f"warning: no public access block ({error_code(exc)})")
-        return notes
+        return initialise_bucket(self.client, self._layout, self._fail)

@@ -1,0 +1,169 @@
+"""The DynamoDB store's items: key layout and how an operation, an event and a lock become an item.
+
+Pure data, no SDK: what `dynamodb.py` writes and reads, in the attribute-value form the low-level
+client speaks (`{"S": ...}`, `{"N": ...}`, `{"B": ...}`). The layout is described in `dynamodb.py`;
+it is the stored contract, so a change here is a change of every table already in use.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rds_maint.errors import StoreError
+from rds_maint.model import SCHEMA_VERSION, Event, Operation
+from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
+
+__all__ = [
+    "BODY_LIMIT",
+    "BY_CLUSTER",
+    "BY_STATE",
+    "COMPRESS_ABOVE",
+    "EVENT_PREFIX",
+    "LOCK_SK",
+    "OPERATION_SK",
+    "event_item",
+    "lock_holder",
+    "lock_item",
+    "lock_key",
+    "lock_pk",
+    "number",
+    "op_pk",
+    "operation_item",
+    "parse_event",
+    "parse_operation",
+    "str_attr",
+]
+
+OPERATION_SK = "OPERATION"
+EVENT_PREFIX = "EVENT#"
+LOCK_SK = "LOCK"
+BY_CLUSTER = "by_cluster"
+BY_STATE = "by_state"
+COMPRESS_ABOVE = 64 * 1024
+BODY_LIMIT = 380 * 1024  # the item limit is 400 KB, attribute names and the other attributes included
+
+
+def str_attr(value: str) -> dict[str, str]:
+    """A string attribute value."""
+    return {"S": value}
+
+
+def number(attribute: Any, where: str, name: str) -> int | None:
+    """A numeric attribute (`{"N": "1"}`) as an int; None when absent; StoreError when it is anything else."""
+    if attribute is None:
+        return None
+    text = attribute.get("N") if isinstance(attribute, dict) else None
+    if isinstance(text, str) and text.strip().lstrip("-").isdigit():
+        return int(text)
+    raise StoreError(f"{where} has {name} {attribute!r}, which is not a number; it was left as it is")
+
+
+def op_pk(operation_id: str) -> str:
+    return f"OP#{check_operation_id(operation_id)}"
+
+
+def operation_item(operation: Operation) -> dict[str, Any]:
+    """The operation's item, body compressed above 64 KB; StoreError (nothing written) when it cannot fit."""
+    text = operation.model_dump_json()
+    data = text.encode()
+    item: dict[str, Any] = {
+        "pk": str_attr(op_pk(operation.id)),
+        "sk": str_attr(OPERATION_SK),
+        "version": {"N": str(operation.version)},
+        "schema_version": {"N": str(SCHEMA_VERSION)},
+        "cluster_id": str_attr(operation.cluster_id),
+        "region": str_attr(operation.region),
+        "op_state": str_attr(operation.state.value),
+        "op_type": str_attr(operation.type.value),
+        "created_at": str_attr(operation.created_at.isoformat()),
+        "updated_at": str_attr(operation.updated_at.isoformat()),
+        # Unique per write: after a lost response, tells our own write from a racing one.
+        "write_id": str_attr(uuid.uuid4().hex),
+    }
+    if len(data) <= COMPRESS_ABOVE:
+        item["body"] = str_attr(text)
+        return item
+    packed = zlib.compress(data, 9)
+    if len(packed) > BODY_LIMIT:
+        raise StoreError(
+            f"operation '{operation.id}' is {len(data) // 1024} KB ({len(packed) // 1024} KB compressed), "
+            "beyond DynamoDB's 400 KB item limit; nothing was written. Keep such operations in an "
+            "s3:// store"
+        )
+    item["body_z"] = {"B": packed}
+    return item
+
+
+def parse_operation(item: dict[str, Any], where: str, operation_id: str | None = None) -> Operation:
+    """The operation an item holds, or a StoreError naming the item and what is wrong with it."""
+    check_schema(number(item.get("schema_version"), where, "schema_version"), where)
+    try:
+        if "body" in item:
+            raw = str(item["body"]["S"]).encode()
+        elif "body_z" in item:
+            raw = zlib.decompress(bytes(item["body_z"]["B"]))
+        else:
+            raise StoreError(f"{where} has no body; it was left as it is")
+    except (zlib.error, KeyError, TypeError) as exc:
+        raise StoreError(f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is") from exc
+    data = decode_record(raw, where)
+    check_schema(data.get("schema_version"), where)
+    try:
+        operation = Operation.model_validate(data)
+    except ValidationError as exc:
+        raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
+    if operation_id is not None and operation.id != operation_id:
+        raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'")
+    return operation
+
+
+def event_item(operation_id: str, version: int, index: int, event: Event) -> dict[str, Any]:
+    """Event `index` of the save that wrote `version`: its sort key keeps commit order."""
+    return {
+        "pk": str_attr(op_pk(operation_id)),
+        "sk": str_attr(f"{EVENT_PREFIX}{version:010d}#{index:04d}"),
+        "operation_id": str_attr(operation_id),
+        "event": str_attr(event.model_dump_json()),
+    }
+
+
+def parse_event(item: dict[str, Any], where: str) -> Event:
+    try:
+        return Event.model_validate_json(item["event"]["S"])
+    except (KeyError, TypeError, ValidationError) as exc:
+        raise StoreError(f"{where} is not a valid event: {exc}") from exc
+
+
+def lock_pk(cluster_id: str, region: str) -> str:
+    return f"LOCK#{region}#{cluster_id}"
+
+
+def lock_key(cluster_id: str, region: str) -> dict[str, Any]:
+    check_lock_key(cluster_id, region)
+    return {"pk": str_attr(lock_pk(cluster_id, region)), "sk": str_attr(LOCK_SK)}
+
+
+def lock_item(cluster_id: str, region: str, operation_id: str) -> dict[str, Any]:
+    return {
+        **lock_key(cluster_id, region),
+        "holder": str_attr(operation_id),
+        "lock_cluster": str_attr(cluster_id),
+        "lock_region": str_attr(region),
+        "acquired_at": str_attr(datetime.now(UTC).isoformat()),
+    }
+
+
+def lock_holder(item: dict[str, Any] | None, where: str) -> str | None:
+    """The holder of a lock item; a lock item without a text `holder` is damaged, never taken as free."""
+    if not item:
+        return None
+    holder = item.get("holder")
+    text = holder.get("S") if isinstance(holder, dict) else None
+    if not isinstance(text, str) or not text:
+        raise StoreError(f"{where} is not a valid lock record (holder {holder!r}); it was left as it is")
+    return text
