@@ -24,6 +24,20 @@ from rds_maint.retry import (
     call_with_retries,
 )
 
+__all__ = [
+    "ATTEMPTS",
+    "CLIENT_CONFIG",
+    "DENIED_CODES",
+    "THROTTLE_CODES",
+    "backoff",
+    "error_code",
+    "error_message",
+    "http_status",
+    "is_throttle",
+    "make_client",
+    "with_retries",
+]
+
 T = TypeVar("T")
 
 # Answers that mean "not now": retried with backoff here (botocore itself sends once).

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from rds_maint.errors import BadInput, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 
+__all__ = ["StateStore", "check_lock_key", "check_operation_id", "check_schema", "decode_record"]
+
 _OPERATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # RDS cluster identifiers (1-63: a letter first, letters, digits, hyphens) and region names.
 _CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
@@ -59,7 +61,12 @@ def decode_record(raw: bytes, where: str) -> dict[str, Any]:
 
 
 def check_schema(value: Any, where: str) -> int:
-    """A record's `schema_version`: a whole number this rds-maint can read (missing means 1)."""
+    """A record's `schema_version`: a whole number this rds-maint can read (missing means 1).
+
+    Every version from 1 to `SCHEMA_VERSION` is readable: an older record is brought up to date by
+    the model as it is validated (rds_maint.model). A newer one is refused rather than read, since
+    this rds-maint would drop what it does not know; below 1 is no version rds-maint ever wrote.
+    """
     if value is None:
         return 1
     if isinstance(value, bool) or not isinstance(value, int):
@@ -69,11 +76,15 @@ def check_schema(value: Any, where: str) -> int:
             f"{where} was written by a newer rds-maint (schema {value}, this one knows {SCHEMA_VERSION}); "
             "it was neither read nor overwritten: upgrade rds-maint"
         )
+    if value < 1:
+        raise StoreError(
+            f"{where} has schema_version {value}, which no rds-maint writes (versions start at 1); it was left as it is"
+        )
     return value
 
 
 class StateStore(Protocol):
-    """Keeps operations, their event logs and one lock per cluster.
+    """The store port: keeps operations, their event logs and one lock per cluster.
 
     `create` fails if the id exists; `save` writes only if the stored version is the
     one the caller loaded (a lost race raises Conflict and changes nothing), then
@@ -85,22 +96,65 @@ class StateStore(Protocol):
     was free or already held by that operation, the other holder's id otherwise.
     `replace=X` takes over a lock held by X (compare-and-swap: the engine does this only
     when X has finished). `release_lock` frees the lock only if `operation_id` holds it.
+
+    What every method may raise (rds_maint.errors), besides what each lists:
+
+    - `BadInput`: an operation id, cluster identifier or region that could escape a path or
+      key (`check_operation_id`, `check_lock_key`); nothing was read or written.
+    - `StoreNotFound` (a `StoreError` and a `BadInput`): the bucket or table the URL names does
+      not exist; the store never creates it (`init_store` does).
+    - `StoreError`: the storage refuses access, stays throttled or unreachable past the bounded
+      retries, or holds a record that is damaged or written by a newer rds-maint. The record is
+      named in the message and left as it is: a store never resets or skips what it cannot read.
+    - `CredentialsError`, `UnknownProfile`, `AwsParameterError` (cloud stores only): the AWS
+      credentials or parameters are unusable; nothing was sent or written.
+
+    Any other exception is a bug in the store.
     """
 
     url: str
 
-    def create(self, operation: Operation, events: list[Event]) -> Operation: ...
+    def create(self, operation: Operation, events: list[Event]) -> Operation:
+        """Store a new operation at version 1 with its first events; the stored copy is returned.
 
-    def load(self, operation_id: str) -> Operation: ...
+        Raises BadInput ("already exists") when the id is taken; StoreError, nothing written, when
+        the operation cannot be stored (DynamoDB: beyond the item limit even compressed).
+        """
+        ...
 
-    def save(self, operation: Operation, events: list[Event]) -> Operation: ...
+    def load(self, operation_id: str) -> Operation:
+        """The stored operation. Raises OperationNotFound when there is none."""
+        ...
 
-    def list_operations(self, cluster_id: str | None = None, state: str | None = None) -> list[Operation]: ...
+    def save(self, operation: Operation, events: list[Event]) -> Operation:
+        """Write `operation` as version + 1 with `events`, if the stored version is still `operation.version`.
 
-    def events(self, operation_id: str) -> list[Event]: ...
+        Raises Conflict, changing nothing, when another writer saved first; OperationNotFound when
+        there is no such operation (S3: Conflict when it vanished after this process read it);
+        StoreError when the stored record was written by a newer rds-maint (never overwritten).
+        """
+        ...
 
-    def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str: ...
+    def list_operations(self, cluster_id: str | None = None, state: str | None = None) -> list[Operation]:
+        """Operations, oldest first, of a cluster and/or in a state. Raises StoreError on a damaged record."""
+        ...
 
-    def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool: ...
+    def events(self, operation_id: str) -> list[Event]:
+        """An operation's events in commit order, each once. Raises OperationNotFound when there is none."""
+        ...
 
-    def lock_holder(self, cluster_id: str, region: str) -> str | None: ...
+    def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
+        """The lock holder after trying to take the lock for `operation_id` (see above).
+
+        Raises StoreError when the lock record is damaged (never taken as free) or kept changing
+        through every attempt.
+        """
+        ...
+
+    def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
+        """Free the lock if `operation_id` holds it: True if it did, False (nothing changed) otherwise."""
+        ...
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None:
+        """The operation holding the cluster's lock, None when free. Raises StoreError on a damaged record."""
+        ...

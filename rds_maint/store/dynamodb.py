@@ -17,6 +17,9 @@ Every write is conditional: `attribute_not_exists(pk)` on create, `#version = :e
 save (with `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so a lost race costs no extra read).
 An item is at most 400 KB: operations are small (tens of KB), large ones are compressed, and
 one that would still not fit is refused with a clear error before anything is written.
+
+The items themselves (keys, bodies, lock records) are built and read in `dynamodb_items.py`;
+`rds-maint init` creates the table in `dynamodb_table.py`. This module is the write protocol.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation
 from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
 
+__all__ = ["FileStore"]
+
 OPERATION_FILE = "operation.json"
 EVENTS_FILE = "events.jsonl"
 LOCK_FILE = ".lock"

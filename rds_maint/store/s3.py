@@ -14,6 +14,9 @@ Layout under PREFIX:
 
 Every write asks for server-side encryption. S3 offers no lease primitive: the engine keeps
 its step lease inside the operation object, so the same conditional write guards it.
+
+The keys and documents are built and read in `s3_objects.py`; `rds-maint init` creates the
+bucket in `s3_bucket.py`. This module is the compare-and-swap protocol.
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
-from rds_maint.model import Event, Operation, OperationState, OperationType, Step
+from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState, OperationType, Step
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
+from rds_maint.store import base as store_base
+from rds_maint.store.base import check_schema
 from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -345,6 +347,139 @@ def test_state_written_by_a_newer_schema_is_neither_read_nor_overwritten(store: 
     with pytest.raises((Conflict, StoreError)):
         store.save(copy, [event("op-1", "late")])
     assert _stored_text(store) == written
+
+
+# A record as rds-maint wrote it at schema version 1, frozen here: what a store keeps from before a bump of
+# SCHEMA_VERSION must still load. Step results in the v1 shape: the action's own keys and the engine's
+# bookkeeping (lease, busy_since) side by side in one dict.
+V1_OPERATION: dict[str, Any] = {
+    "id": "op-1",
+    "type": "instance_type_change",
+    "state": "paused",
+    "cluster_id": "c1",
+    "region": REGION,
+    "parameters": {"target_instance_type": "db.r6g.xlarge", "exclude_instances": [], "skip_temp_instance": False},
+    "steps": [
+        {
+            "id": "s01",
+            "name": "check_cluster",
+            "description": "check the cluster",
+            "state": "completed",
+            "action": "check_cluster",
+            "parameters": {},
+            "result": {"writer": "c1-a", "readers": ["c1-b"]},
+            "started_at": "2026-01-05T02:00:00Z",
+            "completed_at": "2026-01-05T02:00:05Z",
+        },
+        {
+            "id": "s02",
+            "name": "modify_reader_c1-b",
+            "description": "change c1-b to db.r6g.xlarge",
+            "state": "in_progress",
+            "action": "modify_instance",
+            "parameters": {"instance_id": "c1-b", "instance_class": "db.r6g.xlarge"},
+            "result": {
+                "lease_attempt": "a1",
+                "lease_until": "2026-01-05T02:06:00+00:00",
+                "busy_since": "2026-01-05T02:01:00+00:00",
+            },
+            "error": None,
+            "started_at": "2026-01-05T02:01:00Z",
+            "wait_condition": "instance_available",
+            "retry_count": 2,
+            "max_retries": 20,
+        },
+    ],
+    "current_step_index": 1,
+    "pause_reason": "look at c1-b",
+    "created_at": "2026-01-05T02:00:00Z",
+    "updated_at": "2026-01-05T02:05:00Z",
+    "started_at": "2026-01-05T02:00:00Z",
+    "version": 3,
+    "context": {"original_writer": "c1-a"},
+    "schema_version": 1,
+}
+V1_EVENT: dict[str, Any] = {
+    "id": "e1",
+    "operation_id": "op-1",
+    "type": "note",
+    "message": "paused",
+    "data": {},
+    "timestamp": "2026-01-05T02:05:00Z",
+}
+
+
+def _write_v1_record(store: StateStore) -> None:
+    """Put V1_OPERATION and V1_EVENT where each store kept them at schema version 1 (its stored layout)."""
+    body = json.dumps(V1_OPERATION)
+    if isinstance(store, FileStore):
+        directory = Path(store.root) / "op-1"
+        directory.mkdir(parents=True)
+        (directory / "operation.json").write_text(body)
+        (directory / "events.jsonl").write_text(json.dumps(V1_EVENT) + "\n")
+        return
+    if isinstance(store, S3Store):  # the events in the operation object's tail, not yet written out
+        document = {"schema_version": 1, "operation": V1_OPERATION, "events": [V1_EVENT]}
+        key = f"{PREFIX}/operations/op-1.json"
+        boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document).encode())
+        return
+    assert isinstance(store, DynamoDBStore)
+    table = boto3.client("dynamodb", region_name=REGION)
+    text = {
+        "pk": "OP#op-1",
+        "sk": "OPERATION",
+        "cluster_id": "c1",
+        "region": REGION,
+        "op_state": "paused",
+        "op_type": "instance_type_change",
+        "created_at": "2026-01-05T02:00:00+00:00",
+        "updated_at": "2026-01-05T02:05:00+00:00",
+        "write_id": "v1write",
+        "body": body,
+    }
+    item: dict[str, Any] = {name: {"S": value} for name, value in text.items()}
+    item |= {"version": {"N": "3"}, "schema_version": {"N": "1"}}
+    table.put_item(TableName=TABLE, Item=item)
+    event_item = {"pk": "OP#op-1", "sk": "EVENT#0000000003#0000", "operation_id": "op-1", "event": json.dumps(V1_EVENT)}
+    table.put_item(TableName=TABLE, Item={name: {"S": value} for name, value in event_item.items()})
+
+
+def test_a_record_of_schema_version_1_loads_and_saves_on_every_store(store: StateStore) -> None:
+    _write_v1_record(store)
+    loaded = store.load("op-1")
+    assert (loaded.id, loaded.state, loaded.cluster_id, loaded.version) == ("op-1", OperationState.PAUSED, "c1", 3)
+    assert [(s.id, s.action, s.state.value) for s in loaded.steps] == [
+        ("s01", "check_cluster", "completed"),
+        ("s02", "modify_instance", "in_progress"),
+    ]
+    assert loaded.current_step_index == 1 and loaded.pause_reason == "look at c1-b"
+    assert loaded.steps[1].parameters == {"instance_id": "c1-b", "instance_class": "db.r6g.xlarge"}
+    assert loaded.steps[1].retry_count == 2 and loaded.context == {"original_writer": "c1-a"}
+    assert [e.id for e in store.events("op-1")] == ["e1"]
+    assert [op.id for op in store.list_operations(cluster_id="c1")] == ["op-1"]
+    assert [op.id for op in store.list_operations(state="paused")] == ["op-1"]
+
+    # the next save writes it at this rds-maint's version; it reads back, its events kept in order
+    loaded.pause_reason = None
+    assert store.save(loaded, [event("op-1", "e2")]).version == 4
+    again = store.load("op-1")
+    assert again.version == 4 and again.pause_reason is None and again.steps[1].parameters["instance_id"] == "c1-b"
+    assert [e.id for e in store.events("op-1")] == ["e1", "e2"]
+
+
+@pytest.mark.parametrize("known", [SCHEMA_VERSION, SCHEMA_VERSION + 1])
+def test_every_schema_version_from_1_to_this_ones_is_read_and_no_other(
+    known: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `known` stands for this rds-maint's SCHEMA_VERSION, today's and the next one's.
+    monkeypatch.setattr(store_base, "SCHEMA_VERSION", known)
+    assert [check_schema(v, "record") for v in range(1, known + 1)] == list(range(1, known + 1))
+    assert check_schema(None, "record") == 1, "a record from before schema_version existed is version 1"
+    with pytest.raises(StoreError, match=f"newer rds-maint .*schema {known + 1}, this one knows {known}"):
+        check_schema(known + 1, "record")
+    for never_written in (0, -1):
+        with pytest.raises(StoreError, match="no rds-maint writes"):
+            check_schema(never_written, "record")
 
 
 def test_store_urls_are_checked() -> None:
