@@ -41,7 +41,7 @@ from rds_maint.store.dynamodb_items import (
     EVENT_PREFIX,
     OPERATION_SK,
     event_item,
-    lock_holder,
+    holder_of,
     lock_item,
     lock_key,
     lock_pk,
@@ -340,7 +340,7 @@ class DynamoDBStore:
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise self._fail(exc, "PutItem") from exc
-                holder = lock_holder(_answer(exc).get("Item"), self._lock_where(cluster_id, region))
+                holder = holder_of(_answer(exc).get("Item"), self._lock_where(cluster_id, region))
                 if holder:
                     return holder
         raise StoreError(f"the lock of {cluster_id} in {region} kept changing while it was being taken; try again")
@@ -368,7 +368,7 @@ class DynamoDBStore:
             )
         except ClientError as exc:
             raise self._fail(exc, "GetItem") from exc
-        return lock_holder(response.get("Item"), self._lock_where(cluster_id, region))
+        return holder_of(response.get("Item"), self._lock_where(cluster_id, region))
 
     # -- rds-maint init --------------------------------------------------------------------------
 

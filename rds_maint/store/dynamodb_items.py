@@ -27,7 +27,7 @@ __all__ = [
     "LOCK_SK",
     "OPERATION_SK",
     "event_item",
-    "lock_holder",
+    "holder_of",
     "lock_item",
     "lock_key",
     "lock_pk",
@@ -158,7 +158,7 @@ def lock_item(cluster_id: str, region: str, operation_id: str) -> dict[str, Any]
     }
 
 
-def lock_holder(item: dict[str, Any] | None, where: str) -> str | None:
+def holder_of(item: dict[str, Any] | None, where: str) -> str | None:
     """The holder of a lock item; a lock item without a text `holder` is damaged, never taken as free."""
     if not item:
         return None

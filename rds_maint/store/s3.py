@@ -40,8 +40,8 @@ from rds_maint.store.s3_objects import (
     OPERATIONS,
     Layout,
     batch_body,
+    holder_of,
     lock_body,
-    lock_holder,
     merge_events,
     operation_body,
     parse_batch,
@@ -322,7 +322,7 @@ class S3Store:
         got = self._get_json(key)
         if got is None:
             return None, None
-        return lock_holder(got[0], self._where(key)), got[1]
+        return holder_of(got[0], self._where(key)), got[1]
 
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
         key = self._layout.lock(cluster_id, region)

@@ -23,8 +23,8 @@ __all__ = [
     "OPERATIONS",
     "Layout",
     "batch_body",
+    "holder_of",
     "lock_body",
-    "lock_holder",
     "merge_events",
     "operation_body",
     "parse_batch",
@@ -128,7 +128,7 @@ def lock_body(cluster_id: str, region: str, holder: str | None) -> bytes:
     return json.dumps(document).encode()
 
 
-def lock_holder(data: dict[str, Any], where: str) -> str | None:
+def holder_of(data: dict[str, Any], where: str) -> str | None:
     holder = data.get("operation_id")
     if holder is not None and not isinstance(holder, str):
         raise StoreError(f"{where} is not a valid lock record; it was left as it is")
