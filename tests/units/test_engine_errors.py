@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,22 +11,28 @@ from rds_maint.actions.polling import PollPolicy
 from rds_maint.errors import BusyAwsError, TransientAwsError
 from rds_maint.model import OperationState, Outcome, StepState
 from rds_maint.plans import temp_instance_id
-from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, FakeWorld
+from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, FakeWorld, store_root
 
 WRITER, READER_2, READER_3 = (f"{CLUSTER}-instance-{n}" for n in (1, 2, 3))
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> FakeWorld:
-    return FakeWorld.make(tmp_path)
+def root(tmp_path: Path) -> Iterator[Path]:
+    with store_root(tmp_path) as path:
+        yield path
+
+
+@pytest.fixture
+def world(root: Path) -> FakeWorld:
+    return FakeWorld.make(root)
 
 
 def _step(world: FakeWorld, op_id: str, name: str) -> int:
     return next(i for i, s in enumerate(world.op(op_id).steps) if s.name == name)
 
 
-def test_a_wait_past_the_timeout_pauses_naming_the_condition_and_continue_waits_again(tmp_path: Path) -> None:
-    world = FakeWorld.make(tmp_path, poll=PollPolicy(fixed=10))
+def test_a_wait_past_the_timeout_pauses_naming_the_condition_and_continue_waits_again(root: Path) -> None:
+    world = FakeWorld.make(root, poll=PollPolicy(fixed=10))
     world.rds.create_seconds = 200
     world.rds.modify_seconds = world.rds.delete_seconds = 30
     op = world.create(wait_timeout=60)

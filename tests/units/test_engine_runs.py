@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rds_maint.model import OperationState, Outcome, StepState
 from rds_maint.plans import temp_instance_id
-from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, FakeWorld
+from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, FakeWorld, store_root
 
 WRITER, READER_2, READER_3 = (f"{CLUSTER}-instance-{n}" for n in (1, 2, 3))
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> FakeWorld:
-    return FakeWorld.make(tmp_path)
+def root(tmp_path: Path) -> Iterator[Path]:
+    with store_root(tmp_path) as path:
+        yield path
+
+
+@pytest.fixture
+def world(root: Path) -> FakeWorld:
+    return FakeWorld.make(root)
 
 
 def test_instance_type_change_moves_every_member_and_gives_the_writer_back(world: FakeWorld) -> None:
@@ -47,8 +54,8 @@ def test_instance_type_change_moves_every_member_and_gives_the_writer_back(world
     assert world.store.lock_holder(CLUSTER, op.region) is None
 
 
-def test_instance_cycle_reboots_each_member_once_never_the_writer(tmp_path: Path) -> None:
-    world = FakeWorld.make(tmp_path, pending_reboot=True)
+def test_instance_cycle_reboots_each_member_once_never_the_writer(root: Path) -> None:
+    world = FakeWorld.make(root, pending_reboot=True)
     writer_at_reboot: list[str | None] = []
     for _ in range(3):
         world.rds.before("reboot_instance", lambda: writer_at_reboot.append(world.rds.clusters[CLUSTER].writer_id))
