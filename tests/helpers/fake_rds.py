@@ -262,7 +262,8 @@ class FakeRds:
             return self.clusters[resource_id].tags
         if kind.endswith(":db") and resource_id in self.instances:
             return self.instances[resource_id].tags
-        raise _not_found(operation, "DBInstanceNotFound", arn)
+        code = "DBClusterNotFoundFault" if kind.endswith(":cluster") else "DBInstanceNotFound"
+        raise _not_found(operation, code, arn)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -271,7 +272,14 @@ class FakeRds:
 
     def describe_cluster(self, cluster_id: str) -> ClusterSnapshot:
         self._enter("describe_cluster")
-        c = self._cluster("DescribeDBClusters", cluster_id)
+        return self._describe(self._cluster("DescribeDBClusters", cluster_id))
+
+    def find_cluster(self, cluster_id: str) -> ClusterSnapshot | None:
+        self._enter("find_cluster")
+        found = self.clusters.get(cluster_id)
+        return self._describe(found) if found else None
+
+    def _describe(self, c: FakeCluster) -> ClusterSnapshot:
         members = tuple(
             MemberSnapshot(
                 instance=self._snapshot(self.instances[i]),
@@ -296,16 +304,18 @@ class FakeRds:
 
     def cluster_roles(self, cluster_id: str) -> ClusterRoles:
         self._enter("cluster_roles")
-        c = self._cluster("DescribeDBClusters", cluster_id)
+        return self._roles(self._cluster("DescribeDBClusters", cluster_id))
+
+    def find_cluster_roles(self, cluster_id: str) -> ClusterRoles | None:
+        self._enter("find_cluster_roles")
+        found = self.clusters.get(cluster_id)
+        return self._roles(found) if found else None
+
+    @staticmethod
+    def _roles(c: FakeCluster) -> ClusterRoles:
         return ClusterRoles(
             id=c.id, status=c.status, writer_id=c.writer_id, member_ids=tuple(c.members), engine=c.engine
         )
-
-    def find_cluster_roles(self, cluster_id: str) -> ClusterRoles | None:
-        return self.cluster_roles(cluster_id) if cluster_id in self.clusters else None
-
-    def find_cluster(self, cluster_id: str) -> ClusterSnapshot | None:
-        return self.describe_cluster(cluster_id) if cluster_id in self.clusters else None
 
     def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
         self._enter("find_instance")
