@@ -517,6 +517,8 @@ class Engine:
         can_retry = len(rounds) < FINAL_CLEANUP_ROUNDS
         if can_retry and not op.context.get(FINAL_CHECK_PAUSED):
             steps = final_cleanup_steps(op, cluster)
+            for step in steps:
+                step.result["pause_acknowledged"] = True  # a clean-up never stops at a requested pause
             if steps:
                 op.context[FINAL_CLEANUP_STEPS] = [*rounds, [s.id for s in steps]]
                 self._run_next(op, steps)

@@ -2,7 +2,9 @@
 
 Plans are pure; what they need to know from AWS beyond the cluster snapshot (is a class
 orderable, which versions are valid targets, which proxies exist) is gathered here, per
-operation type, and handed to the plan as `facts`.
+operation type, and handed to the plan as `facts`: a typed model per operation type, defined beside
+the plan that reads it (`InstanceCycleFacts`, `StorageTypeChangeFacts`), or None when the plan needs
+nothing more than the snapshot.
 """
 
 from __future__ import annotations
@@ -20,46 +22,50 @@ from rds_maint.model import (
     OperationType,
     StorageTypeChangeParams,
 )
+from rds_maint.plans.instance_cycle import InstanceCycleFacts
+from rds_maint.plans.storage_type_change import StorageTypeChangeFacts
+from rds_maint.ports import RdsPort
 from rds_maint.rds import RdsGateway
 from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.upgrade_preflight import preflight_engine_upgrade
 
-Facts = dict[str, Any]
-Preflight = Callable[[RdsGateway, ClusterSnapshot, Any], Facts]
-
-# A check may answer facts[NOT_BEFORE] = (time, refusal): the request is bad input until that time
-# (checks get no clock; `preflight` compares with the engine's).
-NOT_BEFORE = "not_before"
+# What a check answers: the facts its plan reads (a model of that type's own), or None.
+Preflight = Callable[[RdsGateway, ClusterSnapshot, Any], object]
+# A check on the clock (checks above get none; `preflight` gives the engine's): refuses with BadInput.
+ClockCheck = Callable[[ClusterSnapshot, Any, datetime], None]
 
 
-def _instance_type_change(rds: RdsGateway, cluster: ClusterSnapshot, params: InstanceTypeChangeParams) -> Facts:
+def _instance_type_change(rds: RdsPort, cluster: ClusterSnapshot, params: InstanceTypeChangeParams) -> None:
     target = params.target_instance_type
     if not rds.is_orderable(cluster.engine, cluster.engine_version, target):
         raise BadInput(
             f"target_instance_type {target} is not orderable for {cluster.engine} {cluster.engine_version} "
             "in this region"
         )
-    return {}
 
 
-def _storage_type_change(rds: RdsGateway, cluster: ClusterSnapshot, params: StorageTypeChangeParams) -> Facts:
+def _storage_type_change(
+    rds: RdsPort, cluster: ClusterSnapshot, params: StorageTypeChangeParams
+) -> StorageTypeChangeFacts:
     request = check_storage_request(cluster, params)
-    facts: Facts = {"current_storage_type": request.current}
-    if request.target == IO_OPTIMIZED and request.next_allowed is not None:
-        facts[NOT_BEFORE] = (as_utc(request.next_allowed), io_optimized_refusal(cluster.id, request.next_allowed))
-    return facts
+    return StorageTypeChangeFacts(current_storage_type=request.current)
 
 
-def _instance_cycle(rds: RdsGateway, cluster: ClusterSnapshot, params: InstanceCycleParams) -> Facts:
+def _io_optimized_not_yet(cluster: ClusterSnapshot, params: StorageTypeChangeParams, now: datetime) -> None:
+    """AWS allows one switch to I/O-Optimized every 30 days: refused until IOOptimizedNextAllowedModificationTime."""
+    next_allowed = cluster.io_optimized_next_allowed
+    if params.target_storage_type == IO_OPTIMIZED and next_allowed is not None and now < as_utc(next_allowed):
+        raise BadInput(io_optimized_refusal(cluster.id, next_allowed))
+
+
+def _instance_cycle(rds: RdsPort, cluster: ClusterSnapshot, params: InstanceCycleParams) -> InstanceCycleFacts:
     """Whether a temp instance in the writer's class can still be created (old classes stop being sold)."""
     writer = cluster.writer
     if writer is None or params.skip_temp_instance:
-        return {}
-    return {
-        "writer_class_orderable": rds.is_orderable(
-            cluster.engine, cluster.engine_version, writer.instance.instance_class
-        )
-    }
+        return InstanceCycleFacts()
+    return InstanceCycleFacts(
+        writer_class_orderable=rds.is_orderable(cluster.engine, cluster.engine_version, writer.instance.instance_class)
+    )
 
 
 PREFLIGHTS: dict[OperationType, Preflight] = {
@@ -67,6 +73,9 @@ PREFLIGHTS: dict[OperationType, Preflight] = {
     OperationType.STORAGE_TYPE_CHANGE: _storage_type_change,
     OperationType.INSTANCE_CYCLE: _instance_cycle,
     OperationType.ENGINE_UPGRADE: preflight_engine_upgrade,
+}
+CLOCK_CHECKS: dict[OperationType, ClockCheck] = {
+    OperationType.STORAGE_TYPE_CHANGE: _io_optimized_not_yet,
 }
 
 
@@ -101,13 +110,12 @@ def preflight(
     cluster: ClusterSnapshot,
     params: OperationParams,
     now: datetime | None = None,
-) -> Facts:
+) -> object:
+    """The facts `build_plan` takes for `op_type` (see `Preflight`); raises BadInput for a request AWS would refuse."""
     _refuse_cluster_kinds_not_handled(op_type, cluster)
     check = PREFLIGHTS.get(op_type)
-    facts = check(rds, cluster, params) if check else {}
-    not_before = facts.pop(NOT_BEFORE, None)
-    if not_before is not None:
-        when, refusal = not_before
-        if (now or datetime.now(UTC)) < when:
-            raise BadInput(refusal)
+    facts = check(rds, cluster, params) if check else None
+    clock_check = CLOCK_CHECKS.get(op_type)
+    if clock_check is not None:
+        clock_check(cluster, params, now or datetime.now(UTC))
     return facts

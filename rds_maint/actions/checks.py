@@ -19,8 +19,19 @@ from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.model import Operation
 from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
+from rds_maint.steps.base import NoRecord
+from rds_maint.steps.cluster import (
+    CHECK_CLUSTER,
+    MODIFY_INSTANCE_CLASS,
+    REBOOT_INSTANCE,
+    VERIFY_INSTANCE_CLASSES,
+    CheckClusterParams,
+    SkippableRecord,
+    VerifyInstanceClassesParams,
+    VerifyInstanceClassesRecord,
+)
 
-VANISHED = "vanished"  # step result key: the planned instance no longer existed
+VerifyContext = ActionContext[VerifyInstanceClassesParams, VerifyInstanceClassesRecord]
 
 
 def skip_vanished(ctx: ActionContext[Any, Any], instance_id: str, cluster_id: str) -> Done | None:
@@ -29,12 +40,23 @@ def skip_vanished(ctx: ActionContext[Any, Any], instance_id: str, cluster_id: st
         return None
     message = f"{instance_id} is no longer in cluster {cluster_id}: skipped (rds-maint never recreates an instance)"
     ctx.note("instance_vanished", message, instance_id=instance_id)
-    return Done(message, result={VANISHED: True})
+    return Done(message, result=SkippableRecord(vanished=True))
 
 
 def vanished_instances(operation: Operation) -> list[str]:
     """Planned instances that steps of this operation found gone and skipped."""
-    return sorted({str(s.parameters.get("instance_id")) for s in operation.steps if s.result.get(VANISHED) is True})
+    steps = operation.steps
+    changed = [
+        MODIFY_INSTANCE_CLASS.parse_params(s.parameters).instance_id
+        for s in steps
+        if s.action == MODIFY_INSTANCE_CLASS.action and MODIFY_INSTANCE_CLASS.parse_record(s.result).vanished
+    ]
+    rebooted = [
+        REBOOT_INSTANCE.parse_params(s.parameters).instance_id
+        for s in steps
+        if s.action == REBOOT_INSTANCE.action and REBOOT_INSTANCE.parse_record(s.result).vanished
+    ]
+    return sorted({*changed, *rebooted})
 
 
 def missing_readers(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, planned: list[str]) -> list[str]:
@@ -50,17 +72,17 @@ def missing_readers(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, plan
 
 
 class CheckCluster(ImmediateAction):
-    name = "check_cluster"
+    kind = CHECK_CLUSTER
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: ActionContext[CheckClusterParams, NoRecord]) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        writer = p["expected_writer"]
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        writer = p.expected_writer
         if cluster.member(writer) is None:
             raise NeedsPerson(
                 f"the planned writer {writer} is no longer in cluster {cluster.id}; create a new operation"
             )
-        gone = missing_readers(ctx, cluster, list(p.get("members", [])))
+        gone = missing_readers(ctx, cluster, list(p.members))
         if cluster.writer_id != writer:
             raise NeedsPerson(
                 f"the writer of {cluster.id} is {cluster.writer_id}, not {writer} as planned; "
@@ -75,11 +97,11 @@ class CheckCluster(ImmediateAction):
         return Done(f"Cluster {cluster.id} is available with writer {cluster.writer_id}{skipped}")
 
 
-def rolling_problems(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> list[str]:
+def rolling_problems(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, expected_writer: str) -> list[str]:
     """What every temp-instance operation promises at the end: the original writer, no temp instance."""
     problems = []
-    if cluster.writer_id != ctx.params["expected_writer"]:
-        problems.append(f"writer is {cluster.writer_id}, expected {ctx.params['expected_writer']}")
+    if cluster.writer_id != expected_writer:
+        problems.append(f"writer is {cluster.writer_id}, expected {expected_writer}")
     temp_id = ctx.operation.context.get("temp_instance_id")
     if temp_id and cluster.member(temp_id) is not None:
         problems.append(f"temp instance {temp_id} is still in the cluster")
@@ -102,18 +124,18 @@ def _new_readers(ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, target:
 
 
 class VerifyInstanceClasses(ImmediateAction):
-    name = "verify_instance_classes"
+    kind = VERIFY_INSTANCE_CLASSES
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: VerifyContext) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        targets = set(p.get("expected_classes", {}).values())
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        targets = set(p.expected_classes.values())
         if len(targets) == 1:
             changing = self._change_new_readers(ctx, cluster, targets.pop())
             if changing is not None:
                 return changing
-        problems = rolling_problems(ctx, cluster)
-        expected = dict(p.get("expected_classes", {}))
+        problems = rolling_problems(ctx, cluster, p.expected_writer)
+        expected = dict(p.expected_classes)
         gone = missing_readers(ctx, cluster, list(expected))
         for instance_id, wanted in expected.items():
             member = cluster.member(instance_id)
@@ -125,31 +147,32 @@ class VerifyInstanceClasses(ImmediateAction):
         if problems:
             raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
         classes = {m.id: m.instance.instance_class for m in cluster.members}
-        left = sorted(set(ctx.step.result.get("new_readers_asked", [])) - set(ctx.step.result.get("new_changed", [])))
+        so_far = ctx.so_far()
+        left = sorted(set(so_far.new_readers_asked) - set(so_far.new_changed))
         tail = f"; no longer in the cluster (skipped): {', '.join(gone)}" if gone else ""
         return Done(
             f"Cluster {cluster.id}: writer {cluster.writer_id}; "
             + ", ".join(f"{k}={v}" for k, v in sorted(classes.items()))
             + tail,
-            result={"writer": cluster.writer_id, "classes": classes, VANISHED: gone, "new_readers_left": left},
+            result=VerifyInstanceClassesRecord(
+                writer=cluster.writer_id, classes=classes, vanished=gone, new_readers_left=left
+            ),
         )
 
-    def _change_new_readers(
-        self, ctx: ActionContext[Any, Any], cluster: ClusterSnapshot, target: str
-    ) -> ActionOutcome | None:
+    def _change_new_readers(self, ctx: VerifyContext, cluster: ClusterSnapshot, target: str) -> ActionOutcome | None:
         """Pause once about readers that joined on another class; after `continue`, change them one at a time.
 
         A Retry keeps this step running (and AWS is looked at again under the step lease); None when
         nothing is left to change.
         """
-        result = ctx.step.result
+        so_far = ctx.so_far()
         new = _new_readers(ctx, cluster, target)
         if not new:
             return None
-        asked = set(result.get("new_readers_asked", []))
+        asked = set(so_far.new_readers_asked)
         ids = sorted(m.id for m in new)
         if not set(ids) <= asked:
-            result["new_readers_asked"] = sorted(asked | set(ids))
+            ctx.keep(VerifyInstanceClassesRecord(new_readers_asked=sorted(asked | set(ids))))
             shown = ", ".join(f"{m.id} ({m.instance.instance_class})" for m in new)
             raise NeedsPerson(
                 f"before verifying: {shown} joined cluster {cluster.id} during the operation and "
@@ -160,7 +183,7 @@ class VerifyInstanceClasses(ImmediateAction):
                 + " as "
                 + ("it is" if len(new) == 1 else "they are")
             )
-        requested = set(result.get("new_changed", []))
+        requested = set(so_far.new_changed)
         busy = [
             m
             for m in new
@@ -175,7 +198,7 @@ class VerifyInstanceClasses(ImmediateAction):
             )
         member = new[0]
         ctx.rds.modify_instance(member.id, instance_class=target)
-        result["new_changed"] = sorted({*result.get("new_changed", []), member.id})
+        ctx.keep(VerifyInstanceClassesRecord(new_changed=sorted({*so_far.new_changed, member.id})))
         ctx.note(
             "modify_requested",
             f"Requested class change of {member.id} (joined during the operation) to {target}",

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
-from rds_maint.actions.checks import VANISHED, missing_readers, rolling_problems
+from rds_maint.actions.checks import missing_readers, rolling_problems
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import IN_SYNC, parameter_statuses
 from rds_maint.snapshots import ClusterSnapshot
+from rds_maint.steps.base import NoRecord
+from rds_maint.steps.cluster import (
+    RECORD_NOTE,
+    RESTORE_PROMOTION_TIERS,
+    VERIFY_INSTANCE_CYCLE,
+    RecordNoteParams,
+    RestorePromotionTiersParams,
+    VerifyInstanceCycleParams,
+    VerifyInstanceCycleRecord,
+)
+
+TiersContext = ActionContext[RestorePromotionTiersParams, NoRecord]
 
 
 def _tier_differences(cluster: ClusterSnapshot, tiers: dict[str, int]) -> dict[str, tuple[int, int]]:
@@ -25,12 +35,12 @@ def _tier_differences(cluster: ClusterSnapshot, tiers: dict[str, int]) -> dict[s
 class RestorePromotionTiers:
     """Put back the promotion tier of each listed instance (ModifyDBInstance PromotionTier) if it changed."""
 
-    name = "restore_promotion_tiers"
+    kind = RESTORE_PROMOTION_TIERS
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: TiersContext) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        tiers = {str(k): int(v) for k, v in p["tiers"].items()}
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        tiers = p.tiers
         missing = sorted(i for i in tiers if cluster.member(i) is None)
         if missing:
             ctx.note("tier_skipped", f"Not restoring the tier of {', '.join(missing)}: no longer in {cluster.id}")
@@ -51,16 +61,16 @@ class RestorePromotionTiers:
             )
         return self._waiting(ctx)
 
-    def _waiting(self, ctx: ActionContext[Any, Any]) -> Wait:
+    def _waiting(self, ctx: TiersContext) -> Wait:
         return Wait(
-            condition=f"promotion tiers of {ctx.params['cluster_id']} as before",
+            condition=f"promotion tiers of {ctx.params.cluster_id} as before",
             seconds=POLL_SECONDS["modify"],
         )
 
-    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def check(self, ctx: TiersContext) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        tiers = {str(k): int(v) for k, v in p["tiers"].items()}
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        tiers = p.tiers
         if _tier_differences(cluster, tiers):
             return self._waiting(ctx)
         busy = [m.id for m in cluster.members if m.id in tiers and m.instance.status != "available"]
@@ -72,16 +82,16 @@ class RestorePromotionTiers:
 class VerifyInstanceCycle(ImmediateAction):
     """Writer as before, temp instance gone, tiers as before, every rebooted instance available (and in sync)."""
 
-    name = "verify_instance_cycle"
+    kind = VERIFY_INSTANCE_CYCLE
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: ActionContext[VerifyInstanceCycleParams, VerifyInstanceCycleRecord]) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        problems = rolling_problems(ctx, cluster)
-        for instance_id, (now, recorded) in sorted(_tier_differences(cluster, p.get("expected_tiers", {})).items()):
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        problems = rolling_problems(ctx, cluster, p.expected_writer)
+        for instance_id, (now, recorded) in sorted(_tier_differences(cluster, p.expected_tiers).items()):
             problems.append(f"{instance_id} has promotion tier {now}, expected {recorded}")
-        gone = missing_readers(ctx, cluster, list(p.get("rebooted", [])))
-        for instance_id in p.get("rebooted", []):
+        gone = missing_readers(ctx, cluster, list(p.rebooted))
+        for instance_id in p.rebooted:
             member = cluster.member(instance_id)
             if member is None:
                 if instance_id not in gone:
@@ -89,27 +99,27 @@ class VerifyInstanceCycle(ImmediateAction):
                 continue
             if member.instance.status != "available":
                 problems.append(f"{instance_id} is {member.instance.status}")
-            if instance_id in p.get("require_in_sync", []):
+            if instance_id in p.require_in_sync:
                 statuses = parameter_statuses(member)
                 if any(s != IN_SYNC for s in statuses):
                     problems.append(f"{instance_id} parameters are {', '.join(statuses)}")
         if problems:
             raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
         statuses_now = {m.id: ", ".join(parameter_statuses(m)) or "-" for m in cluster.members}
-        rebooted = [i for i in p.get("rebooted", []) if i not in gone]
+        rebooted = [i for i in p.rebooted if i not in gone]
         return Done(
             f"Cluster {cluster.id}: writer {cluster.writer_id}; rebooted {', '.join(rebooted) or 'none'}"
             + (f"; no longer in the cluster (skipped): {', '.join(gone)}" if gone else ""),
-            result={"writer": cluster.writer_id, "parameter_status": statuses_now, VANISHED: gone},
+            result=VerifyInstanceCycleRecord(writer=cluster.writer_id, parameter_status=statuses_now, vanished=gone),
         )
 
 
 class RecordNote(ImmediateAction):
     """A step that only writes an event (for instance: what a rollback cannot undo)."""
 
-    name = "record_note"
+    kind = RECORD_NOTE
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: ActionContext[RecordNoteParams, NoRecord]) -> ActionOutcome:
         p = ctx.params
-        ctx.note(str(p.get("type", "note")), str(p["message"]))
-        return Done(str(p["message"]))
+        ctx.note(p.type, p.message)
+        return Done(p.message)

@@ -21,7 +21,6 @@ and, when the member had parameters `pending-reboot` (or `only_if_pending`), rep
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.checks import skip_vanished
@@ -29,6 +28,9 @@ from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import APPLYING, IN_SYNC, is_pending_reboot, parameter_statuses
 from rds_maint.snapshots import MemberSnapshot
+from rds_maint.steps.cluster import REBOOT_INSTANCE, RebootInstanceParams, RebootInstanceRecord
+
+Context = ActionContext[RebootInstanceParams, RebootInstanceRecord]
 
 FRESH_SECONDS = 10  # the turn right after the mark; later turns look for an earlier call first
 LAG_SETTLE_SECONDS = 90  # longer than AWS shows `available` after an accepted reboot
@@ -40,12 +42,12 @@ def _since(text: object) -> datetime:
 
 
 class RebootInstance:
-    name = "reboot_instance"
+    kind = REBOOT_INSTANCE
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: Context) -> ActionOutcome:
         p = ctx.params
-        instance_id = p["instance_id"]
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        instance_id = p.instance_id
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
         member = cluster.member(instance_id)
         if member is None:
             skipped = skip_vanished(ctx, instance_id, cluster.id)
@@ -54,27 +56,26 @@ class RebootInstance:
             raise NeedsPerson(
                 f"instance {instance_id} (the original writer) is no longer a member of cluster {cluster.id}"
             )
-        result = ctx.step.result
-        marked = result.get("reboot_marked_at")
+        so_far = ctx.so_far()
+        marked = so_far.reboot_marked_at
         if marked is None:
-            if p.get("only_if_pending") and not is_pending_reboot(member):
+            if p.only_if_pending and not is_pending_reboot(member):
                 ctx.note("already_done", f"{instance_id} reports its parameters in sync; no reboot needed")
                 return Done(f"{instance_id} needs no reboot (parameters {', '.join(parameter_statuses(member))})")
             self._refuse_writer(member)
             if member.instance.status != "available":
                 return self._busy(member)
-            result["reboot_marked_at"] = ctx.now.isoformat()
-            result["was_pending"] = is_pending_reboot(member)
+            ctx.keep(RebootInstanceRecord(reboot_marked_at=ctx.now.isoformat(), was_pending=is_pending_reboot(member)))
             return Retry(f"noted the time before rebooting {instance_id}; rebooting it next", 0)
 
-        evidence = self._evidence(ctx, member, _since(marked))
+        evidence = self._evidence(ctx, so_far, member, _since(marked))
         if evidence:
             ctx.note("reboot_adopted", f"{instance_id}: {evidence}; not rebooting it again", instance_id=instance_id)
             return self._waiting(ctx, member.instance.status)
         self._refuse_writer(member)
         if member.instance.status != "available":
             return self._busy(member)
-        attempted = result.get("reboot_attempted_at")
+        attempted = so_far.reboot_attempted_at
         quiet_from = _since(attempted) if attempted else _since(marked)
         waited = (ctx.now - quiet_from).total_seconds()
         if (attempted or waited > FRESH_SECONDS) and waited < LAG_SETTLE_SECONDS:
@@ -84,7 +85,8 @@ class RebootInstance:
                 max(1, int(LAG_SETTLE_SECONDS - waited)),
             )
         # Saved if the call fails (the engine saves after an error), lost only with the process.
-        result["reboot_marked_at"] = result["reboot_attempted_at"] = ctx.now.isoformat()
+        now = ctx.now.isoformat()
+        ctx.keep(RebootInstanceRecord(reboot_marked_at=now, reboot_attempted_at=now))
         ctx.rds.reboot_instance(instance_id)
         ctx.note("reboot_requested", f"Rebooting {instance_id}", instance_id=instance_id)
         return self._waiting(ctx, member.instance.status)
@@ -101,50 +103,51 @@ class RebootInstance:
             f"{member.id} is {member.instance.status}; rebooting it once it is available", POLL_SECONDS["busy"]
         )
 
-    def _evidence(self, ctx: ActionContext[Any, Any], member: MemberSnapshot, since: datetime) -> str | None:
+    def _evidence(
+        self, ctx: Context, so_far: RebootInstanceRecord, member: MemberSnapshot, since: datetime
+    ) -> str | None:
         """What AWS shows of a reboot since `since`, if anything."""
         if member.instance.status == "rebooting":
             return "it is rebooting"
-        if ctx.step.result.get("was_pending") and not is_pending_reboot(member):
+        if so_far.was_pending and not is_pending_reboot(member):
             return "its parameters are in sync again, so it has restarted"
         restart = self._restart_event(ctx, member.id, since)
         return f"AWS reports '{restart[1]}' at {restart[0]:%H:%M:%S}" if restart else None
 
-    def _restart_event(
-        self, ctx: ActionContext[Any, Any], instance_id: str, since: datetime
-    ) -> tuple[datetime, str] | None:
+    def _restart_event(self, ctx: Context, instance_id: str, since: datetime) -> tuple[datetime, str] | None:
         for when, message in ctx.rds.instance_events(instance_id, since):
             if any(word in message.lower() for word in REBOOT_WORDS):
                 return when, message
         return None
 
-    def _waiting(self, ctx: ActionContext[Any, Any], status: str) -> Wait:
-        instance_id = ctx.params["instance_id"]
+    def _waiting(self, ctx: Context, status: str) -> Wait:
+        instance_id = ctx.params.instance_id
         return Wait(
             condition=f"{instance_id} to restart and be available again (now {status})",
             seconds=POLL_SECONDS["reboot"],
             transition="reboot",
         )
 
-    def _restarting(self, ctx: ActionContext[Any, Any], status: str, left: object) -> Wait:
+    def _restarting(self, ctx: Context, status: str, left: str | None) -> Wait:
         wait = self._waiting(ctx, status)
         return Wait(
             condition=wait.condition,
             seconds=wait.seconds,
             transition=wait.transition,
-            result={"left_available_at": left or ctx.now.isoformat()},
+            result=RebootInstanceRecord(left_available_at=left or ctx.now.isoformat()),
         )
 
-    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def check(self, ctx: Context) -> ActionOutcome:
         p = ctx.params
-        instance_id = p["instance_id"]
+        instance_id = p.instance_id
+        so_far = ctx.so_far()
         # While it restarts one DescribeDBInstances per look; the whole cluster only once it is back.
         instance = ctx.rds.find_instance(instance_id)
         status = instance.status if instance is not None else "available"
-        left = ctx.step.result.get("left_available_at")
+        left = so_far.left_available_at
         if status != "available":
             return self._restarting(ctx, status, left)
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
         member = cluster.member(instance_id)
         if member is None:
             skipped = skip_vanished(ctx, instance_id, cluster.id)
@@ -153,7 +156,7 @@ class RebootInstance:
             raise NeedsPerson(f"instance {instance_id} left cluster {cluster.id} while it was rebooting")
         if member.instance.status != "available":
             return self._restarting(ctx, member.instance.status, left)
-        if not left and self._restart_event(ctx, instance_id, _since(ctx.step.result["reboot_marked_at"])) is None:
+        if not left and self._restart_event(ctx, instance_id, _since(so_far.reboot_marked_at)) is None:
             # AWS shows `available` for a moment after the call: not yet rebooted.
             return Wait(
                 condition=f"{instance_id} to begin its reboot (AWS still shows it available)",
@@ -167,11 +170,13 @@ class RebootInstance:
                 seconds=POLL_SECONDS["reboot"],
                 transition="reboot",
             )
-        if (p.get("only_if_pending") or ctx.step.result.get("was_pending")) and any(s != IN_SYNC for s in statuses):
+        if (p.only_if_pending or so_far.was_pending) and any(s != IN_SYNC for s in statuses):
             raise NeedsPerson(
                 f"{instance_id} restarted, but its parameters report {', '.join(statuses)}, not in-sync. Check its "
                 "parameter groups (DescribeDBInstances DBParameterGroups, DescribeDBClusters DBClusterMembers), "
                 "then resume with continue to look again, or reset to this step to reboot it once more"
             )
         shown = f" (parameters {', '.join(statuses)})" if statuses else ""
-        return Done(f"{instance_id} restarted and is available{shown}", result={"parameter_status": statuses})
+        return Done(
+            f"{instance_id} restarted and is available{shown}", result=RebootInstanceRecord(parameter_status=statuses)
+        )

@@ -9,13 +9,25 @@ is done only when the cluster shows the new type, nothing pending, and `availabl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.aurora_storage import IO_OPTIMIZED, NAMES, as_utc
 from rds_maint.errors import NeedsPerson
 from rds_maint.snapshots import ClusterSnapshot
+from rds_maint.steps.cluster import (
+    CHECK_CLUSTER_STORAGE,
+    MODIFY_CLUSTER_STORAGE,
+    VERIFY_CLUSTER_STORAGE,
+    CheckClusterStorageParams,
+    ClusterStorageRecord,
+    ModifyClusterStorageParams,
+    ModifyClusterStorageRecord,
+    VerifyClusterStorageParams,
+    VerifyClusterStorageRecord,
+)
+
+ModifyContext = ActionContext[ModifyClusterStorageParams, ModifyClusterStorageRecord]
 
 
 def _name(storage_type: str | None) -> str:
@@ -31,16 +43,16 @@ def _settled(cluster: ClusterSnapshot, storage_type: str) -> bool:
 class CheckClusterStorage(ImmediateAction):
     """The cluster is available and nobody else is changing its storage before we start."""
 
-    name = "check_cluster_storage"
+    kind = CHECK_CLUSTER_STORAGE
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: ActionContext[CheckClusterStorageParams, ClusterStorageRecord]) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
         pending = cluster.pending_storage_type
-        if pending and pending != p["target_storage_type"]:
+        if pending and pending != p.target_storage_type:
             raise NeedsPerson(
                 f"cluster {cluster.id} is changing its storage to {_name(pending)}, not to "
-                f"{_name(p['target_storage_type'])} as planned; check who changed it, then abort or continue"
+                f"{_name(p.target_storage_type)} as planned; check who changed it, then abort or continue"
             )
         if cluster.status != "available":
             return Retry(
@@ -48,19 +60,19 @@ class CheckClusterStorage(ImmediateAction):
             )
         return Done(
             f"Cluster {cluster.id} is available with storage {_name(cluster.storage_type)}",
-            result={"storage_type": cluster.storage_type},
+            result=ClusterStorageRecord(storage_type=cluster.storage_type),
         )
 
 
 class ModifyClusterStorage:
     """Set the cluster's storage type with ApplyImmediately; adopt a change AWS already accepted."""
 
-    name = "modify_cluster_storage"
+    kind = MODIFY_CLUSTER_STORAGE
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: ModifyContext) -> ActionOutcome:
         p = ctx.params
-        target = p["storage_type"]
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
+        target = p.storage_type
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
         pending = cluster.pending_storage_type
         if pending is None and cluster.storage_type == target:
             if cluster.status != "available":
@@ -102,60 +114,60 @@ class ModifyClusterStorage:
         )
         return self._waiting(ctx, cluster)
 
-    def _still_confirming(self, ctx: ActionContext[Any, Any]) -> Retry | None:
+    def _still_confirming(self, ctx: ModifyContext) -> Retry | None:
         """Rollback only: the cluster reads the original type, but a change asked for just before may still
         be in AWS's quiet moment. Look again after `confirm_quiet_seconds` before calling it done."""
-        quiet = int(ctx.params.get("confirm_quiet_seconds") or 0)
+        quiet = ctx.params.confirm_quiet_seconds
         if quiet <= 0:
             return None
-        since_text = ctx.step.result.get("quiet_since")
+        since_text = ctx.so_far().quiet_since
         if since_text is None:
-            ctx.step.result["quiet_since"] = ctx.now.isoformat()
+            ctx.keep(ModifyClusterStorageRecord(quiet_since=ctx.now.isoformat()))
             waited = 0.0
         else:
-            waited = (ctx.now - datetime.fromisoformat(str(since_text))).total_seconds()
+            waited = (ctx.now - datetime.fromisoformat(since_text)).total_seconds()
         if waited >= quiet:
             return None
         return Retry(
-            f"cluster {ctx.params['cluster_id']} reads {_name(ctx.params['storage_type'])}; making sure no change "
+            f"cluster {ctx.params.cluster_id} reads {_name(ctx.params.storage_type)}; making sure no change "
             f"asked for just before is still on its way ({quiet} s)",
             max(1, int(quiet - waited)),
         )
 
-    def _switch_accepted(self, ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> bool:
+    def _switch_accepted(self, ctx: ModifyContext, cluster: ClusterSnapshot) -> bool:
         """A switch to I/O-Optimized since the plan was made moves the next-allowed time into the future."""
         now_allowed = cluster.io_optimized_next_allowed
         if now_allowed is None or as_utc(now_allowed) <= ctx.now:
             return False
-        before = ctx.params.get("next_allowed_before")
-        return before is None or as_utc(now_allowed) > as_utc(datetime.fromisoformat(str(before)))
+        before = ctx.params.next_allowed_before
+        return before is None or as_utc(now_allowed) > as_utc(datetime.fromisoformat(before))
 
-    def _waiting(self, ctx: ActionContext[Any, Any], cluster: ClusterSnapshot) -> Wait:
+    def _waiting(self, ctx: ModifyContext, cluster: ClusterSnapshot) -> Wait:
         p = ctx.params
         now = f"{cluster.status}, {cluster.storage_type}"
         if cluster.pending_storage_type:
             now += f" -> {cluster.pending_storage_type}"
         return Wait(
-            condition=f"{p['cluster_id']} available with storage {p['storage_type']} (now {now})",
+            condition=f"{p.cluster_id} available with storage {p.storage_type} (now {now})",
             seconds=POLL_SECONDS["modify"],
             transition="storage",
         )
 
-    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def check(self, ctx: ModifyContext) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        if _settled(cluster, p["storage_type"]):
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        if _settled(cluster, p.storage_type):
             return Done(f"Cluster {cluster.id} is available with storage {_name(cluster.storage_type)}")
         return self._waiting(ctx, cluster)
 
 
 class VerifyClusterStorage(ImmediateAction):
-    name = "verify_cluster_storage"
+    kind = VERIFY_CLUSTER_STORAGE
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: ActionContext[VerifyClusterStorageParams, VerifyClusterStorageRecord]) -> ActionOutcome:
         p = ctx.params
-        cluster = ctx.rds.describe_cluster(p["cluster_id"])
-        expected = p["storage_type"]
+        cluster = ctx.rds.describe_cluster(p.cluster_id)
+        expected = p.storage_type
         problems = []
         if cluster.storage_type != expected:
             problems.append(f"storage is {_name(cluster.storage_type)}, expected {_name(expected)}")
@@ -165,16 +177,16 @@ class VerifyClusterStorage(ImmediateAction):
             problems.append(f"cluster is {cluster.status}")
         if problems:
             raise NeedsPerson(f"verification of {cluster.id} failed: " + "; ".join(problems))
-        restart = list(p.get("restart_needed") or [])
+        restart = list(p.restart_needed)
         message = f"Cluster {cluster.id} has storage {_name(cluster.storage_type)}"
         if restart:
             message += f"; NVMe-based {', '.join(restart)} apply it at their next restart (instance_cycle)"
         next_allowed = cluster.io_optimized_next_allowed
         return Done(
             message,
-            result={
-                "storage_type": cluster.storage_type,
-                "io_optimized_next_allowed": as_utc(next_allowed).isoformat() if next_allowed else None,
-                "restart_needed": restart,
-            },
+            result=VerifyClusterStorageRecord(
+                storage_type=cluster.storage_type,
+                io_optimized_next_allowed=as_utc(next_allowed).isoformat() if next_allowed else None,
+                restart_needed=restart,
+            ),
         )

@@ -7,31 +7,78 @@ temp-instance default, an unwinder for abort and rollback).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from rds_maint.errors import BadInput
-from rds_maint.model import Operation, OperationParams, OperationType, Step
+from rds_maint.model import (
+    EngineUpgradeParams,
+    InstanceCycleParams,
+    InstanceTypeChangeParams,
+    Operation,
+    OperationParams,
+    OperationType,
+    Step,
+    StorageTypeChangeParams,
+)
 from rds_maint.plans.base import Plan, temp_instance_id
 from rds_maint.plans.engine_upgrade import plan_engine_upgrade, unwind_engine_upgrade
-from rds_maint.plans.instance_cycle import plan_instance_cycle, unwind_instance_cycle
+from rds_maint.plans.instance_cycle import InstanceCycleFacts, plan_instance_cycle, unwind_instance_cycle
 from rds_maint.plans.instance_type_change import plan_instance_type_change
 from rds_maint.plans.rollback import unwind_temp_instance_operation
-from rds_maint.plans.storage_type_change import plan_storage_type_change, unwind_storage_type_change
+from rds_maint.plans.storage_type_change import (
+    StorageTypeChangeFacts,
+    plan_storage_type_change,
+    unwind_storage_type_change,
+)
 from rds_maint.snapshots import ClusterSnapshot
 
-__all__ = ["Plan", "build_plan", "temp_instance_id", "unwind_steps"]
+__all__ = [
+    "InstanceCycleFacts",
+    "Plan",
+    "StorageTypeChangeFacts",
+    "build_plan",
+    "temp_instance_id",
+    "unwind_steps",
+]
 
+T = TypeVar("T")
 UnwindKind = Literal["abort", "rollback"]
-Builder = Callable[[ClusterSnapshot, Any, str, dict[str, Any]], Plan]
+# Each builder takes the params and the preflight facts of its own type; the adapter below narrows them.
+Builder = Callable[[ClusterSnapshot, OperationParams, str, object], Plan]
 Unwinder = Callable[[Operation, UnwindKind], list[Step]]
 
+
+def _narrow(value: object, expected: type[T], what: str) -> T:
+    """The value as the type its operation type takes; a mismatch is a bug in the caller, never bad input."""
+    if not isinstance(value, expected):
+        raise TypeError(f"{what}: expected {expected.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _instance_type_change(cluster: ClusterSnapshot, params: OperationParams, op_id: str, facts: object) -> Plan:
+    return plan_instance_type_change(cluster, _narrow(params, InstanceTypeChangeParams, "params"), op_id)
+
+
+def _storage_type_change(cluster: ClusterSnapshot, params: OperationParams, op_id: str, facts: object) -> Plan:
+    typed = StorageTypeChangeFacts() if facts is None else _narrow(facts, StorageTypeChangeFacts, "facts")
+    return plan_storage_type_change(cluster, _narrow(params, StorageTypeChangeParams, "params"), op_id, typed)
+
+
+def _instance_cycle(cluster: ClusterSnapshot, params: OperationParams, op_id: str, facts: object) -> Plan:
+    typed = InstanceCycleFacts() if facts is None else _narrow(facts, InstanceCycleFacts, "facts")
+    return plan_instance_cycle(cluster, _narrow(params, InstanceCycleParams, "params"), op_id, typed)
+
+
+def _engine_upgrade(cluster: ClusterSnapshot, params: OperationParams, op_id: str, facts: object) -> Plan:
+    typed: dict[str, Any] = {} if facts is None else _narrow(facts, dict, "facts")
+    return plan_engine_upgrade(cluster, _narrow(params, EngineUpgradeParams, "params"), op_id, typed)
+
+
 BUILDERS: dict[OperationType, Builder] = {
-    OperationType.INSTANCE_TYPE_CHANGE: lambda cluster, params, op_id, facts: plan_instance_type_change(
-        cluster, params, op_id
-    ),
-    OperationType.STORAGE_TYPE_CHANGE: plan_storage_type_change,
-    OperationType.INSTANCE_CYCLE: plan_instance_cycle,
-    OperationType.ENGINE_UPGRADE: plan_engine_upgrade,
+    OperationType.INSTANCE_TYPE_CHANGE: _instance_type_change,
+    OperationType.STORAGE_TYPE_CHANGE: _storage_type_change,
+    OperationType.INSTANCE_CYCLE: _instance_cycle,
+    OperationType.ENGINE_UPGRADE: _engine_upgrade,
 }
 UNWINDERS: dict[OperationType, Unwinder] = {
     OperationType.STORAGE_TYPE_CHANGE: unwind_storage_type_change,
@@ -45,12 +92,13 @@ def build_plan(
     cluster: ClusterSnapshot,
     params: OperationParams,
     operation_id: str,
-    facts: dict[str, Any] | None = None,
+    facts: object = None,
 ) -> Plan:
+    """`facts` is what `rds_maint.preflight.preflight` answered for `op_type` (None: no preflight facts)."""
     builder = BUILDERS.get(op_type)
     if builder is None:
         raise BadInput(f"operation type '{op_type.value}' is not available in this version")
-    return builder(cluster, params, operation_id, facts or {})
+    return builder(cluster, params, operation_id, facts)
 
 
 def unwind_steps(operation: Operation, kind: UnwindKind) -> list[Step]:

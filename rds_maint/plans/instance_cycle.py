@@ -8,7 +8,8 @@ removes the temp instance and restores the tiers, and says so.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from rds_maint.errors import BadInput
 from rds_maint.model import InstanceCycleParams, Operation, Step, StepState
@@ -17,6 +18,24 @@ from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.plans.rollback import unwind_temp_instance_operation
 from rds_maint.plans.temp_instance import build_rolling_plan, select_members
 from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
+from rds_maint.steps.cluster import (
+    REBOOT_INSTANCE,
+    RECORD_NOTE,
+    RESTORE_PROMOTION_TIERS,
+    VERIFY_INSTANCE_CYCLE,
+    RebootInstanceParams,
+    RecordNoteParams,
+    RestorePromotionTiersParams,
+    VerifyInstanceCycleParams,
+)
+
+
+@dataclass(frozen=True)
+class InstanceCycleFacts:
+    """What the preflight learnt from AWS: whether the writer's class is still sold (None: not asked,
+    as no temp instance is made)."""
+
+    writer_class_orderable: bool | None = None
 
 
 def _statuses(member: MemberSnapshot) -> str:
@@ -24,7 +43,7 @@ def _statuses(member: MemberSnapshot) -> str:
 
 
 def plan_instance_cycle(
-    cluster: ClusterSnapshot, params: InstanceCycleParams, operation_id: str, facts: dict[str, Any]
+    cluster: ClusterSnapshot, params: InstanceCycleParams, operation_id: str, facts: InstanceCycleFacts
 ) -> Plan:
     selection = select_members(cluster, params.exclude_instances, what="instance")
     notes = list(selection.notes)
@@ -47,7 +66,7 @@ def plan_instance_cycle(
         writer is not None
         and writer in to_reboot
         and not params.skip_temp_instance
-        and facts.get("writer_class_orderable") is False
+        and facts.writer_class_orderable is False
     ):
         raise BadInput(
             f"the temp instance would take the writer's class {writer.instance.instance_class}, which AWS no longer "
@@ -59,23 +78,38 @@ def plan_instance_cycle(
 
     def reboot(builder: StepBuilder, member: MemberSnapshot) -> None:
         why = f"parameters {_statuses(member)}" if member.id in pending else "rolling reboot"
-        builder.add(
-            f"reboot:{member.id}",
-            "reboot_instance",
-            f"Reboot {member.id} ({why}); wait until it has restarted and is available"
+        builder.step(
+            REBOOT_INSTANCE,
+            RebootInstanceParams(
+                cluster_id=cluster.id, instance_id=member.id, only_if_pending=params.only_pending_reboot
+            ),
+            name=f"reboot:{member.id}",
+            description=f"Reboot {member.id} ({why}); wait until it has restarted and is available"
             + (" with its parameters in-sync" if member.id in pending else ""),
-            cluster_id=cluster.id,
-            instance_id=member.id,
-            only_if_pending=params.only_pending_reboot,
         )
 
     def restore_tiers(builder: StepBuilder) -> None:
-        builder.add(
-            "restore_promotion_tiers",
-            "restore_promotion_tiers",
-            "Put back any promotion tier that changed: " + ", ".join(f"{k}={v}" for k, v in sorted(tiers.items())),
-            cluster_id=cluster.id,
-            tiers=tiers,
+        builder.step(
+            RESTORE_PROMOTION_TIERS,
+            RestorePromotionTiersParams(cluster_id=cluster.id, tiers=tiers),
+            name="restore_promotion_tiers",
+            description="Put back any promotion tier that changed: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(tiers.items())),
+        )
+
+    def verify(builder: StepBuilder, writer: MemberSnapshot) -> None:
+        builder.step(
+            VERIFY_INSTANCE_CYCLE,
+            VerifyInstanceCycleParams(
+                cluster_id=cluster.id,
+                expected_writer=writer.id,
+                rebooted=[m.id for m in to_reboot],
+                expected_tiers=tiers,
+                require_in_sync=pending,
+            ),
+            name="verify",
+            description=f"Verify cluster {cluster.id}: writer {writer.id}, no temp instance, promotion tiers as "
+            "before, every rebooted instance available" + (" with its parameters in-sync" if pending else ""),
         )
 
     notes.append("each instance is rebooted once, one at a time; the writer only while it is not the writer")
@@ -86,18 +120,9 @@ def plan_instance_cycle(
         temp_class=writer.instance.instance_class if writer else "",
         skip_temp_instance=params.skip_temp_instance,
         change=reboot,
-        verify_action="verify_instance_cycle",
-        verify_parameters={
-            "rebooted": [m.id for m in to_reboot],
-            "expected_tiers": tiers,
-            "require_in_sync": pending,
-        },
+        verify=verify,
         notes=notes,
         before_verify=restore_tiers,
-    )
-    plan.steps[-1].description = (
-        f"Verify cluster {cluster.id}: writer {writer.id if writer else '-'}, no temp instance, promotion tiers as "
-        "before, every rebooted instance available" + (" with its parameters in-sync" if pending else "")
     )
     plan.context["cycle_tiers"] = tiers
     return plan
@@ -108,9 +133,17 @@ def unwind_instance_cycle(operation: Operation, kind: Literal["abort", "rollback
     offset = len(operation.steps)
     head = StepBuilder(offset=offset)
     if kind == "rollback":
-        marked = [s for s in operation.steps if s.action == "reboot_instance" and "reboot_marked_at" in s.result]
-        done = [s.parameters["instance_id"] for s in marked if s.state is StepState.COMPLETED]
-        maybe = [s.parameters["instance_id"] for s in marked if s.state is not StepState.COMPLETED]
+        marked = [
+            s
+            for s in operation.steps
+            if s.action == REBOOT_INSTANCE.action and REBOOT_INSTANCE.parse_record(s.result).reboot_marked_at
+        ]
+        done = [
+            REBOOT_INSTANCE.parse_params(s.parameters).instance_id for s in marked if s.state is StepState.COMPLETED
+        ]
+        maybe = [
+            REBOOT_INSTANCE.parse_params(s.parameters).instance_id for s in marked if s.state is not StepState.COMPLETED
+        ]
         rebooted = ", ".join(done) if done else "no instance"
         message = f"Reboots cannot be undone: {rebooted} {'was' if len(done) == 1 else 'were'} rebooted"
         if maybe:
@@ -119,25 +152,22 @@ def unwind_instance_cycle(operation: Operation, kind: Literal["abort", "rollback
             f". Rollback puts the writer back on {operation.context.get('original_writer')}, deletes the temp "
             "instance (if any) and restores promotion tiers"
         )
-        head.add(
-            "reboots_not_undone",
-            "record_note",
-            "Rollback: reboots cannot be undone (recorded as an event)",
-            type="rollback_limits",
-            message=message,
+        head.step(
+            RECORD_NOTE,
+            RecordNoteParams(type="rollback_limits", message=message),
+            name="reboots_not_undone",
+            description="Rollback: reboots cannot be undone (recorded as an event)",
         )
-    steps = head.steps + unwind_temp_instance_operation(operation, kind)
+    tail = StepBuilder()
     tiers = operation.context.get("cycle_tiers")
     if tiers:
-        steps.append(
-            Step(
-                id="",
-                name=f"{kind}_restore_promotion_tiers",
-                action="restore_promotion_tiers",
-                description=f"{kind.capitalize()}: put back any promotion tier that changed",
-                parameters={"cluster_id": operation.cluster_id, "tiers": tiers},
-            )
+        tail.step(
+            RESTORE_PROMOTION_TIERS,
+            RestorePromotionTiersParams(cluster_id=operation.cluster_id, tiers=tiers),
+            name=f"{kind}_restore_promotion_tiers",
+            description=f"{kind.capitalize()}: put back any promotion tier that changed",
         )
+    steps = head.steps + unwind_temp_instance_operation(operation, kind) + tail.steps
     for number, step in enumerate(steps, start=offset + 1):
         step.id = f"s{number:02d}"
     return steps

@@ -7,6 +7,12 @@ from rds_maint.model import InstanceTypeChangeParams
 from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.plans.temp_instance import build_rolling_plan, select_members
 from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
+from rds_maint.steps.cluster import (
+    MODIFY_INSTANCE_CLASS,
+    VERIFY_INSTANCE_CLASSES,
+    ModifyInstanceClassParams,
+    VerifyInstanceClassesParams,
+)
 
 
 def plan_instance_type_change(cluster: ClusterSnapshot, params: InstanceTypeChangeParams, operation_id: str) -> Plan:
@@ -24,14 +30,28 @@ def plan_instance_type_change(cluster: ClusterSnapshot, params: InstanceTypeChan
         )
 
     def change(builder: StepBuilder, member: MemberSnapshot) -> None:
-        builder.add(
-            f"modify_class:{member.id}",
-            "modify_instance_class",
-            f"Change {member.id} from {member.instance.instance_class} to {target}",
-            cluster_id=cluster.id,
-            instance_id=member.id,
-            instance_class=target,
-            original_class=member.instance.instance_class,
+        builder.step(
+            MODIFY_INSTANCE_CLASS,
+            ModifyInstanceClassParams(
+                cluster_id=cluster.id,
+                instance_id=member.id,
+                instance_class=target,
+                original_class=member.instance.instance_class,
+            ),
+            name=f"modify_class:{member.id}",
+            description=f"Change {member.id} from {member.instance.instance_class} to {target}",
+        )
+
+    def verify(builder: StepBuilder, writer: MemberSnapshot) -> None:
+        builder.step(
+            VERIFY_INSTANCE_CLASSES,
+            VerifyInstanceClassesParams(
+                cluster_id=cluster.id,
+                expected_writer=writer.id,
+                expected_classes={m.id: target for m in to_change},
+            ),
+            name="verify",
+            description=f"Verify cluster {cluster.id}: writer {writer.id}, every changed instance in its new shape",
         )
 
     return build_rolling_plan(
@@ -41,7 +61,6 @@ def plan_instance_type_change(cluster: ClusterSnapshot, params: InstanceTypeChan
         temp_class=target,
         skip_temp_instance=params.skip_temp_instance,
         change=change,
-        verify_action="verify_instance_classes",
-        verify_parameters={"expected_classes": {m.id: target for m in to_change}},
+        verify=verify,
         notes=notes,
     )

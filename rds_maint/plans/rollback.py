@@ -6,11 +6,21 @@ rollback: the same, after reverting every instance the operation began to change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from rds_maint.model import Operation, Step, StepState
 from rds_maint.plans.base import StepBuilder
 from rds_maint.snapshots import ClusterSnapshot
+from rds_maint.steps.cluster import (
+    CREATE_TEMP_INSTANCE,
+    DELETE_TEMP_INSTANCE,
+    FAILOVER,
+    MODIFY_INSTANCE_CLASS,
+    DeleteTempInstanceParams,
+    FailoverParams,
+    ModifyInstanceClassParams,
+)
 
 TOUCHED = frozenset({StepState.IN_PROGRESS, StepState.WAITING, StepState.COMPLETED, StepState.FAILED})
 
@@ -29,16 +39,16 @@ def _standby_for_writer_rollback(operation: Operation, rolled_back_readers: list
     classes: dict[str, str] = dict(context.get("original_classes") or {})
     wanted = classes.get(str(writer))
     untouched = [
-        str(s.parameters["instance_id"])
-        for s in operation.steps
-        if s.action == "modify_instance_class" and s.state not in TOUCHED and s.parameters["instance_id"] != writer
+        change.instance_id
+        for change in _class_changes(operation, lambda state: state not in TOUCHED)
+        if change.instance_id != writer
     ]
     others = [i for i, c in sorted(classes.items()) if c == wanted and i not in (writer, temp_id)]
     candidates = [*untouched, *others]
     if candidates:
         return candidates[0]
-    temp_made = any(s.action == "create_temp_instance" and s.state is StepState.COMPLETED for s in operation.steps)
-    temp_gone = any(s.action == "delete_temp_instance" and s.state in TOUCHED for s in operation.steps)
+    temp_made = any(s.action == CREATE_TEMP_INSTANCE.action and s.state is StepState.COMPLETED for s in operation.steps)
+    temp_gone = any(s.action == DELETE_TEMP_INSTANCE.action and s.state in TOUCHED for s in operation.steps)
     return str(temp_id) if temp_id and temp_made and not temp_gone else None
 
 
@@ -47,58 +57,69 @@ def unwind_temp_instance_operation(operation: Operation, kind: Literal["abort", 
     builder = StepBuilder(offset=len(operation.steps))
     writer = context.get("original_writer")
     if kind == "rollback":
-        changes = [s for s in operation.steps if s.action == "modify_instance_class" and s.state in TOUCHED]
-        # Readers first, so that an instance on the original class can hold the writer while the original
-        # writer changes back (after the failback it is the writer, and a writer is never changed in place).
-        readers = [s for s in changes if s.parameters["instance_id"] != writer]
-        writer_change = [s for s in changes if s.parameters["instance_id"] == writer]
-        for step in readers:
-            _add_class_rollback(builder, operation, step)
-        if writer_change:
-            standby = _standby_for_writer_rollback(operation, [s.parameters["instance_id"] for s in readers])
-            if standby:
-                builder.add(
-                    f"rollback_failover_to:{standby}",
-                    "failover",
-                    f"Rollback: if {writer} is the writer, fail over to {standby} while {writer} changes back",
-                    cluster_id=operation.cluster_id,
-                    target=standby,
-                    only_if_writer=writer,
-                )
-            _add_class_rollback(builder, operation, writer_change[0])
+        _add_class_rollbacks(builder, operation, writer)
     temp_id = context.get("temp_instance_id")
-    failover_began = any(s.action == "failover" and s.state in TOUCHED for s in operation.steps)
+    failover_began = any(s.action == FAILOVER.action and s.state in TOUCHED for s in operation.steps)
     if writer and failover_began:
-        builder.add(
-            f"{kind}_failback",
-            "failover",
-            f"{kind.capitalize()}: make {writer} the writer again (if it is not)",
-            cluster_id=operation.cluster_id,
-            target=writer,
+        builder.step(
+            FAILOVER,
+            FailoverParams(cluster_id=operation.cluster_id, target=writer),
+            name=f"{kind}_failback",
+            description=f"{kind.capitalize()}: make {writer} the writer again (if it is not)",
         )
-    temp_began = any(s.action == "create_temp_instance" and s.state in TOUCHED for s in operation.steps)
+    temp_began = any(s.action == CREATE_TEMP_INSTANCE.action and s.state in TOUCHED for s in operation.steps)
     if temp_id and temp_began:
-        builder.add(
-            f"{kind}_delete_temp_instance",
-            "delete_temp_instance",
-            f"{kind.capitalize()}: delete temp instance {temp_id} (if it exists)",
-            cluster_id=operation.cluster_id,
-            instance_id=temp_id,
+        builder.step(
+            DELETE_TEMP_INSTANCE,
+            DeleteTempInstanceParams(cluster_id=operation.cluster_id, instance_id=temp_id),
+            name=f"{kind}_delete_temp_instance",
+            description=f"{kind.capitalize()}: delete temp instance {temp_id} (if it exists)",
         )
     return builder.steps
 
 
-def _add_class_rollback(builder: StepBuilder, operation: Operation, step: Step) -> None:
-    instance_id = step.parameters["instance_id"]
-    original = step.parameters["original_class"]
-    builder.add(
-        f"rollback_class:{instance_id}",
-        "modify_instance_class",
-        f"Rollback: change {instance_id} back to {original}",
-        cluster_id=operation.cluster_id,
-        instance_id=instance_id,
-        instance_class=original,
-        original_class=step.parameters["instance_class"],
+def _class_changes(operation: Operation, state_matches: Callable[[StepState], bool]) -> list[ModifyInstanceClassParams]:
+    """The class-change steps of the operation whose state matches, in plan order."""
+    return [
+        MODIFY_INSTANCE_CLASS.parse_params(s.parameters)
+        for s in operation.steps
+        if s.action == MODIFY_INSTANCE_CLASS.action and state_matches(s.state)
+    ]
+
+
+def _add_class_rollbacks(builder: StepBuilder, operation: Operation, writer: str | None) -> None:
+    """Every class change begun, undone: readers first, so that an instance on the original class can hold the
+    writer while the original writer changes back (after the failback it is the writer, and a writer is never
+    changed in place)."""
+    changes = _class_changes(operation, lambda state: state in TOUCHED)
+    readers = [c for c in changes if c.instance_id != writer]
+    writer_change = [c for c in changes if c.instance_id == writer]
+    for change in readers:
+        _add_class_rollback(builder, operation, change)
+    if not writer_change:
+        return
+    standby = _standby_for_writer_rollback(operation, [c.instance_id for c in readers])
+    if standby:
+        builder.step(
+            FAILOVER,
+            FailoverParams(cluster_id=operation.cluster_id, target=standby, only_if_writer=writer),
+            name=f"rollback_failover_to:{standby}",
+            description=f"Rollback: if {writer} is the writer, fail over to {standby} while {writer} changes back",
+        )
+    _add_class_rollback(builder, operation, writer_change[0])
+
+
+def _add_class_rollback(builder: StepBuilder, operation: Operation, change: ModifyInstanceClassParams) -> None:
+    builder.step(
+        MODIFY_INSTANCE_CLASS,
+        ModifyInstanceClassParams(
+            cluster_id=operation.cluster_id,
+            instance_id=change.instance_id,
+            instance_class=change.original_class,
+            original_class=change.instance_class,
+        ),
+        name=f"rollback_class:{change.instance_id}",
+        description=f"Rollback: change {change.instance_id} back to {change.original_class}",
     )
 
 
@@ -132,21 +153,18 @@ def final_cleanup_steps(operation: Operation, cluster: ClusterSnapshot) -> list[
             others = [m for m in cluster.members if m.id != temp_id and not m.instance.operation_tag]
             target = others[0].id if others else None
         if target is not None:
-            builder.add(
-                "final_failback",
-                "failover",
-                f"Before the operation ends: make {target} the writer again (the temp instance is the writer)",
-                cluster_id=operation.cluster_id,
-                target=target,
+            builder.step(
+                FAILOVER,
+                FailoverParams(cluster_id=operation.cluster_id, target=target),
+                name="final_failback",
+                description=f"Before the operation ends: make {target} the writer again (the temp instance is the "
+                "writer)",
             )
     if cluster.member(temp_id) is not None:
-        builder.add(
-            "final_delete_temp_instance",
-            "delete_temp_instance",
-            f"Before the operation ends: delete temp instance {temp_id}",
-            cluster_id=operation.cluster_id,
-            instance_id=temp_id,
+        builder.step(
+            DELETE_TEMP_INSTANCE,
+            DeleteTempInstanceParams(cluster_id=operation.cluster_id, instance_id=temp_id),
+            name="final_delete_temp_instance",
+            description=f"Before the operation ends: delete temp instance {temp_id}",
         )
-    for step in builder.steps:
-        step.result["pause_acknowledged"] = True  # a clean-up never stops at a requested pause
     return builder.steps

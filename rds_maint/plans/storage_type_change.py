@@ -9,16 +9,32 @@ it never reboots anything itself.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from rds_maint.aurora_storage import IO_OPTIMIZED, NAMES, STANDARD, as_utc, is_nvme_class
 from rds_maint.model import Operation, Step, StorageTypeChangeParams
 from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
+from rds_maint.steps.cluster import (
+    CHECK_CLUSTER_STORAGE,
+    MODIFY_CLUSTER_STORAGE,
+    VERIFY_CLUSTER_STORAGE,
+    CheckClusterStorageParams,
+    ModifyClusterStorageParams,
+    VerifyClusterStorageParams,
+)
 
 # Rollback looks this long at a cluster that already reads the original type before it calls it done:
 # longer than AWS's quiet moment after a storage change was accepted.
 ROLLBACK_QUIET_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class StorageTypeChangeFacts:
+    """What the preflight read: the storage type the cluster has now (what a rollback goes back to)."""
+
+    current_storage_type: str | None = None
 
 
 def _name(storage_type: str) -> str:
@@ -53,37 +69,36 @@ def follow_up_cycle(
 
 
 def plan_storage_type_change(
-    cluster: ClusterSnapshot, params: StorageTypeChangeParams, operation_id: str, facts: dict[str, Any]
+    cluster: ClusterSnapshot, params: StorageTypeChangeParams, operation_id: str, facts: StorageTypeChangeFacts
 ) -> Plan:
     target = params.target_storage_type
-    current = str(facts.get("current_storage_type") or cluster.storage_type or STANDARD)
+    current = facts.current_storage_type or cluster.storage_type or STANDARD
     next_allowed = cluster.io_optimized_next_allowed
     builder = StepBuilder()
-    builder.add(
-        "check_cluster",
-        "check_cluster_storage",
-        f"Check that cluster {cluster.id} is available and no other storage change is under way",
-        cluster_id=cluster.id,
-        target_storage_type=target,
+    builder.step(
+        CHECK_CLUSTER_STORAGE,
+        CheckClusterStorageParams(cluster_id=cluster.id, target_storage_type=target),
+        name="check_cluster",
+        description=f"Check that cluster {cluster.id} is available and no other storage change is under way",
     )
-    builder.add(
-        "modify_storage",
-        "modify_cluster_storage",
-        f"Change the storage of cluster {cluster.id} from {_name(current)} to {_name(target)} in place "
+    builder.step(
+        MODIFY_CLUSTER_STORAGE,
+        ModifyClusterStorageParams(
+            cluster_id=cluster.id,
+            storage_type=target,
+            original_storage_type=current,
+            next_allowed_before=as_utc(next_allowed).isoformat() if next_allowed else None,
+        ),
+        name="modify_storage",
+        description=f"Change the storage of cluster {cluster.id} from {_name(current)} to {_name(target)} in place "
         "(ModifyDBCluster StorageType, ApplyImmediately); wait until the cluster shows it and is available",
-        cluster_id=cluster.id,
-        storage_type=target,
-        original_storage_type=current,
-        next_allowed_before=as_utc(next_allowed).isoformat() if next_allowed else None,
     )
     nvme, command = follow_up_cycle(cluster, params)
-    builder.add(
-        "verify",
-        "verify_cluster_storage",
-        f"Verify cluster {cluster.id}: storage {target}, nothing pending, available",
-        cluster_id=cluster.id,
-        storage_type=target,
-        restart_needed=[m.id for m in nvme],
+    builder.step(
+        VERIFY_CLUSTER_STORAGE,
+        VerifyClusterStorageParams(cluster_id=cluster.id, storage_type=target, restart_needed=[m.id for m in nvme]),
+        name="verify",
+        description=f"Verify cluster {cluster.id}: storage {target}, nothing pending, available",
     )
     notes = [
         f"Aurora changes storage in place: no temp instance, no failover; {cluster.id} stays available",
@@ -124,29 +139,34 @@ def unwind_storage_type_change(operation: Operation, kind: Literal["abort", "rol
     if kind == "abort":
         return []
     original = str(operation.context.get("original_storage_type") or STANDARD)
-    forward = next((s for s in operation.steps if s.action == "modify_cluster_storage"), None)
+    step = next((s for s in operation.steps if s.action == MODIFY_CLUSTER_STORAGE.action), None)
+    forward = MODIFY_CLUSTER_STORAGE.parse_params(step.parameters) if step else None
     builder = StepBuilder(offset=len(operation.steps))
     how = (
         "switching to Standard is always allowed"
         if original == STANDARD
         else "AWS refuses a switch to I/O-Optimized within 30 days of the last one: the operation then pauses"
     )
-    builder.add(
-        "rollback_storage",
-        "modify_cluster_storage",
-        f"Rollback: change the storage of {operation.cluster_id} back to {_name(original)} ({how})",
-        cluster_id=operation.cluster_id,
-        storage_type=original,
-        original_storage_type=forward.parameters.get("storage_type") if forward else None,
-        next_allowed_before=forward.parameters.get("next_allowed_before") if forward else None,
-        confirm_quiet_seconds=ROLLBACK_QUIET_SECONDS,
+    builder.step(
+        MODIFY_CLUSTER_STORAGE,
+        ModifyClusterStorageParams(
+            cluster_id=operation.cluster_id,
+            storage_type=original,
+            original_storage_type=forward.storage_type if forward else None,
+            next_allowed_before=forward.next_allowed_before if forward else None,
+            confirm_quiet_seconds=ROLLBACK_QUIET_SECONDS,
+        ),
+        name="rollback_storage",
+        description=f"Rollback: change the storage of {operation.cluster_id} back to {_name(original)} ({how})",
     )
-    builder.add(
-        "rollback_verify",
-        "verify_cluster_storage",
-        f"Rollback: verify cluster {operation.cluster_id} has storage {original} again",
-        cluster_id=operation.cluster_id,
-        storage_type=original,
-        restart_needed=list(operation.context.get("restart_needed") or []),
+    builder.step(
+        VERIFY_CLUSTER_STORAGE,
+        VerifyClusterStorageParams(
+            cluster_id=operation.cluster_id,
+            storage_type=original,
+            restart_needed=list(operation.context.get("restart_needed") or []),
+        ),
+        name="rollback_verify",
+        description=f"Rollback: verify cluster {operation.cluster_id} has storage {original} again",
     )
     return builder.steps
