@@ -45,6 +45,11 @@ def advance(core: EngineCore, operation_id: str) -> StepResult:
         stopped = _start(core, op, step, events, now)
         if stopped is not None:
             return stopped
+    return _act(core, op, step, events, now)
+
+
+def _act(core: EngineCore, op: Operation, step: Step, events: list[Event], now: datetime) -> StepResult:
+    """Call the step's action once (under the lease if it may change AWS) and save what it answered."""
     action = ACTIONS.get(step.action)
     if action is None:
         core.pause(op, f"step '{step.name}' names unknown action '{step.action}'", events)
@@ -56,6 +61,22 @@ def advance(core: EngineCore, operation_id: str) -> StepResult:
             return leased
         op, events = leased, []
         step = op.steps[op.current_step_index]
+    outcome = _call(core, action, op, step, events, now, waiting)
+    if isinstance(outcome, StepResult):
+        return outcome
+    return _apply(core, op, step, outcome, events, now)
+
+
+def _call(
+    core: EngineCore,
+    action: AnyAction,
+    op: Operation,
+    step: Step,
+    events: list[Event],
+    now: datetime,
+    waiting: bool,
+) -> ActionOutcome | StepResult:
+    """The action's answer, or what it raised turned into a retry or a saved pause."""
     ctx: ActionContext[Any, Any] | None = None
     try:
         ctx = _context(core, action, op, step, now)
@@ -67,7 +88,7 @@ def advance(core: EngineCore, operation_id: str) -> StepResult:
         outcome = answered
     if ctx is not None:
         events.extend(note_events(core.clock, op, ctx))
-    return _apply(core, op, step, outcome, events, now)
+    return outcome
 
 
 def _start(core: EngineCore, op: Operation, step: Step, events: list[Event], now: datetime) -> StepResult | None:

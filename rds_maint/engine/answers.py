@@ -177,8 +177,7 @@ def record_intervention(
     execution_arn: Any = None,
 ) -> StepResult:
     """The state machine waits for an answer with this task token: remember it (a repeat changes nothing)."""
-    if not isinstance(task_token, str) or not task_token or len(task_token) > 2048:
-        raise BadInput("task_token must be a non-empty string of at most 2048 characters")
+    _check_token(task_token)
     op = core.store.load(operation_id)
     if op.state is not OperationState.PAUSED:
         raise BadInput(f"operation '{op.id}' is {op.state.value}; only a paused operation waits for an answer")
@@ -188,13 +187,23 @@ def record_intervention(
     op.intervention = Intervention(
         task_token=task_token,
         step_name=step_name if isinstance(step_name, str) else None,
-        step_index=step_index if isinstance(step_index, int) and not isinstance(step_index, bool) else None,
+        step_index=_whole_number(step_index),
         recorded_at=core.now(),
         notifications=count,
-        execution_arn=execution_arn if isinstance(execution_arn, str) and execution_arn else None,
+        execution_arn=execution_arn or None if isinstance(execution_arn, str) else None,
     )
     events = [core.event(op, "intervention_requested", f"Waiting for an operator (notice {count})")]
     return core.save_and_report(op, events, Outcome.INTERVENTION)
+
+
+def _check_token(task_token: Any) -> None:
+    if not isinstance(task_token, str) or not task_token or len(task_token) > 2048:
+        raise BadInput("task_token must be a non-empty string of at most 2048 characters")
+
+
+def _whole_number(value: Any) -> int | None:
+    """The state machine's step index, if it sent one (JSON has no int of its own: a bool is not one)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def fail(core: EngineCore, operation_id: str, error: Any, cause: Any = None) -> StepResult:

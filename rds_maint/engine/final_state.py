@@ -93,23 +93,38 @@ def _hold(core: EngineCore, op: Operation, events: list[Event]) -> StepResult | 
     rounds = list(op.context.get(FINAL_CLEANUP_STEPS) or [])
     can_retry = len(rounds) < FINAL_CLEANUP_ROUNDS
     if can_retry and not op.context.get(FINAL_CHECK_PAUSED):
-        steps = cleanup_steps(op, cluster)
-        if steps:
-            op.context[FINAL_CLEANUP_STEPS] = [*rounds, [s.id for s in steps]]
-            core.run_next(op, steps)
-            events.append(
-                core.event(
-                    op,
-                    "final_cleanup",
-                    f"Not ending yet: {problems}. Running first: " + ", ".join(s.name for s in steps),
-                    steps=[s.id for s in steps],
-                )
-            )
-            return core.save_and_report(op, events, Outcome.CONTINUE)
+        appended = _append_cleanup(core, op, cluster, problems, rounds, events)
+        if appended is not None:
+            return appended
     op.current_step_index = len(op.steps)
     op.context[FINAL_CHECK_PAUSED] = True
     core.pause(op, manual_finish(op, problems, can_retry=can_retry), events)
     return core.save_and_report(op, events, Outcome.INTERVENTION)
+
+
+def _append_cleanup(
+    core: EngineCore,
+    op: Operation,
+    cluster: ClusterSnapshot,
+    problems: str,
+    rounds: list[list[str]],
+    events: list[Event],
+) -> StepResult | None:
+    """One more round of clean-up steps, run next; None if the plan has none for this cluster."""
+    steps = cleanup_steps(op, cluster)
+    if not steps:
+        return None
+    op.context[FINAL_CLEANUP_STEPS] = [*rounds, [s.id for s in steps]]
+    core.run_next(op, steps)
+    events.append(
+        core.event(
+            op,
+            "final_cleanup",
+            f"Not ending yet: {problems}. Running first: " + ", ".join(s.name for s in steps),
+            steps=[s.id for s in steps],
+        )
+    )
+    return core.save_and_report(op, events, Outcome.CONTINUE)
 
 
 def skips_final_cleanup(op: Operation) -> bool:
