@@ -261,7 +261,7 @@ def _per_wait(op: Operation, spans: list[Span], describes: list[Any]) -> list[Wa
     rest of the step, the latency the engine added (the gap between one transition and the next call too)."""
     stats = []
     for step in op.steps:
-        if step.completed_at is None or step.started_at is None or "wait_started_at" not in step.result:
+        if step.completed_at is None or step.started_at is None or step.progress.wait_started_at is None:
             continue
         start, end = step.started_at, step.completed_at
         mine = [

@@ -29,9 +29,8 @@ from typing import Any
 from moto import mock_aws
 
 from rds_maint import rds
-from rds_maint.actions import ActionContext, ActionOutcome, AnyAction
 from rds_maint.engine import Engine
-from rds_maint.model import Outcome
+from rds_maint.model import Operation, Outcome, Step
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
 from rds_sim import SimulatedAurora, VirtualClock
@@ -72,14 +71,14 @@ class Counting:
             self.requests[str(model.name)] += 1
 
 
-class BenchEngine(Engine):
-    """Remembers whether the last `advance` ran an action, checked one, or did neither."""
+class AttemptKind:
+    """Remembers whether the last `advance` ran an action, checked one, or did neither (the engine's on_attempt)."""
 
-    kind = "other"
+    def __init__(self) -> None:
+        self.kind = "other"
 
-    def _attempt(self, action: AnyAction, ctx: ActionContext[Any, Any], waiting: bool) -> ActionOutcome:
-        self.kind = "check" if waiting else "run"
-        return super()._attempt(action, ctx, waiting)
+    def __call__(self, operation: Operation, step: Step, kind: str) -> None:
+        self.kind = kind
 
 
 @dataclass
@@ -106,19 +105,20 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
             gateway: Callable[[str], RdsGateway] = lambda region: RdsGateway(  # noqa: E731
                 make_rds_client(region), sleep=clock.sleep
             )
-            engine = BenchEngine(counting.watch(open_store(url, REGION)), gateway, clock)
+            attempt = AttemptKind()
+            engine = Engine(counting.watch(open_store(url, REGION)), gateway, clock, on_attempt=attempt)
 
             def measured(label: str, call: Callable[[], Any]) -> Any:
                 if cold:
                     engine.store = counting.watch(open_store(url, REGION))
-                engine.kind = "other"
+                attempt.kind = "other"
                 counting.requests.clear()
                 counting.active = True
                 try:
                     return call()
                 finally:
                     counting.active = False
-                    name = engine.kind if label == "advance" else label
+                    name = attempt.kind if label == "advance" else label
                     tally.calls[name] += 1
                     tally.requests[name] += sum(counting.requests.values())
                     tally.by_api.update(counting.requests)

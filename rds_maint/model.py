@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+# 2: the engine's bookkeeping moved out of `Step.result` into `Step.progress` (a v1 record migrates on load).
+SCHEMA_VERSION = 2
 
 
 class OperationType(StrEnum):
@@ -142,10 +143,57 @@ PARAMS_BY_TYPE: dict[OperationType, type[_Params]] = {
 }
 
 
+class StepProgress(BaseModel):
+    """The engine's bookkeeping of a step: written and read by the engine only, never by an action.
+
+    Kept apart from `Step.result` (what the action recorded about AWS) so that no action can move the
+    wait timeout or the lease by writing a key; schema 1 kept these keys in `result` (moved on load).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    # when `run` was first called (the step left pending)
+    attempt_started_at: datetime | None = None
+    # the step lease: the attempt allowed to call `run`, until when (see rds_maint.engine.coordination)
+    lease_attempt: str | None = None
+    lease_until: datetime | None = None
+    # the start of the wait timeout: the first wait, moved by `Wait(progressing=True)` and by a continue
+    wait_started_at: datetime | None = None
+    # the AWS transition the poll policy times, and since when
+    poll_transition: str | None = None
+    poll_started_at: datetime | None = None
+    # the latest reason a step could not act yet, and since when it has been refused
+    busy_reason: str | None = None
+    busy_since: datetime | None = None
+    # the operator answered the pause before this step (or the engine added it as a clean-up)
+    pause_acknowledged: bool = False
+
+
+PROGRESS_KEYS = frozenset(StepProgress.model_fields)
+
+
 class Step(BaseModel):
     """One unit of the plan: an action that may change AWS, then (maybe) a condition to wait for."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _progress_out_of_result(cls, data: Any) -> Any:
+        """Schema 1: the engine's keys lived in `result`; move them into `progress` (`progress` wins)."""
+        if not isinstance(data, dict) or not isinstance(data.get("result"), dict):
+            return data
+        result = data["result"]
+        moved = {key: result[key] for key in PROGRESS_KEYS if key in result}
+        if not moved:
+            return data
+        progress = data.get("progress")
+        kept = progress.model_dump() if isinstance(progress, StepProgress) else dict(progress or {})
+        return {
+            **data,
+            "result": {k: v for k, v in result.items() if k not in PROGRESS_KEYS},
+            "progress": {**moved, **{k: v for k, v in kept.items() if v not in (None, False)}},
+        }
 
     id: str
     name: str
@@ -161,6 +209,7 @@ class Step(BaseModel):
     # Transient AWS failures in a row (each after the gateway's own retries); past max_retries, pause.
     retry_count: int = 0
     max_retries: int = 20
+    progress: StepProgress = Field(default_factory=StepProgress)
 
 
 class Intervention(BaseModel):
@@ -202,6 +251,12 @@ class Operation(BaseModel):
     # "abort" or "rollback" while the clean-up steps run; decides the final state.
     unwind: Literal["abort", "rollback"] | None = None
     schema_version: int = SCHEMA_VERSION
+
+    @model_validator(mode="after")
+    def _migrated(self) -> Operation:
+        """A record of an older schema was migrated while it loaded (its steps): it is written back as this one."""
+        self.schema_version = SCHEMA_VERSION
+        return self
 
     @property
     def current_step(self) -> Step | None:

@@ -176,8 +176,7 @@ class VerifyProxyTargets:
             )
         # The grace period starts at the step's first wait; a `continue` starts it again (the engine resets
         # wait_started_at), so targets a person re-registered get time to leave REGISTERING.
-        since = ctx.step.result.get("wait_started_at")
-        start = datetime.fromisoformat(str(since)) if since else ctx.step.started_at
+        start = ctx.waiting_since or ctx.step.started_at
         waited = _since(start, ctx.now)
         if waited < SETTLE_GRACE_SECONDS:
             return Wait(

@@ -155,7 +155,9 @@ def test_a_login_that_expires_mid_operation_pauses_it_once_with_the_fix_and_cont
     op = world.create({"target_instance_type": "db.r6g.xlarge"})
     world.engine.start(op.id)
     world.engine.advance(op.id)  # the first step ran with a working login
-    client = world.engine.rds(REGION).client
+    gateway = world.engine.rds(REGION)  # the engine sees the port; this world gives it the boto3 gateway
+    assert isinstance(gateway, RdsGateway)
+    client = gateway.client
     refused: list[str] = []
 
     def expired_session(model: Any, **_: Any) -> None:

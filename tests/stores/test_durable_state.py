@@ -263,7 +263,8 @@ def test_ctrl_c_inside_run_frees_the_lease_at_once(
         world.engine.advance(op.id)
     monkeypatch.setattr(action, "run", real_run)
     step = world.store.load(op.id).steps[1]
-    assert step.state.value == "in_progress" and "lease_attempt" not in step.result
+    assert step.state.value == "in_progress" and step.progress.lease_attempt is None
+    assert "lease_attempt" not in step.result  # the engine's bookkeeping is never among the action's records
     again = world.engine.advance(op.id)  # no wait for a lease: the step runs again and finds its instance
     assert again.error is None and again.step_state == "waiting"
     assert len([c for c in world.sim.calls if c.operation == "CreateDBInstance"]) == 1

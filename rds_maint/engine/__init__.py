@@ -1,0 +1,137 @@
+"""The step-at-a-time engine: load, do one unit of work, save conditionally, report.
+
+It knows operations, steps and the store; it reaches AWS only through actions and the RDS port
+it is given, so the same engine serves the CLI loop, the Lambda, and tests on the simulator or an
+in-memory fake. Every state change is saved before it is reported.
+
+`Engine` is a facade over the parts: the planner (`rds_maint.planning`: request, describe,
+preflight, plan), `advance` (the loop and its error mapping), `answers` (resume, reset and the
+Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a final state),
+`coordination` (step lease, cluster lock), `schedule` (every interval and timeout) and `events`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rds_maint.engine import advance as _advance
+from rds_maint.engine import answers as _answers
+from rds_maint.engine import coordination as _coordination
+from rds_maint.engine.coordination import LEASE_SECONDS
+from rds_maint.engine.core import AttemptHook, EngineCore
+from rds_maint.engine.events import Listener, tell_listeners
+from rds_maint.engine.schedule import LEASE_POLL_SECONDS
+from rds_maint.log import get_logger
+from rds_maint.model import Operation, OperationState, Outcome, StepResult
+from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
+
+__all__ = [
+    "DEFAULT_WAIT_TIMEOUT",
+    "LEASE_POLL_SECONDS",
+    "LEASE_SECONDS",
+    "AttemptHook",
+    "CreateRequest",
+    "Engine",
+    "Listener",
+    "PlanPreview",
+    "parse_request",
+]
+
+log = get_logger("rds_maint.engine")
+
+
+class Engine(EngineCore):
+    """The operations of one store, on the RDS ports `rds_for_region` gives (one per region, made once).
+
+    `on_attempt`, if given, is told of each action call ("run" or "check") just before it.
+    """
+
+    # -- create ---------------------------------------------------------------------------
+
+    def preview(self, data: Any, default_region: str | None = None) -> PlanPreview:
+        """Validate against the live cluster and plan; changes nothing anywhere."""
+        request = parse_request(data, default_region)
+        return plan_request(request, self.rds(request.region), self.clock.now(), self._new_id)
+
+    def create(self, data: Any, default_region: str | None = None) -> Operation:
+        preview = self.preview(data, default_region)
+        request, plan = preview.request, preview.plan
+        busy = _coordination.live_holder(self.store, request.cluster_id, request.region)
+        if busy is not None:
+            raise _coordination.locked_error(request.cluster_id, request.region, busy)
+        now = self.clock.now()
+        operation = Operation(
+            id=preview.operation_id,
+            type=request.type,
+            cluster_id=request.cluster_id,
+            region=request.region,
+            parameters=request.raw_params,
+            steps=plan.steps,
+            wait_timeout=request.wait_timeout,
+            pause_before_steps=list(dict.fromkeys([*plan.pause_before, *request.pause_before_steps])),
+            created_at=now,
+            updated_at=now,
+            context={**plan.context, "notes": plan.notes},
+        )
+        events = [
+            self.event(
+                operation,
+                "operation_created",
+                f"Created {request.type.value} on {request.cluster_id} with {len(plan.steps)} steps",
+                notes=plan.notes,
+            )
+        ]
+        stored = self.store.create(operation, events)
+        log.info("operation_created", operation_id=stored.id, cluster_id=stored.cluster_id, type=stored.type)
+        tell_listeners(self.listeners, stored, events)
+        return stored
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, operation_id: str) -> StepResult:
+        op = self.store.load(operation_id)
+        if op.state is not OperationState.CREATED:
+            return self.report(op)
+        events = _coordination.take_lock(self.store, self.clock, op)  # at most one active operation per cluster
+        op.state = OperationState.RUNNING
+        op.started_at = self.clock.now()
+        events.append(self.event(op, "operation_started", f"Started on cluster {op.cluster_id}"))
+        return self.save_and_report(op, events, Outcome.CONTINUE)
+
+    def status(self, operation_id: str) -> StepResult:
+        return self.report(self.store.load(operation_id))
+
+    def advance(self, operation_id: str) -> StepResult:
+        """Exactly one unit of work: run the current step's action once, or check it once."""
+        return _advance.advance(self, operation_id)
+
+    # -- a person's answers, Step Functions bookkeeping ---------------------------------------
+
+    def resume(self, operation_id: str, action: Any, comment: str | None = None) -> StepResult:
+        return _answers.resume(self, operation_id, action, comment)
+
+    def reset(self, operation_id: str, step_ref: str) -> StepResult:
+        return _answers.reset(self, operation_id, step_ref)
+
+    def record_intervention(
+        self,
+        operation_id: str,
+        task_token: Any,
+        step_name: Any = None,
+        step_index: Any = None,
+        execution_arn: Any = None,
+    ) -> StepResult:
+        return _answers.record_intervention(self, operation_id, task_token, step_name, step_index, execution_arn)
+
+    def fail(self, operation_id: str, error: Any, cause: Any = None) -> StepResult:
+        """The state machine caught an error: make the store say so instead of `running`."""
+        return _answers.fail(self, operation_id, error, cause)
+
+    # -- cluster lock -----------------------------------------------------------------------
+
+    def lock_holder(self, cluster_id: str, region: str) -> str | None:
+        return self.store.lock_holder(cluster_id, region)
+
+    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> str | None:
+        """An operator frees a cluster's lock; recorded as an event on the operation that held it."""
+        return _coordination.force_unlock(self.store, self.clock, cluster_id, region, comment)

@@ -1,0 +1,72 @@
+"""Events the engine records with each save, and the listeners told after the save.
+
+An event says what happened to an operation in words a person reads in `rds-maint status`; it is written
+in the same conditional save as the state change it describes, so a lost race loses both. Listeners (the
+Lambda's status publisher) hear of a save only after it succeeded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rds_maint.actions import ACTIONS, ActionContext, is_disruptive
+from rds_maint.clock import Clock
+from rds_maint.log import get_logger
+from rds_maint.model import Event, Operation, Step
+
+__all__ = ["Listener", "disruption_event", "is_disruptive_step", "make_event", "note_events", "tell_listeners"]
+
+log = get_logger("rds_maint.engine")
+
+# Called after every successful save with the saved operation and the events of that save
+# (the Lambda wires in rds_maint.intervention.StatusPublisher). A listener must not raise;
+# the engine logs and ignores it if one does.
+Listener = Callable[[Operation, Sequence[Event]], None]
+
+
+def make_event(clock: Clock, op: Operation, type_: str, message: str, **data: Any) -> Event:
+    log.info(type_, operation_id=op.id, message=message)
+    return Event(
+        id=uuid.uuid4().hex,
+        operation_id=op.id,
+        type=type_,
+        message=message,
+        data={k: v for k, v in data.items() if v is not None},
+        timestamp=clock.now(),
+    )
+
+
+def is_disruptive_step(step: Step) -> bool:
+    """Steps whose action moves the writer (failover, switchover): announced before and after."""
+    return is_disruptive(ACTIONS.get(step.action))
+
+
+def disruption_event(clock: Clock, op: Operation, step: Step, type_: str, what: str) -> Event:
+    target = step.parameters.get("target")
+    return make_event(
+        clock,
+        op,
+        type_,
+        f"{step.action.capitalize()} of {op.cluster_id}" + (f" to {target}" if target else "") + f" {what}",
+        step=step.id,
+        action=step.action,
+        cluster_id=op.cluster_id,
+        target=target,
+    )
+
+
+def note_events(clock: Clock, op: Operation, ctx: ActionContext[Any, Any]) -> list[Event]:
+    """The notes an action took (adoptions, no-ops) as events of this save; the context forgets them."""
+    events = [make_event(clock, op, note.type, note.message, step=ctx.step.id, **note.data) for note in ctx.notes]
+    ctx.notes.clear()
+    return events
+
+
+def tell_listeners(listeners: Sequence[Listener], op: Operation, events: Sequence[Event]) -> None:
+    for listener in listeners:
+        try:
+            listener(op, events)
+        except Exception as exc:  # a listener never fails a saved step
+            log.warning("listener_failed", operation_id=op.id, error=f"{type(exc).__name__}: {exc}")
