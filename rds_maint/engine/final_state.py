@@ -67,7 +67,6 @@ def cleanup_steps(op: Operation, cluster: ClusterSnapshot) -> list[Step]:
     steps = final_cleanup_steps(op, cluster)
     for step in steps:
         step.progress.pause_acknowledged = True
-        step.result.pop("pause_acknowledged", None)  # written there by plans of schema 1
     return steps
 
 

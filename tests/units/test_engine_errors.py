@@ -127,7 +127,7 @@ def test_a_busy_answer_becomes_a_retry_that_is_not_counted(world: FakeWorld) -> 
         world.clock.sleep(result.wait_seconds)
     step = world.op(op.id).steps[index]
     assert step.state is StepState.IN_PROGRESS and step.retry_count == 0
-    assert step.result["busy_reason"] == "AWS says busy: InvalidDBInstanceState: backing up"
+    assert step.progress.busy_reason == "AWS says busy: InvalidDBInstanceState: backing up"
     assert world.rds.changes_of("modify_instance") == []
 
     result = world.drive(op.id)
