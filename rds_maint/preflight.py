@@ -25,7 +25,8 @@ from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.upgrade_preflight import preflight_engine_upgrade
 
 Facts = dict[str, Any]
-Preflight = Callable[[RdsGateway, ClusterSnapshot, Any], Facts]
+# engine_upgrade answers typed facts (EngineUpgradeFacts); the others a dict, until they are typed too.
+Preflight = Callable[[RdsGateway, ClusterSnapshot, Any], object]
 
 # A check may answer facts[NOT_BEFORE] = (time, refusal): the request is bad input until that time
 # (checks get no clock; `preflight` compares with the engine's).
@@ -101,10 +102,12 @@ def preflight(
     cluster: ClusterSnapshot,
     params: OperationParams,
     now: datetime | None = None,
-) -> Facts:
+) -> object:
     _refuse_cluster_kinds_not_handled(op_type, cluster)
     check = PREFLIGHTS.get(op_type)
     facts = check(rds, cluster, params) if check else {}
+    if not isinstance(facts, dict):
+        return facts  # typed facts carry no not-before time
     not_before = facts.pop(NOT_BEFORE, None)
     if not_before is not None:
         when, refusal = not_before

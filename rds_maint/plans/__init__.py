@@ -22,7 +22,8 @@ from rds_maint.snapshots import ClusterSnapshot
 __all__ = ["Plan", "build_plan", "temp_instance_id", "unwind_steps"]
 
 UnwindKind = Literal["abort", "rollback"]
-Builder = Callable[[ClusterSnapshot, Any, str, dict[str, Any]], Plan]
+# The facts are what the type's preflight answered: each builder narrows them to its own model.
+Builder = Callable[[ClusterSnapshot, Any, str, Any], Plan]
 Unwinder = Callable[[Operation, UnwindKind], list[Step]]
 
 BUILDERS: dict[OperationType, Builder] = {
@@ -45,12 +46,12 @@ def build_plan(
     cluster: ClusterSnapshot,
     params: OperationParams,
     operation_id: str,
-    facts: dict[str, Any] | None = None,
+    facts: object = None,
 ) -> Plan:
     builder = BUILDERS.get(op_type)
     if builder is None:
         raise BadInput(f"operation type '{op_type.value}' is not available in this version")
-    return builder(cluster, params, operation_id, facts or {})
+    return builder(cluster, params, operation_id, {} if facts is None else facts)
 
 
 def unwind_steps(operation: Operation, kind: UnwindKind) -> list[Step]:
