@@ -248,6 +248,11 @@ def _check_replication_prerequisites(rds: RdsPort, cluster: ClusterSnapshot) -> 
             f"{parameter}={value if value not in (None, '') else 'unset'}: {how}, then reboot the writer "
             f"{cluster.writer_id} so that it is in sync"
         )
+    _check_writer_in_sync(cluster, group, parameter)
+
+
+def _check_writer_in_sync(cluster: ClusterSnapshot, group: str, parameter: str) -> None:
+    """The writer must run with the group's values (a changed static parameter waits for a reboot)."""
     writer = cluster.writer
     status = writer.cluster_parameter_group_status if writer else None
     if writer is not None and status not in (None, "in-sync"):

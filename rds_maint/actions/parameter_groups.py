@@ -85,6 +85,25 @@ def _changes(wanted: dict[str, dict[str, Any]], current: dict[str, dict[str, Any
     return changes
 
 
+def _modify(
+    ctx: PrepareContext,
+    spec: GroupSpec,
+    arn: str,
+    owner: str,
+    changes: list[dict[str, Any]],
+    result: PrepareParameterGroupsRecord,
+) -> None:
+    """Make the changes, at most MAX_PER_MODIFY a call, after writing their time on the group."""
+    target = spec.target
+    if changes and result.changed_at.get(target) != ctx.now.isoformat():  # not just created with it
+        # the time first, on the group itself: a crash after the modification then leaves a record
+        # the owner tag goes along unchanged: the IAM policy lets rds-maint tag only with it in the request
+        ctx.rds.add_tags(arn, {TAG_OPERATION_ID: owner, TAG_CHANGED_AT: ctx.now.isoformat()})
+        result.changed_at[target] = ctx.now.isoformat()
+    for start in range(0, len(changes), MAX_PER_MODIFY):
+        ctx.rds.modify_parameter_group(spec.kind, target, changes[start : start + MAX_PER_MODIFY])
+
+
 class PrepareParameterGroups(ImmediateAction):
     kind = PREPARE_PARAMETER_GROUPS
 
@@ -158,13 +177,7 @@ class PrepareParameterGroups(ImmediateAction):
             changes = [c for c in changes if c["ParameterName"] != EVENT_SCHEDULER]
             scheduler = self._event_scheduler_off(ctx, spec, source, target, current)
             changes += [scheduler] if scheduler else []
-        if changes and result.changed_at.get(target) != ctx.now.isoformat():  # not just created with it
-            # the time first, on the group itself: a crash after the modification then leaves a record
-            # the owner tag goes along unchanged: the IAM policy lets rds-maint tag only with it in the request
-            rds.add_tags(_arn(group, kind), {TAG_OPERATION_ID: owner, TAG_CHANGED_AT: ctx.now.isoformat()})
-            result.changed_at[target] = ctx.now.isoformat()
-        for start in range(0, len(changes), MAX_PER_MODIFY):
-            rds.modify_parameter_group(kind, target, changes[start : start + MAX_PER_MODIFY])
+        _modify(ctx, spec, _arn(group, kind), owner, changes, result)
         result.copied[target] = sorted(wanted.keys() - set(skipped) - ({EVENT_SCHEDULER} if off else set()))
         if skipped:
             result.skipped[target] = skipped
