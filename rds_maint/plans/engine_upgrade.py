@@ -6,7 +6,7 @@ validate -> prepare parameter groups -> proxy pre-check -> [wait 5 min for new g
 deployment -> delete the old blue cluster -> verify.
 
 Pure: the preflight (`rds_maint.upgrade_preflight`) has already looked at AWS and hands its
-findings over as `facts`; this module only orders steps and names things. Names are derived from
+findings over as `EngineUpgradeFacts`; this module only orders steps and names things. Names are derived from
 the cluster and the operation (or the target version), so a retried step finds what it made.
 """
 
@@ -372,7 +372,7 @@ def unwind_engine_upgrade(operation: Operation, kind: Literal["abort", "rollback
             + (" and explain how to switch back" if kind == "rollback" else ""),
         )
     copies = [
-        GroupToDelete(kind=group_kind, name=GroupPlan.model_validate(group).target)
+        GroupToDelete(kind=group_kind, name=str(group["target"]))
         for group_kind, group in (context.get("parameter_groups") or {}).items()
         if group.get("mode") == "copy"
     ]
