@@ -25,12 +25,11 @@ from rds_maint.model import (
 from rds_maint.plans.instance_cycle import InstanceCycleFacts
 from rds_maint.plans.storage_type_change import StorageTypeChangeFacts
 from rds_maint.ports import RdsPort
-from rds_maint.rds import RdsGateway
 from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.upgrade_preflight import preflight_engine_upgrade
 
 # What a check answers: the facts its plan reads (a model of that type's own), or None.
-Preflight = Callable[[RdsGateway, ClusterSnapshot, Any], object]
+Preflight = Callable[[RdsPort, ClusterSnapshot, Any], object]
 # A check on the clock (checks above get none; `preflight` gives the engine's): refuses with BadInput.
 ClockCheck = Callable[[ClusterSnapshot, Any, datetime], None]
 
@@ -106,7 +105,7 @@ def _refuse_cluster_kinds_not_handled(op_type: OperationType, cluster: ClusterSn
 
 def preflight(
     op_type: OperationType,
-    rds: RdsGateway,
+    rds: RdsPort,
     cluster: ClusterSnapshot,
     params: OperationParams,
     now: datetime | None = None,

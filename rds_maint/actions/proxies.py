@@ -18,9 +18,16 @@ from datetime import datetime
 from typing import Any
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
-from rds_maint.actions.records import recorded
 from rds_maint.errors import NeedsPerson
 from rds_maint.ports import RdsPort
+from rds_maint.steps.blue_green import (
+    CHECK_PROXIES,
+    VERIFY_PROXY_TARGETS,
+    CheckProxiesRecord,
+    ClusterStepParams,
+    ProxyRef,
+    VerifyProxyTargetsRecord,
+)
 
 DEFAULT_TARGET_GROUP = "default"
 POLL_SECONDS = 15
@@ -85,39 +92,46 @@ def proxies_tracking(
 class CheckProxies(ImmediateAction):
     """Before the deployment is created: every proxy tracking the cluster is available and healthy."""
 
-    name = "check_proxies"
+    kind = CHECK_PROXIES
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
-        cluster_id = ctx.params["cluster_id"]
+    def run(self, ctx: ActionContext[ClusterStepParams, CheckProxiesRecord]) -> ActionOutcome:
+        cluster_id = ctx.params.cluster_id
         cluster = ctx.rds.describe_cluster(cluster_id)
         proxies = proxies_tracking(ctx.rds, cluster_id, cluster.engine)
         if not proxies:
-            return Done(f"No RDS Proxy targets {cluster_id}", result={"proxies": []})
-        registering = []
-        problems = []
-        for proxy in proxies:
-            if proxy.status != "available":
-                problems.append(f"proxy {proxy.name} is {proxy.status}")
-            for target in proxy.targets:
-                if target.get("Type") != "RDS_INSTANCE":
-                    continue  # the TRACKED_CLUSTER target carries no TargetHealth
-                state = (target.get("TargetHealth") or {}).get("State")
-                if state == "REGISTERING":
-                    registering.append(f"{proxy.name}/{target.get('RdsResourceId')}")
-            problems += [f"proxy {proxy.name} target {p}" for p in proxy.unhealthy() if "REGISTERING" not in p]
+            return Done(f"No RDS Proxy targets {cluster_id}", result=CheckProxiesRecord(proxies=[]))
+        problems = [problem for proxy in proxies for problem in _not_healthy(proxy)]
         if problems:
             raise NeedsPerson(
                 f"RDS Proxy is not healthy for {cluster_id}: " + "; ".join(problems) + ". A proxy follows a "
                 "Blue/Green switchover only if it can reach the cluster: fix the proxy (credentials, network, "
                 "targets), then resume with continue; or set skip_proxy_retarget in a new operation"
             )
+        registering = [name for proxy in proxies for name in _registering(proxy)]
         if registering:
             return Retry(f"proxy targets still registering: {', '.join(registering)}", POLL_SECONDS)
-        names = [{"name": p.name, "target_group": p.target_group} for p in proxies]
         return Done(
             f"RDS Proxy healthy for {cluster_id}: " + ", ".join(p.name for p in proxies),
-            result={"proxies": names},
+            result=CheckProxiesRecord(proxies=[ProxyRef(name=p.name, target_group=p.target_group) for p in proxies]),
         )
+
+
+def _not_healthy(proxy: ProxyView) -> list[str]:
+    """What keeps a proxy from following a switchover (targets still REGISTERING are only waited for)."""
+    problems = [f"proxy {proxy.name} is {proxy.status}"] if proxy.status != "available" else []
+    return problems + [f"proxy {proxy.name} target {p}" for p in proxy.unhealthy() if "REGISTERING" not in p]
+
+
+def _registering(proxy: ProxyView) -> list[str]:
+    """Instance targets still REGISTERING (the TRACKED_CLUSTER target carries no TargetHealth)."""
+    return [
+        f"{proxy.name}/{target.get('RdsResourceId')}"
+        for target in proxy.targets
+        if target.get("Type") == "RDS_INSTANCE" and (target.get("TargetHealth") or {}).get("State") == "REGISTERING"
+    ]
+
+
+VerifyContext = ActionContext[ClusterStepParams, VerifyProxyTargetsRecord]
 
 
 class VerifyProxyTargets:
@@ -129,73 +143,89 @@ class VerifyProxyTargets:
     fresh grace period for the targets to settle.
     """
 
-    name = "verify_proxy_targets"
+    kind = VERIFY_PROXY_TARGETS
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def run(self, ctx: VerifyContext) -> ActionOutcome:
         return self.check(ctx)
 
-    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
-        cluster_id = ctx.params["cluster_id"]
+    def check(self, ctx: VerifyContext) -> ActionOutcome:
+        cluster_id = ctx.params.cluster_id
         cluster = ctx.rds.cluster_roles(cluster_id)
         # Which proxies to watch is settled at the first look (those recorded before the switchover and any
         # other tracking the cluster now); later looks read only those: one DescribeDBProxies, then the
         # targets of each, instead of every proxy's targets twice.
         listed = ctx.rds.db_proxies()
-        wanted: dict[str, str] = dict(ctx.step.result.get("watched_proxies") or {})
         views: dict[str, ProxyView] = {}  # read already in this look
+        wanted = _watched(ctx, cluster.engine, listed, views)
         if not wanted:
-            wanted = {
-                str(p["name"]): str(p.get("target_group", DEFAULT_TARGET_GROUP))
-                for p in recorded(ctx, "check_proxies", "proxies") or []
-            }
-            for view in proxies_tracking(ctx.rds, cluster_id, cluster.engine, listed):
-                wanted.setdefault(view.name, view.target_group)
-                views[view.name] = view
-        if not wanted:
-            return Done(f"No RDS Proxy tracks {cluster_id}", result={"proxies_ok": []})
-        members = set(cluster.member_ids)
-        proxies = {str(p.get("DBProxyName")): p for p in listed}
-        wrong: list[tuple[ProxyView, str]] = []
-        for name, group in sorted(wanted.items()):
-            proxy = proxies.get(name)
-            if proxy is None:
-                raise NeedsPerson(f"RDS Proxy {name}, which tracked {cluster_id} before the switchover, is gone")
-            seen = views.get(name)
-            view = (
-                seen
-                if seen is not None and seen.target_group == group
-                else proxy_view(ctx.rds, name, str(proxy.get("Status", "unknown")), group)
-            )
-            problem = _what_is_wrong(view, cluster_id, members)
-            if problem:
-                wrong.append((view, problem))
+            return Done(f"No RDS Proxy tracks {cluster_id}", result=VerifyProxyTargetsRecord(proxies_ok=[]))
+        wrong = _wrong(ctx.rds, cluster_id, set(cluster.member_ids), wanted, listed, views)
         if not wrong:
             return Done(
                 f"RDS Proxy {', '.join(sorted(wanted))} tracks {cluster_id}, every instance target AVAILABLE",
-                result={"proxies_ok": sorted(wanted)},
+                result=VerifyProxyTargetsRecord(proxies_ok=sorted(wanted)),
             )
-        # The grace period starts at the step's first wait; a `continue` starts it again (the engine resets
-        # wait_started_at), so targets a person re-registered get time to leave REGISTERING.
-        start = ctx.waiting_since or ctx.step.started_at
-        waited = _since(start, ctx.now)
+        # The grace period starts at the step's first wait; a `continue` starts it again (the engine restarts
+        # the wait), so targets a person re-registered get time to leave REGISTERING.
+        waited = _since(ctx.waiting_since or ctx.step.started_at, ctx.now)
+        problems = "; ".join(f"{view.name}: {problem}" for view, problem in wrong)
         if waited < SETTLE_GRACE_SECONDS:
             return Wait(
-                condition="RDS Proxy targets AVAILABLE on the upgraded cluster ("
-                + "; ".join(f"{view.name}: {problem}" for view, problem in wrong)
-                + ")",
+                condition=f"RDS Proxy targets AVAILABLE on the upgraded cluster ({problems})",
                 seconds=POLL_SECONDS,
-                result={"watched_proxies": wanted},
+                result=VerifyProxyTargetsRecord(watched_proxies=wanted),
             )
-        region = ctx.operation.region
         raise NeedsPerson(
-            f"RDS Proxy does not serve the upgraded {cluster_id} after {int(waited)} s: "
-            + "; ".join(f"{view.name}: {problem}" for view, problem in wrong)
-            + ". rds-maint does not change proxy targets itself: deregistering or registering a target drops the "
+            f"RDS Proxy does not serve the upgraded {cluster_id} after {int(waited)} s: {problems}. rds-maint does "
+            "not change proxy targets itself: deregistering or registering a target drops the "
             "connections the proxy holds. Check the proxy (its secret, security groups, target group); if its "
             "targets must be set again, run: "
-            + " ; ".join(_commands(view, cluster_id, region) for view, _ in wrong)
+            + " ; ".join(_commands(view, cluster_id, ctx.operation.region) for view, _ in wrong)
             + ". Then resume with continue to look again, or mark_complete to end here"
         )
+
+
+def _watched(
+    ctx: VerifyContext, engine: str | None, listed: list[dict[str, Any]], views: dict[str, ProxyView]
+) -> dict[str, str]:
+    """The proxies this step watches (name -> target group): as settled at its first look, or, at the first
+    look, those check_proxies recorded and any other now tracking the cluster (their views go in `views`)."""
+    wanted = dict(ctx.so_far().watched_proxies)
+    if wanted:
+        return wanted
+    checked = ctx.earlier(CHECK_PROXIES)
+    wanted = {p.name: p.target_group for p in (checked.proxies if checked else [])}
+    for view in proxies_tracking(ctx.rds, ctx.params.cluster_id, engine, listed):
+        wanted.setdefault(view.name, view.target_group)
+        views[view.name] = view
+    return wanted
+
+
+def _wrong(
+    rds: RdsPort,
+    cluster_id: str,
+    members: set[str],
+    wanted: dict[str, str],
+    listed: list[dict[str, Any]],
+    views: dict[str, ProxyView],
+) -> list[tuple[ProxyView, str]]:
+    """Each watched proxy that does not serve `cluster_id` now, with why."""
+    proxies = {str(p.get("DBProxyName")): p for p in listed}
+    wrong: list[tuple[ProxyView, str]] = []
+    for name, group in sorted(wanted.items()):
+        proxy = proxies.get(name)
+        if proxy is None:
+            raise NeedsPerson(f"RDS Proxy {name}, which tracked {cluster_id} before the switchover, is gone")
+        seen = views.get(name)
+        view = (
+            seen
+            if seen is not None and seen.target_group == group
+            else proxy_view(rds, name, str(proxy.get("Status", "unknown")), group)
+        )
+        problem = _what_is_wrong(view, cluster_id, members)
+        if problem:
+            wrong.append((view, problem))
+    return wrong
 
 
 def _what_is_wrong(view: ProxyView, cluster_id: str, members: set[str]) -> str:

@@ -1,19 +1,10 @@
-"""Small helpers the engine_upgrade actions share: what an earlier step recorded, names from ARNs."""
+"""Small helpers the engine_upgrade actions share: names from ARNs, whose a resource is by its tag."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rds_maint.actions.base import ActionContext
 from rds_maint.snapshots import TAG_OPERATION_ID
-
-
-def recorded(ctx: ActionContext[Any, Any], action: str, key: str) -> Any:
-    """A value an earlier step of this operation saved in its result (the latest one), or None."""
-    for step in reversed(ctx.operation.steps):
-        if step.action == action and key in step.result:
-            return step.result[key]
-    return None
 
 
 def arn_name(arn: str) -> str:

@@ -7,7 +7,7 @@ temp-instance default, an unwinder for abort and rollback).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from rds_maint.errors import BadInput
 from rds_maint.model import (
@@ -70,8 +70,7 @@ def _instance_cycle(cluster: ClusterSnapshot, params: OperationParams, op_id: st
 
 
 def _engine_upgrade(cluster: ClusterSnapshot, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed: dict[str, Any] = {} if facts is None else _narrow(facts, dict, "facts")
-    return plan_engine_upgrade(cluster, _narrow(params, EngineUpgradeParams, "params"), op_id, typed)
+    return plan_engine_upgrade(cluster, _narrow(params, EngineUpgradeParams, "params"), op_id, facts)
 
 
 BUILDERS: dict[OperationType, Builder] = {
