@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rds_maint.actions.base import (
     Action,
     ActionContext,
     ActionOutcome,
-    AnyAction,
     Done,
     Note,
     Retry,
     Wait,
-    action_name,
     is_disruptive,
 )
 from rds_maint.actions.blue_green import (
@@ -38,8 +38,8 @@ from rds_maint.actions.proxies import CheckProxies, VerifyProxyTargets
 from rds_maint.actions.reboot import RebootInstance
 from rds_maint.actions.storage import CheckClusterStorage, ModifyClusterStorage, VerifyClusterStorage
 
-ACTIONS: dict[str, AnyAction] = {
-    action_name(action): action
+ACTIONS: dict[str, Action[Any, Any]] = {
+    action.kind.action: action
     for action in (
         CheckCluster(),
         VerifyInstanceClasses(),
@@ -77,11 +77,9 @@ __all__ = [
     "Action",
     "ActionContext",
     "ActionOutcome",
-    "AnyAction",
     "Done",
     "Note",
     "Retry",
     "Wait",
-    "action_name",
     "is_disruptive",
 ]

@@ -25,18 +25,13 @@ P = TypeVar("P", bound=StepParams)
 R = TypeVar("R", bound=StepRecord)
 R2 = TypeVar("R2", bound=StepRecord)
 
-# What an outcome may carry into the step's result: the kind's record (or, until every action is
-# typed, a plain dict).
-RecordData = StepRecord | dict[str, Any] | None
+# What an outcome may carry into the step's result: a record of the step's kind.
+RecordData = StepRecord | None
 
 
 def record_dict(record: RecordData) -> dict[str, Any]:
     """The JSON the step's result is updated with: only the fields the action set."""
-    if record is None:
-        return {}
-    if isinstance(record, StepRecord):
-        return record.model_dump(mode="json", exclude_unset=True)
-    return dict(record)
+    return {} if record is None else record.model_dump(mode="json", exclude_unset=True)
 
 
 @dataclass(frozen=True)
@@ -89,7 +84,7 @@ class ActionContext(Generic[P, R]):
     step: Step
     now: datetime
     params: P
-    kind: StepKind[P, R] | None = None
+    kind: StepKind[P, R]
     # When the step began waiting (the engine's bookkeeping), or None before its first wait.
     waiting_since: datetime | None = None
     notes: list[Note] = field(default_factory=list)
@@ -100,8 +95,6 @@ class ActionContext(Generic[P, R]):
 
     def so_far(self) -> R:
         """What this step recorded in its earlier calls (fields it has not set keep their defaults)."""
-        if self.kind is None:
-            raise TypeError(f"step {self.step.name}: its action declares no StepKind")
         return self.kind.parse_record(self.step.result)
 
     def keep(self, record: R) -> None:
@@ -132,30 +125,9 @@ class Action(Protocol[P, R]):
     def check(self, ctx: ActionContext[P, R]) -> ActionOutcome: ...
 
 
-class LegacyAction(Protocol):
-    """An action not yet typed: named by a string, reading `ctx.params` as a dict. Being retired."""
-
-    name: str
-
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome: ...
-
-    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome: ...
-
-
-AnyAction = Action[Any, Any] | LegacyAction
-
-
-def action_name(action: AnyAction) -> str:
-    kind = getattr(action, "kind", None)
-    return kind.action if isinstance(kind, StepKind) else str(getattr(action, "name", ""))
-
-
-def is_disruptive(action: AnyAction | None) -> bool:
+def is_disruptive(action: Action[Any, Any] | None) -> bool:
     """Steps whose action moves the writer (failover, switchover): announced before and after."""
-    kind = getattr(action, "kind", None)
-    if isinstance(kind, StepKind):
-        return kind.disruptive
-    return bool(getattr(action, "disruptive", False))
+    return action is not None and action.kind.disruptive
 
 
 class ImmediateAction:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rds_maint.actions import ACTIONS, ActionContext, ActionOutcome, AnyAction, Done, Retry, Wait
-from rds_maint.actions.base import RecordData, record_dict
+from rds_maint.actions import ACTIONS, Action, ActionContext, ActionOutcome, Done, Retry, Wait
+from rds_maint.actions.base import record_dict
 from rds_maint.engine.coordination import clear_lease, grant_lease, lease_remaining
 from rds_maint.engine.core import EngineCore
 from rds_maint.engine.events import disruption_event, is_disruptive_step, note_events
@@ -21,7 +21,7 @@ from rds_maint.engine.final_state import finish
 from rds_maint.engine.schedule import BUSY_RETRY_SECONDS, lease_poll, poll_seconds, timed_out, transient_backoff
 from rds_maint.errors import AwsError, BadInput, BusyAwsError, NeedsPerson, TransientAwsError
 from rds_maint.log import get_logger
-from rds_maint.model import PROGRESS_KEYS, Event, Operation, OperationState, Outcome, Step, StepResult, StepState
+from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult, StepState
 from rds_maint.planning import step_matches
 
 __all__ = ["advance"]
@@ -69,7 +69,7 @@ def _act(core: EngineCore, op: Operation, step: Step, events: list[Event], now: 
 
 def _call(
     core: EngineCore,
-    action: AnyAction,
+    action: Action[Any, Any],
     op: Operation,
     step: Step,
     events: list[Event],
@@ -143,22 +143,23 @@ def _take_lease(
     return core.save(op, events)
 
 
-def _context(core: EngineCore, action: AnyAction, op: Operation, step: Step, now: datetime) -> ActionContext[Any, Any]:
+def _context(
+    core: EngineCore, action: Action[Any, Any], op: Operation, step: Step, now: datetime
+) -> ActionContext[Any, Any]:
     """The step's params parsed by its kind (a plan that no longer parses pauses, as any bug)."""
-    kind = getattr(action, "kind", None)
-    params: Any = kind.parse_params(step.parameters) if kind is not None else step.parameters
+    kind = action.kind
     return ActionContext(
         rds=core.rds(op.region),
         operation=op,
         step=step,
         now=now,
-        params=params,
+        params=kind.parse_params(step.parameters),
         kind=kind,
         waiting_since=step.progress.wait_started_at,
     )
 
 
-def _attempt(core: EngineCore, action: AnyAction, ctx: ActionContext[Any, Any], waiting: bool) -> ActionOutcome:
+def _attempt(core: EngineCore, action: Action[Any, Any], ctx: ActionContext[Any, Any], waiting: bool) -> ActionOutcome:
     """Run (under the lease) or check the step; the save that follows ends the lease."""
     step = ctx.step
     if core.on_attempt is not None:
@@ -217,20 +218,6 @@ def _on_error(
     return core.save_and_report(op, events, Outcome.INTERVENTION)
 
 
-def _merge_record(step: Step, record: RecordData) -> bool:
-    """Merge what the action recorded into the step's result; True if it (an untyped action) restarted the wait.
-
-    An action never writes the engine's keys; one not yet typed that still returns wait_started_at means
-    `Wait(progressing=True)`, and any other engine key it returns is dropped.
-    """
-    data = record_dict(record)
-    engine_keys = PROGRESS_KEYS & data.keys()
-    for key in engine_keys:
-        data.pop(key)
-    step.result.update(data)
-    return "wait_started_at" in engine_keys
-
-
 def _apply(
     core: EngineCore, op: Operation, step: Step, outcome: ActionOutcome, events: list[Event], now: datetime
 ) -> StepResult:
@@ -248,7 +235,7 @@ def _done(core: EngineCore, op: Operation, step: Step, outcome: Done, events: li
     step.completed_at = now
     step.wait_condition = None
     step.error = None
-    _merge_record(step, outcome.result)
+    step.result.update(record_dict(outcome.result))
     step.result["message"] = outcome.message
     events.append(core.event(op, "step_completed", f"Step {step.name}: {outcome.message}", step=step.id))
     if is_disruptive_step(step):
@@ -270,7 +257,8 @@ def _wait(core: EngineCore, op: Operation, step: Step, outcome: Wait, events: li
             core.event(op, "step_waiting", f"Step {step.name}: waiting for {outcome.condition}", step=step.id)
         )
     step.wait_condition = outcome.condition
-    if _merge_record(step, outcome.result) or outcome.progressing:
+    step.result.update(record_dict(outcome.result))
+    if outcome.progressing:
         progress.wait_started_at = now
     if timed_out(progress.wait_started_at, now, op.wait_timeout):
         minutes = op.wait_timeout // 60

@@ -19,6 +19,7 @@ from rds_maint.actions.polling import PollPolicy
 from rds_maint.engine import Engine
 from rds_maint.model import PROGRESS_KEYS, Operation, OperationState, OperationType, Outcome, Step, StepState
 from rds_maint.ports import RdsPort
+from rds_maint.steps import StepKind, StepParams, StepRecord
 from rds_maint.store import FileStore
 from rds_sim import VirtualClock
 
@@ -26,25 +27,35 @@ START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 TIMEOUT = 600
 
 
-class Waits:
-    """An untyped action that waits; `progressing` and `legacy_restart` say how it reports AWS moving."""
+class WaitsParams(StepParams):
+    pass
 
-    name = "test_waits"
+
+class WaitsRecord(StepRecord):
+    asked_at: str | None = None
+    looked_at: str | None = None
+
+
+WAITS = StepKind("test_waits", WaitsParams, WaitsRecord)
+Context = ActionContext[WaitsParams, WaitsRecord]
+
+
+class Waits:
+    """A typed action that waits; `progressing` says whether it reports AWS moving."""
+
+    kind = WAITS
 
     def __init__(self) -> None:
         self.progressing = False
-        self.legacy_restart = False  # an action not yet typed that still writes the engine's wait_started_at
         self.seen: list[datetime | None] = []
 
-    def run(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
-        return Wait("the change to finish", 60, result={"asked_at": ctx.now.isoformat()})
+    def run(self, ctx: Context) -> ActionOutcome:
+        return Wait("the change to finish", 60, result=WaitsRecord(asked_at=ctx.now.isoformat()))
 
-    def check(self, ctx: ActionContext[Any, Any]) -> ActionOutcome:
+    def check(self, ctx: Context) -> ActionOutcome:
         self.seen.append(ctx.waiting_since)
-        result: dict[str, Any] = {"looked_at": ctx.now.isoformat()}
-        if self.legacy_restart:
-            result["wait_started_at"] = ctx.now.isoformat()
-        return Wait("the change to finish", 60, result=result, progressing=self.progressing)
+        record = WaitsRecord(looked_at=ctx.now.isoformat())
+        return Wait("the change to finish", 60, result=record, progressing=self.progressing)
 
 
 class NoRds:
@@ -55,7 +66,7 @@ class NoRds:
 @pytest.fixture
 def action(monkeypatch: pytest.MonkeyPatch) -> Iterator[Waits]:
     waits = Waits()
-    monkeypatch.setitem(ACTIONS, waits.name, waits)
+    monkeypatch.setitem(ACTIONS, WAITS.action, waits)
     yield waits
 
 
@@ -79,7 +90,7 @@ def engine(tmp_path: Path, clock: VirtualClock, attempts: list[str]) -> Engine:
         cluster_id="c1",
         region="us-east-1",
         parameters={},
-        steps=[Step(id="s01", name="wait_for_it", action=Waits.name, description="waits for AWS")],
+        steps=[Step(id="s01", name="wait_for_it", action=WAITS.action, description="waits for AWS")],
         wait_timeout=TIMEOUT,
         created_at=START,
         updated_at=START,
@@ -122,10 +133,10 @@ def test_a_wait_the_action_reports_progressing_keeps_waiting(
     assert action.seen[-1] == START + timedelta(seconds=300 * 7), "waiting_since moves with each progress"
 
 
-def test_an_untyped_action_writing_wait_started_at_restarts_the_wait_and_does_not_keep_the_key(
+def test_a_progressing_wait_keeps_the_engine_keys_out_of_the_action_record(
     engine: Engine, clock: VirtualClock, action: Waits
 ) -> None:
-    action.legacy_restart = True
+    action.progressing = True
     engine.advance("op-1")
     assert set(_look_every(engine, clock, 300, 4)) == {Outcome.WAIT}
     step = engine.store.load("op-1").steps[0]
