@@ -20,7 +20,8 @@ from rds_maint.model import (
     Step,
     StorageTypeChangeParams,
 )
-from rds_maint.plans.base import Plan, temp_instance_id
+from rds_maint.names import temp_instance_id
+from rds_maint.plans.base import Plan
 from rds_maint.plans.engine_upgrade import plan_engine_upgrade, unwind_engine_upgrade
 from rds_maint.plans.instance_cycle import InstanceCycleFacts, plan_instance_cycle, unwind_instance_cycle
 from rds_maint.plans.instance_type_change import plan_instance_type_change

@@ -12,12 +12,11 @@ the cluster and the operation (or the target version), so a retried step finds w
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from rds_maint.model import EngineUpgradeParams, Operation, Step
+from rds_maint.names import deployment_name
 from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.plans.rollback import TOUCHED
 from rds_maint.snapshots import ClusterSnapshot
@@ -57,37 +56,6 @@ from rds_maint.steps.blue_green import (
 
 PAUSE_BEFORE_SWITCHOVER = "switchover"
 PAUSE_BEFORE_CLEANUP = "cleanup"
-
-
-def _slug(text: str) -> str:
-    """Letters, digits and single hyphens: what RDS accepts in every identifier."""
-    return re.sub(r"-{2,}", "-", re.sub(r"[^a-zA-Z0-9-]", "-", text)).strip("-")
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
-
-
-def _fit(base: str, suffix: str, limit: int) -> str:
-    base = _slug(base)[: max(1, limit - len(suffix))].rstrip("-")
-    if not base or not base[0].isalpha():
-        base = ("c" + base)[: max(1, limit - len(suffix))].rstrip("-")
-    return f"{base}{suffix}"
-
-
-def deployment_name(cluster_id: str, operation_id: str) -> str:
-    """BlueGreenDeploymentName: at most 60 characters, unique per operation."""
-    return _fit(f"rdsm-{cluster_id}", f"-{_digest(cluster_id, operation_id)}", 60)
-
-
-def parameter_group_copy_name(cluster_id: str, target_version: str, kind: Literal["cluster", "instance"]) -> str:
-    """The group a custom group is copied into: the same name for the same cluster and target version,
-    so a second operation (after an abort) finds and reuses it."""
-    return _fit(cluster_id, f"-{_slug(target_version)}-{kind}-params", 255)
-
-
-def final_snapshot_name(old_cluster_id: str, operation_id: str) -> str:
-    return _fit(f"{old_cluster_id}-final", f"-{_digest(old_cluster_id, operation_id)}", 255)
 
 
 @dataclass(frozen=True)

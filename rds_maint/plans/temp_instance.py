@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rds_maint.errors import BadInput
-from rds_maint.plans.base import Plan, StepBuilder, temp_instance_id
+from rds_maint.names import temp_instance_id
+from rds_maint.plans.base import Plan, StepBuilder
 from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot, instance_settings
 from rds_maint.steps.cluster import (
     CHECK_CLUSTER,

@@ -20,8 +20,7 @@ import pytest
 
 from rds_maint import rds
 from rds_maint.model import Operation, OperationState, Outcome
-from rds_maint.plans import temp_instance_id
-from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
+from rds_maint.names import final_snapshot_name, parameter_group_copy_name, temp_instance_id
 from rds_maint.snapshots import TAG_OPERATION_ID
 from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate, substitute
 from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder

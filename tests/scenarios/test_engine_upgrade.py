@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rds_maint.cli import main
 from rds_maint.errors import BusyAwsError, PersonAwsError
 from rds_maint.model import OperationState, Outcome
-from rds_maint.plans.engine_upgrade import final_snapshot_name, parameter_group_copy_name
+from rds_maint.names import final_snapshot_name, parameter_group_copy_name
 from rds_maint.progress import drive
 from rds_maint.rds import make_rds_client
 from rds_sim import Catalogue

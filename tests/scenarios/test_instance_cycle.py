@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from rds_maint.cli import main
 from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepState
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from rds_sim import SimulatedCrash
 from tests.helpers.world import CLUSTER, REGION, World
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from rds_maint.model import OperationState, Outcome, StepState
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from rds_sim import SimulatedCrash
 from tests.helpers.world import CLUSTER, ON_EVERY_STORE, World
 

@@ -13,7 +13,7 @@ import pytest
 
 from rds_maint.errors import BadInput
 from rds_maint.model import OperationState, Outcome
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from tests.helpers.world import CLUSTER, World
 
 TARGET = "db.r6g.xlarge"

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from rds_maint.aurora_storage import supports_io_optimized
 from rds_maint.cli import main
 from rds_maint.model import Outcome
-from rds_maint.plans.engine_upgrade import parameter_group_copy_name
+from rds_maint.names import parameter_group_copy_name
 from rds_maint.progress import drive
 from rds_sim import SimulatedCrash
 from tests.helpers.upgrade import (

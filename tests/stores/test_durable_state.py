@@ -19,7 +19,7 @@ from rds_maint.engine import LEASE_SECONDS, Engine
 from rds_maint.errors import ClusterLocked
 from rds_maint.lambda_handler import handler
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import StateStore, open_store
 from rds_sim import SimulatedCrash

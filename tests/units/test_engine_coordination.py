@@ -10,7 +10,7 @@ import pytest
 
 from rds_maint.errors import ClusterLocked
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult, StepState
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from rds_maint.store import FileStore
 from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, REGION, FakeWorld, store_root
 

@@ -10,7 +10,7 @@ import pytest
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.errors import BusyAwsError, TransientAwsError
 from rds_maint.model import OperationState, Outcome, StepState
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, FakeWorld, store_root
 
 WRITER, READER_2, READER_3 = (f"{CLUSTER}-instance-{n}" for n in (1, 2, 3))

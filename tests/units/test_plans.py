@@ -8,7 +8,7 @@ import pytest
 
 from rds_maint.errors import BadInput
 from rds_maint.model import InstanceTypeChangeParams, Step
-from rds_maint.plans import temp_instance_id
+from rds_maint.names import temp_instance_id
 from rds_maint.plans.instance_type_change import plan_instance_type_change
 from rds_maint.snapshots import ClusterSnapshot, InstanceSnapshot, MemberSnapshot
 

@@ -24,7 +24,7 @@ from rds_maint.actions.blue_green.common import (
     tag_as_ours,
 )
 from rds_maint.errors import NeedsPerson, PersonAwsError
-from rds_maint.plans.engine_upgrade import final_snapshot_name
+from rds_maint.names import final_snapshot_name
 from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.steps.blue_green import (
     DELETE_BLUE_GREEN_DEPLOYMENT,

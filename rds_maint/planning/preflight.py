@@ -22,11 +22,11 @@ from rds_maint.model import (
     OperationType,
     StorageTypeChangeParams,
 )
+from rds_maint.planning.upgrade_preflight import preflight_engine_upgrade
 from rds_maint.plans.instance_cycle import InstanceCycleFacts
 from rds_maint.plans.storage_type_change import StorageTypeChangeFacts
 from rds_maint.ports import RdsPort
 from rds_maint.snapshots import ClusterSnapshot
-from rds_maint.upgrade_preflight import preflight_engine_upgrade
 
 # What a check answers: the facts its plan reads (a model of that type's own), or None.
 Preflight = Callable[[RdsPort, ClusterSnapshot, Any], object]

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 
 from rds_maint.errors import BadInput
 from rds_maint.model import PARAMS_BY_TYPE, OperationParams, OperationType, Step
+from rds_maint.planning.preflight import preflight
 from rds_maint.plans import Plan, build_plan
 from rds_maint.ports import RdsPort
-from rds_maint.preflight import preflight
 from rds_maint.snapshots import ClusterSnapshot
 
 __all__ = [
@@ -163,7 +163,7 @@ def plan_request(request: CreateRequest, rds: RdsPort, now: datetime, new_id: Ca
     """Describe, preflight and plan a judged request; changes nothing anywhere."""
     cluster = describe_for_plan(rds, request)
     # preflight is typed with the boto3 gateway until its checks take the port (the same methods)
-    facts = preflight(request.type, cast(Any, rds), cluster, request.params, now=now)
+    facts = preflight(request.type, rds, cluster, request.params, now=now)
     operation_id = new_id(cluster.id)
     plan = build_plan(request.type, cluster, request.params, operation_id, facts)
     _check_pauses(plan, request.pause_before_steps)

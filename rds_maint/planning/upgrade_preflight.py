@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from rds_maint.actions.proxies import proxies_tracking
 from rds_maint.errors import AwsError, BadInput
 from rds_maint.model import EngineUpgradeParams
-from rds_maint.plans.engine_upgrade import EngineUpgradeFacts, GroupsPlan, ProxyFound, parameter_group_copy_name
+from rds_maint.names import parameter_group_copy_name
+from rds_maint.plans.engine_upgrade import EngineUpgradeFacts, GroupsPlan, ProxyFound
 from rds_maint.ports import RdsPort
 from rds_maint.snapshots import TAG_OPERATION_ID, ClusterSnapshot
 from rds_maint.steps.blue_green import GroupKind, GroupPlan
