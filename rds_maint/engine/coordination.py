@@ -19,7 +19,7 @@ from rds_maint.engine.events import make_event
 from rds_maint.errors import ClusterLocked, Conflict, OperationNotFound, RdsMaintError
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, Step
-from rds_maint.store import StateStore
+from rds_maint.store.base import StateStore
 
 __all__ = [
     "LEASE_SECONDS",

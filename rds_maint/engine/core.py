@@ -19,7 +19,7 @@ from rds_maint.engine.events import Listener, make_event, tell_listeners
 from rds_maint.errors import Conflict
 from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult
 from rds_maint.ports import RdsPort
-from rds_maint.store import StateStore, check_operation_id
+from rds_maint.store.base import StateStore, check_operation_id
 
 __all__ = ["AttemptHook", "EngineCore"]
 
