@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rds_maint import config
-from rds_maint.config import Settings
+from rds_maint.config import EngineFactory, Settings
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.intervention import StatusPublisher
@@ -119,7 +119,7 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
     return engine.fail(operation_id, params.get("error"), params.get("cause"))
 
 
-def make_handler(engine_for: Callable[[Settings], Engine]) -> Handler:
+def make_handler(engine_for: EngineFactory) -> Handler:
     """A Lambda handler whose engine comes from `engine_for(Settings.from_env())` on each invocation
     (with the status publisher the environment asks for attached)."""
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rds_maint import config
 from rds_maint.clock import Clock, SystemClock
-from rds_maint.config import Settings
+from rds_maint.config import EngineFactory, Settings
 from rds_maint.engine import Engine, Listener
 from rds_maint.intervention import StatusPublisher
 from rds_maint.rds import RdsGateway, make_rds_client
@@ -40,9 +40,6 @@ __all__ = [
 
 RdsClientFactory = Callable[[str, "str | None"], "RDSClient"]
 """(region, profile) -> a boto3 RDS client; `rds.make_rds_client` for AWS, wrapped by the simulator in tests."""
-
-EngineFactory = Callable[[Settings], Engine]
-"""What a driver builds its engine with: the real wiring (`build_engine`) or a test's / the harness's."""
 
 
 def rds_gateways(

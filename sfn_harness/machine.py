@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from botocore.exceptions import ClientError
 
 from rds_maint.actions.polling import PollPolicy
-from rds_maint.config import Settings
+from rds_maint.config import EngineFactory, Settings
 from rds_maint.engine import Engine
 from rds_maint.intervention import STATUS_DETAIL_TYPE
 from rds_maint.rds import RdsGateway, make_rds_client
@@ -82,7 +82,6 @@ if TYPE_CHECKING:
 
 JsonDict = dict[str, Any]
 LambdaHandler = Callable[[Any, Any], JsonDict]  # (event, context) -> result, as Lambda calls it
-EngineFactory = Callable[[Settings], Engine]  # what the Lambda builds its engine with (one per store here)
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 REGION = "us-east-1"

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from rds_maint.config import Settings
+from rds_maint.config import EngineFactory, Settings
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.model import Outcome, StepResult
@@ -24,7 +24,6 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_PAUSED",
-    "EngineFactory",
     "Options",
     "common_options",
     "engine",
@@ -37,8 +36,6 @@ __all__ = [
     "request_options",
     "store_flag",
 ]
-
-EngineFactory = Callable[[Settings], Engine]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
 
