@@ -16,6 +16,7 @@ client it attached (they then go to moto, or to AWS's endpoint, unsimulated).
 from __future__ import annotations
 
 import random
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -70,7 +71,7 @@ class SimulatedAurora:
         self.maintenance = self._world.maintenance
         self._names = random.Random(f"rds-maint-sim-names-{seed}")
         self._hook_id = f"rds-maint-sim-{id(self)}"
-        self._attached: list[Any] = []
+        self._attached: weakref.WeakSet[Any] = weakref.WeakSet()  # not kept alive by the simulator
 
     # -- hooking into boto3 ------------------------------------------------------------
 
@@ -100,12 +101,11 @@ class SimulatedAurora:
         events = client.meta.events
         events.register("before-parameter-build.rds", wire.stash_params, unique_id=f"{self._hook_id}-params")
         events.register_first("before-call.rds", self._answer, unique_id=f"{self._hook_id}-answer")
-        if not any(known is client for known in self._attached):
-            self._attached.append(client)
+        self._attached.add(client)
 
     def detach_all(self) -> None:
         """Stop answering the clients attached so far (the end of the `with` block)."""
-        for client in self._attached:
+        for client in list(self._attached):
             events = client.meta.events
             events.unregister("before-parameter-build.rds", unique_id=f"{self._hook_id}-params")
             events.unregister("before-call.rds", unique_id=f"{self._hook_id}-answer")
