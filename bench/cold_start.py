@@ -45,8 +45,9 @@ t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 import rds_maint.lambda_handler
 t1 = time.perf_counter()
-from rds_maint.config import Settings, build_engine
+from rds_maint.config import Settings
 from rds_maint.rds import make_rds_client
+from rds_maint.wiring import build_engine
 build_engine(Settings.from_env())
 make_rds_client(os.environ["AWS_REGION"])
 t2 = time.perf_counter()

@@ -27,7 +27,6 @@ from sfn_history import SfnRun
 from sfn_history import measure as measure_machine
 from sfn_history import render as render_machine
 
-from rds_maint import rds
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.engine import Engine
 from rds_maint.model import Event, Operation, Outcome, StepResult
@@ -186,13 +185,14 @@ def run_operation(scenario: Scenario, policy: PollPolicy, label: str) -> Run:
     name = scenario.name
     with mock_aws(), tempfile.TemporaryDirectory() as tmp:
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION, hooks=rds) as sim:
+        with SimulatedAurora(clock=clock, region=REGION) as sim:
             ids = sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=scenario.readers)
             if scenario.prepare is not None:
                 scenario.prepare(sim, CLUSTER, ids)
             bg_ended = _record_blue_green(sim)
             store = CountingStore(tmp)
-            engine = Engine(store, lambda r: TimedGateway(make_rds_client(r), sleep=clock.sleep), clock, policy)
+            clients = sim.clients(make_rds_client)
+            engine = Engine(store, lambda r: TimedGateway(clients(r), sleep=clock.sleep), clock, policy)
             # the same operation id in every run: the temp instance name, and so the simulator's
             # seeded durations, are then the same for fixed and adaptive polling
             engine._new_id = lambda cluster_id: f"{cluster_id}-bench"  # type: ignore[method-assign]
@@ -306,9 +306,11 @@ class TimedStore:
         return timed
 
 
-def timed_gateways(clock: VirtualClock) -> Callable[[str], RdsGateway]:
+def timed_gateways(clock: VirtualClock, sim: SimulatedAurora) -> Callable[[str], RdsGateway]:
+    clients = sim.clients(make_rds_client)
+
     def make(region: str) -> RdsGateway:
-        return TimedGateway(make_rds_client(region), sleep=clock.sleep)
+        return TimedGateway(clients(region), sleep=clock.sleep)
 
     return make
 
@@ -323,12 +325,12 @@ def engine_overhead_per_store() -> list[list[str]]:
             ]
             init_store(url, REGION)
             clock = VirtualClock()
-            with SimulatedAurora(clock=clock, region=REGION, hooks=rds) as sim:
+            with SimulatedAurora(clock=clock, region=REGION) as sim:
                 sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=2)
                 store = TimedStore(open_store(url, REGION))
                 engine = Engine(
                     cast(StateStore, store),
-                    timed_gateways(clock),
+                    timed_gateways(clock, sim),
                     clock,
                     PollPolicy(),
                 )

@@ -38,7 +38,7 @@ from scenarios import CLUSTER, OPERATIONS, POLICIES, REGION, SFN_TRANSITION, UPG
 
 from rds_maint.demo import SCENARIOS as DEMO_SCENARIOS
 from rds_maint.engine import Engine
-from rds_maint.lambda_handler import handler
+from rds_maint.lambda_handler import make_handler
 from rds_sim.blue_green import BlueGreenDurations
 from sfn_harness.machine import Harness, Patches, SimWorld, machine_in_moto, serialise_aws, sim_world
 
@@ -229,7 +229,7 @@ def run_one(scenario: Scenario, policy_label: str, timeout: float = 300) -> SfnR
             sim_world,
             asl_path=ASL_PATH,
             template_path=TEMPLATE_PATH,
-            handler=handler,
+            make_handler=make_handler,
             region=REGION,
             poll_policy=policy,
             configure_engine=same_ids,

@@ -28,7 +28,6 @@ from typing import Any
 
 from moto import mock_aws
 
-from rds_maint import rds
 from rds_maint.engine import Engine
 from rds_maint.model import Operation, Outcome, Step
 from rds_maint.rds import RdsGateway, make_rds_client
@@ -99,11 +98,11 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
     tally = Tally()
     with mock_aws():
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION, hooks=rds) as sim:
+        with SimulatedAurora(clock=clock, region=REGION) as sim:
             sim.seed_cluster(CLUSTER, instance_class="db.r6g.large", readers=2)
             init_store(url, REGION)
             gateway: Callable[[str], RdsGateway] = lambda region: RdsGateway(  # noqa: E731
-                make_rds_client(region), sleep=clock.sleep
+                sim.clients(make_rds_client)(region), sleep=clock.sleep
             )
             attempt = AttemptKind()
             engine = Engine(counting.watch(open_store(url, REGION)), gateway, clock, on_attempt=attempt)

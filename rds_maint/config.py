@@ -7,9 +7,8 @@ module held them all: an empty variable counts as unset wherever `or` picks a fa
 malformed one is ignored as noted per accessor (none raises, except a huge JSON integer in
 RDS_MAINT_EXPECTED_SECONDS, which `float` refuses with OverflowError as before).
 
-This module imports nothing of the package when it loads, so that any layer (log, stores, actions)
-can ask it for a setting without an import cycle; `build_engine` imports the parts it wires when
-called.
+This module imports nothing of the package, so that any layer (log, stores, actions) can ask it for
+a setting without an import cycle; `rds_maint.wiring` builds an engine from a `Settings`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rds_maint.clock import Clock
     from rds_maint.engine import Engine
 
 __all__ = [
@@ -31,10 +29,8 @@ __all__ = [
     "Settings",
     "aws_profile",
     "aws_region",
-    "build_engine",
     "event_bus",
     "expected_seconds_overrides",
-    "has_engine_factory",
     "in_lambda",
     "isolate_from_aws",
     "lambda_function_name",
@@ -42,7 +38,6 @@ __all__ = [
     "log_level_setting",
     "poll_interval",
     "powertools_service_name",
-    "set_engine_factory",
     "state_machine_arn",
     "state_store_url",
     "status_events_enabled",
@@ -152,6 +147,8 @@ def log_level_setting(in_lambda: bool) -> str | None:
 
 @dataclass(frozen=True)
 class Settings:
+    """Where the state lives and which AWS account and region a driver works in (flags, else environment)."""
+
     store_url: str | None = None
     region: str | None = None
     profile: str | None = None
@@ -166,30 +163,4 @@ class Settings:
 
 
 EngineFactory = Callable[[Settings], "Engine"]
-_engine_factory: EngineFactory | None = None
-
-
-def set_engine_factory(factory: EngineFactory | None) -> None:
-    """Let the simulator and tests give every driver (CLI, Lambda) an engine on a virtual clock."""
-    global _engine_factory
-    _engine_factory = factory
-
-
-def has_engine_factory() -> bool:
-    return _engine_factory is not None
-
-
-def build_engine(settings: Settings, clock: Clock | None = None) -> Engine:
-    from rds_maint.clock import SystemClock
-    from rds_maint.engine import Engine
-    from rds_maint.rds import RdsGateway, make_rds_client
-    from rds_maint.store import open_store
-
-    if _engine_factory is not None:
-        return _engine_factory(settings)
-    clock = clock or SystemClock()
-    return Engine(
-        open_store(settings.store_url, settings.region, settings.profile),
-        lambda region: RdsGateway(make_rds_client(region, settings.profile), sleep=clock.sleep),
-        clock,
-    )
+"""What a driver builds its engine with: `rds_maint.wiring.build_engine`, or a test's / the harness's."""

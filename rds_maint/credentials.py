@@ -31,6 +31,18 @@ from botocore.exceptions import (
 from rds_maint.config import aws_profile
 from rds_maint.errors import AwsError, AwsParameterError, CredentialsError, UnknownProfile
 
+__all__ = [
+    "EXPIRED_CODES",
+    "PROFILE_ATTRIBUTE",
+    "REFUSED_TOKEN_CODES",
+    "SESSION_ATTRIBUTE",
+    "check",
+    "client",
+    "explain",
+    "profile_of",
+    "session",
+]
+
 PROFILE_ATTRIBUTE = "_rds_maint_profile"
 SESSION_ATTRIBUTE = "_rds_maint_session"
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})

@@ -16,13 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rds_maint import config, rds
-from rds_maint.engine import Engine
+from rds_maint import config, wiring
+from rds_maint.config import Settings
 from rds_maint.errors import BadInput
 from rds_maint.model import Outcome
 from rds_maint.progress import Progress, drive
-from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.store import open_store
+from rds_maint.rds import make_rds_client
+
+__all__ = [
+    "DEMO_CLUSTER",
+    "DEMO_REGION",
+    "FAKE_CREDENTIALS",
+    "SCENARIOS",
+    "Scenario",
+    "run_demo",
+]
 
 if TYPE_CHECKING:
     from rds_sim import SimulatedAurora
@@ -156,7 +164,7 @@ def run_demo(*, op_type: str, readers: int, target: str | None, speed: float, op
     store_url = options.store or f"file://{workdir}"
     with mock_aws():
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=DEMO_REGION, hooks=rds) as sim:
+        with SimulatedAurora(clock=clock, region=DEMO_REGION) as sim:
             ids = sim.seed_cluster(
                 scenario.cluster_id,
                 engine=scenario.engine,
@@ -166,10 +174,8 @@ def run_demo(*, op_type: str, readers: int, target: str | None, speed: float, op
             )
             if scenario.prepare is not None:
                 scenario.prepare(sim, scenario.cluster_id, ids)
-            engine = Engine(
-                open_store(store_url),
-                lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
-                clock,
+            engine = wiring.build_engine(
+                Settings(store_url=store_url), clock=clock, client_factory=sim.clients(make_rds_client)
             )
             click.echo(f"Simulated Aurora (virtual clock, {speed:g}x); state in {store_url}")
             click.echo(f"Demo: {scenario.op_type}: {scenario.summary}\n")

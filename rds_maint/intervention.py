@@ -12,7 +12,8 @@
   "Durations, limits and notices"): it lives in the store and the event only, is masked wherever it
   is shown, and is cleared by the engine once the answer arrives.
 
-boto3 is imported lazily, so importing this module costs the Lambda nothing until it publishes.
+This module loads no AWS SDK: the wiring (`rds_maint.wiring`) hands the publisher its EventBridge client
+factory.
 """
 
 from __future__ import annotations
@@ -25,6 +26,24 @@ from typing import Any
 from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Intervention, Operation, OperationState, ResumeAction
+
+__all__ = [
+    "ABORT_ERROR",
+    "ALLOWED_ACTIONS",
+    "COMMENT_LIMIT",
+    "INTERVENTION_DETAIL_TYPE",
+    "PUBLISHED_EVENT_TYPES",
+    "SOURCE",
+    "STATUS_DETAIL_TYPE",
+    "Answer",
+    "StatusPublisher",
+    "mask_token",
+    "pending_intervention",
+    "region_of_arn",
+    "status_detail",
+    "status_entries",
+    "validate_answer",
+]
 
 log = get_logger("rds_maint.intervention")
 
@@ -108,26 +127,16 @@ def status_entries(op: Operation, events: Sequence[Event], bus: str = "default")
     ]
 
 
-def _events_client(region: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # Short timeouts and few retries: a slow EventBridge must not stall an engine step.
-    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client("events", region_name=region, config=config)
-
-
 class StatusPublisher:
-    """Engine listener: publish the saved operation's notable events; log, never raise."""
+    """Engine listener: publish the saved operation's notable events; log, never raise.
 
-    def __init__(
-        self,
-        bus: str = "default",
-        region: str | None = None,
-        client_factory: Callable[[], Any] | None = None,
-    ) -> None:
+    `client_factory` makes the EventBridge client on first use (`rds_maint.wiring.events_client` in
+    the real wiring), so this module loads no AWS SDK.
+    """
+
+    def __init__(self, bus: str = "default", *, client_factory: Callable[[], Any]) -> None:
         self.bus = bus
-        self._factory = client_factory or (lambda: _events_client(region))
+        self._factory = client_factory
         self._client: Any = None
 
     def __call__(self, op: Operation, events: Sequence[Event]) -> None:

@@ -11,37 +11,49 @@ Logs: one JSON line per invocation with the action, the operation id and the out
 the answer is an error, ERROR with the traceback when the function fails), in Powertools' keys
 (`rds_maint.log`), with the invocation's `cold_start` and `function_request_id` on every line the
 engine writes meanwhile.
+
+The module-level `handler` is the real wiring, built lazily: one engine per warm container and
+settings (`rds_maint.wiring.build_engine`). Tests and the Step Functions harness build their own with
+`make_handler(engine_factory)`: nothing is patched into this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rds_maint import config
-from rds_maint.config import Settings, build_engine, has_engine_factory
+from rds_maint.config import EngineFactory, Settings
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.intervention import StatusPublisher
 from rds_maint.log import bind_invocation, get_logger, unbind_invocation
 from rds_maint.model import Outcome, StepResult
 
+__all__ = ["ACTIONS", "Handler", "error_result", "handler", "make_handler", "warm_engine"]
+
 log = get_logger("rds_maint.lambda")
 
 ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_intervention", "fail")
 
 
+Handler = Callable[..., dict[str, Any]]
+"""`handler(event, context=None)`: what Lambda calls."""
+
 _engines: dict[Settings, Engine] = {}
-_publishers: dict[str, StatusPublisher] = {}
+_publishers: dict[str, StatusPublisher | None] = {}
 _cold_start = True  # until the first invocation of this container
 
 
 def _publisher() -> StatusPublisher | None:
-    """One EventBridge publisher per warm container (its client is made on first use)."""
+    """One EventBridge publisher per warm container and bus (its client is made on first use)."""
+    from rds_maint import wiring
+
     if not config.status_events_enabled():
         return None
     bus = config.event_bus()
     if bus not in _publishers:
-        _publishers[bus] = StatusPublisher(bus=bus)
+        _publishers[bus] = wiring.status_publisher()
     return _publishers[bus]
 
 
@@ -52,14 +64,13 @@ def _wired(engine: Engine) -> Engine:
     return engine
 
 
-def _get_engine() -> Engine:
-    """One engine (and RDS client) per warm container and settings; tests inject theirs via config."""
-    settings = Settings.from_env()
-    if has_engine_factory():
-        return _wired(build_engine(settings))
+def warm_engine(settings: Settings) -> Engine:
+    """The real wiring, one engine (and RDS client) per warm container and settings."""
+    from rds_maint import wiring
+
     if settings not in _engines:
-        _engines[settings] = build_engine(settings)
-    return _wired(_engines[settings])
+        _engines[settings] = wiring.build_engine(settings)
+    return _engines[settings]
 
 
 def error_result(message: str, operation_id: str | None = None) -> dict[str, Any]:
@@ -108,21 +119,30 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
     return engine.fail(operation_id, params.get("error"), params.get("cause"))
 
 
-def handler(event: Any, context: Any = None) -> dict[str, Any]:
-    global _cold_start
-    bind_invocation(context, _cold_start)
-    _cold_start = False
-    action = event.get("action") if isinstance(event, dict) else None
-    try:
-        result = _handle(event)
-        _log_result(action, result)
-        return result
-    except BaseException:
-        raw_id = event.get("operation_id") if isinstance(event, dict) else None
-        log.exception(f"{action}: the function failed", action=action, operation_id=raw_id, outcome="crashed")
-        raise
-    finally:
-        unbind_invocation()
+def make_handler(engine_for: EngineFactory) -> Handler:
+    """A Lambda handler whose engine comes from `engine_for(Settings.from_env())` on each invocation
+    (with the status publisher the environment asks for attached)."""
+
+    def handler(event: Any, context: Any = None) -> dict[str, Any]:
+        global _cold_start
+        bind_invocation(context, _cold_start)
+        _cold_start = False
+        action = event.get("action") if isinstance(event, dict) else None
+        try:
+            result = _handle(event, lambda: _wired(engine_for(Settings.from_env())))
+            _log_result(action, result)
+            return result
+        except BaseException:
+            raw_id = event.get("operation_id") if isinstance(event, dict) else None
+            log.exception(f"{action}: the function failed", action=action, operation_id=raw_id, outcome="crashed")
+            raise
+        finally:
+            unbind_invocation()
+
+    return handler
+
+
+handler = make_handler(warm_engine)
 
 
 def _log_result(action: Any, result: dict[str, Any]) -> None:
@@ -140,7 +160,7 @@ def _log_result(action: Any, result: dict[str, Any]) -> None:
     )
 
 
-def _handle(event: Any) -> dict[str, Any]:
+def _handle(event: Any, engine: Callable[[], Engine]) -> dict[str, Any]:
     if not isinstance(event, dict):
         return error_result("the event must be an object with an 'action'")
     action = event.get("action")
@@ -152,7 +172,7 @@ def _handle(event: Any) -> dict[str, Any]:
         return error_result("operation_id must be a string")
     try:
         params = _object(event.get("params"), "params")
-        result = _dispatch(_get_engine(), action, operation_id, params)
+        result = _dispatch(engine(), action, operation_id, params)
     except RdsMaintError as exc:
         return error_result(str(exc), operation_id)
     return result.to_dict()

@@ -11,6 +11,10 @@ throttling, 5xx and connection errors; a mutating call is sent again only after 
 answer (AWS did not apply it). A 5xx or a lost connection on a mutating call is raised as
 transient at once: the engine runs the step again on a later advance, and the action looks at
 AWS before it acts, so an effect that did happen is found, not repeated.
+
+What each error code means lives in `rds_maint.rds_errors`; the API shapes to and from snapshots in
+`rds_maint.rds_shapes`. Which client the gateway gets is the wiring's business (`rds_maint.wiring`):
+nothing here is registered process-wide.
 """
 
 from __future__ import annotations
@@ -19,146 +23,40 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_maint import credentials
-from rds_maint.aurora_storage import storage_type_of
-from rds_maint.errors import AwsError, BusyAwsError, PersonAwsError, ThrottledAwsError, TransientAwsError
-from rds_maint.ports import ParameterGroupKind
-from rds_maint.retry import (
-    MUTATING_THROTTLED,
-    READS,
-    SDK_RETRIES,
-    SERVER_ERROR_CODES,
-    THROTTLING_CODES,
-    RetryPolicy,
-    call_with_retries,
-    is_read,
+from rds_maint.ports import ParameterGroupKind, RdsPort
+from rds_maint.rds_errors import (
+    BLUE_GREEN_NOT_FOUND,
+    CLUSTER_NOT_FOUND,
+    INSTANCE_NOT_FOUND,
+    PARAMETER_GROUP_NOT_FOUND,
+    classify,
+    retryable,
+    unless_missing,
 )
-from rds_maint.snapshots import ClusterRoles, ClusterSnapshot, InstanceSnapshot, MemberSnapshot
+from rds_maint.rds_shapes import all_pages, cluster_from_api, instance_from_api, roles_from_api, tag_list, tags_of
+from rds_maint.retry import MUTATING_THROTTLED, READS, SDK_RETRIES, RetryPolicy, call_with_retries, is_read
+from rds_maint.snapshots import ClusterRoles, ClusterSnapshot, InstanceSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
-TRANSIENT_CODES = THROTTLING_CODES | SERVER_ERROR_CODES
-BUSY_CODES = frozenset(
-    {
-        "InvalidDBInstanceState",
-        "InvalidDBInstanceStateFault",
-        "InvalidDBClusterStateFault",
-        "InvalidDBClusterState",
-    }
-)
-INSTANCE_NOT_FOUND = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
-CLUSTER_NOT_FOUND = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
-BLUE_GREEN_NOT_FOUND = frozenset({"BlueGreenDeploymentNotFoundFault", "BlueGreenDeploymentNotFound"})
-PARAMETER_GROUP_NOT_FOUND = frozenset(
-    {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault", "DBClusterParameterGroupNotFound"}
-)
-ClientCustomizer = Callable[[Any], None]
-_CLIENT_CUSTOMIZERS: list[ClientCustomizer] = []
-
-
-def register_client_customizer(customizer: ClientCustomizer) -> None:
-    """Let the simulator (or a test) attach itself to every RDS client made from now on."""
-    _CLIENT_CUSTOMIZERS.append(customizer)
-
-
-def unregister_client_customizer(customizer: ClientCustomizer) -> None:
-    if customizer in _CLIENT_CUSTOMIZERS:
-        _CLIENT_CUSTOMIZERS.remove(customizer)
+__all__ = ["CLUSTER_NOT_FOUND", "RdsGateway", "make_rds_client"]
 
 
 def make_rds_client(region: str, profile: str | None = None) -> RDSClient:
-    """An RDS client that sends each request once (`retry.SDK_RETRIES`): the gateway is the only retry layer."""
+    """An RDS client that sends each request once (`retry.SDK_RETRIES`): the gateway is the only retry layer.
+
+    The one client factory of the real wiring (`rds_maint.wiring`); a test or the demo wraps it so that
+    the simulator attaches to each client it makes.
+    """
     client: RDSClient = credentials.client("rds", profile, region, Config(retries=SDK_RETRIES.copy()))
-    for customize in _CLIENT_CUSTOMIZERS:
-        customize(client)
     return client
-
-
-_Found = TypeVar("_Found")
-
-
-def _unless_missing(missing: frozenset[str], read: Callable[[], _Found]) -> _Found | None:
-    """`read()`, or None when AWS answers that the thing read does not exist (one of the `missing` codes)."""
-    try:
-        return read()
-    except PersonAwsError as exc:
-        if exc.code in missing:
-            return None
-        raise
-
-
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    """A dict of tags in the shape every RDS create/tag call takes."""
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def _tags(items: list[Any] | None) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in items or []}
-
-
-def instance_from_api(data: Any) -> InstanceSnapshot:
-    groups = data.get("DBParameterGroups") or []
-    pending = data.get("PendingModifiedValues") or {}
-    return InstanceSnapshot(
-        id=data["DBInstanceIdentifier"],
-        cluster_id=data.get("DBClusterIdentifier"),
-        instance_class=data["DBInstanceClass"],
-        status=data.get("DBInstanceStatus", "unknown"),
-        engine=data.get("Engine", ""),
-        engine_version=data.get("EngineVersion", ""),
-        availability_zone=data.get("AvailabilityZone"),
-        promotion_tier=int(data.get("PromotionTier", 1)),
-        parameter_group=groups[0].get("DBParameterGroupName") if groups else None,
-        parameter_apply_status=groups[0].get("ParameterApplyStatus") if groups else None,
-        pending_class=pending.get("DBInstanceClass"),
-        tags=_tags(data.get("TagList")),
-        publicly_accessible=data.get("PubliclyAccessible"),
-        ca_certificate=data.get("CACertificateIdentifier"),
-        monitoring_interval=int(data.get("MonitoringInterval") or 0),
-        monitoring_role_arn=data.get("MonitoringRoleArn"),
-        performance_insights_enabled=bool(data.get("PerformanceInsightsEnabled")),
-        performance_insights_kms_key=data.get("PerformanceInsightsKMSKeyId"),
-        performance_insights_retention=data.get("PerformanceInsightsRetentionPeriod"),
-    )
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def classify(operation: str, exc: Exception, profile: str | None = None) -> AwsError:
-    """One error kind per botocore error; credential and parameter errors are never transient."""
-    explained = credentials.explain(operation, exc, profile)
-    if explained is not None:
-        return explained
-    if isinstance(exc, ClientError):
-        code = error_code(exc)
-        message = str(exc.response.get("Error", {}).get("Message", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
-        if code in THROTTLING_CODES:
-            return ThrottledAwsError(operation, code, message)
-        if code in SERVER_ERROR_CODES or status >= 500:
-            return TransientAwsError(operation, code, message)
-        if code in BUSY_CODES:
-            return BusyAwsError(operation, code, message)
-        return PersonAwsError(operation, code, message)
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
-        return TransientAwsError(operation, type(exc).__name__, str(exc))
-    return PersonAwsError(operation, type(exc).__name__, str(exc))
-
-
-def retryable(operation: str) -> Callable[[Exception], bool]:
-    """What may be sent again for `operation` (see the module docstring)."""
-    if is_read(operation):
-        return lambda exc: isinstance(exc, TransientAwsError)
-    return lambda exc: isinstance(exc, ThrottledAwsError)
 
 
 class RdsGateway:
@@ -214,55 +112,19 @@ class RdsGateway:
         instances = self.call("DescribeDBInstances", Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])[
             "DBInstances"
         ]
-        by_id = {i["DBInstanceIdentifier"]: instance_from_api(i) for i in instances}
-        members = []
-        for m in data.get("DBClusterMembers") or []:
-            instance = by_id.get(m["DBInstanceIdentifier"])
-            if instance is None:
-                continue
-            members.append(
-                MemberSnapshot(
-                    instance=instance,
-                    is_writer=bool(m.get("IsClusterWriter")),
-                    promotion_tier=int(m.get("PromotionTier", instance.promotion_tier)),
-                    cluster_parameter_group_status=m.get("DBClusterParameterGroupStatus"),
-                )
-            )
-        return ClusterSnapshot(
-            id=data["DBClusterIdentifier"],
-            status=data.get("Status", "unknown"),
-            engine=data.get("Engine", ""),
-            engine_version=data.get("EngineVersion", ""),
-            storage_type=storage_type_of(data.get("Engine", ""), data.get("StorageType")),
-            parameter_group=data.get("DBClusterParameterGroup"),
-            members=tuple(members),
-            tags=_tags(data.get("TagList")),
-            io_optimized_next_allowed=data.get("IOOptimizedNextAllowedModificationTime"),
-            raw=dict(data),
-            pending_storage_type=(data.get("PendingModifiedValues") or {}).get("StorageType"),
-            global_cluster_id=data.get("GlobalClusterIdentifier") or None,
-            cluster_instance_class=data.get("DBClusterInstanceClass") or None,
-        )
+        return cluster_from_api(data, instances)
 
     def cluster_roles(self, cluster_id: str) -> ClusterRoles:
         """One DescribeDBClusters: status and who is writer, enough to follow a failover."""
         data = self.call("DescribeDBClusters", DBClusterIdentifier=cluster_id)["DBClusters"][0]
-        members = data.get("DBClusterMembers") or []
-        writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
-        return ClusterRoles(
-            id=data["DBClusterIdentifier"],
-            status=data.get("Status", "unknown"),
-            writer_id=writer,
-            member_ids=tuple(m["DBInstanceIdentifier"] for m in members),
-            engine=data.get("Engine", ""),
-        )
+        return roles_from_api(data)
 
     def find_cluster_roles(self, cluster_id: str) -> ClusterRoles | None:
         """`cluster_roles`, or None once the cluster is gone: one describe to follow a deletion."""
-        return _unless_missing(CLUSTER_NOT_FOUND, lambda: self.cluster_roles(cluster_id))
+        return unless_missing(CLUSTER_NOT_FOUND, lambda: self.cluster_roles(cluster_id))
 
     def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
-        found = _unless_missing(
+        found = unless_missing(
             INSTANCE_NOT_FOUND, lambda: self.call("DescribeDBInstances", DBInstanceIdentifier=instance_id)
         )
         rows = (found or {}).get("DBInstances") or []
@@ -321,7 +183,7 @@ class RdsGateway:
             "Engine": engine,
             "DBInstanceClass": instance_class,
             "PromotionTier": promotion_tier,
-            "Tags": _tag_list(tags),
+            "Tags": tag_list(tags),
             **settings,
         }
         if availability_zone:
@@ -368,12 +230,12 @@ class RdsGateway:
     def blue_green_deployments(self, source_arn: str | None = None) -> list[dict[str, Any]]:
         """Every deployment (of one source cluster ARN if given), all pages."""
         filters = [{"Name": "source", "Values": [source_arn]}] if source_arn else []
-        return _all_pages(
+        return all_pages(
             lambda extra: self.call("DescribeBlueGreenDeployments", Filters=filters, **extra), "BlueGreenDeployments"
         )
 
     def find_blue_green_deployment(self, deployment_id: str) -> dict[str, Any] | None:
-        found = _unless_missing(
+        found = unless_missing(
             BLUE_GREEN_NOT_FOUND,
             lambda: self.call("DescribeBlueGreenDeployments", BlueGreenDeploymentIdentifier=deployment_id),
         )
@@ -394,7 +256,7 @@ class RdsGateway:
             "BlueGreenDeploymentName": name,
             "Source": source_arn,
             "TargetEngineVersion": target_engine_version,
-            "Tags": _tag_list(tags),
+            "Tags": tag_list(tags),
         }
         if cluster_parameter_group:
             kwargs["TargetDBClusterParameterGroupName"] = cluster_parameter_group
@@ -429,7 +291,7 @@ class RdsGateway:
         self.call("ModifyDBCluster", DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True)
 
     def find_cluster(self, cluster_id: str) -> ClusterSnapshot | None:
-        return _unless_missing(CLUSTER_NOT_FOUND, lambda: self.describe_cluster(cluster_id))
+        return unless_missing(CLUSTER_NOT_FOUND, lambda: self.describe_cluster(cluster_id))
 
     def delete_cluster(self, cluster_id: str, final_snapshot_id: str) -> None:
         self.call(
@@ -441,10 +303,10 @@ class RdsGateway:
         )
 
     def list_tags(self, arn: str) -> dict[str, str]:
-        return _tags(self.call("ListTagsForResource", ResourceName=arn).get("TagList"))
+        return tags_of(self.call("ListTagsForResource", ResourceName=arn).get("TagList"))
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
-        self.call("AddTagsToResource", ResourceName=arn, Tags=_tag_list(tags))
+        self.call("AddTagsToResource", ResourceName=arn, Tags=tag_list(tags))
 
     def parameter_group(self, kind: ParameterGroupKind, name: str) -> dict[str, Any] | None:
         """A cluster or instance parameter group (name, family, ARN); None if it does not exist."""
@@ -454,7 +316,7 @@ class RdsGateway:
             else ("DescribeDBParameterGroups", "DBParameterGroupName", "DBParameterGroups")
         )
         by_name: dict[str, Any] = {argument: name}
-        found = _unless_missing(PARAMETER_GROUP_NOT_FOUND, lambda: self.call(api, **by_name))
+        found = unless_missing(PARAMETER_GROUP_NOT_FOUND, lambda: self.call(api, **by_name))
         rows = (found or {}).get(key)
         return dict(rows[0]) if rows else None
 
@@ -462,13 +324,13 @@ class RdsGateway:
         """The parameters of a group, all pages; `source="user"` for the ones a person set."""
         extra_source: dict[str, Any] = {"Source": source} if source else {}
         if kind == "cluster":
-            return _all_pages(
+            return all_pages(
                 lambda extra: self.call(
                     "DescribeDBClusterParameters", DBClusterParameterGroupName=name, **extra_source, **extra
                 ),
                 "Parameters",
             )
-        return _all_pages(
+        return all_pages(
             lambda extra: self.call("DescribeDBParameters", DBParameterGroupName=name, **extra_source, **extra),
             "Parameters",
         )
@@ -476,7 +338,7 @@ class RdsGateway:
     def create_parameter_group(
         self, kind: ParameterGroupKind, name: str, family: str, description: str, tags: dict[str, str]
     ) -> None:
-        tag_list = _tag_list(tags)
+        tag_items = tag_list(tags)
         if kind == "cluster":
             self.call(
                 "CreateDBClusterParameterGroup",
@@ -484,7 +346,7 @@ class RdsGateway:
                 DBClusterParameterGroupName=name,
                 DBParameterGroupFamily=family,
                 Description=description,
-                Tags=tag_list,
+                Tags=tag_items,
             )
         else:
             self.call(
@@ -493,7 +355,7 @@ class RdsGateway:
                 DBParameterGroupName=name,
                 DBParameterGroupFamily=family,
                 Description=description,
-                Tags=tag_list,
+                Tags=tag_items,
             )
 
     def modify_parameter_group(self, kind: ParameterGroupKind, name: str, parameters: list[dict[str, Any]]) -> None:
@@ -511,15 +373,15 @@ class RdsGateway:
 
     def pending_maintenance(self) -> list[dict[str, Any]]:
         """Every pending maintenance action of the region, all pages (callers pick their resources)."""
-        return _all_pages(
+        return all_pages(
             lambda extra: self.call("DescribePendingMaintenanceActions", **extra), "PendingMaintenanceActions"
         )
 
     def db_proxies(self) -> list[dict[str, Any]]:
-        return _all_pages(lambda extra: self.call("DescribeDBProxies", **extra), "DBProxies")
+        return all_pages(lambda extra: self.call("DescribeDBProxies", **extra), "DBProxies")
 
     def proxy_targets(self, proxy: str, target_group: str) -> list[dict[str, Any]]:
-        return _all_pages(
+        return all_pages(
             lambda extra: self.call("DescribeDBProxyTargets", DBProxyName=proxy, TargetGroupName=target_group, **extra),
             "Targets",
         )
@@ -533,21 +395,14 @@ def _tuned(policy: RetryPolicy, attempts: int | None, cap: float | None) -> Retr
     )
 
 
-def _all_pages(fetch: Callable[[dict[str, Any]], Any], key: str) -> list[dict[str, Any]]:
-    """Follow AWS's `Marker` until the last page."""
-    rows: list[dict[str, Any]] = []
-    extra: dict[str, Any] = {}
-    while True:
-        page = fetch(extra)
-        rows += [dict(row) for row in page.get(key) or []]
-        marker = page.get("Marker")
-        if not marker:
-            return rows
-        extra = {"Marker": marker}
-
-
 def _snake(operation: str) -> str:
     """DescribeDBClusters -> describe_db_clusters, as botocore names client methods."""
     from botocore import xform_name
 
     return str(xform_name(operation))
+
+
+def _as_port(gateway: RdsGateway) -> RdsPort:
+    """mypy proves here that `RdsGateway` implements `RdsPort` (a protocol cannot be checked by assignment
+    of the class itself)."""
+    return gateway

@@ -27,6 +27,23 @@ from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
 from rds_maint.intervention import ABORT_ERROR, Answer, mask_token, region_of_arn
 from rds_maint.model import Intervention
 
+__all__ = [
+    "INTERVENTION_TIMEOUT",
+    "MAX_ITERATIONS",
+    "MAX_NAME",
+    "STALE_TOKEN_CODES",
+    "StartReport",
+    "answer_region",
+    "check_state_machine_arn",
+    "execution_status",
+    "find_running",
+    "make_client",
+    "new_operation_name",
+    "send_answer",
+    "start",
+    "start_input",
+]
+
 MAX_NAME = 80
 MAX_ITERATIONS = (1, 800)
 INTERVENTION_TIMEOUT = (60, 31_536_000)

@@ -1,12 +1,12 @@
 """A simulated Amazon Aurora for tests and `make demo`: moto's resources, Aurora's timing.
 
-Typical use, inside `moto.mock_aws()` (`hooks`: where the code under test lets it attach to each RDS
-client it makes; rds-maint's are `rds_maint.rds`)::
+Typical use, inside `moto.mock_aws()` (`clients` wraps the code under test's RDS client factory so
+that the simulator attaches to each client it makes)::
 
     clock = VirtualClock()
-    with SimulatedAurora(clock=clock, region="us-east-1", hooks=rds) as sim:
+    with SimulatedAurora(clock=clock, region="us-east-1") as sim:
         sim.seed_cluster("prod-pg", engine="aurora-postgresql", engine_version="15.4")
-        client = make_rds_client("us-east-1")   # answered by the simulator
+        client = sim.clients(make_rds_client)("us-east-1")   # answered by the simulator
         ...
         clock.sleep(600)                        # ten minutes of Aurora time, instantly
 
@@ -22,7 +22,7 @@ the code it serves. The Step Functions harness that runs rds-maint's own machine
 `sfn_harness`, outside both packages.
 """
 
-from rds_sim.aurora import ClientHooks, SimulatedAurora
+from rds_sim.aurora import SimulatedAurora
 from rds_sim.catalogue import Catalogue, UpgradeTarget
 from rds_sim.clock import VirtualClock
 from rds_sim.errors import SimulatedCrash
@@ -32,7 +32,6 @@ from rds_sim.views import ClusterView, MemberView, SimCall
 
 __all__ = [
     "Catalogue",
-    "ClientHooks",
     "ClusterView",
     "Durations",
     "Faults",

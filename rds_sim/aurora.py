@@ -7,18 +7,20 @@ so a test can prove that the engine never repeats a step and never trusts a stat
 
 It attaches itself to a boto3 RDS client (`attach`) and answers each call from the client's own
 botocore events (see `wire`): the code under test uses a genuine boto3 client, with its modelled
-exceptions, and never reaches the network. `install` attaches it to every client the code under test
-makes from then on, through the `ClientHooks` it was given (`rds_maint.rds` has them): the simulator
-imports nothing of the code it serves.
+exceptions, and never reaches the network. The code under test is handed a client factory wrapped by
+`clients(make_client)`: each client that factory makes is attached, so the simulator imports nothing of
+the code it serves and nothing is registered process-wide. Leaving the `with` block detaches every
+client it attached (they then go to moto, or to AWS's endpoint, unsimulated).
 """
 
 from __future__ import annotations
 
 import random
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -33,21 +35,14 @@ from rds_sim.timeline import Durations, Timeline, Transition
 from rds_sim.views import ClusterView, MemberView, SimCall
 from rds_sim.world import AuroraWorld
 
-
-class ClientHooks(Protocol):
-    """Where the code under test lets a simulator attach itself to each RDS client it makes
-    (a module such as `rds_maint.rds` satisfies it)."""
-
-    def register_client_customizer(self, customizer: Callable[[Any], None]) -> None: ...
-
-    def unregister_client_customizer(self, customizer: Callable[[Any], None]) -> None: ...
+_P = ParamSpec("_P")
+_Client = TypeVar("_Client")
 
 
 class SimulatedAurora:
     """One simulated AWS account in one region. Use inside `moto.mock_aws()`.
 
-    `hooks`: where `install` (and `with`) attaches the simulator to the clients the code under test
-    makes; without them, attach it to each client yourself (`attach`).
+    Give the code under test `clients(make_client)` as its RDS client factory, or `attach` each client.
     """
 
     def __init__(
@@ -58,9 +53,7 @@ class SimulatedAurora:
         time_scale: float = 1.0,
         seed: int = 0,
         catalogue: Catalogue | None = None,
-        hooks: ClientHooks | None = None,
     ) -> None:
-        self.hooks = hooks
         self.clock = clock or VirtualClock()
         self.region = region
         self.durations = durations or Durations()
@@ -78,27 +71,27 @@ class SimulatedAurora:
         self.maintenance = self._world.maintenance
         self._names = random.Random(f"rds-maint-sim-names-{seed}")
         self._hook_id = f"rds-maint-sim-{id(self)}"
+        self._attached: weakref.WeakSet[Any] = weakref.WeakSet()  # not kept alive by the simulator
 
     # -- hooking into boto3 ------------------------------------------------------------
 
-    def install(self) -> None:
-        """Simulate every RDS client the code under test makes from now on (through `hooks`)."""
-        if self.hooks is None:
-            raise TypeError("SimulatedAurora(hooks=...) is needed to install it; or attach(client) each client")
-        self.hooks.register_client_customizer(self.attach)
+    def clients(self, make_client: Callable[_P, _Client]) -> Callable[_P, _Client]:
+        """`make_client` (a boto3 RDS client factory), each client it makes answered by this simulator."""
 
-    def uninstall(self) -> None:
-        if self.hooks is not None:
-            self.hooks.unregister_client_customizer(self.attach)
+        def make(*args: _P.args, **kwargs: _P.kwargs) -> _Client:
+            client = make_client(*args, **kwargs)
+            self.attach(client)
+            return client
+
+        return make
 
     def __enter__(self) -> SimulatedAurora:
-        self.install()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.uninstall()
+        self.detach_all()
 
     def attach(self, client: Any) -> None:
         """Answer every call of this boto3 RDS client from the simulator (idempotent)."""
@@ -108,6 +101,15 @@ class SimulatedAurora:
         events = client.meta.events
         events.register("before-parameter-build.rds", wire.stash_params, unique_id=f"{self._hook_id}-params")
         events.register_first("before-call.rds", self._answer, unique_id=f"{self._hook_id}-answer")
+        self._attached.add(client)
+
+    def detach_all(self) -> None:
+        """Stop answering the clients attached so far (the end of the `with` block)."""
+        for client in list(self._attached):
+            events = client.meta.events
+            events.unregister("before-parameter-build.rds", unique_id=f"{self._hook_id}-params")
+            events.unregister("before-call.rds", unique_id=f"{self._hook_id}-answer")
+        self._attached.clear()
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> wire.Answer:
         """`before-call` handler: faults first, then the simulated AWS, then faults on the answer."""

@@ -8,8 +8,9 @@ states on the virtual clock, so an operation of virtual hours runs in seconds. T
 (`tests/scenarios/test_sfn_execution.py`) and the benchmark (`bench/sfn_history.py`) both use it.
 
 Every Task invokes moto's simple Lambda backend, whose `invoke` is routed in-process to the handler
-the caller passes (`rds_maint.lambda_handler.handler`): the real engine on the simulated Aurora, a
-file store and the virtual clock (through `config.set_engine_factory`). moto's EventBridge delivers the machine's
+the caller's `make_handler` (`rds_maint.lambda_handler.make_handler`) builds around the harness's
+engine factory: the real engine on the simulated Aurora, a file store and the virtual clock, handed
+in explicitly (nothing is patched into the product). moto's EventBridge delivers the machine's
 `InterventionRequired` notices and the Lambda's `OperationStatusChanged` events to SQS queues the
 caller reads, and to the engine Lambda through the template's own rule and input transformer.
 Operators answer with `send_task_success` / `send_task_failure` or `rds-maint respond`.
@@ -62,9 +63,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from rds_maint import config, rds
 from rds_maint.actions.polling import PollPolicy
-from rds_maint.config import Settings
+from rds_maint.config import EngineFactory, Settings
 from rds_maint.engine import Engine
 from rds_maint.intervention import STATUS_DETAIL_TYPE
 from rds_maint.rds import RdsGateway, make_rds_client
@@ -637,24 +637,26 @@ def machine_in_moto(
     *,
     asl_path: Path,
     template_path: Path,
-    handler: LambdaHandler,
+    make_handler: Callable[[EngineFactory], LambdaHandler],
     region: str = REGION,
     poll_policy: PollPolicy | None = None,
     configure_engine: Callable[[Engine], None] | None = None,
 ) -> Iterator[Harness[W]]:
     """moto with the interpreter on, the simulated Aurora, a file store in `state_dir`, the engine Lambda
-    (`handler`, in-process), the state machine at `asl_path`, the intervention rule of the template at
-    `template_path` and two SQS queues (operators, status events).
+    (`make_handler(engine factory)`, in-process), the state machine at `asl_path`, the intervention rule
+    of the template at `template_path` and two SQS queues (operators, status events).
 
     The engine Lambda builds one engine per store (a warm container) with `poll_policy` (None: the
     environment's, as in Lambda), handed to `configure_engine` first. Callers whose threads read moto
     while executions run also need `serialise_aws`. On exit, running executions are stopped and the
-    engine factory and RDS_MAINT_STORE are put back; the patches stay with `patcher`.
+    RDS_MAINT_STORE is put back; the patches stay with `patcher`.
     """
     import boto3
     from moto import mock_aws
 
     ref: HarnessRef = []
+    factories: list[EngineFactory] = []  # the engine factory, once the simulator it wires exists
+    handler = make_handler(lambda settings: factories[0](settings))
     install_lambda(ref, patcher, handler)
     install_lambda_error_names(patcher)
     install_lambda_targets(ref, patcher, handler)
@@ -663,7 +665,8 @@ def machine_in_moto(
     with mock_aws(config=MOTO_CONFIG):
         clock = VirtualClock()
         install_virtual_time(ref, clock, patcher)
-        with SimulatedAurora(clock=clock, region=region, hooks=rds) as sim:
+        with SimulatedAurora(clock=clock, region=region) as sim:
+            clients = sim.clients(make_rds_client)
             store_url = f"file://{state_dir}"
             warm: dict[str, Engine] = {}
 
@@ -673,7 +676,7 @@ def machine_in_moto(
                 if url not in warm:
                     engine = Engine(
                         MortalStore(open_store(url)),
-                        lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
+                        lambda region: RdsGateway(clients(region), sleep=clock.sleep),
                         clock,
                         poll_policy,
                     )
@@ -683,7 +686,7 @@ def machine_in_moto(
                 return warm[url]
 
             world = make_world(sim, clock, store_url)
-            config.set_engine_factory(factory)
+            factories.append(factory)
             old_store = os.environ.get("RDS_MAINT_STORE")
             os.environ["RDS_MAINT_STORE"] = store_url
             try:
@@ -707,7 +710,6 @@ def machine_in_moto(
                     )
                     for execution in listed["executions"]:
                         harness.sfn.stop_execution(executionArn=execution["executionArn"])
-                config.set_engine_factory(None)
                 if old_store is None:
                     os.environ.pop("RDS_MAINT_STORE", None)
                 else:

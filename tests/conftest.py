@@ -10,10 +10,7 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from rds_maint import config, rds
-from rds_maint.config import Settings
 from rds_maint.engine import Engine
-from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import init_store, open_store
 from rds_sim import SimulatedAurora, VirtualClock
 from sfn_harness.machine import serialise_aws
@@ -49,26 +46,14 @@ def store_kind() -> str:
 def world(tmp_path: Path, store_kind: str) -> Iterator[World]:
     with mock_aws():
         clock = VirtualClock()
-        sim = SimulatedAurora(clock=clock, region=REGION, hooks=rds)
-        with sim:
+        with SimulatedAurora(clock=clock, region=REGION) as sim:
             store_url = store_url_for(store_kind, tmp_path)
             if store_kind != "file":
                 init_store(store_url)  # the bucket or table, as `rds-maint init` makes it
             store = open_store(store_url)
-            engine = Engine(store, lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep), clock)
-
-            def factory(settings: Settings) -> Engine:
-                return Engine(
-                    open_store(settings.store_url or store_url),
-                    lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep),
-                    clock,
-                )
-
-            config.set_engine_factory(factory)
-            try:
-                yield World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
-            finally:
-                config.set_engine_factory(None)
+            engine = Engine(store, lambda region: made.gateway(region), clock)
+            made = World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
+            yield made
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from typing import Any
 import boto3
 import pytest
 
-from rds_maint import rds
 from rds_maint.model import Operation, OperationState, Outcome
 from rds_maint.names import final_snapshot_name, parameter_group_copy_name, temp_instance_id
 from rds_maint.snapshots import TAG_OPERATION_ID
@@ -263,11 +262,11 @@ SCENARIOS: dict[str, Callable[[World], None]] = {
 def record(world: World, scenario: str, *, opt_in: bool = False) -> RequestRecorder:
     recorder = RequestRecorder(REGION)
     seed_cluster(world, opt_in=opt_in)
-    rds.register_client_customizer(recorder.attach)
+    world.recorders.append(recorder.attach)  # every RDS client the world's engines make from now on
     try:
         SCENARIOS[scenario](world)
     finally:
-        rds.unregister_client_customizer(recorder.attach)
+        world.recorders.remove(recorder.attach)
     assert recorder.checks, "nothing was recorded: is the recorder attached to the engine's clients?"
     return recorder
 
@@ -420,11 +419,11 @@ def test_the_operator_can_plan_but_changes_nothing_in_rds(world: World, kind: st
     if kind == "engine_upgrade":
         upgradable(world)
     recorder = RequestRecorder(REGION)
-    rds.register_client_customizer(recorder.attach)
+    world.recorders.append(recorder.attach)
     try:
         preview = world.engine.preview(request(kind, params))
     finally:
-        rds.unregister_client_customizer(recorder.attach)
+        world.recorders.remove(recorder.attach)
     assert preview.plan.steps
     operator = [policy("operator-policy.json")]
     assert recorder.checks

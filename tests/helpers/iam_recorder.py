@@ -1,7 +1,7 @@
 """Records every RDS request the simulator serves as the IAM authorisations AWS would make for it.
 
-`RequestRecorder.attach` is a client customizer (`rds_maint.rds.register_client_customizer`):
-on each RDS client the code makes it adds botocore hooks next to the simulator's. For every
+`RequestRecorder.attach` goes into the client factory the engine is wired with, after the simulator
+(`World.recorders`): on each RDS client the code makes it adds botocore hooks next to the simulator's. For every
 call it writes down, before the simulator answers, the IAM checks AWS makes: the action on
 each resource the Service Authorization Reference lists for it (`RESOURCES`), with the
 request's tags and the target's tags *at call time* (read from moto through a plain client
@@ -173,7 +173,7 @@ def _tags(items: Any) -> dict[str, str]:
 
 
 class RequestRecorder:
-    """Attach with `rds.register_client_customizer(recorder.attach)` after the simulator."""
+    """Attach to each RDS client after the simulator: `world.recorders.append(recorder.attach)`."""
 
     def __init__(self, region: str) -> None:
         self.region = region

@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from rds_maint.cli import main
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput
-from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, Outcome, StepResult
 from rds_maint.progress import drive
 from rds_sim import SimulatedCrash
@@ -105,14 +102,14 @@ def assert_refused(world: World, params: dict[str, Any], *needles: str, tmp_path
     message = str(refused.value)
     for needle in needles:
         assert needle in message, message
-    answer = handler({"action": "create", "params": request(params)}, None)
+    answer = world.handler({"action": "create", "params": request(params)}, None)
     assert answer["outcome"] == "failed" and answer["operation_id"] is None
     assert all(needle in str(answer["error"]) for needle in needles), answer["error"]
     if tmp_path is not None:
         request_file = tmp_path / "request.json"
         request_file.write_text(json.dumps(request(params)))
         for command in ("plan", "create"):
-            cli = CliRunner().invoke(main, [command, "--store", world.store_url, "--input", str(request_file)])
+            cli = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
             assert cli.exit_code == 2, (command, cli.output)
             assert needles[0] in " ".join(cli.output.split())
     assert world.mutating_calls() == before

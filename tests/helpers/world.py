@@ -1,22 +1,37 @@
 """The simulated account the scenario tests run in (`World`), its cluster and region, and the stores it runs on.
 
 conftest.py builds a `World` in the `world` fixture; tests import the names from here, never from conftest.
+
+The drivers run on the world through explicit wiring, nothing patched into the process: `world.handler`
+is `lambda_handler.make_handler(world.engine_for)` and `world.cli(args)` invokes the CLI with
+`Options(engine_factory=world.engine_for)`; every RDS client comes from `world.rds_client`, the real
+client factory wrapped by the simulator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from click.testing import CliRunner, Result
 
+from rds_maint import wiring
+from rds_maint.cli import Options, main
+from rds_maint.config import Settings
 from rds_maint.engine import Engine
+from rds_maint.lambda_handler import Handler, make_handler
 from rds_maint.model import Operation, StepResult
 from rds_maint.progress import drive
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import StateStore, open_store
 from rds_sim import SimulatedAurora, VirtualClock
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
 
 REGION = "us-east-1"
 CLUSTER = "orders-prod"
@@ -46,13 +61,47 @@ class World:
     store: StateStore
     store_url: str
     engine: Engine
+    # attached to each RDS client after the simulator (tests.helpers.iam_recorder.RequestRecorder.attach)
+    recorders: list[Callable[[Any], None]] = field(default_factory=list)
 
-    def gateway(self) -> RdsGateway:
-        return RdsGateway(make_rds_client(REGION), sleep=self.clock.sleep)
+    def rds_client(self, region: str = REGION, profile: str | None = None) -> RDSClient:
+        """A real boto3 RDS client (`rds.make_rds_client`) that the simulator answers."""
+        return self.client_factory(region, profile)
+
+    def client_factory(self, region: str, profile: str | None = None) -> RDSClient:
+        """The RDS client factory the world's engines are wired with: the simulator, then `recorders`."""
+        client = self.sim.clients(make_rds_client)(region, profile)
+        for attach in self.recorders:
+            attach(client)
+        return client
+
+    def gateway(self, region: str = REGION) -> RdsGateway:
+        return RdsGateway(self.rds_client(region), sleep=self.clock.sleep)
+
+    def engine_for(self, settings: Settings) -> Engine:
+        """The drivers' engine factory: a new engine (a fresh process) on the simulator and this world's clock."""
+        return wiring.build_engine(
+            settings,
+            clock=self.clock,
+            client_factory=self.client_factory,
+            store=open_store(settings.store_url or self.store_url),
+        )
+
+    @cached_property
+    def handler(self) -> Handler:
+        """The Lambda handler, wired to this world."""
+        return make_handler(self.engine_for)
+
+    def cli_options(self) -> Options:
+        return Options(engine_factory=self.engine_for)
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> Result:
+        """`rds-maint ARGS`, wired to this world."""
+        return CliRunner().invoke(main, list(args), obj=self.cli_options(), **kwargs)
 
     def new_engine(self) -> Engine:
         """A second engine on the same store and clock: a fresh process after a crash."""
-        return Engine(open_store(self.store_url), lambda region: self.gateway(), self.clock)
+        return Engine(open_store(self.store_url), self.gateway, self.clock)
 
     def create(self, params: dict[str, Any], **extra: Any) -> Operation:
         request = {"type": "instance_type_change", "cluster_id": CLUSTER, "region": REGION, "params": params}

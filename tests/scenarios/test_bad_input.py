@@ -6,10 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from rds_maint.cli import main
-from rds_maint.lambda_handler import handler
 from tests.helpers.contract import CONTRACT_KEYS
 from tests.helpers.world import CLUSTER, REGION, World
 
@@ -81,7 +78,7 @@ def _assert_nothing_happened(world: World) -> None:
 def test_lambda_create_rejects(
     world: World, cluster_1w2r: list[str], name: str, overrides: dict[str, Any], message: str
 ) -> None:
-    result = handler({"action": "create", "params": _request(overrides)}, None)
+    result = world.handler({"action": "create", "params": _request(overrides)}, None)
     assert set(result) == CONTRACT_KEYS
     assert result["error"] is not None and message in result["error"]
     assert result["failed"] is True and result["outcome"] == "failed"
@@ -96,7 +93,7 @@ def test_cli_create_rejects_with_exit_2(
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(_request(overrides)))
     for command in ("create", "run", "plan"):
-        result = CliRunner().invoke(main, [command, "--store", world.store_url, "--input", str(request_file)])
+        result = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
         assert result.exit_code == 2, (command, result.output)
         assert message in result.output
     _assert_nothing_happened(world)
@@ -106,15 +103,16 @@ def test_cluster_not_available_is_refused(world: World, cluster_1w2r: list[str])
     world.gateway().failover(CLUSTER, f"{CLUSTER}-instance-2")
     world.clock.advance(10)  # past the status lag: the cluster now reads failing-over
     calls_before = len(world.mutating_calls())
-    result = handler({"action": "create", "params": _request({"params": {"target_instance_type": "db.r6g.xlarge"}})})
+    result = world.handler(
+        {"action": "create", "params": _request({"params": {"target_instance_type": "db.r6g.xlarge"}})}
+    )
     assert result["error"] is not None and "is failing-over, not available" in result["error"]
     assert world.store.list_operations() == []
     assert len(world.mutating_calls()) == calls_before
 
 
 def test_cli_param_flags_are_checked_like_json(world: World, cluster_1w2r: list[str]) -> None:
-    result = CliRunner().invoke(
-        main,
+    result = world.cli(
         [
             "plan",
             "--store",
@@ -129,7 +127,7 @@ def test_cli_param_flags_are_checked_like_json(world: World, cluster_1w2r: list[
     )
     assert result.exit_code == 2
     assert "params.target_instance_type" in result.output
-    missing = CliRunner().invoke(main, ["run", "--store", world.store_url, "--cluster", CLUSTER])
+    missing = world.cli(["run", "--store", world.store_url, "--cluster", CLUSTER])
     assert missing.exit_code == 2 and "--type is required" in missing.output
     _assert_nothing_happened(world)
 
@@ -137,7 +135,7 @@ def test_cli_param_flags_are_checked_like_json(world: World, cluster_1w2r: list[
 @pytest.mark.parametrize("action", ["start", "step", "poll", "status", "resume", "record_intervention", "fail"])
 def test_lambda_unknown_operation_id(world: World, action: str) -> None:
     params = {"action": "continue", "task_token": "tok"}
-    result = handler({"action": action, "operation_id": "op-does-not-exist", "params": params})
+    result = world.handler({"action": action, "operation_id": "op-does-not-exist", "params": params})
     assert set(result) == CONTRACT_KEYS
     assert result["error"] == "operation 'op-does-not-exist' not found"
     _assert_nothing_happened(world)
@@ -147,24 +145,24 @@ def test_lambda_unknown_operation_id(world: World, action: str) -> None:
     "command", [["status"], ["events"], ["resume", "--action", "continue"], ["reset", "--step", "s01"]]
 )
 def test_cli_unknown_operation_id(world: World, command: list[str]) -> None:
-    result = CliRunner().invoke(main, [command[0], "op-nope", *command[1:], "--store", world.store_url])
+    result = world.cli([command[0], "op-nope", *command[1:], "--store", world.store_url])
     assert result.exit_code == 2
     assert "operation 'op-nope' not found" in result.output
 
 
 @pytest.mark.parametrize("bad_id", ["../../etc/passwd", "a/b", ".hidden", ""])
 def test_operation_ids_with_path_characters_are_refused(world: World, bad_id: str) -> None:
-    result = handler({"action": "status", "operation_id": bad_id})
+    result = world.handler({"action": "status", "operation_id": bad_id})
     assert result["error"] is not None and "invalid operation id" in result["error"]
 
 
 def test_resume_action_outside_the_four_is_refused(world: World, cluster_1w2r: list[str]) -> None:
     op = world.create({"target_instance_type": "db.r6g.xlarge"})
     before = world.store.load(op.id)
-    result = handler({"action": "resume", "operation_id": op.id, "params": {"action": "skip_ahead"}})
+    result = world.handler({"action": "resume", "operation_id": op.id, "params": {"action": "skip_ahead"}})
     assert result["error"] is not None
     assert "unknown resume action 'skip_ahead'" in result["error"]
-    cli = CliRunner().invoke(main, ["resume", op.id, "--action", "retry", "--store", world.store_url])
+    cli = world.cli(["resume", op.id, "--action", "retry", "--store", world.store_url])
     assert cli.exit_code == 2 and "unknown resume action 'retry'" in cli.output
     assert world.store.load(op.id) == before
 
@@ -172,6 +170,6 @@ def test_resume_action_outside_the_four_is_refused(world: World, cluster_1w2r: l
 def test_lambda_rejects_malformed_events(world: World) -> None:
     events: list[Any] = [None, [], {"action": "explode"}, {"action": "status", "operation_id": 7}, {"action": "step"}]
     for event in events:
-        result = handler(event, None)
+        result = world.handler(event, None)
         assert set(result) == CONTRACT_KEYS
         assert result["error"], event

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from rds_maint.cli import main
 from tests.helpers.world import CLUSTER, REGION, World
 
 RUN = [
@@ -22,7 +21,7 @@ RUN = [
 
 
 def cli(world: World, *args: str) -> Result:
-    return CliRunner().invoke(main, [*args, "--store", world.store_url])
+    return world.cli([*args, "--store", world.store_url])
 
 
 def test_run_shows_progress_and_completes(world: World, cluster_1w2r: list[str]) -> None:

@@ -140,7 +140,7 @@ def test_the_lambda_answers_an_error_result(no_login: Path, monkeypatch: pytest.
 
 def test_run_checks_the_login_before_it_starts_anything(world: World, cluster_1w2r: list[str], no_login: Path) -> None:
     op = world.create({"target_instance_type": "db.r6g.xlarge"})
-    result = CliRunner().invoke(main, ["run", op.id, "--store", world.store_url, "--region", REGION])
+    result = world.cli(["run", op.id, "--store", world.store_url, "--region", REGION])
     assert result.exit_code == 1, result.output
     assert "no AWS credentials found" in one_clear_line(result.output)
     stored = world.store.load(op.id)

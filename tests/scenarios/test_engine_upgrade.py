@@ -19,7 +19,6 @@ from rds_maint.errors import BusyAwsError, PersonAwsError
 from rds_maint.model import OperationState, Outcome
 from rds_maint.names import final_snapshot_name, parameter_group_copy_name
 from rds_maint.progress import drive
-from rds_maint.rds import make_rds_client
 from rds_sim import Catalogue
 from tests.helpers.upgrade import (
     INSTANCE_VALUES,
@@ -150,8 +149,7 @@ def test_retention_keeps_the_old_cluster_for_the_hours_asked(world: World, upgra
 
 def test_plan_shows_steps_pauses_and_pending_maintenance_warning(world: World, with_proxy: list[str]) -> None:
     world.sim.maintenance.add(cluster_id=CLUSTER, action="system-update", description="Aurora OS update")
-    plan = CliRunner().invoke(
-        main, ["plan", "--store", world.store_url, "--type", "engine_upgrade", "--cluster", CLUSTER,
+    plan = world.cli(["plan", "--store", world.store_url, "--type", "engine_upgrade", "--cluster", CLUSTER,
                "--region", REGION, "--param", f"target_engine_version={TARGET}"],
     )  # fmt: skip
     assert plan.exit_code == 0, plan.output
@@ -162,8 +160,7 @@ def test_plan_shows_steps_pauses_and_pending_maintenance_warning(world: World, w
     for step in ("create_blue_green", "wait_green", "switchover", "verify_proxies", "cleanup", "delete_old_cluster"):
         assert step in text
     # a version is text, never a number: 16.10 must not become 16.1
-    refused = CliRunner().invoke(
-        main, ["plan", "--store", world.store_url, "--type", "engine_upgrade", "--cluster", CLUSTER,
+    refused = world.cli(["plan", "--store", world.store_url, "--type", "engine_upgrade", "--cluster", CLUSTER,
                "--region", REGION, "--param", "target_engine_version=16.10"],
     )  # fmt: skip
     assert refused.exit_code == 2 and "target_engine_version 16.10 is not a known" in refused.output
@@ -388,7 +385,7 @@ def test_a_proxy_that_did_not_follow_pauses_with_the_commands_and_touches_nothin
     assert waited >= 300  # the grace period for REGISTERING targets came first
 
     # the person runs the two commands, then continue: the targets settle, the upgrade ends
-    person = make_rds_client(REGION)
+    person = world.rds_client()
     person.deregister_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[OLD])
     person.register_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[CLUSTER])
     world.engine.resume(op.id, "continue")
@@ -544,7 +541,7 @@ def test_simulated_blue_green_lags_refuses_and_renames(world: World, with_proxy:
     green = created["Target"].rsplit(":", 1)[-1]
     assert created["Status"] == "PROVISIONING"
     assert world.sim.cluster_view(green).status == "creating"
-    person = make_rds_client(REGION)
+    person = world.rds_client()
     with pytest.raises(ClientError) as refused:  # a proxy target must be registered before the deployment
         person.deregister_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[CLUSTER])
         person.register_db_proxy_targets(DBProxyName=PROXY, TargetGroupName="default", DBClusterIdentifiers=[CLUSTER])

@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from rds_maint.cli import main
-from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepState
 from rds_maint.names import temp_instance_id
 from rds_sim import SimulatedCrash
@@ -192,13 +189,13 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
 def test_bad_input_is_refused(
     world: World, cluster_1w2r: list[str], tmp_path: Path, name: str, params: dict[str, Any], message: str
 ) -> None:
-    result = handler({"action": "create", "params": request(params)}, None)
+    result = world.handler({"action": "create", "params": request(params)}, None)
     assert result["error"] is not None and message in result["error"], result["error"]
     assert result["operation_id"] is None and result["outcome"] == "failed"
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(request(params)))
     for command in ("create", "run", "plan"):
-        cli = CliRunner().invoke(main, [command, "--store", world.store_url, "--input", str(request_file)])
+        cli = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
         assert cli.exit_code == 2, (command, cli.output)
         assert message in " ".join(cli.output.split())
     assert world.store.list_operations() == []

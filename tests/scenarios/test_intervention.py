@@ -21,7 +21,6 @@ from rds_maint.intervention import (
     status_entries,
     validate_answer,
 )
-from rds_maint.lambda_handler import handler
 from rds_maint.model import Event, Operation, OperationState, Outcome, ResumeAction
 from tests.helpers.contract import CONTRACT_KEYS
 from tests.helpers.world import CLUSTER, REGION, World
@@ -181,14 +180,14 @@ def test_record_intervention_takes_what_the_rule_sends_and_ignores_a_repeat(
         "operation_id": op.id,
         "params": {"task_token": "t" * 900, "step_name": "failback", "step_index": 6, "execution_arn": arn},
     }
-    first = handler(event, None)
+    first = world.handler(event, None)
     assert set(first) == CONTRACT_KEYS and first["needs_intervention"] is True and first["error"] is None
-    handler(event, None)  # EventBridge delivers at least once
+    world.handler(event, None)  # EventBridge delivers at least once
     stored = world.store.load(op.id).intervention
     assert stored is not None and stored.execution_arn == arn and stored.notifications == 1
     assert stored.step_name == "failback" and stored.step_index == 6
     with capture_logs() as logs:
-        handler(event, None)
+        world.handler(event, None)
     assert "t" * 900 not in json.dumps(logs, default=str), "the token stays out of the logs"
 
 
@@ -214,7 +213,7 @@ def test_every_action_answers_the_contract_shape_even_when_refused(
     op = world.create({"target_instance_type": "db.r6g.xlarge"})
     if event.get("operation_id") == "OP":
         event = {**event, "operation_id": op.id}
-    result = handler(event, None)
+    result = world.handler(event, None)
     assert set(result) == CONTRACT_KEYS
     assert result["error"] is not None and message in result["error"], result["error"]
     assert result["failed"] is True and result["outcome"] == "failed"
@@ -227,21 +226,21 @@ def test_every_action_answers_the_contract_shape_even_when_refused(
 )
 def test_every_action_answers_the_contract_shape(world: World, cluster_1w2r: list[str], action: str) -> None:
     if action == "create":
-        created = handler({"action": "create", "params": START}, None)
+        created = world.handler({"action": "create", "params": START}, None)
         assert set(created) == CONTRACT_KEYS and created["error"] is None
         assert created["operation_state"] == "created" and isinstance(created["operation_id"], str)
         return
-    op_id = handler({"action": "create", "params": START}, None)["operation_id"]
-    handler({"action": "start", "operation_id": op_id}, None)
+    op_id = world.handler({"action": "create", "params": START}, None)["operation_id"]
+    world.handler({"action": "start", "operation_id": op_id}, None)
     params: dict[str, Any] = {
         "resume": {"action": "continue"},
         "record_intervention": {"task_token": "tok"},
         "fail": {"error": "States.Timeout", "cause": "{}"},
     }.get(action, {})
     if action in ("resume", "record_intervention"):
-        handler({"action": "fail", "operation_id": op_id, "params": {"error": "X"}}, None)  # pause it
+        world.handler({"action": "fail", "operation_id": op_id, "params": {"error": "X"}}, None)  # pause it
     event: dict[str, Any] = {"action": action, "operation_id": op_id, "params": params}
-    result = handler(event, None)
+    result = world.handler(event, None)
     assert set(result) == CONTRACT_KEYS and isinstance(result["wait_seconds"], int)
     assert result["error"] is None, result
     assert result["operation_id"] is not None and result["operation_state"] in {s.value for s in OperationState}
@@ -251,7 +250,9 @@ def test_every_action_answers_the_contract_shape(world: World, cluster_1w2r: lis
 
 def test_a_failed_execution_leaves_a_never_started_operation_created(world: World, cluster_1w2r: list[str]) -> None:
     op = world.create({"target_instance_type": "db.r6g.xlarge"})
-    result = handler({"action": "fail", "operation_id": op.id, "params": {"error": "Lambda.ServiceException"}}, None)
+    result = world.handler(
+        {"action": "fail", "operation_id": op.id, "params": {"error": "Lambda.ServiceException"}}, None
+    )
     assert set(result) == CONTRACT_KEYS and result["error"] is None
     stored = world.store.load(op.id)
     assert stored.state is OperationState.CREATED, "not started: no lock taken, nothing to pause"

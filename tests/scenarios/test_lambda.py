@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from rds_maint import config, lambda_handler, log
-from rds_maint.lambda_handler import handler
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
 from tests.helpers.contract import CONTRACT_KEYS
 from tests.helpers.world import CLUSTER, REGION, World
 
@@ -23,13 +24,13 @@ START = {
 }
 
 
-def call(action: str, operation_id: str | None = None, /, **params: Any) -> dict[str, Any]:
+def call(world: World, action: str, operation_id: str | None = None, /, **params: Any) -> dict[str, Any]:
     event: dict[str, Any] = {"action": action}
     if operation_id:
         event["operation_id"] = operation_id
     if params:
         event["params"] = params
-    result = handler(event, None)
+    result = world.handler(event, None)
     assert set(result) == CONTRACT_KEYS
     assert isinstance(result["wait_seconds"], int)
     assert [result[k] for k in ("continue", "needs_wait", "needs_intervention", "completed", "failed")].count(True) == 1
@@ -38,74 +39,78 @@ def call(action: str, operation_id: str | None = None, /, **params: Any) -> dict
 
 def drive(world: World, op_id: str) -> dict[str, Any]:
     """What the state machine does: step, Wait wait_seconds, poll, until an end or a person."""
-    result = call("step", op_id)
+    result = call(world, "step", op_id)
     for _ in range(2000):
         if result["completed"] or result["failed"] or result["needs_intervention"]:
             return result
         if result["needs_wait"]:
             world.clock.sleep(result["wait_seconds"])
-            result = call("poll", op_id)
+            result = call(world, "poll", op_id)
         else:
-            result = call("step", op_id)
+            result = call(world, "step", op_id)
     raise AssertionError("operation did not settle")
 
 
 def test_a_whole_operation_through_the_lambda(world: World, cluster_1w2r: list[str]) -> None:
-    created = call("create", **START)
+    created = call(world, "create", **START)
     assert created["operation_state"] == "created" and created["error"] is None
     op_id = created["operation_id"]
-    started = call("start", op_id)
+    started = call(world, "start", op_id)
     assert started["operation_state"] == "running" and started["continue"] is True
     final = drive(world, op_id)
     assert final["completed"] is True and final["operation_state"] == "completed"
     assert world.sim.cluster_view(CLUSTER).writer == f"{CLUSTER}-instance-1"
     assert {m.instance_class for m in world.sim.cluster_view(CLUSTER).members.values()} == {"db.r6g.xlarge"}
-    assert call("step", op_id)["completed"] is True  # a final operation reports itself, changes nothing
+    assert call(world, "step", op_id)["completed"] is True  # a final operation reports itself, changes nothing
 
 
 def test_waits_report_seconds_and_advance_is_one_unit(world: World, cluster_1w2r: list[str]) -> None:
-    op_id = call("create", **START)["operation_id"]
-    call("start", op_id)
-    first = call("step", op_id)
+    op_id = call(world, "create", **START)["operation_id"]
+    call(world, "start", op_id)
+    first = call(world, "step", op_id)
     assert first["step_name"] == "check_cluster" and first["step_state"] == "completed"
     assert first["continue"] is True
-    second = call("step", op_id)
+    second = call(world, "step", op_id)
     assert second["step_name"] == "create_temp_instance"
     assert second["needs_wait"] is True and second["wait_seconds"] > 0
     assert len(world.sim.successful_calls("CreateDBInstance")) == 1
-    again = call("poll", op_id)  # too early: still creating, no second create
+    again = call(world, "poll", op_id)  # too early: still creating, no second create
     assert again["needs_wait"] is True
     assert len(world.sim.successful_calls("CreateDBInstance")) == 1
 
 
 def test_step_before_start_is_an_error(world: World, cluster_1w2r: list[str]) -> None:
-    op_id = call("create", **START)["operation_id"]
-    result = call("step", op_id)
+    op_id = call(world, "create", **START)["operation_id"]
+    result = call(world, "step", op_id)
     assert result["error"] is not None and "has not been started" in result["error"]
 
 
 def test_intervention_record_resume_and_fail(world: World, cluster_1w2r: list[str]) -> None:
-    op_id = call("create", **START, pause_before_steps=["failback"])["operation_id"]
-    call("start", op_id)
+    op_id = call(world, "create", **START, pause_before_steps=["failback"])["operation_id"]
+    call(world, "start", op_id)
     paused = drive(world, op_id)
     assert paused["needs_intervention"] is True and paused["step_name"] == "failback"
     assert "Paused before step 'failback'" in paused["pause_reason"]
 
-    recorded = call("record_intervention", op_id, task_token="tok-" + "x" * 100, step_name="failback", step_index=7)
+    recorded = call(
+        world, "record_intervention", op_id, task_token="tok-" + "x" * 100, step_name="failback", step_index=7
+    )
     assert recorded["needs_intervention"] is True
     stored = world.store.load(op_id)
     assert stored.intervention is not None and stored.intervention.task_token.startswith("tok-")
 
-    resumed = call("resume", op_id, action="continue", comment="go")
+    resumed = call(world, "resume", op_id, action="continue", comment="go")
     assert resumed["continue"] is True and resumed["operation_state"] == "running"
     assert world.store.load(op_id).intervention is None
-    assert call("resume", op_id, action="continue")["operation_state"] == "running"  # a retried answer is harmless
+    assert (
+        call(world, "resume", op_id, action="continue")["operation_state"] == "running"
+    )  # a retried answer is harmless
 
-    failed = call("fail", op_id, error="States.TaskFailed", cause="Lambda timed out")
+    failed = call(world, "fail", op_id, error="States.TaskFailed", cause="Lambda timed out")
     assert failed["needs_intervention"] is True
     assert "States.TaskFailed" in failed["pause_reason"]
     assert world.store.load(op_id).state.value == "paused"
-    call("resume", op_id, action="continue")
+    call(world, "resume", op_id, action="continue")
     assert drive(world, op_id)["completed"] is True
 
 
@@ -151,10 +156,10 @@ def invocation_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_every_invocation_logs_one_line_in_powertools_keys(
     world: World, cluster_1w2r: list[str], lambda_logs: LogReader
 ) -> None:
-    created = handler({"action": "create", "params": START}, FakeContext("req-1"))
+    created = world.handler({"action": "create", "params": START}, FakeContext("req-1"))
     op_id = created["operation_id"]
-    started = handler({"action": "start", "operation_id": op_id}, FakeContext("req-2"))
-    stepped = handler({"action": "step", "operation_id": op_id}, FakeContext("req-3"))
+    started = world.handler({"action": "start", "operation_id": op_id}, FakeContext("req-2"))
+    stepped = world.handler({"action": "step", "operation_id": op_id}, FakeContext("req-3"))
     lines = lambda_logs()
     results = invocation_lines(lines)
     assert [line["function_request_id"] for line in results] == ["req-1", "req-2", "req-3"]
@@ -177,17 +182,16 @@ def test_every_invocation_logs_one_line_in_powertools_keys(
 def test_an_error_answer_logs_a_warning_and_a_crash_an_error(
     world: World, monkeypatch: pytest.MonkeyPatch, lambda_logs: LogReader
 ) -> None:
-    refused = handler({"action": "stepp", "operation_id": "orders-1"}, FakeContext("req-1"))
+    refused = world.handler({"action": "stepp", "operation_id": "orders-1"}, FakeContext("req-1"))
     [line] = invocation_lines(lambda_logs())
     assert line["level"] == "WARNING" and line["outcome"] == "failed" and line["operation_id"] == "orders-1"
     assert line["error"] == refused["error"] and "unknown action 'stepp'" in line["error"]
 
-    def broken() -> None:
+    def broken(settings: Settings) -> Engine:
         raise RuntimeError("store client could not be built")
 
-    monkeypatch.setattr(lambda_handler, "_get_engine", broken)
     with pytest.raises(RuntimeError):
-        handler({"action": "status", "operation_id": "orders-1"}, FakeContext("req-2"))
+        lambda_handler.make_handler(broken)({"action": "status", "operation_id": "orders-1"}, FakeContext("req-2"))
     [crash] = invocation_lines(lambda_logs())
     assert crash["level"] == "ERROR" and crash["outcome"] == "crashed" and crash["operation_id"] == "orders-1"
     assert crash["function_request_id"] == "req-2" and crash["cold_start"] is False
@@ -216,6 +220,6 @@ def test_log_level_follows_lambda_and_powertools_variables(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     log.configure()
-    handler({"action": "create", "params": START}, FakeContext("req-1"))  # INFO
-    handler({"action": "stepp"}, FakeContext("req-2"))  # WARNING
+    world.handler({"action": "create", "params": START}, FakeContext("req-1"))  # INFO
+    world.handler({"action": "stepp"}, FakeContext("req-2"))  # WARNING
     assert {line["level"] for line in invocation_lines(lambda_logs())} == shown

@@ -2,9 +2,9 @@
 
 The harness is `sfn_harness.machine` (bench/sfn_history.py runs it too):
 `sfn/rds-maint-machine.asl.json` runs as written (only `${LambdaArn}` substituted). Every Task
-invokes moto's simple Lambda backend, whose `invoke` is routed in-process to
-`rds_maint.lambda_handler.handler`: the real engine on the simulated Aurora, a file store and the
-virtual clock (through `config.set_engine_factory`). moto's EventBridge delivers the machine's
+invokes moto's simple Lambda backend, whose `invoke` is routed in-process to a handler of
+`rds_maint.lambda_handler.make_handler`: the real engine on the simulated Aurora, a file store and the
+virtual clock (the harness's engine factory). moto's EventBridge delivers the machine's
 `InterventionRequired` notices and the Lambda's `OperationStatusChanged` events to SQS queues the
 tests read, and to the engine Lambda through the template's own rule and input transformer.
 Operators answer with `send_task_success` / `send_task_failure` or `rds-maint respond`.
@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import pytest
-from click.testing import CliRunner
 
-from rds_maint.cli import main
 from rds_maint.engine import Engine
-from rds_maint.lambda_handler import handler
+from rds_maint.lambda_handler import make_handler
 from rds_maint.model import OperationState
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
@@ -61,7 +59,8 @@ def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -
 
     def make_world(sim: SimulatedAurora, clock: VirtualClock, store_url: str) -> World:
         store = FileStore(tmp_path / "state")
-        engine = Engine(store, lambda region: RdsGateway(make_rds_client(region), sleep=clock.sleep), clock)
+        clients = sim.clients(make_rds_client)
+        engine = Engine(store, lambda region: RdsGateway(clients(region), sleep=clock.sleep), clock)
         return World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
 
     with machine.machine_in_moto(
@@ -70,7 +69,7 @@ def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -
         make_world,
         asl_path=SFN_DIR / "rds-maint-machine.asl.json",
         template_path=SFN_DIR / "template.yaml",
-        handler=handler,
+        make_handler=make_handler,
     ) as harness:
         yield harness
 
@@ -105,7 +104,7 @@ def entered(history: list[JsonDict], state: str) -> list[int]:
 
 
 def cli(harness: Harness, *args: str) -> Any:
-    return CliRunner().invoke(main, [*args, "--store", harness.world.store_url, "--region", REGION])
+    return harness.world.cli([*args, "--store", harness.world.store_url, "--region", REGION])
 
 
 def test_a_full_instance_type_change_execution_succeeds_and_tells_apps_around_failovers(sfn: Harness) -> None:

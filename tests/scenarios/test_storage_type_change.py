@@ -11,19 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from moto import mock_aws
 
-from rds_maint import config, rds
 from rds_maint.aurora_storage import is_nvme_class, storage_type_of, supports_io_optimized
-from rds_maint.cli import main
-from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput
-from rds_maint.lambda_handler import handler
 from rds_maint.model import Operation, OperationState, Outcome, StepState
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.store import FileStore, open_store
+from rds_maint.store import FileStore
 from rds_sim import Catalogue, SimulatedAurora, SimulatedCrash, VirtualClock
 from tests.helpers.world import CLUSTER, REGION, World
 
@@ -157,13 +152,13 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 
 
 def assert_refused_everywhere(world: World, tmp_path: Path, req: dict[str, Any], message: str) -> None:
-    result = handler({"action": "create", "params": req}, None)
+    result = world.handler({"action": "create", "params": req}, None)
     assert result["error"] is not None and message in result["error"], result["error"]
     assert result["outcome"] == "failed" and result["operation_id"] is None
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(req))
     for command in ("create", "run", "plan"):
-        cli = CliRunner().invoke(main, [command, "--store", world.store_url, "--input", str(request_file)])
+        cli = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
         assert cli.exit_code == 2, (command, cli.output)
         assert message in " ".join(cli.output.split())
     assert world.store.list_operations() == []
@@ -194,21 +189,16 @@ def old_versions_world(tmp_path: Path) -> Iterator[World]:
     )
     with mock_aws():
         clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION, catalogue=catalogue, hooks=rds) as sim:
+        with SimulatedAurora(clock=clock, region=REGION, catalogue=catalogue) as sim:
             store_url = f"file://{tmp_path / 'state'}"
+            clients = sim.clients(make_rds_client)
 
             def gateway(region: str) -> RdsGateway:
-                return RdsGateway(make_rds_client(region), sleep=clock.sleep)
+                return RdsGateway(clients(region), sleep=clock.sleep)
 
-            def factory(settings: Settings) -> Engine:
-                return Engine(open_store(settings.store_url or store_url), gateway, clock)
-
-            config.set_engine_factory(factory)
-            try:
-                store = FileStore(tmp_path / "state")
-                yield World(sim, clock, store, store_url, Engine(store, gateway, clock))
-            finally:
-                config.set_engine_factory(None)
+            store = FileStore(tmp_path / "state")
+            # the drivers get their engine from `World.engine_for` (the same simulator, clock and store URL)
+            yield World(sim, clock, store, store_url, Engine(store, gateway, clock))
 
 
 @pytest.mark.parametrize(
@@ -241,8 +231,7 @@ def test_minimum_version_itself_is_accepted(old_versions_world: World) -> None:
 
 def test_nvme_classes_get_a_note_and_the_offered_instance_cycle_restarts_them(world: World) -> None:
     ids = world.sim.seed_cluster(CLUSTER, instance_class="db.r6gd.large", readers=2)
-    plan = CliRunner().invoke(
-        main, ["plan", "--store", world.store_url, "--type", "storage_type_change", "--cluster", CLUSTER,
+    plan = world.cli(["plan", "--store", world.store_url, "--type", "storage_type_change", "--cluster", CLUSTER,
                "--region", REGION, "--param", "target_storage_type=aurora-iopt1"],
     )  # fmt: skip
     assert plan.exit_code == 0, plan.output
@@ -257,7 +246,7 @@ def test_nvme_classes_get_a_note_and_the_offered_instance_cycle_restarts_them(wo
     command = stored.context["follow_up_command"]
     expected = f"rds-maint run --type instance_cycle --cluster {CLUSTER} --region {REGION}"
     assert command == f"{expected} --param exclude_instances={ids[2]}"
-    follow = CliRunner().invoke(main, [*shlex.split(command)[1:], "--store", world.store_url])
+    follow = world.cli([*shlex.split(command)[1:], "--store", world.store_url])
     assert follow.exit_code == 0, follow.output
     rebooted = Counter(c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("RebootDBInstance"))
     assert rebooted == {ids[0]: 1, ids[1]: 1}
@@ -409,7 +398,7 @@ def test_io_optimized_minimum_versions(engine: str, version: str, supported: boo
 def test_a_cluster_that_reports_no_storage_type_is_standard_for_validation_wait_and_rollback(
     world: World, cluster_1w2r: list[str]
 ) -> None:
-    raw = make_rds_client(REGION).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    raw = world.rds_client().describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     assert "StorageType" not in raw, "the simulator answers for a Standard cluster as AWS may: no StorageType"
     with pytest.raises(BadInput, match="already the storage type"):
         create(world, {"target_storage_type": STANDARD})
@@ -428,7 +417,7 @@ def test_a_cluster_that_reports_no_storage_type_is_standard_for_validation_wait_
     view = world.sim.cluster_view(CLUSTER)
     assert (view.storage_type, view.pending_storage_type, view.status) == (STANDARD, None, "available")
     assert storage_calls(world) == [IOPT, STANDARD]
-    after = make_rds_client(REGION).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    after = world.rds_client().describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     assert "StorageType" not in after
 
 

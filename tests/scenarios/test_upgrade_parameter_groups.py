@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from click.testing import CliRunner
-
 from rds_maint.aurora_storage import supports_io_optimized
-from rds_maint.cli import main
 from rds_maint.model import Outcome
 from rds_maint.names import parameter_group_copy_name
 from rds_maint.progress import drive
@@ -50,8 +47,7 @@ def last_group_change(world: World) -> Any:
 
 def test_the_wait_for_new_groups_is_planned_and_blue_green_comes_5_min_after(world: World) -> None:
     seed(world)
-    plan = CliRunner().invoke(
-        main, ["plan", "--store", world.store_url, "--type", "engine_upgrade", "--cluster", CLUSTER,
+    plan = world.cli(["plan", "--store", world.store_url, "--type", "engine_upgrade", "--cluster", CLUSTER,
                "--region", REGION, "--param", f"target_engine_version={TARGET}"],
     )  # fmt: skip
     assert plan.exit_code == 0, plan.output

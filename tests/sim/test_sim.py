@@ -16,7 +16,6 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from rds_maint import rds
 from rds_maint.errors import TransientAwsError
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_sim import Catalogue, Durations, SimulatedAurora, SimulatedCrash, Transition, VirtualClock
@@ -38,14 +37,14 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def sim(clock: VirtualClock) -> Iterator[SimulatedAurora]:
-    with mock_aws(), SimulatedAurora(clock=clock, region=REGION, hooks=rds) as simulated:
+    with mock_aws(), SimulatedAurora(clock=clock, region=REGION) as simulated:
         yield simulated
 
 
 @pytest.fixture
 def client(sim: SimulatedAurora) -> RDSClient:
     sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large")
-    return make_rds_client(REGION)
+    return sim.clients(make_rds_client)(REGION)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -99,7 +98,7 @@ def test_seeded_cluster_is_available_with_writer_first_and_spread_over_zones(sim
         serverless_readers=1,
         tags={"team": "orders"},
     )
-    client = make_rds_client(REGION)
+    client = sim.clients(make_rds_client)(REGION)
 
     assert ids[:3] == [WRITER, READER_2, READER_3]
     assert ids[3].startswith("application-autoscaling-") and len(ids[3]) == len("application-autoscaling-") + 8
@@ -535,9 +534,9 @@ def test_a_stuck_instance_shows_its_status_and_refuses_every_change(client: RDSC
 
 
 def test_time_scale_shortens_every_duration(clock: VirtualClock) -> None:
-    with mock_aws(), SimulatedAurora(clock=clock, region=REGION, time_scale=0.1, hooks=rds) as sim:
+    with mock_aws(), SimulatedAurora(clock=clock, region=REGION, time_scale=0.1) as sim:
         sim.seed_cluster(CLUSTER)
-        client = make_rds_client(REGION)
+        client = sim.clients(make_rds_client)(REGION)
         client.modify_db_instance(DBInstanceIdentifier=READER_2, DBInstanceClass="db.r7g.xlarge", ApplyImmediately=True)
         modify = last(sim, "modify", READER_2)
 
@@ -549,9 +548,9 @@ def test_time_scale_shortens_every_duration(clock: VirtualClock) -> None:
 
 def test_jitter_is_bounded_and_repeatable_for_a_seed() -> None:
     def reboot_spans(readers: tuple[str, ...], seed: int) -> dict[str, timedelta]:
-        with mock_aws(), SimulatedAurora(clock=VirtualClock(), region=REGION, seed=seed, hooks=rds) as sim:
+        with mock_aws(), SimulatedAurora(clock=VirtualClock(), region=REGION, seed=seed) as sim:
             sim.seed_cluster(CLUSTER)
-            client = make_rds_client(REGION)
+            client = sim.clients(make_rds_client)(REGION)
             for reader in readers:
                 client.reboot_db_instance(DBInstanceIdentifier=reader)
             return {t.resource_id: t.ends_at - t.visible_at for t in sim.transitions}
@@ -563,9 +562,9 @@ def test_jitter_is_bounded_and_repeatable_for_a_seed() -> None:
     assert both[READER_2] != both[READER_3]
     assert reboot_spans((READER_2,), seed=8)[READER_2] != both[READER_2]
     assert all(timedelta(seconds=54) <= span <= timedelta(seconds=66) for span in both.values())
-    with mock_aws(), SimulatedAurora(region=REGION, durations=Durations(reboot=10, jitter=0), hooks=rds) as exact:
+    with mock_aws(), SimulatedAurora(region=REGION, durations=Durations(reboot=10, jitter=0)) as exact:
         exact.seed_cluster(CLUSTER)
-        make_rds_client(REGION).reboot_db_instance(DBInstanceIdentifier=READER_2)
+        exact.clients(make_rds_client)(REGION).reboot_db_instance(DBInstanceIdentifier=READER_2)
         reboot = exact.transitions[0]
         assert (reboot.visible_at - reboot.called_at, reboot.ends_at - reboot.visible_at) == (
             timedelta(seconds=3),
@@ -613,7 +612,7 @@ def test_operations_not_simulated_are_passed_to_moto_with_their_errors(client: R
 
 def test_a_client_of_another_region_is_not_silently_simulated(sim: SimulatedAurora) -> None:
     with pytest.raises(ValueError, match="us-east-1"):
-        make_rds_client("eu-west-1")
+        sim.clients(make_rds_client)("eu-west-1")
 
 
 def test_catalogue_versions_upgrade_targets_and_orderable_classes() -> None:
@@ -686,9 +685,13 @@ def test_a_plain_boto3_client_attached_by_hand_sees_the_simulated_statuses() -> 
         assert [c.operation for c in simulated.calls] == ["RebootDBInstance", *["DescribeDBInstances"] * 2]
 
 
-def test_install_without_hooks_is_refused_with_what_to_pass() -> None:
+def test_leaving_the_simulator_detaches_every_client_it_attached() -> None:
+    """Out of the `with` block a client goes to moto alone: no simulated lag, no call recorded."""
     with mock_aws():
-        simulated = SimulatedAurora(region=REGION)
-        with pytest.raises(TypeError, match=r"hooks="):
-            simulated.install()
-        simulated.uninstall()  # nothing installed, nothing to undo
+        with SimulatedAurora(region=REGION) as simulated:
+            simulated.seed_cluster(CLUSTER, readers=1)
+            client = simulated.clients(make_rds_client)(REGION)
+            client.reboot_db_instance(DBInstanceIdentifier=READER_2)
+        assert [c.operation for c in simulated.calls] == ["RebootDBInstance"]
+        client.describe_db_instances(DBInstanceIdentifier=READER_2)
+        assert [c.operation for c in simulated.calls] == ["RebootDBInstance"]

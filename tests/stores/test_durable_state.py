@@ -11,16 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
 from rds_maint.actions import ACTIONS
-from rds_maint.cli import main
 from rds_maint.engine import LEASE_SECONDS, Engine
 from rds_maint.errors import ClusterLocked
-from rds_maint.lambda_handler import handler
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.names import temp_instance_id
-from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.rds import RdsGateway
 from rds_maint.store import StateStore, open_store
 from rds_sim import SimulatedCrash
 from tests.helpers.world import CLUSTER, ON_EVERY_STORE, REGION, World
@@ -37,7 +34,7 @@ def changes_applied(world: World) -> dict[str, int]:
 
 
 def cli(world: World, *args: str) -> Any:
-    return CliRunner().invoke(main, [*args, "--store", world.store_url])
+    return world.cli([*args, "--store", world.store_url])
 
 
 def event_types(world: World, op_id: str) -> list[str]:
@@ -191,7 +188,7 @@ class RivalDuringRun(RdsGateway):
     """An RDS gateway whose first call lets a rival invocation advance the same operation."""
 
     def __init__(self, world: World, rival: Engine, op_id: str, answers: list[StepResult]) -> None:
-        super().__init__(make_rds_client(REGION), sleep=world.clock.sleep)
+        super().__init__(world.rds_client(), sleep=world.clock.sleep)
         self._rival: Engine | None = rival
         self._op_id, self._answers = op_id, answers
 
@@ -284,7 +281,7 @@ def test_a_second_operation_on_a_busy_cluster_cannot_start(
         world.engine.start(second.id)
     assert caught.value.holder == first.id
     assert f"rds-maint unlock {CLUSTER} --region {REGION} --force" in str(caught.value)
-    answer = handler({"action": "start", "operation_id": second.id})
+    answer = world.handler({"action": "start", "operation_id": second.id})
     assert answer["error"] is not None and first.id in answer["error"] and answer["operation_state"] is None
     run = cli(world, "run", second.id)
     assert run.exit_code == 2 and first.id in run.output
@@ -299,8 +296,8 @@ def test_a_second_operation_on_a_busy_cluster_cannot_start(
 def test_start_is_idempotent_when_the_lock_is_already_its_own(world: World, cluster_1w2r: list[str]) -> None:
     op = world.create({"target_instance_type": TARGET})
     world.store.acquire_lock(CLUSTER, REGION, op.id)  # a start that died after taking the lock
-    assert handler({"action": "start", "operation_id": op.id})["error"] is None
-    again = handler({"action": "start", "operation_id": op.id})  # a retried Lambda task
+    assert world.handler({"action": "start", "operation_id": op.id})["error"] is None
+    again = world.handler({"action": "start", "operation_id": op.id})  # a retried Lambda task
     assert again["error"] is None and again["operation_state"] == "running"
     assert event_types(world, op.id).count("operation_started") == 1
 
@@ -376,16 +373,16 @@ def test_unlock_force_releases_the_lock_and_is_recorded_on_the_holder(world: Wor
 
 @pytest.mark.parametrize("url", ["s3://rds-maint-fresh/state", "dynamodb://rds-maint-fresh"])
 def test_commands_never_create_storage_and_init_does(world: World, url: str) -> None:
-    missing = CliRunner().invoke(main, ["list", "--store", url])
+    missing = world.cli(["list", "--store", url])
     assert missing.exit_code == 2
     assert f"rds-maint init --store {url}" in missing.output
     assert boto3.client("s3").list_buckets()["Buckets"] == []
     assert boto3.client("dynamodb").list_tables()["TableNames"] == []
-    made = CliRunner().invoke(main, ["init", "--store", url])
+    made = world.cli(["init", "--store", url])
     assert made.exit_code == 0 and "created" in made.output
-    listed = CliRunner().invoke(main, ["list", "--store", url])
+    listed = world.cli(["list", "--store", url])
     assert listed.exit_code == 0 and "No operations." in listed.output
-    again = CliRunner().invoke(main, ["init", "--store", url])
+    again = world.cli(["init", "--store", url])
     assert again.exit_code == 0 and "exists" in again.output
 
 
@@ -394,14 +391,14 @@ def test_the_lambda_and_the_cli_use_the_store_the_environment_names(
     world: World, cluster_1w2r: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RDS_MAINT_STORE", world.store_url)
-    created = handler(
+    created = world.handler(
         {
             "action": "create",
             "params": {"type": "instance_type_change", "cluster_id": CLUSTER, "region": REGION, "params": {}},
         }
     )
     assert created["error"] is not None and "target_instance_type" in created["error"]
-    created = handler(
+    created = world.handler(
         {
             "action": "create",
             "params": {
@@ -414,9 +411,9 @@ def test_the_lambda_and_the_cli_use_the_store_the_environment_names(
     )
     op_id = created["operation_id"]
     assert world.store.load(op_id).state is OperationState.CREATED
-    listed = CliRunner().invoke(main, ["list", "--output", "json", "--cluster", CLUSTER, "--state", "created"])
+    listed = world.cli(["list", "--output", "json", "--cluster", CLUSTER, "--state", "created"])
     assert listed.exit_code == 0 and op_id in listed.output
-    bad_state = CliRunner().invoke(main, ["list", "--state", "sleeping"])
+    bad_state = world.cli(["list", "--state", "sleeping"])
     assert bad_state.exit_code == 2 and "not an operation state" in bad_state.output
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from rds_maint import lambda_handler, stepfunctions
-from rds_maint.intervention import _events_client
 from rds_maint.rds import make_rds_client
 from rds_maint.store.aws import make_client
+from rds_maint.wiring import events_client
 from sfn_harness.machine import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def project_clients() -> dict[str, Any]:
         "s3": make_client("s3", "us-east-1"),
         "dynamodb": make_client("dynamodb", "us-east-1"),
         "stepfunctions": stepfunctions.make_client("us-east-1"),
-        "events": _events_client("us-east-1"),
+        "events": events_client("us-east-1"),
     }
 
 
@@ -132,7 +132,6 @@ def test_the_lambda_handler_sends_its_store_and_rds_calls_to_the_endpoint(
     fake_aws.setenv("RDS_MAINT_STORE", "dynamodb://endpoint-test")
     fake_aws.setenv("RDS_MAINT_STATUS_EVENTS", "off")
     fake_aws.setattr(lambda_handler, "_engines", {})
-    fake_aws.setattr(lambda_handler, "has_engine_factory", lambda: False)
 
     status = lambda_handler.handler({"action": "status", "operation_id": "orders-prod-20260101-000000-abcdef"})
     create = lambda_handler.handler(

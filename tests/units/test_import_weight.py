@@ -1,7 +1,9 @@
-"""Plans are pure data from a snapshot: importing them must not load the AWS SDK.
+"""Plans, actions and the engine see ports, not the SDK: importing them must not load boto3 or botocore.
 
-A plan (`rds-maint plan`, a preview, a unit test of the planner) needs the snapshot types, not boto3:
-loading boto3 and botocore costs start-up time and ties the pure layer to the SDK. Each module is
+A plan (`rds-maint plan`, a preview, a unit test of the planner) needs the snapshot types, not boto3;
+actions and the engine talk to RDS through `rds_maint.ports.RdsPort` and get the real gateway from
+the wiring (`rds_maint.wiring`, the one place that builds it). Loading boto3 and botocore costs
+start-up time and ties these layers to the SDK. Each module is
 imported in a fresh interpreter, since this test process has long since loaded boto3 through moto.
 The import-linter contract in pyproject.toml says the same about the import graph.
 """
@@ -15,13 +17,27 @@ import sys
 
 import pytest
 
+import rds_maint.actions
 import rds_maint.plans
 
 SDK = ("boto3", "botocore")
 PLAN_MODULES = sorted(
     ["rds_maint.plans"] + [f"rds_maint.plans.{m.name}" for m in pkgutil.iter_modules(rds_maint.plans.__path__)]
 )
-PURE_MODULES = [*PLAN_MODULES, "rds_maint.model", "rds_maint.errors", "rds_maint.snapshots"]
+ACTION_MODULES = sorted(
+    ["rds_maint.actions"] + [f"rds_maint.actions.{m.name}" for m in pkgutil.iter_modules(rds_maint.actions.__path__)]
+)
+PURE_MODULES = [
+    *PLAN_MODULES,
+    *ACTION_MODULES,
+    "rds_maint.model",
+    "rds_maint.errors",
+    "rds_maint.snapshots",
+    "rds_maint.ports",
+    "rds_maint.rds_shapes",
+    "rds_maint.intervention",
+    "rds_maint.config",
+]
 
 
 def sdk_modules_loaded_by(module: str) -> list[str]:
@@ -34,13 +50,21 @@ def sdk_modules_loaded_by(module: str) -> list[str]:
     return loaded
 
 
-def test_every_plan_module_is_probed() -> None:
+def test_every_plan_and_action_module_is_probed() -> None:
     assert {"rds_maint.plans.temp_instance", "rds_maint.plans.engine_upgrade"} <= set(PLAN_MODULES)
+    assert {"rds_maint.actions.failover", "rds_maint.actions.blue_green"} <= set(ACTION_MODULES)
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_importing_the_pure_layer_loads_no_aws_sdk(module: str) -> None:
     assert sdk_modules_loaded_by(module) == []
+
+
+# The engine still imports `rds_maint.rds` (RdsGateway, CLUSTER_NOT_FOUND) on this branch; the engine's
+# own change moves it onto the port, and the coordinator turns this into a plain test after that merge.
+@pytest.mark.xfail(strict=False, reason="rds_maint.engine imports rds_maint.rds until it depends on RdsPort alone")
+def test_importing_the_engine_loads_no_aws_sdk() -> None:
+    assert sdk_modules_loaded_by("rds_maint.engine") == []
 
 
 def test_the_probe_sees_the_sdk_when_it_is_loaded() -> None:
