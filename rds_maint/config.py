@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rds_maint.engine import Engine
 
 __all__ = [
     "LAMBDA_LEVEL_VARIABLES",
     "LOCAL_LEVEL_VARIABLES",
-    "EngineFactory",
     "Settings",
     "aws_profile",
     "aws_region",
@@ -160,7 +155,3 @@ class Settings:
             region=region or aws_region(),
             profile=profile or aws_profile(),
         )
-
-
-EngineFactory = Callable[[Settings], "Engine"]
-"""What a driver builds its engine with: `rds_maint.wiring.build_engine`, or a test's / the harness's."""

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from rds_maint import config
-from rds_maint.config import EngineFactory, Settings
-from rds_maint.engine import Engine
+from rds_maint.config import Settings
+from rds_maint.engine import Engine, EngineFactory
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.intervention import StatusPublisher
 from rds_maint.log import bind_invocation, get_logger, unbind_invocation

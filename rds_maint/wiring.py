@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from rds_maint import config
 from rds_maint.clock import Clock, SystemClock
-from rds_maint.config import EngineFactory, Settings
-from rds_maint.engine import Engine, Listener
+from rds_maint.config import Settings
+from rds_maint.engine import Engine, EngineFactory, Listener
 from rds_maint.intervention import StatusPublisher
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import open_store

@@ -64,8 +64,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from botocore.exceptions import ClientError
 
 from rds_maint.actions.polling import PollPolicy
-from rds_maint.config import EngineFactory, Settings
-from rds_maint.engine import Engine
+from rds_maint.config import Settings
+from rds_maint.engine import Engine, EngineFactory
 from rds_maint.intervention import STATUS_DETAIL_TYPE
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import StateStore, open_store

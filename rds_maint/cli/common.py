@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import click
 
-from rds_maint.config import EngineFactory, Settings
-from rds_maint.engine import Engine
+from rds_maint.config import Settings
+from rds_maint.engine import Engine, EngineFactory
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.model import Outcome, StepResult
 

@@ -12,8 +12,10 @@ Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from rds_maint.config import Settings
 from rds_maint.engine import advance as _advance
 from rds_maint.engine import answers as _answers
 from rds_maint.engine import coordination as _coordination
@@ -32,6 +34,7 @@ __all__ = [
     "AttemptHook",
     "CreateRequest",
     "Engine",
+    "EngineFactory",
     "Listener",
     "PlanPreview",
     "parse_request",
@@ -135,3 +138,7 @@ class Engine(EngineCore):
     def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> str | None:
         """An operator frees a cluster's lock; recorded as an event on the operation that held it."""
         return _coordination.force_unlock(self.store, self.clock, cluster_id, region, comment)
+
+
+EngineFactory = Callable[[Settings], Engine]
+"""What a driver builds its engine with: `rds_maint.wiring.build_engine`, or a test's / the harness's."""

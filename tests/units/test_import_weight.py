@@ -60,11 +60,9 @@ def test_importing_the_pure_layer_loads_no_aws_sdk(module: str) -> None:
     assert sdk_modules_loaded_by(module) == []
 
 
-# The engine still imports `rds_maint.rds` (RdsGateway, CLUSTER_NOT_FOUND) on this branch; the engine's
-# own change moves it onto the port, and the coordinator turns this into a plain test after that merge.
-@pytest.mark.xfail(strict=False, reason="rds_maint.engine imports rds_maint.rds until it depends on RdsPort alone")
-def test_importing_the_engine_loads_no_aws_sdk() -> None:
-    assert sdk_modules_loaded_by("rds_maint.engine") == []
+@pytest.mark.parametrize("module", ["rds_maint.engine", "rds_maint.planning", "rds_maint.store"])
+def test_importing_the_engine_or_the_planner_loads_no_aws_sdk(module: str) -> None:
+    assert sdk_modules_loaded_by(module) == []
 
 
 def test_the_probe_sees_the_sdk_when_it_is_loaded() -> None:
