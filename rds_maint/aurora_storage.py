@@ -20,6 +20,23 @@ from rds_maint.model import StorageTypeChangeParams
 if TYPE_CHECKING:  # only annotations read the snapshot type
     from rds_maint.snapshots import ClusterSnapshot
 
+__all__ = [
+    "AURORA_STORAGE_TYPES",
+    "AURORA_TYPES_TEXT",
+    "INSTANCE_STORAGE_TYPES",
+    "IO_OPTIMIZED",
+    "MINIMUMS_TEXT",
+    "NAMES",
+    "STANDARD",
+    "StorageRequest",
+    "as_utc",
+    "check_storage_request",
+    "io_optimized_refusal",
+    "is_nvme_class",
+    "storage_type_of",
+    "supports_io_optimized",
+]
+
 STANDARD = "aurora"
 IO_OPTIMIZED = "aurora-iopt1"
 AURORA_STORAGE_TYPES = (STANDARD, IO_OPTIMIZED)

@@ -23,6 +23,8 @@ import structlog
 
 from rds_maint import config
 
+__all__ = ["DEFAULT_SERVICE", "bind_invocation", "configure", "get_logger", "level_name", "unbind_invocation"]
+
 _configured = False
 
 DEFAULT_SERVICE = "rds-maint"

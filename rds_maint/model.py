@@ -12,6 +12,29 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+__all__ = [
+    "FINAL_STATES",
+    "PARAMS_BY_TYPE",
+    "PROGRESS_KEYS",
+    "SCHEMA_VERSION",
+    "EngineUpgradeParams",
+    "Event",
+    "InstanceCycleParams",
+    "InstanceTypeChangeParams",
+    "Intervention",
+    "Operation",
+    "OperationParams",
+    "OperationState",
+    "OperationType",
+    "Outcome",
+    "ResumeAction",
+    "Step",
+    "StepProgress",
+    "StepResult",
+    "StepState",
+    "StorageTypeChangeParams",
+]
+
 # 2: the engine's bookkeeping moved out of `Step.result` into `Step.progress` (a v1 record migrates on load).
 SCHEMA_VERSION = 2
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rds_maint.snapshots import MemberSnapshot
 
+__all__ = ["APPLYING", "IN_SYNC", "PENDING_REBOOT", "is_pending_reboot", "parameter_statuses"]
+
 PENDING_REBOOT = "pending-reboot"
 IN_SYNC = "in-sync"
 APPLYING = "applying"

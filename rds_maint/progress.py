@@ -12,6 +12,8 @@ from rds_maint.engine import Engine
 from rds_maint.intervention import mask_token
 from rds_maint.model import Operation, Outcome, StepResult, StepState
 
+__all__ = ["MARKS", "MAX_CONFLICT_RETRIES", "Progress", "drive"]
+
 MARKS = {
     StepState.PENDING: " ",
     StepState.IN_PROGRESS: ">",

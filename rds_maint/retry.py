@@ -38,6 +38,21 @@ from botocore.exceptions import (
 if TYPE_CHECKING:
     from botocore.config import _RetryDict
 
+__all__ = [
+    "CONNECTION_ERRORS",
+    "MAX_SENDS",
+    "MUTATING_THROTTLED",
+    "READS",
+    "READ_PREFIXES",
+    "SDK_RETRIES",
+    "SERVER_ERROR_CODES",
+    "STORE",
+    "THROTTLING_CODES",
+    "RetryPolicy",
+    "call_with_retries",
+    "is_read",
+]
+
 T = TypeVar("T")
 
 # botocore sends each request once: our layer is the only one.

@@ -11,6 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+__all__ = [
+    "SERVERLESS_CLASS",
+    "TAG_AUTOSCALING",
+    "TAG_OPERATION_ID",
+    "ClusterRoles",
+    "ClusterSnapshot",
+    "InstanceSnapshot",
+    "MemberSnapshot",
+    "instance_settings",
+]
+
 TAG_OPERATION_ID = "rds-maint:operation-id"
 TAG_AUTOSCALING = "application-autoscaling:resourceId"
 SERVERLESS_CLASS = "db.serverless"

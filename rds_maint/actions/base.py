@@ -21,6 +21,20 @@ from rds_maint.model import Operation, Step
 from rds_maint.ports import RdsPort
 from rds_maint.steps.base import StepKind, StepParams, StepRecord
 
+__all__ = [
+    "Action",
+    "ActionContext",
+    "ActionOutcome",
+    "Done",
+    "ImmediateAction",
+    "Note",
+    "RecordData",
+    "Retry",
+    "Wait",
+    "is_disruptive",
+    "record_dict",
+]
+
 P = TypeVar("P", bound=StepParams)
 R = TypeVar("R", bound=StepRecord)
 R2 = TypeVar("R2", bound=StepRecord)

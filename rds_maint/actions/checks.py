@@ -31,6 +31,16 @@ from rds_maint.steps.cluster import (
     VerifyInstanceClassesRecord,
 )
 
+__all__ = [
+    "CheckCluster",
+    "VerifyContext",
+    "VerifyInstanceClasses",
+    "missing_readers",
+    "rolling_problems",
+    "skip_vanished",
+    "vanished_instances",
+]
+
 VerifyContext = ActionContext[VerifyInstanceClassesParams, VerifyInstanceClassesRecord]
 
 

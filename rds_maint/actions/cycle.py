@@ -19,6 +19,8 @@ from rds_maint.steps.cluster import (
     VerifyInstanceCycleRecord,
 )
 
+__all__ = ["RecordNote", "RestorePromotionTiers", "TiersContext", "VerifyInstanceCycle"]
+
 TiersContext = ActionContext[RestorePromotionTiersParams, NoRecord]
 
 

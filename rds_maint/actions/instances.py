@@ -25,6 +25,16 @@ from rds_maint.steps.cluster import (
     SkippableRecord,
 )
 
+__all__ = [
+    "FAILED_STATUSES",
+    "CreateContext",
+    "CreateTempInstance",
+    "DeleteContext",
+    "DeleteTempInstance",
+    "ModifyContext",
+    "ModifyInstanceClass",
+]
+
 # DB instance statuses AWS does not leave by itself ("DB instance status", Aurora user guide): only a
 # deletion (DeleteDBInstance, SkipFinalSnapshot) or a person's fix ends them.
 FAILED_STATUSES = frozenset(

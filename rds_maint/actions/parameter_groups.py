@@ -43,6 +43,19 @@ from rds_maint.steps.blue_green import (
     SettleRecord,
 )
 
+__all__ = [
+    "ALREADY_EXISTS",
+    "EVENT_SCHEDULER",
+    "IN_USE",
+    "MAX_PER_MODIFY",
+    "SETTLE",
+    "TAG_CHANGED_AT",
+    "DeleteParameterGroups",
+    "PrepareContext",
+    "PrepareParameterGroups",
+    "WaitParameterGroupsSettle",
+]
+
 MAX_PER_MODIFY = 20  # AWS accepts at most 20 parameters per Modify*ParameterGroup call
 ALREADY_EXISTS = frozenset({"DBParameterGroupAlreadyExists", "DBParameterGroupAlreadyExistsFault"})
 IN_USE = frozenset({"InvalidDBParameterGroupState", "InvalidDBParameterGroupStateFault"})

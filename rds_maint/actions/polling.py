@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from rds_maint.config import expected_seconds_overrides, poll_interval
 
+__all__ = ["EXPECTED_SECONDS", "POLL_SECONDS", "PollPolicy", "class_factor"]
+
 # Fallback intervals for actions that do not name a transition, and for busy resources.
 POLL_SECONDS = {
     "create": 30,

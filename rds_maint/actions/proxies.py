@@ -29,6 +29,18 @@ from rds_maint.steps.blue_green import (
     VerifyProxyTargetsRecord,
 )
 
+__all__ = [
+    "DEFAULT_TARGET_GROUP",
+    "POLL_SECONDS",
+    "SETTLE_GRACE_SECONDS",
+    "CheckProxies",
+    "ProxyView",
+    "VerifyContext",
+    "VerifyProxyTargets",
+    "proxies_tracking",
+    "proxy_view",
+]
+
 DEFAULT_TARGET_GROUP = "default"
 POLL_SECONDS = 15
 SETTLE_GRACE_SECONDS = 300  # instance targets read REGISTERING for a while after a switchover

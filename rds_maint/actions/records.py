@@ -6,6 +6,8 @@ from typing import Any
 
 from rds_maint.snapshots import TAG_OPERATION_ID
 
+__all__ = ["arn_name", "instance_arn", "tagged_by"]
+
 
 def arn_name(arn: str) -> str:
     """arn:aws:rds:us-east-1:123456789012:cluster:orders-prod -> orders-prod."""

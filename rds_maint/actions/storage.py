@@ -27,6 +27,8 @@ from rds_maint.steps.cluster import (
     VerifyClusterStorageRecord,
 )
 
+__all__ = ["CheckClusterStorage", "ModifyClusterStorage", "ModifyContext", "VerifyClusterStorage"]
+
 ModifyContext = ActionContext[ModifyClusterStorageParams, ModifyClusterStorageRecord]
 
 

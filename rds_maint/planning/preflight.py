@@ -28,6 +28,8 @@ from rds_maint.plans.storage_type_change import StorageTypeChangeFacts
 from rds_maint.ports import RdsPort
 from rds_maint.snapshots import ClusterSnapshot
 
+__all__ = ["CLOCK_CHECKS", "PREFLIGHTS", "ClockCheck", "Preflight", "preflight"]
+
 # What a check answers: the facts its plan reads (a model of that type's own), or None.
 Preflight = Callable[[RdsPort, ClusterSnapshot, Any], object]
 # A check on the clock (checks above get none; `preflight` gives the engine's): refuses with BadInput.

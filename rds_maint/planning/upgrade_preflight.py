@@ -21,6 +21,8 @@ from rds_maint.ports import RdsPort
 from rds_maint.snapshots import TAG_OPERATION_ID, ClusterSnapshot
 from rds_maint.steps.blue_green import GroupKind, GroupPlan
 
+__all__ = ["BLUE_GREEN_MINIMUM", "PARAMETER_LABEL", "preflight_engine_upgrade", "version_key"]
+
 # Blue/Green needs at least these Aurora PostgreSQL minors (AWS "Supported Regions and engines").
 BLUE_GREEN_MINIMUM = {
     "aurora-postgresql": {

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from rds_maint.model import Step
 from rds_maint.steps.base import StepKind, StepParams
 
+__all__ = ["Plan", "StepBuilder"]
+
 P = TypeVar("P", bound=StepParams)
 
 

@@ -54,6 +54,17 @@ from rds_maint.steps.blue_green import (
     WaitGreenParams,
 )
 
+__all__ = [
+    "PAUSE_BEFORE_CLEANUP",
+    "PAUSE_BEFORE_SWITCHOVER",
+    "EngineUpgradeFacts",
+    "GroupsPlan",
+    "ProxyFound",
+    "plan_blue_green_upgrade",
+    "plan_engine_upgrade",
+    "unwind_engine_upgrade",
+]
+
 PAUSE_BEFORE_SWITCHOVER = "switchover"
 PAUSE_BEFORE_CLEANUP = "cleanup"
 

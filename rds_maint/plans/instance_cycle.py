@@ -29,6 +29,8 @@ from rds_maint.steps.cluster import (
     VerifyInstanceCycleParams,
 )
 
+__all__ = ["InstanceCycleFacts", "plan_instance_cycle", "unwind_instance_cycle"]
+
 
 @dataclass(frozen=True)
 class InstanceCycleFacts:

@@ -14,6 +14,8 @@ from rds_maint.steps.cluster import (
     VerifyInstanceClassesParams,
 )
 
+__all__ = ["plan_instance_type_change"]
+
 
 def plan_instance_type_change(cluster: ClusterSnapshot, params: InstanceTypeChangeParams, operation_id: str) -> Plan:
     target = params.target_instance_type

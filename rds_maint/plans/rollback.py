@@ -22,6 +22,8 @@ from rds_maint.steps.cluster import (
     ModifyInstanceClassParams,
 )
 
+__all__ = ["TOUCHED", "final_cleanup_steps", "final_state_problems", "unwind_temp_instance_operation"]
+
 TOUCHED = frozenset({StepState.IN_PROGRESS, StepState.WAITING, StepState.COMPLETED, StepState.FAILED})
 
 

@@ -25,6 +25,14 @@ from rds_maint.steps.cluster import (
     VerifyClusterStorageParams,
 )
 
+__all__ = [
+    "ROLLBACK_QUIET_SECONDS",
+    "StorageTypeChangeFacts",
+    "follow_up_cycle",
+    "plan_storage_type_change",
+    "unwind_storage_type_change",
+]
+
 # Rollback looks this long at a cluster that already reads the original type before it calls it done:
 # longer than AWS's quiet moment after a storage change was accepted.
 ROLLBACK_QUIET_SECONDS = 120

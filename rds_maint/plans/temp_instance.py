@@ -25,6 +25,15 @@ from rds_maint.steps.cluster import (
     FailoverParams,
 )
 
+__all__ = [
+    "COPY_EXCLUDED_TAG_PREFIXES",
+    "ChangeStep",
+    "Selection",
+    "VerifyStep",
+    "build_rolling_plan",
+    "select_members",
+]
+
 # Tags that describe who owns an instance, not what it is: never copied onto the temp instance.
 COPY_EXCLUDED_TAG_PREFIXES = ("aws:", "application-autoscaling:", "rds-maint:")
 

@@ -13,6 +13,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+__all__ = ["NoRecord", "StepKind", "StepParams", "StepRecord"]
+
 
 class StepParams(BaseModel):
     """What a plan gives one step: fixed when the operation is created."""

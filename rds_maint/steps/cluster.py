@@ -9,6 +9,42 @@ from __future__ import annotations
 
 from rds_maint.steps.base import NoRecord, StepKind, StepParams, StepRecord
 
+__all__ = [
+    "CHECK_CLUSTER",
+    "CHECK_CLUSTER_STORAGE",
+    "CREATE_TEMP_INSTANCE",
+    "DELETE_TEMP_INSTANCE",
+    "FAILOVER",
+    "MODIFY_CLUSTER_STORAGE",
+    "MODIFY_INSTANCE_CLASS",
+    "REBOOT_INSTANCE",
+    "RECORD_NOTE",
+    "RESTORE_PROMOTION_TIERS",
+    "VERIFY_CLUSTER_STORAGE",
+    "VERIFY_INSTANCE_CLASSES",
+    "VERIFY_INSTANCE_CYCLE",
+    "CheckClusterParams",
+    "CheckClusterStorageParams",
+    "ClusterStorageRecord",
+    "CreateTempInstanceParams",
+    "DeleteTempInstanceParams",
+    "FailoverParams",
+    "ModifyClusterStorageParams",
+    "ModifyClusterStorageRecord",
+    "ModifyInstanceClassParams",
+    "RebootInstanceParams",
+    "RebootInstanceRecord",
+    "RecordNoteParams",
+    "RestorePromotionTiersParams",
+    "SkippableRecord",
+    "VerifyClusterStorageParams",
+    "VerifyClusterStorageRecord",
+    "VerifyInstanceClassesParams",
+    "VerifyInstanceClassesRecord",
+    "VerifyInstanceCycleParams",
+    "VerifyInstanceCycleRecord",
+]
+
 # -- shared ---------------------------------------------------------------------------------------------
 
 

@@ -40,6 +40,16 @@ from rds_maint.steps.blue_green import (
     SwitchoverRecord,
 )
 
+__all__ = [
+    "DELETE_CALL",
+    "RETENTION_POLL_MAX",
+    "DeleteBlueGreenDeployment",
+    "DeleteContext",
+    "DeleteOldCluster",
+    "OldContext",
+    "RetainOldCluster",
+]
+
 RETENTION_POLL_MAX = 3600
 DELETE_CALL = "DeleteBlueGreenDeployment"
 

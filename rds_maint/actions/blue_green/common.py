@@ -19,6 +19,33 @@ from rds_maint.errors import NeedsPerson, PersonAwsError
 from rds_maint.snapshots import TAG_OPERATION_ID, ClusterSnapshot
 from rds_maint.steps.blue_green import CREATE_BLUE_GREEN_DEPLOYMENT, Refusal, RefusalsRecord
 
+__all__ = [
+    "ALREADY_EXISTS",
+    "AVAILABLE",
+    "BAD_STATE",
+    "DELETING",
+    "INVALID_CONFIGURATION",
+    "POLL",
+    "PROVISIONING",
+    "REFUSAL_BACKOFF",
+    "REFUSAL_BUDGET",
+    "SNAPSHOT_EXISTS",
+    "SWITCHOVER_COMPLETED",
+    "SWITCHOVER_FAILED",
+    "SWITCHOVER_IN_PROGRESS",
+    "accepted",
+    "cluster_at",
+    "created_deployment_id",
+    "details",
+    "invalid",
+    "members",
+    "our_deployment",
+    "refused",
+    "require_deployment",
+    "tag_as_ours",
+    "tasks",
+]
+
 PROVISIONING = "PROVISIONING"
 AVAILABLE = "AVAILABLE"
 SWITCHOVER_IN_PROGRESS = "SWITCHOVER_IN_PROGRESS"

@@ -37,6 +37,15 @@ from rds_maint.steps.blue_green import (
     WaitGreenRecord,
 )
 
+__all__ = [
+    "GREEN_BUDGET",
+    "CheckUpgradeReady",
+    "CreateBlueGreenDeployment",
+    "CreateContext",
+    "WaitBlueGreenAvailable",
+    "WaitContext",
+]
+
 # AWS takes about 40 minutes to build an Aurora green environment, longer for large clusters; while
 # AWS reports progress (PROVISIONING), the wait may run this long before the operation's own
 # wait_timeout starts counting.

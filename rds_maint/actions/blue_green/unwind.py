@@ -35,6 +35,8 @@ from rds_maint.steps.blue_green import (
     UnwindRecord,
 )
 
+__all__ = ["DELETE_CALL", "Context", "UnwindBlueGreen"]
+
 Context = ActionContext[UnwindParams, UnwindRecord]
 DELETE_CALL = "DeleteBlueGreenDeployment"
 
