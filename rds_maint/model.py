@@ -282,6 +282,14 @@ class Operation(BaseModel):
         return self
 
     @property
+    def target_id(self) -> str:
+        """What the operation changes, and the key of its lock: the engine asks this, never `cluster_id`.
+
+        Today every target is a DB cluster; a new target kind (DESIGN section 10) answers its own id here.
+        """
+        return self.cluster_id
+
+    @property
     def current_step(self) -> Step | None:
         if 0 <= self.current_step_index < len(self.steps):
             return self.steps[self.current_step_index]

@@ -59,9 +59,9 @@ class Engine(EngineCore):
     def create(self, data: Any, default_region: str | None = None) -> Operation:
         preview = self.preview(data, default_region)
         request, plan = preview.request, preview.plan
-        busy = _coordination.live_holder(self.store, request.cluster_id, request.region)
+        busy = _coordination.live_holder(self.store, request.target_id, request.region)
         if busy is not None:
-            raise _coordination.locked_error(request.cluster_id, request.region, busy)
+            raise _coordination.locked_error(request.target_id, request.region, busy)
         now = self.clock.now()
         operation = Operation(
             id=preview.operation_id,

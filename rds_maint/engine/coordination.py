@@ -99,7 +99,7 @@ def locked_error(cluster_id: str, region: str, holder: Operation) -> ClusterLock
 def take_lock(store: StateStore, clock: Clock, op: Operation) -> list[Event]:
     """Take the cluster lock for `op` (idempotent); take over a lock left by a finished operation."""
     events: list[Event] = []
-    holder = store.acquire_lock(op.cluster_id, op.region, op.id)
+    holder = store.acquire_lock(op.target_id, op.region, op.id)
     for _ in range(3):
         if holder == op.id:
             return events
@@ -108,28 +108,28 @@ def take_lock(store: StateStore, clock: Clock, op: Operation) -> list[Event]:
         except OperationNotFound:
             other = None
         if other is not None and not other.state.is_final:
-            raise locked_error(op.cluster_id, op.region, other)
+            raise locked_error(op.target_id, op.region, other)
         events.append(
             make_event(
                 clock,
                 op,
                 "lock_taken_over",
-                f"Cluster lock of {op.cluster_id} was still held by '{holder}', which "
+                f"Cluster lock of {op.target_id} was still held by '{holder}', which "
                 + ("no longer exists" if other is None else f"is {other.state.value}")
                 + "; taken over",
                 previous_holder=holder,
             )
         )
-        holder = store.acquire_lock(op.cluster_id, op.region, op.id, replace=holder)
-    raise ClusterLocked(f"cluster '{op.cluster_id}' in {op.region}: its lock keeps changing hands; try again", holder)
+        holder = store.acquire_lock(op.target_id, op.region, op.id, replace=holder)
+    raise ClusterLocked(f"cluster '{op.target_id}' in {op.region}: its lock keeps changing hands; try again", holder)
 
 
 def release_lock(store: StateStore, op: Operation) -> None:
     """At a final state. A failure is logged: the next start takes over a lock left by a finished operation."""
     try:
-        store.release_lock(op.cluster_id, op.region, op.id)
+        store.release_lock(op.target_id, op.region, op.id)
     except RdsMaintError as exc:
-        log.warning("lock_not_released", operation_id=op.id, cluster_id=op.cluster_id, error=str(exc))
+        log.warning("lock_not_released", operation_id=op.id, cluster_id=op.target_id, error=str(exc))
 
 
 def force_unlock(store: StateStore, clock: Clock, cluster_id: str, region: str, comment: str | None) -> str | None:

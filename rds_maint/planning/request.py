@@ -48,6 +48,11 @@ class CreateRequest:
     pause_before_steps: list[str]
     wait_timeout: int
 
+    @property
+    def target_id(self) -> str:
+        """What the operation will change and lock (see `Operation.target_id`)."""
+        return self.cluster_id
+
 
 @dataclass(frozen=True)
 class PlanPreview:
