@@ -44,6 +44,8 @@ REGION = "us-east-1"
 CLUSTER = "orders-prod"
 OLD_CLASS = "db.r6g.large"
 NEW_CLASS = "db.r6g.xlarge"
+# The members `FakeWorld.make` seeds: the writer, then two readers.
+WRITER, READER_2, READER_3 = (f"{CLUSTER}-instance-{n}" for n in (1, 2, 3))
 ACCOUNT = "123456789012"
 IN_SYNC, PENDING_REBOOT = "in-sync", "pending-reboot"
 RAM_DISK = Path("/dev/shm")

@@ -3,28 +3,12 @@ record_intervention, fail. What AWS is left as is asserted, not only the operati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from rds_maint.errors import BadInput
 from rds_maint.model import OperationState, Outcome, StepState
 from rds_maint.names import temp_instance_id
-from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, FakeWorld, store_root
-
-WRITER, READER_2, READER_3 = (f"{CLUSTER}-instance-{n}" for n in (1, 2, 3))
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Iterator[Path]:
-    with store_root(tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-def world(root: Path) -> FakeWorld:
-    return FakeWorld.make(root)
+from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, OLD_CLASS, READER_2, READER_3, WRITER, FakeWorld
 
 
 def test_abort_midway_deletes_the_temp_instance_and_restores_the_writer(world: FakeWorld) -> None:

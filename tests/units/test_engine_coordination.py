@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,20 +12,7 @@ from rds_maint.errors import ClusterLocked
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult, StepState
 from rds_maint.names import temp_instance_id
 from rds_maint.store import FileStore
-from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, REGION, FakeWorld, store_root
-
-WRITER = f"{CLUSTER}-instance-1"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Iterator[Path]:
-    with store_root(tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-def world(root: Path) -> FakeWorld:
-    return FakeWorld.make(root)
+from tests.helpers.fake_rds import CLUSTER, NEW_CLASS, REGION, WRITER, FakeWorld
 
 
 class SaveAfter(FileStore):
