@@ -6,10 +6,19 @@ import json
 import re
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from rds_maint.errors import BadInput, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 
-__all__ = ["StateStore", "check_lock_key", "check_operation_id", "check_schema", "decode_record"]
+__all__ = [
+    "StateStore",
+    "check_lock_key",
+    "check_operation_id",
+    "check_schema",
+    "decode_record",
+    "operation_record",
+]
 
 _OPERATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # RDS cluster identifiers (1-63: a letter first, letters, digits, hyphens) and region names.
@@ -81,6 +90,20 @@ def check_schema(value: Any, where: str) -> int:
             f"{where} has schema_version {value}, which no rds-maint writes (versions start at 1); it was left as it is"
         )
     return value
+
+
+def operation_record(raw: bytes, where: str, operation_id: str | None = None) -> Operation:
+    """The operation a stored body holds (its schema checked, an older one migrated by the model), or a
+    StoreError naming the record; with `operation_id`, also that it is that operation's record."""
+    data = decode_record(raw, where)
+    check_schema(data.get("schema_version"), where)
+    try:
+        operation = Operation.model_validate(data)
+    except ValidationError as exc:
+        raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
+    if operation_id is not None and operation.id != operation_id:
+        raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'; it was left as it is")
+    return operation
 
 
 class StateStore(Protocol):

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from rds_maint.errors import StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
-from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
+from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, operation_record
 
 __all__ = [
     "BODY_LIMIT",
@@ -111,15 +111,7 @@ def parse_operation(item: dict[str, Any], where: str, operation_id: str | None =
             raise StoreError(f"{where} has no body; it was left as it is")
     except (zlib.error, KeyError, TypeError) as exc:
         raise StoreError(f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is") from exc
-    data = decode_record(raw, where)
-    check_schema(data.get("schema_version"), where)
-    try:
-        operation = Operation.model_validate(data)
-    except ValidationError as exc:
-        raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
-    if operation_id is not None and operation.id != operation_id:
-        raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'")
-    return operation
+    return operation_record(raw, where, operation_id)
 
 
 def event_item(operation_id: str, version: int, index: int, event: Event) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation
-from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record
+from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record, operation_record
 
 __all__ = ["FileStore"]
 
@@ -78,15 +78,7 @@ class FileStore:
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
         where = f"{self.url} record {path}"
-        data = decode_record(raw, where)
-        check_schema(data.get("schema_version"), where)
-        try:
-            operation = Operation.model_validate(data)
-        except ValidationError as exc:
-            raise StoreError(f"{where} does not hold a valid operation: {exc}") from exc
-        if operation.id != operation_id:
-            raise StoreError(f"{where} holds operation '{operation.id}', not '{operation_id}'; it was left as it is")
-        return operation
+        return operation_record(raw, where, operation_id)
 
     def create(self, operation: Operation, events: list[Event]) -> Operation:
         directory = self._dir(operation.id)
