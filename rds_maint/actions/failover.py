@@ -12,7 +12,7 @@ from rds_maint.errors import NeedsPerson
 from rds_maint.steps.base import NoRecord
 from rds_maint.steps.cluster import FAILOVER, FailoverParams
 
-__all__ = ["Context", "Failover"]
+__all__ = ["Failover"]
 
 Context = ActionContext[FailoverParams, NoRecord]
 

@@ -30,7 +30,7 @@ from rds_maint.parameters import APPLYING, IN_SYNC, is_pending_reboot, parameter
 from rds_maint.snapshots import MemberSnapshot
 from rds_maint.steps.cluster import REBOOT_INSTANCE, RebootInstanceParams, RebootInstanceRecord
 
-__all__ = ["FRESH_SECONDS", "LAG_SETTLE_SECONDS", "REBOOT_WORDS", "Context", "RebootInstance"]
+__all__ = ["FRESH_SECONDS", "LAG_SETTLE_SECONDS", "REBOOT_WORDS", "RebootInstance"]
 
 Context = ActionContext[RebootInstanceParams, RebootInstanceRecord]
 

@@ -32,7 +32,7 @@ from rds_maint.actions.records import arn_name
 from rds_maint.errors import NeedsPerson, PersonAwsError
 from rds_maint.steps.blue_green import SWITCHOVER_BLUE_GREEN, SwitchoverParams, SwitchoverRecord
 
-__all__ = ["CALL", "Context", "SwitchoverBlueGreen"]
+__all__ = ["CALL", "SwitchoverBlueGreen"]
 
 Context = ActionContext[SwitchoverParams, SwitchoverRecord]
 CALL = "SwitchoverBlueGreenDeployment"

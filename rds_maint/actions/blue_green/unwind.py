@@ -35,7 +35,7 @@ from rds_maint.steps.blue_green import (
     UnwindRecord,
 )
 
-__all__ = ["DELETE_CALL", "Context", "UnwindBlueGreen"]
+__all__ = ["DELETE_CALL", "UnwindBlueGreen"]
 
 Context = ActionContext[UnwindParams, UnwindRecord]
 DELETE_CALL = "DeleteBlueGreenDeployment"

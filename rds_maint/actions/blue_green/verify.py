@@ -16,7 +16,7 @@ from rds_maint.steps.blue_green import (
     VerifyUpgradeRecord,
 )
 
-__all__ = ["Context", "VerifyEngineUpgrade", "custom_group", "group_problems"]
+__all__ = ["VerifyEngineUpgrade", "custom_group", "group_problems"]
 
 Context = ActionContext[VerifyUpgradeParams, VerifyUpgradeRecord]
 
