@@ -303,6 +303,9 @@ class Event(BaseModel):
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
     timestamp: datetime
+    # Who caused it, when a person did (an answer, a pause request, a forced unlock): an IAM identity ARN
+    # or `os-user@host`; None for the engine's own steps.
+    actor: str | None = None
 
 
 class StepResult(BaseModel):

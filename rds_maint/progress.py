@@ -9,8 +9,8 @@ from collections.abc import Callable
 import click
 
 from rds_maint.engine import Engine
-from rds_maint.intervention import mask_token
 from rds_maint.model import Operation, Outcome, StepResult, StepState
+from rds_maint.pause_view import show_pause
 
 __all__ = ["MARKS", "MAX_CONFLICT_RETRIES", "Progress", "drive"]
 
@@ -102,14 +102,8 @@ class Progress:
             click.echo(line)
 
     def show_outcome(self, op: Operation, result: StepResult) -> None:
-        if result.outcome is Outcome.INTERVENTION and op.intervention is not None:
-            self.show_waiting_execution(op)
-        elif result.outcome is Outcome.INTERVENTION:
-            click.echo(f"\nPAUSED: {op.pause_reason}")
-            click.echo("Answer with one of:")
-            for action in ("continue", "abort", "rollback", "mark_complete"):
-                click.echo(f"  rds-maint resume {op.id} --action {action}{self.store_flag}")
-            click.echo(f"then: rds-maint run {op.id}{self.store_flag}")
+        if result.outcome is Outcome.INTERVENTION:
+            show_pause(op, self.store_flag)
         elif result.outcome is Outcome.COMPLETED:
             took = ""
             if op.started_at and op.completed_at:
@@ -119,20 +113,6 @@ class Progress:
             click.echo(f"\n{op.id}: {op.state.value}" + (f": {op.error}" if op.error else ""))
         else:
             click.echo(f"\n{op.id}: {op.state.value}; carry on with: rds-maint run {op.id}{self.store_flag}")
-
-    def show_waiting_execution(self, op: Operation) -> None:
-        """A Step Functions execution waits for the answer: answer through it, never around it."""
-        pending = op.intervention
-        assert pending is not None
-        click.echo(f"\nPAUSED: {op.pause_reason}")
-        click.echo("A Step Functions execution waits for the answer; answer through it with one of:")
-        for action in ("continue", "abort", "rollback", "mark_complete"):
-            click.echo(f"  rds-maint respond {op.id} --action {action}{self.store_flag}")
-        click.echo("(`rds-maint resume` sends the same answer through the execution; the execution drives it on.)")
-        when = f"{pending.recorded_at:%Y-%m-%d %H:%M:%S} UTC"
-        click.echo(f"  execution: {pending.execution_arn or 'unknown'}")
-        click.echo(f"  step:      {pending.step_name or '-'} (notice {pending.notifications}, {when})")
-        click.echo(f"  token:     {mask_token(pending.task_token)}")
 
 
 def drive(

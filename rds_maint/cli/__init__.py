@@ -1,8 +1,10 @@
 """`rds-maint`: the local driver. Thin: parse, call the engine, show what happens.
 
-Commands by group: `operations` (plan, create, run, status, list, events, reset, demo, init, unlock)
-and `answers` (resume, respond, start-execution); `common` holds the flags, the engine factory and
-the exit codes (DESIGN section 8: 0 completed, 2 bad input, 3 paused for a person, 1 failed).
+Commands by module: `apply` (plan, create, run), `reports` (status, list, events), `answers`
+(resume, respond), `execution` (start-execution), `admin` (reset, init, unlock), `demo`; `driving`
+runs an operation in this process, `request_flags` builds a request from flags; `common` holds the
+global flags, the engine factory and the exit codes (DESIGN section 8: 0 completed, 2 bad input,
+3 paused for a person, 1 failed).
 Callers that bring their own engine (tests on the simulator) pass `obj=Options(engine_factory=...)`.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from rds_maint.cli import answers, operations
+from rds_maint.cli import admin, answers, apply, demo, execution, reports
 from rds_maint.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, Options, common_options
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "EXIT_PAUSED", "Options", "main"]
@@ -24,18 +26,18 @@ def main() -> None:
 
 
 for command in (
-    operations.plan,
-    operations.create,
-    operations.run,
-    operations.status,
-    operations.list_operations,
-    operations.events,
+    apply.plan,
+    apply.create,
+    apply.run,
+    reports.status,
+    reports.list_operations,
+    reports.events,
     answers.resume,
     answers.respond,
-    answers.start_execution,
-    operations.reset,
-    operations.demo,
-    operations.init,
-    operations.unlock,
+    execution.start_execution,
+    admin.reset,
+    demo.demo,
+    admin.init,
+    admin.unlock,
 ):
     main.add_command(command)

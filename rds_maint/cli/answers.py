@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
-from rds_maint import config, stepfunctions
+from rds_maint import stepfunctions
 from rds_maint.cli import common
-from rds_maint.cli.operations import run_operation
-from rds_maint.engine import parse_request
-from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
-from rds_maint.intervention import Answer, mask_token, pending_intervention, region_of_arn, validate_answer
+from rds_maint.cli.driving import run_operation
+from rds_maint.errors import AnswerRefused
+from rds_maint.intervention import Answer, mask_token, pending_intervention, validate_answer
 from rds_maint.model import Operation, OperationState, Outcome
 
-__all__ = ["respond", "resume", "start_execution"]
+__all__ = ["respond", "resume"]
 
 
 @click.command()
@@ -111,77 +109,5 @@ def respond(operation_id: str, answer: str, comment: str | None) -> None:
         op = common.engine().store.load(operation_id)
         _answer_through_execution(op, checked)
         return common.EXIT_OK
-
-    common.guard(body)
-
-
-@click.command(name="start-execution")
-@common.common_options
-@common.request_options
-@click.argument("operation_id", required=False)
-@click.option(
-    "--state-machine-arn",
-    default=config.state_machine_arn,
-    help="The deployed machine (StateMachineArn output); or RDS_MAINT_STATE_MACHINE_ARN.",
-)
-@click.option("--max-iterations", type=int, help="Loop iterations per execution before a hand-off (1-800).")
-@click.option(
-    "--intervention-timeout", type=int, help="Seconds a notice waits before it is sent again (default 86400)."
-)
-def start_execution(
-    operation_id: str | None,
-    state_machine_arn: str | None,
-    max_iterations: int | None,
-    intervention_timeout: int | None,
-    **kw: Any,
-) -> None:
-    """Start a Step Functions execution: a new operation (same flags as run) or OPERATION_ID."""
-
-    def body() -> int:
-        machine = stepfunctions.check_state_machine_arn(state_machine_arn)
-        engine = common.engine()
-        if operation_id is not None:
-            if any(kw[k] for k in ("op_type", "cluster", "params", "input_file")):
-                raise BadInput("give either an OPERATION_ID or --type/--cluster/--param, not both")
-            op = engine.store.load(operation_id)
-            if op.state.is_final:
-                raise BadInput(f"operation '{op.id}' is {op.state.value}; there is nothing left to drive")
-            cluster_id = op.cluster_id
-            data = stepfunctions.start_input(None, op.id, cluster_id, max_iterations, intervention_timeout)
-        else:
-            request = common.request(**kw)
-            parse_request(request, common.opts().settings().region)  # judge it here; the Lambda checks the cluster
-            cluster_id = str(request["cluster_id"])
-            data = stepfunctions.start_input(request, None, None, max_iterations, intervention_timeout)
-
-        def cluster_of(op_id: str) -> str | None:
-            try:
-                return engine.store.load(op_id).cluster_id
-            except RdsMaintError:
-                return None
-
-        client = stepfunctions.make_client(region_of_arn(machine), common.opts().settings().profile)
-        report = stepfunctions.start(client, machine, data, cluster_id, cluster_of)
-        if common.opts().output == "json":
-            click.echo(
-                json.dumps(
-                    {
-                        "started": report.started,
-                        "execution_arn": report.execution_arn,
-                        "name": report.name,
-                        "input": report.input,
-                        "note": report.note,
-                    },
-                    indent=2,
-                )
-            )
-        elif report.started:
-            click.echo(f"Started execution {report.name}")
-            click.echo(f"  {report.execution_arn}")
-            click.echo(f"Follow it with: aws stepfunctions describe-execution --execution-arn {report.execution_arn}")
-        else:
-            click.echo(f"Not started: {report.note}")
-            click.echo(f"  {report.execution_arn}")
-        return common.EXIT_FAILED if report.conflict else common.EXIT_OK
 
     common.guard(body)

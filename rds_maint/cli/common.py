@@ -32,8 +32,6 @@ __all__ = [
     "guard",
     "opts",
     "print_result",
-    "request",
-    "request_options",
     "store_flag",
 ]
 
@@ -49,6 +47,12 @@ class Options:
         self.region: str | None = None
         self.profile: str | None = None
         self.output = "text"
+        # A rehearsal account's directory (`rds-maint sim create`): the command runs against it, never AWS.
+        self.simulate: str | None = None
+        # Where AWS API calls go instead of the region's endpoint (a local emulator), as aws-cli's flag.
+        self.endpoint_url: str | None = None
+        # Full log and tracebacks on stderr, as aws-cli's --debug.
+        self.debug = False
 
     def settings(self) -> Settings:
         return Settings.from_env(self.store, self.region, self.profile)
@@ -78,6 +82,27 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option("--region", expose_value=False, callback=merge, help="AWS region of the cluster."),
             click.option("--profile", expose_value=False, callback=merge, help="AWS named profile."),
+            click.option(
+                "--simulate",
+                metavar="DIR",
+                expose_value=False,
+                callback=merge,
+                help="Run against the rehearsal account in DIR (rds-maint sim create), never AWS.",
+            ),
+            click.option(
+                "--endpoint-url",
+                expose_value=False,
+                callback=merge,
+                help="Send AWS API calls to this URL (a local emulator) instead of AWS.",
+            ),
+            click.option(
+                "--debug",
+                is_flag=True,
+                default=None,
+                expose_value=False,
+                callback=merge,
+                help="Log every step and AWS call, and show tracebacks.",
+            ),
             click.option(
                 "--output",
                 type=click.Choice(["text", "json"]),
@@ -129,86 +154,6 @@ def guard(fn: Callable[[], int]) -> NoReturn:
     except RdsMaintError as exc:
         fail(str(exc), EXIT_FAILED)
     sys.exit(code)
-
-
-# Parameters that are text even when they look like JSON numbers: an engine version such as 16.10
-# must not become the float 16.1.
-TEXT_PARAMS = frozenset(
-    {"target_engine_version", "db_cluster_parameter_group_name", "db_instance_parameter_group_name"}
-)
-
-
-def parse_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise BadInput(f"--param '{text}' must look like key=value")
-    key, raw = text.split("=", 1)
-    if key.strip() in TEXT_PARAMS:
-        return key.strip(), raw
-    try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    if key == "exclude_instances" and isinstance(value, str):
-        value = [v for v in value.split(",") if v]
-    return key.strip(), value
-
-
-def request(
-    op_type: str | None,
-    cluster: str | None,
-    params: tuple[str, ...],
-    input_file: str | None,
-    pause_before: tuple[str, ...],
-    wait_timeout: int | None,
-) -> dict[str, Any]:
-    if input_file:
-        try:
-            with open(input_file) as handle:
-                data = json.load(handle)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BadInput(f"--input {input_file}: {exc}") from None
-        if isinstance(data, dict) and set(data) == {"params"} and isinstance(data["params"], dict):
-            data = data["params"]  # a start-execution input
-        if not isinstance(data, dict):
-            raise BadInput(f"--input {input_file} must hold a JSON object")
-        request = dict(data)
-    else:
-        request = {}
-    if op_type:
-        request["type"] = op_type
-    if cluster:
-        request["cluster_id"] = cluster
-    region = opts().settings().region
-    if region and (opts().region or "region" not in request):
-        request["region"] = region
-    if params:
-        merged = dict(request.get("params") or {})
-        merged.update(dict(parse_param(p) for p in params))
-        request["params"] = merged
-    if pause_before:
-        request["pause_before_steps"] = list(pause_before)
-    if wait_timeout is not None:
-        request["wait_timeout"] = wait_timeout
-    if "type" not in request:
-        raise BadInput("--type is required (instance_type_change, storage_type_change, engine_upgrade, instance_cycle)")
-    if "cluster_id" not in request:
-        raise BadInput("--cluster is required")
-    return request
-
-
-def request_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            click.option("--type", "op_type", help="Operation type."),
-            click.option("--cluster", help="DB cluster identifier."),
-            click.option("--param", "params", multiple=True, help="Operation parameter key=value (repeatable)."),
-            click.option("--input", "input_file", help="JSON file: a request or a start-execution input."),
-            click.option("--pause-before", multiple=True, help="Pause before this step (name, id or action)."),
-            click.option("--wait-timeout", type=int, help="Seconds a wait may last before it pauses (default 2700)."),
-        ]
-    ):
-        fn = option(fn)
-    return fn
 
 
 def store_flag() -> str:

@@ -61,8 +61,8 @@ class EngineCore:
     def _drop_lease(self, operation_id: str, attempt: str | None) -> None:
         drop_lease(self.store, operation_id, attempt)
 
-    def event(self, op: Operation, type_: str, message: str, **data: Any) -> Event:
-        return make_event(self.clock, op, type_, message, **data)
+    def event(self, op: Operation, type_: str, message: str, *, actor: str | None = None, **data: Any) -> Event:
+        return make_event(self.clock, op, type_, message, actor=actor, **data)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -26,9 +26,12 @@ log = get_logger("rds_maint.engine")
 Listener = Callable[[Operation, Sequence[Event]], None]
 
 
-def make_event(clock: Clock, op: Operation, type_: str, message: str, **data: Any) -> Event:
-    log.info(type_, operation_id=op.id, message=message)
+def make_event(
+    clock: Clock, op: Operation, type_: str, message: str, *, actor: str | None = None, **data: Any
+) -> Event:
+    log.info(type_, operation_id=op.id, message=message, actor=actor)
     return Event(
+        actor=actor,
         id=uuid.uuid4().hex,
         operation_id=op.id,
         type=type_,

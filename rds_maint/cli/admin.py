@@ -1,0 +1,76 @@
+"""`reset`, `init` and `unlock`: an operator moves a paused operation, prepares a store, frees a lock."""
+
+from __future__ import annotations
+
+import click
+
+from rds_maint.cli import common
+from rds_maint.errors import BadInput
+
+__all__ = ["init", "reset", "unlock"]
+
+
+@click.command()
+@common.common_options
+@click.argument("operation_id")
+@click.option("--step", "step_ref", required=True, help="Step id or name to go back (or forward) to.")
+def reset(operation_id: str, step_ref: str) -> None:
+    """Move a paused operation to a step; answer continue to run from there."""
+
+    def body() -> int:
+        engine = common.engine()
+        result = engine.reset(operation_id, step_ref)
+        common.print_result(result)
+        if common.opts().output == "text":
+            click.echo(f"Answer with: rds-maint resume {operation_id} --action continue{common.store_flag()}")
+        return common.exit_code(result)
+
+    common.guard(body)
+
+
+@click.command()
+@common.common_options
+def init() -> None:
+    """Create the store's bucket or table (or directory) with the layout it needs."""
+
+    def body() -> int:
+        from rds_maint.store import init_store
+
+        settings = common.opts().settings()
+        for line in init_store(settings.store_url, settings.region, settings.profile):
+            click.echo(line)
+        return common.EXIT_OK
+
+    common.guard(body)
+
+
+@click.command()
+@common.common_options
+@click.argument("cluster_id")
+@click.option("--force", is_flag=True, help="Release the lock whatever operation holds it.")
+@click.option("--comment", help="Why; kept in the holding operation's event log.")
+def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
+    """Release a cluster's lock (an operator's last resort: the holder is not stopped)."""
+
+    def body() -> int:
+        region = common.opts().settings().region
+        if not region:
+            raise BadInput("--region is required (the cluster's region), or set AWS_REGION")
+        engine = common.engine()
+        holder = engine.lock_holder(cluster_id, region)
+        if holder is None:
+            click.echo(f"Cluster {cluster_id} in {region} is not locked.")
+            return common.EXIT_OK
+        if not force:
+            raise BadInput(
+                f"cluster {cluster_id} in {region} is locked by operation '{holder}'. Releasing it lets another "
+                "operation start while that one may still be changing the cluster; if you are sure, pass --force"
+            )
+        released = engine.force_unlock(cluster_id, region, comment)
+        if released is None:
+            click.echo(f"Cluster {cluster_id} in {region} is not locked (it was released meanwhile).")
+            return common.EXIT_OK
+        click.echo(f"Released the lock of {cluster_id} in {region} held by {released}; recorded on {released}.")
+        return common.EXIT_OK
+
+    common.guard(body)
