@@ -27,6 +27,7 @@ __all__ = [
     "OperationState",
     "OperationType",
     "Outcome",
+    "PauseRequest",
     "ResumeAction",
     "Step",
     "StepProgress",
@@ -247,6 +248,18 @@ class Intervention(BaseModel):
     execution_arn: str | None = None
 
 
+class PauseRequest(BaseModel):
+    """A person asked a running operation to pause at its next step boundary (`rds-maint pause`).
+
+    Kept on the operation, not in the asking process, so that whichever driver takes the next step (this
+    machine's `run`, another's, a Step Functions execution) honours it; the engine clears it when it pauses.
+    """
+
+    actor: str
+    comment: str | None = None
+    at: datetime
+
+
 class Operation(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -273,6 +286,8 @@ class Operation(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     # "abort" or "rollback" while the clean-up steps run; decides the final state.
     unwind: Literal["abort", "rollback"] | None = None
+    # A pause asked for while the operation runs; None in records written before it existed.
+    pause_requested: PauseRequest | None = None
     schema_version: int = SCHEMA_VERSION
 
     @model_validator(mode="after")

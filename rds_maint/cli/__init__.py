@@ -1,7 +1,7 @@
 """`rds-maint`: the local driver. Thin: parse, call the engine, show what happens.
 
 Commands by module: `apply` (plan, create, run), `reports` (status, list, events), `answers`
-(resume, respond), `execution` (start-execution), `admin` (reset, init, unlock), `demo`; `driving`
+(resume, respond), `control` (pause), `execution` (start-execution), `admin` (reset, init, unlock), `demo`; `driving`
 runs an operation in this process, `request_flags` builds a request from flags; `common` holds the
 global flags, the engine factory and the exit codes (DESIGN section 8: 0 completed, 2 bad input,
 3 paused for a person, 1 failed).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from rds_maint.cli import admin, answers, apply, demo, execution, reports
+from rds_maint.cli import admin, answers, apply, control, demo, execution, reports
 from rds_maint.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, Options, common_options
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "EXIT_PAUSED", "Options", "main"]
@@ -34,6 +34,7 @@ for command in (
     reports.events,
     answers.resume,
     answers.respond,
+    control.pause,
     execution.start_execution,
     admin.reset,
     demo.demo,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rds_maint.cli import common, request_flags
+from rds_maint.cli import common, control, request_flags
 from rds_maint.cli.driving import run_operation
 from rds_maint.errors import BadInput
 
@@ -89,6 +89,8 @@ def run(operation_id: str | None, **kw: Any) -> None:
             op_id = engine.create(request_flags.request(**kw)).id
         elif any(kw[k] for k in ("op_type", "cluster", "params", "input_file")):
             raise BadInput("give either an OPERATION_ID or --type/--cluster/--param, not both")
+        else:
+            control.apply_run_flags(engine, op_id, kw)
         return run_operation(engine, op_id, engine.clock.sleep)
 
     common.guard(body)

@@ -1,17 +1,28 @@
-"""`status`, `list` and `events`: what operations there are and what they did. Read only."""
+"""`status`, `list` and `events`: what operations there are, who drives them, what they did. Read only.
+
+Every time is UTC and says so. Whether anything still drives a running operation is read from the record
+alone (`liveness`): a running operation nobody has saved for longer than any driver waits between two
+looks is shown as not driven since then, so a Ctrl-C'd run does not pass for a live one.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
 
 from rds_maint.cli import common
+from rds_maint.cli.liveness import Liveness, liveness
+from rds_maint.cli.times import duration, utc
+from rds_maint.cli.watch import watch
+from rds_maint.engine import Engine
 from rds_maint.errors import BadInput
 from rds_maint.intervention import mask_token
-from rds_maint.model import Operation, OperationState
-from rds_maint.progress import Progress
+from rds_maint.model import Operation, OperationState, Step, StepState
+from rds_maint.pause_view import show_pause
+from rds_maint.progress import MARKS
 
 __all__ = ["events", "list_operations", "status"]
 
@@ -19,17 +30,37 @@ __all__ = ["events", "list_operations", "status"]
 @click.command()
 @common.common_options
 @click.argument("operation_id")
-def status(operation_id: str) -> None:
-    """Show an operation: state, steps, what it waits for."""
+@click.option("--watch", "follow", is_flag=True, help="Follow it until it completes, fails or pauses.")
+@click.option(
+    "--interval",
+    type=click.IntRange(min=1),
+    help="Seconds between looks with --watch (default 5).",
+)
+def status(operation_id: str, follow: bool, interval: int | None) -> None:
+    """Show an operation: state, times, steps with their durations, what it waits for.
+
+    With --watch, follow it as it goes (whichever process drives it) until it completes, fails or
+    pauses; Ctrl-C stops watching and changes nothing.
+
+    \b
+    Examples:
+      rds-maint status orders-prod-20261202-021400-a1b2c3
+      rds-maint status orders-prod-20261202-021400-a1b2c3 --watch --interval 10
+    """
 
     def body() -> int:
+        if interval is not None and not follow:
+            raise BadInput("--interval goes with --watch")
         engine = common.engine()
         op = engine.store.load(operation_id)
         result = engine.report(op)
         if common.opts().output == "json":
-            click.echo(json.dumps({"operation": _public(op), "result": result.to_dict()}, indent=2))
+            if not follow:
+                click.echo(json.dumps({"operation": _public(op), "result": result.to_dict()}, indent=2))
         else:
-            Progress(engine, op.id, store_flag=common.store_flag()).show_operation(op)
+            _show_status(engine, op)
+        if follow:
+            return watch(engine, op, interval or 5, lambda end: _show_status(engine, end))
         return common.exit_code(result) if op.state is not OperationState.RUNNING else common.EXIT_OK
 
     common.guard(body)
@@ -43,41 +74,123 @@ def _public(op: Operation) -> dict[str, Any]:
     return data
 
 
+def _show_status(engine: Engine, op: Operation) -> None:
+    now = engine.clock.now()
+    state = liveness(op, now, engine.poll_policy.max_seconds)
+    click.echo(f"Operation {op.id}: {op.type.value} on {op.target_id} ({op.region}), {state.state_text}")
+    click.echo(f"  created:   {utc(op.created_at)}")
+    if op.started_at is not None:
+        end = op.completed_at or now
+        took = "took" if op.completed_at else "elapsed"
+        click.echo(f"  started:   {utc(op.started_at)} ({took} {duration((end - op.started_at).total_seconds())})")
+    if op.completed_at is not None:
+        click.echo(f"  ended:     {utc(op.completed_at)}")
+    click.echo(f"  driven by: {state.driver}; last saved {utc(op.updated_at)}")
+    if op.pause_requested is not None and not op.state.is_final:
+        asked = op.pause_requested
+        said = f": {asked.comment}" if asked.comment else ""
+        click.echo(f"  pause asked for by {asked.actor} at {utc(asked.at)}{said}")
+    for note in op.context.get("notes", []):
+        click.echo(f"  note: {note}")
+    for index, step in enumerate(op.steps):
+        pointer = "*" if index == op.current_step_index and not op.state.is_final else " "
+        took = _step_time(step, now)
+        line = f" {pointer}[{MARKS[step.state]}] {index + 1:2d}. {step.name}: {step.description}"
+        click.echo(f"{line}  ({took})" if took else line)
+        if step.state is StepState.WAITING and step.wait_condition:
+            click.echo(f"            waiting for {step.wait_condition}")
+    if op.state is OperationState.PAUSED:
+        show_pause(op, common.store_flag())
+    elif op.state.is_final:
+        click.echo(f"\n{op.id}: {op.state.value}" + (f": {op.error}" if op.error else ""))
+
+
+def _step_time(step: Step, now: datetime) -> str:
+    """How long a step took, or has taken so far."""
+    if step.started_at is None:
+        return ""
+    if step.completed_at is not None:
+        return f"took {duration((step.completed_at - step.started_at).total_seconds())}"
+    if step.state in (StepState.IN_PROGRESS, StepState.WAITING):
+        return f"{duration((now - step.started_at).total_seconds())} so far"
+    return ""
+
+
 @click.command(name="list")
 @common.common_options
 @click.option("--cluster", help="Only operations on this cluster.")
 @click.option("--state", help="Only operations in this state.")
 def list_operations(cluster: str | None, state: str | None) -> None:
-    """List operations in the store."""
+    """List operations in the store: what, where, state, who drives it, age, current step.
+
+    A running operation that nothing has driven for a while (a run stopped with Ctrl-C, a machine that
+    went away) shows as "running (not driven since 02:14 UTC)"; carry it on with rds-maint run OPERATION_ID.
+
+    \b
+    Examples:
+      rds-maint list
+      rds-maint list --cluster orders-prod --state paused --output json
+    """
 
     def body() -> int:
         if state is not None and state not in {s.value for s in OperationState}:
             allowed = ", ".join(s.value for s in OperationState)
             raise BadInput(f"--state {state!r} is not an operation state (expected one of: {allowed})")
-        ops: list[Operation] = common.engine().store.list_operations(cluster_id=cluster or None, state=state or None)
+        engine = common.engine()
+        ops: list[Operation] = engine.store.list_operations(cluster_id=cluster or None, state=state or None)
         ops = [o for o in ops if (not cluster or o.cluster_id == cluster) and (not state or o.state.value == state)]
+        now = engine.clock.now()
+        rows = [_summary(o, liveness(o, now, engine.poll_policy.max_seconds), now) for o in ops]
         if common.opts().output == "json":
-            click.echo(json.dumps([_summary(o) for o in ops], indent=2))
-        elif not ops:
+            click.echo(json.dumps(rows, indent=2))
+        elif not rows:
             click.echo("No operations.")
         else:
-            for o in ops:
-                s = _summary(o)
-                click.echo(f"{s['id']}  {s['type']:<22} {s['cluster_id']:<24} {s['state']:<12} {s['step'] or '-'}")
+            _table(rows)
         return common.EXIT_OK
 
     common.guard(body)
 
 
-def _summary(op: Operation) -> dict[str, Any]:
+COLUMNS = (
+    ("ID", "id"),
+    ("TYPE", "type"),
+    ("TARGET", "target"),
+    ("REGION", "region"),
+    ("STATE", "state_text"),
+    ("DRIVER", "driver"),
+    ("AGE", "age"),
+    ("STEP", "step_text"),
+)
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    widths = [max(len(title), *(len(str(row[key])) for row in rows)) for title, key in COLUMNS]
+    lines = [[title for title, _ in COLUMNS], *([str(row[key]) for _, key in COLUMNS] for row in rows)]
+    for cells in lines:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+
+
+def _summary(op: Operation, state: Liveness, now: datetime) -> dict[str, Any]:
     step = op.current_step
+    number = op.current_step_index + 1 if step else None
     return {
         "id": op.id,
         "type": op.type.value,
+        "target": op.target_id,
         "cluster_id": op.cluster_id,
+        "region": op.region,
         "state": op.state.value,
-        "step": step.name if step else None,
+        "state_text": state.state_text,
+        "driver": state.driver,
+        "not_driven_since": state.idle_since.isoformat() if state.idle_since else None,
+        "created_at": op.created_at.isoformat(),
         "updated_at": op.updated_at.isoformat(),
+        "age": duration((now - op.created_at).total_seconds()),
+        "age_seconds": int((now - op.created_at).total_seconds()),
+        "step": step.name if step else None,
+        "step_number": number,
+        "step_text": f"{number}/{len(op.steps)} {step.name}" if step and not op.state.is_final else "-",
     }
 
 
@@ -85,15 +198,23 @@ def _summary(op: Operation) -> dict[str, Any]:
 @common.common_options
 @click.argument("operation_id")
 def events(operation_id: str) -> None:
-    """Show an operation's event log."""
+    """Show an operation's event log: when (UTC), what, who (for what a person did).
+
+    \b
+    Examples:
+      rds-maint events orders-prod-20261202-021400-a1b2c3
+      rds-maint events orders-prod-20261202-021400-a1b2c3 --output json
+    """
 
     def body() -> int:
         found = common.engine().store.events(operation_id)
         if common.opts().output == "json":
             click.echo(json.dumps([e.model_dump(mode="json") for e in found], indent=2))
-        else:
-            for e in found:
-                click.echo(f"{e.timestamp:%Y-%m-%d %H:%M:%S}  {e.type:<24} {e.message}")
+            return common.EXIT_OK
+        who = max([len("ACTOR"), *(len(e.actor or "-") for e in found)])
+        click.echo(f"{'TIME':<23}  {'EVENT':<24} {'ACTOR':<{who}}  MESSAGE")
+        for e in found:
+            click.echo(f"{utc(e.timestamp):<23}  {e.type:<24} {e.actor or '-':<{who}}  {e.message}")
         return common.EXIT_OK
 
     common.guard(body)

@@ -12,19 +12,21 @@ Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rds_maint.config import Settings
 from rds_maint.engine import advance as _advance
 from rds_maint.engine import answers as _answers
+from rds_maint.engine import control as _control
 from rds_maint.engine import coordination as _coordination
+from rds_maint.engine.control import PauseAnswer
 from rds_maint.engine.coordination import LEASE_SECONDS
 from rds_maint.engine.core import AttemptHook, EngineCore
 from rds_maint.engine.events import Listener, tell_listeners
 from rds_maint.engine.schedule import LEASE_POLL_SECONDS
 from rds_maint.log import get_logger
-from rds_maint.model import Operation, OperationState, Outcome, StepResult
+from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "Listener",
+    "PauseAnswer",
     "PlanPreview",
     "parse_request",
 ]
@@ -129,6 +132,25 @@ class Engine(EngineCore):
     def fail(self, operation_id: str, error: Any, cause: Any = None) -> StepResult:
         """The state machine caught an error: make the store say so instead of `running`."""
         return _answers.fail(self, operation_id, error, cause)
+
+    # -- a person's requests while it runs ---------------------------------------------------
+
+    def update_settings(
+        self,
+        operation_id: str,
+        *,
+        wait_timeout: int | None = None,
+        pause_before: Sequence[str] = (),
+        actor: str | None = None,
+    ) -> list[Event]:
+        """A new wait timeout or pauses before later steps of an existing operation; the events saved."""
+        return _control.update_settings(
+            self, operation_id, wait_timeout=wait_timeout, pause_before=pause_before, actor=actor
+        )
+
+    def request_pause(self, operation_id: str, *, actor: str, comment: str | None = None) -> PauseAnswer:
+        """Ask the operation to pause at its next step boundary, whichever process drives it."""
+        return _control.request_pause(self, operation_id, actor=actor, comment=comment)
 
     # -- cluster lock -----------------------------------------------------------------------
 

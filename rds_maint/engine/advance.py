@@ -14,6 +14,7 @@ from typing import Any
 
 from rds_maint.actions import ACTIONS, Action, ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.base import record_dict
+from rds_maint.engine.control import honour_pause_request
 from rds_maint.engine.coordination import clear_lease, grant_lease, lease_remaining
 from rds_maint.engine.core import EngineCore
 from rds_maint.engine.events import disruption_event, is_disruptive_step, note_events
@@ -93,6 +94,9 @@ def _call(
 
 def _start(core: EngineCore, op: Operation, step: Step, events: list[Event], now: datetime) -> StepResult | None:
     """A pending step starts; a result means this call ends here (a requested pause, a disruption notice)."""
+    if op.pause_requested is not None:  # `rds-maint pause`: this is the step boundary it waits for
+        honour_pause_request(core, op, step, events)
+        return core.save_and_report(op, events, Outcome.INTERVENTION)
     if _pause_requested(op, step):
         core.pause(op, f"Paused before step '{step.name}' ({step.description}), as pause_before_steps asked", events)
         return core.save_and_report(op, events, Outcome.INTERVENTION)
