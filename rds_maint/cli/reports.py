@@ -85,7 +85,7 @@ def _show_status(engine: Engine, op: Operation) -> None:
         click.echo(f"  started:   {utc(op.started_at)} ({took} {duration((end - op.started_at).total_seconds())})")
     if op.completed_at is not None:
         click.echo(f"  ended:     {utc(op.completed_at)}")
-    click.echo(f"  driven by: {state.driver}; last saved {utc(op.updated_at)}")
+    click.echo(f"  driver:    {state.driver}; last saved {utc(op.updated_at)}")
     if op.pause_requested is not None and not op.state.is_final:
         asked = op.pause_requested
         said = f": {asked.comment}" if asked.comment else ""

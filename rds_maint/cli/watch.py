@@ -21,13 +21,14 @@ __all__ = ["watch"]
 
 
 def watch(engine: Engine, op: Operation, interval: int, show_end: Callable[[Operation], None]) -> int:
-    """Print each new event and the state line until `op` is final or paused; the exit code of where it ended.
+    """Print each new event, and the state line when it moves, until `op` is final or paused; the exit code.
 
     `show_end` shows the operation as `status` does when the watch ends (text output only).
     """
     as_json = common.opts().output == "json"
     seen = len(engine.store.events(op.id))
     version: int | None = op.version
+    where = _where(op)
     try:
         while not (op.state.is_final or op.state is OperationState.PAUSED):
             engine.clock.sleep(interval)
@@ -39,7 +40,9 @@ def watch(engine: Engine, op: Operation, interval: int, show_end: Callable[[Oper
             for event in found[seen:]:
                 _show_event(event, as_json)
             seen = len(found)
-            _show_state(engine, op, as_json)
+            if _where(op) != where:  # a check that changed nothing but the record's version is not news
+                where = _where(op)
+                _show_state(engine, op, as_json)
     except KeyboardInterrupt:
         click.echo(f"\nStopped watching {op.id}; the operation itself carries on as it was.", err=True)
         return common.EXIT_OK
@@ -49,6 +52,11 @@ def watch(engine: Engine, op: Operation, interval: int, show_end: Callable[[Oper
     else:
         show_end(op)
     return common.exit_code(result)
+
+
+def _where(op: Operation) -> tuple[str, int, str | None]:
+    step = op.current_step
+    return op.state.value, op.current_step_index, step.state.value if step else None
 
 
 def _show_event(event: Event, as_json: bool) -> None:

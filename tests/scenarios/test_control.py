@@ -1,0 +1,315 @@
+"""Steering an operation under way as an operator does: new flags on `run OP`, `pause` from elsewhere, `--watch`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+from click.testing import CliRunner, Result
+
+from rds_maint import wiring
+from rds_maint.cli import Options, main
+from rds_maint.cli.control import actor
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
+from rds_maint.engine.coordination import grant_lease
+from rds_maint.model import Event, Operation, OperationState, StepState
+from rds_maint.progress import drive
+from rds_maint.store import StateStore, open_store
+from rds_sim import VirtualClock
+from tests.helpers.world import CLUSTER, REGION, World
+
+TARGET = "db.r6g.xlarge"
+CREATE = [
+    "create",
+    "--type",
+    "instance_type_change",
+    "--cluster",
+    CLUSTER,
+    "--region",
+    REGION,
+    "--param",
+    f"target_instance_type={TARGET}",
+]
+
+
+def cli(world: World, *args: str) -> Result:
+    return world.cli([*args, "--store", world.store_url])
+
+
+def created(world: World) -> Operation:
+    made = cli(world, *CREATE)
+    assert made.exit_code == 0, made.output
+    [op] = world.store.list_operations()
+    return op
+
+
+def advance_until(world: World, engine: Engine, op_id: str, done: Callable[[Operation], bool]) -> Operation:
+    """Drive as a `run` would, one engine call at a time, and stop (as if between two calls) once `done`."""
+    for _ in range(200):
+        op = world.store.load(op_id)
+        if done(op):
+            return op
+        result = engine.advance(op_id)
+        world.clock.sleep(result.wait_seconds)
+    raise AssertionError("the operation never got there")
+
+
+def temp_instance(world: World, op: Operation) -> str:
+    return str(world.store.load(op.id).context["temp_instance_id"])
+
+
+# -- run OPERATION_ID with new flags ------------------------------------------------------------------
+
+
+def test_run_with_an_id_applies_a_new_wait_timeout_and_pause_saved_with_who_asked(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = created(world)
+    ran = cli(world, "run", op.id, "--wait-timeout", "3600", "--pause-before", "failback")
+    assert ran.exit_code == 3, ran.output
+    assert f"Wait timeout changed from 45 min to 60 min by {actor()}" in ran.output
+    assert f"Will pause before step 7 'failback' as {actor()} asked" in ran.output
+    assert "PAUSED:" in ran.output
+
+    stored = world.store.load(op.id)
+    assert stored.wait_timeout == 3600 and "failback" in stored.pause_before_steps
+    assert stored.state is OperationState.PAUSED and stored.current_step.name == "failback"  # type: ignore[union-attr]
+    changes = [e for e in world.store.events(op.id) if e.type in ("wait_timeout_changed", "pause_before_added")]
+    assert [(e.type, e.actor) for e in changes] == [
+        ("wait_timeout_changed", actor()),
+        ("pause_before_added", actor()),
+    ]
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == temp_instance(world, op), "paused before the failback: the temp instance still writes"
+
+
+def test_run_with_an_id_refuses_flags_that_cannot_apply_and_changes_nothing(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = created(world)
+    world.engine.start(op.id)
+    advance_until(world, world.engine, op.id, lambda o: o.current_step_index == 2)  # steps 1 and 2 done
+    before = world.store.load(op.id)
+    calls = len(world.sim.calls)
+
+    cases = {
+        ("--wait-timeout", "5"): "wait timeout must be a whole number of seconds between 60 and 86400 (got 5)",
+        (
+            "--pause-before",
+            "create_temp_instance",
+        ): "cannot pause before step 2 'create_temp_instance': it is completed",
+        ("--pause-before", "no_such_step"): "no step 'no_such_step' in operation",
+    }
+    for flags, message in cases.items():
+        refused = cli(world, "run", op.id, *flags)
+        assert refused.exit_code == 2, refused.output
+        assert message in refused.output
+    after = world.store.load(op.id)
+    assert after.version == before.version and after.wait_timeout == before.wait_timeout
+    assert len(world.store.events(op.id)) == len(world.store.events(before.id))
+    assert len(world.sim.calls) == calls, "a refused run never drives the operation"
+
+    both = cli(world, "run", op.id, "--cluster", CLUSTER)
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_run_with_an_id_refuses_new_flags_on_a_finished_operation(world: World, cluster_1w2r: list[str]) -> None:
+    op = created(world)
+    assert cli(world, "run", op.id).exit_code == 0
+    refused = cli(world, "run", op.id, "--wait-timeout", "3600")
+    assert refused.exit_code == 2
+    assert f"operation '{op.id}' is completed; its settings can no longer change" in refused.output
+    assert world.store.load(op.id).wait_timeout == 2700
+
+
+# -- pause from another process ----------------------------------------------------------------------------
+
+
+def test_pause_from_another_process_stops_at_the_next_step_boundary_then_resume_finishes(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = created(world)
+    first = world.new_engine()  # the process that drives it
+    first.start(op.id)
+    waiting = advance_until(
+        world, first, op.id, lambda o: o.current_step is not None and o.current_step.state is StepState.WAITING
+    )
+    assert waiting.current_step_index == 1  # creating the temp instance, mid-step
+
+    asked = cli(world, "pause", op.id, "--comment", "app team sees errors")  # a second machine
+    assert asked.exit_code == 0, asked.output
+    assert f"Pause asked for by {actor()} (app team sees errors): pauses before step 3 'failover_to_temp'" in (
+        asked.output
+    )
+    assert world.store.load(op.id).state is OperationState.RUNNING, "the step under way is never cut short"
+
+    result = drive(first, op.id, world.clock.sleep)
+    assert result.outcome.value == "intervention"
+    paused = world.store.load(op.id)
+    assert paused.pause_reason == f"Paused before step 3 'failover_to_temp', as {actor()} asked: app team sees errors"
+    assert [s.state for s in paused.steps[:3]] == [StepState.COMPLETED, StepState.COMPLETED, StepState.PENDING]
+    assert paused.pause_requested is None
+    temp = temp_instance(world, op)
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == f"{CLUSTER}-instance-1" and view.members[temp].status == "available"
+    assert "FailoverDBCluster" not in world.mutating_calls()
+
+    again = cli(world, "pause", op.id)
+    assert again.exit_code == 0 and f"Operation {op.id} is already paused" in again.output
+    shown = cli(world, "status", op.id)
+    assert f"PAUSED: Paused before step 3 'failover_to_temp', as {actor()} asked" in shown.output
+
+    assert cli(world, "resume", op.id, "--action", "continue").exit_code == 0
+    finished = cli(world, "run", op.id)
+    assert finished.exit_code == 0, finished.output
+    view = world.sim.cluster_view(CLUSTER)
+    assert view.writer == f"{CLUSTER}-instance-1" and temp not in view.members
+    assert {m.instance_class for m in view.members.values()} == {TARGET}
+
+    late = cli(world, "pause", op.id)
+    assert late.exit_code == 2 and f"operation '{op.id}' is completed; there is nothing to pause" in late.output
+
+
+def test_a_pause_asked_for_reaches_an_operation_the_lambda_drives(world: World, cluster_1w2r: list[str]) -> None:
+    op = created(world)
+    assert world.handler({"action": "start", "operation_id": op.id})["outcome"] == "continue"
+    assert world.handler({"action": "step", "operation_id": op.id})["step_name"] == "check_cluster"
+    asked = cli(world, "pause", op.id, "--output", "json")
+    assert asked.exit_code == 0
+    assert json.loads(asked.output)["pause_requested"] is True
+
+    answer = world.handler({"action": "step", "operation_id": op.id})
+    assert answer["needs_intervention"] is True and answer["step_name"] == "create_temp_instance"
+    assert answer["pause_reason"] == f"Paused before step 2 'create_temp_instance', as {actor()} asked"
+    assert world.mutating_calls() == [], "paused before the first step that changes AWS"
+
+
+def test_a_pause_request_waits_for_the_step_another_process_is_running(world: World, cluster_1w2r: list[str]) -> None:
+    """The step lease says another process is inside a step's action: the request is saved after its save."""
+    op = created(world)
+    world.engine.start(op.id)
+    running = world.store.load(op.id)
+    step = running.steps[0]
+    step.state = StepState.IN_PROGRESS
+    grant_lease(step, world.clock.now(), 900)
+    world.store.save(running, [])
+
+    def holder_finishes() -> None:  # the holder's save ends its lease, as the engine's save after `run` does
+        held = world.store.load(op.id)
+        held.steps[0].progress.lease_attempt = held.steps[0].progress.lease_until = None
+        world.store.save(held, [])
+
+    clock = SleepHook(world.clock, holder_finishes)
+    asked = cli_with(world, clock, "pause", op.id)
+    assert asked.exit_code == 0, asked.output
+    assert clock.sleeps >= 1, "it waited for the lease"
+    [request] = [e for e in world.store.events(op.id) if e.type == "pause_requested"]
+    assert request.message.endswith("pauses before step 2 'create_temp_instance'")
+
+
+# -- status --watch -----------------------------------------------------------------------------------------
+
+
+class SleepHook:
+    """The watching process's clock: time passes as it waits, and meanwhile `between` happens elsewhere."""
+
+    def __init__(self, clock: VirtualClock, between: Callable[[], None], limit: int = 2000) -> None:
+        self.clock, self.between, self.limit, self.sleeps = clock, between, limit, 0
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        assert self.sleeps <= self.limit, "watched for too long"
+        self.clock.sleep(seconds)
+        self.between()
+
+
+def cli_with(world: World, clock: SleepHook, *args: str, store: StateStore | None = None) -> Result:
+    """`rds-maint ARGS` in a process whose clock is `clock` (and, if given, whose store is `store`)."""
+
+    def engine_for(settings: Settings) -> Engine:
+        opened = store or open_store(settings.store_url or world.store_url)
+        return wiring.build_engine(settings, clock=clock, client_factory=world.client_factory, store=opened)
+
+    return CliRunner().invoke(main, [*args, "--store", world.store_url], obj=Options(engine_factory=engine_for))
+
+
+def driven_elsewhere(world: World, op_id: str) -> Callable[[], None]:
+    """Another process's `run`: one engine call per look of the watcher."""
+    other = world.new_engine()
+
+    def one_call() -> None:
+        if not world.store.load(op_id).state.is_final:
+            other.advance(op_id)
+
+    return one_call
+
+
+def test_status_watch_follows_until_the_pause_then_until_completion(world: World, cluster_1w2r: list[str]) -> None:
+    op = created(world)
+    cli(world, "run", op.id, "--pause-before", "check_cluster")  # paused before its first step
+    cli(world, "resume", op.id, "--action", "continue")
+    world.engine.update_settings(op.id, pause_before=["failback"])
+
+    watched = cli_with(world, SleepHook(world.clock, driven_elsewhere(world, op.id)), "status", op.id, "--watch")
+    assert watched.exit_code == 3, watched.output
+    out = watched.output
+    assert out.startswith(f"Operation {op.id}: instance_type_change on {CLUSTER} ({REGION}), running")
+    assert "UTC  Step create_temp_instance: Temp instance" in out, "each new event, with its time and zone"
+    assert f"UTC  {op.id}: running at step 3 'failover_to_temp'" in out, "the state line as it moves"
+    assert "PAUSED:" in out, out
+    assert world.store.load(op.id).current_step.name == "failback"  # type: ignore[union-attr]
+
+    cli(world, "resume", op.id, "--action", "continue")
+    hook = SleepHook(world.clock, driven_elsewhere(world, op.id))
+    followed = cli_with(world, hook, "status", op.id, "--watch", "--interval", "30", "--output", "json")
+    assert followed.exit_code == 0, followed.output
+    lines = [json.loads(line) for line in followed.output.splitlines()]
+    assert lines[-1]["outcome"] == "completed"
+    assert any(line.get("event", {}).get("type") == "operation_completed" for line in lines)
+    assert world.sim.cluster_view(CLUSTER).writer == f"{CLUSTER}-instance-1"
+
+
+class CountingStore:
+    """The watcher's store, counting how often it reads the event log."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store, self.event_reads = store, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def events(self, operation_id: str) -> list[Event]:
+        self.event_reads += 1
+        return self.store.events(operation_id)
+
+
+def test_status_watch_reads_the_events_only_when_the_operation_changed_and_ctrl_c_stops_it(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = created(world)
+    world.engine.start(op.id)
+    before = world.store.load(op.id)
+
+    def ctrl_c_at_the_tenth_look() -> None:
+        if hook.sleeps == 10:
+            raise KeyboardInterrupt
+
+    hook = SleepHook(world.clock, ctrl_c_at_the_tenth_look)
+    counting = CountingStore(open_store(world.store_url))
+    stopped = cli_with(world, hook, "status", op.id, "--watch", store=cast(StateStore, counting))
+    assert stopped.exit_code == 0, stopped.output
+    assert f"Stopped watching {op.id}; the operation itself carries on" in stopped.output
+    assert counting.event_reads == 1, "nothing changed in 10 looks: the event log was read once, at the start"
+    assert world.store.load(op.id).version == before.version, "watching changes nothing"
+
+
+def test_status_interval_without_watch_is_refused(world: World, cluster_1w2r: list[str]) -> None:
+    op = created(world)
+    refused = cli(world, "status", op.id, "--interval", "10")
+    assert refused.exit_code == 2 and "--interval goes with --watch" in refused.output
