@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from rds_maint.cli import common
+from rds_maint.cli.liveness import liveness
+from rds_maint.cli.times import clock_utc
 from rds_maint.engine import Engine
 
 __all__ = ["actor", "apply_run_flags", "pause"]
@@ -62,7 +64,9 @@ def pause(operation_id: str, comment: str | None) -> None:
     """
 
     def body() -> int:
-        answer = common.engine().request_pause(operation_id, actor=actor(), comment=comment)
+        engine = common.engine()
+        before = liveness(engine.store.load(operation_id), engine.clock.now(), engine.poll_policy.max_seconds)
+        answer = engine.request_pause(operation_id, actor=actor(), comment=comment)
         op = answer.operation
         if common.opts().output == "json":
             click.echo(
@@ -78,6 +82,11 @@ def pause(operation_id: str, comment: str | None) -> None:
             )
         else:
             click.echo(answer.message)
+            if answer.requested and before.idle_since is not None:
+                click.echo(
+                    f"Nothing has driven it since {clock_utc(before.idle_since, engine.clock.now())}: it pauses "
+                    f"there when it is carried on (rds-maint run {op.id}{common.store_flag()})."
+                )
             click.echo(f"Follow it with: rds-maint status {op.id} --watch{common.store_flag()}")
         return common.EXIT_OK
 

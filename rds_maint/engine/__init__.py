@@ -7,7 +7,8 @@ in-memory fake. Every state change is saved before it is reported.
 `Engine` is a facade over the parts: the planner (`rds_maint.planning`: request, describe,
 preflight, plan), `advance` (the loop and its error mapping), `answers` (resume, reset and the
 Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a final state),
-`coordination` (step lease, cluster lock), `schedule` (every interval and timeout) and `events`.
+`coordination` (step lease, cluster lock), `schedule` (every interval and timeout), `events`, and
+`control` (a person's requests while it runs: new settings, a pause at the next step boundary).
 """
 
 from __future__ import annotations

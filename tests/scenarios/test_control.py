@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, cast
 
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from rds_maint import wiring
-from rds_maint.cli import Options, main
 from rds_maint.cli.control import actor
-from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.engine.coordination import grant_lease
 from rds_maint.model import Event, Operation, OperationState, StepState
 from rds_maint.progress import drive
 from rds_maint.store import StateStore, open_store
-from rds_sim import VirtualClock
+from tests.helpers.steered_clock import SleepHook, cli_with
 from tests.helpers.world import CLUSTER, REGION, World
 
 TARGET = "db.r6g.xlarge"
@@ -213,32 +209,6 @@ def test_a_pause_request_waits_for_the_step_another_process_is_running(world: Wo
 # -- status --watch -----------------------------------------------------------------------------------------
 
 
-class SleepHook:
-    """The watching process's clock: time passes as it waits, and meanwhile `between` happens elsewhere."""
-
-    def __init__(self, clock: VirtualClock, between: Callable[[], None], limit: int = 2000) -> None:
-        self.clock, self.between, self.limit, self.sleeps = clock, between, limit, 0
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps += 1
-        assert self.sleeps <= self.limit, "watched for too long"
-        self.clock.sleep(seconds)
-        self.between()
-
-
-def cli_with(world: World, clock: SleepHook, *args: str, store: StateStore | None = None) -> Result:
-    """`rds-maint ARGS` in a process whose clock is `clock` (and, if given, whose store is `store`)."""
-
-    def engine_for(settings: Settings) -> Engine:
-        opened = store or open_store(settings.store_url or world.store_url)
-        return wiring.build_engine(settings, clock=clock, client_factory=world.client_factory, store=opened)
-
-    return CliRunner().invoke(main, [*args, "--store", world.store_url], obj=Options(engine_factory=engine_for))
-
-
 def driven_elsewhere(world: World, op_id: str) -> Callable[[], None]:
     """Another process's `run`: one engine call per look of the watcher."""
     other = world.new_engine()
@@ -313,3 +283,19 @@ def test_status_interval_without_watch_is_refused(world: World, cluster_1w2r: li
     op = created(world)
     refused = cli(world, "status", op.id, "--interval", "10")
     assert refused.exit_code == 2 and "--interval goes with --watch" in refused.output
+
+
+def test_pausing_an_operation_nothing_drives_says_when_it_will_pause(world: World, cluster_1w2r: list[str]) -> None:
+    op = created(world)
+    world.engine.start(op.id)
+    advance_until(world, world.engine, op.id, lambda o: o.current_step_index == 1)
+    left = world.store.load(op.id).updated_at
+    world.clock.advance(30 * 60)  # the run that drove it was stopped
+
+    asked = cli(world, "pause", op.id)
+    assert asked.exit_code == 0, asked.output
+    assert f"Nothing has driven it since {left:%H:%M} UTC: it pauses there when it is carried on" in asked.output
+    resumed = cli(world, "run", op.id)
+    assert resumed.exit_code == 3, resumed.output
+    assert world.store.load(op.id).pause_reason == f"Paused before step 2 'create_temp_instance', as {actor()} asked"
+    assert world.mutating_calls() == []
