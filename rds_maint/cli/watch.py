@@ -23,15 +23,19 @@ __all__ = ["watch"]
 def watch(engine: Engine, op: Operation, interval: int, show_end: Callable[[Operation], None]) -> int:
     """Print each new event, and the state line when it moves, until `op` is final or paused; the exit code.
 
-    `show_end` shows the operation as `status` does when the watch ends (text output only).
+    `show_end` shows the operation as `status` does when the watch ends after a look (text output only).
     """
     as_json = common.opts().output == "json"
     seen = len(engine.store.events(op.id))
     version: int | None = op.version
     where = _where(op)
+    looked = False
+    if as_json:
+        _show_state(engine, op, as_json)
     try:
         while not (op.state.is_final or op.state is OperationState.PAUSED):
             engine.clock.sleep(interval)
+            looked = True
             op = engine.store.load(op.id)
             if op.version == version:
                 continue
@@ -49,7 +53,7 @@ def watch(engine: Engine, op: Operation, interval: int, show_end: Callable[[Oper
     result = engine.report(op)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
-    else:
+    elif looked:  # the caller showed it as it was when the watch began
         show_end(op)
     return common.exit_code(result)
 

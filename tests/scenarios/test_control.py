@@ -240,9 +240,13 @@ def test_status_watch_follows_until_the_pause_then_until_completion(world: World
     followed = cli_with(world, hook, "status", op.id, "--watch", "--interval", "30", "--output", "json")
     assert followed.exit_code == 0, followed.output
     lines = [json.loads(line) for line in followed.output.splitlines()]
+    assert lines[0]["state"] == "running" and lines[0]["step_name"] == "failback"
     assert lines[-1]["outcome"] == "completed"
     assert any(line.get("event", {}).get("type") == "operation_completed" for line in lines)
     assert world.sim.cluster_view(CLUSTER).writer == f"{CLUSTER}-instance-1"
+
+    ended = cli(world, "status", op.id, "--watch")  # nothing left to follow: shown once, at once
+    assert ended.exit_code == 0 and ended.output.count(f"Operation {op.id}:") == 1
 
 
 class CountingStore:
