@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 from click.testing import Result
@@ -303,3 +304,19 @@ def test_pausing_an_operation_nothing_drives_says_when_it_will_pause(world: Worl
     assert resumed.exit_code == 3, resumed.output
     assert world.store.load(op.id).pause_reason == f"Paused before step 2 'create_temp_instance', as {actor()} asked"
     assert world.mutating_calls() == []
+
+
+def test_a_record_written_before_pause_requests_existed_loads_and_can_be_paused(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = created(world)
+    [record] = list(Path(world.store_url.removeprefix("file://")).rglob("operation.json"))
+    data = json.loads(record.read_text())
+    assert "pause_requested" in data
+    del data["pause_requested"]
+    record.write_text(json.dumps(data))
+
+    assert cli(world, "status", op.id).exit_code == 0
+    asked = cli(world, "pause", op.id)
+    assert asked.exit_code == 0, asked.output
+    assert world.store.load(op.id).pause_requested is not None
