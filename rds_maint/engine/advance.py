@@ -94,7 +94,12 @@ def _call(
 def _start(core: EngineCore, op: Operation, step: Step, events: list[Event], now: datetime) -> StepResult | None:
     """A pending step starts; a result means this call ends here (a requested pause, a disruption notice)."""
     if _pause_requested(op, step):
-        core.pause(op, f"Paused before step '{step.name}' ({step.description}), as pause_before_steps asked", events)
+        core.pause(
+            op,
+            f"Paused before step '{step.name}' ({step.description}), as planned at creation (--pause-before, or a "
+            "pause this operation type makes by default)",
+            events,
+        )
         return core.save_and_report(op, events, Outcome.INTERVENTION)
     step.state = StepState.IN_PROGRESS
     step.started_at = now
