@@ -226,6 +226,12 @@ def test_the_pause_before_help_lists_the_action_words(world: World) -> None:
     assert "reboot, delete-temp-instance" in flat and "switchover" in flat and "create-temp-instance" in flat
 
 
+@pytest.mark.parametrize("command", ["reset", "init", "unlock"])
+def test_admin_commands_show_an_example(world: World, command: str) -> None:
+    shown = cli(world, command, "--help")
+    assert shown.exit_code == 0 and re.search(rf"^\s+rds-maint {command} \S", shown.output, re.MULTILINE), shown.output
+
+
 # -- no internal names in what a person reads -----------------------------------------------------------
 
 
