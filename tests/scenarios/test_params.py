@@ -14,6 +14,8 @@ from click.testing import Result
 
 from rds_maint.actions import ACTIONS
 from rds_maint.model import OperationType
+from rds_maint.planning import parse_request
+from rds_maint.stepfunctions import start_input
 from tests.helpers.upgrade import seed as seed_for_upgrade
 from tests.helpers.world import CLUSTER, REGION, World
 
@@ -299,3 +301,16 @@ def test_an_engine_upgrade_shows_no_internal_name(world: World) -> None:
 def test_a_rollback_shows_no_internal_name(world: World, cluster_1w2r: list[str]) -> None:
     text = full_session(world, [*TYPE_CHANGE, "--param", TARGET, "--pause-before", "failback"], answer="rollback")
     assert f"Failover of {CLUSTER} to {WRITER} is about to start" in text
+
+
+# -- the start input documented for `aws stepfunctions start-execution` ---------------------------------
+
+
+def test_the_readme_start_input_is_one_the_machine_and_the_engine_take() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"cat > start.json <<'JSON'\n(.*?)\nJSON\n", readme, re.DOTALL)
+    assert block is not None, "README lacks the start.json example"
+    start = json.loads(block.group(1))
+    request = parse_request(start["params"])
+    assert request.pause_before_steps == ["reboot", "failback"] and request.wait_timeout == 3600
+    assert start == start_input(start["params"], intervention_timeout=start["intervention_timeout"])
