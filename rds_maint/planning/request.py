@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from rds_maint.errors import BadInput
 from rds_maint.model import PARAMS_BY_TYPE, OperationParams, OperationType
 from rds_maint.planning.preflight import preflight
-from rds_maint.planning.step_refs import no_step_matches, step_matches
+from rds_maint.planning.step_refs import refusal_of_pause_ref, step_matches
 from rds_maint.plans import Plan, build_plan
 from rds_maint.ports import RdsPort
 from rds_maint.snapshots import ClusterSnapshot
@@ -172,7 +172,7 @@ def describe_for_plan(rds: RdsPort, request: CreateRequest) -> ClusterSnapshot:
 def _check_pauses(plan: Plan, refs: list[str]) -> None:
     for ref in refs:
         if not any(step_matches(s, ref) for s in plan.steps):
-            raise BadInput(f"pause before (--pause-before, pause_before_steps): {no_step_matches(ref, plan.steps)}")
+            raise BadInput(refusal_of_pause_ref(ref, plan.steps))
 
 
 def plan_request(request: CreateRequest, rds: RdsPort, now: datetime, new_id: Callable[[str], str]) -> PlanPreview:

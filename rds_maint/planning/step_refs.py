@@ -45,7 +45,7 @@ from rds_maint.steps.cluster import (
     VERIFY_INSTANCE_CYCLE,
 )
 
-__all__ = ["ACTION_WORDS", "action_words_of", "no_step_matches", "step_matches"]
+__all__ = ["ACTION_WORDS", "action_words_of", "refusal_of_pause_ref", "step_matches"]
 
 # The word a person types for each kind of planned step (the clean-up steps of abort and rollback never
 # pause, so they have none).
@@ -92,8 +92,8 @@ def action_words_of(steps: Sequence[Step]) -> list[str]:
     return [word for word, kinds in ACTION_WORDS.items() if kinds & actions]
 
 
-def no_step_matches(ref: str, steps: Sequence[Step]) -> str:
-    """Why `ref` names no step of the plan, with every way it could have, and the closest one."""
+def refusal_of_pause_ref(ref: str, steps: Sequence[Step]) -> str:
+    """The refusal of a ref that names no step of the plan: every way to name one, and the closest."""
     ids = [s.id for s in steps]
     names = [s.name for s in steps]
     words = action_words_of(steps)
@@ -104,6 +104,6 @@ def no_step_matches(ref: str, steps: Sequence[Step]) -> str:
         hint = f" (did you mean '{original}'?)"
     span = f"{ids[0]}-{ids[-1]}" if ids else "none"
     return (
-        f"no step of this plan matches '{ref}'{hint}; name a step by id ({span}), by name ({', '.join(names)}) "
-        f"or by action ({', '.join(words)})"
+        f"cannot pause before '{ref}': no step of this plan matches it{hint}; name a step by id ({span}), by name "
+        f"({', '.join(names)}) or by action ({', '.join(words)})"
     )

@@ -213,7 +213,7 @@ def test_pause_before_nothing_in_the_plan_is_refused_with_the_choices(
     output = assert_refused_and_nothing_done(
         world, cli(world, "run", *TYPE_CHANGE, "--param", TARGET, "--pause-before", ref)
     )
-    assert f"no step of this plan matches '{ref}'" in output
+    assert f"cannot pause before '{ref}': no step of this plan matches it" in output
     assert "by id (s01-s09)" in output and "failover_to_temp" in output
     assert "by action (check, create-temp-instance, failover, modify-class, delete-temp-instance, verify)" in output
     if guess:
