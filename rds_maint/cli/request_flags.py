@@ -26,7 +26,7 @@ __all__ = ["LIST_PARAMS", "TEXT_PARAMS", "parse_param", "request", "request_opti
 
 
 def _params_of(kind: type) -> frozenset[str]:
-    """The operation parameters (of any type) declared as `kind`, or as `kind | None`."""
+    """The parameters (of any operation type) declared as `kind`, or as `kind | None`."""
     found = set()
     for model in PARAMS_BY_TYPE.values():
         for name, field in model.model_fields.items():
@@ -55,9 +55,7 @@ def _list_value(key: str, raw: str) -> list[Any]:
             raise BadInput(
                 f'--param {key}={raw}: not a JSON list ({exc.msg}); write {key}=a,b or {key}=\'["a","b"]\''
             ) from None
-        if not isinstance(value, list):
-            raise BadInput(f'--param {key}={raw}: not a list; write {key}=a,b or {key}=\'["a","b"]\'')
-        return value
+        return list(value)  # JSON that starts with [ is a list
     return [item.strip() for item in text.split(",")] if text else []
 
 
