@@ -15,7 +15,16 @@ __all__ = ["init", "reset", "unlock"]
 @click.argument("operation_id")
 @click.option("--step", "step_ref", required=True, help="Step id or name to go back (or forward) to.")
 def reset(operation_id: str, step_ref: str) -> None:
-    """Move a paused operation to a step; answer continue to run from there."""
+    """Move a paused operation to a step; answer continue to run from there.
+
+    The step is its id (s04: the 4th step `status` lists) or its name. Only a paused operation moves;
+    nothing in AWS changes until it runs again.
+
+    \b
+    Example: go back to step s04 of a paused operation, then run from there
+      rds-maint reset orders-prod-20260105-020000-dfc9b9 --step s04
+      rds-maint resume orders-prod-20260105-020000-dfc9b9 --action continue --run
+    """
 
     def body() -> int:
         engine = common.engine()
@@ -31,7 +40,16 @@ def reset(operation_id: str, step_ref: str) -> None:
 @click.command()
 @common.common_options
 def init() -> None:
-    """Create the store's bucket or table (or directory) with the layout it needs."""
+    """Create the store's bucket or table (or directory) with the layout it needs.
+
+    Run once per store, by someone allowed to create it; other commands never create storage.
+
+    \b
+    Examples:
+      rds-maint init --store s3://my-bucket/rds-maint --region us-east-1
+      rds-maint init --store dynamodb://rds-maint-state --region us-east-1
+      rds-maint init --store file://./.rds-maint
+    """
 
     def body() -> int:
         from rds_maint.store import init_store
@@ -50,7 +68,15 @@ def init() -> None:
 @click.option("--force", is_flag=True, help="Release the lock whatever operation holds it.")
 @click.option("--comment", help="Why; kept in the holding operation's event log.")
 def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
-    """Release a cluster's lock (an operator's last resort: the holder is not stopped)."""
+    """Release a cluster's lock (an operator's last resort: the holder is not stopped).
+
+    Without --force it only says which operation holds the lock.
+
+    \b
+    Examples:
+      rds-maint unlock orders-prod --region us-east-1
+      rds-maint unlock orders-prod --region us-east-1 --force --comment "runner died, checked the cluster"
+    """
 
     def body() -> int:
         region = common.opts().settings().region

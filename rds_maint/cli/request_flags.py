@@ -1,8 +1,17 @@
-"""The operation request a command builds from its flags, or from an --input file."""
+"""The operation request a command builds from its flags, or from an --input file.
+
+`--param key=value` is judged here only for its shape (the planner judges keys and values against the
+operation type, with the valid keys and a "did you mean"): a value is read as JSON when it is JSON (numbers,
+true/false, lists), as text otherwise; a text parameter stays text (an engine version 16.10 is not the
+number 16.1); a list parameter takes `a,b` or a JSON list `["a","b"]`. A key given twice is refused rather
+than one value silently kept. Flags override the same keys of an --input file.
+"""
 
 from __future__ import annotations
 
 import json
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -10,30 +19,100 @@ import click
 
 from rds_maint.cli import common
 from rds_maint.errors import BadInput
+from rds_maint.model import PARAMS_BY_TYPE, OperationType
+from rds_maint.planning.step_refs import ACTION_WORDS
 
-__all__ = ["TEXT_PARAMS", "parse_param", "request", "request_options"]
+__all__ = ["LIST_PARAMS", "TEXT_PARAMS", "parse_param", "request", "request_options"]
+
+
+def _params_of(kind: type) -> frozenset[str]:
+    """The parameters (of any operation type) declared as `kind`, or as `kind | None`."""
+    found = set()
+    for model in PARAMS_BY_TYPE.values():
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+            if any(option is kind or typing.get_origin(option) is kind for option in options):
+                found.add(name)
+    return frozenset(found)
 
 
 # Parameters that are text even when they look like JSON numbers: an engine version such as 16.10
 # must not become the float 16.1.
-TEXT_PARAMS = frozenset(
-    {"target_engine_version", "db_cluster_parameter_group_name", "db_instance_parameter_group_name"}
-)
+TEXT_PARAMS = _params_of(str)
+# Parameters that are lists: `a,b` or a JSON list.
+LIST_PARAMS = _params_of(list)
+
+_TYPES = [t.value for t in OperationType]
+
+
+def _list_value(key: str, raw: str) -> list[Any]:
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInput(
+                f'--param {key}={raw}: not a JSON list ({exc.msg}); write {key}=a,b or {key}=\'["a","b"]\''
+            ) from None
+        return list(value)  # JSON that starts with [ is a list
+    return [item.strip() for item in text.split(",")] if text else []
 
 
 def parse_param(text: str) -> tuple[str, Any]:
+    """`key=value` as the key and its value (see the module docstring for how a value is read)."""
     if "=" not in text:
         raise BadInput(f"--param '{text}' must look like key=value")
     key, raw = text.split("=", 1)
-    if key.strip() in TEXT_PARAMS:
-        return key.strip(), raw
+    key = key.strip()
+    if not key:
+        raise BadInput(f"--param '{text}' has no key: it must look like key=value")
+    if key in TEXT_PARAMS:
+        return key, raw
+    if key in LIST_PARAMS:
+        return key, _list_value(key, raw)
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
-    if key == "exclude_instances" and isinstance(value, str):
-        value = [v for v in value.split(",") if v]
-    return key.strip(), value
+    return key, value
+
+
+def _flag_params(params: tuple[str, ...]) -> dict[str, Any]:
+    """Each --param once: a key given twice is refused with both values, whatever they are."""
+    given: dict[str, Any] = {}
+    raw_of: dict[str, str] = {}
+    for text in params:
+        key, value = parse_param(text)
+        if key in given:
+            raise BadInput(
+                f"--param {key} is given twice ({raw_of[key]!r} and {text.split('=', 1)[1]!r}); give it once"
+                + (f" (a list is one value: {key}=a,b)" if key in LIST_PARAMS else "")
+            )
+        given[key] = value
+        raw_of[key] = text.split("=", 1)[1]
+    return given
+
+
+def _read_input(input_file: str) -> dict[str, Any]:
+    """The request an --input file holds, itself or as the `params` of a start-execution input."""
+    try:
+        with open(input_file) as handle:
+            data = json.load(handle)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BadInput(f"--input {input_file}: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"--input {input_file} must hold a JSON object")
+    inner = data.get("params")
+    if "type" not in data and isinstance(inner, dict) and {"type", "cluster_id", "params"} & set(inner):
+        extra = sorted(set(data) - {"params"})
+        if extra:
+            raise BadInput(
+                f"--input {input_file} is a start-execution input: only its params (the request) are read here, "
+                f"not {', '.join(extra)} (start-execution takes --max-iterations and --intervention-timeout)"
+            )
+        data = inner
+    return dict(data)
 
 
 def request(
@@ -44,19 +123,8 @@ def request(
     pause_before: tuple[str, ...],
     wait_timeout: int | None,
 ) -> dict[str, Any]:
-    if input_file:
-        try:
-            with open(input_file) as handle:
-                data = json.load(handle)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BadInput(f"--input {input_file}: {exc}") from None
-        if isinstance(data, dict) and set(data) == {"params"} and isinstance(data["params"], dict):
-            data = data["params"]  # a start-execution input
-        if not isinstance(data, dict):
-            raise BadInput(f"--input {input_file} must hold a JSON object")
-        request = dict(data)
-    else:
-        request = {}
+    flag_params = _flag_params(params)  # judged before the file is read: a bad flag is the first thing said
+    request = _read_input(input_file) if input_file else {}
     if op_type:
         request["type"] = op_type
     if cluster:
@@ -64,30 +132,58 @@ def request(
     region = common.opts().settings().region
     if region and (common.opts().region or "region" not in request):
         request["region"] = region
-    if params:
-        merged = dict(request.get("params") or {})
-        merged.update(dict(parse_param(p) for p in params))
+    if flag_params:
+        file_params = request.get("params")
+        merged = dict(file_params) if isinstance(file_params, dict) else {}
+        merged.update(flag_params)
         request["params"] = merged
     if pause_before:
         request["pause_before_steps"] = list(pause_before)
     if wait_timeout is not None:
         request["wait_timeout"] = wait_timeout
     if "type" not in request:
-        raise BadInput("--type is required (instance_type_change, storage_type_change, engine_upgrade, instance_cycle)")
+        raise BadInput(f"--type is required (one of {', '.join(_TYPES)})")
     if "cluster_id" not in request:
         raise BadInput("--cluster is required")
     return request
 
 
+def _complete_action_words(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    return [word for word in ACTION_WORDS if word.startswith(incomplete)]
+
+
+PARAM_HELP = (
+    "Operation parameter key=value (repeat for each key; a key given twice is refused). Values are JSON when "
+    'they parse (3000, true), else text; a list is a,b or \'["a","b"]\' (e.g. exclude_instances=orders-3,'
+    "orders-4). Overrides the same key of --input."
+)
+PAUSE_HELP = (
+    "Pause before a step: its id (s04), its name as `plan` prints it (failback, reboot:orders-2), or an "
+    f"action, which names every step of that kind: {', '.join(ACTION_WORDS)}. Repeatable; replaces the "
+    "pause_before_steps of --input."
+)
+
+
 def request_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
-            click.option("--type", "op_type", help="Operation type."),
+            click.option("--type", "op_type", type=click.Choice(_TYPES), help="Operation type."),
             click.option("--cluster", help="DB cluster identifier."),
-            click.option("--param", "params", multiple=True, help="Operation parameter key=value (repeatable)."),
-            click.option("--input", "input_file", help="JSON file: a request or a start-execution input."),
-            click.option("--pause-before", multiple=True, help="Pause before this step (name, id or action)."),
-            click.option("--wait-timeout", type=int, help="Seconds a wait may last before it pauses (default 2700)."),
+            click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP),
+            click.option(
+                "--input",
+                "input_file",
+                help="JSON file: a request ({type, cluster_id, region, params, pause_before_steps, wait_timeout}) "
+                "or a start-execution input ({params: request}); flags override its keys.",
+            ),
+            click.option(
+                "--pause-before", multiple=True, metavar="STEP", shell_complete=_complete_action_words, help=PAUSE_HELP
+            ),
+            click.option(
+                "--wait-timeout",
+                type=int,
+                help="Seconds a wait may last before it pauses (default 2700); overrides wait_timeout of --input.",
+            ),
         ]
     ):
         fn = option(fn)

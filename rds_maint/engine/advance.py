@@ -98,7 +98,12 @@ def _start(core: EngineCore, op: Operation, step: Step, events: list[Event], now
         honour_pause_request(core, op, step, events)
         return core.save_and_report(op, events, Outcome.INTERVENTION)
     if _pause_requested(op, step):
-        core.pause(op, f"Paused before step '{step.name}' ({step.description}), as pause_before_steps asked", events)
+        core.pause(
+            op,
+            f"Paused before step '{step.name}' ({step.description}), as planned at creation (--pause-before, or a "
+            "pause this operation type makes by default)",
+            events,
+        )
         return core.save_and_report(op, events, Outcome.INTERVENTION)
     step.state = StepState.IN_PROGRESS
     step.started_at = now

@@ -15,6 +15,8 @@ from rds_maint.actions import ACTIONS, ActionContext, is_disruptive
 from rds_maint.clock import Clock
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, Step
+from rds_maint.steps.blue_green import SWITCHOVER_BLUE_GREEN
+from rds_maint.steps.cluster import FAILOVER
 
 __all__ = ["Listener", "disruption_event", "is_disruptive_step", "make_event", "note_events", "tell_listeners"]
 
@@ -46,13 +48,19 @@ def is_disruptive_step(step: Step) -> bool:
     return is_disruptive(ACTIONS.get(step.action))
 
 
+# What a person calls each step that moves the writer (the step actions are internal identifiers).
+_DISRUPTIONS = {FAILOVER.action: "Failover", SWITCHOVER_BLUE_GREEN.action: "Blue/Green switchover"}
+
+
 def disruption_event(clock: Clock, op: Operation, step: Step, type_: str, what: str) -> Event:
     target = step.parameters.get("target")
     return make_event(
         clock,
         op,
         type_,
-        f"{step.action.capitalize()} of {op.cluster_id}" + (f" to {target}" if target else "") + f" {what}",
+        f"{_DISRUPTIONS.get(step.action, f'Step {step.name}')} of {op.cluster_id}"
+        + (f" to {target}" if target else "")
+        + f" {what}",
         step=step.id,
         action=step.action,
         cluster_id=op.cluster_id,

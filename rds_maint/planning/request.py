@@ -9,7 +9,8 @@ operation type is a params model, a preflight and a plan builder: nothing here c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from rds_maint.errors import BadInput
-from rds_maint.model import PARAMS_BY_TYPE, OperationParams, OperationType, Step
+from rds_maint.model import PARAMS_BY_TYPE, OperationParams, OperationType
 from rds_maint.planning.preflight import preflight
+from rds_maint.planning.step_refs import refusal_of_pause_ref, step_matches
 from rds_maint.plans import Plan, build_plan
 from rds_maint.ports import RdsPort
 from rds_maint.snapshots import ClusterSnapshot
@@ -29,6 +31,7 @@ __all__ = [
     "CreateRequest",
     "PlanPreview",
     "describe_for_plan",
+    "did_you_mean",
     "parse_request",
     "plan_request",
     "step_matches",
@@ -62,15 +65,27 @@ class PlanPreview:
     operation_id: str
 
 
-def _format_validation(prefix: str, exc: ValidationError) -> str:
+def did_you_mean(key: str, valid: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the valid key closest to a misspelt one, or nothing if none is close."""
+    close = difflib.get_close_matches(key, sorted(valid), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _format_validation(op_type: OperationType, exc: ValidationError) -> str:
+    valid = sorted(PARAMS_BY_TYPE[op_type].model_fields)
     parts = []
+    unknown = False
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(root)"
         message = err["msg"]
         if err["type"] == "extra_forbidden":
-            message = "unknown parameter"
-        parts.append(f"{prefix}{where}: {message}")
-    return "; ".join(parts)
+            unknown = True
+            message = "unknown parameter" + did_you_mean(str(err["loc"][-1]), valid)
+        parts.append(f"params.{where}: {message}")
+    text = "; ".join(parts)
+    if unknown:
+        text += f" (the parameters of {op_type.value}: {', '.join(valid)})"
+    return text
 
 
 def _operation_type(data: dict[str, Any]) -> OperationType:
@@ -78,8 +93,9 @@ def _operation_type(data: dict[str, Any]) -> OperationType:
     try:
         return OperationType(str(raw_type))
     except ValueError:
-        allowed = ", ".join(t.value for t in OperationType)
-        raise BadInput(f"unknown operation type {raw_type!r} (expected one of: {allowed})") from None
+        allowed = [t.value for t in OperationType]
+        hint = did_you_mean(str(raw_type), allowed) if isinstance(raw_type, str) else ""
+        raise BadInput(f"unknown operation type {raw_type!r}{hint}: expected one of {', '.join(allowed)}") from None
 
 
 def _params(op_type: OperationType, data: dict[str, Any]) -> OperationParams:
@@ -91,7 +107,7 @@ def _params(op_type: OperationType, data: dict[str, Any]) -> OperationParams:
     try:
         params: OperationParams = PARAMS_BY_TYPE[op_type].model_validate(raw_params)  # type: ignore[assignment]
     except ValidationError as exc:
-        raise BadInput(f"invalid {op_type.value} params: {_format_validation('params.', exc)}") from None
+        raise BadInput(f"invalid {op_type.value} params: {_format_validation(op_type, exc)}") from None
     return params
 
 
@@ -108,7 +124,7 @@ def _where(data: dict[str, Any], default_region: str | None) -> tuple[str, str]:
 def _pause_before(data: dict[str, Any]) -> list[str]:
     pause_before = data.get("pause_before_steps", [])
     if not isinstance(pause_before, list) or not all(isinstance(s, str) and s for s in pause_before):
-        raise BadInput("pause_before_steps must be a list of step names")
+        raise BadInput("pause_before_steps must be a list of steps to pause before (step ids, names or actions)")
     return list(pause_before)
 
 
@@ -125,7 +141,8 @@ def parse_request(data: Any, default_region: str | None = None) -> CreateRequest
         raise BadInput("the request must be a JSON object with type, cluster_id, region and params")
     unknown = sorted(set(data) - REQUEST_KEYS)
     if unknown:
-        raise BadInput(f"unknown request keys: {', '.join(unknown)} (allowed: {', '.join(sorted(REQUEST_KEYS))})")
+        named = ", ".join(f"'{key}'{did_you_mean(key, REQUEST_KEYS)}" for key in unknown)
+        raise BadInput(f"unknown request key {named}: a request takes {', '.join(sorted(REQUEST_KEYS))}")
     op_type = _operation_type(data)
     cluster_id, region = _where(data, default_region)
     params = _params(op_type, data)
@@ -142,11 +159,6 @@ def parse_request(data: Any, default_region: str | None = None) -> CreateRequest
     )
 
 
-def step_matches(step: Step, ref: str) -> bool:
-    """A pause_before_steps entry names a step by its id, its name or its action."""
-    return ref in (step.id, step.name, step.action)
-
-
 def describe_for_plan(rds: RdsPort, request: CreateRequest) -> ClusterSnapshot:
     """The cluster the request names, available: anything else is bad input."""
     cluster = rds.find_cluster(request.cluster_id)
@@ -160,8 +172,7 @@ def describe_for_plan(rds: RdsPort, request: CreateRequest) -> ClusterSnapshot:
 def _check_pauses(plan: Plan, refs: list[str]) -> None:
     for ref in refs:
         if not any(step_matches(s, ref) for s in plan.steps):
-            names = ", ".join(s.name for s in plan.steps)
-            raise BadInput(f"pause_before_steps: no step named '{ref}' in this plan (steps: {names})")
+            raise BadInput(refusal_of_pause_ref(ref, plan.steps))
 
 
 def plan_request(request: CreateRequest, rds: RdsPort, now: datetime, new_id: Callable[[str], str]) -> PlanPreview:

@@ -58,7 +58,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown pause step",
         {"params": {"target_instance_type": "db.r6g.xlarge"}, "pause_before_steps": ["launch_rockets"]},
-        "pause_before_steps: no step named 'launch_rockets'",
+        "cannot pause before 'launch_rockets': no step of this plan matches it",
     ),
 ]
 
