@@ -19,7 +19,7 @@ from rds_maint.model import Event, Operation, Outcome, Step, StepResult, StepSta
 from rds_maint.pause_view import show_pause
 from rds_maint.planning.estimate import estimate_steps
 from rds_maint.progress.live import LiveLine, stdout_is_terminal
-from rds_maint.progress.summary import RunSummary, duration, summarise
+from rds_maint.progress.summary import RunSummary, about, duration, summarise
 
 __all__ = ["MARKS", "Progress"]
 
@@ -91,7 +91,7 @@ class Progress:
         """Redraw the live line with the clock's time: called every second of a wait on a terminal."""
         op = self.operation
         if op is not None and not self.json:
-            self.live.show(f"  ... {self._wait_text(op, countdown=True)}")
+            self.live.show(f"  {self._wait_text(op, countdown=True)}")
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -168,35 +168,30 @@ class Progress:
             self.show_operation(op, header_only=True)
 
     def _wait_text(self, op: Operation, countdown: bool) -> str:
-        """`step: waiting for X, 2m10s of ~8m00s (~5m50s left); all: 12m of ~40m (~28m left); next look in 20s`."""
+        """The figures first, so that a narrow terminal cuts the words, not the times:
+        `3/9 2m10s of ~8m, ~6m left | all 12m05s of ~40m, ~28m left | look in 20s | step: waiting for X`."""
         step = op.current_step
         now = self.engine.clock.now()
         if step is None or step.started_at is None:
-            return f"{op.state.value}"
+            return op.state.value
         estimate = estimate_steps(op.steps)
         expected = estimate.for_step(step.id)
         elapsed = (now - step.started_at).total_seconds()
-        text = f"{step.name}: {_waiting(step)} {duration(elapsed)}"
+        parts = [f"{op.current_step_index + 1}/{len(op.steps)} {duration(elapsed)}"]
         left = 0.0
         if expected is not None:
             left = max(expected.seconds - elapsed, 0.0)
-            text += (
-                f" of ~{duration(expected.seconds)} (~{duration(left)} left)"
-                if left > 0
-                else f", longer than the usual ~{duration(expected.seconds)}"
-            )
+            parts[0] += f" of ~{about(expected.seconds)}, " + (f"~{about(left)} left" if left > 0 else "running long")
         if op.started_at is not None:
             all_left = left + estimate.remaining_after(step.id)
-            text += (
-                f"; all: {duration((now - op.started_at).total_seconds())} of ~{duration(estimate.total_seconds)}"
-                f" (~{duration(all_left)} left)"
-            )
+            so_far = duration((now - op.started_at).total_seconds())
+            parts.append(f"all {so_far} of ~{about(estimate.total_seconds)}, ~{about(all_left)} left")
+        next_in = self._next_look
         if countdown:
-            next_look = self._look_at + timedelta(seconds=self._next_look)
-            text += f"; next look in {duration((next_look - now).total_seconds())}"
-        else:
-            text += f"; next look in {duration(self._next_look)}"
-        return text
+            next_in = (self._look_at + timedelta(seconds=self._next_look) - now).total_seconds()
+        parts.append(f"look in {duration(next_in)}")
+        parts.append(f"{step.name}: {_waiting(step)}")
+        return " | ".join(parts)
 
     def _show_summary(self, summary: RunSummary) -> None:
         click.echo("")
@@ -205,4 +200,4 @@ class Progress:
 
 
 def _waiting(step: Step) -> str:
-    return f"waiting for {step.wait_condition}," if step.wait_condition else "running,"
+    return f"waiting for {step.wait_condition}" if step.wait_condition else "running"

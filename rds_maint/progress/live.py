@@ -35,7 +35,7 @@ class LiveLine:
         width = max(shutil.get_terminal_size().columns - 1, 10)
         if len(text) > width:
             text = text[: width - 3] + "..."
-        click.echo(CLEAR + text, nl=False)
+        click.echo(CLEAR + text, nl=False, color=True)  # keep the erase code: click strips it off a tty
         self._shown = True
 
     def log(self, text: str) -> None:
@@ -46,5 +46,5 @@ class LiveLine:
     def clear(self) -> None:
         """Before any other output: the status line goes, the next output starts at column 0."""
         if self._shown:
-            click.echo(CLEAR, nl=False)
+            click.echo(CLEAR, nl=False, color=True)
             self._shown = False

@@ -12,7 +12,7 @@ from typing import Any
 
 from rds_maint.model import Event, Operation
 
-__all__ = ["Interruption", "RunSummary", "duration", "summarise"]
+__all__ = ["Interruption", "RunSummary", "about", "duration", "summarise"]
 
 # Events after a pause that are not an answer to it: the pause still lasts.
 _STILL_PAUSED = frozenset({"intervention_requested", "execution_failed", "operation_paused"})
@@ -29,6 +29,17 @@ def duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def about(seconds: float) -> str:
+    """An estimate, as round as it deserves: `45s`, `8m`, `1h05m`."""
+    seconds = max(round(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)}m"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 @dataclass(frozen=True)
