@@ -115,7 +115,7 @@ class Progress:
             click.echo(json.dumps({**document, "summary": summary.to_dict()}, indent=2))
             return summary
         self.live.clear()
-        click.echo(f"\nInterrupted. {self.op_id} is saved as it was after its last step; nothing is half-done.")
+        click.echo(f"\nInterrupted. Operation {self.op_id} is saved as of its last look; nothing is left half-done.")
         self._show_summary(summary)
         click.echo(f"Carry on with: {carry_on}")
         return summary

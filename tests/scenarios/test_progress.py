@@ -4,7 +4,10 @@ expected and remaining times, the end-of-run summary measured from what the simu
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+import threading
 import traceback
 from typing import Any, cast
 
@@ -96,6 +99,53 @@ def test_live_line_ticks_every_second_of_a_long_wait_and_leaves_no_fragments(
     assert not [line for line in lines if "look in" in line]  # no live line left behind in the scroll-back
     assert all(not line.startswith(("  2/", "  4/")) for line in lines)
     assert "  failover to orders-prod-instance-1 at " in raw  # the summary follows, on lines of its own
+
+
+def _drain(fd: int, into: list[bytes]) -> None:
+    """Read what the terminal shows until its other end is closed."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the slave end is closed
+            return
+        if not chunk:
+            return
+        into.append(chunk)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_on_a_pseudo_terminal_of_80_columns_the_live_line_fits(
+    world: World, cluster_1w2r: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    op = world.create(PARAMS)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    shown: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(master, shown), daemon=True)
+    reader.start()
+    terminal = open(slave, "w", encoding="utf-8", closefd=False)  # noqa: SIM115  (closed below, with the pty)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "__stdout__", terminal)  # where shutil.get_terminal_size asks for the width
+    with pytest.raises(SystemExit) as exited:
+        main.main(["run", op.id, "--store", world.store_url], obj=world.cli_options())
+    terminal.flush()
+    monkeypatch.undo()
+    os.close(slave)
+    reader.join(timeout=30)
+    os.close(master)
+
+    assert exited.value.code == 0
+    raw = b"".join(shown).decode().replace("\r\n", "\n")  # the terminal's line discipline sends \r\n
+    texts = redraws(raw)
+    assert len(texts) > 300 and all(len(text) < 80 for text in texts)
+    assert not [line for line in screen(raw) if "look in" in line]
+    assert "AWS API calls (RDS): " in raw
 
 
 def test_off_a_terminal_each_look_is_a_line_of_its_own(world: World, cluster_1w2r: list[str]) -> None:
