@@ -20,6 +20,7 @@ from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.model import Event
 from rds_maint.store import StateStore, open_store
+from tests.helpers import upgrade
 from tests.helpers.world import World
 
 CLEAR = "\r\033[K"
@@ -287,3 +288,22 @@ def test_ctrl_c_in_json_mode_is_one_document(
     document = json.loads(result.output)
     assert document["interrupted"] is True
     assert document["carry_on"] == f"rds-maint run {op.id} --store {world.store_url}"
+
+
+def test_a_blue_green_upgrade_summarises_its_switchover_and_the_pauses_it_waited(world: World) -> None:
+    upgrade.seed(world)
+    op = upgrade.create(world)
+    result = run(world, op.id)
+    while result.exit_code == 3:  # the planned pauses (before the switchover, ...): answered after 5 minutes
+        world.clock.advance(300)
+        assert world.cli(["resume", op.id, "--action", "continue", "--store", world.store_url]).exit_code == 0
+        result = run(world, op.id)
+    assert result.exit_code == 0, result.output
+
+    [start] = events_of(world, op.id, "disruption_starting")
+    [end] = events_of(world, op.id, "disruption_finished")
+    seconds = int((end.timestamp - start.timestamp).total_seconds())
+    assert f"Write interruptions: 1\n  switchover at {start.timestamp:%H:%M:%S} UTC: {seconds}s\n" in result.output
+    pauses = len(events_of(world, op.id, "operation_paused"))
+    assert pauses == 2  # before the switchover and before the old cluster's deletion
+    assert "of which 10m00s paused for a person." in result.output
