@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from rds_maint.progress.display import MARKS, Progress
 from rds_maint.progress.loop import MAX_CONFLICT_RETRIES, drive, listening
-from rds_maint.progress.summary import RunSummary, summarise
+from rds_maint.progress.summary import RunSummary
 
-__all__ = ["MARKS", "MAX_CONFLICT_RETRIES", "Progress", "RunSummary", "drive", "listening", "summarise"]
+__all__ = ["MARKS", "MAX_CONFLICT_RETRIES", "Progress", "RunSummary", "drive", "listening"]

@@ -36,8 +36,7 @@ MARKS = {
 class Progress:
     """Prints each new event as it happens and, on a terminal, a live line for the current wait.
 
-    `aws_calls` says how many RDS calls the engine has made so far (None: not counted);
-    `on_terminal` overrides the check of stdout (None: ask stdout)."""
+    `aws_calls` says how many RDS calls the engine has made so far (None: not counted)."""
 
     def __init__(
         self,
@@ -47,15 +46,13 @@ class Progress:
         store_flag: str = "",
         *,
         aws_calls: Callable[[], int | None] | None = None,
-        on_terminal: bool | None = None,
     ) -> None:
         self.engine = engine
         self.op_id = op_id
         self.json = json_output
         self.store_flag = store_flag
         self.aws_calls = aws_calls or (lambda: None)
-        terminal = stdout_is_terminal() if on_terminal is None else on_terminal
-        self.live = LiveLine(terminal and not json_output)
+        self.live = LiveLine(stdout_is_terminal() and not json_output)
         self.operation: Operation | None = None
         self._started = False
         self._next_look: float = 0.0
