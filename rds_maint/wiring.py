@@ -8,10 +8,15 @@ engine talks to is visible where it is built.
 
 This is the only module of the drivers' side that imports the AWS SDK for the engine's sake: the
 engine, plans and actions see ports (`rds_maint.ports`) and never load boto3.
+
+Each engine built here counts the RDS API calls its clients make (`aws_requests`), so the end of a
+run can say how much it asked of AWS; the count hangs on a botocore event of each client, the
+gateway code (`rds_maint.rds`) knows nothing of it.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "EngineFactory",
     "RdsClientFactory",
+    "RequestCounter",
+    "aws_requests",
     "build_engine",
     "events_client",
     "rds_gateways",
@@ -40,6 +47,41 @@ __all__ = [
 
 RdsClientFactory = Callable[[str, "str | None"], "RDSClient"]
 """(region, profile) -> a boto3 RDS client; `rds.make_rds_client` for AWS, wrapped by the simulator in tests."""
+
+
+class RequestCounter:
+    """Counts the API calls of the RDS clients it is attached to: one per call the gateway makes.
+
+    `before-parameter-build` fires once per API call, before any answer (AWS, an emulator or the
+    simulator, which answers on `before-call`), and never for the SDK's own resends of one call.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def attach(self, client: RDSClient) -> None:
+        client.meta.events.register("before-parameter-build.rds", self._count, unique_id=f"rds-maint-count-{id(self)}")
+
+    def _count(self, **_: Any) -> None:
+        self.count += 1
+
+    def counting(self, client_factory: RdsClientFactory) -> RdsClientFactory:
+        def make(region: str, profile: str | None) -> RDSClient:
+            client = client_factory(region, profile)
+            self.attach(client)
+            return client
+
+        return make
+
+
+# The counter of each engine built here, looked up by the driver that shows it (weak: it goes with the engine).
+_COUNTERS: weakref.WeakKeyDictionary[Engine, RequestCounter] = weakref.WeakKeyDictionary()
+
+
+def aws_requests(engine: Engine) -> int | None:
+    """RDS API calls `engine` has made so far; None for an engine not built by `build_engine`."""
+    counter = _COUNTERS.get(engine)
+    return counter.count if counter is not None else None
 
 
 def rds_gateways(
@@ -64,13 +106,15 @@ def build_engine(
 ) -> Engine:
     """An engine on the store of `settings.store_url` (or `store`), RDS through `client_factory`."""
     clock = clock or SystemClock()
+    counter = RequestCounter()
     engine = Engine(
         store if store is not None else open_store(settings.store_url, settings.region, settings.profile),
-        rds_gateways(settings, clock, client_factory),
+        rds_gateways(settings, clock, counter.counting(client_factory)),
         clock,
         poll_policy,
     )
     engine.listeners.extend(listeners)
+    _COUNTERS[engine] = counter
     return engine
 
 

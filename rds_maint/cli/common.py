@@ -53,6 +53,8 @@ class Options:
         self.endpoint_url: str | None = None
         # Full log and tracebacks on stderr, as aws-cli's --debug.
         self.debug = False
+        # A Slack-style incoming webhook told of a pause, a completion or a failure of a run in this process.
+        self.notify: str | None = None
 
     def settings(self) -> Settings:
         return Settings.from_env(self.store, self.region, self.profile)
@@ -69,6 +71,18 @@ def merge(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         opts = ctx.ensure_object(Options)
         setattr(opts, param.name or "", value)
     return value
+
+
+def merge_notify(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """--notify / RDS_MAINT_NOTIFY: refused (exit 2) before anything is written unless https:// or local."""
+    if value is not None:
+        from rds_maint.notify import check_url
+
+        try:
+            check_url(value)
+        except BadInput as exc:
+            fail(str(exc))
+    return merge(ctx, param, value)
 
 
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,6 +116,14 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                 expose_value=False,
                 callback=merge,
                 help="Log every step and AWS call, and show tracebacks.",
+            ),
+            click.option(
+                "--notify",
+                metavar="URL",
+                envvar="RDS_MAINT_NOTIFY",
+                expose_value=False,
+                callback=merge_notify,
+                help="Post pauses, completion and failure to this Slack-style incoming webhook (https://).",
             ),
             click.option(
                 "--output",

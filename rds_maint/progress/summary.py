@@ -1,0 +1,144 @@
+"""The end of a run in figures: how long it took, how long it waited for a person, each stop of writes
+and how much it asked of AWS. Measured from the operation's events (the engine announces each failover
+and switchover before it starts and after it finishes), never from the plan's estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rds_maint.model import Event, Operation
+
+__all__ = ["Interruption", "RunSummary", "about", "duration", "summarise"]
+
+# Events after a pause that are not an answer to it: the pause still lasts.
+_STILL_PAUSED = frozenset({"intervention_requested", "execution_failed", "operation_paused"})
+
+# What a person calls the writer move of each disruptive step action.
+_KINDS = {"failover": "failover", "switchover_blue_green": "switchover"}
+
+
+def duration(seconds: float) -> str:
+    """`42s`, `3m05s`, `1h02m`: short enough for a status line."""
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def about(seconds: float) -> str:
+    """An estimate, as round as it deserves: `45s`, `8m`, `1h05m`."""
+    seconds = max(round(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)}m"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """One stop of writes, from the engine's `disruption_starting` to its `disruption_finished` event."""
+
+    kind: str  # "failover" or "switchover"
+    target: str | None
+    started_at: datetime
+    seconds: float | None  # None: not finished when the run ended
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    total_seconds: float
+    paused_seconds: float
+    interruptions: tuple[Interruption, ...]
+    aws_calls: int | None  # None: this engine does not count them
+
+    def lines(self) -> list[str]:
+        text = [f"Took {duration(self.total_seconds)}, of which {duration(self.paused_seconds)} paused for a person."]
+        if not self.interruptions:
+            text.append("Write interruptions: none.")
+        else:
+            text.append(f"Write interruptions: {len(self.interruptions)}")
+            for stop in self.interruptions:
+                to = f" to {stop.target}" if stop.target else ""
+                took = duration(stop.seconds) if stop.seconds is not None else "not finished"
+                text.append(f"  {stop.kind}{to} at {stop.started_at:%H:%M:%S} UTC: {took}")
+        if self.aws_calls is not None:
+            text.append(f"AWS API calls (RDS): {self.aws_calls}")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_seconds": round(self.total_seconds),
+            "paused_seconds": round(self.paused_seconds),
+            "write_interruptions": [
+                {
+                    "kind": stop.kind,
+                    "target": stop.target,
+                    "started_at": stop.started_at.isoformat(),
+                    "seconds": round(stop.seconds) if stop.seconds is not None else None,
+                }
+                for stop in self.interruptions
+            ],
+            "aws_calls": self.aws_calls,
+        }
+
+
+def summarise(op: Operation, events: Sequence[Event], now: datetime, aws_calls: int | None) -> RunSummary:
+    """The figures of `op` so far, from all its events (earlier runs included)."""
+    start = op.started_at or op.created_at
+    end = op.completed_at or now
+    return RunSummary(
+        total_seconds=(end - start).total_seconds(),
+        paused_seconds=_paused_seconds(events, end),
+        interruptions=_interruptions(events),
+        aws_calls=aws_calls,
+    )
+
+
+def _paused_seconds(events: Sequence[Event], end: datetime) -> float:
+    """From each pause to the answer that ended it (or to `end` while it still waits)."""
+    total = 0.0
+    paused_at: datetime | None = None
+    for event in events:
+        if event.type == "operation_paused":
+            paused_at = paused_at or event.timestamp
+        elif paused_at is not None and event.type not in _STILL_PAUSED:
+            total += (event.timestamp - paused_at).total_seconds()
+            paused_at = None
+    if paused_at is not None:
+        total += (end - paused_at).total_seconds()
+    return total
+
+
+def _interruptions(events: Sequence[Event]) -> tuple[Interruption, ...]:
+    started: dict[str, Event] = {}
+    finished: dict[str, Event] = {}
+    for event in events:
+        step = event.data.get("step")
+        if not isinstance(step, str):
+            continue
+        if event.type == "disruption_starting":
+            started[step] = event  # a retried step announces again: the last announcement is the one that ran
+        elif event.type == "disruption_finished":
+            finished[step] = event
+    stops = []
+    for step, begin in started.items():
+        end = finished.get(step)
+        action = str(begin.data.get("action", ""))
+        target = begin.data.get("target")
+        stops.append(
+            Interruption(
+                kind=_KINDS.get(action, action.replace("_", " ")),
+                target=target if isinstance(target, str) else None,
+                started_at=begin.timestamp,
+                seconds=(end.timestamp - begin.timestamp).total_seconds() if end is not None else None,
+            )
+        )
+    return tuple(sorted(stops, key=lambda stop: stop.started_at))
