@@ -70,7 +70,11 @@ def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
         if released is None:
             click.echo(f"Cluster {cluster_id} in {region} is not locked (it was released meanwhile).")
             return common.EXIT_OK
-        click.echo(f"Released the lock of {cluster_id} in {region} held by {released}; recorded on {released}.")
+        mark = " and its mark in AWS" if released.mark_removed else ""
+        recorded = (
+            f"recorded on {released.recorded_on}" if released.recorded_on else "not in this store: nothing recorded"
+        )
+        click.echo(f"Released the lock of {cluster_id}{mark} in {region} held by {released.holder}; {recorded}.")
         return common.EXIT_OK
 
     common.guard(body)

@@ -7,7 +7,8 @@ in-memory fake. Every state change is saved before it is reported.
 `Engine` is a facade over the parts: the planner (`rds_maint.planning`: request, describe,
 preflight, plan), `advance` (the loop and its error mapping), `answers` (resume, reset and the
 Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a final state),
-`coordination` (step lease, cluster lock), `schedule` (every interval and timeout) and `events`.
+`coordination` (step lease, cluster lock; `cluster_mark`, the lock's half in AWS), `schedule` (every
+interval and timeout) and `events`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from rds_maint.config import Settings
 from rds_maint.engine import advance as _advance
 from rds_maint.engine import answers as _answers
 from rds_maint.engine import coordination as _coordination
-from rds_maint.engine.coordination import LEASE_SECONDS
+from rds_maint.engine.cluster_mark import mark_of, mark_refusal
+from rds_maint.engine.coordination import LEASE_SECONDS, Unlocked
 from rds_maint.engine.core import AttemptHook, EngineCore
 from rds_maint.engine.events import Listener, tell_listeners
 from rds_maint.engine.schedule import LEASE_POLL_SECONDS
@@ -37,6 +39,7 @@ __all__ = [
     "EngineFactory",
     "Listener",
     "PlanPreview",
+    "Unlocked",
     "parse_request",
 ]
 
@@ -54,7 +57,11 @@ class Engine(EngineCore):
     def preview(self, data: Any, default_region: str | None = None) -> PlanPreview:
         """Validate against the live cluster and plan; changes nothing anywhere."""
         request = parse_request(data, default_region)
-        return plan_request(request, self.rds(request.region), self.clock.now(), self._new_id)
+        preview = plan_request(request, self.rds(request.region), self.clock.now(), self._new_id)
+        refusal = mark_refusal(self.store, mark_of(preview.cluster), request.region, preview.operation_id)
+        if refusal is not None:  # another store's or person's operation holds the cluster (DESIGN section 9)
+            raise refusal
+        return preview
 
     def create(self, data: Any, default_region: str | None = None) -> Operation:
         preview = self.preview(data, default_region)
@@ -95,7 +102,8 @@ class Engine(EngineCore):
         op = self.store.load(operation_id)
         if op.state is not OperationState.CREATED:
             return self.report(op)
-        events = _coordination.take_lock(self.store, self.clock, op)  # at most one active operation per cluster
+        # at most one active operation per cluster, whatever its store: the store's lock and the cluster's mark
+        events = _coordination.take_lock(self.store, self.clock, op, self.rds(op.region))
         op.state = OperationState.RUNNING
         op.started_at = self.clock.now()
         events.append(self.event(op, "operation_started", f"Started on cluster {op.cluster_id}"))
@@ -133,11 +141,13 @@ class Engine(EngineCore):
     # -- cluster lock -----------------------------------------------------------------------
 
     def lock_holder(self, cluster_id: str, region: str) -> str | None:
-        return self.store.lock_holder(cluster_id, region)
+        """The store's lock holder, else the operation the cluster's mark in AWS names (None: free)."""
+        return _coordination.lock_holder(self.store, lambda: self.rds(region), cluster_id, region)
 
-    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> str | None:
-        """An operator frees a cluster's lock; recorded as an event on the operation that held it."""
-        return _coordination.force_unlock(self.store, self.clock, cluster_id, region, comment)
+    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> Unlocked | None:
+        """An operator frees a cluster: the store's lock (recorded on the operation that held it) and the
+        cluster's mark in AWS."""
+        return _coordination.force_unlock(self.store, self.clock, lambda: self.rds(region), cluster_id, region, comment)
 
 
 EngineFactory = Callable[[Settings], Engine]
