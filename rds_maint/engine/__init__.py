@@ -20,11 +20,12 @@ from rds_maint.config import Settings
 from rds_maint.engine import advance as _advance
 from rds_maint.engine import answers as _answers
 from rds_maint.engine import coordination as _coordination
-from rds_maint.engine.cluster_mark import mark_of, mark_refusal
+from rds_maint.engine.cluster_mark import mark_of, mark_refusal, read_mark
 from rds_maint.engine.coordination import LEASE_SECONDS, Unlocked
 from rds_maint.engine.core import AttemptHook, EngineCore
 from rds_maint.engine.events import Listener, tell_listeners
 from rds_maint.engine.schedule import LEASE_POLL_SECONDS
+from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
@@ -57,9 +58,19 @@ class Engine(EngineCore):
     def preview(self, data: Any, default_region: str | None = None) -> PlanPreview:
         """Validate against the live cluster and plan; changes nothing anywhere."""
         request = parse_request(data, default_region)
-        preview = plan_request(request, self.rds(request.region), self.clock.now(), self._new_id)
+        rds = self.rds(request.region)
+        try:
+            preview = plan_request(request, rds, self.clock.now(), self._new_id)
+        except BadInput:
+            # a busy cluster fails a plan in many ways (not available, another's temp instance): say who holds it
+            marked = read_mark(rds, request.target_id)
+            refusal = mark_refusal(self.store, marked, request.region, None) if marked else None
+            if refusal is not None:
+                raise refusal from None
+            raise
+        # at most one active operation per cluster, whatever store holds it (DESIGN section 9)
         refusal = mark_refusal(self.store, mark_of(preview.cluster), request.region, preview.operation_id)
-        if refusal is not None:  # another store's or person's operation holds the cluster (DESIGN section 9)
+        if refusal is not None:
             raise refusal
         return preview
 
