@@ -50,7 +50,7 @@ def init() -> None:
 @click.option("--force", is_flag=True, help="Release the lock whatever operation holds it.")
 @click.option("--comment", help="Why; kept in the holding operation's event log.")
 def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
-    """Release a cluster's lock (an operator's last resort: the holder is not stopped)."""
+    """Release a cluster's lock and its mark in AWS (an operator's last resort: the holder is not stopped)."""
 
     def body() -> int:
         region = common.opts().settings().region

@@ -11,10 +11,11 @@ Whose mark it is decides: our own id is ours (a start that crashed after tagging
 store that has finished left a stale mark, taken over; anything else (an operation not in this store, or
 one of this store still running) holds the cluster.
 
-AWS tags have no compare-and-swap: two starts from two stores that both read "no mark" and both tag
-within the same moment cannot be told apart by AWS. `take_mark` reads the mark again after tagging, so
-the later of the two sees the other's id only if it tags first; the window is the few hundred
-milliseconds between one start's read and its tag, not the hours an operation runs.
+AWS tags have no compare-and-swap (a tag call takes no condition on the current value), so `take_mark`
+reads the mark again after tagging: of two starts that both read "no mark", the one whose tag was
+overwritten sees the other's id on its second read, gives its store lock back and refuses. Both go on
+only if one's whole read-tag-read falls between the other's first read and its tag: a window of a few
+requests, not of the hours an operation runs (docs/aws-behaviour.md, "The cluster's mark").
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.store.base import StateStore
 
 __all__ = [
+    "MARK_PENDING",
     "TAG_ACTIVE_OPERATION",
     "Mark",
     "locked_error",
@@ -40,6 +42,8 @@ __all__ = [
 ]
 
 TAG_ACTIVE_OPERATION = "rds-maint:active-operation"
+# In an operation's context: started while AWS throttled the mark; `advance` puts it on before any step.
+MARK_PENDING = "cluster_mark_pending"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from rds_maint.clock import Clock
 from rds_maint.engine.cluster_mark import (
+    MARK_PENDING,
     TAG_ACTIVE_OPERATION,
     locked_error,
     read_mark,
@@ -40,7 +41,7 @@ from rds_maint.engine.cluster_mark import (
     take_mark,
 )
 from rds_maint.engine.events import make_event
-from rds_maint.errors import ClusterLocked, Conflict, OperationNotFound, RdsMaintError
+from rds_maint.errors import BusyAwsError, ClusterLocked, Conflict, OperationNotFound, RdsMaintError, TransientAwsError
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, Step
 from rds_maint.ports import RdsPort
@@ -118,11 +119,26 @@ def take_lock(store: StateStore, clock: Clock, op: Operation, rds: RdsPort) -> l
     """Take the store's lock, then the cluster's mark, for `op` (idempotent; see the module docstring).
 
     Raises ClusterLocked when another operation holds either; then the store's lock is given back and
-    nothing else has changed. Any other error while marking also gives the store's lock back.
+    nothing else has changed. AWS throttling or busy answers while marking leave the mark pending
+    (`MARK_PENDING` in the context): `advance` puts it on before the first step. Any other error while
+    marking also gives the store's lock back.
     """
     events = _take_store_lock(store, clock, op)
     try:
         stale = take_mark(rds, store, op)
+    except (TransientAwsError, BusyAwsError) as exc:
+        # AWS throttled or busy for now: keep the store lock, start, and put the mark on before the first step
+        op.context[MARK_PENDING] = True
+        events.append(
+            make_event(
+                clock,
+                op,
+                "mark_pending",
+                f"The {TAG_ACTIVE_OPERATION} tag could not be put on {op.target_id} yet ({exc.code} on "
+                f"{exc.operation}); it is put on before the first step runs",
+            )
+        )
+        return events
     except BaseException:
         store.release_lock(op.target_id, op.region, op.id)
         raise

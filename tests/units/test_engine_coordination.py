@@ -177,27 +177,48 @@ def test_a_start_that_died_after_the_store_lock_puts_the_mark_on_when_run_again(
     assert len(world.rds.changes_of("add_tags")) == 1
 
 
+class Crash(BaseException):
+    """The process dies (a killed laptop, a Lambda timeout) right after AWS applied the tag."""
+
+
 def test_a_start_that_died_after_the_mark_is_saved_when_run_again_without_tagging_twice(world: FakeWorld) -> None:
     op = world.create()
-    world.rds.fail_next("add_tags", TransientAwsError("AddTagsToResource", "InternalFailure", "answer lost"))
     tagged = world.rds.add_tags
 
-    def tag_then_lose_the_answer(arn: str, tags: dict[str, str]) -> None:
-        world.rds.set_tag(CLUSTER, MARK, op.id)  # AWS applied it; the answer never came back
+    def tag_then_die(arn: str, tags: dict[str, str]) -> None:
         tagged(arn, tags)
+        raise Crash
 
-    world.rds.add_tags = tag_then_lose_the_answer  # type: ignore[method-assign]
-    with pytest.raises(TransientAwsError):
+    world.rds.add_tags = tag_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
         world.engine.start(op.id)
     world.rds.add_tags = tagged  # type: ignore[method-assign]
     assert world.rds.mark() == op.id and world.op(op.id).state is OperationState.CREATED
-    assert world.store.lock_holder(CLUSTER, REGION) is None  # given back with the error
 
-    assert world.engine.start(op.id).error is None  # the retried start finds its own mark
+    assert world.engine.start(op.id).error is None  # run again: it finds its own mark
 
     assert world.op(op.id).state is OperationState.RUNNING and world.store.lock_holder(CLUSTER, REGION) == op.id
-    assert world.rds.changes_of("add_tags") == []  # the only tag is the one AWS applied without answering
+    assert len(world.rds.changes_of("add_tags")) == 1  # tagged once
     assert world.drive(op.id).outcome is Outcome.COMPLETED and world.rds.mark() is None
+
+
+def test_a_lost_answer_to_the_tag_leaves_the_mark_pending_and_tags_nothing_twice(world: FakeWorld) -> None:
+    op = world.create()
+    lost = TransientAwsError("AddTagsToResource", "InternalFailure", "answer lost")
+    tagged = world.rds.add_tags
+
+    def tag_then_lose_the_answer(arn: str, tags: dict[str, str]) -> None:
+        tagged(arn, tags)
+        raise lost
+
+    world.rds.add_tags = tag_then_lose_the_answer  # type: ignore[method-assign]
+    assert world.engine.start(op.id).error is None
+    world.rds.add_tags = tagged  # type: ignore[method-assign]
+    assert "mark_pending" in world.event_types(op.id)
+
+    assert world.drive(op.id).outcome is Outcome.COMPLETED  # the first advance finds the mark its own
+
+    assert len(world.rds.changes_of("add_tags")) == 1 and world.rds.mark() is None
 
 
 def test_a_mark_left_by_a_finished_operation_of_this_store_is_taken_over(world: FakeWorld) -> None:
@@ -259,3 +280,38 @@ def test_a_plan_is_refused_while_another_operations_temp_instance_is_in_the_clus
     world.rds.instances[leftover].tags.clear()  # untagged, but named like ours: refused all the same
     with pytest.raises(BadInput, match="named like an rds-maint temporary instance"):
         world.create()
+
+
+def test_a_start_aws_throttles_puts_the_mark_on_before_the_first_step(world: FakeWorld) -> None:
+    op = world.create()
+    throttled = TransientAwsError("DescribeDBClusters", "Throttling", "Rate exceeded")
+    world.rds.fail_next("find_cluster", throttled, times=3)
+
+    started = world.engine.start(op.id)
+
+    assert started.error is None and world.op(op.id).state is OperationState.RUNNING
+    assert world.rds.mark() is None and "mark_pending" in world.event_types(op.id)
+    waited = world.engine.advance(op.id)  # still throttled: nothing runs, it waits
+    assert waited.outcome is Outcome.WAIT and waited.wait_seconds > 0
+    assert world.rds.changes == []
+    world.engine.advance(op.id)  # the third throttle
+    world.engine.advance(op.id)  # AWS answers: the mark first, then check_cluster
+    assert world.rds.mark() == op.id
+    assert world.drive(op.id).outcome is Outcome.COMPLETED and world.rds.mark() is None
+
+
+def test_a_pending_mark_found_taken_pauses_before_anything_changed(world: FakeWorld, root: Path) -> None:
+    op = world.create()
+    world.rds.fail_next("find_cluster", TransientAwsError("DescribeDBClusters", "Throttling", "x"))
+    world.engine.start(op.id)
+    theirs = other_store(world, root)
+    first = theirs.create()
+    theirs.engine.start(first.id)  # another store marked the cluster meanwhile
+
+    paused = world.engine.advance(op.id)
+
+    assert paused.outcome is Outcome.INTERVENTION and first.id in (paused.pause_reason or "")
+    assert world.rds.changes_but_the_mark() == [] and world.rds.mark() == first.id
+    world.engine.resume(op.id, "abort")
+    assert world.drive(op.id).outcome is Outcome.FAILED
+    assert world.rds.mark() == first.id  # not ours: left as it is
