@@ -94,18 +94,23 @@ def test_an_operation_created_before_the_other_started_is_refused_at_start(
     assert world.sim.applied_calls("CreateDBInstance") == [] and cluster_tags()[MARK] == first.id
 
 
-def test_the_lambda_start_is_refused_by_another_stores_mark(
+def test_the_lambda_create_and_start_are_refused_by_another_stores_mark(
     world: World, cluster_1w2r: list[str], tmp_path: Path
 ) -> None:
+    mine = world.create({"target_instance_type": TARGET})  # created while the cluster was free
     other, _url = laptop(world, tmp_path)
     theirs = other.create(request(target_instance_type="db.r6g.2xlarge"))
     other.start(theirs.id)
     assert cluster_tags()[MARK] == theirs.id
 
     created = world.handler({"action": "create", "params": request(target_instance_type=TARGET)})
+    started = world.handler({"action": "start", "operation_id": mine.id})
 
     assert created["error"] is not None and theirs.id in created["error"]
-    assert world.store.list_operations() == []
+    assert started["error"] is not None and theirs.id in started["error"] and MARK in started["error"]
+    assert [o.id for o in world.store.list_operations()] == [mine.id]
+    assert world.store.load(mine.id).state is OperationState.CREATED
+    assert world.store.lock_holder(CLUSTER, REGION) is None and cluster_tags()[MARK] == theirs.id
 
 
 def test_a_start_that_crashed_after_tagging_converges_when_run_again(world: World, cluster_1w2r: list[str]) -> None:
