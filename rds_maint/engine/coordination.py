@@ -18,6 +18,10 @@ OP`), since both halves are idempotent for the same operation:
 - mark put on, start not saved: both halves are ours, the start is saved. Until then the operation is
   `created` and every other operation, whatever its store, is refused naming it; `unlock --force`
   frees the cluster if it is never run.
+AWS throttling or a busy answer while marking does not fail the start: it keeps its store lock, is saved
+`running` with the mark pending (`cluster_mark.MARK_PENDING`), and `advance` puts the mark on before the
+first step (waiting while AWS still throttles; pausing, with nothing changed, if another operation marked
+the cluster meanwhile).
 A release that fails (AWS or the store unreachable at the final save) is logged: the next start from this
 store takes over a lock or mark left by a finished operation, and another store's start is told to run
 `rds-maint unlock --force`.
