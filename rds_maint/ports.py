@@ -183,6 +183,11 @@ class RdsPort(Protocol):
         """AddTagsToResource (idempotent on AWS: the same tag again changes nothing)."""
         ...
 
+    def remove_tags(self, arn: str, keys: list[str]) -> None:
+        """RemoveTagsFromResource of `keys`. The caller reads the tags first and removes only what it
+        still owns: AWS has no condition on a tag's value, so a blind removal could drop another's."""
+        ...
+
     def parameter_group(self, kind: ParameterGroupKind, name: str) -> dict[str, Any] | None:
         """A cluster or instance parameter group (name, family, ARN); None if it does not exist."""
         ...

@@ -308,6 +308,9 @@ class RdsGateway:
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
         self.call("AddTagsToResource", ResourceName=arn, Tags=tag_list(tags))
 
+    def remove_tags(self, arn: str, keys: list[str]) -> None:
+        self.call("RemoveTagsFromResource", ResourceName=arn, TagKeys=list(keys))
+
     def parameter_group(self, kind: ParameterGroupKind, name: str) -> dict[str, Any] | None:
         """A cluster or instance parameter group (name, family, ARN); None if it does not exist."""
         api, argument, key = (

@@ -68,7 +68,7 @@ def init() -> None:
 @click.option("--force", is_flag=True, help="Release the lock whatever operation holds it.")
 @click.option("--comment", help="Why; kept in the holding operation's event log.")
 def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
-    """Release a cluster's lock (an operator's last resort: the holder is not stopped).
+    """Release a cluster's lock and its mark in AWS (an operator's last resort: the holder is not stopped).
 
     Without --force it only says which operation holds the lock.
 
@@ -96,7 +96,11 @@ def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
         if released is None:
             click.echo(f"Cluster {cluster_id} in {region} is not locked (it was released meanwhile).")
             return common.EXIT_OK
-        click.echo(f"Released the lock of {cluster_id} in {region} held by {released}; recorded on {released}.")
+        mark = " and its mark in AWS" if released.mark_removed else ""
+        recorded = (
+            f"recorded on {released.recorded_on}" if released.recorded_on else "not in this store: nothing recorded"
+        )
+        click.echo(f"Released the lock of {cluster_id}{mark} in {region} held by {released.holder}; {recorded}.")
         return common.EXIT_OK
 
     common.guard(body)

@@ -7,8 +7,9 @@ in-memory fake. Every state change is saved before it is reported.
 `Engine` is a facade over the parts: the planner (`rds_maint.planning`: request, describe,
 preflight, plan), `advance` (the loop and its error mapping), `answers` (resume, reset and the
 Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a final state),
-`coordination` (step lease, cluster lock), `schedule` (every interval and timeout), `events`, and
-`control` (a person's requests while it runs: new settings, a pause at the next step boundary).
+`coordination` (step lease, cluster lock; `cluster_mark`, the lock's half in AWS), `schedule` (every
+interval and timeout), `events`, and `control` (a person's requests while it runs: new settings, a
+pause at the next step boundary).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from rds_maint.engine import advance as _advance
 from rds_maint.engine import answers as _answers
 from rds_maint.engine import control as _control
 from rds_maint.engine import coordination as _coordination
+from rds_maint.engine.cluster_mark import mark_of, mark_refusal, read_mark
 from rds_maint.engine.control import PauseAnswer
-from rds_maint.engine.coordination import LEASE_SECONDS
+from rds_maint.engine.coordination import LEASE_SECONDS, Unlocked
 from rds_maint.engine.core import AttemptHook, EngineCore
 from rds_maint.engine.events import Listener, tell_listeners
 from rds_maint.engine.schedule import LEASE_POLL_SECONDS
+from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
@@ -41,6 +44,7 @@ __all__ = [
     "Listener",
     "PauseAnswer",
     "PlanPreview",
+    "Unlocked",
     "parse_request",
 ]
 
@@ -58,7 +62,21 @@ class Engine(EngineCore):
     def preview(self, data: Any, default_region: str | None = None) -> PlanPreview:
         """Validate against the live cluster and plan; changes nothing anywhere."""
         request = parse_request(data, default_region)
-        return plan_request(request, self.rds(request.region), self.clock.now(), self._new_id)
+        rds = self.rds(request.region)
+        try:
+            preview = plan_request(request, rds, self.clock.now(), self._new_id)
+        except BadInput:
+            # a busy cluster fails a plan in many ways (not available, another's temp instance): say who holds it
+            marked = read_mark(rds, request.target_id)
+            refusal = mark_refusal(self.store, marked, request.region, None) if marked else None
+            if refusal is not None:
+                raise refusal from None
+            raise
+        # at most one active operation per cluster, whatever store holds it (DESIGN section 9)
+        refusal = mark_refusal(self.store, mark_of(preview.cluster), request.region, preview.operation_id)
+        if refusal is not None:
+            raise refusal
+        return preview
 
     def create(self, data: Any, default_region: str | None = None) -> Operation:
         preview = self.preview(data, default_region)
@@ -99,7 +117,8 @@ class Engine(EngineCore):
         op = self.store.load(operation_id)
         if op.state is not OperationState.CREATED:
             return self.report(op)
-        events = _coordination.take_lock(self.store, self.clock, op)  # at most one active operation per cluster
+        # at most one active operation per cluster, whatever its store: the store's lock and the cluster's mark
+        events = _coordination.take_lock(self.store, self.clock, op, self.rds(op.region))
         op.state = OperationState.RUNNING
         op.started_at = self.clock.now()
         events.append(self.event(op, "operation_started", f"Started on cluster {op.cluster_id}"))
@@ -156,11 +175,13 @@ class Engine(EngineCore):
     # -- cluster lock -----------------------------------------------------------------------
 
     def lock_holder(self, cluster_id: str, region: str) -> str | None:
-        return self.store.lock_holder(cluster_id, region)
+        """The store's lock holder, else the operation the cluster's mark in AWS names (None: free)."""
+        return _coordination.lock_holder(self.store, lambda: self.rds(region), cluster_id, region)
 
-    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> str | None:
-        """An operator frees a cluster's lock; recorded as an event on the operation that held it."""
-        return _coordination.force_unlock(self.store, self.clock, cluster_id, region, comment)
+    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> Unlocked | None:
+        """An operator frees a cluster: the store's lock (recorded on the operation that held it) and the
+        cluster's mark in AWS."""
+        return _coordination.force_unlock(self.store, self.clock, lambda: self.rds(region), cluster_id, region, comment)
 
 
 EngineFactory = Callable[[Settings], Engine]

@@ -14,13 +14,14 @@ from typing import Any
 
 from rds_maint.actions import ACTIONS, Action, ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.base import record_dict
+from rds_maint.engine.cluster_mark import MARK_PENDING, take_mark
 from rds_maint.engine.control import honour_pause_request
 from rds_maint.engine.coordination import clear_lease, grant_lease, lease_remaining
 from rds_maint.engine.core import EngineCore
 from rds_maint.engine.events import disruption_event, is_disruptive_step, note_events
 from rds_maint.engine.final_state import finish
 from rds_maint.engine.schedule import BUSY_RETRY_SECONDS, lease_poll, poll_seconds, timed_out, transient_backoff
-from rds_maint.errors import AwsError, BadInput, BusyAwsError, NeedsPerson, TransientAwsError
+from rds_maint.errors import AwsError, BadInput, BusyAwsError, ClusterLocked, NeedsPerson, TransientAwsError
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult, StepState
 from rds_maint.planning import step_matches
@@ -39,6 +40,10 @@ def advance(core: EngineCore, operation_id: str) -> StepResult:
         raise BadInput(f"operation '{op.id}' has not been started; start it first")
     step = op.current_step
     events: list[Event] = []
+    if op.context.get(MARK_PENDING):
+        unmarked = _mark_first(core, op, events)
+        if unmarked is not None:
+            return unmarked
     if step is None:
         return finish(core, op, events)
     now = core.now()
@@ -47,6 +52,20 @@ def advance(core: EngineCore, operation_id: str) -> StepResult:
         if stopped is not None:
             return stopped
     return _act(core, op, step, events, now)
+
+
+def _mark_first(core: EngineCore, op: Operation, events: list[Event]) -> StepResult | None:
+    """A start AWS throttled left the cluster's mark to put on: nothing runs before it (None: put on)."""
+    try:
+        take_mark(core.rds(op.region), core.store, op)
+    except (TransientAwsError, BusyAwsError) as exc:
+        log.info("mark_pending", operation_id=op.id, code=exc.code)
+        return core.result(op, Outcome.WAIT, BUSY_RETRY_SECONDS)
+    except ClusterLocked as exc:
+        core.pause(op, f"{exc}. This operation changed nothing yet: answer abort, or continue once it is free", events)
+        return core.save_and_report(op, events, Outcome.INTERVENTION)
+    op.context.pop(MARK_PENDING)  # saved with this advance's save; if that is lost, the mark is ours already
+    return None
 
 
 def _act(core: EngineCore, op: Operation, step: Step, events: list[Event], now: datetime) -> StepResult:

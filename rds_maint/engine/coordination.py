@@ -5,30 +5,62 @@ expiry in a conditional write; only the winner runs. No run outlives the longest
 so a lease past its expiry belonged to a holder that crashed: the step runs again, and its `run`
 first looks for its own earlier effect. The save after the call ends the lease.
 
-The cluster lock: `start` takes it (idempotent; a lock left by a finished operation is taken over by
-compare-and-swap), a final state releases it, an operator may free it with `force_unlock`.
+The cluster lock has two halves: the store's lock (one record per cluster in this store) and the
+cluster's mark in AWS (`cluster_mark`: a tag every store sees). `start` takes both, store first
+(idempotent; a lock or mark left by a finished operation of this store is taken over); a final state
+releases both, each only if it still names the operation; an operator frees both with `force_unlock`.
+When the mark belongs to another operation, `start` gives the store lock it just took back and refuses:
+nothing else was changed.
+
+Crash windows of `start`, each converging when `start` runs again (a retried Lambda task, `rds-maint run
+OP`), since both halves are idempotent for the same operation:
+- store lock taken, mark not yet: the store lock is already ours, the mark is put on, the start saved;
+- mark put on, start not saved: both halves are ours, the start is saved. Until then the operation is
+  `created` and every other operation, whatever its store, is refused naming it; `unlock --force`
+  frees the cluster if it is never run.
+AWS throttling or a busy answer while marking does not fail the start: it keeps its store lock, is saved
+`running` with the mark pending (`cluster_mark.MARK_PENDING`), and `advance` puts the mark on before the
+first step (waiting while AWS still throttles; pausing, with nothing changed, if another operation marked
+the cluster meanwhile).
+A release that fails (AWS or the store unreachable at the final save) is logged: the next start from this
+store takes over a lock or mark left by a finished operation, and another store's start is told to run
+`rds-maint unlock --force`.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rds_maint.clock import Clock
+from rds_maint.engine.cluster_mark import (
+    MARK_PENDING,
+    TAG_ACTIVE_OPERATION,
+    locked_error,
+    read_mark,
+    release_mark,
+    remove_mark,
+    take_mark,
+)
 from rds_maint.engine.events import make_event
-from rds_maint.errors import ClusterLocked, Conflict, OperationNotFound, RdsMaintError
+from rds_maint.errors import BusyAwsError, ClusterLocked, Conflict, OperationNotFound, RdsMaintError, TransientAwsError
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, Step
+from rds_maint.ports import RdsPort
 from rds_maint.store.base import StateStore
 
 __all__ = [
     "LEASE_SECONDS",
+    "Unlocked",
     "clear_lease",
     "drop_lease",
     "force_unlock",
     "grant_lease",
     "lease_remaining",
     "live_holder",
+    "lock_holder",
     "locked_error",
     "release_lock",
     "take_lock",
@@ -87,17 +119,49 @@ def live_holder(store: StateStore, cluster_id: str, region: str) -> Operation | 
     return None if other.state.is_final else other
 
 
-def locked_error(cluster_id: str, region: str, holder: Operation) -> ClusterLocked:
-    return ClusterLocked(
-        f"cluster '{cluster_id}' in {region} is busy: operation '{holder.id}' ({holder.type.value}, "
-        f"{holder.state.value}) holds its lock. Let it finish or answer it (rds-maint status {holder.id}); "
-        f"if it is stuck, release the lock with: rds-maint unlock {cluster_id} --region {region} --force",
-        holder.id,
-    )
+def take_lock(store: StateStore, clock: Clock, op: Operation, rds: RdsPort) -> list[Event]:
+    """Take the store's lock, then the cluster's mark, for `op` (idempotent; see the module docstring).
+
+    Raises ClusterLocked when another operation holds either; then the store's lock is given back and
+    nothing else has changed. AWS throttling or busy answers while marking leave the mark pending
+    (`MARK_PENDING` in the context): `advance` puts it on before the first step. Any other error while
+    marking also gives the store's lock back.
+    """
+    events = _take_store_lock(store, clock, op)
+    try:
+        stale = take_mark(rds, store, op)
+    except (TransientAwsError, BusyAwsError) as exc:
+        # AWS throttled or busy for now: keep the store lock, start, and put the mark on before the first step
+        op.context[MARK_PENDING] = True
+        events.append(
+            make_event(
+                clock,
+                op,
+                "mark_pending",
+                f"The {TAG_ACTIVE_OPERATION} tag could not be put on {op.target_id} yet ({exc.code} on "
+                f"{exc.operation}); it is put on before the first step runs",
+            )
+        )
+        return events
+    except BaseException:
+        store.release_lock(op.target_id, op.region, op.id)
+        raise
+    if stale is not None:
+        events.append(
+            make_event(
+                clock,
+                op,
+                "mark_taken_over",
+                f"The {TAG_ACTIVE_OPERATION} tag of {op.target_id} still named '{stale}', which has finished; "
+                "it now names this operation",
+                previous_holder=stale,
+            )
+        )
+    return events
 
 
-def take_lock(store: StateStore, clock: Clock, op: Operation) -> list[Event]:
-    """Take the cluster lock for `op` (idempotent); take over a lock left by a finished operation."""
+def _take_store_lock(store: StateStore, clock: Clock, op: Operation) -> list[Event]:
+    """The store's half: take over a lock left by a finished operation (compare-and-swap)."""
     events: list[Event] = []
     holder = store.acquire_lock(op.target_id, op.region, op.id)
     for _ in range(3):
@@ -124,25 +188,66 @@ def take_lock(store: StateStore, clock: Clock, op: Operation) -> list[Event]:
     raise ClusterLocked(f"cluster '{op.target_id}' in {op.region}: its lock keeps changing hands; try again", holder)
 
 
-def release_lock(store: StateStore, op: Operation) -> None:
-    """At a final state. A failure is logged: the next start takes over a lock left by a finished operation."""
+def release_lock(store: StateStore, op: Operation, rds: RdsPort) -> None:
+    """At a final state, both halves, each only if it names `op`. A failure is logged (module docstring)."""
     try:
         store.release_lock(op.target_id, op.region, op.id)
     except RdsMaintError as exc:
         log.warning("lock_not_released", operation_id=op.id, cluster_id=op.target_id, error=str(exc))
+    try:
+        release_mark(rds, op)
+    except RdsMaintError as exc:
+        log.warning("mark_not_released", operation_id=op.id, cluster_id=op.target_id, error=str(exc))
 
 
-def force_unlock(store: StateStore, clock: Clock, cluster_id: str, region: str, comment: str | None) -> str | None:
-    """An operator frees a cluster's lock; recorded as an event on the operation that held it."""
+def lock_holder(store: StateStore, rds: Callable[[], RdsPort], cluster_id: str, region: str) -> str | None:
+    """Who holds the cluster: the store's lock holder, else the operation its mark names (None: free)."""
     holder = store.lock_holder(cluster_id, region)
-    if holder is None:
+    if holder is not None:
+        return holder
+    mark = read_mark(rds(), cluster_id)
+    return mark.holder if mark is not None else None
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """What `force_unlock` freed: the holder, the operation the release is recorded on (None when this
+    store does not hold it) and whether the cluster's mark was taken off."""
+
+    holder: str
+    recorded_on: str | None
+    mark_removed: bool
+
+
+def force_unlock(
+    store: StateStore, clock: Clock, rds: Callable[[], RdsPort], cluster_id: str, region: str, comment: str | None
+) -> Unlocked | None:
+    """An operator frees a cluster: the store's lock (recorded as an event on the operation that held it),
+    then the cluster's mark, whichever operation it names. The store comes first: an operator the store
+    refuses changes nothing in AWS. None when neither was held."""
+    holder = store.lock_holder(cluster_id, region)
+    recorded = _record_release(store, clock, holder, cluster_id, region, comment) if holder else None
+    if holder is not None:
+        store.release_lock(cluster_id, region, holder)
+    marked = remove_mark(rds(), cluster_id)
+    if marked is not None and recorded is None:
+        recorded = _record_release(store, clock, marked, cluster_id, region, comment)
+    found = holder or marked
+    if found is None:
         return None
+    return Unlocked(holder=found, recorded_on=recorded, mark_removed=marked is not None)
+
+
+def _record_release(
+    store: StateStore, clock: Clock, holder: str, cluster_id: str, region: str, comment: str | None
+) -> str | None:
+    """The release as an event on the holder, if this store has it; its id, or None."""
     said = f" ({comment})" if comment else ""
     for _ in range(5):
         try:
             op = store.load(holder)
         except OperationNotFound:
-            break
+            return None
         event = make_event(
             clock,
             op,
@@ -154,10 +259,7 @@ def force_unlock(store: StateStore, clock: Clock, cluster_id: str, region: str, 
         op.updated_at = clock.now()
         try:
             store.save(op, [event])
-            break
+            return holder
         except Conflict:
             continue
-    else:
-        raise Conflict(f"operation '{holder}' kept changing; the lock was not released, try again")
-    store.release_lock(cluster_id, region, holder)
-    return holder
+    raise Conflict(f"operation '{holder}' kept changing; the lock was not released, try again")

@@ -127,7 +127,7 @@ class EngineCore:
         if isinstance(saved, StepResult):
             return saved
         if saved.state.is_final:
-            release_lock(self.store, saved)
+            release_lock(self.store, saved, self.rds(saved.region))
         return self.result(saved, outcome, wait_seconds, step_index=step_index)
 
     def conflict(self, operation_id: str, exc: Conflict) -> StepResult:

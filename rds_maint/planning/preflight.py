@@ -22,6 +22,7 @@ from rds_maint.model import (
     OperationType,
     StorageTypeChangeParams,
 )
+from rds_maint.names import TEMP_MARKER
 from rds_maint.planning.upgrade_preflight import preflight_engine_upgrade
 from rds_maint.plans.instance_cycle import InstanceCycleFacts
 from rds_maint.plans.storage_type_change import StorageTypeChangeFacts
@@ -105,6 +106,29 @@ def _refuse_cluster_kinds_not_handled(op_type: OperationType, cluster: ClusterSn
         )
 
 
+def _refuse_another_operations_temp_instance(cluster: ClusterSnapshot) -> None:
+    """A temp instance in the cluster belongs to another operation (a new plan has none yet): that one is
+    under way, or it ended without its clean-up. Two operations would fail over onto each other's
+    instances, and the plan would count the other's instance as a reader to change."""
+    for member in cluster.members:
+        instance = member.instance
+        owner = instance.operation_tag
+        if owner is None and f"-{TEMP_MARKER}-" not in instance.id:
+            continue
+        whose = (
+            f"a temporary instance of operation '{owner}' (its tag rds-maint:operation-id)"
+            if owner
+            else f"named like an rds-maint temporary instance (-{TEMP_MARKER}-), with no operation tag"
+        )
+        status = f"rds-maint status {owner}" if owner else "rds-maint list"
+        raise BadInput(
+            f"cluster '{cluster.id}' holds instance '{instance.id}', {whose}: another operation is under way on "
+            f"the cluster or ended without its clean-up. Let it finish, or roll it back ({status}); if it is gone "
+            f"and '{instance.id}' is a leftover, make sure it is not the writer, delete it (aws rds "
+            f"delete-db-instance --db-instance-identifier {instance.id} --skip-final-snapshot) and plan again"
+        )
+
+
 def preflight(
     op_type: OperationType,
     rds: RdsPort,
@@ -114,6 +138,7 @@ def preflight(
 ) -> object:
     """The facts `build_plan` takes for `op_type` (see `Preflight`); raises BadInput for a request AWS would refuse."""
     _refuse_cluster_kinds_not_handled(op_type, cluster)
+    _refuse_another_operations_temp_instance(cluster)
     check = PREFLIGHTS.get(op_type)
     facts = check(rds, cluster, params) if check else None
     clock_check = CLOCK_CHECKS.get(op_type)

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
+from rds_maint.engine.cluster_mark import TAG_ACTIVE_OPERATION
 from rds_maint.model import Operation, OperationState, Outcome
 from rds_maint.names import final_snapshot_name, parameter_group_copy_name, temp_instance_id
 from rds_maint.snapshots import TAG_OPERATION_ID
@@ -38,6 +39,7 @@ PLACEHOLDERS = {
     "OptInTagValue": "true",
 }
 OP_TAG = TAG_OPERATION_ID
+MARK = TAG_ACTIVE_OPERATION
 OPT_IN = ("rds-maint:opt-in", "true")
 WRITER = f"{CLUSTER}-instance-1"
 READER_2 = f"{CLUSTER}-instance-2"
@@ -362,6 +364,47 @@ def test_tagging_a_foreign_resource_with_the_operation_tag_is_denied_so_it_canno
         arn("pg", parameter_group_copy_name(CLUSTER, TARGET, "instance")),
     ):
         assert decide("rds:AddTagsToResource", resource, request_tags=tag).allowed, resource
+
+
+def test_the_cluster_mark_may_be_put_on_and_taken_off_any_cluster_and_nothing_else_removed() -> None:
+    """The mark (rds-maint:active-operation) goes on the cluster being changed, whatever its name; the grant
+    that allows it must not let the role give a cluster the operation tag, which deletes key on."""
+    mark = {MARK: "op-1"}
+    cluster = arn("cluster", CLUSTER)
+    assert decide("rds:AddTagsToResource", cluster, request_tags=mark).allowed
+    remove = "rds:RemoveTagsFromResource"
+    assert evaluate(lambda_policies(), Request(remove, cluster, {"aws:TagKeys": [MARK]})).allowed
+    # the operation tag on someone's cluster stays refused, alone or next to the mark
+    for tags in ({OP_TAG: "op-1"}, {MARK: "op-1", OP_TAG: "op-1"}):
+        decision = decide("rds:AddTagsToResource", cluster, request_tags=tags)
+        assert not decision.allowed and "DenyOperationTagOutsideOwnNames" in decision.reason, tags
+    # removing anything but the mark, or the mark from anything but a cluster, is not granted
+    for resource, keys in (
+        (cluster, [OP_TAG]),
+        (cluster, [MARK, "team"]),
+        (cluster, ["rds-maint:opt-in"]),
+        (arn("db", READER_2), [MARK]),
+        (arn("cluster-pg", "orders-params"), [MARK]),
+    ):
+        assert not evaluate(lambda_policies(), Request(remove, resource, {"aws:TagKeys": keys})).allowed, keys
+    assert not evaluate(lambda_policies(), Request(remove, cluster)).allowed  # no keys named: refused
+
+
+@pytest.mark.parametrize("scenario", ["instance_type_change", "storage_type_change_abort", "engine_upgrade"])
+def test_a_run_puts_the_cluster_mark_on_and_takes_it_off_within_the_lambda_policy(world: World, scenario: str) -> None:
+    recorder = record(world, scenario)
+    marking = [
+        c
+        for c in recorder.checks
+        if c.action in ("rds:AddTagsToResource", "rds:RemoveTagsFromResource") and c.arn == arn("cluster", CLUSTER)
+    ]
+    assert {c.action for c in marking} == {"rds:AddTagsToResource", "rds:RemoveTagsFromResource"}
+    assert all(MARK in c.request_tags or c.extra.get("aws:TagKeys") == [MARK] for c in marking if not c.implied), (
+        marking
+    )
+    found = denials(marking, lambda_policies())
+    assert not found, report(found)
+    assert MARK not in world.gateway().describe_cluster(CLUSTER).tags  # taken off at the end
 
 
 def test_parameter_groups_are_changed_only_when_the_operation_made_them() -> None:

@@ -27,6 +27,8 @@ from tests.helpers.artifacts import (
 
 # ------------------------------------------------------------------------------ IAM
 
+MARK = "rds-maint:active-operation"
+
 
 @pytest.mark.parametrize("name", [*IAM_FILES, "opt-in-policy.json"])
 def test_iam_file_is_a_policy_document_without_wildcard_actions(name: str) -> None:
@@ -84,6 +86,11 @@ def test_lambda_policy_guards_deletes_and_the_operation_tag_by_name_and_tag() ->
     deny = [s for s in by_action["rds:AddTagsToResource"] if s["Effect"] == "Deny"]
     assert deny and all(s["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"] == [tag] for s in deny)
     assert all("NotResource" in s for s in deny), "the operation tag is refused everywhere but on our own names"
+    # the cluster's mark: removals (and the grant of the mark itself) name that one key, on clusters only
+    mark = by_action["rds:RemoveTagsFromResource"]
+    assert mark and all(s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [MARK] for s in mark)
+    assert all(s["Condition"]["Null"] == {"aws:TagKeys": "false"} for s in mark), "no keys must not pass"
+    assert all(":cluster:" in r for s in mark for r in as_list(s["Resource"]))
     create = by_action["rds:CreateBlueGreenDeployment"] + by_action["rds:CreateDBClusterParameterGroup"]
     assert all(s["Condition"]["Null"][f"aws:RequestTag/{tag}"] == "false" for s in create)
     events = by_action["events:PutEvents"]

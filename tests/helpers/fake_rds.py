@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.engine import Engine
+from rds_maint.engine.cluster_mark import TAG_ACTIVE_OPERATION
 from rds_maint.errors import BusyAwsError, PersonAwsError
 from rds_maint.model import Event, Operation, StepResult
 from rds_maint.ports import ParameterGroupKind, RdsPort
@@ -49,6 +50,7 @@ WRITER, READER_2, READER_3 = (f"{CLUSTER}-instance-{n}" for n in (1, 2, 3))
 ACCOUNT = "123456789012"
 IN_SYNC, PENDING_REBOOT = "in-sync", "pending-reboot"
 RAM_DISK = Path("/dev/shm")
+MARK = TAG_ACTIVE_OPERATION
 MAX_ADVANCES = 400  # a drive that needs more than this is a bug in the test or the engine, not a long wait
 
 
@@ -105,6 +107,12 @@ class Change:
     method: str
     args: dict[str, Any]
     at: datetime
+
+
+def _is_mark(change: Change) -> bool:
+    if change.method == "add_tags":
+        return set(change.args["tags"]) == {MARK}
+    return change.method == "remove_tags" and change.args["keys"] == [MARK]
 
 
 def _not_found(operation: str, code: str, what: str) -> PersonAwsError:
@@ -200,6 +208,14 @@ class FakeRds:
 
     def changes_of(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.changes if c.method == method]
+
+    def changes_but_the_mark(self) -> list[Change]:
+        """The changes other than putting on or taking off the cluster's mark (the lock's half in AWS)."""
+        return [c for c in self.changes if not _is_mark(c)]
+
+    def mark(self, cluster_id: str = CLUSTER) -> str | None:
+        """The operation the cluster's rds-maint:active-operation tag names."""
+        return self.clusters[cluster_id].tags.get(MARK)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -466,6 +482,17 @@ class FakeRds:
         self._enter("add_tags")
         self._tags_of("AddTagsToResource", arn).update(tags)
         self._change("add_tags", arn=arn, tags=tags)
+
+    def remove_tags(self, arn: str, keys: list[str]) -> None:
+        self._enter("remove_tags")
+        tags = self._tags_of("RemoveTagsFromResource", arn)
+        for key in keys:
+            tags.pop(key, None)
+        self._change("remove_tags", arn=arn, keys=list(keys))
+
+    def set_tag(self, cluster_id: str, key: str, value: str) -> None:
+        """A tag put on the cluster behind the tool's back (another store's operation, a person)."""
+        self.clusters[cluster_id].tags[key] = value
 
     # -- not used by the cluster operations: a test that reaches one needs the simulator ----
 

@@ -168,6 +168,14 @@ class Check:
         return f"{self.action} on {self.arn}{via}"
 
 
+def removed_keys(operation: str, params: dict[str, Any]) -> dict[str, ContextValue]:
+    """RemoveTagsFromResource names keys, not tags: its `aws:TagKeys` are the `TagKeys` it removes
+    (Service Authorization Reference: the action's condition key is aws:TagKeys)."""
+    if operation != "RemoveTagsFromResource":
+        return {}
+    return {"aws:TagKeys": sorted(str(k) for k in params.get("TagKeys") or [])}
+
+
 def _tags(items: Any) -> dict[str, str]:
     return {str(t["Key"]): str(t.get("Value", "")) for t in items or []}
 
@@ -276,6 +284,7 @@ class RequestRecorder:
                 arn,
                 request_tags,
                 self.tags_of(resource_type, arn),
+                extra=removed_keys(operation, params),
                 any_name=opaque or (operation == "CreateBlueGreenDeployment" and resource_type == "deployment"),
             )
 

@@ -132,7 +132,8 @@ def test_only_pending_reboot_reboots_only_the_pending_reader(world: World, clust
     assert [s.name for s in op.steps] == ["check_cluster", f"reboot:{READER_2}", "restore_promotion_tiers", "verify"]
     assert world.run(op.id).outcome is Outcome.COMPLETED
     assert reboots(world) == {READER_2: 1}
-    assert set(world.mutating_calls()) == {"RebootDBInstance"}  # no temp instance, no failover
+    # no temp instance, no failover; the cluster's mark put on and taken off
+    assert set(world.mutating_calls()) == {"RebootDBInstance", "AddTagsToResource", "RemoveTagsFromResource"}
     view = world.sim.cluster_view(CLUSTER)
     assert {i: m.parameter_apply_status for i, m in view.members.items()} == dict.fromkeys(cluster_1w2r, "in-sync")
 
@@ -277,7 +278,14 @@ def test_crash_or_lost_answer_after_a_mutating_call_converges_without_repeating_
     assert reboots(world) == {WRITER: 1, READER_2: 1, READER_3: 1}
     assert_one_reboot_at_a_time(world)
     applied = Counter(c.operation for c in world.sim.calls if c.applied and not c.operation.startswith("Describe"))
-    assert applied == {"CreateDBInstance": 1, "FailoverDBCluster": 2, "RebootDBInstance": 3, "DeleteDBInstance": 1}
+    assert applied == {
+        "CreateDBInstance": 1,
+        "FailoverDBCluster": 2,
+        "RebootDBInstance": 3,
+        "DeleteDBInstance": 1,
+        "AddTagsToResource": 1,  # the cluster's mark, once whatever crashed
+        "RemoveTagsFromResource": 1,
+    }
 
 
 @pytest.mark.parametrize("instance", [WRITER, READER_3])

@@ -43,7 +43,8 @@ def assert_cluster_untouched_but_storage(world: World, members: set[str]) -> Non
     view = world.sim.cluster_view(CLUSTER)
     assert view.writer == WRITER and set(view.members) == members and view.status == "available"
     assert {m.instance_class for m in view.members.values()} == {"db.r6g.large"}
-    assert set(world.mutating_calls()) <= {"ModifyDBCluster"}  # no temp instance, failover or reboot
+    # no temp instance, failover or reboot: the storage change and the cluster's mark (put on, taken off)
+    assert set(world.mutating_calls()) <= {"ModifyDBCluster", "AddTagsToResource", "RemoveTagsFromResource"}
 
 
 def test_switch_to_io_optimized_in_place(world: World, cluster_1w2r: list[str]) -> None:
@@ -323,7 +324,7 @@ def test_abort_leaves_the_storage_as_it_is(world: World, cluster_1w2r: list[str]
     world.engine.resume(op.id, "abort")
     assert world.run(op.id).outcome is Outcome.FAILED
     assert world.sim.cluster_view(CLUSTER).storage_type == STANDARD
-    assert world.mutating_calls() == []
+    assert world.mutating_calls() == ["AddTagsToResource", "RemoveTagsFromResource"]  # only the cluster's mark
 
 
 # -- crashes and lost answers ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from rds_maint.actions import ACTIONS
 from rds_maint.engine import LEASE_SECONDS, Engine
-from rds_maint.errors import ClusterLocked
+from rds_maint.errors import BadInput, ClusterLocked
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.names import temp_instance_id
 from rds_maint.rds import RdsGateway
@@ -359,9 +359,10 @@ def test_unlock_force_releases_the_lock_and_is_recorded_on_the_holder(world: Wor
     recorded = [e for e in world.store.events(holder.id) if e.type == "lock_released_by_operator"]
     assert len(recorded) == 1 and "runbook 7" in recorded[0].message
     assert world.store.load(holder.id).state is OperationState.PAUSED  # the holder is not stopped
-    following = world.create({"target_instance_type": "db.r6g.2xlarge"})
-    assert world.engine.start(following.id).error is None
-    world.engine.resume(following.id, "abort")  # frees it again
+    assert "rds-maint:active-operation" not in world.gateway().describe_cluster(CLUSTER).tags  # the mark too
+    # free, but the holder's temp instance still stands in the cluster: a new plan is refused, naming it
+    with pytest.raises(BadInput, match=f"temporary instance of operation '{holder.id}'"):
+        world.create({"target_instance_type": "db.r6g.2xlarge"})
     again = cli(world, "unlock", CLUSTER, "--region", REGION, "--force")
     assert again.exit_code == 0 and "not locked" in again.output
     bad = cli(world, "unlock", "../etc", "--region", REGION, "--force")
