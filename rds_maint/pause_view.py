@@ -65,7 +65,7 @@ def _show_effects(options: list[AnswerOption]) -> None:
         text = option.effect if option.allowed else f"not available: {option.why_not}"
         if option.needs_confirmation:
             text += " (asks you to confirm; --confirm to skip the question)"
-        lines = textwrap.wrap(text, max(width - ACTION_WIDTH - 2, 30))
+        lines = textwrap.wrap(text, max(width - ACTION_WIDTH - 2, 30), break_long_words=False, break_on_hyphens=False)
         click.echo(f"  {option.action.value:<{ACTION_WIDTH}}{lines[0] if lines else ''}")
         for line in lines[1:]:
             click.echo(f"  {'':<{ACTION_WIDTH}}{line}")

@@ -105,11 +105,11 @@ def _continue(op: Operation) -> AnswerOption:
         return AnswerOption(
             ResumeAction.CONTINUE, f"rds-maint checks the cluster again, {again}then ends the operation"
         )
-    what = f"'{step.name}': {step.description}{_interruption_note(op, step)}"
+    what = f"{step.description}{_interruption_note(op, step)}"
     if step.state is StepState.PENDING:
-        effect = f"run step {what}"
+        effect = f"run step '{step.name}': {what}"
     else:
-        effect = f"try step {what} again; its wait timeout starts afresh"
+        effect = f"try step '{step.name}' again ({what}); its wait timeout starts afresh"
     return AnswerOption(ResumeAction.CONTINUE, effect)
 
 
@@ -126,11 +126,17 @@ def _still_unwinding(op: Operation, action: ResumeAction) -> AnswerOption:
 def _unwind_effect(op: Operation, kind: Literal["abort", "rollback"]) -> str:
     """The unwind steps the engine would append, each in words (Blue/Green ones as the cluster is now)."""
     steps = unwind_steps(op, kind)
-    said = [_blue_green_unwind(op, kind) if s.action == UNWIND_BLUE_GREEN.action else s.description for s in steps]
+    said = [_blue_green_unwind(op, kind) if s.action == UNWIND_BLUE_GREEN.action else _plain(s, kind) for s in steps]
     ends = "failed (aborted)" if kind == "abort" else "rolled_back"
     if not said:
         return f"stop here; nothing was changed that needs undoing; the operation ends {ends}"
     return f"stop here, then: {'; '.join(said)}; the operation ends {ends}"
+
+
+def _plain(step: Step, kind: str) -> str:
+    """An unwind step's description without its "Abort: " or "Rollback: " label (the answer says it)."""
+    label = f"{kind.capitalize()}: "
+    return step.description.removeprefix(label)
 
 
 def _abort(op: Operation) -> AnswerOption:

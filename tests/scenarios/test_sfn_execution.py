@@ -260,7 +260,8 @@ def test_a_paused_operation_resumed_by_id_is_answered_with_rds_maint_respond(sfn
     assert json.loads(as_json.output)["operation"]["intervention"]["execution_arn"] == arn
 
     bad = cli(sfn, "respond", op.id, "--action", "carry_on")
-    assert bad.exit_code == 2 and "--action must be one of continue, abort, rollback, mark_complete" in bad.output
+    assert bad.exit_code == 2
+    assert "'carry_on' is not one of 'continue', 'abort', 'rollback', 'mark_complete'" in bad.output
     answered = cli(sfn, "respond", op.id, "--action", "continue", "--comment", "lag is fine")
     assert answered.exit_code == 0, answered.output
     assert detail["task_token"] not in answered.output
