@@ -37,13 +37,18 @@ def answering_actor() -> str:
     return actor.answering_actor(lambda: actor.sts_client(settings.profile, settings.region))
 
 
+def on_terminal() -> bool:
+    """A person types the answers here (so a question can be asked)."""
+    return sys.stdin.isatty()
+
+
 def _confirmed(op: Operation, action: ResumeAction, confirm: bool) -> bool:
     """Whether the answer may be sent: explained and asked on a terminal, else refused without --confirm."""
     option = option_for(op, action)
     if not option.needs_confirmation or confirm:
         return confirm
     said = f"{action.value} of {op.id} would {option.effect}."
-    if sys.stdin.isatty() and common.opts().output == "text":
+    if on_terminal() and common.opts().output == "text":
         click.echo(said)
         if click.confirm(f"Go ahead with {action.value}?", default=False):
             return True

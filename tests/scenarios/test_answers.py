@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from rds_maint.actor import STEP_FUNCTIONS_UNKNOWN, answering_actor
+from rds_maint.cli import answers
 from rds_maint.intervention import status_entries
 from rds_maint.model import Operation, OperationState, Outcome
 from rds_maint.progress import drive
@@ -236,3 +237,20 @@ def test_the_actor_is_the_os_user_when_no_identity_resolves() -> None:
 def _wide_enough(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pause display wraps to the terminal; the assertions read it unwrapped at the usual 80 columns."""
     monkeypatch.setenv("COLUMNS", "80")
+
+
+def test_on_a_terminal_a_rollback_after_the_switchover_is_explained_and_asked(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = _paused_after_switchover(world)
+    before = world.store.load(op.id).model_dump()
+    monkeypatch.setattr(answers, "on_terminal", lambda: True)
+
+    declined = world.cli(["resume", op.id, "--action", "rollback"], input="n\n")
+
+    assert declined.exit_code == 2 and "rollback not confirmed; nothing was changed" in declined.output
+    assert "rollback does NOT switch back" in declined.output and "Go ahead with rollback? [y/N]" in declined.output
+    assert world.store.load(op.id).model_dump() == before
+    accepted = world.cli(["resume", op.id, "--action", "rollback"], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert world.store.load(op.id).unwind == "rollback"
