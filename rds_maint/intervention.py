@@ -30,7 +30,6 @@ from rds_maint.log import get_logger
 from rds_maint.model import Event, Intervention, Operation, OperationState, ResumeAction
 
 __all__ = [
-    "ABORT_ERROR",
     "ALLOWED_ACTIONS",
     "COMMENT_LIMIT",
     "INTERVENTION_DETAIL_TYPE",
@@ -52,7 +51,6 @@ log = get_logger("rds_maint.intervention")
 SOURCE = "rds-maint-machine"
 INTERVENTION_DETAIL_TYPE = "InterventionRequired"
 STATUS_DETAIL_TYPE = "OperationStatusChanged"
-ABORT_ERROR = "OperationAborted"
 ALLOWED_ACTIONS = tuple(action.value for action in ResumeAction)
 
 # Engine event types that change the operation's state (DESIGN section 2 states).
@@ -186,10 +184,6 @@ class Answer:
         if self.confirm:
             output["confirm"] = True
         return json.dumps(output)
-
-    @property
-    def is_abort(self) -> bool:
-        return self.action is ResumeAction.ABORT
 
 
 def validate_answer(action: Any, comment: Any = None) -> Answer:

@@ -118,7 +118,7 @@ def _answer_through_execution(op: Operation, checked: Answer, *, local_fallback:
             err=True,
         )
         return False
-    sent = "send-task-failure OperationAborted" if checked.is_abort else f"send-task-success {checked.action.value}"
+    sent = f"send-task-success {checked.action.value}"
     if common.opts().output == "json":
         click.echo(
             json.dumps(

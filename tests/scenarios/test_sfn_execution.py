@@ -497,3 +497,19 @@ def test_answers_through_the_execution_record_who_sent_them(sfn: Harness) -> Non
     assert (resumed[0].actor or "").startswith("arn:aws:sts::")
     assert resumed[0].data["comment"] == "failback checked"
     assert resumed[1].actor == "Step Functions task answer (identity unknown)"
+
+
+def test_an_abort_sent_with_respond_ends_the_execution_aborted_and_names_who_sent_it(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
+    assert sfn.world.run(op.id).outcome.value == "intervention"
+    arn = sfn.start({"operation_id": op.id, "cluster_id": CLUSTER})
+    sfn.notice(arn)
+
+    assert cli(sfn, "respond", op.id, "--action", "abort", "--comment", "window closed").exit_code == 0
+
+    done = sfn.wait_done(arn)
+    assert done["status"] == "FAILED" and done["error"] == "OperationAborted", done
+    assert sfn.world.store.load(op.id).state is OperationState.FAILED
+    [aborted] = [e for e in sfn.world.store.events(op.id) if e.type == "operation_abort"]
+    assert (aborted.actor or "").startswith("arn:aws:sts::") and aborted.data["comment"] == "window closed"
