@@ -19,7 +19,13 @@ from rds_maint.engine.final_state import FINAL_CHECK_PAUSED, STILL_TO_RUN, skips
 from rds_maint.model import Operation, OperationState, ResumeAction, Step, StepState
 from rds_maint.planning.estimate import estimate_steps
 from rds_maint.plans import unwind_steps
-from rds_maint.steps.blue_green import SWITCHOVER_BLUE_GREEN, UNWIND_BLUE_GREEN, WAIT_BLUE_GREEN_AVAILABLE
+from rds_maint.plans.rollback import TOUCHED
+from rds_maint.steps.blue_green import (
+    DELETE_OLD_CLUSTER,
+    SWITCHOVER_BLUE_GREEN,
+    UNWIND_BLUE_GREEN,
+    WAIT_BLUE_GREEN_AVAILABLE,
+)
 
 __all__ = ["AnswerOption", "GreenCluster", "answer_options", "green_cluster", "option_for", "switchover_state"]
 
@@ -183,16 +189,19 @@ def _blue_green_unwind(op: Operation, kind: Literal["abort", "rollback"]) -> str
     if switched == "not_begun":
         return f"delete the Blue/Green deployment {deployment} and {green_name}; {cluster} stays on {source}, untouched"
     maybe = "if the switchover went through, " if switched == "requested" else ""
+    old_gone = any(s.action == DELETE_OLD_CLUSTER.action and s.state in TOUCHED for s in op.steps)
     if kind == "abort":
-        return (
-            f"{maybe}nothing is switched back: {cluster} stays on {target}, the old blue cluster {old} is kept "
-            "(delete it yourself once you no longer need it)"
-        )
+        kept = f"the old blue cluster {old} is kept (delete it yourself once you no longer need it)"
+        if old_gone:
+            kept = f"the old blue cluster {old} is deleted or being deleted (its final snapshot stays)"
+        return f"{maybe}nothing is switched back: {cluster} stays on {target}, {kept}"
+    kept = f"the old blue cluster {old} is kept as it was at the switchover"
+    if old_gone:
+        kept = f"the old blue cluster {old} is deleted or being deleted: going back means restoring its final snapshot"
     return (
         f"{maybe}rollback does NOT switch back (AWS cannot reverse a Blue/Green switchover): {cluster} stays on "
-        f"{target} and keeps taking writes, the old blue cluster {old} is kept as it was at the switchover; "
-        f"rds-maint pauses with the manual steps to go back (rename the clusters, copy the writes made since), "
-        f"then continue checks that {cluster} runs {source} again"
+        f"{target} and keeps taking writes, {kept}; rds-maint pauses with the manual steps to go back (rename the "
+        f"clusters, copy the writes made since), then continue checks that {cluster} runs {source} again"
     )
 
 

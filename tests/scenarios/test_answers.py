@@ -13,7 +13,7 @@ from rds_maint.cli import answers
 from rds_maint.intervention import status_entries
 from rds_maint.model import Operation, OperationState, Outcome
 from rds_maint.progress import drive
-from tests.helpers.upgrade import OLD, SOURCE, TARGET, create, seed
+from tests.helpers.upgrade import OLD, SOURCE, TARGET, create, request, seed
 from tests.helpers.world import CLUSTER, World
 
 NEW_CLASS = "db.r6g.xlarge"
@@ -254,3 +254,19 @@ def test_on_a_terminal_a_rollback_after_the_switchover_is_explained_and_asked(
     accepted = world.cli(["resume", op.id, "--action", "rollback"], input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert world.store.load(op.id).unwind == "rollback"
+
+
+def test_after_the_old_cluster_is_deleted_the_answers_do_not_promise_it_is_kept(world: World) -> None:
+    seed(world)
+    params = {"target_engine_version": TARGET, "pause_before_switchover": False, "pause_before_cleanup": False}
+    op = world.engine.create(request(params, pause_before_steps=["verify"]))
+    world.engine.start(op.id)
+    assert drive(world.engine, op.id, world.clock.sleep).outcome is Outcome.INTERVENTION
+
+    answers = _answers_shown(world.cli(["run", op.id]).output)
+
+    assert f"nothing is switched back: {CLUSTER} stays on {TARGET}, the old blue cluster {OLD} is deleted" in answers
+    assert f"the old blue cluster {OLD} is deleted or being deleted: going back means restoring its final snapshot" in (
+        answers
+    )
+    assert "is kept" not in answers
