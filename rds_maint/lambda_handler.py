@@ -122,14 +122,18 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
 
 def _answer(engine: Engine, operation_id: str, params: dict[str, Any]) -> StepResult:
     """The operator's answer the state machine hands over (the task output: `rds-maint respond` names its
-    sender and a confirmation; a raw `send-task-success` may not, and is recorded as such)."""
-    return engine.resume(
-        operation_id,
-        params.get("action"),
-        params.get("comment"),
-        actor=params.get("actor") or STEP_FUNCTIONS_UNKNOWN,
-        confirm=params.get("confirm", False),
-    )
+    sender and a confirmation; a raw `send-task-success` may not, and is recorded as such). A refused answer
+    is kept in the event log."""
+    actor = params.get("actor") or STEP_FUNCTIONS_UNKNOWN
+    try:
+        return engine.resume(
+            operation_id, params.get("action"), params.get("comment"), actor=actor, confirm=params.get("confirm", False)
+        )
+    except BadInput as refused:
+        # the execution asks again; the event log says why the last answer was not taken, and from whom
+        who = actor if isinstance(actor, str) else STEP_FUNCTIONS_UNKNOWN
+        engine.record_refused_answer(operation_id, params.get("action"), str(refused), who)
+        raise
 
 
 def make_handler(engine_for: EngineFactory) -> Handler:

@@ -121,6 +121,9 @@ class Engine(EngineCore):
     ) -> StepResult:
         return _answers.resume(self, operation_id, action, comment, actor=actor, confirm=confirm)
 
+    def record_refused_answer(self, operation_id: str, action: Any, refusal: str, actor: str) -> None:
+        _answers.record_refused_answer(self, operation_id, action, refusal, actor)
+
     def reset(self, operation_id: str, step_ref: str, *, actor: str | None = None) -> StepResult:
         return _answers.reset(self, operation_id, step_ref, actor=actor)
 

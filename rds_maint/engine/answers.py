@@ -40,7 +40,7 @@ from rds_maint.model import (
 )
 from rds_maint.plans import unwind_steps
 
-__all__ = ["fail", "record_intervention", "reset", "resume"]
+__all__ = ["fail", "record_intervention", "record_refused_answer", "reset", "resume"]
 
 UnwindKind = Literal["abort", "rollback"]
 
@@ -97,6 +97,15 @@ def _check_confirmed(op: Operation, answer: ResumeAction, confirm: bool) -> None
         f"{answer.value} of operation '{op.id}' needs confirming: it would {option.effect}. Nothing was changed; "
         'answer again with --confirm to go ahead (through Step Functions: "confirm": true in the task output)'
     )
+
+
+def record_refused_answer(core: EngineCore, operation_id: str, action: Any, refusal: str, actor: str) -> None:
+    """An answer handed over by Step Functions and refused: said in the event log (the execution asks again,
+    with the refusal in its next notice), the operation itself unchanged."""
+    op = core.store.load(operation_id)
+    if op.state is not OperationState.PAUSED:
+        return
+    core.save(op, [core.event(op, "answer_refused", f"Answer {action!r} refused: {refusal}", actor=actor)])
 
 
 def answer_continue(core: EngineCore, op: Operation, who: Who) -> StepResult:
