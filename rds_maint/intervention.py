@@ -4,9 +4,10 @@
   successful save it puts `OperationStatusChanged` events (source `rds-maint-machine`, like the
   state machine's `InterventionRequired`) on an EventBridge bus for each operation state change and
   before/after each failover or switchover, so teams can route them to chat, pagers or apps that
-  drain connections. The detail carries ids and a short message, never the operation (payload
-  limits: docs/aws-behaviour.md, "Durations, limits and notices"). Publishing never fails a step:
-  errors are logged.
+  drain connections. The detail carries ids, a short message, who caused the event (`actor`) and, at a
+  pause, what each answer does there (`answers`), never the operation (payload limits:
+  docs/aws-behaviour.md, "Durations, limits and notices"). Publishing never fails a step: errors are
+  logged.
 - `Answer` / `validate_answer`: the operator's answer to an intervention, checked before it is sent.
 - `pending_intervention`, `mask_token`: the task token is a bearer credential (docs/aws-behaviour.md,
   "Durations, limits and notices"): it lives in the store and the event only, is masked wherever it
@@ -23,12 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rds_maint.engine.answer_options import answer_options
 from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Intervention, Operation, OperationState, ResumeAction
 
 __all__ = [
-    "ABORT_ERROR",
     "ALLOWED_ACTIONS",
     "COMMENT_LIMIT",
     "INTERVENTION_DETAIL_TYPE",
@@ -50,7 +51,6 @@ log = get_logger("rds_maint.intervention")
 SOURCE = "rds-maint-machine"
 INTERVENTION_DETAIL_TYPE = "InterventionRequired"
 STATUS_DETAIL_TYPE = "OperationStatusChanged"
-ABORT_ERROR = "OperationAborted"
 ALLOWED_ACTIONS = tuple(action.value for action in ResumeAction)
 
 # Engine event types that change the operation's state (DESIGN section 2 states).
@@ -110,6 +110,11 @@ def status_detail(op: Operation, event: Event) -> dict[str, Any]:
         "step_action": step.action if step else None,
         "timestamp": event.timestamp.isoformat(),
         "data": data,
+        "actor": _short(event.actor, 200),
+        # at a pause: what each answer does there (`answer_options`), for whoever is told
+        "answers": [{"action": o.action.value, "effect": _short(o.effect, 300)} for o in answer_options(op)]
+        if event.type == "operation_paused"
+        else [],
     }
 
 
@@ -162,21 +167,23 @@ class StatusPublisher:
 
 @dataclass(frozen=True)
 class Answer:
-    """An operator's answer to an intervention, validated."""
+    """An operator's answer to an intervention, validated: who gave it and whether they confirmed it."""
 
     action: ResumeAction
     comment: str | None = None
+    actor: str | None = None
+    confirm: bool = False
 
     def task_output(self) -> str:
-        """The `send-task-success --task-output` the state machine hands to `resume`."""
-        output: dict[str, str] = {"action": self.action.value}
+        """The `send-task-success --task-output` the state machine hands to `resume` (its `params`)."""
+        output: dict[str, str | bool] = {"action": self.action.value}
         if self.comment:
             output["comment"] = self.comment
+        if self.actor:
+            output["actor"] = self.actor
+        if self.confirm:
+            output["confirm"] = True
         return json.dumps(output)
-
-    @property
-    def is_abort(self) -> bool:
-        return self.action is ResumeAction.ABORT
 
 
 def validate_answer(action: Any, comment: Any = None) -> Answer:

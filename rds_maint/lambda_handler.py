@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rds_maint import config
+from rds_maint.actor import STEP_FUNCTIONS_UNKNOWN
 from rds_maint.config import Settings
 from rds_maint.engine import Engine, EngineFactory
 from rds_maint.errors import BadInput, RdsMaintError
@@ -107,7 +108,7 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
     if action == "status":
         return engine.status(operation_id)
     if action == "resume":
-        return engine.resume(operation_id, params.get("action"), params.get("comment"))
+        return _answer(engine, operation_id, params)
     if action == "record_intervention":
         return engine.record_intervention(
             operation_id,
@@ -117,6 +118,22 @@ def _dispatch(engine: Engine, action: str, operation_id: str | None, params: dic
             params.get("execution_arn"),
         )
     return engine.fail(operation_id, params.get("error"), params.get("cause"))
+
+
+def _answer(engine: Engine, operation_id: str, params: dict[str, Any]) -> StepResult:
+    """The operator's answer the state machine hands over (the task output: `rds-maint respond` names its
+    sender and a confirmation; a raw `send-task-success` may not, and is recorded as such). A refused answer
+    is kept in the event log."""
+    actor = params.get("actor") or STEP_FUNCTIONS_UNKNOWN
+    try:
+        return engine.resume(
+            operation_id, params.get("action"), params.get("comment"), actor=actor, confirm=params.get("confirm", False)
+        )
+    except BadInput as refused:
+        # the execution asks again; the event log says why the last answer was not taken, and from whom
+        who = actor if isinstance(actor, str) else STEP_FUNCTIONS_UNKNOWN
+        engine.record_refused_answer(operation_id, params.get("action"), str(refused), who)
+        raise
 
 
 def make_handler(engine_for: EngineFactory) -> Handler:

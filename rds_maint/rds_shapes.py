@@ -80,6 +80,8 @@ def cluster_from_api(data: Any, instances: list[Any]) -> ClusterSnapshot:
         pending_storage_type=(data.get("PendingModifiedValues") or {}).get("StorageType"),
         global_cluster_id=data.get("GlobalClusterIdentifier") or None,
         cluster_instance_class=data.get("DBClusterInstanceClass") or None,
+        endpoint=data.get("Endpoint") or None,
+        reader_endpoint=data.get("ReaderEndpoint") or None,
     )
 
 

@@ -94,6 +94,9 @@ class ClusterSnapshot:
     global_cluster_id: str | None = None
     # DBCluster.DBClusterInstanceClass: set only on Multi-AZ DB clusters (RDS MySQL/PostgreSQL, not Aurora).
     cluster_instance_class: str | None = None
+    # DBCluster.Endpoint / ReaderEndpoint: the DNS names applications connect to (writer, readers).
+    endpoint: str | None = None
+    reader_endpoint: str | None = None
 
     @property
     def is_multi_az_db_cluster(self) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rds_maint.errors import AnswerRefused, BadInput, RdsMaintError
-from rds_maint.intervention import ABORT_ERROR, Answer, mask_token, region_of_arn
+from rds_maint.intervention import Answer, mask_token, region_of_arn
 from rds_maint.model import Intervention
 
 __all__ = [
@@ -221,13 +221,11 @@ def start(
 
 
 def send_answer(client: Any, intervention: Intervention, answer: Answer, operation_id: str) -> None:
-    """`send-task-success` with the answer, or `send-task-failure OperationAborted` for abort."""
+    """`send-task-success` with the answer, abort included: the machine aborts on `{"action": "abort"}` as on
+    `send-task-failure OperationAborted`, and only the task output carries who answered and their comment."""
     token = intervention.task_token
     try:
-        if answer.is_abort:
-            client.send_task_failure(taskToken=token, error=ABORT_ERROR, cause=answer.comment or "aborted by operator")
-        else:
-            client.send_task_success(taskToken=token, output=answer.task_output())
+        client.send_task_success(taskToken=token, output=answer.task_output())
     except ClientError as exc:
         code = _code(exc)
         if code in STALE_TOKEN_CODES:

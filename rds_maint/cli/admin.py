@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rds_maint.cli import common
+from rds_maint.cli.answers import answering_actor
 from rds_maint.errors import BadInput
 
 __all__ = ["init", "reset", "unlock"]
@@ -28,7 +29,7 @@ def reset(operation_id: str, step_ref: str) -> None:
 
     def body() -> int:
         engine = common.engine()
-        result = engine.reset(operation_id, step_ref)
+        result = engine.reset(operation_id, step_ref, actor=answering_actor())
         common.print_result(result)
         if common.opts().output == "text":
             click.echo(f"Answer with: rds-maint resume {operation_id} --action continue{common.store_flag()}")

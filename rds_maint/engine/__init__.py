@@ -133,11 +133,22 @@ class Engine(EngineCore):
 
     # -- a person's answers, Step Functions bookkeeping ---------------------------------------
 
-    def resume(self, operation_id: str, action: Any, comment: str | None = None) -> StepResult:
-        return _answers.resume(self, operation_id, action, comment)
+    def resume(
+        self,
+        operation_id: str,
+        action: Any,
+        comment: str | None = None,
+        *,
+        actor: Any = None,
+        confirm: Any = False,
+    ) -> StepResult:
+        return _answers.resume(self, operation_id, action, comment, actor=actor, confirm=confirm)
 
-    def reset(self, operation_id: str, step_ref: str) -> StepResult:
-        return _answers.reset(self, operation_id, step_ref)
+    def record_refused_answer(self, operation_id: str, action: Any, refusal: str, actor: str) -> None:
+        _answers.record_refused_answer(self, operation_id, action, refusal, actor)
+
+    def reset(self, operation_id: str, step_ref: str, *, actor: str | None = None) -> StepResult:
+        return _answers.reset(self, operation_id, step_ref, actor=actor)
 
     def record_intervention(
         self,

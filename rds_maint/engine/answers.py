@@ -3,15 +3,20 @@
 `resume` takes one of four answers, each a function of its own: continue (run the current step
 again, with its wait timeout started afresh), mark_complete (skip what is left, unless that would
 skip the clean-up DESIGN section 9 asks for), abort and rollback (mark what was cut short, append the
-plan's unwind steps and run them). `reset` moves a paused operation back to an earlier step; a
-failed Step Functions execution (`fail`) and a pending task token (`record_intervention`) are saved
-so that the store always says what the operation waits for.
+plan's unwind steps and run them). An answer that cannot do what its name says there
+(`answer_options`: a rollback after a Blue/Green switchover) is refused, with what it would do,
+unless the person confirmed it; every answer's events name who gave it (`actor`) and their comment.
+`reset` moves a paused operation back to an earlier step; a failed Step Functions execution (`fail`)
+and a pending task token (`record_intervention`) are saved so that the store always says what the
+operation waits for.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from rds_maint.engine.answer_options import option_for
 from rds_maint.engine.core import EngineCore
 from rds_maint.engine.final_state import (
     FINAL_CHECK_PAUSED,
@@ -35,12 +40,20 @@ from rds_maint.model import (
 )
 from rds_maint.plans import unwind_steps
 
-__all__ = ["fail", "record_intervention", "reset", "resume"]
+__all__ = ["fail", "record_intervention", "record_refused_answer", "reset", "resume"]
 
 UnwindKind = Literal["abort", "rollback"]
 
 
-def resume(core: EngineCore, operation_id: str, action: Any, comment: str | None = None) -> StepResult:
+def resume(
+    core: EngineCore,
+    operation_id: str,
+    action: Any,
+    comment: str | None = None,
+    *,
+    actor: Any = None,
+    confirm: Any = False,
+) -> StepResult:
     try:
         answer = ResumeAction(action)
     except ValueError:
@@ -49,18 +62,53 @@ def resume(core: EngineCore, operation_id: str, action: Any, comment: str | None
         ) from None
     if comment is not None and not isinstance(comment, str):
         raise BadInput("comment must be a string")
+    if actor is not None and (not isinstance(actor, str) or not actor or len(actor) > 512):
+        raise BadInput("actor must be a non-empty string of at most 512 characters")
+    if not isinstance(confirm, bool):
+        raise BadInput("confirm must be true or false")
     op = core.store.load(operation_id)
     if op.state.is_final:
         raise BadInput(f"operation '{op.id}' is {op.state.value}; there is nothing to resume")
+    _check_confirmed(op, answer, confirm)
     said = f" ({comment})" if comment else ""
+    who = Who(actor, comment, said)
     if answer is ResumeAction.CONTINUE:
-        return answer_continue(core, op, comment, said)
+        return answer_continue(core, op, who)
     if answer is ResumeAction.MARK_COMPLETE:
-        return answer_mark_complete(core, op, comment, said)
-    return answer_unwind(core, op, "abort" if answer is ResumeAction.ABORT else "rollback", comment, said)
+        return answer_mark_complete(core, op, who)
+    return answer_unwind(core, op, "abort" if answer is ResumeAction.ABORT else "rollback", who)
 
 
-def answer_continue(core: EngineCore, op: Operation, comment: str | None, said: str) -> StepResult:
+@dataclass(frozen=True)
+class Who:
+    """Who answered and what they said: kept on the answer's events."""
+
+    actor: str | None
+    comment: str | None
+    said: str  # the comment as the event message shows it: " (why)" or ""
+
+
+def _check_confirmed(op: Operation, answer: ResumeAction, confirm: bool) -> None:
+    """An answer that does less than its name says is taken only once the person saw what it does."""
+    option = option_for(op, answer)
+    if not option.needs_confirmation or confirm:
+        return
+    raise BadInput(
+        f"{answer.value} of operation '{op.id}' needs confirming: it would {option.effect}. Nothing was changed; "
+        'answer again with --confirm to go ahead (through Step Functions: "confirm": true in the task output)'
+    )
+
+
+def record_refused_answer(core: EngineCore, operation_id: str, action: Any, refusal: str, actor: str) -> None:
+    """An answer handed over by Step Functions and refused: said in the event log (the execution asks again,
+    with the refusal in its next notice), the operation itself unchanged."""
+    op = core.store.load(operation_id)
+    if op.state is not OperationState.PAUSED:
+        return
+    core.save(op, [core.event(op, "answer_refused", f"Answer {action!r} refused: {refusal}", actor=actor)])
+
+
+def answer_continue(core: EngineCore, op: Operation, who: Who) -> StepResult:
     """Run the current step again; its wait timeout (or run of refusals) starts again from now."""
     if op.state is not OperationState.PAUSED:
         return core.report(op)  # a repeated answer: already running
@@ -78,11 +126,13 @@ def answer_continue(core: EngineCore, op: Operation, comment: str | None, said: 
         progress.poll_started_at = None  # a continue may ask AWS again: poll as for a new change
         if progress.busy_since is not None:
             progress.busy_since = now
-    events = [core.event(op, "operation_resumed", f"Resumed with continue{said}", comment=comment)]
+    events = [
+        core.event(op, "operation_resumed", f"Resumed with continue{who.said}", actor=who.actor, comment=who.comment)
+    ]
     return core.save_and_report(op, events, Outcome.CONTINUE)
 
 
-def answer_mark_complete(core: EngineCore, op: Operation, comment: str | None, said: str) -> StepResult:
+def answer_mark_complete(core: EngineCore, op: Operation, who: Who) -> StepResult:
     """Skip what is left and end, unless the temp instance would be left as writer or in the cluster."""
     if op.state is not OperationState.PAUSED:
         raise BadInput(f"operation '{op.id}' is {op.state.value}; mark_complete answers a paused operation")
@@ -95,11 +145,15 @@ def answer_mark_complete(core: EngineCore, op: Operation, comment: str | None, s
     for step in op.steps[op.current_step_index :]:
         if step.state in STILL_TO_RUN:
             step.state = StepState.SKIPPED
-    events = [core.event(op, "marked_complete", f"Marked complete by operator{said}", comment=comment)]
+    events = [
+        core.event(
+            op, "marked_complete", f"Marked complete by operator{who.said}", actor=who.actor, comment=who.comment
+        )
+    ]
     return finish(core, op, events)
 
 
-def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, comment: str | None, said: str) -> StepResult:
+def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, who: Who) -> StepResult:
     """Abort or roll back: what was cut short is marked, the plan's unwind steps run next."""
     if op.unwind:
         raise BadInput(
@@ -107,7 +161,7 @@ def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, comment: st
             "clean-up, or mark_complete once the cluster is fixed by hand"
         )
     if op.state is OperationState.CREATED:
-        return _unwind_before_start(core, op, kind, said)
+        return _unwind_before_start(core, op, kind, who)
     for step in op.steps[op.current_step_index :]:
         if step.state in (StepState.IN_PROGRESS, StepState.WAITING):
             step.state = StepState.FAILED
@@ -117,14 +171,15 @@ def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, comment: st
     unwind = unwind_steps(op, kind)
     op.unwind = kind
     if kind == "abort":
-        op.error = f"aborted by operator{said}"
+        op.error = f"aborted by operator{who.said}"
     core.run_next(op, unwind)
     events: list[Event] = [
         core.event(
             op,
             f"operation_{kind}",
-            f"{kind.capitalize()} requested{said}: " + (", ".join(s.name for s in unwind) or "nothing to undo"),
-            comment=comment,
+            f"{kind.capitalize()} requested{who.said}: " + (", ".join(s.name for s in unwind) or "nothing to undo"),
+            actor=who.actor,
+            comment=who.comment,
         )
     ]
     if not unwind:
@@ -132,16 +187,17 @@ def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, comment: st
     return core.save_and_report(op, events, Outcome.CONTINUE)
 
 
-def _unwind_before_start(core: EngineCore, op: Operation, kind: UnwindKind, said: str) -> StepResult:
+def _unwind_before_start(core: EngineCore, op: Operation, kind: UnwindKind, who: Who) -> StepResult:
     """Nothing ran and no lock was taken: the operation ends where it is."""
     op.state = OperationState.FAILED if kind == "abort" else OperationState.ROLLED_BACK
-    op.error = f"{kind} before start{said}" if kind == "abort" else None
+    op.error = f"{kind} before start{who.said}" if kind == "abort" else None
     op.completed_at = core.now()
-    events = [core.event(op, f"operation_{op.state.value}", f"{kind.capitalize()} before start{said}")]
+    message = f"{kind.capitalize()} before start{who.said}"
+    events = [core.event(op, f"operation_{op.state.value}", message, actor=who.actor, comment=who.comment)]
     return core.save_and_report(op, events, Outcome.FAILED)
 
 
-def reset(core: EngineCore, operation_id: str, step_ref: str) -> StepResult:
+def reset(core: EngineCore, operation_id: str, step_ref: str, *, actor: str | None = None) -> StepResult:
     """Back to an earlier step: it and every later one pending again, their results and progress cleared."""
     op = core.store.load(operation_id)
     if op.state is not OperationState.PAUSED:
@@ -164,7 +220,7 @@ def reset(core: EngineCore, operation_id: str, step_ref: str) -> StepResult:
     op.current_step_index = index
     op.steps[index].progress.pause_acknowledged = True
     op.pause_reason = f"Reset to step '{op.steps[index].name}' by operator; answer continue to run from there"
-    events = [core.event(op, "operation_reset", op.pause_reason, step=op.steps[index].id)]
+    events = [core.event(op, "operation_reset", op.pause_reason, actor=actor, step=op.steps[index].id)]
     return core.save_and_report(op, events, Outcome.INTERVENTION)
 
 

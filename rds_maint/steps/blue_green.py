@@ -222,6 +222,9 @@ class WaitGreenParams(StepParams):
 class WaitGreenRecord(StepRecord):
     available_seen: int = 0
     green_cluster_id: str | None = None
+    # what a person checks before answering continue at the switchover pause
+    green_writer_endpoint: str | None = None
+    green_reader_endpoint: str | None = None
 
 
 WAIT_BLUE_GREEN_AVAILABLE = StepKind("wait_blue_green_available", WaitGreenParams, WaitGreenRecord)

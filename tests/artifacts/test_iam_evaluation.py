@@ -225,7 +225,7 @@ def engine_upgrade_rollback_before_switchover(world: World) -> None:
 def engine_upgrade_rollback_after_switchover(world: World) -> None:
     op_id = upgrade(world)
     assert drive(world, op_id, iter(["continue"])).step_name == "cleanup"
-    world.engine.resume(op_id, "rollback")
+    world.engine.resume(op_id, "rollback", confirm=True)
     assert world.run(op_id).outcome is Outcome.INTERVENTION
     world.engine.resume(op_id, "mark_complete", comment="staying on the new version")
     assert world.store.load(op_id).state is OperationState.ROLLED_BACK

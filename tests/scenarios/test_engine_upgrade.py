@@ -455,7 +455,7 @@ def test_rollback_after_switchover_keeps_the_old_cluster_and_explains(world: Wor
     result, _ = run(world, op.id, answer=None)
     assert result.step_name == "cleanup"
 
-    world.engine.resume(op.id, "rollback")
+    world.engine.resume(op.id, "rollback", confirm=True)  # it cannot switch back: confirmed
     result, _ = run(world, op.id, answer=None)
 
     assert result.outcome is Outcome.INTERVENTION

@@ -15,6 +15,7 @@ from rds_maint.errors import BadInput
 from rds_maint.intervention import (
     SOURCE,
     STATUS_DETAIL_TYPE,
+    Answer,
     StatusPublisher,
     mask_token,
     pending_intervention,
@@ -154,7 +155,12 @@ def test_answers_are_validated_and_tokens_masked(world: World, cluster_1w2r: lis
         "action": "rollback",
         "comment": "lag",
     }
-    assert validate_answer("abort").is_abort
+    # an abort goes as task output too, so that it says who answered (the machine aborts on it)
+    assert json.loads(Answer(ResumeAction.ABORT, "window closed", "alice@bastion").task_output()) == {
+        "action": "abort",
+        "comment": "window closed",
+        "actor": "alice@bastion",
+    }
     for bad, message in ((("carry_on",), "--action must be one of"), (("continue", "x" * 1001), "--comment is 1001")):
         with pytest.raises(BadInput, match=message):
             validate_answer(*bad)

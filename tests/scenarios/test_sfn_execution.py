@@ -260,7 +260,8 @@ def test_a_paused_operation_resumed_by_id_is_answered_with_rds_maint_respond(sfn
     assert json.loads(as_json.output)["operation"]["intervention"]["execution_arn"] == arn
 
     bad = cli(sfn, "respond", op.id, "--action", "carry_on")
-    assert bad.exit_code == 2 and "--action must be one of continue, abort, rollback, mark_complete" in bad.output
+    assert bad.exit_code == 2
+    assert "'carry_on' is not one of 'continue', 'abort', 'rollback', 'mark_complete'" in bad.output
     answered = cli(sfn, "respond", op.id, "--action", "continue", "--comment", "lag is fine")
     assert answered.exit_code == 0, answered.output
     assert detail["task_token"] not in answered.output
@@ -475,3 +476,40 @@ def test_a_lambda_that_dies_right_after_a_mutating_call_is_retried_and_the_execu
     assert "lease_expired" in events, "the dead attempt's lease ran out before the step ran again"
     assert sfn.world.store.load(op_id).state is OperationState.COMPLETED
     assert "fail" not in sfn.actions() and sfn.drain("interventions") == [], "no person was needed"
+
+
+def test_answers_through_the_execution_record_who_sent_them(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create(
+        {"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback", "delete_temp_instance"]
+    )
+    assert sfn.world.run(op.id).outcome.value == "intervention"
+    arn = sfn.start({"operation_id": op.id, "cluster_id": CLUSTER})
+    sfn.notice(arn)
+    assert cli(sfn, "respond", op.id, "--action", "continue", "--comment", "failback checked").exit_code == 0
+    raw = sfn.notice(arn, number=2)
+    sfn.sfn.send_task_success(taskToken=raw["task_token"], output=json.dumps({"action": "continue"}))
+    assert sfn.wait_done(arn)["status"] == "SUCCEEDED"
+
+    resumed = [e for e in sfn.world.store.events(op.id) if e.type == "operation_resumed"]
+
+    # `respond` names the IAM identity of its credentials (moto's STS here); a bare send-task-success cannot
+    assert (resumed[0].actor or "").startswith("arn:aws:sts::")
+    assert resumed[0].data["comment"] == "failback checked"
+    assert resumed[1].actor == "Step Functions task answer (identity unknown)"
+
+
+def test_an_abort_sent_with_respond_ends_the_execution_aborted_and_names_who_sent_it(sfn: Harness) -> None:
+    seed(sfn.world)
+    op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
+    assert sfn.world.run(op.id).outcome.value == "intervention"
+    arn = sfn.start({"operation_id": op.id, "cluster_id": CLUSTER})
+    sfn.notice(arn)
+
+    assert cli(sfn, "respond", op.id, "--action", "abort", "--comment", "window closed").exit_code == 0
+
+    done = sfn.wait_done(arn)
+    assert done["status"] == "FAILED" and done["error"] == "OperationAborted", done
+    assert sfn.world.store.load(op.id).state is OperationState.FAILED
+    [aborted] = [e for e in sfn.world.store.events(op.id) if e.type == "operation_abort"]
+    assert (aborted.actor or "").startswith("arn:aws:sts::") and aborted.data["comment"] == "window closed"

@@ -204,5 +204,10 @@ class WaitBlueGreenAvailable:
         return Done(
             f"Green cluster {green.id} is available at {green.engine_version} with "
             f"{len(green.members)} instance(s); deployment {identifier} AVAILABLE",
-            result=WaitGreenRecord(available_seen=seen, green_cluster_id=green.id),
+            result=WaitGreenRecord(
+                available_seen=seen,
+                green_cluster_id=green.id,
+                green_writer_endpoint=green.endpoint,
+                green_reader_endpoint=green.reader_endpoint,
+            ),
         )
