@@ -7,14 +7,13 @@ as an event with who asked.
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 from typing import Any
 
 import click
 
 from rds_maint.cli import common
+from rds_maint.cli.answers import answering_actor
 from rds_maint.cli.liveness import liveness
 from rds_maint.cli.times import clock_utc
 from rds_maint.engine import Engine
@@ -23,12 +22,8 @@ __all__ = ["actor", "apply_run_flags", "pause"]
 
 
 def actor() -> str:
-    """Who is asking, as the events record it: `os-user@host`."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no login name in the environment or the password database
-        user = "unknown-user"
-    return f"{user}@{socket.gethostname()}"
+    """Who is asking, as the events record it: the same identity an answer records."""
+    return answering_actor()
 
 
 def apply_run_flags(engine: Engine, operation_id: str, kw: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rds_maint.model import Event, Operation
 
-__all__ = ["Interruption", "RunSummary", "about", "duration", "summarise"]
+__all__ = ["MeasuredInterruption", "RunSummary", "about", "duration", "summarise"]
 
 # Events after a pause that are not an answer to it: the pause still lasts.
 _STILL_PAUSED = frozenset({"intervention_requested", "execution_failed", "operation_paused"})
@@ -43,7 +43,7 @@ def about(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
-class Interruption:
+class MeasuredInterruption:
     """One stop of writes, from the engine's `disruption_starting` to its `disruption_finished` event."""
 
     kind: str  # "failover" or "switchover"
@@ -56,7 +56,7 @@ class Interruption:
 class RunSummary:
     total_seconds: float
     paused_seconds: float
-    interruptions: tuple[Interruption, ...]
+    interruptions: tuple[MeasuredInterruption, ...]
     aws_calls: int | None  # None: this engine does not count them
 
     def lines(self) -> list[str]:
@@ -117,7 +117,7 @@ def _paused_seconds(events: Sequence[Event], end: datetime) -> float:
     return total
 
 
-def _interruptions(events: Sequence[Event]) -> tuple[Interruption, ...]:
+def _interruptions(events: Sequence[Event]) -> tuple[MeasuredInterruption, ...]:
     started: dict[str, Event] = {}
     finished: dict[str, Event] = {}
     for event in events:
@@ -134,7 +134,7 @@ def _interruptions(events: Sequence[Event]) -> tuple[Interruption, ...]:
         action = str(begin.data.get("action", ""))
         target = begin.data.get("target")
         stops.append(
-            Interruption(
+            MeasuredInterruption(
                 kind=_KINDS.get(action, action.replace("_", " ")),
                 target=target if isinstance(target, str) else None,
                 started_at=begin.timestamp,
