@@ -31,6 +31,7 @@ __all__ = [
     "lambda_function_name",
     "lambda_memory_size",
     "log_level_setting",
+    "notify_url",
     "poll_interval",
     "powertools_service_name",
     "state_machine_arn",
@@ -65,6 +66,11 @@ def aws_profile() -> str | None:
 def state_machine_arn() -> str | None:
     """RDS_MAINT_STATE_MACHINE_ARN, the default of `--state-machine-arn`; empty counts as unset."""
     return os.environ.get("RDS_MAINT_STATE_MACHINE_ARN") or None
+
+
+def notify_url() -> str | None:
+    """RDS_MAINT_NOTIFY: the incoming webhook a run in this process tells of pauses, completion, failure."""
+    return os.environ.get("RDS_MAINT_NOTIFY") or None
 
 
 def isolate_from_aws(credentials: Mapping[str, str]) -> None:

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from rds_maint import config
 from rds_maint.config import Settings
 from rds_maint.engine import Engine, EngineFactory
 from rds_maint.errors import BadInput, RdsMaintError
@@ -120,7 +121,7 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--notify",
                 metavar="URL",
-                envvar="RDS_MAINT_NOTIFY",
+                default=config.notify_url,
                 expose_value=False,
                 callback=merge_notify,
                 help="Post pauses, completion and failure to this Slack-style incoming webhook (https://).",

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from click.testing import Result
 
-from rds_maint.cli.control import actor
+from rds_maint.actor import answering_actor, sts_client
 from rds_maint.engine import Engine
 from rds_maint.engine.coordination import grant_lease
 from rds_maint.model import Event, Operation, OperationState, StepState
@@ -30,6 +30,11 @@ CREATE = [
     "--param",
     f"target_instance_type={TARGET}",
 ]
+
+
+def actor() -> str:
+    """Who the CLI records as asking in these tests: the identity of the fake credentials (moto's STS)."""
+    return answering_actor(lambda: sts_client(None, "us-east-1"))
 
 
 def cli(world: World, *args: str) -> Result:
@@ -181,7 +186,9 @@ def test_a_pause_asked_for_reaches_an_operation_the_lambda_drives(world: World, 
     answer = world.handler({"action": "step", "operation_id": op.id})
     assert answer["needs_intervention"] is True and answer["step_name"] == "create_temp_instance"
     assert answer["pause_reason"] == f"Paused before step 2 'create_temp_instance', as {actor()} asked"
-    assert world.mutating_calls() == [], "paused before the first step that changes AWS"
+    assert world.mutating_calls() == ["AddTagsToResource"], (
+        "paused before the first step that changes AWS (the mark only)"
+    )
 
 
 def test_a_pause_request_waits_for_the_step_another_process_is_running(world: World, cluster_1w2r: list[str]) -> None:
@@ -303,7 +310,7 @@ def test_pausing_an_operation_nothing_drives_says_when_it_will_pause(world: Worl
     resumed = cli(world, "run", op.id)
     assert resumed.exit_code == 3, resumed.output
     assert world.store.load(op.id).pause_reason == f"Paused before step 2 'create_temp_instance', as {actor()} asked"
-    assert world.mutating_calls() == []
+    assert world.mutating_calls() == ["AddTagsToResource"]  # the cluster's mark, at start; no step changed AWS
 
 
 def test_a_record_written_before_pause_requests_existed_loads_and_can_be_paused(

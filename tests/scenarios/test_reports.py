@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import Result
 
-from rds_maint.cli.control import actor
+from rds_maint.actor import answering_actor, sts_client
 from rds_maint.cli.times import duration
 from rds_maint.model import Operation, StepState
 from tests.helpers.steered_clock import SleepHook, cli_with, ctrl_c
@@ -15,6 +15,11 @@ from tests.helpers.world import CLUSTER, REGION, World
 
 OTHER = "billing-prod"
 HEADER = ["ID", "TYPE", "TARGET", "REGION", "STATE", "DRIVER", "AGE", "STEP"]
+
+
+def actor() -> str:
+    """Who the CLI records as asking in these tests: the identity of the fake credentials (moto's STS)."""
+    return answering_actor(lambda: sts_client(None, "us-east-1"))
 
 
 def cli(world: World, *args: str) -> Result:
