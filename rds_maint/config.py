@@ -23,6 +23,7 @@ __all__ = [
     "LOCAL_LEVEL_VARIABLES",
     "Settings",
     "aws_endpoint_url",
+    "aws_environment",
     "aws_profile",
     "aws_region",
     "event_bus",
@@ -68,6 +69,11 @@ def aws_profile() -> str | None:
 def aws_endpoint_url() -> str | None:
     """AWS_ENDPOINT_URL: where every AWS client sends its calls (botocore >= 1.31 reads it itself); empty is unset."""
     return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def aws_environment() -> tuple[tuple[str, str], ...]:
+    """Every AWS_* variable and HOME (where ~/.aws is), sorted: what decides which credentials an SDK session finds."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "HOME"))
 
 
 def send_aws_calls_to(endpoint_url: str) -> None:

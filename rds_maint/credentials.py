@@ -16,7 +16,10 @@ A machine with no login must hear so at once: off EC2 the last link of botocore'
 the instance metadata service and waits for it to time out. `METADATA_BOUNDS` caps that wait at one
 attempt of one second (botocore's config variables `metadata_service_timeout` and
 `metadata_service_num_attempts`, whole seconds) unless the person set them (environment or profile);
-the probe stays on, so an EC2 instance role still works.
+the probe stays on, so an EC2 instance role still works. Each credential lookup still costs up to two
+such waits (a token, then the role), so a command looks once: all clients of one profile and region share
+one session (`session`), and a session that found no credentials remembers it instead of asking again
+(without this, a command with an S3 store and RDS waited for the metadata service once per client).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore.credentials
 import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
@@ -39,7 +43,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from rds_maint.config import aws_endpoint_url, aws_profile, metadata_variable_set
+from rds_maint.config import aws_endpoint_url, aws_environment, aws_profile, metadata_variable_set
 from rds_maint.errors import AwsError, AwsParameterError, CredentialsError, UnknownProfile
 
 __all__ = [
@@ -66,6 +70,10 @@ _SSO_ERRORS = (SSOError, TokenRetrievalError)
 _MISSING_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
 _UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError)
 METADATA_BOUNDS = {"metadata_service_timeout": 1, "metadata_service_num_attempts": 1}
+# The sessions of the last few (profile, region, AWS environment): a command uses one or two; tests change the
+# environment per test, so older ones are dropped rather than kept for the whole process.
+_SESSIONS: dict[tuple[object, ...], boto3.session.Session] = {}
+_KEPT_SESSIONS = 8
 
 
 def _profile_text(profile: str | None) -> tuple[str, str]:
@@ -94,14 +102,34 @@ def _bounded(made: botocore.session.Session) -> botocore.session.Session:
 
 
 def session(profile: str | None, region: str | None = None) -> boto3.session.Session:
-    """A boto3 session with the metadata wait bounded; an unknown profile is bad input with the fix in the message."""
+    """The boto3 session for `profile` and `region` in the current AWS environment, made once and shared by
+    every client (module docstring), its metadata wait bounded; an unknown profile is bad input with the fix."""
+    key = (profile, region, aws_environment())
+    shared = _SESSIONS.get(key)
+    if shared is not None:
+        return shared
     try:
         core = botocore.session.Session()
         made = boto3.session.Session(botocore_session=core, profile_name=profile, region_name=region)
         _bounded(core)
     except ProfileNotFound as exc:
         raise _unknown_profile(profile, exc) from None
+    _remember_no_credentials(core)
+    _SESSIONS[key] = made
+    while len(_SESSIONS) > _KEPT_SESSIONS:
+        del _SESSIONS[next(iter(_SESSIONS))]
     return made
+
+
+def _remember_no_credentials(core: botocore.session.Session) -> None:
+    """Look for credentials once (botocore keeps what it finds); when there are none, give the session an
+    empty chain so that its clients answer NoCredentialsError at their first call without probing again."""
+    try:
+        found = core.get_credentials()
+    except BotoCoreError:
+        return  # an SSO or profile error: each client's call reports it, with the fix (explain)
+    if found is None:
+        core.register_component("credential_provider", botocore.credentials.CredentialResolver(providers=[]))
 
 
 def profile_region(profile: str | None) -> str | None:
@@ -117,7 +145,7 @@ def profile_region(profile: str | None) -> str | None:
 def client(service: str, profile: str | None, region: str | None, config: Any) -> Any:
     """A botocore client that remembers its profile, so credential errors can name it."""
     made_session = session(profile, region)
-    made = made_session.client(service, config=config)  # type: ignore[call-overload]
+    made = made_session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     setattr(made, PROFILE_ATTRIBUTE, profile or aws_profile())
     setattr(made, SESSION_ATTRIBUTE, made_session)
     return made

@@ -8,7 +8,9 @@ only, and refuses a client of any other region, so a command that picked the wro
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +180,50 @@ def test_an_unexpected_error_is_one_line_without_debug_and_a_traceback_with_it(
     assert "Traceback (most recent call last)" in loud.output and "ValueError" in loud.output
     assert "botocore" in loud.output and "[DEBUG]" in loud.output, "the SDK's debug log on stderr"
     assert loud.output.rstrip().splitlines()[-1].startswith("error: unexpected ValueError")
+
+
+class MetadataService(BaseHTTPRequestHandler):
+    """An instance metadata service with no role: counts the token requests, answers 404 to everything."""
+
+    token_requests: list[str] = []
+
+    def do_PUT(self) -> None:
+        self.token_requests.append(self.path)
+        self.send_error(404)
+
+    def do_GET(self) -> None:
+        self.send_error(404)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def metadata_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    seen: list[str] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Counting", (MetadataService,), {"token_requests": seen}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_command_asks_the_metadata_service_once_for_all_its_clients(
+    profiles: Path, metadata_service: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ask may wait out the metadata timeouts: the S3 store's client and the RDS client share one."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing would leave even if signed
+    args = ["plan", "--type", "instance_type_change", "--cluster", CLUSTER, "--profile", "ops"]
+    result = CliRunner().invoke(
+        main, [*args, "--param", "target_instance_type=db.r6g.xlarge", "--store", "s3://rds-maint-nowhere/x"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "no AWS credentials found of profile 'ops'" in one_line(result.output)
+    assert len(metadata_service) == 1, metadata_service
