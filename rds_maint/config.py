@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
     "LAMBDA_LEVEL_VARIABLES",
     "LOCAL_LEVEL_VARIABLES",
     "Settings",
+    "aws_endpoint_url",
+    "aws_environment",
     "aws_profile",
     "aws_region",
     "event_bus",
@@ -31,9 +33,11 @@ __all__ = [
     "lambda_function_name",
     "lambda_memory_size",
     "log_level_setting",
+    "metadata_variable_set",
     "notify_url",
     "poll_interval",
     "powertools_service_name",
+    "send_aws_calls_to",
     "state_machine_arn",
     "state_store_url",
     "status_events_enabled",
@@ -61,6 +65,27 @@ def aws_region() -> str | None:
 def aws_profile() -> str | None:
     """AWS_PROFILE: the named profile boto3 also picks up by itself; named here for messages."""
     return os.environ.get("AWS_PROFILE")
+
+
+def aws_endpoint_url() -> str | None:
+    """AWS_ENDPOINT_URL: where every AWS client sends its calls (botocore >= 1.31 reads it itself); empty is unset."""
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def aws_environment() -> tuple[tuple[str, str], ...]:
+    """Every AWS_* variable and HOME (where ~/.aws is), sorted: what decides which credentials an SDK session finds."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "HOME"))
+
+
+def send_aws_calls_to(endpoint_url: str) -> None:
+    """Make `--endpoint-url` reach every client of this process the way AWS_ENDPOINT_URL does: botocore reads
+    the variable for each client it builds, so no factory needs to be told (one command is one process)."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+
+
+def metadata_variable_set(name: str) -> bool:
+    """Whether the person set botocore's `name` (`metadata_service_timeout`, ...) as AWS_<NAME> themselves."""
+    return bool(os.environ.get(f"AWS_{name.upper()}"))
 
 
 def state_machine_arn() -> str | None:
@@ -148,16 +173,37 @@ def log_level_setting(in_lambda: bool) -> str | None:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the state lives and which AWS account and region a driver works in (flags, else environment)."""
+    """Where the state lives and which AWS account, region and endpoint a driver works with.
+
+    Resolved as aws-cli does (flags, then environment, then the profile): the profile is `--profile`, else
+    AWS_PROFILE, else botocore's default; the region is `--region`, else AWS_REGION, else AWS_DEFAULT_REGION,
+    else the profile's `region` in the AWS config file (AWS_CONFIG_FILE); the endpoint is `--endpoint-url`,
+    else AWS_ENDPOINT_URL. The request, the RDS clients and the store's clients all use this one region.
+    """
 
     store_url: str | None = None
     region: str | None = None
     profile: str | None = None
+    endpoint_url: str | None = None
 
     @classmethod
-    def from_env(cls, store_url: str | None = None, region: str | None = None, profile: str | None = None) -> Settings:
+    def from_env(
+        cls,
+        store_url: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        profile_region: Callable[[str | None], str | None] | None = None,
+    ) -> Settings:
+        """`profile_region(profile)` reads a profile's region (botocore's session, `credentials.profile_region`);
+        it is passed in because this module loads no AWS SDK. Without it the profile's region is not consulted."""
+        chosen_profile = profile or aws_profile()
+        chosen_region = region or aws_region()
+        if not chosen_region and profile_region is not None:
+            chosen_region = profile_region(chosen_profile)
         return cls(
             store_url=store_url or state_store_url(),
-            region=region or aws_region(),
-            profile=profile or aws_profile(),
+            region=chosen_region,
+            profile=chosen_profile,
+            endpoint_url=endpoint_url or aws_endpoint_url(),
         )

@@ -10,6 +10,9 @@ Level: an explicit `level`, else in Lambda AWS_LAMBDA_LOG_LEVEL (Lambda's advanc
 controls, which decide what CloudWatch keeps, so they win), POWERTOOLS_LOG_LEVEL, LOG_LEVEL,
 RDS_MAINT_LOG_LEVEL, default INFO; locally RDS_MAINT_LOG_LEVEL, then LOG_LEVEL, default WARNING.
 Lines go to the current `sys.stderr` (looked up per line, so a test's capture sees them).
+
+`configure_debug` is the CLI's `--debug`, as aws-cli's: every line at DEBUG, and botocore's own log
+(each request and response, headers and bodies) on stderr through the standard `logging` module.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ import structlog
 
 from rds_maint import config
 
-__all__ = ["DEFAULT_SERVICE", "bind_invocation", "configure", "get_logger", "level_name", "unbind_invocation"]
+__all__ = [
+    "DEFAULT_SERVICE",
+    "bind_invocation",
+    "configure",
+    "configure_debug",
+    "get_logger",
+    "level_name",
+    "unbind_invocation",
+]
 
 _configured = False
 
@@ -83,6 +94,27 @@ def configure(level: str | None = None, json: bool | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+class _CurrentStderr(logging.Handler):
+    """Writes each record to whatever `sys.stderr` is when it arrives (a test's capture, or the terminal)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def configure_debug() -> None:
+    """`--debug`: our lines at DEBUG, and botocore's wire log, on stderr (once per process)."""
+    configure("DEBUG")
+    wire = logging.getLogger("botocore")
+    if not any(isinstance(h, _CurrentStderr) for h in wire.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s [%(levelname)s] %(message)s"))
+        wire.addHandler(handler)
+    wire.setLevel(logging.DEBUG)
 
 
 def bind_invocation(context: Any, cold_start: bool) -> None:

@@ -3,12 +3,18 @@
 Which engine a command gets is `Options.engine_factory`: the real wiring (`rds_maint.wiring`) unless a
 caller passes its own `Options` as click's `obj` (tests, on the simulator). Exit codes (DESIGN
 section 8): 0 completed, 2 bad input, 3 paused for a person, 1 failed.
+
+Errors reach the person as one line, `error: ...` with the fix, never a traceback: ours carry their
+message; an AWS SDK error that got this far is classified once by `rds_maint.credentials` (login,
+parameters, an unreachable endpoint); anything else is named with a pointer to `--debug`, which shows
+the full traceback (and the SDK's wire log) as aws-cli's flag does.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -58,7 +64,15 @@ class Options:
         self.notify: str | None = None
 
     def settings(self) -> Settings:
-        return Settings.from_env(self.store, self.region, self.profile)
+        """The flags over the environment over the profile (`Settings`); `--endpoint-url` is handed on to every
+        AWS client of the command through AWS_ENDPOINT_URL, which botocore reads for each client it builds."""
+        from rds_maint import credentials
+
+        if self.endpoint_url:
+            config.send_aws_calls_to(self.endpoint_url)
+        return Settings.from_env(
+            self.store, self.region, self.profile, self.endpoint_url, profile_region=credentials.profile_region
+        )
 
 
 def _real_engine(settings: Settings) -> Engine:
@@ -169,14 +183,46 @@ def exit_code(result: StepResult) -> int:
 
 
 def guard(fn: Callable[[], int]) -> NoReturn:
-    """Run a command body: bad input exits 2, any other error of ours exits 1, each with its message."""
+    """Run a command body: bad input exits 2, any other error exits 1, each as one line with its fix
+    (module docstring); with --debug an unexpected error shows its traceback as well."""
+    if opts().debug:
+        from rds_maint import log
+
+        log.configure_debug()
     try:
         code = fn()
     except BadInput as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except RdsMaintError as exc:
-        fail(str(exc), EXIT_FAILED)
+        fail(_with_connection_hint(exc), EXIT_FAILED)
+    except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+        raise  # click's own: it prints them and picks the exit code
+    except Exception as exc:
+        fail(_unexpected(exc), EXIT_FAILED)
     sys.exit(code)
+
+
+def _with_connection_hint(exc: RdsMaintError) -> str:
+    from rds_maint import credentials
+
+    fix = credentials.connection_fix(exc)
+    return f"{exc}; {fix}" if fix else str(exc)
+
+
+def _unexpected(exc: Exception) -> str:
+    """The line for an error no layer classified; the traceback goes to stderr first with --debug."""
+    from rds_maint import credentials
+
+    explained = credentials.explain("the AWS call", exc, opts().profile)
+    if explained is not None:
+        return str(explained)
+    unreachable = credentials.unreachable(exc)
+    if unreachable is not None:
+        return unreachable
+    if opts().debug:
+        traceback.print_exception(exc, file=sys.stderr)
+        return f"unexpected {type(exc).__name__}: {exc} (the traceback is above)"
+    return f"unexpected {type(exc).__name__}: {exc} (run the command again with --debug for the traceback)"
 
 
 def store_flag() -> str:

@@ -124,3 +124,30 @@ def test_region_status_events_and_bus_keep_their_fallbacks(monkeypatch: pytest.M
     assert config.status_events_enabled() is True
     monkeypatch.setenv("RDS_MAINT_EVENT_BUS", "")
     assert config.event_bus() == "default"
+
+
+def test_settings_resolve_region_and_endpoint_as_aws_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--region > AWS_REGION > AWS_DEFAULT_REGION > the profile's region; --endpoint-url > AWS_ENDPOINT_URL."""
+    asked: list[str | None] = []
+
+    def profile_region(profile: str | None) -> str | None:
+        asked.append(profile)
+        return "ap-south-1"
+
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    assert config.Settings.from_env(profile="p", profile_region=profile_region).region == "ap-south-1"
+    monkeypatch.setenv("AWS_PROFILE", "env-profile")
+    assert config.Settings.from_env(profile_region=profile_region).profile == "env-profile"
+    assert asked == ["p", "env-profile"]
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert config.Settings.from_env(profile_region=profile_region).region == "eu-west-1"
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    assert config.Settings.from_env(profile_region=profile_region).region == "eu-west-2"
+    assert config.Settings.from_env(region="us-east-2", profile_region=profile_region).region == "us-east-2"
+    assert asked == ["p", "env-profile"], "the profile is read only when nothing else named a region"
+
+    assert config.Settings.from_env().endpoint_url is None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    assert config.Settings.from_env().endpoint_url == "http://127.0.0.1:4566"
+    assert config.Settings.from_env(endpoint_url="http://127.0.0.1:5000").endpoint_url == "http://127.0.0.1:5000"

@@ -1,4 +1,5 @@
-"""Every AWS client the project makes honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>).
+"""Every AWS client the project makes honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>), and the CLI's
+`--endpoint-url`, which wins over the variable as aws-cli's flag does.
 
 `make e2e` points the CLI and the Lambda at a local emulator with nothing but these variables (boto3 >= 1.28
 reads them itself), so a client built with a hard-coded endpoint, or a setting that turns configured
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from rds_maint import lambda_handler, stepfunctions
+from rds_maint.cli import Options, main
 from rds_maint.rds import make_rds_client
 from rds_maint.store.aws import make_client
 from rds_maint.wiring import events_client
@@ -32,6 +35,9 @@ S3_ONLY = "http://127.0.0.1:45002"
 def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
         monkeypatch.delenv(key, raising=False)
+    # Recorded so that the value `--endpoint-url` leaves in this process is undone after each test.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -151,3 +157,51 @@ def test_the_lambda_handler_sends_its_store_and_rds_calls_to_the_endpoint(
     assert any(a.startswith("DynamoDB_20120810.") for a in actions), actions
     assert any(a.startswith("Describe") for a in actions), actions  # RDS query API (the cluster's describe)
     assert {s["host"] for s in seen} == {endpoint.removeprefix("http://")}
+
+
+def test_the_endpoint_url_flag_reaches_every_client_and_beats_the_variable(fake_aws: pytest.MonkeyPatch) -> None:
+    fake_aws.setenv("AWS_ENDPOINT_URL", GENERIC)
+    options = Options()
+    options.endpoint_url = S3_ONLY
+    assert options.settings().endpoint_url == S3_ONLY
+    endpoints = {name: client.meta.endpoint_url for name, client in project_clients().items()}
+    assert endpoints == dict.fromkeys(endpoints, S3_ONLY)
+
+
+def test_the_cli_sends_its_rds_and_store_calls_to_the_endpoint_url_flag(
+    fake_aws: pytest.MonkeyPatch, recorder: tuple[str, list[dict[str, str]]], tmp_path: Path
+) -> None:
+    endpoint, seen = recorder
+    fake_aws.setenv("AWS_ENDPOINT_URL", GENERIC)  # nothing listens there: the flag must win
+    plan = ["plan", "--type", "instance_type_change", "--cluster", "orders-prod"]
+    planned = CliRunner().invoke(
+        main,
+        [
+            *plan,
+            "--param",
+            "target_instance_type=db.r6g.xlarge",
+            "--store",
+            f"file://{tmp_path}",
+            "--endpoint-url",
+            endpoint,
+        ],
+    )
+    listed = CliRunner().invoke(main, ["list", "--store", "dynamodb://endpoint-test", "--endpoint-url", endpoint])
+
+    assert planned.exit_code == 1 and listed.exit_code != 0  # the recorder refused every call
+    assert "Traceback" not in planned.output + listed.output
+    actions = {s["action"] for s in seen}
+    assert "DescribeDBClusters" in actions, actions
+    assert any(a.startswith("DynamoDB_20120810.") for a in actions), actions
+    assert {s["host"] for s in seen} == {endpoint.removeprefix("http://")}
+
+
+def test_an_unreachable_endpoint_url_is_one_line_naming_it(fake_aws: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Nothing listens on port 9 of 127.0.0.1: the reads are tried again (a network blip), then one line."""
+    plan = ["plan", "--type", "instance_type_change", "--cluster", "orders-prod", "--store", f"file://{tmp_path}"]
+    result = CliRunner().invoke(
+        main, [*plan, "--param", "target_instance_type=db.r6g.xlarge", "--endpoint-url", "http://127.0.0.1:9"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert "http://127.0.0.1:9" in result.output and "--endpoint-url" in result.output
