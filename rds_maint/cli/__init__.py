@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from rds_maint.cli import admin, answers, apply, demo, execution, reports
+from rds_maint.cli import admin, answers, apply, demo, execution, reports, sim
 from rds_maint.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, Options, common_options
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "EXIT_PAUSED", "Options", "main"]
@@ -39,5 +39,6 @@ for command in (
     demo.demo,
     admin.init,
     admin.unlock,
+    sim.sim,
 ):
     main.add_command(command)

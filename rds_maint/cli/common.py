@@ -8,6 +8,7 @@ section 8): 0 completed, 2 bad input, 3 paused for a person, 1 failed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -32,6 +33,7 @@ __all__ = [
     "guard",
     "opts",
     "print_result",
+    "simulate_dir",
     "store_flag",
 ]
 
@@ -128,8 +130,17 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     sys.exit(code)
 
 
+def simulate_dir() -> str | None:
+    """The rehearsal account the command runs against (--simulate, else RDS_MAINT_SIMULATE), or None: AWS."""
+    return opts().simulate or os.environ.get("RDS_MAINT_SIMULATE") or None
+
+
 def engine() -> Engine:
     try:
+        if simulate_dir():
+            from rds_maint import rehearsal
+
+            return rehearsal.engine_on_account(simulate_dir() or "", opts().settings(), store_flag_given=opts().store)
         return opts().engine_factory(opts().settings())
     except BadInput as exc:
         fail(str(exc))
@@ -157,8 +168,11 @@ def guard(fn: Callable[[], int]) -> NoReturn:
 
 
 def store_flag() -> str:
+    """The flags a printed "carry on with" command needs to reach the same operation (store, rehearsal)."""
+    from rds_maint.rehearsal import simulate_flag
+
     store = opts().store
-    return f" --store {store}" if store else ""
+    return simulate_flag(simulate_dir()) + (f" --store {store}" if store else "")
 
 
 def print_result(result: StepResult) -> None:
