@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ import botocore.httpsession
 import pytest
 from click.testing import CliRunner, Result
 
-from rds_maint import rehearsal
 from rds_maint.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_a_whole_rehearsal_session_survives_between_commands_and_processes(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(rehearsal.time, "sleep", ctrl_c)
+        patch.setattr(time, "sleep", ctrl_c)
         interrupted = cli("run", operation, *sim)
     assert interrupted.exit_code == 130, interrupted.output
     assert f"carry on with: rds-maint run {operation} --simulate {account}" in interrupted.output

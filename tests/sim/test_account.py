@@ -4,10 +4,15 @@ changes under way included; one command at a time."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import boto3
 import pytest
 
 from rds_sim.account import AccountBusy, AccountError, create_account, open_account
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
 
 
 @pytest.fixture
@@ -49,7 +54,5 @@ def test_a_directory_without_an_account_is_refused_and_an_account_is_not_made_tw
         create_account(tmp_path / "a")
 
 
-def _client(region: str) -> object:
-    import boto3
-
+def _client(region: str) -> RDSClient:
     return boto3.client("rds", region_name=region)
