@@ -41,8 +41,10 @@ __all__ = [
     "RehearsalClock",
     "add_cluster",
     "blue_green_ready",
+    "cluster_summary",
     "describe_account",
     "engine_on_account",
+    "open_for_command",
     "pending_reboot",
     "simulate_flag",
 ]
@@ -88,7 +90,7 @@ def engine_on_account(directory: str, settings: Settings, *, store_flag_given: s
             f"answer a pause with: rds-maint resume OPERATION_ID --action ACTION{simulate_flag(directory)}"
         )
     store_url = _store_url(Path(directory), store_flag_given)
-    account = _open(Path(directory))
+    account = open_for_command(directory)
     if settings.region and settings.region != account.region:
         raise BadInput(f"the rehearsal account in {directory} is in {account.region}, not {settings.region}")
     # The request the command builds next takes its region from the environment: the account's.
@@ -109,18 +111,19 @@ def _store_url(directory: Path, given: str | None) -> str:
     return given
 
 
-def _open(directory: Path) -> RehearsalAccount:
-    """Open the account once per command (a second engine in the same command shares it)."""
+def open_for_command(directory: str) -> RehearsalAccount:
+    """The account, opened once per command (a second engine in the same command shares it) and closed
+    (saved, unlocked) when the command ends."""
     from rds_sim.account import AccountError, open_account
 
     root = click.get_current_context().find_root()
     opened: dict[Path, RehearsalAccount] = root.meta.setdefault(_OPEN, {})
-    key = directory.resolve()
+    key = Path(directory).resolve()
     if key not in opened:
         config.isolate_from_aws(FAKE_CREDENTIALS)
         stack = ExitStack()
         try:
-            opened[key] = stack.enter_context(open_account(directory))
+            opened[key] = stack.enter_context(open_account(key))
         except AccountError as exc:
             raise BadInput(str(exc)) from None
         root.call_on_close(stack.close)
@@ -218,13 +221,14 @@ def describe_account(directory: Path) -> dict[str, Any]:
                 "region": account.region,
                 "virtual_time": account.clock.now().isoformat(),
                 "speed": account.speed,
-                "clusters": [_cluster(account.sim, cid) for cid in account.sim.cluster_ids()],
+                "clusters": [cluster_summary(account.sim, cid) for cid in account.sim.cluster_ids()],
             }
     except AccountError as exc:
         raise BadInput(str(exc)) from None
 
 
-def _cluster(sim: SimulatedAurora, cluster_id: str) -> dict[str, Any]:
+def cluster_summary(sim: SimulatedAurora, cluster_id: str) -> dict[str, Any]:
+    """A cluster as `sim show` and the demo print it: engine, status, storage, each member."""
     view = sim.cluster_view(cluster_id)
     return {
         "cluster_id": cluster_id,
