@@ -27,7 +27,7 @@ import click
 from rds_maint import config, wiring
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
-from rds_maint.errors import BadInput
+from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.rds import make_rds_client
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ __all__ = [
     "add_cluster",
     "blue_green_ready",
     "cluster_summary",
+    "default_version",
     "describe_account",
     "engine_on_account",
     "open_for_command",
@@ -56,6 +57,7 @@ FAKE_CREDENTIALS = {
     "AWS_SECURITY_TOKEN": "testing",
 }
 MAX_REAL_WAIT_SECONDS = 0.2  # a wait of any length costs at most this much real time
+DEFAULT_POSTGRES_VERSION = "15.4"
 STEP_FUNCTIONS_ONLY = ("respond", "start-execution")
 _OPEN = "rds_maint.rehearsal.accounts"
 
@@ -114,7 +116,7 @@ def _store_url(directory: Path, given: str | None) -> str:
 def open_for_command(directory: str) -> RehearsalAccount:
     """The account, opened once per command (a second engine in the same command shares it) and closed
     (saved, unlocked) when the command ends."""
-    from rds_sim.account import AccountError, open_account
+    from rds_sim.account import AccountBusy, AccountError, open_account
 
     root = click.get_current_context().find_root()
     opened: dict[Path, RehearsalAccount] = root.meta.setdefault(_OPEN, {})
@@ -124,6 +126,8 @@ def open_for_command(directory: str) -> RehearsalAccount:
         stack = ExitStack()
         try:
             opened[key] = stack.enter_context(open_account(key))
+        except AccountBusy as exc:
+            raise RdsMaintError(str(exc)) from None
         except AccountError as exc:
             raise BadInput(str(exc)) from None
         root.call_on_close(stack.close)
@@ -140,7 +144,7 @@ class ClusterSpec:
     cluster_id: str
     readers: int = 2
     engine: str = "aurora-postgresql"
-    engine_version: str = "15.4"
+    engine_version: str | None = None  # None: `default_version(engine)`
     instance_class: str = "db.r6g.large"
     pending_reboot: bool = False
     blue_green_ready: bool = False
@@ -168,17 +172,25 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
     writer first. Refuses, changing nothing, a name already used, a readers count or an engine/version
     the simulator does not offer."""
     from rds_sim import Catalogue
-    from rds_sim.account import DEFAULT_SPEED, AccountError, create_account, is_account, open_account
+    from rds_sim.account import DEFAULT_SPEED, AccountBusy, AccountError, create_account, is_account, open_account
+    from rds_sim.world import valid_identifier
 
     catalogue = Catalogue()
     if not 0 <= spec.readers <= 15:
         raise BadInput(f"--readers {spec.readers}: an Aurora cluster has 0 to 15 readers")
     if spec.engine not in catalogue.engines():
         raise BadInput(f"--engine {spec.engine}: choose one of {', '.join(catalogue.engines())}")
-    if not catalogue.has_version(spec.engine, spec.engine_version):
+    if spec.engine_version is not None and not catalogue.has_version(spec.engine, spec.engine_version):
         raise BadInput(
             f"--version {spec.engine_version} of {spec.engine}: choose one of "
             f"{', '.join(catalogue.versions(spec.engine))}"
+        )
+    longest_instance = f"{spec.cluster_id}-instance-{spec.readers + 1}"
+    if not valid_identifier(spec.cluster_id) or not valid_identifier(longest_instance):
+        raise BadInput(
+            f"--cluster {spec.cluster_id!r}: a cluster name starts with a letter, has only letters, digits and "
+            "single hyphens, does not end with a hyphen, and leaves room for its instances' names (at most "
+            f"{63 - len(longest_instance) + len(spec.cluster_id)} characters here)"
         )
     if speed is not None and speed <= 0:
         raise BadInput("--speed must be positive")
@@ -187,31 +199,49 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
         if not is_account(directory):
             create_account(directory, speed=speed or DEFAULT_SPEED)
         with open_account(directory) as account:
-            if speed is not None:
-                account.speed = speed
             if spec.cluster_id in account.sim.cluster_ids():
                 raise BadInput(f"the rehearsal account in {directory} already has a cluster {spec.cluster_id}")
-            ids = account.sim.seed_cluster(
-                spec.cluster_id,
-                engine=spec.engine,
-                engine_version=spec.engine_version,
-                instance_class=spec.instance_class,
-                readers=spec.readers,
-            )
-            if spec.pending_reboot:
-                pending_reboot(account.sim, spec.cluster_id, ids)
-            if spec.blue_green_ready:
-                blue_green_ready(account.sim, spec.cluster_id, ids)
-            return ids
+            try:
+                return _seed(account, spec, speed)
+            except Exception:
+                account.discard()  # half a cluster is never saved
+                raise
+    except AccountBusy as exc:
+        raise RdsMaintError(str(exc)) from None
     except AccountError as exc:
         raise BadInput(str(exc)) from None
-    except ValueError as exc:  # the simulator's refusal of a setting (an identifier, a class)
+    except ValueError as exc:  # the simulator's refusal of a setting (a class the engine version does not offer)
         raise BadInput(str(exc)) from None
+
+
+def _seed(account: RehearsalAccount, spec: ClusterSpec, speed: float | None) -> list[str]:
+    if speed is not None:
+        account.speed = speed
+    ids = account.sim.seed_cluster(
+        spec.cluster_id,
+        engine=spec.engine,
+        engine_version=spec.engine_version or default_version(spec.engine),
+        instance_class=spec.instance_class,
+        readers=spec.readers,
+    )
+    if spec.pending_reboot:
+        pending_reboot(account.sim, spec.cluster_id, ids)
+    if spec.blue_green_ready:
+        blue_green_ready(account.sim, spec.cluster_id, ids)
+    return ids
+
+
+def default_version(engine: str) -> str:
+    """15.4 for aurora-postgresql (what the demos upgrade from), else the engine's oldest known version: one
+    with upgrades to rehearse."""
+    from rds_sim import Catalogue
+
+    return DEFAULT_POSTGRES_VERSION if engine == "aurora-postgresql" else Catalogue().versions(engine)[0]
 
 
 def describe_account(directory: Path) -> dict[str, Any]:
     """What `sim show` prints: the virtual time, the region and each cluster with its members."""
-    from rds_sim.account import AccountError, open_account
+    from rds_sim.account import AccountBusy, AccountError, open_account
 
     config.isolate_from_aws(FAKE_CREDENTIALS)
     try:
@@ -223,6 +253,8 @@ def describe_account(directory: Path) -> dict[str, Any]:
                 "speed": account.speed,
                 "clusters": [cluster_summary(account.sim, cid) for cid in account.sim.cluster_ids()],
             }
+    except AccountBusy as exc:
+        raise RdsMaintError(str(exc)) from None
     except AccountError as exc:
         raise BadInput(str(exc)) from None
 

@@ -76,6 +76,7 @@ class RehearsalAccount:
     directory: Path
     sim: SimulatedAurora
     speed: float
+    discarded: bool = False  # `discard()`: the block's changes are not saved when it ends
 
     @property
     def region(self) -> str:
@@ -85,8 +86,15 @@ class RehearsalAccount:
     def clock(self) -> VirtualClock:
         return self.sim.clock
 
+    def discard(self) -> None:
+        """Leave the saved account as it was when opened (a change refused half-way); only for changes made
+        without a simulated call, which saves at once (setting the scene, `sim create`)."""
+        self.discarded = True
+
     def save(self) -> None:
         """Write the whole account atomically (a new file renamed over the old one)."""
+        if self.discarded:
+            return
         state = {
             "format": FORMAT,
             "moto": version("moto"),

@@ -30,7 +30,12 @@ def sim() -> None:
 @click.option("--cluster", required=True, help="Name of the Aurora cluster to add.")
 @click.option("--readers", default=2, show_default=True, help="Readers besides the writer (0 to 15).")
 @click.option("--engine", default="aurora-postgresql", show_default=True, help="aurora-postgresql or aurora-mysql.")
-@click.option("--version", "engine_version", default="15.4", show_default=True, help="Engine version.")
+@click.option(
+    "--version",
+    "engine_version",
+    default=None,
+    help="Engine version (default: 15.4 for aurora-postgresql, the oldest the simulator knows for aurora-mysql).",
+)
 @click.option("--instance-class", default="db.r6g.large", show_default=True, help="Class of every instance.")
 @click.option("--pending-reboot", is_flag=True, help="Every instance waits for a reboot (a static parameter changed).")
 @click.option(
@@ -44,7 +49,7 @@ def create(
     cluster: str,
     readers: int,
     engine: str,
-    engine_version: str,
+    engine_version: str | None,
     instance_class: str,
     pending_reboot: bool,
     blue_green_ready: bool,
@@ -56,7 +61,7 @@ def create(
     Example:
       rds-maint sim create --dir ./rehearsal --cluster prod-pg --readers 2 --pending-reboot
     """
-    from rds_maint.rehearsal import ClusterSpec, add_cluster, simulate_flag
+    from rds_maint.rehearsal import ClusterSpec, add_cluster, default_version, simulate_flag
 
     def body() -> int:
         spec = ClusterSpec(
@@ -72,8 +77,14 @@ def create(
         if common.opts().output == "json":
             click.echo(json.dumps({"directory": str(directory), "cluster_id": cluster, "instances": ids}, indent=2))
         else:
-            click.echo(f"Rehearsal account {directory}: added {cluster} ({engine} {engine_version}): {', '.join(ids)}")
-            click.echo(f"Try: rds-maint plan --type instance_cycle --cluster {cluster}{simulate_flag(str(directory))}")
+            click.echo(
+                f"Rehearsal account {directory}: added {cluster} ({engine} "
+                f"{engine_version or default_version(engine)}): {', '.join(ids)}"
+            )
+            click.echo(
+                f"Try: rds-maint plan --type instance_type_change --cluster {cluster} "
+                f"--param target_instance_type=db.r6g.xlarge{simulate_flag(str(directory))}"
+            )
         return common.EXIT_OK
 
     common.guard(body)

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rds_maint.cli import main
+from rds_sim.account import open_account
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "prod-pg"
@@ -132,6 +133,10 @@ def test_sim_create_adds_clusters_and_refuses_what_it_cannot_make(account: Path)
     assert version.exit_code == 2 and "choose one of" in version.output and "15.4" in version.output
     engine = cli("sim", "create", "--dir", str(account), "--cluster", "three", "--engine", "oracle")
     assert engine.exit_code == 2 and "aurora-postgresql" in engine.output
+    name = cli("sim", "create", "--dir", str(account), "--cluster", "bad name!")
+    assert name.exit_code == 2 and "a cluster name starts with a letter" in name.output
+    half = cli("sim", "create", "--dir", str(account), "--cluster", "three", "--instance-class", "db.t9.huge")
+    assert half.exit_code == 2 and "db.t9.huge is not orderable" in half.output
     shown = json.loads(cli("sim", "show", "--dir", str(account), "--output", "json").output)
     assert {c["cluster_id"]: len(c["members"]) for c in shown["clusters"]} == {"one": 1, "two": 4}
 
@@ -145,6 +150,14 @@ def test_what_would_reach_aws_is_refused_under_simulate(account: Path) -> None:
     assert respond.exit_code == 2 and "rds-maint resume OPERATION_ID" in respond.output
     missing = cli("list", "--simulate", str(account.parent / "nowhere"))
     assert missing.exit_code == 2 and "rds-maint sim create --dir" in missing.output
+
+
+def test_a_second_command_on_a_busy_account_is_told_so(account: Path) -> None:
+    assert cli("sim", "create", "--dir", str(account), "--cluster", CLUSTER).exit_code == 0
+    with open_account(account):
+        busy = in_process_of_its_own("list", "--simulate", str(account))
+    assert busy.returncode == 1, busy.stderr
+    assert f"the rehearsal account in {account} is in use by another command (process {os.getpid()})" in busy.stderr
 
 
 def test_the_environment_variable_chooses_the_account_too(account: Path, monkeypatch: pytest.MonkeyPatch) -> None:
