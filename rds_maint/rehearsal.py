@@ -171,9 +171,8 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
     """Add a cluster to the account in `directory` (made first if there is none); its instance ids,
     writer first. Refuses, changing nothing, a name already used, a readers count or an engine/version
     the simulator does not offer."""
-    from rds_sim import Catalogue
+    from rds_sim import Catalogue, valid_identifier
     from rds_sim.account import DEFAULT_SPEED, AccountBusy, AccountError, create_account, is_account, open_account
-    from rds_sim.world import valid_identifier
 
     catalogue = Catalogue()
     if not 0 <= spec.readers <= 15:
