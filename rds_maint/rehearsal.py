@@ -19,6 +19,7 @@ import shlex
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,7 @@ class RehearsalClock:
     def __init__(self, account: RehearsalAccount) -> None:
         self._account = account
 
-    def now(self) -> Any:
+    def now(self) -> datetime:
         return self._account.clock.now()
 
     def sleep(self, seconds: float) -> None:

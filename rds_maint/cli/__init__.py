@@ -1,10 +1,10 @@
 """`rds-maint`: the local driver. Thin: parse, call the engine, show what happens.
 
 Commands by module: `apply` (plan, create, run), `reports` (status, list, events), `answers`
-(resume, respond), `execution` (start-execution), `admin` (reset, init, unlock), `demo`; `driving`
-runs an operation in this process, `request_flags` builds a request from flags; `common` holds the
-global flags, the engine factory and the exit codes (DESIGN section 8: 0 completed, 2 bad input,
-3 paused for a person, 1 failed).
+(resume, respond), `execution` (start-execution), `admin` (reset, init, unlock), `demo`, `sim`
+(the rehearsal account); `driving` runs an operation in this process, `request_flags` builds a
+request from flags; `common` holds the global flags, the engine factory and the exit codes (DESIGN
+section 8: 0 completed, 2 bad input, 3 paused for a person, 1 failed).
 Callers that bring their own engine (tests on the simulator) pass `obj=Options(engine_factory=...)`.
 """
 

@@ -1,8 +1,9 @@
 """What every `rds-maint` command shares: global flags, the engine they build, exit codes, the request.
 
 Which engine a command gets is `Options.engine_factory`: the real wiring (`rds_maint.wiring`) unless a
-caller passes its own `Options` as click's `obj` (tests, on the simulator). Exit codes (DESIGN
-section 8): 0 completed, 2 bad input, 3 paused for a person, 1 failed.
+caller passes its own `Options` as click's `obj` (tests, on the simulator); with `--simulate DIR` (or
+RDS_MAINT_SIMULATE) it is an engine on that rehearsal account (`rds_maint.rehearsal`), never AWS.
+Exit codes (DESIGN section 8): 0 completed, 2 bad input, 3 paused for a person, 1 failed.
 """
 
 from __future__ import annotations
