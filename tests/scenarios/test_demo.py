@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,14 @@ from click.testing import CliRunner
 
 from rds_maint.cli import main
 from rds_maint.demo import SCENARIOS
+from tests.helpers.environment import environment_kept
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """The commands rewrite the environment to isolate the process from AWS: not for the next test."""
+    with environment_kept():
+        yield
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,17 @@ from click.testing import CliRunner, Result
 
 from rds_maint.cli import main
 from rds_sim.account import open_account
+from tests.helpers.environment import environment_kept
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "prod-pg"
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """The commands rewrite the environment to isolate the process from AWS: not for the next test."""
+    with environment_kept():
+        yield
 
 
 class ReachedTheNetwork(AssertionError):
