@@ -37,6 +37,7 @@ __all__ = [
     "notify_url",
     "poll_interval",
     "powertools_service_name",
+    "rehearsal_dir",
     "send_aws_calls_to",
     "state_machine_arn",
     "state_store_url",
@@ -91,6 +92,11 @@ def metadata_variable_set(name: str) -> bool:
 def state_machine_arn() -> str | None:
     """RDS_MAINT_STATE_MACHINE_ARN, the default of `--state-machine-arn`; empty counts as unset."""
     return os.environ.get("RDS_MAINT_STATE_MACHINE_ARN") or None
+
+
+def rehearsal_dir() -> str | None:
+    """RDS_MAINT_SIMULATE: the rehearsal account (`rds-maint sim create`) commands run against instead of AWS."""
+    return os.environ.get("RDS_MAINT_SIMULATE") or None
 
 
 def notify_url() -> str | None:

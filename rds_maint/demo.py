@@ -1,7 +1,11 @@
-"""`rds-maint demo`: a real operation on the embedded simulated Aurora, through the same engine and
-progress display a user gets from `rds-maint run`. Needs moto (the `sim` extra); reaches no AWS.
+"""`rds-maint demo`: a real operation on a rehearsal account (`rds-maint sim create`) the demo makes, through
+the same engine, progress display and Ctrl-C as `rds-maint run --simulate DIR`. Needs moto (the `sim`
+extra); reaches no AWS.
 
-Each operation type is one `Scenario` in `SCENARIOS`: how the simulated cluster is seeded and which
+Every command the demo prints (`rds-maint run OP --simulate DIR`, `status`, `events`, `resume`) works
+when copied: the account stays in its directory (a temporary one unless `--dir`).
+
+Each operation type is one `Scenario` in `SCENARIOS`: how the simulated cluster is made and which
 request runs on it. A new type is one more entry.
 """
 
@@ -9,46 +13,36 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from rds_maint import config, wiring
-from rds_maint.config import Settings
+from rds_maint import rehearsal
 from rds_maint.errors import BadInput
-from rds_maint.model import Outcome
-from rds_maint.progress import Progress, drive
-from rds_maint.rds import make_rds_client
-
-__all__ = [
-    "DEMO_CLUSTER",
-    "DEMO_REGION",
-    "FAKE_CREDENTIALS",
-    "SCENARIOS",
-    "Scenario",
-    "run_demo",
-]
+from rds_maint.model import Operation, OperationState
 
 if TYPE_CHECKING:
     from rds_sim import SimulatedAurora
 
+__all__ = [
+    "DEMO_CLUSTER",
+    "SCENARIOS",
+    "Scenario",
+    "command",
+    "paused_before_a_step",
+    "prepare_demo",
+    "show_cluster",
+]
+
 DEMO_CLUSTER = "demo-aurora-pg"
-DEMO_REGION = "us-east-1"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": DEMO_REGION,
-}
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """One demo: the simulated cluster to seed and the operation params to run on it."""
+    """One demo: the simulated cluster to make and the operation params to run on it."""
 
     op_type: str
     summary: str
@@ -59,32 +53,26 @@ class Scenario:
     engine: str = "aurora-postgresql"
     engine_version: str = "15.4"
     instance_class: str = "db.r6g.large"
-    # After seeding (instance ids, writer first): whatever else the scene needs (storage, parameters, proxies).
-    prepare: Callable[[SimulatedAurora, str, list[str]], None] | None = None
+    # What else the scene needs, as `sim create --pending-reboot` / `--blue-green-ready` make it.
+    pending_reboot: bool = False
+    blue_green_ready: bool = False
     # Answer the plan's own pauses (pause_before, e.g. before a switchover) with continue, as a person
     # would with `rds-maint resume OP --action continue`; the demo says so each time.
     answer_pauses: bool = False
+
+    @property
+    def prepare(self) -> Callable[[SimulatedAurora, str, list[str]], None] | None:
+        """The scene beyond a seeded cluster, for callers that seed their own simulator (benchmarks, tests)."""
+        if self.pending_reboot:
+            return rehearsal.pending_reboot
+        if self.blue_green_ready:
+            return rehearsal.blue_green_ready
+        return None
 
 
 def _no_target(op_type: str, target: str | None) -> None:
     if target is not None:
         raise BadInput(f"--target does not apply to demo --type {op_type}")
-
-
-def _static_parameter_changed(sim: SimulatedAurora, cluster_id: str, instance_ids: list[str]) -> None:
-    for instance_id in instance_ids:  # as after a change of a static parameter in the cluster's groups
-        sim.set_parameter_apply_status(instance_id, "pending-reboot")
-
-
-def _blue_green_ready(sim: SimulatedAurora, cluster_id: str, instance_ids: list[str]) -> None:
-    """Blue/Green prerequisites met (custom cluster group with logical replication, writer in sync),
-    custom instance parameters to carry over, and an RDS Proxy in front of the cluster."""
-    sim.parameter_groups.use_custom_groups(
-        cluster_id,
-        cluster_parameters={"rds.logical_replication": "1", "max_replication_slots": "30"},
-        instance_parameters={"log_min_duration_statement": "500"},
-    )
-    sim.proxies.seed_proxy(f"{cluster_id}-proxy", cluster_id)
 
 
 def _instance_cycle_params(target: str | None) -> dict[str, Any]:
@@ -111,7 +99,7 @@ SCENARIOS: dict[str, Scenario] = {
             "instance_cycle",
             "a rolling reboot of the instances whose parameters wait for a reboot",
             params=_instance_cycle_params,
-            prepare=_static_parameter_changed,
+            pending_reboot=True,
         ),
         Scenario(
             "engine_upgrade",
@@ -119,96 +107,60 @@ SCENARIOS: dict[str, Scenario] = {
             "RDS Proxy in front); the demo answers the pauses before the switchover and the clean-up with continue",
             params=lambda target: {"target_engine_version": target or "16.4"},
             target_help="engine version (default 16.4)",
-            prepare=_blue_green_ready,
+            blue_green_ready=True,
             answer_pauses=True,
         ),
     )
 }
 
 
-def _show_cluster(title: str, cluster_id: str, view: Any) -> None:
-    storage = f"; storage {view.storage_type}" if view.storage_type else ""
-    click.echo(f"{title}: {cluster_id} ({view.engine} {view.engine_version}) is {view.status}{storage}")
-    for instance_id, member in sorted(view.members.items()):
-        role = "writer" if instance_id == view.writer else "reader"
+def show_cluster(title: str, cluster: dict[str, Any]) -> None:
+    click.echo(
+        f"{title}: {cluster['cluster_id']} ({cluster['engine']} {cluster['engine_version']}) is {cluster['status']}; "
+        f"storage {cluster['storage_type']}"
+    )
+    for member in cluster["members"]:
         click.echo(
-            f"    {instance_id:<32} {member.instance_class:<16} {member.status:<10} {role:<7} "
-            f"tier {member.promotion_tier:<3} parameters {member.parameter_apply_status or '-'}"
+            f"    {member['instance_id']:<32} {member['instance_class']:<16} {member['status']:<10} "
+            f"{member['role']:<7} parameters {member['parameters'] or '-'}"
         )
 
 
-def _command(scenario: Scenario, params: dict[str, Any]) -> str:
-    flags = " ".join(
+def command(scenario: Scenario, params: dict[str, Any], flags: str) -> str:
+    given = " ".join(
         f"--param {key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in params.items()
     )
-    return f"$ rds-maint run --type {scenario.op_type} --cluster {scenario.cluster_id} {flags}".rstrip()
+    return f"$ rds-maint run --type {scenario.op_type} --cluster {scenario.cluster_id} {given}{flags}"
 
 
-def run_demo(*, op_type: str, readers: int, target: str | None, speed: float, options: Any) -> int:
+def prepare_demo(
+    *, op_type: str, readers: int, target: str | None, speed: float, directory: Path | None
+) -> tuple[Scenario, dict[str, Any], Path]:
+    """The scenario, its operation's params and the account made for it (in `directory` or a new temporary one)."""
     try:
-        from moto import mock_aws
-
-        from rds_sim import SimulatedAurora, VirtualClock
+        import moto  # noqa: F401 - only to say what is missing before anything is made
     except ImportError:
         raise BadInput("the demo needs moto: pip install 'rds-maint[sim]'") from None
     scenario = SCENARIOS.get(op_type)
     if scenario is None:
         raise BadInput(f"demo --type {op_type}: choose one of {', '.join(SCENARIOS)}")
-    if not 0 <= readers <= 15:
-        raise BadInput("--readers must be between 0 and 15")
     if speed <= 0:
         raise BadInput("--speed must be positive")
     params = scenario.params(target)
-    config.isolate_from_aws(FAKE_CREDENTIALS)  # nothing in the demo may reach a real account
-    workdir = tempfile.mkdtemp(prefix="rds-maint-demo-")
-    store_url = options.store or f"file://{workdir}"
-    with mock_aws():
-        clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=DEMO_REGION) as sim:
-            ids = sim.seed_cluster(
-                scenario.cluster_id,
-                engine=scenario.engine,
-                engine_version=scenario.engine_version,
-                instance_class=scenario.instance_class,
-                readers=readers,
-            )
-            if scenario.prepare is not None:
-                scenario.prepare(sim, scenario.cluster_id, ids)
-            engine = wiring.build_engine(
-                Settings(store_url=store_url), clock=clock, client_factory=sim.clients(make_rds_client)
-            )
-            click.echo(f"Simulated Aurora (virtual clock, {speed:g}x); state in {store_url}")
-            click.echo(f"Demo: {scenario.op_type}: {scenario.summary}\n")
-            _show_cluster("Before", scenario.cluster_id, sim.cluster_view(scenario.cluster_id))
-            click.echo(f"\n{_command(scenario, params)}\n")
-            op = engine.create(
-                {"type": scenario.op_type, "cluster_id": scenario.cluster_id, "region": DEMO_REGION, "params": params}
-            )
+    account_dir = directory or Path(tempfile.mkdtemp(prefix="rds-maint-demo-")) / "account"
+    spec = rehearsal.ClusterSpec(
+        cluster_id=scenario.cluster_id,
+        readers=readers,
+        engine=scenario.engine,
+        engine_version=scenario.engine_version,
+        instance_class=scenario.instance_class,
+        pending_reboot=scenario.pending_reboot,
+        blue_green_ready=scenario.blue_green_ready,
+    )
+    rehearsal.add_cluster(account_dir, spec, speed=speed)
+    return scenario, params, account_dir
 
-            def sleep(seconds: float) -> None:
-                clock.sleep(seconds)
-                time.sleep(min(seconds / speed, 0.5))
 
-            progress = Progress(engine, op.id, json_output=options.output == "json", store_flag=f" --store {store_url}")
-            engine.start(op.id)
-            result = drive(engine, op.id, sleep, progress)
-            while (
-                scenario.answer_pauses
-                and result.outcome is Outcome.INTERVENTION
-                and (result.pause_reason or "").startswith("Paused before step")
-            ):
-                click.echo(
-                    f"\n  demo: a person would check, then answer: rds-maint resume {op.id} --action continue"
-                    f"\n  demo: answering the pause before '{result.step_name}' with continue\n"
-                )
-                engine.resume(op.id, "continue", comment="answered by the demo")
-                result = drive(engine, op.id, sleep, progress)
-            progress.finish(result)
-            click.echo("")
-            _show_cluster("After", scenario.cluster_id, sim.cluster_view(scenario.cluster_id))
-            mutating = sorted({c.operation for c in sim.calls if c.applied and not c.operation.startswith("Describe")})
-            click.echo(
-                f"\nRDS calls: {len(sim.calls)} (changes: {', '.join(mutating) or 'none'}); "
-                f"virtual time {clock.now():%H:%M:%S} UTC"
-            )
-    return 0 if result.outcome is Outcome.COMPLETED else (3 if result.outcome is Outcome.INTERVENTION else 1)
+def paused_before_a_step(op: Operation) -> bool:
+    """Paused by the plan's own pause_before (not by trouble): what `answer_pauses` answers."""
+    return op.state is OperationState.PAUSED and (op.pause_reason or "").startswith("Paused before step")

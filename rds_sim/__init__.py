@@ -29,6 +29,7 @@ from rds_sim.errors import SimulatedCrash
 from rds_sim.faults import Faults
 from rds_sim.timeline import Durations, Transition
 from rds_sim.views import ClusterView, MemberView, SimCall
+from rds_sim.world import valid_identifier
 
 __all__ = [
     "Catalogue",
@@ -42,4 +43,5 @@ __all__ = [
     "Transition",
     "UpgradeTarget",
     "VirtualClock",
+    "valid_identifier",
 ]

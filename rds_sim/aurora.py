@@ -72,6 +72,18 @@ class SimulatedAurora:
         self._names = random.Random(f"rds-maint-sim-names-{seed}")
         self._hook_id = f"rds-maint-sim-{id(self)}"
         self._attached: weakref.WeakSet[Any] = weakref.WeakSet()  # not kept alive by the simulator
+        # Called after every call answered (a rehearsal account saves itself there; `rds_sim.account`).
+        self.after_call: Callable[[], None] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a rehearsal account saves (`rds_sim.account`): the account, not the clients of this process."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_attached", "_hook_id", "after_call")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._hook_id = f"rds-maint-sim-{id(self)}"
+        self._attached = weakref.WeakSet()
+        self.after_call = None
 
     # -- hooking into boto3 ------------------------------------------------------------
 
@@ -112,7 +124,15 @@ class SimulatedAurora:
         self._attached.clear()
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> wire.Answer:
-        """`before-call` handler: faults first, then the simulated AWS, then faults on the answer."""
+        """`before-call` handler: the simulated answer, then `after_call` (before the caller hears it)."""
+        try:
+            return self._respond(model, context)
+        finally:
+            if self.after_call is not None:
+                self.after_call()
+
+    def _respond(self, model: Any, context: dict[str, Any]) -> wire.Answer:
+        """Faults first, then the simulated AWS, then faults on the answer."""
         operation = str(model.name)
         params = wire.stashed_params(context)
         call = SimCall(at=self.clock.now(), operation=operation, params=params)
@@ -283,6 +303,12 @@ class SimulatedAurora:
             pending_storage_type=(cluster.get("PendingModifiedValues") or {}).get("StorageType"),
             io_optimized_next_allowed=cluster.get("IOOptimizedNextAllowedModificationTime"),
         )
+
+    def cluster_ids(self) -> list[str]:
+        """Every DB cluster of the account, by name (what the console lists)."""
+        self._world.settle()
+        clusters = self._moto.call("DescribeDBClusters", {})["DBClusters"]
+        return sorted(str(c["DBClusterIdentifier"]) for c in clusters)
 
     def instance_exists(self, instance_id: str) -> bool:
         """True until a deletion ends (an instance still `deleting` exists)."""

@@ -54,6 +54,10 @@ class MotoRds:
             self._client = session.client("rds", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
         return self._client
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved without its client (a connection, not state): the next use makes a new one."""
+        return {**self.__dict__, "_client": None}
+
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Any RDS operation by its API name; moto's ClientError propagates unchanged."""
         method = getattr(self.client, xform_name(operation))

@@ -96,7 +96,18 @@ class AuroraWorld:
         # Instances whose creation ended in a failure status (`failed`, `incompatible-parameters`, ...):
         # AWS never makes them available again by themselves; they can only be deleted.
         self._failed: dict[str, str] = {}
-        self._handlers: dict[str, Handler] = {
+        # engine_upgrade: parameter groups, RDS Proxy, Blue/Green deployments (and DeleteDBCluster),
+        # pending maintenance; each module answers its own calls and overlays its own statuses.
+        self.parameter_groups = ParameterGroupSim(self)
+        self.proxies = ProxySim(self)
+        self.blue_green = BlueGreenSim(self)
+        self.maintenance = MaintenanceSim(self)
+        self._handlers = self._answers()
+
+    def _answers(self) -> dict[str, Handler]:
+        """Which method answers which API call: behaviour, so rebuilt on load rather than saved."""
+        catalogue = self.catalogue
+        handlers: dict[str, Handler] = {
             "DescribeDBInstances": self.describe_db_instances,
             "DescribeDBClusters": self.describe_db_clusters,
             "CreateDBInstance": self.create_db_instance,
@@ -111,14 +122,19 @@ class AuroraWorld:
                 catalogue, params, self.zones
             ),
         }
-        # engine_upgrade: parameter groups, RDS Proxy, Blue/Green deployments (and DeleteDBCluster),
-        # pending maintenance; each module answers its own calls and overlays its own statuses.
-        self.parameter_groups = ParameterGroupSim(self)
-        self.proxies = ProxySim(self)
-        self.blue_green = BlueGreenSim(self)
-        self.maintenance = MaintenanceSim(self)
         for extension in (self.parameter_groups, self.proxies, self.blue_green, self.maintenance):
-            self._handlers.update(extension.handlers())
+            handlers.update(extension.handlers())
+        return handlers
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a rehearsal account saves (`rds_sim.account`): the state, not the handler table."""
+        state = dict(self.__dict__)
+        del state["_handlers"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._handlers = self._answers()
 
     @property
     def zones(self) -> list[str]:

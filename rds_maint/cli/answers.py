@@ -30,7 +30,7 @@ CONFIRM_HELP = "Go ahead with an answer that does less than its name says (the p
 def answering_actor() -> str:
     """Who answers from this command: the IAM identity (never asked of a rehearsal account), else user@host."""
     options = common.opts()
-    if options.simulate:
+    if common.simulate_dir():
         return actor.answering_actor(None)
     settings = options.settings()
     return actor.answering_actor(lambda: actor.sts_client(settings.profile, settings.region))

@@ -1,8 +1,9 @@
 """What every `rds-maint` command shares: global flags, the engine they build, exit codes, the request.
 
 Which engine a command gets is `Options.engine_factory`: the real wiring (`rds_maint.wiring`) unless a
-caller passes its own `Options` as click's `obj` (tests, on the simulator). Exit codes (DESIGN
-section 8): 0 completed, 2 bad input, 3 paused for a person, 1 failed.
+caller passes its own `Options` as click's `obj` (tests, on the simulator); with `--simulate DIR` (or
+RDS_MAINT_SIMULATE) it is an engine on that rehearsal account (`rds_maint.rehearsal`), never AWS.
+Exit codes (DESIGN section 8): 0 completed, 2 bad input, 3 paused for a person, 1 failed.
 
 Errors reach the person as one line, `error: ...` with the fix, never a traceback: ours carry their
 message; an AWS SDK error that got this far is classified once by `rds_maint.credentials` (login,
@@ -39,6 +40,7 @@ __all__ = [
     "guard",
     "opts",
     "print_result",
+    "simulate_dir",
     "store_flag",
 ]
 
@@ -165,8 +167,17 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     sys.exit(code)
 
 
+def simulate_dir() -> str | None:
+    """The rehearsal account the command runs against (--simulate, else RDS_MAINT_SIMULATE), or None: AWS."""
+    return opts().simulate or config.rehearsal_dir()
+
+
 def engine() -> Engine:
     try:
+        if simulate_dir():
+            from rds_maint import rehearsal
+
+            return rehearsal.engine_on_account(simulate_dir() or "", opts().settings(), store_flag_given=opts().store)
         return opts().engine_factory(opts().settings())
     except BadInput as exc:
         fail(str(exc))
@@ -226,8 +237,11 @@ def _unexpected(exc: Exception) -> str:
 
 
 def store_flag() -> str:
+    """The flags a printed "carry on with" command needs to reach the same operation (store, rehearsal)."""
+    from rds_maint.rehearsal import simulate_flag
+
     store = opts().store
-    return f" --store {store}" if store else ""
+    return simulate_flag(simulate_dir()) + (f" --store {store}" if store else "")
 
 
 def print_result(result: StepResult) -> None:

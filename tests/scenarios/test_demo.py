@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.httpsession
 import pytest
 from click.testing import CliRunner
 
 from rds_maint.cli import main
 from rds_maint.demo import SCENARIOS
+from tests.helpers.environment import environment_kept
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """The commands rewrite the environment to isolate the process from AWS: not for the next test."""
+    with environment_kept():
+        yield
 
 
 @pytest.mark.parametrize(
@@ -32,3 +48,38 @@ def test_demo_knows_every_scenario_and_refuses_what_does_not_apply() -> None:
     assert unknown.exit_code == 2 and "choose one of instance_type_change" in unknown.output
     no_target = CliRunner().invoke(main, ["demo", "--type", "instance_cycle", "--target", "db.r6g.xlarge"])
     assert no_target.exit_code == 2 and "--target does not apply to demo --type instance_cycle" in no_target.output
+
+
+def test_the_command_the_demo_prints_carries_its_operation_on_without_aws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the demo sent a request to the network")
+
+    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", refuse)
+    waits: list[float] = []
+
+    def ctrl_c_on_the_third_wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "sleep", ctrl_c_on_the_third_wait)
+        demo = CliRunner().invoke(
+            main, ["demo", "--type", "instance_cycle", "--readers", "1", "--dir", str(tmp_path / "account")]
+        )
+    assert demo.exit_code == 130, demo.output
+    printed = re.search(r"carry on with: (rds-maint run .+)$", demo.output, re.MULTILINE)
+    assert printed is not None, demo.output
+    copied = shlex.split(printed.group(1))[1:]  # as a person pastes it, without the program name
+    assert copied[-2:] == ["--simulate", str(tmp_path / "account")]
+
+    carried_on = CliRunner().invoke(main, copied)
+    assert carried_on.exit_code == 0, carried_on.output
+    shown = CliRunner().invoke(main, ["sim", "show", "--dir", str(tmp_path / "account")])
+    members = [line.split() for line in shown.output.splitlines() if line.startswith("    ")]
+    assert [(m[0], m[3], m[5]) for m in members] == [
+        ("demo-aurora-pg-instance-1", "writer", "in-sync"),
+        ("demo-aurora-pg-instance-2", "reader", "in-sync"),
+    ]
