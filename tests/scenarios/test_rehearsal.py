@@ -111,7 +111,7 @@ def test_a_whole_rehearsal_session_survives_between_commands_and_processes(
         patch.setattr(time, "sleep", ctrl_c)
         interrupted = cli("run", operation, *sim)
     assert interrupted.exit_code == 130, interrupted.output
-    assert f"carry on with: rds-maint run {operation} --simulate {account}" in interrupted.output
+    assert f"Carry on with: rds-maint run {operation} --simulate {account}" in interrupted.output
 
     finished = cli("run", operation, *sim)
     assert finished.exit_code == 0, finished.output
