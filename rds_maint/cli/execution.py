@@ -8,17 +8,24 @@ from typing import Any
 import click
 
 from rds_maint import config, stepfunctions
-from rds_maint.cli import common, request_flags
-from rds_maint.engine import parse_request
+from rds_maint.cli import apply, common, plan_view, request_flags
+from rds_maint.cli.apply import preview_for_apply
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.intervention import region_of_arn
 
 __all__ = ["start_execution"]
 
 
-@click.command(name="start-execution")
+@click.command(
+    name="start-execution",
+    epilog="Examples: rds-maint start-execution --type instance_cycle --cluster orders-prod --region us-east-1 "
+    "--state-machine-arn ARN (shows the plan and asks); rds-maint start-execution --plan plan.json --yes "
+    "--state-machine-arn ARN; rds-maint start-execution OPERATION_ID --state-machine-arn ARN",
+)
 @common.common_options
 @request_flags.request_options
+@apply.plan_file_option
+@apply.yes_option
 @click.argument("operation_id", required=False)
 @click.option(
     "--state-machine-arn",
@@ -34,26 +41,36 @@ def start_execution(
     state_machine_arn: str | None,
     max_iterations: int | None,
     intervention_timeout: int | None,
+    plan_file: str | None,
+    yes: bool,
     **kw: Any,
 ) -> None:
-    """Start a Step Functions execution: a new operation (same flags as run) or OPERATION_ID."""
+    """Start a Step Functions execution: a new operation (same flags as run, planned and confirmed here) or
+    OPERATION_ID."""
 
     def body() -> int:
         machine = stepfunctions.check_state_machine_arn(state_machine_arn)
         engine = common.engine()
         if operation_id is not None:
-            if any(kw[k] for k in ("op_type", "cluster", "params", "input_file")):
-                raise BadInput("give either an OPERATION_ID or --type/--cluster/--param, not both")
+            if plan_file is not None or any(kw[k] for k in ("op_type", "cluster", "params", "input_file")):
+                raise BadInput("give either an OPERATION_ID or --type/--cluster/--param/--plan, not both")
             op = engine.store.load(operation_id)
             if op.state.is_final:
                 raise BadInput(f"operation '{op.id}' is {op.state.value}; there is nothing left to drive")
             cluster_id = op.cluster_id
             data = stepfunctions.start_input(None, op.id, cluster_id, max_iterations, intervention_timeout)
         else:
-            request = request_flags.request(**kw)
-            parse_request(request, common.opts().settings().region)  # judge it here; the Lambda checks the cluster
-            cluster_id = str(request["cluster_id"])
-            data = stepfunctions.start_input(request, None, None, max_iterations, intervention_timeout)
+            # An apply, as `run`: the operation stored here is the plan shown; the machine drives it by id.
+            plan_view.refuse_off_terminal(yes, "start-execution")
+            preview = preview_for_apply(engine, plan_file, kw)
+            json_mode = common.opts().output == "json"
+            what = "Create this operation and start the execution"
+            if not plan_view.confirm_apply(preview, yes=yes, json_mode=json_mode, what=what):
+                click.echo("Not applied; nothing was changed.", err=json_mode)
+                return common.EXIT_FAILED
+            op = engine.create_from_preview(preview)
+            cluster_id = op.cluster_id
+            data = stepfunctions.start_input(None, op.id, cluster_id, max_iterations, intervention_timeout)
 
         def cluster_of(op_id: str) -> str | None:
             try:
