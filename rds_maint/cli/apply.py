@@ -9,6 +9,7 @@ live cluster under its saved id and refused if the steps came out different.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -17,9 +18,18 @@ from rds_maint.cli import common, plan_view, request_flags
 from rds_maint.cli.driving import run_operation
 from rds_maint.engine import Engine, PlanPreview
 from rds_maint.errors import BadInput, OperationNotFound
-from rds_maint.planning.saved_plan import plan_document, read_plan, step_difference
+from rds_maint.planning.saved_plan import SavedPlan, plan_document, read_plan, step_difference
 
-__all__ = ["create", "plan", "plan_file_option", "preview_for_apply", "run", "yes_option"]
+__all__ = [
+    "ApplyRequest",
+    "apply_request",
+    "create",
+    "plan",
+    "plan_file_option",
+    "preview_for_apply",
+    "run",
+    "yes_option",
+]
 
 _REQUEST_KEYS = ("op_type", "cluster", "params", "input_file")
 
@@ -29,29 +39,44 @@ plan_file_option = click.option(
 )
 
 
-def _saved_preview(engine: Engine, path: str) -> PlanPreview:
-    """The saved plan made again now, or BadInput if it no longer holds (nothing is written)."""
-    saved = read_plan(path)
+@dataclass(frozen=True)
+class ApplyRequest:
+    """What a new operation is asked with: the request, and the saved plan it must match (if any)."""
+
+    data: dict[str, Any]
+    saved: SavedPlan | None
+    plan_file: str | None
+
+
+def apply_request(plan_file: str | None, kw: dict[str, Any]) -> ApplyRequest:
+    """The request from --plan FILE or from the request flags; reads no AWS and no store."""
+    if plan_file is None:
+        return ApplyRequest(request_flags.request(**kw), None, None)
+    if any(kw[k] for k in _REQUEST_KEYS):
+        raise BadInput("give either --plan FILE or --type/--cluster/--param, not both")
+    saved = read_plan(plan_file)
+    return ApplyRequest(saved.request, saved, plan_file)
+
+
+def preview_for_apply(engine: Engine, asked: ApplyRequest) -> PlanPreview:
+    """The plan a new operation will be created from: a fresh one, or the saved one made again and
+    checked (BadInput if it no longer holds; nothing is written either way)."""
+    saved = asked.saved
+    if saved is None:
+        return engine.preview(asked.data)
     try:
         engine.store.load(saved.operation_id)
     except OperationNotFound:
         pass
     else:
-        raise BadInput(f"--plan {path}: operation '{saved.operation_id}' already exists; plan again for a new one")
+        raise BadInput(
+            f"--plan {asked.plan_file}: operation '{saved.operation_id}' already exists; plan again for a new one"
+        )
     preview = engine.preview(saved.request, saved.region, operation_id=saved.operation_id)
     difference = step_difference(saved.steps, preview.plan.steps)
     if difference is not None:
-        raise BadInput(f"--plan {path}: the cluster changed since it was planned: {difference}; plan again")
+        raise BadInput(f"--plan {asked.plan_file}: the cluster changed since it was planned: {difference}; plan again")
     return preview
-
-
-def preview_for_apply(engine: Engine, plan_file: str | None, kw: dict[str, Any]) -> PlanPreview:
-    """The plan a new operation will be created from: a saved one checked again, or a fresh one."""
-    if plan_file is None:
-        return engine.preview(request_flags.request(**kw))
-    if any(kw[k] for k in _REQUEST_KEYS):
-        raise BadInput("give either --plan FILE or --type/--cluster/--param, not both")
-    return _saved_preview(engine, plan_file)
 
 
 @click.command(
@@ -127,7 +152,7 @@ def run(operation_id: str | None, plan_file: str | None, yes: bool, **kw: Any) -
         op_id = operation_id
         if op_id is None:
             plan_view.refuse_off_terminal(yes, "run")
-            preview = preview_for_apply(engine, plan_file, kw)
+            preview = preview_for_apply(engine, apply_request(plan_file, kw))
             json_mode = common.opts().output == "json"
             if not plan_view.confirm_apply(preview, yes=yes, json_mode=json_mode, what="Create and run this operation"):
                 click.echo("Not applied; nothing was changed.", err=json_mode)
