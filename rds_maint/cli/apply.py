@@ -80,8 +80,9 @@ def preview_for_apply(engine: Engine, asked: ApplyRequest) -> PlanPreview:
 
 
 @click.command(
-    epilog="Example: rds-maint plan --type instance_type_change --cluster orders-prod --region us-east-1 "
-    "--param target_instance_class=db.r6g.2xlarge --out plan.json"
+    epilog="\b\nExample (review it, then apply exactly it with run --plan plan.json):\n"
+    "  rds-maint plan --type instance_type_change --cluster orders-prod --region us-east-1 \\\n"
+    "      --param target_instance_type=db.r6g.2xlarge --out plan.json"
 )
 @common.common_options
 @request_flags.request_options
@@ -114,8 +115,8 @@ def plan(out_file: str | None, **kw: Any) -> None:
 
 
 @click.command(
-    epilog="Example: rds-maint create --type instance_cycle --cluster orders-prod --region us-east-1, "
-    "then rds-maint run OPERATION_ID"
+    epilog="\b\nExample (then start it with rds-maint run OPERATION_ID):\n"
+    "  rds-maint create --type instance_cycle --cluster orders-prod --region us-east-1"
 )
 @common.common_options
 @request_flags.request_options
@@ -135,9 +136,11 @@ def create(**kw: Any) -> None:
 
 
 @click.command(
-    epilog="Examples: rds-maint run --type instance_type_change --cluster orders-prod --region us-east-1 "
-    "--param target_instance_class=db.r6g.2xlarge (shows the plan and asks); rds-maint run --plan plan.json --yes; "
-    "rds-maint run OPERATION_ID (carry on after a pause or Ctrl-C)"
+    epilog="\b\nExamples:\n"
+    "  rds-maint run --type instance_type_change --cluster orders-prod --region us-east-1 \\\n"
+    "      --param target_instance_type=db.r6g.2xlarge      # shows the plan, asks\n"
+    "  rds-maint run --plan plan.json --yes                 # a plan saved by plan --out\n"
+    "  rds-maint run OPERATION_ID                           # carry on after a pause or Ctrl-C"
 )
 @common.common_options
 @request_flags.request_options

@@ -19,9 +19,11 @@ __all__ = ["start_execution"]
 
 @click.command(
     name="start-execution",
-    epilog="Examples: rds-maint start-execution --type instance_cycle --cluster orders-prod --region us-east-1 "
-    "--state-machine-arn ARN (shows the plan and asks); rds-maint start-execution --plan plan.json --yes "
-    "--state-machine-arn ARN; rds-maint start-execution OPERATION_ID --state-machine-arn ARN",
+    epilog="\b\nExamples:\n"
+    "  rds-maint start-execution --type instance_cycle --cluster orders-prod --region us-east-1 \\\n"
+    "      --state-machine-arn ARN                          # shows the plan, asks\n"
+    "  rds-maint start-execution --plan plan.json --yes --state-machine-arn ARN\n"
+    "  rds-maint start-execution OPERATION_ID --state-machine-arn ARN   # resume by operation id",
 )
 @common.common_options
 @request_flags.request_options

@@ -194,3 +194,11 @@ def test_summary_of_an_engine_upgrade(world: World) -> None:
 
 def test_every_step_action_has_an_estimate() -> None:
     assert sorted(TRANSITIONS) == sorted(ACTIONS)
+
+
+@pytest.mark.parametrize("command", ["plan", "create", "run", "start-execution"])
+def test_help_shows_an_example(world: World, command: str) -> None:
+    result = world.cli([command, "--help"])
+
+    assert result.exit_code == 0
+    assert f"\n    rds-maint {command} --" in result.output

@@ -372,6 +372,34 @@ def test_start_execution_from_the_cli_reports_the_running_execution_instead_of_r
     assert no_arn.exit_code == 2 and "--state-machine-arn is required" in no_arn.output
 
 
+def test_start_execution_applies_a_saved_plan_as_planned(sfn: Harness, tmp_path: Path) -> None:
+    seed(sfn.world)
+    plan_file = tmp_path / "plan.json"
+    request = [
+        "--type",
+        "instance_type_change",
+        "--cluster",
+        CLUSTER,
+        "--param",
+        f"target_instance_type={TARGET_CLASS}",
+    ]
+    assert cli(sfn, "plan", *request, "--out", str(plan_file)).exit_code == 0
+    saved = json.loads(plan_file.read_text())
+
+    flags = ["--plan", str(plan_file), "--yes", "--state-machine-arn", sfn.machine_arn, "--output", "json"]
+    started = cli(sfn, "start-execution", *flags)
+
+    assert started.exit_code == 0, started.output
+    report = json.loads(started.output)
+    assert report["name"] == f"{saved['operation_id']}-1"
+    assert sfn.wait_done(report["execution_arn"])["status"] == "SUCCEEDED"
+    op = sfn.world.store.load(saved["operation_id"])
+    assert [s.parameters for s in op.steps] == [s["parameters"] for s in saved["steps"]]
+    assert_changed(sfn.world)
+    again = cli(sfn, "start-execution", *flags)
+    assert again.exit_code == 2 and f"operation '{op.id}' already exists" in again.output, again.output
+
+
 def test_start_execution_resumes_an_operation_under_the_next_name_and_a_used_token_is_refused(sfn: Harness) -> None:
     seed(sfn.world)
     op = sfn.world.create({"target_instance_type": TARGET_CLASS}, pause_before_steps=["failback"])
