@@ -75,13 +75,21 @@ def read_plan(path: str) -> SavedPlan:
     return SavedPlan(operation_id=operation_id, request={**request, "region": region}, region=region, steps=steps)
 
 
+def _changes(field: str, was: Any, now: Any) -> str:
+    """One field's change in words; for parameters, only the keys that changed."""
+    if field != "parameters" or not isinstance(was, dict) or not isinstance(now, dict):
+        return f"{field} {was!r} -> {now!r}"
+    keys = [k for k in dict.fromkeys([*was, *now]) if was.get(k) != now.get(k)]
+    return ", ".join(f"{k} {was.get(k)!r} -> {now.get(k)!r}" for k in keys)
+
+
 def step_difference(saved: list[dict[str, Any]], now: list[Step]) -> str | None:
     """How the plan made now differs from the saved one, in words; None when they are the same."""
     current = [{k: v for k, v in _step_record(s).items() if k in _STEP_FIELDS} for s in now]
     for number, (was, is_) in enumerate(zip(saved, current, strict=False), start=1):
         was = {k: was.get(k) for k in _STEP_FIELDS}
         if was != is_:
-            changed = ", ".join(f"{k} {was[k]!r} -> {is_[k]!r}" for k in _STEP_FIELDS if was[k] != is_[k])
+            changed = "; ".join(_changes(k, was[k], is_[k]) for k in _STEP_FIELDS if was[k] != is_[k])
             return f"step {number} ({was['name']}) differs: {changed}"
     if len(saved) != len(current):
         extra = current[len(saved) :] or saved[len(current) :]

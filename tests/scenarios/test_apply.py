@@ -134,7 +134,7 @@ def test_a_saved_plan_is_refused_when_the_cluster_changed(
 
     assert result.exit_code == 2, result.output
     assert "the cluster changed since it was planned" in result.output
-    assert "orders-prod-reader-3" in result.output
+    assert "step 1 (check_cluster) differs: members [" in result.output and "'orders-prod-reader-3']" in result.output
     assert world.store.list_operations() == []
     assert world.mutating_calls() == calls_before
 
