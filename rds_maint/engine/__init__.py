@@ -32,6 +32,7 @@ from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
+from rds_maint.store.base import check_operation_id
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -59,12 +60,22 @@ class Engine(EngineCore):
 
     # -- create ---------------------------------------------------------------------------
 
-    def preview(self, data: Any, default_region: str | None = None) -> PlanPreview:
-        """Validate against the live cluster and plan; changes nothing anywhere."""
+    def preview(self, data: Any, default_region: str | None = None, *, operation_id: str | None = None) -> PlanPreview:
+        """Validate against the live cluster and plan; changes nothing anywhere.
+
+        `operation_id`: plan under this id instead of a new one (a saved plan checked again), so the
+        names derived from it (temp instance, parameter groups) come out as they did then."""
         request = parse_request(data, default_region)
+        new_id: Callable[[str], str] = self._new_id
+        if operation_id is not None:
+            fixed = check_operation_id(operation_id)
+
+            def new_id(_cluster_id: str) -> str:
+                return fixed
+
         rds = self.rds(request.region)
         try:
-            preview = plan_request(request, rds, self.clock.now(), self._new_id)
+            preview = plan_request(request, rds, self.clock.now(), new_id)
         except BadInput:
             # a busy cluster fails a plan in many ways (not available, another's temp instance): say who holds it
             marked = read_mark(rds, request.target_id)
@@ -79,7 +90,11 @@ class Engine(EngineCore):
         return preview
 
     def create(self, data: Any, default_region: str | None = None) -> Operation:
-        preview = self.preview(data, default_region)
+        """Plan and store in one go, for callers that show no plan first (the Lambda)."""
+        return self.create_from_preview(self.preview(data, default_region))
+
+    def create_from_preview(self, preview: PlanPreview) -> Operation:
+        """Store exactly the plan a person was shown: its id, steps and names, not a fresh plan."""
         request, plan = preview.request, preview.plan
         busy = _coordination.live_holder(self.store, request.target_id, request.region)
         if busy is not None:

@@ -15,7 +15,14 @@ from typing import Any
 from rds_maint.actions.polling import EXPECTED_SECONDS, class_factor
 from rds_maint.model import Step
 
-__all__ = ["INTERRUPTION_SECONDS", "Interruption", "PlanEstimate", "StepEstimate", "estimate_steps"]
+__all__ = [
+    "INTERRUPTION_SECONDS",
+    "TRANSITIONS",
+    "Interruption",
+    "PlanEstimate",
+    "StepEstimate",
+    "estimate_steps",
+]
 
 # A step that calls AWS once and does not wait: a describe or two, a tag, a save.
 QUICK_SECONDS = 5.0
@@ -24,18 +31,41 @@ QUICK_SECONDS = 5.0
 # ~30 s, a Blue/Green switchover usually under a minute, a writer reboot ~60 s.
 INTERRUPTION_SECONDS: dict[str, float] = {"failover": 35.0, "switchover": 60.0, "reboot": 60.0}
 
-# Step action -> the AWS transition it waits for (a key of EXPECTED_SECONDS).
-_TRANSITIONS: dict[str, str] = {
+# Parameter groups: "wait at least 5 minutes" after creating or changing one before it is used (Aurora user
+# guide, docs/aws-behaviour.md "Parameter groups"); the step waits out whatever is left of it, at most this.
+SETTLE_SECONDS = 300.0
+
+# Every step action -> the AWS transition it waits for (a key of EXPECTED_SECONDS), "settle" for the
+# parameter group wait, or None: it calls AWS once or twice and does not wait (QUICK_SECONDS). Every
+# action has an entry, so a new action cannot be estimated by accident (a test compares with ACTIONS).
+TRANSITIONS: dict[str, str | None] = {
+    "check_cluster": None,
+    "check_cluster_storage": None,
+    "check_proxies": None,
+    "check_upgrade_ready": None,
+    "create_blue_green_deployment": None,  # the call only; wait_blue_green_available waits for the build
     "create_temp_instance": "create",
-    "modify_instance_class": "modify",
+    "delete_blue_green_deployment": "blue_green_delete",
+    "delete_old_cluster": "cluster_delete",
+    "delete_parameter_groups": None,
     "delete_temp_instance": "delete",
     "failover": "failover",
     "modify_cluster_storage": "storage",
+    "modify_instance_class": "modify",
+    "prepare_parameter_groups": None,
     "reboot_instance": "reboot",
-    "wait_blue_green_available": "blue_green_create",
+    "record_note": None,
+    "restore_promotion_tiers": None,
+    "retain_old_cluster": None,  # time waited, not work: PlanEstimate.retained_seconds
     "switchover_blue_green": "switchover",
-    "delete_blue_green_deployment": "blue_green_delete",
-    "delete_old_cluster": "cluster_delete",
+    "unwind_blue_green": "blue_green_delete_target",
+    "verify_cluster_storage": None,
+    "verify_engine_upgrade": None,
+    "verify_instance_classes": None,
+    "verify_instance_cycle": None,
+    "verify_proxy_targets": None,
+    "wait_blue_green_available": "blue_green_create",
+    "wait_parameter_groups_settle": "settle",
 }
 
 
@@ -81,9 +111,11 @@ class PlanEstimate:
 def _seconds(step: Step, expected: Mapping[str, float]) -> float:
     if step.action == "retain_old_cluster":
         return 0.0
-    transition = _TRANSITIONS.get(step.action)
+    transition = TRANSITIONS.get(step.action)
     if transition is None:
         return QUICK_SECONDS
+    if transition == "settle":
+        return SETTLE_SECONDS
     base = expected.get(transition, 300.0)
     if transition in ("create", "modify"):
         base *= class_factor(_text(step.parameters, "instance_class"))

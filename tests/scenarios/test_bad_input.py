@@ -92,8 +92,8 @@ def test_cli_create_rejects_with_exit_2(
 ) -> None:
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(_request(overrides)))
-    for command in ("create", "run", "plan"):
-        result = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
+    for command in (["create"], ["run", "--yes"], ["plan"]):
+        result = world.cli([*command, "--store", world.store_url, "--input", str(request_file)])
         assert result.exit_code == 2, (command, result.output)
         assert message in result.output
     _assert_nothing_happened(world)
@@ -127,7 +127,7 @@ def test_cli_param_flags_are_checked_like_json(world: World, cluster_1w2r: list[
     )
     assert result.exit_code == 2
     assert "params.target_instance_type" in result.output
-    missing = world.cli(["run", "--store", world.store_url, "--cluster", CLUSTER])
+    missing = world.cli(["run", "--yes", "--store", world.store_url, "--cluster", CLUSTER])
     assert missing.exit_code == 2 and "--type is required" in missing.output
     _assert_nothing_happened(world)
 

@@ -25,7 +25,7 @@ def cli(world: World, *args: str) -> Result:
 
 
 def test_run_shows_progress_and_completes(world: World, cluster_1w2r: list[str]) -> None:
-    result = cli(world, "run", *RUN)
+    result = cli(world, "run", *RUN, "--yes")
     assert result.exit_code == 0, result.output
     assert "create_temp_instance" in result.output
     assert "Failing over orders-prod" in result.output
@@ -53,7 +53,7 @@ def test_plan_changes_nothing(world: World, cluster_1w2r: list[str]) -> None:
 def test_pause_prints_the_reason_and_the_exact_answer_then_resume_and_run(
     world: World, cluster_1w2r: list[str]
 ) -> None:
-    paused = cli(world, "run", *RUN, "--pause-before", "failback")
+    paused = cli(world, "run", *RUN, "--yes", "--pause-before", "failback")
     assert paused.exit_code == 3, paused.output
     [op] = world.store.list_operations()
     assert "PAUSED: Paused before step 'failback'" in paused.output
@@ -69,7 +69,7 @@ def test_pause_prints_the_reason_and_the_exact_answer_then_resume_and_run(
 
 
 def test_abort_from_the_cli_ends_failed_with_exit_1(world: World, cluster_1w2r: list[str]) -> None:
-    cli(world, "run", *RUN, "--pause-before", "modify_class:orders-prod-instance-1")
+    cli(world, "run", *RUN, "--yes", "--pause-before", "modify_class:orders-prod-instance-1")
     [op] = world.store.list_operations()
     answered = cli(world, "resume", op.id, "--action", "abort", "--run")
     assert answered.exit_code == 1, answered.output
@@ -80,7 +80,7 @@ def test_abort_from_the_cli_ends_failed_with_exit_1(world: World, cluster_1w2r: 
 
 
 def test_json_output_of_run_is_the_step_result(world: World, cluster_1w2r: list[str]) -> None:
-    result = cli(world, "run", *RUN, "--output", "json")
+    result = cli(world, "run", *RUN, "--yes", "--output", "json")
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert data["outcome"] == "completed" and data["completed"] is True

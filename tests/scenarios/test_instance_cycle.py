@@ -195,8 +195,8 @@ def test_bad_input_is_refused(
     assert result["operation_id"] is None and result["outcome"] == "failed"
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(request(params)))
-    for command in ("create", "run", "plan"):
-        cli = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
+    for command in (["create"], ["run", "--yes"], ["plan"]):
+        cli = world.cli([*command, "--store", world.store_url, "--input", str(request_file)])
         assert cli.exit_code == 2, (command, cli.output)
         assert message in " ".join(cli.output.split())
     assert world.store.list_operations() == []

@@ -332,20 +332,28 @@ def test_start_execution_from_the_cli_reports_the_running_execution_instead_of_r
         "failback",
         "--state-machine-arn",
         sfn.machine_arn,
+        "--yes",
     ]
     started = cli(sfn, "start-execution", *flags, "--output", "json")
     assert started.exit_code == 0, started.output
     first = json.loads(started.output)
-    assert first["started"] is True and first["name"].startswith(f"{CLUSTER}-instance_type_change-")
-    assert first["input"]["params"]["pause_before_steps"] == ["failback"]
+    # the operation was created here, as planned, and the execution drives it by id
+    [op] = sfn.world.store.list_operations()
+    assert op.pause_before_steps == ["failback"]
+    assert first["started"] is True and first["name"] == f"{op.id}-1"
+    assert first["input"] == {"operation_id": op.id, "cluster_id": CLUSTER, "handoff": 1}
     detail = sfn.notice(first["execution_arn"])
     op_id = detail["operation_id"]
+    assert op_id == op.id
 
     twice = cli(sfn, "start-execution", *flags)
-    assert twice.exit_code == 0 and "already running" in twice.output and first["execution_arn"] in twice.output
+    assert twice.exit_code == 0 and "already running" in twice.output and first["execution_arn"] in twice.output, (
+        twice.output
+    )
     by_id = cli(sfn, "start-execution", op_id, "--state-machine-arn", sfn.machine_arn)
     assert by_id.exit_code == 0 and "already running" in by_id.output, by_id.output
     other = [*flags[:5], "target_instance_type=db.r6g.2xlarge", *flags[6:]]
+    assert len(sfn.world.store.list_operations()) == 1, "a second start wrote nothing"
     busy = cli(sfn, "start-execution", *other)
     assert busy.exit_code == 1 and f"cluster {CLUSTER} is busy" in busy.output, busy.output
     listed: Any = sfn.sfn.list_executions(stateMachineArn=sfn.machine_arn)
@@ -361,8 +369,36 @@ def test_start_execution_from_the_cli_reports_the_running_execution_instead_of_r
     ):
         refused = cli(sfn, "start-execution", *flags, *bad)
         assert refused.exit_code == 2 and message in refused.output, refused.output
-    no_arn = cli(sfn, "start-execution", *flags[:-2])
+    no_arn = cli(sfn, "start-execution", *flags[:-3], "--yes")
     assert no_arn.exit_code == 2 and "--state-machine-arn is required" in no_arn.output
+
+
+def test_start_execution_applies_a_saved_plan_as_planned(sfn: Harness, tmp_path: Path) -> None:
+    seed(sfn.world)
+    plan_file = tmp_path / "plan.json"
+    request = [
+        "--type",
+        "instance_type_change",
+        "--cluster",
+        CLUSTER,
+        "--param",
+        f"target_instance_type={TARGET_CLASS}",
+    ]
+    assert cli(sfn, "plan", *request, "--out", str(plan_file)).exit_code == 0
+    saved = json.loads(plan_file.read_text())
+
+    flags = ["--plan", str(plan_file), "--yes", "--state-machine-arn", sfn.machine_arn, "--output", "json"]
+    started = cli(sfn, "start-execution", *flags)
+
+    assert started.exit_code == 0, started.output
+    report = json.loads(started.output)
+    assert report["name"] == f"{saved['operation_id']}-1"
+    assert sfn.wait_done(report["execution_arn"])["status"] == "SUCCEEDED"
+    op = sfn.world.store.load(saved["operation_id"])
+    assert [s.parameters for s in op.steps] == [s["parameters"] for s in saved["steps"]]
+    assert_changed(sfn.world)
+    again = cli(sfn, "start-execution", *flags)
+    assert again.exit_code == 2 and f"operation '{op.id}' already exists" in again.output, again.output
 
 
 def test_start_execution_resumes_an_operation_under_the_next_name_and_a_used_token_is_refused(sfn: Harness) -> None:

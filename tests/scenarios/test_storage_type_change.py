@@ -158,8 +158,8 @@ def assert_refused_everywhere(world: World, tmp_path: Path, req: dict[str, Any],
     assert result["outcome"] == "failed" and result["operation_id"] is None
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(req))
-    for command in ("create", "run", "plan"):
-        cli = world.cli([command, "--store", world.store_url, "--input", str(request_file)])
+    for command in (["create"], ["run", "--yes"], ["plan"]):
+        cli = world.cli([*command, "--store", world.store_url, "--input", str(request_file)])
         assert cli.exit_code == 2, (command, cli.output)
         assert message in " ".join(cli.output.split())
     assert world.store.list_operations() == []
@@ -247,7 +247,7 @@ def test_nvme_classes_get_a_note_and_the_offered_instance_cycle_restarts_them(wo
     command = stored.context["follow_up_command"]
     expected = f"rds-maint run --type instance_cycle --cluster {CLUSTER} --region {REGION}"
     assert command == f"{expected} --param exclude_instances={ids[2]}"
-    follow = world.cli([*shlex.split(command)[1:], "--store", world.store_url])
+    follow = world.cli([*shlex.split(command)[1:], "--yes", "--store", world.store_url])  # off a terminal
     assert follow.exit_code == 0, follow.output
     rebooted = Counter(c.params["DBInstanceIdentifier"] for c in world.sim.successful_calls("RebootDBInstance"))
     assert rebooted == {ids[0]: 1, ids[1]: 1}
