@@ -176,7 +176,8 @@ def test_state_machine_policy_covers_what_the_machine_calls() -> None:
     assert all(":stateMachine:${StateMachineName}" in str(s["Resource"]) for s in start)
 
 
-def test_operator_policy_allows_running_answering_and_reading_only() -> None:
+def test_operator_policy_allows_running_answering_reading_and_writing_operations_only() -> None:
+    """Writes: the operation `start-execution` creates and the pause request `pause` saves; no delete."""
     actions = policy_actions(iam_policy("operator-policy.json"))
     rds_actions = {a for a in actions if a.startswith("rds:")}
     assert rds_actions and all(a.split(":")[1].startswith(("Describe", "List")) for a in rds_actions)
@@ -187,8 +188,10 @@ def test_operator_policy_allows_running_answering_and_reading_only() -> None:
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
         "s3:GetObject",
+        "s3:PutObject",
         "s3:ListBucket",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:Scan",
     }

@@ -88,7 +88,7 @@ def test_a_whole_rehearsal_session_survives_between_commands_and_processes(
     assert "Nothing was changed." in plan.output
 
     run = cli(
-        "run", "--type", "instance_cycle", "--cluster", CLUSTER, "--param", "only_pending_reboot=true",
+        "run", "--yes", "--type", "instance_cycle", "--cluster", CLUSTER, "--param", "only_pending_reboot=true",
         "--pause-before", "failback", *sim,
     )  # fmt: skip
     assert run.exit_code == 3, run.output
