@@ -35,6 +35,17 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 CLUSTER = "orders-prod"
+# The flags of the instance class change most CLI tests run on the seeded cluster.
+CLASS_CHANGE_FLAGS = (
+    "--type",
+    "instance_type_change",
+    "--cluster",
+    CLUSTER,
+    "--region",
+    REGION,
+    "--param",
+    "target_instance_type=db.r6g.xlarge",
+)
 
 # The stores `world` can run on. A test (or a module, with `pytestmark = ON_EVERY_STORE`)
 # runs on all three with `@ON_EVERY_STORE`; without it, on the file store.

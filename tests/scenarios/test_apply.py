@@ -16,18 +16,9 @@ from rds_maint.actions import ACTIONS
 from rds_maint.cli import plan_view
 from rds_maint.planning.estimate import TRANSITIONS
 from tests.helpers.upgrade import TARGET, seed
-from tests.helpers.world import CLUSTER, REGION, World
+from tests.helpers.world import CLASS_CHANGE_FLAGS, CLUSTER, REGION, World
 
-RUN = [
-    "--type",
-    "instance_type_change",
-    "--cluster",
-    CLUSTER,
-    "--region",
-    REGION,
-    "--param",
-    "target_instance_type=db.r6g.xlarge",
-]
+RUN = list(CLASS_CHANGE_FLAGS)
 
 
 def cli(world: World, *args: str, stdin: str | None = None) -> Result:

@@ -6,18 +6,9 @@ import json
 
 from click.testing import Result
 
-from tests.helpers.world import CLUSTER, REGION, World
+from tests.helpers.world import CLASS_CHANGE_FLAGS, CLUSTER, World
 
-RUN = [
-    "--type",
-    "instance_type_change",
-    "--cluster",
-    CLUSTER,
-    "--region",
-    REGION,
-    "--param",
-    "target_instance_type=db.r6g.xlarge",
-]
+RUN = list(CLASS_CHANGE_FLAGS)
 
 
 def cli(world: World, *args: str) -> Result:

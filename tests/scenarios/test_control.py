@@ -16,20 +16,10 @@ from rds_maint.model import Event, Operation, OperationState, StepState
 from rds_maint.progress import drive
 from rds_maint.store import StateStore, open_store
 from tests.helpers.steered_clock import SleepHook, cli_with
-from tests.helpers.world import CLUSTER, REGION, World
+from tests.helpers.world import CLASS_CHANGE_FLAGS, CLUSTER, REGION, World
 
 TARGET = "db.r6g.xlarge"
-CREATE = [
-    "create",
-    "--type",
-    "instance_type_change",
-    "--cluster",
-    CLUSTER,
-    "--region",
-    REGION,
-    "--param",
-    f"target_instance_type={TARGET}",
-]
+CREATE = ["create", *CLASS_CHANGE_FLAGS]
 
 
 def actor() -> str:

@@ -24,6 +24,11 @@ TYPE_CHANGE = ["--type", "instance_type_change", "--cluster", CLUSTER, "--region
 TARGET = "target_instance_type=db.r6g.xlarge"
 
 
+def yes(command: str) -> list[str]:
+    """`run` creates an operation only when confirmed; these tests are not at a terminal."""
+    return ["--yes"] if command == "run" else []
+
+
 def cli(world: World, *args: str) -> Result:
     return world.cli([*args, "--store", world.store_url])
 
@@ -66,7 +71,8 @@ def test_an_unknown_param_is_refused_with_the_valid_keys_and_a_guess(
     flags = [arg for p in params for arg in ("--param", p)]
     for command in ("plan", "create", "run"):
         output = assert_refused_and_nothing_done(
-            world, cli(world, command, "--type", op_type, "--cluster", CLUSTER, "--region", REGION, *flags)
+            world,
+            cli(world, command, *yes(command), "--type", op_type, "--cluster", CLUSTER, "--region", REGION, *flags),
         )
         assert f"unknown parameter (did you mean '{meant}'?)" in output
         assert f"the parameters of {op_type}: " in output and valid in output
@@ -79,7 +85,7 @@ def test_an_unknown_request_key_in_the_input_file_is_refused_with_a_guess(
     request |= {"params": {"target_instance_type": "db.r6g.xlarge"}, "pause_before": ["failback"]}
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
-    output = assert_refused_and_nothing_done(world, cli(world, "run", "--input", str(path)))
+    output = assert_refused_and_nothing_done(world, cli(world, "run", "--yes", "--input", str(path)))
     assert "unknown request key 'pause_before' (did you mean 'pause_before_steps'?)" in output
     assert "a request takes cluster_id, params, pause_before_steps, region, type, wait_timeout" in output
 
@@ -146,7 +152,7 @@ def test_a_param_given_twice_is_refused_with_both_values(
     world: World, cluster_1w2r: list[str], first: str, second: str
 ) -> None:
     output = assert_refused_and_nothing_done(
-        world, cli(world, "run", *TYPE_CHANGE, "--param", first, "--param", second)
+        world, cli(world, "run", "--yes", *TYPE_CHANGE, "--param", first, "--param", second)
     )
     assert "--param target_instance_type is given twice" in output
     assert f"'{first.split('=')[1]}' and '{second.split('=')[1]}'" in output
@@ -168,7 +174,17 @@ def test_param_flags_override_the_input_file(world: World, cluster_1w2r: list[st
 
 def test_pause_before_reboot_pauses_before_the_first_reboot(world: World, cluster_1w2r: list[str]) -> None:
     run = cli(
-        world, "run", "--type", "instance_cycle", "--cluster", CLUSTER, "--region", REGION, "--pause-before", "reboot"
+        world,
+        "run",
+        "--yes",
+        "--type",
+        "instance_cycle",
+        "--cluster",
+        CLUSTER,
+        "--region",
+        REGION,
+        "--pause-before",
+        "reboot",
     )
     assert run.exit_code == 3, run.output
     [op] = world.store.list_operations()
@@ -196,7 +212,7 @@ def test_pause_before_reboot_pauses_before_the_first_reboot(world: World, cluste
 def test_pause_before_takes_an_id_a_name_in_any_case_or_an_action(
     world: World, cluster_1w2r: list[str], ref: str, paused_at: str
 ) -> None:
-    run = cli(world, "run", *TYPE_CHANGE, "--param", TARGET, "--pause-before", ref)
+    run = cli(world, "run", "--yes", *TYPE_CHANGE, "--param", TARGET, "--pause-before", ref)
     assert run.exit_code == 3, run.output
     [op] = world.store.list_operations()
     assert op.current_step is not None and op.current_step.name == paused_at
@@ -211,7 +227,7 @@ def test_pause_before_nothing_in_the_plan_is_refused_with_the_choices(
     world: World, cluster_1w2r: list[str], ref: str, guess: str | None
 ) -> None:
     output = assert_refused_and_nothing_done(
-        world, cli(world, "run", *TYPE_CHANGE, "--param", TARGET, "--pause-before", ref)
+        world, cli(world, "run", "--yes", *TYPE_CHANGE, "--param", TARGET, "--pause-before", ref)
     )
     assert f"cannot pause before '{ref}': no step of this plan matches it" in output
     assert "by id (s01-s09)" in output and "failover_to_temp" in output
@@ -247,7 +263,7 @@ def internal_names(op_step_names: set[str]) -> re.Pattern[str]:
 def full_session(world: World, args: list[str], *, answer: str = "continue") -> str:
     """plan, run, every pause answered with `answer` and run on, then status and events: all the text."""
     outputs = [cli(world, "plan", *args).output]
-    run = cli(world, "run", *args)
+    run = cli(world, "run", "--yes", *args)
     outputs.append(run.output)
     [op] = world.store.list_operations()
     for _ in range(6):

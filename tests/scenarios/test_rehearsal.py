@@ -174,4 +174,4 @@ def test_the_environment_variable_chooses_the_account_too(account: Path, monkeyp
     plan = cli("plan", "--type", "instance_type_change", "--cluster", CLUSTER, "--param",
                "target_instance_type=db.r6g.xlarge")  # fmt: skip
     assert plan.exit_code == 0, plan.output
-    assert f"Plan: instance_type_change on {CLUSTER}" in plan.output
+    assert f": instance_type_change on {CLUSTER} in us-east-1" in plan.output
