@@ -133,12 +133,29 @@ def _interruptions(events: Sequence[Event]) -> tuple[MeasuredInterruption, ...]:
         end = finished.get(step)
         action = str(begin.data.get("action", ""))
         target = begin.data.get("target")
+        since = _accepted_at(events, begin, end)
         stops.append(
             MeasuredInterruption(
                 kind=_KINDS.get(action, action.replace("_", " ")),
                 target=target if isinstance(target, str) else None,
-                started_at=begin.timestamp,
-                seconds=(end.timestamp - begin.timestamp).total_seconds() if end is not None else None,
+                started_at=since,
+                seconds=(end.timestamp - since).total_seconds() if end is not None else None,
             )
         )
     return tuple(sorted(stops, key=lambda stop: stop.started_at))
+
+
+# The events that say AWS accepted the call that stops writes. A switchover AWS refuses at first (green not
+# ready yet) is asked again for minutes after the announcement; writes go on meanwhile, so the interruption
+# is counted from the accepted call, not from the announcement.
+_ACCEPTED = frozenset({"failover_requested", "switchover_requested", "switchover_adopted"})
+
+
+def _accepted_at(events: Sequence[Event], begin: Event, end: Event | None) -> datetime:
+    """When AWS took the disruptive call of the step `begin` announced (the announcement if no event says)."""
+    accepted = [
+        e.timestamp
+        for e in events
+        if e.type in _ACCEPTED and e.timestamp >= begin.timestamp and (end is None or e.timestamp <= end.timestamp)
+    ]
+    return accepted[-1] if accepted else begin.timestamp
