@@ -82,7 +82,10 @@ def unlock(cluster_id: str, force: bool, comment: str | None) -> None:
     def body() -> int:
         region = common.opts().settings().region
         if not region:
-            raise BadInput("--region is required (the cluster's region), or set AWS_REGION")
+            raise BadInput(
+                "--region is required (the cluster's region): pass it, set AWS_REGION, or give the profile one "
+                "(aws configure set region us-east-1 --profile PROFILE)"
+            )
         engine = common.engine()
         holder = engine.lock_holder(cluster_id, region)
         if holder is None:

@@ -117,7 +117,10 @@ def _where(data: dict[str, Any], default_region: str | None) -> tuple[str, str]:
         raise BadInput("cluster_id is required: the DB cluster identifier, e.g. orders-prod")
     region = data.get("region") or default_region
     if not isinstance(region, str) or not region.strip():
-        raise BadInput("region is required (e.g. us-east-1): pass --region or set AWS_REGION")
+        raise BadInput(
+            "region is required (e.g. us-east-1): pass --region, set AWS_REGION, or give the profile one "
+            "(aws configure set region us-east-1 --profile PROFILE)"
+        )
     return cluster_id, region
 
 

@@ -227,3 +227,18 @@ def test_a_command_asks_the_metadata_service_once_for_all_its_clients(
     assert result.exit_code == 1, result.output
     assert "no AWS credentials found of profile 'ops'" in one_line(result.output)
     assert len(metadata_service) == 1, metadata_service
+
+
+def test_no_region_anywhere_says_the_three_ways_to_give_one(world: World, cluster_1w2r: list[str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\noutput = json\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    result = create(world)
+    assert result.exit_code == 2, result.output
+    said = one_line(result.output)
+    assert "pass --region, set AWS_REGION, or give the profile one" in said
+    assert "aws configure set region us-east-1 --profile PROFILE" in said
+    assert world.store.list_operations() == []
