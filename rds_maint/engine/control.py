@@ -18,11 +18,10 @@ from rds_maint.engine.coordination import lease_remaining
 from rds_maint.engine.core import EngineCore
 from rds_maint.errors import BadInput, Conflict
 from rds_maint.model import Event, Operation, OperationState, PauseRequest, Step, StepResult, StepState
-from rds_maint.planning import step_matches
+from rds_maint.planning import check_wait_timeout, step_matches
 
 __all__ = [
     "LEASE_WAIT_SECONDS",
-    "WAIT_TIMEOUT_RANGE",
     "PauseAnswer",
     "honour_pause_request",
     "request_pause",
@@ -30,8 +29,6 @@ __all__ = [
     "update_settings",
 ]
 
-# The bounds of a new request's wait_timeout (rds_maint.planning.request), for a running operation too.
-WAIT_TIMEOUT_RANGE = (60, 86400)
 LEASE_WAIT_SECONDS = 60
 _LEASE_LOOK_SECONDS = 2
 _SAVE_ATTEMPTS = 5
@@ -70,7 +67,7 @@ def update_settings(
     refused with BadInput before anything is saved; a value the operation already has changes nothing.
     """
     if wait_timeout is not None:
-        _check_wait_timeout(wait_timeout)
+        check_wait_timeout(wait_timeout, "wait timeout")
 
     def change(op: Operation) -> list[Event]:
         if op.state.is_final:
@@ -109,12 +106,6 @@ def update_settings(
         return events
 
     return _save_change(core, operation_id, change)
-
-
-def _check_wait_timeout(value: object) -> None:
-    low, high = WAIT_TIMEOUT_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadInput(f"wait timeout must be a whole number of seconds between {low} and {high} (got {value!r})")
 
 
 def _upcoming(op: Operation, ref: str) -> list[int]:

@@ -28,8 +28,10 @@ from rds_maint.snapshots import ClusterSnapshot
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
     "REQUEST_KEYS",
+    "WAIT_TIMEOUT_RANGE",
     "CreateRequest",
     "PlanPreview",
+    "check_wait_timeout",
     "describe_for_plan",
     "did_you_mean",
     "parse_request",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 DEFAULT_WAIT_TIMEOUT = 45 * 60
+WAIT_TIMEOUT_RANGE = (60, 86400)
 REQUEST_KEYS = frozenset({"type", "cluster_id", "region", "params", "pause_before_steps", "wait_timeout"})
 
 
@@ -131,11 +134,16 @@ def _pause_before(data: dict[str, Any]) -> list[str]:
     return list(pause_before)
 
 
+def check_wait_timeout(value: object, what: str = "wait_timeout") -> int:
+    """A wait timeout, at creation or given later to a running operation: whole seconds in WAIT_TIMEOUT_RANGE."""
+    low, high = WAIT_TIMEOUT_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadInput(f"{what} must be a whole number of seconds between {low} and {high} (got {value!r})")
+    return value
+
+
 def _wait_timeout(data: dict[str, Any]) -> int:
-    wait_timeout = data.get("wait_timeout", DEFAULT_WAIT_TIMEOUT)
-    if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int) or not 60 <= wait_timeout <= 86400:
-        raise BadInput("wait_timeout must be a whole number of seconds between 60 and 86400")
-    return wait_timeout
+    return check_wait_timeout(data.get("wait_timeout", DEFAULT_WAIT_TIMEOUT))
 
 
 def parse_request(data: Any, default_region: str | None = None) -> CreateRequest:
