@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rds_maint.progress.summary import duration
+
 __all__ = ["clock_utc", "duration", "utc"]
 
 
@@ -22,15 +24,3 @@ def clock_utc(moment: datetime, now: datetime) -> str:
     if abs((now - moment).total_seconds()) < 24 * 3600:
         return f"{moment:%H:%M} UTC"
     return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def duration(seconds: float) -> str:
-    """`45s`, `12m05s`, `2h03m`, `3d04h`."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"

@@ -22,13 +22,15 @@ _KINDS = {"failover": "failover", "switchover_blue_green": "switchover"}
 
 
 def duration(seconds: float) -> str:
-    """`42s`, `3m05s`, `1h02m`: short enough for a status line."""
+    """`42s`, `3m05s`, `1h02m`, `3d04h`: short enough for a status line; the one format of every report."""
     seconds = max(int(seconds), 0)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
 def about(seconds: float) -> str:
