@@ -17,6 +17,7 @@ __all__ = [
     "PARAMS_BY_TYPE",
     "PROGRESS_KEYS",
     "SCHEMA_VERSION",
+    "TARGET_KINDS",
     "EngineUpgradeParams",
     "Event",
     "InstanceCycleParams",
@@ -34,10 +35,17 @@ __all__ = [
     "StepResult",
     "StepState",
     "StorageTypeChangeParams",
+    "TargetKind",
 ]
 
 # 2: the engine's bookkeeping moved out of `Step.result` into `Step.progress` (a v1 record migrates on load).
 SCHEMA_VERSION = 2
+
+
+# What a target turned out to be once described (DESIGN section 10): a cluster_id names an Aurora or a
+# Multi-AZ DB cluster, an instance_id an RDS DB instance (Single-AZ or Multi-AZ).
+TargetKind = Literal["aurora_cluster", "multi_az_cluster", "db_instance"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("aurora_cluster", "multi_az_cluster", "db_instance")
 
 
 class OperationType(StrEnum):
@@ -107,6 +115,8 @@ class InstanceTypeChangeParams(_Params):
     target_instance_type: str = Field(min_length=1)
     exclude_instances: list[str] = Field(default_factory=list)
     skip_temp_instance: bool = False
+    # A Single-AZ DB instance is down for the whole class change: refused unless the request accepts it.
+    allow_downtime: bool = False
 
     @field_validator("target_instance_type")
     @classmethod
@@ -125,6 +135,8 @@ class StorageTypeChangeParams(_Params):
     target_storage_type: str = Field(min_length=1)
     iops: int | None = Field(default=None, gt=0)
     storage_throughput: int | None = Field(default=None, gt=0)
+    # GiB, DB instances and Multi-AZ DB clusters only: storage only grows, by at least 10 % (AWS's rule).
+    allocated_storage: int | None = Field(default=None, gt=0)
     exclude_instances: list[str] = Field(default_factory=list)
     skip_temp_instance: bool = False
 
@@ -144,12 +156,25 @@ class EngineUpgradeParams(_Params):
     pause_before_proxy_deregister: bool = True
     pause_before_cleanup: bool = True
     old_cluster_retention_hours: int = Field(default=0, ge=0)
+    # DB instances: Blue/Green (the default) or an in-place upgrade, down for its whole length, only if asked.
+    method: Literal["blue_green", "in_place"] = "blue_green"
+    # DB instances, Blue/Green only: the green instance's shape (CreateBlueGreenDeployment Target*).
+    target_db_instance_class: str | None = None
+    target_storage_type: str | None = None
+    target_iops: int | None = Field(default=None, gt=0)
+    target_storage_throughput: int | None = Field(default=None, gt=0)
+    target_allocated_storage: int | None = Field(default=None, gt=0)
+    upgrade_target_storage_config: bool | None = None
 
 
 class InstanceCycleParams(_Params):
     exclude_instances: list[str] = Field(default_factory=list)
     skip_temp_instance: bool = False
     only_pending_reboot: bool = False
+    # A Single-AZ DB instance is down while it reboots: refused unless the request accepts it.
+    allow_downtime: bool = False
+    # Multi-AZ DB clusters: one RebootDBCluster (every member at once) instead of one member at a time.
+    reboot_whole_cluster: bool = False
 
     @field_validator("exclude_instances")
     @classmethod
@@ -266,7 +291,11 @@ class Operation(BaseModel):
     id: str
     type: OperationType
     state: OperationState = OperationState.CREATED
-    cluster_id: str
+    # The target (DESIGN section 10): a DB cluster (Aurora or Multi-AZ) or a DB instance, exactly one set.
+    cluster_id: str | None = None
+    instance_id: str | None = None
+    # Which kind of target the plan was made for (records older than DB instances: Aurora).
+    target_type: TargetKind = "aurora_cluster"
     region: str
     parameters: dict[str, Any]
     steps: list[Step]
@@ -293,15 +322,31 @@ class Operation(BaseModel):
     @model_validator(mode="after")
     def _migrated(self) -> Operation:
         """A record of an older schema was migrated while it loaded (its steps): it is written back as this one."""
+        if (self.cluster_id is None) == (self.instance_id is None):
+            raise ValueError("an operation names exactly one target: cluster_id or instance_id")
         self.schema_version = SCHEMA_VERSION
         return self
 
     @property
     def target_id(self) -> str:
-        """What the operation changes, and the key of its lock: the engine asks this, never `cluster_id`.
+        """What the operation changes, and the key of its lock: the engine asks this, never `cluster_id`."""
+        return self.cluster_id or self.instance_id or ""
 
-        Today every target is a DB cluster; a new target kind (DESIGN section 10) answers its own id here.
-        """
+    @property
+    def target_kind(self) -> Literal["cluster", "instance"]:
+        """`cluster` (Aurora or Multi-AZ DB cluster) or `instance` (an RDS DB instance)."""
+        return "instance" if self.instance_id else "cluster"
+
+    @property
+    def target_label(self) -> str:
+        """How messages name the target: `cluster orders-prod` or `instance orders-db`."""
+        return f"{self.target_kind} {self.target_id}"
+
+    @property
+    def cluster(self) -> str:
+        """The DB cluster id of an operation on a cluster; a bug (never bad input) to ask it of an instance's."""
+        if self.cluster_id is None:
+            raise TypeError(f"operation {self.id} targets DB instance {self.instance_id}, not a cluster")
         return self.cluster_id
 
     @property

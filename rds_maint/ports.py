@@ -112,9 +112,55 @@ class RdsPort(Protocol):
         A `PersonAwsError` DBInstanceNotFound once it is gone: the caller looks first."""
         ...
 
-    def reboot_instance(self, instance_id: str) -> None:
+    def reboot_instance(self, instance_id: str, *, force_failover: bool = False) -> None:
         """RebootDBInstance, *sent once*: a reboot whose answer was lost may have happened (the caller
-        looks at the instance's events first)."""
+        looks at the instance's events first). `force_failover` only for a Multi-AZ DB instance (AWS
+        refuses it for a Single-AZ one): the standby takes over before the old primary restarts."""
+        ...
+
+    def modify_instance_storage(
+        self,
+        instance_id: str,
+        *,
+        storage_type: str | None,
+        iops: int | None = None,
+        storage_throughput: int | None = None,
+        allocated_storage: int | None = None,
+    ) -> None:
+        """ModifyDBInstance StorageType/Iops/StorageThroughput/AllocatedStorage of a DB instance, applied
+        immediately (None: not sent). `PersonAwsError` when AWS refuses the values, or within 6 hours of the
+        last storage change / during storage optimization (the caller has checked, AWS has the last word)."""
+        ...
+
+    def upgrade_instance_in_place(
+        self, instance_id: str, *, engine_version: str, allow_major: bool, parameter_group: str | None = None
+    ) -> None:
+        """ModifyDBInstance EngineVersion (AllowMajorVersionUpgrade), applied immediately; the instance (and
+        its standby) is down while it upgrades."""
+        ...
+
+    def modify_multi_az_cluster(
+        self,
+        cluster_id: str,
+        *,
+        instance_class: str | None = None,
+        storage_type: str | None = None,
+        iops: int | None = None,
+        allocated_storage: int | None = None,
+        engine_version: str | None = None,
+        allow_major: bool = False,
+    ) -> None:
+        """ModifyDBCluster of a Multi-AZ DB cluster, applied immediately (None: not sent): AWS changes the
+        members itself (readers first, then a failover); their own instances cannot be modified."""
+        ...
+
+    def reboot_cluster(self, cluster_id: str) -> None:
+        """RebootDBCluster of a Multi-AZ DB cluster (every member at once), *sent once*."""
+        ...
+
+    def orderable_options(self, engine: str, engine_version: str, instance_class: str) -> list[dict[str, Any]]:
+        """DescribeOrderableDBInstanceOptions rows of one class, all pages (one per storage type and zone
+        group): storage limits (Min/MaxStorageSize, Min/MaxIopsPerGib, ...) and MultiAZCapable."""
         ...
 
     def modify_cluster_storage(self, cluster_id: str, storage_type: str) -> None:
@@ -144,8 +190,10 @@ class RdsPort(Protocol):
         cluster_parameter_group: str | None,
         instance_parameter_group: str | None,
         tags: dict[str, str],
+        target_settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """CreateBlueGreenDeployment, *sent once*; the deployment as AWS answered it."""
+        """CreateBlueGreenDeployment, *sent once*; the deployment as AWS answered it. `target_settings`: the
+        DB-instance-only green shape (TargetDBInstanceClass, TargetStorageType, TargetIops, ...), as sent."""
         ...
 
     def switchover_blue_green_deployment(self, deployment_id: str, timeout: int) -> None:

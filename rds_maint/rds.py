@@ -149,6 +149,20 @@ class RdsGateway:
             if not marker:
                 return sorted(found, key=lambda item: item[0])
 
+    def orderable_options(self, engine: str, engine_version: str, instance_class: str) -> list[dict[str, Any]]:
+        """Every DescribeOrderableDBInstanceOptions row of one class (one per storage type, zone group...)."""
+        rows = all_pages(
+            lambda extra: self.call(
+                "DescribeOrderableDBInstanceOptions",
+                Engine=engine,
+                EngineVersion=engine_version,
+                DBInstanceClass=instance_class,
+                **extra,
+            ),
+            "OrderableDBInstanceOptions",
+        )
+        return [dict(r) for r in rows if r.get("DBInstanceClass") == instance_class]
+
     def is_orderable(self, engine: str, engine_version: str, instance_class: str) -> bool:
         options = self.call(
             "DescribeOrderableDBInstanceOptions",
@@ -208,9 +222,78 @@ class RdsGateway:
     def delete_instance(self, instance_id: str) -> None:
         self.call("DeleteDBInstance", DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
 
-    def reboot_instance(self, instance_id: str) -> None:
+    def reboot_instance(self, instance_id: str, *, force_failover: bool = False) -> None:
         """Not retried here: a reboot whose answer was lost may have happened (the caller looks first)."""
-        self.call("RebootDBInstance", retry_transient=False, DBInstanceIdentifier=instance_id)
+        kwargs: dict[str, Any] = {"DBInstanceIdentifier": instance_id}
+        if force_failover:
+            kwargs["ForceFailover"] = True
+        self.call("RebootDBInstance", retry_transient=False, **kwargs)
+
+    def modify_instance_storage(
+        self,
+        instance_id: str,
+        *,
+        storage_type: str | None,
+        iops: int | None = None,
+        storage_throughput: int | None = None,
+        allocated_storage: int | None = None,
+    ) -> None:
+        """ModifyDBInstance of a DB instance's storage, applied immediately; None values are not sent."""
+        kwargs: dict[str, Any] = {"DBInstanceIdentifier": instance_id, "ApplyImmediately": True}
+        for key, value in (
+            ("StorageType", storage_type),
+            ("Iops", iops),
+            ("StorageThroughput", storage_throughput),
+            ("AllocatedStorage", allocated_storage),
+        ):
+            if value is not None:
+                kwargs[key] = value
+        self.call("ModifyDBInstance", **kwargs)
+
+    def upgrade_instance_in_place(
+        self, instance_id: str, *, engine_version: str, allow_major: bool, parameter_group: str | None = None
+    ) -> None:
+        """ModifyDBInstance EngineVersion, applied immediately: the instance is down while it upgrades."""
+        kwargs: dict[str, Any] = {
+            "DBInstanceIdentifier": instance_id,
+            "EngineVersion": engine_version,
+            "ApplyImmediately": True,
+        }
+        if allow_major:
+            kwargs["AllowMajorVersionUpgrade"] = True
+        if parameter_group:
+            kwargs["DBParameterGroupName"] = parameter_group
+        self.call("ModifyDBInstance", **kwargs)
+
+    def modify_multi_az_cluster(
+        self,
+        cluster_id: str,
+        *,
+        instance_class: str | None = None,
+        storage_type: str | None = None,
+        iops: int | None = None,
+        allocated_storage: int | None = None,
+        engine_version: str | None = None,
+        allow_major: bool = False,
+    ) -> None:
+        """ModifyDBCluster of a Multi-AZ DB cluster (its members' class and storage), applied immediately."""
+        kwargs: dict[str, Any] = {"DBClusterIdentifier": cluster_id, "ApplyImmediately": True}
+        for key, value in (
+            ("DBClusterInstanceClass", instance_class),
+            ("StorageType", storage_type),
+            ("Iops", iops),
+            ("AllocatedStorage", allocated_storage),
+            ("EngineVersion", engine_version),
+        ):
+            if value is not None:
+                kwargs[key] = value
+        if allow_major:
+            kwargs["AllowMajorVersionUpgrade"] = True
+        self.call("ModifyDBCluster", **kwargs)
+
+    def reboot_cluster(self, cluster_id: str) -> None:
+        """RebootDBCluster (Multi-AZ DB clusters), not retried here: the caller looks at the events first."""
+        self.call("RebootDBCluster", retry_transient=False, DBClusterIdentifier=cluster_id)
 
     def modify_cluster_storage(self, cluster_id: str, storage_type: str) -> None:
         """Aurora storage configuration, changed in place on the cluster (no instance is touched)."""
@@ -251,12 +334,14 @@ class RdsGateway:
         cluster_parameter_group: str | None,
         instance_parameter_group: str | None,
         tags: dict[str, str],
+        target_settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "BlueGreenDeploymentName": name,
             "Source": source_arn,
             "TargetEngineVersion": target_engine_version,
             "Tags": tag_list(tags),
+            **(target_settings or {}),
         }
         if cluster_parameter_group:
             kwargs["TargetDBClusterParameterGroupName"] = cluster_parameter_group

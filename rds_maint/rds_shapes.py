@@ -47,7 +47,25 @@ def instance_from_api(data: Any) -> InstanceSnapshot:
         performance_insights_enabled=bool(data.get("PerformanceInsightsEnabled")),
         performance_insights_kms_key=data.get("PerformanceInsightsKMSKeyId"),
         performance_insights_retention=data.get("PerformanceInsightsRetentionPeriod"),
+        arn=data.get("DBInstanceArn"),
+        multi_az=bool(data.get("MultiAZ")),
+        secondary_availability_zone=data.get("SecondaryAvailabilityZone") or None,
+        endpoint=(data.get("Endpoint") or {}).get("Address"),
+        storage_type=data.get("StorageType"),
+        allocated_storage=_int(data.get("AllocatedStorage")),
+        iops=_int(data.get("Iops")),
+        storage_throughput=_int(data.get("StorageThroughput")),
+        max_allocated_storage=_int(data.get("MaxAllocatedStorage")),
+        pending=dict(pending),
+        read_replica_ids=tuple(data.get("ReadReplicaDBInstanceIdentifiers") or ()),
+        replica_source_id=data.get("ReadReplicaSourceDBInstanceIdentifier") or None,
+        created_at=data.get("InstanceCreateTime"),
+        raw=dict(data),
     )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def cluster_from_api(data: Any, instances: list[Any]) -> ClusterSnapshot:
@@ -82,6 +100,10 @@ def cluster_from_api(data: Any, instances: list[Any]) -> ClusterSnapshot:
         cluster_instance_class=data.get("DBClusterInstanceClass") or None,
         endpoint=data.get("Endpoint") or None,
         reader_endpoint=data.get("ReaderEndpoint") or None,
+        allocated_storage=_int(data.get("AllocatedStorage")),
+        iops=_int(data.get("Iops")),
+        storage_throughput=_int(data.get("StorageThroughput")),
+        pending=dict(data.get("PendingModifiedValues") or {}),
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rds_maint.model import TargetKind
+
 __all__ = [
     "SERVERLESS_CLASS",
     "TAG_AUTOSCALING",
@@ -19,7 +21,10 @@ __all__ = [
     "ClusterSnapshot",
     "InstanceSnapshot",
     "MemberSnapshot",
+    "Target",
+    "TargetKind",
     "instance_settings",
+    "target_kind",
 ]
 
 TAG_OPERATION_ID = "rds-maint:operation-id"
@@ -50,6 +55,27 @@ class InstanceSnapshot:
     performance_insights_enabled: bool = False
     performance_insights_kms_key: str | None = None
     performance_insights_retention: int | None = None
+    # What a DB instance outside any cluster is judged by (DescribeDBInstances; members carry them too).
+    arn: str | None = None
+    multi_az: bool = False
+    secondary_availability_zone: str | None = None
+    endpoint: str | None = None  # Endpoint.Address: what clients connect to (it stays across a failover)
+    storage_type: str | None = None
+    allocated_storage: int | None = None  # GiB
+    iops: int | None = None
+    storage_throughput: int | None = None  # MiB/s (gp3)
+    max_allocated_storage: int | None = None  # storage autoscaling's ceiling (GiB), None when off
+    # PendingModifiedValues as AWS answered it (e.g. {"DBInstanceClass": ..., "StorageType": ..., "Iops": ...})
+    pending: dict[str, Any] = field(default_factory=dict)
+    read_replica_ids: tuple[str, ...] = ()
+    replica_source_id: str | None = None  # ReadReplicaSourceDBInstanceIdentifier: this instance is a replica
+    created_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_standalone(self) -> bool:
+        """An RDS DB instance of its own (Single-AZ or Multi-AZ), not a member of an Aurora or Multi-AZ DB cluster."""
+        return self.cluster_id is None
 
     @property
     def is_autoscaled(self) -> bool:
@@ -97,6 +123,16 @@ class ClusterSnapshot:
     # DBCluster.Endpoint / ReaderEndpoint: the DNS names applications connect to (writer, readers).
     endpoint: str | None = None
     reader_endpoint: str | None = None
+    # Multi-AZ DB clusters only: the storage the cluster provisions for every member (DescribeDBClusters),
+    # and PendingModifiedValues as AWS answered it.
+    allocated_storage: int | None = None
+    iops: int | None = None
+    storage_throughput: int | None = None
+    pending: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str | None:
+        return str(self.raw.get("DBClusterArn") or "") or None
 
     @property
     def is_multi_az_db_cluster(self) -> bool:
@@ -118,6 +154,16 @@ class ClusterSnapshot:
     @property
     def availability_zones(self) -> list[str]:
         return list(self.raw.get("AvailabilityZones") or [])
+
+
+# A described target: the plan, the preflight and the estimate are chosen by its kind (`target_kind`).
+Target = ClusterSnapshot | InstanceSnapshot
+
+
+def target_kind(target: Target) -> TargetKind:
+    if isinstance(target, InstanceSnapshot):
+        return "db_instance"
+    return "multi_az_cluster" if target.is_multi_az_db_cluster else "aurora_cluster"
 
 
 @dataclass(frozen=True)

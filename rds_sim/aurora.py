@@ -30,7 +30,7 @@ from rds_sim.clock import VirtualClock
 from rds_sim.errors import ApiError, SimulatedCrash, internal_failure
 from rds_sim.faults import Faults
 from rds_sim.moto_backend import MotoRds
-from rds_sim.seeding import seed_cluster, seed_global_cluster, seed_multi_az_cluster
+from rds_sim.seeding import seed_cluster, seed_db_instance, seed_global_cluster, seed_multi_az_cluster
 from rds_sim.timeline import Durations, Timeline, Transition
 from rds_sim.views import ClusterView, MemberView, SimCall
 from rds_sim.world import AuroraWorld
@@ -211,6 +211,35 @@ class SimulatedAurora:
             storage_type=storage_type,
             allocated_storage=allocated_storage,
             iops=iops,
+        )
+
+    def seed_db_instance(
+        self,
+        instance_id: str,
+        *,
+        engine: str = "postgres",
+        engine_version: str = "16.4",
+        instance_class: str = "db.m6g.large",
+        multi_az: bool = True,
+        storage_type: str = "gp2",
+        allocated_storage: int = 100,
+        iops: int | None = None,
+        storage_throughput: int | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """An `available` RDS DB instance of its own (not in a cluster); returns its id."""
+        return seed_db_instance(
+            self._moto,
+            instance_id,
+            engine=engine,
+            engine_version=engine_version,
+            instance_class=instance_class,
+            multi_az=multi_az,
+            storage_type=storage_type,
+            allocated_storage=allocated_storage,
+            iops=iops,
+            storage_throughput=storage_throughput,
+            tags=tags,
         )
 
     def seed_global_cluster(self, global_cluster_id: str, cluster_id: str) -> None:

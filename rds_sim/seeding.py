@@ -154,6 +154,45 @@ def seed_multi_az_cluster(
     return created
 
 
+def seed_db_instance(
+    moto: MotoRds,
+    instance_id: str,
+    *,
+    engine: str,
+    engine_version: str,
+    instance_class: str,
+    multi_az: bool,
+    storage_type: str,
+    allocated_storage: int,
+    iops: int | None,
+    storage_throughput: int | None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """An RDS DB instance of its own (MySQL, MariaDB or PostgreSQL; Single-AZ or Multi-AZ), in zone a
+    (its standby, when Multi-AZ, in zone b: AWS picks it and shows it as SecondaryAvailabilityZone)."""
+    if engine.startswith("aurora"):
+        raise ValueError("a DB instance of its own runs mysql, mariadb or postgres; Aurora instances are in a cluster")
+    params: dict[str, Any] = {
+        "DBInstanceIdentifier": instance_id,
+        "Engine": engine,
+        "EngineVersion": engine_version,
+        "DBInstanceClass": instance_class,
+        "MasterUsername": MASTER_USERNAME,
+        "MasterUserPassword": MASTER_PASSWORD,
+        "MultiAZ": multi_az,
+        "StorageType": storage_type,
+        "AllocatedStorage": allocated_storage,
+        "AvailabilityZone": f"{moto.region}a",
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    }
+    if iops is not None:
+        params["Iops"] = iops
+    if storage_throughput is not None:
+        params["StorageThroughput"] = storage_throughput
+    moto.call("CreateDBInstance", params)
+    return instance_id
+
+
 def seed_global_cluster(moto: MotoRds, global_cluster_id: str, cluster_id: str) -> None:
     """Make `cluster_id` the primary member of a new Aurora Global Database (CreateGlobalCluster)."""
     cluster = moto.cluster(cluster_id)

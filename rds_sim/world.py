@@ -25,6 +25,7 @@ from rds_sim import reference
 from rds_sim.blue_green import BlueGreenSim
 from rds_sim.catalogue import Catalogue, class_rank
 from rds_sim.clock import VirtualClock
+from rds_sim.db_instances import DbInstanceSim
 from rds_sim.errors import (
     ApiError,
     cluster_not_found,
@@ -36,6 +37,7 @@ from rds_sim.errors import (
 from rds_sim.faults import Faults
 from rds_sim.maintenance import MaintenanceSim
 from rds_sim.moto_backend import MotoRds
+from rds_sim.multi_az import MultiAzClusterSim
 from rds_sim.parameter_groups import ParameterGroupSim
 from rds_sim.proxies import ProxySim
 from rds_sim.timeline import Kind, Timeline, Transition
@@ -102,6 +104,9 @@ class AuroraWorld:
         self.proxies = ProxySim(self)
         self.blue_green = BlueGreenSim(self)
         self.maintenance = MaintenanceSim(self)
+        # RDS beyond Aurora: DB instances of their own, and Multi-AZ DB clusters (their calls, their overlays).
+        self.db_instances = DbInstanceSim(self)
+        self.multi_az = MultiAzClusterSim(self)
         self._handlers = self._answers()
 
     def _answers(self) -> dict[str, Handler]:
@@ -122,7 +127,14 @@ class AuroraWorld:
                 catalogue, params, self.zones
             ),
         }
-        for extension in (self.parameter_groups, self.proxies, self.blue_green, self.maintenance):
+        for extension in (
+            self.parameter_groups,
+            self.proxies,
+            self.blue_green,
+            self.maintenance,
+            self.db_instances,
+            self.multi_az,
+        ):
             handlers.update(extension.handlers())
         return handlers
 
@@ -199,6 +211,8 @@ class AuroraWorld:
         finally:
             self._event_time = None
         self.blue_green.settle()
+        self.db_instances.settle()
+        self.multi_az.settle()
 
     def _on_visible(self, transition: Transition) -> None:
         """A class change on the writer makes Aurora promote a reader as the instance goes down."""
@@ -358,6 +372,10 @@ class AuroraWorld:
         if insights.get("enabled"):
             out["PerformanceInsightsKMSKeyId"] = insights["kms_key"]
             out["PerformanceInsightsRetentionPeriod"] = insights["retention"]
+        if self.db_instances.owns_instance(instance_id):
+            return self.db_instances.overlay_instance(out)
+        if self.multi_az.owns_instance(instance_id):
+            return self.multi_az.overlay_instance(out)
         return out
 
     def _set_performance_insights(self, instance_id: str, params: dict[str, Any]) -> None:
@@ -415,6 +433,8 @@ class AuroraWorld:
             status = self._parameter_status.get(str(member["DBInstanceIdentifier"]))
             if status:
                 member["DBClusterParameterGroupStatus"] = status
+        if self.multi_az.owns_cluster(cluster_id):
+            return self.multi_az.overlay_cluster(out)
         return out
 
     # -- reads ---------------------------------------------------------------------------
@@ -463,6 +483,10 @@ class AuroraWorld:
     def modify_db_instance(self, params: dict[str, Any]) -> Response:
         instance_id = str(params.get("DBInstanceIdentifier", ""))
         instance = self._instance(instance_id)
+        if self.db_instances.owns_instance(instance_id):
+            return self.db_instances.modify_db_instance(params)
+        if self.multi_az.owns_instance(instance_id):
+            return self.multi_az.modify_db_instance(params)
         self._refuse_if_busy(instance_id)
         new_class = params.get("DBInstanceClass")
         class_change = new_class is not None and new_class != instance["DBInstanceClass"]
@@ -500,6 +524,8 @@ class AuroraWorld:
     def failover_db_cluster(self, params: dict[str, Any]) -> Response:
         cluster_id = str(params.get("DBClusterIdentifier", ""))
         cluster = self._cluster(cluster_id)
+        if self.multi_az.owns_cluster(cluster_id):
+            return self.multi_az.failover_db_cluster(params)
         if self.timeline.under_way(cluster_id, CLUSTER_KINDS) is not None:
             raise cluster_state(f"DB cluster {cluster_id} is already failing over.")
         status = self.cluster_status(cluster_id, str(cluster.get("Status", AVAILABLE)))
@@ -568,6 +594,8 @@ class AuroraWorld:
         """Aurora storage type changes (in place, after a lag, `modifying` for minutes); the rest goes to moto."""
         cluster_id = str(params.get("DBClusterIdentifier", ""))
         cluster = self._cluster(cluster_id)
+        if self.multi_az.owns_cluster(cluster_id):
+            return self.multi_az.modify_db_cluster(params)
         storage_keys = ("StorageType", "Iops", "StorageThroughput")
         aurora = str(cluster.get("Engine", "")).startswith("aurora")
         if aurora and any(params.get(k) is not None for k in storage_keys):
@@ -648,6 +676,10 @@ class AuroraWorld:
     def reboot_db_instance(self, params: dict[str, Any]) -> Response:
         instance_id = str(params.get("DBInstanceIdentifier", ""))
         self._instance(instance_id)
+        if self.db_instances.owns_instance(instance_id):
+            return self.db_instances.reboot_db_instance(params)
+        if self.multi_az.owns_instance(instance_id):
+            return self.multi_az.reboot_db_instance(params)
         self._refuse_if_busy(instance_id)
         self.timeline.schedule(instance_id, "reboot", self.now(), lag="reboot_lag", duration="reboot", detail={})
         return {"DBInstance": self.overlay_instance(self._instance(instance_id))}

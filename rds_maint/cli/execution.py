@@ -76,7 +76,7 @@ def start_execution(
             asked = apply_request(plan_file, kw)
             request = parse_request(asked.data, common.opts().settings().region)
             client = stepfunctions.make_client(region_of_arn(machine), common.opts().settings().profile)
-            running = stepfunctions.find_running(client, machine, request.cluster_id, cluster_of)
+            running = stepfunctions.find_running(client, machine, request.target_id, cluster_of)
             if running:  # before anything is planned or written: the cluster already has a driver
                 return _print(_already_driven(engine, running[0], request))
             preview = preview_for_apply(engine, asked)
@@ -86,8 +86,8 @@ def start_execution(
                 click.echo("Not applied; nothing was changed.", err=json_mode)
                 return common.EXIT_FAILED
             op = engine.create_from_preview(preview)
-        data = stepfunctions.start_input(None, op.id, op.cluster_id, max_iterations, intervention_timeout)
-        return _print(stepfunctions.start(client, machine, data, op.cluster_id, cluster_of))
+        data = stepfunctions.start_input(None, op.id, op.target_id, max_iterations, intervention_timeout)
+        return _print(stepfunctions.start(client, machine, data, op.target_id, cluster_of))
 
     common.guard(body)
 

@@ -104,6 +104,8 @@ class Engine(EngineCore):
             id=preview.operation_id,
             type=request.type,
             cluster_id=request.cluster_id,
+            instance_id=request.instance_id,
+            target_type=preview.kind,
             region=request.region,
             parameters=request.raw_params,
             steps=plan.steps,
@@ -117,12 +119,12 @@ class Engine(EngineCore):
             self.event(
                 operation,
                 "operation_created",
-                f"Created {request.type.value} on {request.cluster_id} with {len(plan.steps)} steps",
+                f"Created {request.type.value} on {request.target_label} with {len(plan.steps)} steps",
                 notes=plan.notes,
             )
         ]
         stored = self.store.create(operation, events)
-        log.info("operation_created", operation_id=stored.id, cluster_id=stored.cluster_id, type=stored.type)
+        log.info("operation_created", operation_id=stored.id, target=stored.target_id, type=stored.type)
         tell_listeners(self.listeners, stored, events)
         return stored
 
@@ -136,7 +138,7 @@ class Engine(EngineCore):
         events = _coordination.take_lock(self.store, self.clock, op, self.rds(op.region))
         op.state = OperationState.RUNNING
         op.started_at = self.clock.now()
-        events.append(self.event(op, "operation_started", f"Started on cluster {op.cluster_id}"))
+        events.append(self.event(op, "operation_started", f"Started on {op.target_label}"))
         return self.save_and_report(op, events, Outcome.CONTINUE)
 
     def status(self, operation_id: str) -> StepResult:

@@ -37,7 +37,7 @@ def final_cluster(core: EngineCore, op: Operation) -> tuple[ClusterSnapshot | No
     """The cluster now, and why it may not be left as it is (None: DESIGN section 9 holds)."""
     if not op.context.get("temp_instance_id"):
         return None, None
-    cluster = core.rds(op.region).find_cluster(op.cluster_id)
+    cluster = core.rds(op.region).find_cluster(op.cluster)
     if cluster is None:
         return None, None  # no cluster, no temp instance in it
     problems = final_state_problems(op, cluster)

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rds_maint.actions import ACTIONS
 from rds_maint.actions.polling import EXPECTED_SECONDS, class_factor
 from rds_maint.model import Step
+from rds_maint.steps.base import StepKind
 
 __all__ = [
     "INTERRUPTION_SECONDS",
@@ -22,6 +24,7 @@ __all__ = [
     "PlanEstimate",
     "StepEstimate",
     "estimate_steps",
+    "transition_of",
 ]
 
 # A step that calls AWS once and does not wait: a describe or two, a tag, a save.
@@ -29,7 +32,13 @@ QUICK_SECONDS = 5.0
 
 # Write interruptions, typical length in seconds (docs/aws-behaviour.md, "Durations"): a failover
 # ~30 s, a Blue/Green switchover usually under a minute, a writer reboot ~60 s.
-INTERRUPTION_SECONDS: dict[str, float] = {"failover": 35.0, "switchover": 60.0, "reboot": 60.0}
+INTERRUPTION_SECONDS: dict[str, float] = {
+    "failover": 35.0,
+    "switchover": 60.0,
+    "reboot": 60.0,
+    # A Multi-AZ DB instance or cluster failing over to its standby: typically 60-120 s (FIELD_NOTES 5.3).
+    "multi_az_failover": 90.0,
+}
 
 # Parameter groups: "wait at least 5 minutes" after creating or changing one before it is used (Aurora user
 # guide, docs/aws-behaviour.md "Parameter groups"); the step waits out whatever is left of it, at most this.
@@ -74,7 +83,7 @@ class Interruption:
     """A stop of writes the plan causes: which step, what kind, about how long."""
 
     step_id: str
-    kind: str  # "failover", "switchover" or "reboot" (of the writer)
+    kind: str  # "failover", "switchover", "reboot" (of the writer), "multi_az_failover" or "downtime"
     seconds: float
 
 
@@ -108,10 +117,23 @@ class PlanEstimate:
         return sum(s.seconds for s in self.steps[ids.index(step_id) + 1 :])
 
 
+def _kind(action: str) -> StepKind[Any, Any] | None:
+    found = ACTIONS.get(action)
+    return found.kind if found is not None else None
+
+
+def transition_of(action: str) -> str | None:
+    """The AWS transition a step action waits for (None: it does not wait)."""
+    if action in TRANSITIONS:
+        return TRANSITIONS[action]
+    kind = _kind(action)
+    return kind.transition if kind is not None else None
+
+
 def _seconds(step: Step, expected: Mapping[str, float]) -> float:
     if step.action == "retain_old_cluster":
         return 0.0
-    transition = TRANSITIONS.get(step.action)
+    transition = transition_of(step.action)
     if transition is None:
         return QUICK_SECONDS
     if transition == "settle":
@@ -129,7 +151,11 @@ def _text(parameters: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _interruption(step: Step, writer_id: str | None) -> Interruption | None:
+def _interruption(step: Step, writer_id: str | None, seconds: float) -> Interruption | None:
+    step_kind = _kind(step.action) if step.action not in TRANSITIONS else None
+    if step_kind is not None and step_kind.interruption is not None:
+        stop = step_kind.interruption
+        return Interruption(step.id, stop, seconds if stop == "downtime" else INTERRUPTION_SECONDS[stop])
     if step.action in ("failover", "switchover_blue_green"):
         kind = "failover" if step.action == "failover" else "switchover"
         return Interruption(step.id, kind, INTERRUPTION_SECONDS[kind])
@@ -138,12 +164,17 @@ def _interruption(step: Step, writer_id: str | None) -> Interruption | None:
     return None
 
 
+def _estimate(step: Step, writer_id: str | None, expected: Mapping[str, float]) -> StepEstimate:
+    seconds = _seconds(step, expected)
+    return StepEstimate(step.id, seconds, _interruption(step, writer_id, seconds))
+
+
 def estimate_steps(
     steps: Sequence[Step], *, writer_id: str | None = None, expected: Mapping[str, float] = EXPECTED_SECONDS
 ) -> PlanEstimate:
     """The estimate of a plan's steps (or an operation's, done steps included). `writer_id`: the
     cluster's writer when planned, so a reboot of it counts as an interruption."""
-    estimates = tuple(StepEstimate(s.id, _seconds(s, expected), _interruption(s, writer_id)) for s in steps)
+    estimates = tuple(_estimate(s, writer_id, expected) for s in steps)
     retained = sum(float(s.parameters.get("hours", 0)) * 3600 for s in steps if s.action == "retain_old_cluster")
     temp_class: str | None = None
     temp_seconds = 0.0

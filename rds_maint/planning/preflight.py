@@ -16,6 +16,7 @@ from typing import Any
 from rds_maint.aurora_storage import IO_OPTIMIZED, as_utc, check_storage_request, io_optimized_refusal
 from rds_maint.errors import BadInput
 from rds_maint.model import (
+    EngineUpgradeParams,
     InstanceCycleParams,
     InstanceTypeChangeParams,
     OperationParams,
@@ -23,11 +24,15 @@ from rds_maint.model import (
     StorageTypeChangeParams,
 )
 from rds_maint.names import TEMP_MARKER
+from rds_maint.planning.db_instance_preflight import preflight_db_instance
+from rds_maint.planning.db_instance_storage_preflight import preflight_db_instance_storage
+from rds_maint.planning.db_instance_upgrade_preflight import preflight_db_instance_blue_green
+from rds_maint.planning.multi_az_preflight import preflight_multi_az_cluster
 from rds_maint.planning.upgrade_preflight import preflight_engine_upgrade
 from rds_maint.plans.instance_cycle import InstanceCycleFacts
 from rds_maint.plans.storage_type_change import StorageTypeChangeFacts
 from rds_maint.ports import RdsPort
-from rds_maint.snapshots import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot, InstanceSnapshot, Target
 
 __all__ = ["CLOCK_CHECKS", "PREFLIGHTS", "ClockCheck", "Preflight", "preflight"]
 
@@ -83,16 +88,6 @@ CLOCK_CHECKS: dict[OperationType, ClockCheck] = {
 
 def _refuse_cluster_kinds_not_handled(op_type: OperationType, cluster: ClusterSnapshot) -> None:
     """Kinds of cluster the operations would fail on half-way: refused before anything is written."""
-    if cluster.is_multi_az_db_cluster:
-        raise BadInput(
-            f"cluster '{cluster.id}' is a Multi-AZ DB cluster ({cluster.engine}, class "
-            f"{cluster.cluster_instance_class}), not an Aurora cluster: rds-maint does not support Multi-AZ DB "
-            f"clusters yet (its {op_type.value} works instance by instance, and AWS does not let the instances of "
-            "a Multi-AZ DB cluster be changed one by one). Change the cluster itself instead, e.g. "
-            f"`aws rds modify-db-cluster --db-cluster-identifier {cluster.id} --db-cluster-instance-class "
-            "<class> --apply-immediately` (or --storage-type/--iops/--allocated-storage, or --engine-version), "
-            f"or `aws rds reboot-db-cluster --db-cluster-identifier {cluster.id}`"
-        )
     if op_type is OperationType.ENGINE_UPGRADE and cluster.global_cluster_id:
         raise BadInput(
             f"cluster '{cluster.id}' is a member of the Aurora Global Database '{cluster.global_cluster_id}': "
@@ -132,16 +127,71 @@ def _refuse_another_operations_temp_instance(cluster: ClusterSnapshot) -> None:
 def preflight(
     op_type: OperationType,
     rds: RdsPort,
-    cluster: ClusterSnapshot,
+    target: Target,
     params: OperationParams,
     now: datetime | None = None,
 ) -> object:
-    """The facts `build_plan` takes for `op_type` (see `Preflight`); raises BadInput for a request AWS would refuse."""
+    """The facts `build_plan` takes for `op_type` on this kind of target (see `Preflight`); raises BadInput
+    for a request AWS would refuse."""
+    at = now or datetime.now(UTC)
+    if isinstance(target, InstanceSnapshot):
+        if isinstance(params, EngineUpgradeParams) and params.method == "blue_green":
+            return preflight_db_instance_blue_green(rds, target, params, at)
+        if isinstance(params, StorageTypeChangeParams):
+            return preflight_db_instance_storage(rds, target, params, at)
+        return preflight_db_instance(op_type, rds, target, params, at)
+    if target.is_multi_az_db_cluster:
+        return preflight_multi_az_cluster(op_type, rds, target, params, at)
+    return _preflight_aurora(op_type, rds, target, params, at)
+
+
+def _preflight_aurora(
+    op_type: OperationType, rds: RdsPort, cluster: ClusterSnapshot, params: OperationParams, now: datetime
+) -> object:
+    if isinstance(params, EngineUpgradeParams):
+        _refuse_db_instance_only_upgrade_params(cluster, params)
+    if isinstance(params, StorageTypeChangeParams) and params.allocated_storage is not None:
+        raise BadInput(
+            f"allocated_storage applies to DB instances and Multi-AZ DB clusters only: Aurora cluster '{cluster.id}' "
+            "grows its storage by itself"
+        )
+    if isinstance(params, InstanceCycleParams) and params.reboot_whole_cluster:
+        raise BadInput(
+            "reboot_whole_cluster applies to Multi-AZ DB clusters only (RebootDBCluster): an Aurora cluster's "
+            "instances are rebooted one at a time"
+        )
     _refuse_cluster_kinds_not_handled(op_type, cluster)
     _refuse_another_operations_temp_instance(cluster)
     check = PREFLIGHTS.get(op_type)
     facts = check(rds, cluster, params) if check else None
     clock_check = CLOCK_CHECKS.get(op_type)
     if clock_check is not None:
-        clock_check(cluster, params, now or datetime.now(UTC))
+        clock_check(cluster, params, now)
     return facts
+
+
+def _refuse_db_instance_only_upgrade_params(cluster: ClusterSnapshot, params: EngineUpgradeParams) -> None:
+    """Blue/Green's Target* shape and an in-place upgrade are for DB instances; Aurora sizes per instance."""
+    if params.method == "in_place":
+        raise BadInput(
+            f"method in_place applies to DB instances only: rds-maint upgrades Aurora cluster '{cluster.id}' through "
+            "Blue/Green (leave method out)"
+        )
+    given = [
+        key
+        for key in (
+            "target_db_instance_class",
+            "target_storage_type",
+            "target_iops",
+            "target_storage_throughput",
+            "target_allocated_storage",
+            "upgrade_target_storage_config",
+        )
+        if getattr(params, key) is not None
+    ]
+    if given:
+        raise BadInput(
+            f"{', '.join(given)} apply to DB instances only (CreateBlueGreenDeployment Target* settings): the green "
+            f"instances of Aurora cluster '{cluster.id}' copy their blue counterparts; change classes after the "
+            "upgrade with instance_type_change"
+        )

@@ -18,12 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from rds_maint.errors import BadInput
-from rds_maint.model import PARAMS_BY_TYPE, OperationParams, OperationType
+from rds_maint.model import PARAMS_BY_TYPE, OperationParams, OperationType, TargetKind
 from rds_maint.planning.preflight import preflight
 from rds_maint.planning.step_refs import refusal_of_pause_ref, step_matches
 from rds_maint.plans import Plan, build_plan
 from rds_maint.ports import RdsPort
-from rds_maint.snapshots import ClusterSnapshot
+from rds_maint.snapshots import ClusterSnapshot, InstanceSnapshot, Target, target_kind
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -41,31 +41,49 @@ __all__ = [
 
 DEFAULT_WAIT_TIMEOUT = 45 * 60
 WAIT_TIMEOUT_RANGE = (60, 86400)
-REQUEST_KEYS = frozenset({"type", "cluster_id", "region", "params", "pause_before_steps", "wait_timeout"})
+REQUEST_KEYS = frozenset(
+    {"type", "cluster_id", "instance_id", "region", "params", "pause_before_steps", "wait_timeout"}
+)
 
 
 @dataclass(frozen=True)
 class CreateRequest:
     type: OperationType
-    cluster_id: str
+    cluster_id: str | None
     region: str
     params: OperationParams
     raw_params: dict[str, Any]
     pause_before_steps: list[str]
     wait_timeout: int
+    instance_id: str | None = None
 
     @property
     def target_id(self) -> str:
         """What the operation will change and lock (see `Operation.target_id`)."""
-        return self.cluster_id
+        return self.cluster_id or self.instance_id or ""
+
+    @property
+    def target_label(self) -> str:
+        return f"instance {self.instance_id}" if self.instance_id else f"cluster {self.cluster_id}"
 
 
 @dataclass(frozen=True)
 class PlanPreview:
     request: CreateRequest
-    cluster: ClusterSnapshot
+    target: Target
     plan: Plan
     operation_id: str
+
+    @property
+    def kind(self) -> TargetKind:
+        return target_kind(self.target)
+
+    @property
+    def cluster(self) -> ClusterSnapshot:
+        """The cluster a cluster operation was planned on; a bug to ask it of a DB instance's plan."""
+        if not isinstance(self.target, ClusterSnapshot):
+            raise TypeError(f"the plan targets DB instance {self.target.id}, not a cluster")
+        return self.target
 
 
 def did_you_mean(key: str, valid: Iterable[str]) -> str:
@@ -114,17 +132,35 @@ def _params(op_type: OperationType, data: dict[str, Any]) -> OperationParams:
     return params
 
 
-def _where(data: dict[str, Any], default_region: str | None) -> tuple[str, str]:
-    cluster_id = data.get("cluster_id")
-    if not isinstance(cluster_id, str) or not cluster_id.strip():
-        raise BadInput("cluster_id is required: the DB cluster identifier, e.g. orders-prod")
+def _identifier(data: dict[str, Any], key: str, what: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(f"{key} must be the {what} identifier, e.g. orders-prod (got {value!r})")
+    return value
+
+
+def _where(data: dict[str, Any], default_region: str | None) -> tuple[str | None, str | None, str]:
+    cluster_id = _identifier(data, "cluster_id", "DB cluster")
+    instance_id = _identifier(data, "instance_id", "DB instance")
+    if cluster_id and instance_id:
+        raise BadInput(
+            "name one target, not both: cluster_id (an Aurora or Multi-AZ DB cluster) or instance_id "
+            "(an RDS DB instance)"
+        )
+    if not cluster_id and not instance_id:
+        raise BadInput(
+            "a target is required: cluster_id (an Aurora or Multi-AZ DB cluster, e.g. orders-prod) or "
+            "instance_id (an RDS DB instance, e.g. orders-db)"
+        )
     region = data.get("region") or default_region
     if not isinstance(region, str) or not region.strip():
         raise BadInput(
             "region is required (e.g. us-east-1): pass --region, set AWS_REGION, or give the profile one "
             "(aws configure set region us-east-1 --profile PROFILE)"
         )
-    return cluster_id, region
+    return cluster_id, instance_id, region
 
 
 def _pause_before(data: dict[str, Any]) -> list[str]:
@@ -149,19 +185,20 @@ def _wait_timeout(data: dict[str, Any]) -> int:
 def parse_request(data: Any, default_region: str | None = None) -> CreateRequest:
     """Judge a create request completely before anything is looked up or written."""
     if not isinstance(data, dict):
-        raise BadInput("the request must be a JSON object with type, cluster_id, region and params")
+        raise BadInput("the request must be a JSON object with type, cluster_id (or instance_id), region and params")
     unknown = sorted(set(data) - REQUEST_KEYS)
     if unknown:
         named = ", ".join(f"'{key}'{did_you_mean(key, REQUEST_KEYS)}" for key in unknown)
         raise BadInput(f"unknown request key {named}: a request takes {', '.join(sorted(REQUEST_KEYS))}")
     op_type = _operation_type(data)
-    cluster_id, region = _where(data, default_region)
+    cluster_id, instance_id, region = _where(data, default_region)
     params = _params(op_type, data)
     pause_before = _pause_before(data)
     wait_timeout = _wait_timeout(data)
     return CreateRequest(
         type=op_type,
         cluster_id=cluster_id,
+        instance_id=instance_id,
         region=region,
         params=params,
         raw_params=params.model_dump(mode="json"),
@@ -170,14 +207,37 @@ def parse_request(data: Any, default_region: str | None = None) -> CreateRequest
     )
 
 
-def describe_for_plan(rds: RdsPort, request: CreateRequest) -> ClusterSnapshot:
-    """The cluster the request names, available: anything else is bad input."""
-    cluster = rds.find_cluster(request.cluster_id)
+def describe_for_plan(rds: RdsPort, request: CreateRequest) -> Target:
+    """The cluster or DB instance the request names, available: anything else is bad input."""
+    if request.instance_id is not None:
+        return _describe_instance(rds, request.instance_id, request.region)
+    cluster_id = request.cluster_id or ""
+    cluster = rds.find_cluster(cluster_id)
     if cluster is None:
-        raise BadInput(f"cluster '{request.cluster_id}' not found in {request.region}")
+        hint = ""
+        if rds.find_instance(cluster_id) is not None:
+            hint = f"; '{cluster_id}' is a DB instance: name it with instance_id (--instance {cluster_id})"
+        raise BadInput(f"cluster '{cluster_id}' not found in {request.region}{hint}")
     if cluster.status != "available":
         raise BadInput(f"cluster '{cluster.id}' is {cluster.status}, not available; retry when it is available")
     return cluster
+
+
+def _describe_instance(rds: RdsPort, instance_id: str, region: str) -> InstanceSnapshot:
+    instance = rds.find_instance(instance_id)
+    if instance is None:
+        hint = ""
+        if rds.find_cluster(instance_id) is not None:
+            hint = f"; '{instance_id}' is a DB cluster: name it with cluster_id (--cluster {instance_id})"
+        raise BadInput(f"DB instance '{instance_id}' not found in {region}{hint}")
+    if instance.cluster_id is not None:
+        raise BadInput(
+            f"DB instance '{instance_id}' is a member of cluster '{instance.cluster_id}': its class, storage, engine "
+            f"and reboots are managed through the cluster; name the cluster instead (--cluster {instance.cluster_id})"
+        )
+    if instance.status != "available":
+        raise BadInput(f"DB instance '{instance_id}' is {instance.status}, not available; retry when it is available")
+    return instance
 
 
 def _check_pauses(plan: Plan, refs: list[str]) -> None:
@@ -188,10 +248,9 @@ def _check_pauses(plan: Plan, refs: list[str]) -> None:
 
 def plan_request(request: CreateRequest, rds: RdsPort, now: datetime, new_id: Callable[[str], str]) -> PlanPreview:
     """Describe, preflight and plan a judged request; changes nothing anywhere."""
-    cluster = describe_for_plan(rds, request)
-    # preflight is typed with the boto3 gateway until its checks take the port (the same methods)
-    facts = preflight(request.type, rds, cluster, request.params, now=now)
-    operation_id = new_id(cluster.id)
-    plan = build_plan(request.type, cluster, request.params, operation_id, facts)
+    target = describe_for_plan(rds, request)
+    facts = preflight(request.type, rds, target, request.params, now=now)
+    operation_id = new_id(target.id)
+    plan = build_plan(request.type, target, request.params, operation_id, facts)
     _check_pauses(plan, request.pause_before_steps)
-    return PlanPreview(request=request, cluster=cluster, plan=plan, operation_id=operation_id)
+    return PlanPreview(request=request, target=target, plan=plan, operation_id=operation_id)

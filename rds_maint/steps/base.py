@@ -41,12 +41,18 @@ class StepKind(Generic[P, R]):
     """One kind of step: plans build `params`, the action named `action` reads them and records `record`.
 
     `disruptive` steps move the writer (failover, switchover): the engine announces them before and after.
+    `transition` is the AWS change the step waits for (a key of `actions.polling.EXPECTED_SECONDS`; None:
+    it calls AWS once and does not wait) and `interruption` the stop of writes it causes ("failover",
+    "switchover", "reboot", or "downtime": for the whole step), so that the estimate needs no table of its
+    own for a new kind. The Aurora kinds are in `planning.estimate.TRANSITIONS` instead.
     """
 
     action: str
     params: type[P]
     record: type[R]
     disruptive: bool = False
+    transition: str | None = None
+    interruption: str | None = None
 
     def parse_params(self, data: dict[str, Any]) -> P:
         return self.params.model_validate(data)

@@ -76,7 +76,7 @@ def operation_item(operation: Operation) -> dict[str, Any]:
         "sk": str_attr(OPERATION_SK),
         "version": {"N": str(operation.version)},
         "schema_version": {"N": str(SCHEMA_VERSION)},
-        "cluster_id": str_attr(operation.cluster_id),
+        "cluster_id": str_attr(operation.target_id),
         "region": str_attr(operation.region),
         "op_state": str_attr(operation.state.value),
         "op_type": str_attr(operation.type.value),

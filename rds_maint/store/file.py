@@ -120,7 +120,7 @@ class FileStore:
         for child in sorted(self.root.iterdir()):
             if (child / OPERATION_FILE).exists():
                 op = self._read(child, child.name)
-                if (cluster_id is None or op.cluster_id == cluster_id) and (state is None or op.state.value == state):
+                if (cluster_id is None or op.target_id == cluster_id) and (state is None or op.state.value == state):
                     found.append(op)
         return sorted(found, key=lambda op: op.created_at)
 

@@ -294,7 +294,7 @@ class S3Store:
             if got is None:
                 continue
             operation, _ = parse_operation(got[0], self._where(key), name[: -len(".json")])
-            if (cluster_id is None or operation.cluster_id == cluster_id) and (
+            if (cluster_id is None or operation.target_id == cluster_id) and (
                 state is None or operation.state.value == state
             ):
                 found.append(operation)

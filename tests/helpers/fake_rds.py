@@ -452,7 +452,7 @@ class FakeRds:
 
         self._after(self.delete_seconds, land)
 
-    def reboot_instance(self, instance_id: str) -> None:
+    def reboot_instance(self, instance_id: str, *, force_failover: bool = False) -> None:
         self._enter("reboot_instance")
         instance = self._instance("RebootDBInstance", instance_id)
         if instance.status != "available":
@@ -517,8 +517,46 @@ class FakeRds:
         cluster_parameter_group: str | None,
         instance_parameter_group: str | None,
         tags: dict[str, str],
+        target_settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         raise self._unsupported("create_blue_green_deployment")
+
+    # -- DB instances and Multi-AZ DB clusters: their tests run on the simulator ----
+
+    def modify_instance_storage(
+        self,
+        instance_id: str,
+        *,
+        storage_type: str | None,
+        iops: int | None = None,
+        storage_throughput: int | None = None,
+        allocated_storage: int | None = None,
+    ) -> None:
+        raise self._unsupported("modify_instance_storage")
+
+    def upgrade_instance_in_place(
+        self, instance_id: str, *, engine_version: str, allow_major: bool, parameter_group: str | None = None
+    ) -> None:
+        raise self._unsupported("upgrade_instance_in_place")
+
+    def modify_multi_az_cluster(
+        self,
+        cluster_id: str,
+        *,
+        instance_class: str | None = None,
+        storage_type: str | None = None,
+        iops: int | None = None,
+        allocated_storage: int | None = None,
+        engine_version: str | None = None,
+        allow_major: bool = False,
+    ) -> None:
+        raise self._unsupported("modify_multi_az_cluster")
+
+    def reboot_cluster(self, cluster_id: str) -> None:
+        raise self._unsupported("reboot_cluster")
+
+    def orderable_options(self, engine: str, engine_version: str, instance_class: str) -> list[dict[str, Any]]:
+        raise self._unsupported("orderable_options")
 
     def switchover_blue_green_deployment(self, deployment_id: str, timeout: int) -> None:
         raise self._unsupported("switchover_blue_green_deployment")

@@ -271,7 +271,7 @@ def test_ctrl_c_mid_wait_prints_the_summary_and_the_command_that_carries_on(
     carried_on = world.cli(["run", op.id, "--store", world.store_url])
     assert carried_on.exit_code == 0, carried_on.output
     assert "Write interruptions: 2" in carried_on.output
-    assert {m.instance_class for m in world.sim.cluster_view(op.cluster_id).members.values()} == {"db.r6g.xlarge"}
+    assert {m.instance_class for m in world.sim.cluster_view(op.cluster).members.values()} == {"db.r6g.xlarge"}
 
 
 def test_ctrl_c_in_json_mode_is_one_document(

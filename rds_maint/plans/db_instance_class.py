@@ -1,0 +1,29 @@
+"""instance_type_change on an RDS DB instance: one ModifyDBInstance of its class.
+
+Not built yet: planning refuses it with a clear message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rds_maint.errors import BadInput
+from rds_maint.model import (
+    InstanceTypeChangeParams,
+    Operation,
+    Step,
+)
+from rds_maint.plans.base import Plan
+from rds_maint.snapshots import InstanceSnapshot
+
+__all__ = ["plan_db_instance_class_change", "unwind_db_instance_class_change"]
+
+
+def plan_db_instance_class_change(
+    instance: InstanceSnapshot, params: InstanceTypeChangeParams, operation_id: str, facts: object
+) -> Plan:
+    raise BadInput("this operation is not available for this kind of target yet")
+
+
+def unwind_db_instance_class_change(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
+    raise BadInput("this operation is not available for this kind of target yet")

@@ -1,0 +1,29 @@
+"""storage_type_change on an RDS DB instance (Single-AZ or Multi-AZ): one ModifyDBInstance of its storage.
+
+Not built yet: planning refuses it with a clear message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rds_maint.errors import BadInput
+from rds_maint.model import (
+    Operation,
+    Step,
+    StorageTypeChangeParams,
+)
+from rds_maint.plans.base import Plan
+from rds_maint.snapshots import InstanceSnapshot
+
+__all__ = ["plan_db_instance_storage_change", "unwind_db_instance_storage_change"]
+
+
+def plan_db_instance_storage_change(
+    instance: InstanceSnapshot, params: StorageTypeChangeParams, operation_id: str, facts: object
+) -> Plan:
+    raise BadInput("this operation is not available for this kind of target yet")
+
+
+def unwind_db_instance_storage_change(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
+    raise BadInput("this operation is not available for this kind of target yet")

@@ -1,0 +1,29 @@
+"""engine_upgrade of an RDS DB instance through Blue/Green (the default method).
+
+Not built yet: planning refuses it with a clear message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rds_maint.errors import BadInput
+from rds_maint.model import (
+    EngineUpgradeParams,
+    Operation,
+    Step,
+)
+from rds_maint.plans.base import Plan
+from rds_maint.snapshots import InstanceSnapshot
+
+__all__ = ["plan_db_instance_blue_green", "unwind_db_instance_blue_green"]
+
+
+def plan_db_instance_blue_green(
+    instance: InstanceSnapshot, params: EngineUpgradeParams, operation_id: str, facts: object
+) -> Plan:
+    raise BadInput("this operation is not available for this kind of target yet")
+
+
+def unwind_db_instance_blue_green(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
+    raise BadInput("this operation is not available for this kind of target yet")
