@@ -48,6 +48,7 @@ __all__ = [
     "Plan",
     "StorageTypeChangeFacts",
     "build_plan",
+    "rollback_limits",
     "temp_instance_id",
     "unwind_steps",
 ]
@@ -153,6 +154,25 @@ UNWINDERS: dict[tuple[TargetKind, OperationType], Unwinder] = {
     **{("db_instance", t): _db_instance_unwinder for t in OperationType},
     **{("multi_az_cluster", t): multi_az_cluster.unwind_multi_az_cluster for t in OperationType},
 }
+
+
+def rollback_limits(operation: Operation) -> str | None:
+    """What a rollback of `operation` cannot undo (a storage change, a reboot, an in-place upgrade), for the
+    answer to say before it is accepted; None: the kind's unwinder undoes what was done (or says it in a step).
+    """
+    if operation.target_type == "multi_az_cluster":
+        return multi_az_cluster.rollback_limits(operation)
+    if operation.target_type != "db_instance":
+        return None
+    if operation.type is OperationType.STORAGE_TYPE_CHANGE:
+        return db_instance_storage.rollback_limits(operation)
+    if operation.type is OperationType.INSTANCE_TYPE_CHANGE:
+        return db_instance_class.rollback_limits(operation)
+    if operation.type is OperationType.INSTANCE_CYCLE:
+        return db_instance_cycle.rollback_limits(operation)
+    if EngineUpgradeParams.model_validate(operation.parameters).method == "in_place":
+        return db_instance_in_place_upgrade.rollback_limits(operation)
+    return db_instance_upgrade.rollback_limits(operation)
 
 
 def build_plan(

@@ -16,7 +16,7 @@ from rds_maint.model import (
 from rds_maint.plans.base import Plan
 from rds_maint.snapshots import InstanceSnapshot
 
-__all__ = ["plan_db_instance_storage_change", "unwind_db_instance_storage_change"]
+__all__ = ["plan_db_instance_storage_change", "rollback_limits", "unwind_db_instance_storage_change"]
 
 
 def plan_db_instance_storage_change(
@@ -27,3 +27,8 @@ def plan_db_instance_storage_change(
 
 def unwind_db_instance_storage_change(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
     raise BadInput("this operation is not available for this kind of target yet")
+
+
+def rollback_limits(operation: Operation) -> str | None:
+    """What a rollback of `operation` cannot undo, said before the answer is accepted (None: it undoes all)."""
+    return None

@@ -17,7 +17,7 @@ from rds_maint.model import (
 from rds_maint.plans.base import Plan
 from rds_maint.snapshots import ClusterSnapshot
 
-__all__ = ["plan_multi_az_cluster", "unwind_multi_az_cluster"]
+__all__ = ["plan_multi_az_cluster", "rollback_limits", "unwind_multi_az_cluster"]
 
 
 def plan_multi_az_cluster(
@@ -28,3 +28,8 @@ def plan_multi_az_cluster(
 
 def unwind_multi_az_cluster(operation: Operation, kind: Literal["abort", "rollback"]) -> list[Step]:
     raise BadInput("this operation is not available for this kind of target yet")
+
+
+def rollback_limits(operation: Operation) -> str | None:
+    """What a rollback of `operation` cannot undo, said before the answer is accepted (None: it undoes all)."""
+    return None
