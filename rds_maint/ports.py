@@ -271,3 +271,12 @@ class RdsPort(Protocol):
     def proxy_targets(self, proxy: str, target_group: str) -> list[dict[str, Any]]:
         """The targets of one proxy's target group, all pages (a missing proxy is a `PersonAwsError`)."""
         ...
+
+    # -- instance Blue/Green (helper B2) --------------------------------------------------------------
+
+    def delete_instance_with_final_snapshot(self, instance_id: str, final_snapshot_id: str) -> None:
+        """DeleteDBInstance with FinalDBSnapshotIdentifier (the old blue instance after a Blue/Green switchover).
+
+        `PersonAwsError` DBSnapshotAlreadyExists when the name is taken, DBInstanceNotFound once it is gone,
+        InvalidDBInstanceState while it is busy: the caller looks first."""
+        ...

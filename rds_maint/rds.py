@@ -474,6 +474,16 @@ class RdsGateway:
             "Targets",
         )
 
+    # -- instance Blue/Green (helper B2) --------------------------------------------------------------
+
+    def delete_instance_with_final_snapshot(self, instance_id: str, final_snapshot_id: str) -> None:
+        self.call(
+            "DeleteDBInstance",
+            DBInstanceIdentifier=instance_id,
+            SkipFinalSnapshot=False,
+            FinalDBSnapshotIdentifier=final_snapshot_id,
+        )
+
 
 def _tuned(policy: RetryPolicy, attempts: int | None, cap: float | None) -> RetryPolicy:
     return RetryPolicy(

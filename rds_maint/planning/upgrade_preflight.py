@@ -21,7 +21,7 @@ from rds_maint.ports import RdsPort
 from rds_maint.snapshots import TAG_OPERATION_ID, ClusterSnapshot
 from rds_maint.steps.blue_green import GroupKind, GroupPlan
 
-__all__ = ["BLUE_GREEN_MINIMUM", "PARAMETER_LABEL", "preflight_engine_upgrade", "version_key"]
+__all__ = ["BLUE_GREEN_MINIMUM", "PARAMETER_LABEL", "plan_parameter_group", "preflight_engine_upgrade", "version_key"]
 
 # Blue/Green needs at least these Aurora PostgreSQL minors (AWS "Supported Regions and engines").
 BLUE_GREEN_MINIMUM = {
@@ -163,7 +163,7 @@ def _plan_groups(
     rds: RdsPort, cluster: ClusterSnapshot, params: EngineUpgradeParams, versions: _Versions
 ) -> GroupsPlan:
     target, family, major = params.target_engine_version, versions.target_family, versions.major
-    cluster_group = _plan_group(
+    cluster_group = plan_parameter_group(
         rds,
         "cluster",
         params.db_cluster_parameter_group_name,
@@ -173,7 +173,7 @@ def _plan_groups(
         family,
         major,
     )
-    instance_group = _plan_group(
+    instance_group = plan_parameter_group(
         rds,
         "instance",
         params.db_instance_parameter_group_name,
@@ -265,7 +265,7 @@ def _check_writer_in_sync(cluster: ClusterSnapshot, group: str, parameter: str) 
         )
 
 
-def _plan_group(
+def plan_parameter_group(
     rds: RdsPort,
     kind: GroupKind,
     explicit: str | None,

@@ -593,6 +593,11 @@ class FakeRds:
     def proxy_targets(self, proxy: str, target_group: str) -> list[dict[str, Any]]:
         raise self._unsupported("proxy_targets")
 
+    # -- instance Blue/Green (helper B2) --------------------------------------------------------------
+
+    def delete_instance_with_final_snapshot(self, instance_id: str, final_snapshot_id: str) -> None:
+        raise self._unsupported("delete_instance_with_final_snapshot")
+
 
 def as_port(fake: FakeRds) -> RdsPort:
     """mypy checks here that FakeRds implements every method of RdsPort with its signature."""
