@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from rds_sim.blue_green_instances import InstanceBlueGreenSim, is_instance_source
 from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL
 from rds_sim.errors import ApiError, cluster_not_found, cluster_state, not_orderable
 from rds_sim.paging import page
@@ -144,6 +145,8 @@ class BlueGreenSim:
         self._count = 0
         self._fail_next: str | None = None
         self._invalid_next: str | None = None
+        # Deployments whose Source is a DB instance (RDS for MySQL, MariaDB, PostgreSQL).
+        self.instances = InstanceBlueGreenSim(world)
 
     def handlers(self) -> dict[str, Any]:
         return {
@@ -177,9 +180,11 @@ class BlueGreenSim:
         for deployment in self._deployments.values():
             if deployment.switched_at is None:
                 deployment.green_ready_at = max(deployment.green_ready_at, until)
+        self.instances.delay_green_ready(until)
 
     def invalidate(self, cluster_id: str, reason: str = "Replication degraded") -> None:
-        """The deployment whose blue (or green) cluster is `cluster_id` turns INVALID_CONFIGURATION now."""
+        """The deployment whose blue (or green) cluster, or blue (or green) DB instance, is `cluster_id`
+        turns INVALID_CONFIGURATION now."""
         self.settle()
         for deployment in self._deployments.values():
             if cluster_id in (deployment.source_id, deployment.target_id) and deployment.status in (
@@ -189,12 +194,16 @@ class BlueGreenSim:
                 deployment.status = INVALID_CONFIGURATION
                 deployment.status_details = reason
                 return
+        if self.instances.invalidate(cluster_id, reason):
+            return
         raise KeyError(f"no deployment in progress for {cluster_id!r}")
 
     def deployments(self) -> list[dict[str, Any]]:
         """Every deployment as DescribeBlueGreenDeployments shows it now (not recorded as a call)."""
         self.settle()
-        return [self._describe(d) for d in self._deployments.values()]
+        return [self._describe(d) for d in self._deployments.values()] + [
+            self.instances.describe(d) for d in self.instances.all()
+        ]
 
     def cluster_exists(self, cluster_id: str) -> bool:
         """True until a deletion ends (a cluster still `deleting` exists)."""
@@ -216,7 +225,13 @@ class BlueGreenSim:
         return self._green_status(lambda d: d.target_id == cluster_id)
 
     def instance_status(self, instance_id: str) -> str | None:
-        return self._green_status(lambda d: any(green == instance_id for _, green in d.members))
+        aurora = self._green_status(lambda d: any(green == instance_id for _, green in d.members))
+        return aurora or self.instances.instance_status(instance_id)
+
+    def is_read_only(self, instance_id: str) -> bool:
+        """An old blue DB instance after a switchover, until its deployment is deleted (FIELD_NOTES 5.1)."""
+        self.world.settle()
+        return self.instances.is_read_only(instance_id)
 
     def _green_status(self, holds: Callable[[_Deployment], bool]) -> str | None:
         """A green resource's status while its deployment builds it or deletes it with DeleteTarget."""
@@ -264,9 +279,10 @@ class BlueGreenSim:
                 if ends_at <= now:
                     due.append((ends_at, len(self._deployments), "cluster_deleted", cluster_id))
             if not due:
-                return
+                break
             at, _, event, key = min(due)
             self._apply(event, key, at)
+        self.instances.settle()
 
     def _apply(self, event: str, key: str, at: datetime) -> None:
         if event == "cluster_deleted":
@@ -314,13 +330,20 @@ class BlueGreenSim:
             raise ApiError(
                 "BlueGreenDeploymentAlreadyExistsFault", f"A blue/green deployment named {name} already exists."
             )
+        if any(d.name == name for d in self.instances.all()):
+            raise ApiError(
+                "BlueGreenDeploymentAlreadyExistsFault", f"A blue/green deployment named {name} already exists."
+            )
         source = str(params.get("Source", ""))
+        if source.startswith("arn:aws:rds:") and is_instance_source(source):
+            return self.instances.create(params, name, self._take_invalid_next)
         if not source.startswith("arn:aws:rds:") or ":cluster:" not in source:
             raise ApiError("InvalidParameterValue", f"Source must be the ARN of a DB cluster: {source}")
         cluster_id = _last(source)
         cluster = self.world.moto.cluster(cluster_id)
         if cluster is None:
             raise ApiError("SourceClusterNotFoundFault", f"The source DB cluster {cluster_id} was not found.", 404)
+        self._refuse_instance_settings(params, cluster_id, cluster)
         self._check_source(cluster_id, cluster)
         engine = str(cluster["Engine"])
         current = str(cluster["EngineVersion"])
@@ -403,6 +426,41 @@ class BlueGreenSim:
         self._deployments[deployment_id] = deployment
         return {"BlueGreenDeployment": self._describe(deployment)}
 
+    def _take_invalid_next(self) -> str | None:
+        reason, self._invalid_next = self._invalid_next, None
+        return reason
+
+    def _take_fail_next(self) -> str | None:
+        reason, self._fail_next = self._fail_next, None
+        return reason
+
+    def _refuse_instance_settings(self, params: dict[str, Any], cluster_id: str, cluster: dict[str, Any]) -> None:
+        """What AWS does not take for a DB cluster source: Multi-AZ DB clusters ("Blue/green deployments
+        aren't supported for ... Multi-AZ DB cluster deployments", RDS user guide, limitations) and the
+        DB-instance-only Target* settings ("This setting doesn't apply to Amazon Aurora blue/green
+        deployments", "don't specify this parameter" for TargetDBInstanceClass; API reference)."""
+        if cluster.get("DBClusterInstanceClass") and not str(cluster.get("Engine", "")).startswith("aurora"):
+            raise ApiError(
+                "SourceClusterNotSupportedFault",
+                f"DB cluster {cluster_id} is a Multi-AZ DB cluster: blue/green deployments aren't supported for "
+                "Multi-AZ DB clusters.",
+            )
+        keys = (
+            "TargetDBInstanceClass",
+            "TargetStorageType",
+            "TargetIops",
+            "TargetStorageThroughput",
+            "TargetAllocatedStorage",
+            "UpgradeTargetStorageConfig",
+        )
+        given = [k for k in keys if params.get(k) is not None]
+        if given:
+            raise ApiError(
+                "InvalidParameterCombination",
+                f"{', '.join(given)} can't be specified for an Aurora DB cluster source; they apply to RDS DB "
+                "instances only. Modify the green DB cluster's instances after the deployment is created.",
+            )
+
     def describe_blue_green_deployments(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params.get("BlueGreenDeploymentIdentifier")
         filters = {str(f["Name"]): [str(v) for v in f.get("Values", [])] for f in params.get("Filters") or []}
@@ -413,12 +471,20 @@ class BlueGreenSim:
             if not self._passes(deployment, filters):
                 continue
             rows.append(self._describe(deployment))
+        for instance_deployment in self.instances.all():
+            if wanted and instance_deployment.id != wanted:
+                continue
+            if not self.instances.passes(instance_deployment, filters):
+                continue
+            rows.append(self.instances.describe(instance_deployment))
         if wanted and not rows:
             raise _not_found(str(wanted))
         return page(rows, params, "BlueGreenDeployments")
 
     def switchover_blue_green_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         identifier = str(params.get("BlueGreenDeploymentIdentifier", ""))
+        if self.instances.holds(identifier):
+            return self.instances.switchover(params, self._take_fail_next)
         deployment = self._deployment(identifier)
         timeout = int(params.get("SwitchoverTimeout") or 300)
         if timeout < 30:
@@ -452,6 +518,8 @@ class BlueGreenSim:
 
     def delete_blue_green_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         identifier = str(params.get("BlueGreenDeploymentIdentifier", ""))
+        if self.instances.holds(identifier):
+            return self.instances.delete(params)
         deployment = self._deployment(identifier)
         delete_target = bool(params.get("DeleteTarget"))
         if deployment.switchover_visible_at is not None or deployment.status == SWITCHOVER_IN_PROGRESS:

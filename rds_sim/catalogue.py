@@ -1,4 +1,5 @@
-"""What AWS sells: Aurora engine versions, their upgrade paths and orderable instance classes.
+"""What AWS sells: Aurora and RDS (postgres, mysql, mariadb) engine versions, their upgrade paths and
+orderable instance classes.
 
 moto's `DescribeOrderableDBInstanceOptions` knows only aurora-postgresql (and an outdated list)
 and it does not implement `DescribeDBEngineVersions` at all, yet the engine must check
@@ -15,6 +16,11 @@ from dataclasses import dataclass
 
 AURORA_POSTGRESQL = "aurora-postgresql"
 AURORA_MYSQL = "aurora-mysql"
+# RDS engines of DB instances of their own and of Multi-AZ DB clusters (non-Aurora).
+POSTGRES = "postgres"
+MYSQL = "mysql"
+MARIADB = "mariadb"
+RDS_ENGINES = (POSTGRES, MYSQL, MARIADB)
 SERVERLESS_CLASS = "db.serverless"
 
 DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
@@ -22,14 +28,34 @@ DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
     # Aurora MySQL 8.4 numbers its versions major.minor: 8.4.7 is the first (Aurora user guide, "Aurora MySQL
     # version 8.4 compatible with MySQL 8.4"); its parameter group family is aurora-mysql8.4.
     AURORA_MYSQL: ("8.0.mysql_aurora.3.04.0", "8.0.mysql_aurora.3.05.2", "8.0.mysql_aurora.3.07.1", "8.4.7"),
+    # RDS for PostgreSQL: 15.3 and 14.8 are kept because Blue/Green major upgrades are not supported from
+    # 15.3 and lower, 14.8 and lower, 13.11 and lower (RDS user guide, "PostgreSQL replication methods for
+    # blue/green deployments"). Family postgres<major> (RDS user guide, "Parameter groups").
+    POSTGRES: ("13.12", "14.8", "14.9", "14.12", "15.3", "15.4", "15.7", "16.1", "16.4", "17.4"),
+    # RDS for MySQL 8.0 and 8.4 (major = two parts: families mysql8.0, mysql8.4).
+    MYSQL: ("8.0.35", "8.0.36", "8.0.40", "8.4.3", "8.4.4"),
+    # RDS for MariaDB (families mariadb10.6, mariadb10.11, mariadb11.4).
+    MARIADB: ("10.6.16", "10.11.6", "10.11.9", "11.4.3"),
 }
 
 _SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
 _CURRENT_FAMILIES = ("r5", "r6g", "r6i", "r7g", "x2g")
 # NVMe-based classes (Aurora Optimized Reads): Aurora PostgreSQL 14.9+/15.4+/16.1+, Aurora MySQL 3.04.0+.
 _NVME_FAMILIES = ("r6gd", "r6id")
-_LICENSE_MODELS = {AURORA_POSTGRESQL: "postgresql-license", AURORA_MYSQL: "general-public-license"}
-_ENGINE_DESCRIPTIONS = {AURORA_POSTGRESQL: "Aurora (PostgreSQL)", AURORA_MYSQL: "Aurora MySQL"}
+_LICENSE_MODELS = {
+    AURORA_POSTGRESQL: "postgresql-license",
+    AURORA_MYSQL: "general-public-license",
+    POSTGRES: "postgresql-license",
+    MYSQL: "general-public-license",
+    MARIADB: "general-public-license",
+}
+_ENGINE_DESCRIPTIONS = {
+    AURORA_POSTGRESQL: "Aurora (PostgreSQL)",
+    AURORA_MYSQL: "Aurora MySQL",
+    POSTGRES: "PostgreSQL",
+    MYSQL: "MySQL Community Edition",
+    MARIADB: "MariaDB Community Edition",
+}
 
 
 @dataclass(frozen=True)
@@ -78,12 +104,13 @@ class Catalogue:
         return version in self._versions.get(engine, [])
 
     def major(self, engine: str, version: str) -> str:
-        """The major version: "15" for aurora-postgresql 15.4, "8.0" for Aurora MySQL 3."""
+        """The major version: "15" for aurora-postgresql or postgres 15.4, "8.0" for Aurora MySQL 3 and
+        MySQL 8.0.36, "10.11" for MariaDB 10.11.6 (RDS numbers MySQL and MariaDB majors with two parts)."""
         parts = version.split(".")
-        return ".".join(parts[:2]) if engine == AURORA_MYSQL else parts[0]
+        return ".".join(parts[:2]) if engine in (AURORA_MYSQL, MYSQL, MARIADB) else parts[0]
 
     def family(self, engine: str, version: str) -> str:
-        """Parameter group family: aurora-postgresql15, aurora-mysql8.0."""
+        """Parameter group family: aurora-postgresql15, aurora-mysql8.0, postgres16, mysql8.0, mariadb10.11."""
         return f"{engine}{self.major(engine, version)}"
 
     def license_model(self, engine: str) -> str:
@@ -110,6 +137,8 @@ class Catalogue:
         """Instance classes AWS sells for this engine version (empty if the version is unknown)."""
         if not self.has_version(engine, version):
             return set()
+        if engine in RDS_ENGINES:
+            return _rds_classes()
         major = version_key(version)[0]
         classes = {f"db.{family}.{size}" for family in _CURRENT_FAMILIES for size in _SIZES}
         classes |= {"db.t4g.medium", SERVERLESS_CLASS}
@@ -134,7 +163,25 @@ class Catalogue:
             if "mysql_aurora." not in version:
                 return f"Aurora MySQL {version} (compatible with MySQL {self.major(engine, version)})"
             return f"Aurora MySQL {version.split('mysql_aurora.')[-1]} (compatible with MySQL 8.0)"
+        if engine == POSTGRES:
+            return f"PostgreSQL {version}-R1"
+        if engine == MYSQL:
+            return f"MySQL {version}"
+        if engine == MARIADB:
+            return f"MariaDB {version}"
         return f"{engine} {version}"
+
+
+def _rds_classes() -> set[str]:
+    """[B1, provisional: helper A1 owns orderability; keep A1's version on merge] The current-generation
+    classes RDS sells for MySQL, MariaDB and PostgreSQL (RDS user guide, "Supported DB engines for DB
+    instance classes"): general purpose m5/m6g/m6i/m7g, memory optimized r5/r6g/r6i/r7g, burstable t3/t4g."""
+    classes = {
+        f"db.{family}.{size}" for family in ("m5", "m6g", "m6i", "m7g", "r5", "r6g", "r6i", "r7g") for size in _SIZES
+    }
+    return classes | {
+        f"db.{family}.{size}" for family in ("t3", "t4g") for size in ("micro", "small", "medium", "large")
+    }
 
 
 def _has_optimized_reads(engine: str, version: str) -> bool:

@@ -1,4 +1,4 @@
-"""Parameter groups as Aurora has them: families, engine defaults, `Source`, static parameters.
+"""Parameter groups as Aurora and RDS have them: families, engine defaults, `Source`, static parameters.
 
 moto stores parameter groups and the values set on them, but it has no default groups to list
 (`default.aurora-postgresql16` is accepted by CreateDBInstance yet not found by Describe), no
@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, version_key
+from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, MARIADB, MYSQL, POSTGRES, version_key
 from rds_sim.errors import ApiError
 from rds_sim.paging import page
 from rds_sim.world_protocol import Kind, World
@@ -107,17 +107,40 @@ _MYSQL_INSTANCE: Mapping[str, ParameterSpec] = {
         "{DBInstanceClassMemory/12582880}", "dynamic", "integer", "1-16000", "Maximum simultaneous connections."
     ),
 }
+# RDS for PostgreSQL, MySQL and MariaDB (DB instances of their own, Multi-AZ DB clusters): one group holds
+# what Aurora splits between cluster and instance groups. `rds.logical_replication` (static, default 0) must
+# be 1 in the source's DB parameter group for a Blue/Green major upgrade, which replicates logically (RDS
+# user guide, "Preparing an RDS for PostgreSQL DB instance for a blue/green deployment"). MySQL and MariaDB
+# log binary changes once automated backups are on; `binlog_format` defaults to MIXED there and has no OFF
+# (RDS user guide, "Configuring RDS for MySQL binary logging"); `event_scheduler` must be OFF on green
+# (Blue/Green limitations).
+_RDS_PG: Mapping[str, ParameterSpec] = {**_PG_CLUSTER, **_PG_INSTANCE}
+_RDS_MYSQL: Mapping[str, ParameterSpec] = {
+    **_MYSQL_CLUSTER,
+    "binlog_format": ParameterSpec(
+        "MIXED", "dynamic", "string", "ROW,STATEMENT,MIXED", "Binary logging format (on once backups are on)."
+    ),
+    **_MYSQL_INSTANCE,
+    "read_only": ParameterSpec("{TrueIfReplica}", "dynamic", "boolean", "0,1", "Read-only mode (green reads 1)."),
+}
 _TABLES: Mapping[tuple[str, Kind], Mapping[str, ParameterSpec]] = {
     (AURORA_POSTGRESQL, "cluster"): _PG_CLUSTER,
     (AURORA_POSTGRESQL, "instance"): _PG_INSTANCE,
     (AURORA_MYSQL, "cluster"): _MYSQL_CLUSTER,
     (AURORA_MYSQL, "instance"): _MYSQL_INSTANCE,
+    (POSTGRES, "instance"): _RDS_PG,
+    (POSTGRES, "cluster"): _RDS_PG,  # Multi-AZ DB clusters use DB cluster parameter groups of these families
+    (MYSQL, "instance"): _RDS_MYSQL,
+    (MYSQL, "cluster"): _RDS_MYSQL,
+    (MARIADB, "instance"): _RDS_MYSQL,
+    (MARIADB, "cluster"): _RDS_MYSQL,
 }
 
 
 def split_family(family: str) -> tuple[str, str]:
-    """aurora-postgresql16 -> (aurora-postgresql, 16); aurora-mysql8.0 -> (aurora-mysql, 8.0)."""
-    for engine in (AURORA_POSTGRESQL, AURORA_MYSQL):
+    """aurora-postgresql16 -> (aurora-postgresql, 16); aurora-mysql8.0 -> (aurora-mysql, 8.0); postgres16,
+    mysql8.4, mariadb10.11 likewise (Aurora names first: they are longer and none is a prefix of another)."""
+    for engine in (AURORA_POSTGRESQL, AURORA_MYSQL, POSTGRES, MYSQL, MARIADB):
         if family.startswith(engine):
             return engine, family[len(engine) :]
     return family, ""
@@ -432,6 +455,33 @@ class ParameterGroupSim:
         for instance_id in members:
             self.world.set_parameter_apply_status(instance_id, "in-sync")
         return cluster_group, instance_group
+
+    def use_custom_instance_group(
+        self,
+        instance_id: str,
+        parameters: Mapping[str, str] | None = None,
+        *,
+        group: str | None = None,
+        apply_status: str = "in-sync",
+    ) -> str:
+        """Give an RDS DB instance of its own a custom DB parameter group of its family with these values.
+
+        `apply_status` "in-sync" reads as after the reboot a person does for a static parameter such as
+        `rds.logical_replication`; "pending-reboot" as before it. Returns the group's name.
+        """
+        self.ensure_defaults()
+        instance = self.world.moto.instance(instance_id)
+        if instance is None:
+            raise KeyError(f"no instance {instance_id!r}")
+        family = self.world.catalogue.family(str(instance["Engine"]), str(instance["EngineVersion"]))
+        group = group or f"{instance_id}-{family.replace('.', '-')}"
+        self._seed_group("instance", group, family, parameters or {})
+        self.world.moto.call(
+            "ModifyDBInstance",
+            {"DBInstanceIdentifier": instance_id, "DBParameterGroupName": group, "ApplyImmediately": True},
+        )
+        self.world.set_parameter_apply_status(instance_id, apply_status)
+        return group
 
     def _seed_group(self, kind: Kind, name: str, family: str, values: Mapping[str, str]) -> None:
         specs = family_parameters(family, kind)

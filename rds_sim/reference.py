@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, Catalogue, class_rank
+from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, MARIADB, MYSQL, POSTGRES, Catalogue, class_rank
 from rds_sim.paging import page
 
-_LOG_TYPES = {AURORA_POSTGRESQL: ["postgresql"], AURORA_MYSQL: ["audit", "error", "general", "slowquery"]}
+_LOG_TYPES = {
+    AURORA_POSTGRESQL: ["postgresql"],
+    AURORA_MYSQL: ["audit", "error", "general", "slowquery"],
+    # RDS for PostgreSQL exports its log and the upgrade log; MySQL and MariaDB their four logs
+    # (RDS user guide, "Publishing database logs to Amazon CloudWatch Logs").
+    POSTGRES: ["postgresql", "upgrade"],
+    MYSQL: ["audit", "error", "general", "slowquery"],
+    MARIADB: ["audit", "error", "general", "slowquery"],
+}
 
 
 def describe_db_engine_versions(catalogue: Catalogue, params: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +63,8 @@ def describe_orderable_db_instance_options(
 
 
 def _engine_version(catalogue: Catalogue, engine: str, version: str) -> dict[str, Any]:
-    return {
+    aurora = engine.startswith("aurora")
+    row: dict[str, Any] = {
         "Engine": engine,
         "EngineVersion": version,
         "MajorEngineVersion": catalogue.major(engine, version),
@@ -94,6 +103,17 @@ def _engine_version(catalogue: Catalogue, engine: str, version: str) -> dict[str
         "SupportsIntegrations": False,
         "TagList": [],
     }
+    if not aurora:
+        # RDS engines: no engine modes, no Global Database, no Babelfish (DescribeDBEngineVersions of
+        # postgres/mysql/mariadb list none of them).
+        row["SupportedEngineModes"] = []
+        row["SupportsGlobalDatabases"] = False
+        row["SupportsBabelfish"] = False
+        for target in row["ValidUpgradeTarget"]:
+            target["SupportedEngineModes"] = []
+            target["SupportsGlobalDatabases"] = False
+            target["SupportsBabelfish"] = False
+    return row
 
 
 def _orderable_option(

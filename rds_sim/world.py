@@ -308,7 +308,13 @@ class AuroraWorld:
             target = self.best_reader(cluster_id, exclude={instance_id}, any_state=True)
             if target:
                 self._flip_writer(cluster_id, target)
-        if self.moto.instance(instance_id) is not None:
+        data = self.moto.instance(instance_id)
+        for replica in (data or {}).get("ReadReplicaDBInstanceIdentifiers") or []:
+            # [B1] Deleting a source DB instance promotes its read replicas to instances of their own (RDS user
+            # guide, "Working with DB instance read replicas"); moto would keep them pointing at nothing.
+            if self.moto.instance(str(replica)) is not None:
+                self.moto.call("PromoteReadReplica", {"DBInstanceIdentifier": str(replica)})
+        if data is not None:
             self.moto.call("DeleteDBInstance", {"DBInstanceIdentifier": instance_id, "SkipFinalSnapshot": True})
         self._parameter_status.pop(instance_id, None)
         self._maintenance_class.pop(instance_id, None)
@@ -578,6 +584,18 @@ class AuroraWorld:
                 "Cannot delete protected DB Instance, please disable deletion protection and try again.",
             )
         cluster_id = instance.get("DBClusterIdentifier")
+        if not cluster_id and not params.get("SkipFinalSnapshot"):
+            # [B1] An instance of its own takes its final snapshot when asked, and must be asked unless
+            # SkipFinalSnapshot (DeleteDBInstance reference); the snapshot is taken as the deletion starts.
+            snapshot = params.get("FinalDBSnapshotIdentifier")
+            if not snapshot:
+                raise ApiError(
+                    "InvalidParameterCombination",
+                    "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+                )
+            self.moto.call(
+                "CreateDBSnapshot", {"DBInstanceIdentifier": instance_id, "DBSnapshotIdentifier": str(snapshot)}
+            )
         delete = self.timeline.schedule(
             instance_id,
             "delete",
