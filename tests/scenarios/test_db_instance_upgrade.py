@@ -14,6 +14,7 @@ import pytest
 from rds_maint.errors import BadInput
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
 from rds_maint.names import final_snapshot_name
+from rds_maint.planning.estimate import estimate_steps
 from rds_maint.plans import rollback_limits
 from rds_maint.progress import drive
 from rds_sim import SimulatedCrash
@@ -237,3 +238,89 @@ def test_a_crash_right_after_a_call_converges_without_repeating_it(world: World,
     assert any(c.crashed for c in world.sim.calls), "the crash was not injected"
     assert len(applied(world, operation)) == 1
     assert_upgraded(world)
+
+
+# -- PostgreSQL major, read replicas ---------------------------------------------------------------
+
+PG_GROUP = "orders-pg15"
+
+
+def seed_postgres_with_logical_replication(world: World) -> None:
+    """A PostgreSQL 15.4 instance whose custom DB parameter group has rds.logical_replication=1, applied."""
+    world.sim.seed_db_instance(DB, engine="postgres", engine_version="15.4")
+    gateway = world.gateway()
+    gateway.create_parameter_group("instance", PG_GROUP, "postgres15", "orders", {})
+    gateway.modify_parameter_group(
+        "instance",
+        PG_GROUP,
+        [
+            {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"},
+            {"ParameterName": "work_mem", "ParameterValue": "65536", "ApplyMethod": "immediate"},
+        ],
+    )
+    gateway.call("ModifyDBInstance", DBInstanceIdentifier=DB, DBParameterGroupName=PG_GROUP, ApplyImmediately=True)
+    world.clock.sleep(3600)
+    world.sim.set_parameter_apply_status(DB, "in-sync")
+
+
+def test_postgres_major_upgrade_copies_the_group_and_ends_on_the_new_major(world: World) -> None:
+    seed_postgres_with_logical_replication(world)
+    op = create(world, target_engine_version="16.4", pause_before_switchover=False, pause_before_cleanup=False)
+    assert "settle_parameter_groups" in [s.name for s in op.steps]
+
+    result, pauses = run(world, op.id)
+
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    assert pauses == []
+    upgraded = assert_upgraded(world, "16.4")
+    [created] = applied(world, "CreateBlueGreenDeployment")
+    copy = created["TargetDBParameterGroupName"]
+    assert copy != PG_GROUP and upgraded["DBParameterGroups"][0]["DBParameterGroupName"] == copy
+    values = {
+        str(p["ParameterName"]): str(p["ParameterValue"])
+        for p in world.gateway().parameters("instance", copy, source="user")
+    }
+    assert values["rds.logical_replication"] == "1" and values["work_mem"] == "65536"
+
+
+def test_read_replicas_get_green_copies_and_their_old_ones_are_deleted(world: World) -> None:
+    seed_mysql(world)
+    world.gateway().call(
+        "CreateDBInstanceReadReplica", DBInstanceIdentifier=f"{DB}-replica", SourceDBInstanceIdentifier=DB
+    )
+    world.clock.sleep(3600)
+    op = create(world, pause_before_switchover=False, pause_before_cleanup=False)
+    create_step = next(s for s in op.steps if s.name == "create_blue_green")
+    assert f"green read replicas of {DB}-replica" in create_step.description
+
+    result, _ = run(world, op.id)
+
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    left = instances(world)
+    assert sorted(left) == [DB, f"{DB}-replica"]
+    assert {r["EngineVersion"] for r in left.values()} == {MYSQL_TARGET}
+    deleted = [c["DBInstanceIdentifier"] for c in applied(world, "DeleteDBInstance")]
+    assert deleted == [f"{DB}-replica-old1", OLD]  # the old replica first, then the old primary
+    assert deployments(world) == []
+
+
+def test_a_storage_change_waits_for_green_to_leave_storage_optimization_before_switching(world: World) -> None:
+    seed_mysql(world)
+    op = create(
+        world,
+        target_storage_type="gp3",
+        target_allocated_storage=500,
+        pause_before_switchover=False,
+        pause_before_cleanup=False,
+    )
+    estimate = estimate_steps(op.steps)
+    assert [i.kind for i in estimate.interruptions] == ["switchover"]
+
+    result, _ = run(world, op.id)
+
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    upgraded = assert_upgraded(world)
+    assert upgraded["StorageType"] == "gp3" and upgraded["AllocatedStorage"] == 500
+    # asked for once, when green was ready: never refused for storage-optimization
+    assert len(world.sim.applied_calls("SwitchoverBlueGreenDeployment")) == 1
+    assert [c for c in world.sim.calls if c.operation == "SwitchoverBlueGreenDeployment" and c.error_code] == []
