@@ -52,8 +52,23 @@ from rds_maint.steps.instance_blue_green import (
 
 __all__ = ["CheckInstanceProxies", "CheckInstanceUpgradeReady", "CreateInstanceBlueGreen", "WaitInstanceGreen"]
 
-# Storage states that still change green's volume: AWS refuses a switchover until they end (FIELD_NOTES 5.3).
-STORAGE_BUSY = frozenset({"storage-optimization", "modifying"})
+# Statuses of a green instance AWS is still working on (a switchover is refused until it is `available`):
+# the build, its backup, and after a storage change the optimization of the new volume (FIELD_NOTES 5.3).
+GREEN_BUSY = frozenset(
+    {
+        "creating",
+        "backing-up",
+        "modifying",
+        "storage-optimization",
+        "configuring-enhanced-monitoring",
+        "configuring-log-exports",
+        "upgrading",
+        "rebooting",
+        "maintenance",
+    }
+)
+# Statuses an instance does not leave by itself (DeleteDBInstance reference; FIELD_NOTES 5.2).
+GREEN_BROKEN_PREFIXES = ("failed", "incompatible-", "inaccessible-encryption-credentials", "storage-full", "stopped")
 
 
 def _foreign(ctx: ActionContext[Any, Any], instance_id: str, arn: str) -> None:
@@ -226,9 +241,9 @@ class WaitInstanceGreen:
                 "environment was being built; check it, then resume with continue or rollback"
             )
         green_id = arn_name(str(deployment.get("Target", "")))
-        problems, busy_storage = self._green_problems(ctx, deployment, green_id)
+        problems, busy = self._green_problems(ctx, deployment, green_id)
         if problems:
-            return self._waiting(ctx, f"green instance ready ({'; '.join(problems)})", progress=busy_storage)
+            return self._waiting(ctx, f"green instance ready ({'; '.join(problems)})", progress=busy)
         seen = ctx.so_far().available_seen + 1
         if seen < 2:
             return Wait(
@@ -249,21 +264,30 @@ class WaitInstanceGreen:
         )
 
     def _green_problems(self, ctx: WaitContext, deployment: dict[str, Any], green_id: str) -> tuple[list[str], bool]:
-        """What keeps green from a switchover, and whether it is storage work AWS is still doing."""
+        """What keeps green from a switchover, and whether AWS is still working on it (a green instance
+        that cannot recover pauses at once: only a rollback, deleting it, helps)."""
         p = ctx.params
         problems: list[str] = []
-        busy_storage = False
+        busy = False
         for green_member in [green_id] + [g for g in members(deployment, "TargetMember") if g != green_id]:
             found = ctx.rds.find_instance(green_member)
             problems += instance_problems(found, green_member, p.target_version)
-            if found is not None and found.status in STORAGE_BUSY:
-                busy_storage = True
+            if found is not None and found.status.startswith(GREEN_BROKEN_PREFIXES):
+                raise NeedsPerson(
+                    f"the green instance {found.id} of Blue/Green deployment "
+                    f"{deployment['BlueGreenDeploymentIdentifier']} is {found.status}, which it does not leave by "
+                    f"itself; {p.instance_id} is untouched and keeps serving. Check it (aws rds describe-events "
+                    f"--source-identifier {found.id} --source-type db-instance), then resume with rollback to delete "
+                    "the deployment and the green instance"
+                )
+            if found is not None and found.status in GREEN_BUSY:
+                busy = True
         green = ctx.rds.find_instance(green_id)
         if green is not None and p.instance_class and green.instance_class != p.instance_class:
             problems.append(f"{green.id} is {green.instance_class}, not {p.instance_class}")
         if green is not None and p.storage_type and green.storage_type != p.storage_type:
             problems.append(f"{green.id} has {green.storage_type} storage, not {p.storage_type}")
-        return problems, busy_storage
+        return problems, busy
 
     def _waiting(self, ctx: WaitContext, condition: str, *, progress: bool) -> Wait:
         started = ctx.step.started_at

@@ -10,7 +10,6 @@ drops its connections.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
@@ -195,7 +194,7 @@ class VerifyInstanceProxies:
                 result=VerifyInstanceProxiesRecord(proxies_ok=sorted(expected)),
             )
         since = ctx.waiting_since or ctx.step.started_at or ctx.now
-        waited = (ctx.now - since).total_seconds() if isinstance(since, datetime) else 0.0
+        waited = (ctx.now - since).total_seconds()
         if waited < SETTLE_GRACE_SECONDS:
             return Wait(condition=f"RDS Proxy {', '.join(wrong)} serving {instance_id}", seconds=15)
         region = ctx.operation.region

@@ -176,6 +176,34 @@ def test_green_storage_rules_are_checked_before_anything_is_written(world: World
     )
 
 
+def test_a_read_replica_as_source_is_refused_with_its_primary(world: World) -> None:
+    seed_mysql(world)
+    replica = f"{DB}-replica"
+    world.gateway().call("CreateDBInstanceReadReplica", DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=DB)
+    world.clock.sleep(3600)
+    before = world.mutating_calls()
+    with pytest.raises(BadInput) as refused:
+        world.engine.create({**request({"target_engine_version": MYSQL_TARGET}), "instance_id": replica})
+    assert f"read replica of {DB}" in str(refused.value) and f"upgrade {DB} instead" in str(refused.value)
+    assert world.mutating_calls() == before
+
+
+def test_an_instance_already_in_a_deployment_is_refused(world: World) -> None:
+    seed_mysql(world)
+    arn = instances(world)[DB]["DBInstanceArn"]
+    world.gateway().call("CreateBlueGreenDeployment", BlueGreenDeploymentName="someone-else", Source=arn)
+    assert_refused(world, {"target_engine_version": MYSQL_TARGET}, "already has Blue/Green deployment")
+
+
+def test_a_cluster_parameter_group_is_refused_for_an_instance(world: World) -> None:
+    seed_mysql(world)
+    assert_refused(
+        world,
+        {"target_engine_version": MYSQL_TARGET, "db_cluster_parameter_group_name": "orders-cluster"},
+        "db_instance_parameter_group_name",
+    )
+
+
 # -- abort and rollback ----------------------------------------------------------------------------
 
 
@@ -197,6 +225,22 @@ def test_abort_or_rollback_before_switchover_deletes_deployment_and_green(world:
     assert [c["DeleteTarget"] for c in applied(world, "DeleteBlueGreenDeployment")] == [True]
     assert applied(world, "SwitchoverBlueGreenDeployment") == []
     assert_upgraded(world, MYSQL_SOURCE)  # only the original instance, at its own version
+
+
+def test_abort_while_green_is_being_built_waits_for_the_build_then_deletes_it(world: World) -> None:
+    seed_mysql(world)
+    op = world.engine.create(request({"target_engine_version": MYSQL_TARGET}, pause_before_steps=["wait_green"]))
+    result, _ = run(world, op.id, answer=None)
+    assert result.step_name == "wait_green"
+    [deployment] = deployments(world)
+    assert deployment["Status"] == "PROVISIONING"
+
+    world.engine.resume(op.id, "abort")
+    result, _ = run(world, op.id, answer=None)
+
+    assert world.store.load(op.id).state is OperationState.FAILED
+    assert [c["DeleteTarget"] for c in applied(world, "DeleteBlueGreenDeployment")] == [True]
+    assert_upgraded(world, MYSQL_SOURCE)
 
 
 def test_rollback_after_switchover_keeps_the_old_instance_and_explains(world: World) -> None:
