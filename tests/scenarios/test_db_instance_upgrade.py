@@ -368,3 +368,28 @@ def test_a_storage_change_waits_for_green_to_leave_storage_optimization_before_s
     # asked for once, when green was ready: never refused for storage-optimization
     assert len(world.sim.applied_calls("SwitchoverBlueGreenDeployment")) == 1
     assert [c for c in world.sim.calls if c.operation == "SwitchoverBlueGreenDeployment" and c.error_code] == []
+
+
+def test_deletion_protection_copied_to_green_pauses_the_abort_with_the_command(world: World) -> None:
+    seed_mysql(world)
+    gateway = world.gateway()
+    gateway.call("ModifyDBInstance", DBInstanceIdentifier=DB, DeletionProtection=True, ApplyImmediately=True)
+    world.clock.sleep(600)
+    op = create(world)
+    run(world, op.id, answer=None)  # the switchover pause: green is built, with blue's deletion protection
+    world.engine.resume(op.id, "abort")
+
+    result, _ = run(world, op.id, answer=None)
+
+    assert result.outcome is Outcome.INTERVENTION
+    green = next(name for name in instances(world) if name != DB)
+    assert f"--db-instance-identifier {green} --no-deletion-protection" in str(result.pause_reason)
+    assert applied(world, "DeleteBlueGreenDeployment") == []
+    gateway.call("ModifyDBInstance", DBInstanceIdentifier=green, DeletionProtection=False, ApplyImmediately=True)
+    world.engine.resume(op.id, "continue")
+    result, _ = run(world, op.id, answer=None)
+
+    assert world.store.load(op.id).state is OperationState.FAILED
+    left = instances(world)
+    assert sorted(left) == [DB] and left[DB]["DeletionProtection"] is True  # blue keeps its own
+    assert deployments(world) == []
