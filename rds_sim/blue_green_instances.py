@@ -531,6 +531,7 @@ class InstanceBlueGreenSim:
 
     def _target_group(self, explicit: Any, blue_group: str, family: str, major: bool) -> str:
         groups = self.world.parameter_groups
+        groups.ensure_defaults()
         if explicit:
             name = str(explicit)
             found = groups.group("instance", name)
