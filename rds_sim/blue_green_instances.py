@@ -395,6 +395,8 @@ class InstanceBlueGreenSim:
             raise _bad_state(f"{prefix}: the green environment members are not in available state.")
         for blue, green in deployment.members:
             for instance_id in (green, blue):
+                if self.world.moto.instance(instance_id) is None:
+                    raise _bad_state(f"{prefix}: DB instance {instance_id} of the deployment was deleted.")
                 if self.world.instance_status(instance_id) != "available":
                     # terraform-provider-aws#35802: "DB instance <name>-green-xxxxxx is not in available state"
                     raise _bad_state(f"DB instance {instance_id} is not in available state")
@@ -733,7 +735,11 @@ class InstanceBlueGreenSim:
             "Source": _arn(region, deployment.source_id),
             "Target": _arn(region, deployment.target_id),
             "SwitchoverDetails": [
-                {"SourceMember": _arn(region, blue), "TargetMember": _arn(region, green), "Status": member_status}
+                {
+                    "SourceMember": _arn(region, blue),
+                    "TargetMember": _arn(region, green),
+                    "Status": self._member_status(blue, green, member_status),
+                }
                 for blue, green in deployment.members
             ],
             "Tasks": self._tasks(deployment),
@@ -745,6 +751,15 @@ class InstanceBlueGreenSim:
         if deployment.status == DELETING:
             row["DeleteTime"] = self.world.now()
         return row
+
+    def _member_status(self, blue: str, green: str, status: str) -> str:
+        """MISSING_SOURCE / MISSING_TARGET once a member was deleted (SwitchoverDetail.Status, API reference:
+        AWS lets a person delete a member; the deployment then shows it)."""
+        if self.world.moto.instance(blue) is None:
+            return "MISSING_SOURCE"
+        if self.world.moto.instance(green) is None:
+            return "MISSING_TARGET"
+        return status
 
     def _tasks(self, deployment: _InstanceDeployment) -> list[dict[str, str]]:
         """The tasks of the green build (BlueGreenDeploymentTask names of the API reference), in order."""

@@ -16,6 +16,7 @@ from moto import mock_aws
 from rds_maint.rds import make_rds_client
 from rds_sim import SimulatedAurora, VirtualClock
 from rds_sim.blue_green_instances import InstanceBlueGreenDurations
+from rds_sim.moto_backend import MotoRds
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -658,3 +659,57 @@ def test_a_postgres_group_takes_logical_replication_as_a_static_parameter(
     assert immediate[0] == "InvalidParameterCombination"
     rows = client.describe_db_parameters(DBParameterGroupName="pg16-custom", Source="user")["Parameters"]
     assert [(p["ParameterName"], p["ParameterValue"]) for p in rows] == [("rds.logical_replication", "1")]
+
+
+def test_a_deleted_green_shows_missing_target_and_the_switchover_is_refused(
+    sim: SimulatedAurora, client: RDSClient, clock: VirtualClock
+) -> None:
+    seed_mysql(sim)
+    created = create(client)
+    identifier, green_id = created["BlueGreenDeploymentIdentifier"], created["Target"].rsplit(":", 1)[-1]
+    wait(clock, lambda: deployment(client, identifier)["Status"] == "AVAILABLE", step=60)
+    clock.advance(DEFAULTS.green_ready * JITTER)
+
+    client.delete_db_instance(DBInstanceIdentifier=green_id, SkipFinalSnapshot=True)
+    wait(clock, lambda: green_id not in names(client), step=60)
+    code, message = error(lambda: client.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=identifier))
+
+    assert deployment(client, identifier)["SwitchoverDetails"][0]["Status"] == "MISSING_TARGET"
+    assert code == "InvalidBlueGreenDeploymentStateFault" and green_id in message
+    assert names(client) == {DB}
+
+
+def test_upgrade_target_storage_config_counts_as_a_storage_change(
+    sim: SimulatedAurora, client: RDSClient, clock: VirtualClock
+) -> None:
+    seed_mysql(sim)
+    created = create(client, UpgradeTargetStorageConfig=True)
+    identifier, green_id = created["BlueGreenDeploymentIdentifier"], created["Target"].rsplit(":", 1)[-1]
+
+    took = wait(clock, lambda: deployment(client, identifier)["Status"] == "AVAILABLE", step=300)
+
+    assert took >= DEFAULTS.provision_storage / JITTER
+    assert instance(client, green_id)["DBInstanceStatus"] == "storage-optimization"
+
+
+def test_a_master_password_in_secrets_manager_is_refused(sim: SimulatedAurora, client: RDSClient) -> None:
+    seed_mysql(sim)
+    sim._moto.call(
+        "ModifyDBInstance", {"DBInstanceIdentifier": DB, "ManageMasterUserPassword": True, "ApplyImmediately": True}
+    )
+
+    code, message = refused(client, {DB})
+
+    assert code == "SourceDatabaseNotSupportedFault" and "Secrets Manager" in message
+
+
+def test_a_cross_region_read_replica_is_refused(sim: SimulatedAurora, client: RDSClient) -> None:
+    seed_mysql(sim)
+    MotoRds("us-west-2").call(
+        "CreateDBInstanceReadReplica",
+        {"DBInstanceIdentifier": "orders-dr", "SourceDBInstanceIdentifier": arn(DB), "SourceRegion": REGION},
+    )
+
+    code, message = refused(client, {DB})
+
+    assert code == "SourceDatabaseNotSupportedFault" and "cross-Region" in message
