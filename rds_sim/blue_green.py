@@ -32,8 +32,15 @@ and their clusters and instances live in moto, created and removed through moto'
 * `DeleteDBCluster` refuses a cluster that still has instances, is part of a deployment or is
   protected, takes the final snapshot, and reads `deleting` for a few minutes.
 
+A `Source` that is a DB instance ARN (`:db:`) goes to `blue_green_instances.InstanceBlueGreenSim`
+(`sim.blue_green.instances`): RDS for MySQL, MariaDB and PostgreSQL, with the DB-instance-only Target*
+settings, which an Aurora source refuses (API reference: they "don't apply to Amazon Aurora"); a Multi-AZ
+DB cluster source is refused ("Blue/green deployments aren't supported for ... Multi-AZ DB cluster
+deployments", RDS user guide, limitations). Describe, switchover and delete answer both kinds.
+
 Tests can make a deployment INVALID_CONFIGURATION (`invalidate`, `invalidate_next`), a
-switchover fail (`fail_next_switchover`) and green stay not ready longer (`delay_green_ready`).
+switchover fail (`fail_next_switchover`) and green stay not ready longer (`delay_green_ready`), for
+either kind; `is_read_only` tells an old blue DB instance kept read-only until its deployment is deleted.
 `DescribeDBEngineVersions` is answered from the catalogue by `world`.
 """
 
