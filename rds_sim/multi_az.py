@@ -213,7 +213,7 @@ class MultiAzClusterSim:
         if "AllocatedStorage" in modelled:
             if size < current_size:
                 raise ApiError("InvalidParameterValue", "Allocated storage cannot be reduced")
-            if current_size < size < current_size * 1.1:
+            if current_size < size and size * 10 < current_size * 11:
                 raise ApiError("InvalidParameterValue", "Allocated storage must be increased by at least 10 percent")
         if ("StorageType" in modelled or "AllocatedStorage" in modelled) and self._optimizing(
             str(cluster["DBClusterIdentifier"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ def statuses(world: World) -> dict[str, str]:
 
 
 def writer(world: World) -> str:
-    return next(m["DBInstanceIdentifier"] for m in cluster(world)["DBClusterMembers"] if m["IsClusterWriter"])
+    return str(next(m["DBInstanceIdentifier"] for m in cluster(world)["DBClusterMembers"] if m["IsClusterWriter"]))
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -60,13 +61,14 @@ def test_a_second_change_while_one_is_under_way_is_refused_even_in_the_quiet_mom
 ) -> None:
     client = world.rds_client()
     client.modify_db_cluster(DBClusterIdentifier=CLUSTER, DBClusterInstanceClass="db.r6gd.large", ApplyImmediately=True)
-    for call in (
+    calls: list[Callable[[], object]] = [
         lambda: client.modify_db_cluster(
             DBClusterIdentifier=CLUSTER, DBClusterInstanceClass="db.r6gd.xlarge", ApplyImmediately=True
         ),
         lambda: client.reboot_db_cluster(DBClusterIdentifier=CLUSTER),
         lambda: client.failover_db_cluster(DBClusterIdentifier=CLUSTER, TargetDBInstanceIdentifier=R3),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(ClientError) as refused:
             call()
         assert code(refused) == "InvalidDBClusterStateFault"
