@@ -11,6 +11,10 @@ and the engine saves nothing between the call and a crash; so, as `actions.reboo
 3. a turn that finds a mark it did not just make (a run that died, perhaps right after the call) waits
    until AWS's quiet moment is surely over (`LAG_SETTLE_SECONDS`) and looks again before sending.
 
+A process that dies right after the call and comes back within `FRESH_SECONDS` of the mark finds the
+cluster in that quiet moment and sends the call again; AWS refuses it (the cluster is changing), the
+engine retries later, and the next turn finds the change under way: never a second change.
+
 A rollback's change waits the same quiet moment after the forward step's last attempt, so that it never
 adopts the forward change as its own nor changes a cluster that is about to move.
 """
