@@ -30,7 +30,7 @@ from rds_sim.clock import VirtualClock
 from rds_sim.errors import ApiError, SimulatedCrash, internal_failure
 from rds_sim.faults import Faults
 from rds_sim.moto_backend import MotoRds
-from rds_sim.multi_az_changes import Change as MultiAzChange
+from rds_sim.multi_az_changes import MultiAzChange
 from rds_sim.seeding import seed_cluster, seed_db_instance, seed_global_cluster, seed_multi_az_cluster
 from rds_sim.timeline import Durations, Timeline, Transition
 from rds_sim.views import ClusterView, MemberView, SimCall

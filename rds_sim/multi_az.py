@@ -6,7 +6,7 @@ ModifyDBInstance (refused: "You can't modify the DB instances within a Multi-AZ 
 operation you can perform on a DB instance within a Multi-AZ DB cluster is rebooting it", RDS user guide,
 "Modifying a Multi-AZ DB cluster"), and the overlays of the describes.
 
-Every accepted change is a `multi_az_changes.Change` on the virtual clock (see that module for the
+Every accepted change is a `multi_az_changes.MultiAzChange` on the virtual clock (see that module for the
 phases and their sources); while one is under way (its quiet moment included) the cluster refuses
 another change, as AWS refuses changes to a cluster that is not `available` (harsher when unknown).
 Events go to the world's DescribeEvents list, as the Aurora transitions' do.
@@ -20,7 +20,7 @@ from typing import Any
 
 from rds_sim import multi_az_reference as reference
 from rds_sim.errors import ApiError, cluster_state, instance_state
-from rds_sim.multi_az_changes import DURATIONS, Change, Phase, plan_change
+from rds_sim.multi_az_changes import DURATIONS, MultiAzChange, MultiAzPhase, plan_change
 from rds_sim.world_protocol import World
 
 __all__ = ["MULTI_AZ_STORAGE_TYPES", "MultiAzClusterSim"]
@@ -35,7 +35,7 @@ ACCOUNT = "123456789012"
 class MultiAzClusterSim:
     def __init__(self, world: World) -> None:
         self.world = world
-        self.changes: list[Change] = []
+        self.changes: list[MultiAzChange] = []
         # After a storage change the members optimize their storage; another storage change is refused
         # until then (AWS's rule for DB instances, "storage-optimization"; assumed for the cluster's members).
         self._optimizing_until: dict[str, datetime] = {}
@@ -127,14 +127,14 @@ class MultiAzClusterSim:
         visible = now + timedelta(seconds=DURATIONS.reboot_lag)
         end = visible + timedelta(seconds=DURATIONS.member_reboot)
         self.changes.append(
-            Change(
+            MultiAzChange(
                 cluster_id=cluster_id,
                 kind="reboot_member",
                 called_at=now,
                 visible_at=visible,
                 ends_at=end,
                 cluster_status="available",
-                phases=[Phase(visible, end, "reboot", instance_id, "rebooting")],
+                phases=[MultiAzPhase(visible, end, "reboot", instance_id, "rebooting")],
             )
         )
         return {"DBInstance": self.overlay_instance(self._member(instance_id))}
@@ -154,14 +154,14 @@ class MultiAzClusterSim:
         end = visible + timedelta(seconds=DURATIONS.cluster_reboot)
         members = sorted(self.world.moto.cluster_instances(cluster_id))
         self.changes.append(
-            Change(
+            MultiAzChange(
                 cluster_id=cluster_id,
                 kind="reboot_cluster",
                 called_at=now,
                 visible_at=visible,
                 ends_at=end,
                 cluster_status="rebooting",
-                phases=[Phase(visible, end, "reboot", m, "rebooting") for m in members],
+                phases=[MultiAzPhase(visible, end, "reboot", m, "rebooting") for m in members],
             )
         )
         return {"DBCluster": self.world.overlay_cluster(self._cluster(cluster_id))}
@@ -183,14 +183,14 @@ class MultiAzClusterSim:
         visible = now + timedelta(seconds=DURATIONS.failover_lag)
         end = visible + timedelta(seconds=DURATIONS.failover)
         self.changes.append(
-            Change(
+            MultiAzChange(
                 cluster_id=cluster_id,
                 kind="failover",
                 called_at=now,
                 visible_at=visible,
                 ends_at=end,
                 cluster_status="failing-over",
-                phases=[Phase(visible, end, "failover", str(target), "available")],
+                phases=[MultiAzPhase(visible, end, "failover", str(target), "available")],
             )
         )
         return {"DBCluster": self.world.overlay_cluster(self._cluster(cluster_id))}
@@ -249,7 +249,7 @@ class MultiAzClusterSim:
 
     # -- what a caller sees --------------------------------------------------------------------------
 
-    def _open(self, cluster_id: str) -> list[Change]:
+    def _open(self, cluster_id: str) -> list[MultiAzChange]:
         return [c for c in self.changes if c.cluster_id == cluster_id and not c.ended]
 
     def _busy(self, cluster_id: str) -> bool:
@@ -316,7 +316,7 @@ class MultiAzClusterSim:
                 change.ended = True
                 self._end_change(change)
 
-    def _end_phase(self, change: Change, phase: Phase) -> None:
+    def _end_phase(self, change: MultiAzChange, phase: MultiAzPhase) -> None:
         if phase.kind == "failover" and phase.member:
             members = self.world.moto.cluster_instances(change.cluster_id)
             if phase.member in members and self.world.moto.writer(change.cluster_id) != phase.member:
@@ -336,7 +336,7 @@ class MultiAzClusterSim:
         elif phase.kind == "reboot" and phase.member:
             self.world.set_parameter_apply_status(phase.member, "in-sync")
 
-    def _end_change(self, change: Change) -> None:
+    def _end_change(self, change: MultiAzChange) -> None:
         if change.kind != "modify":
             if change.kind != "reboot_member":
                 self._event("db-cluster", change.cluster_id, change.end_message(), change.ends_at)
@@ -351,7 +351,7 @@ class MultiAzClusterSim:
             )
         self._event("db-cluster", change.cluster_id, change.end_message(), change.ends_at)
 
-    def _phase_event(self, change: Change, phase: Phase, *, begin: bool) -> None:
+    def _phase_event(self, change: MultiAzChange, phase: MultiAzPhase, *, begin: bool) -> None:
         at = phase.start if begin else phase.end
         if phase.kind == "reboot" and phase.member:
             self._event("db-instance", phase.member, "DB instance shutdown" if begin else "DB instance restarted", at)

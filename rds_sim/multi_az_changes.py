@@ -20,14 +20,14 @@ from typing import Any, Literal
 
 from rds_sim.world_protocol import World
 
-__all__ = ["DURATIONS", "Change", "Durations", "Phase", "plan_change"]
+__all__ = ["DURATIONS", "MultiAzChange", "MultiAzDurations", "MultiAzPhase", "plan_change"]
 
 ChangeKind = Literal["modify", "reboot_member", "reboot_cluster", "failover"]
 PhaseKind = Literal["modify", "failover", "reboot", "storage"]
 
 
 @dataclass(frozen=True)
-class Durations:
+class MultiAzDurations:
     """Seconds of virtual time; no jitter (the Aurora timeline's jitter is not needed for the ordering)."""
 
     modify_lag: float = 30
@@ -41,11 +41,11 @@ class Durations:
     cluster_reboot: float = 120
 
 
-DURATIONS = Durations()
+DURATIONS = MultiAzDurations()
 
 
 @dataclass
-class Phase:
+class MultiAzPhase:
     start: datetime
     end: datetime
     kind: PhaseKind
@@ -56,14 +56,14 @@ class Phase:
 
 
 @dataclass
-class Change:
+class MultiAzChange:
     cluster_id: str
     kind: ChangeKind
     called_at: datetime
     visible_at: datetime
     ends_at: datetime
     cluster_status: str
-    phases: list[Phase] = field(default_factory=list)
+    phases: list[MultiAzPhase] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)  # the ModifyDBCluster values applied at the end
     started: bool = False
     ended: bool = False
@@ -104,34 +104,34 @@ class Change:
         return f"Finished applying modification to {self.what()}"
 
 
-def plan_change(world: World, cluster: dict[str, Any], params: dict[str, Any], now: datetime) -> Change:
+def plan_change(world: World, cluster: dict[str, Any], params: dict[str, Any], now: datetime) -> MultiAzChange:
     """The phases of one accepted ModifyDBCluster (`params`: only the values that change)."""
     cluster_id = str(cluster["DBClusterIdentifier"])
     members = world.moto.cluster_instances(cluster_id)
     writer = world.moto.writer(cluster_id)
     readers = sorted(m for m in members if m != writer)
     visible = now + timedelta(seconds=DURATIONS.modify_lag)
-    phases: list[Phase] = []
+    phases: list[MultiAzPhase] = []
     at = visible
     rolling = "DBClusterInstanceClass" in params or "EngineVersion" in params
     status = "upgrading" if "EngineVersion" in params else "modifying"
     if rolling:
         step = timedelta(seconds=DURATIONS.member_modify)
         for reader in readers:
-            phases.append(Phase(at, at + step, "modify", reader, status))
+            phases.append(MultiAzPhase(at, at + step, "modify", reader, status))
             at += step
         if writer and readers:
             failover = timedelta(seconds=DURATIONS.failover)
-            phases.append(Phase(at, at + failover, "failover", readers[0], "available"))
+            phases.append(MultiAzPhase(at, at + failover, "failover", readers[0], "available"))
             at += failover
         if writer:
-            phases.append(Phase(at, at + step, "modify", writer, status))
+            phases.append(MultiAzPhase(at, at + step, "modify", writer, status))
             at += step
     if "StorageType" in params or "AllocatedStorage" in params or "Iops" in params:
         span = timedelta(seconds=DURATIONS.storage_modify)
-        phases.append(Phase(at, at + span, "storage", None, "modifying"))
+        phases.append(MultiAzPhase(at, at + span, "storage", None, "modifying"))
         at += span
-    return Change(
+    return MultiAzChange(
         cluster_id=cluster_id,
         kind="modify",
         called_at=now,
