@@ -8,6 +8,8 @@ import pytest
 
 from rds_maint.errors import BadInput
 from rds_maint.model import Operation, OperationState, Outcome
+from rds_maint.planning.estimate import estimate_steps
+from rds_maint.plans import rollback_limits
 from rds_sim import SimulatedCrash
 from tests.helpers.world import CLUSTER, REGION, World
 
@@ -212,7 +214,14 @@ def test_bad_input_is_refused_with_nothing_written(
 # -- crashes right after each mutating call ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("op_type", "params"), [("storage_type_change", STORAGE), ("instance_type_change", CLASS)])
+@pytest.mark.parametrize(
+    ("op_type", "params"),
+    [
+        ("storage_type_change", STORAGE),
+        ("instance_type_change", CLASS),
+        ("engine_upgrade", {"target_engine_version": "16.6", "method": "in_place"}),
+    ],
+)
 def test_crash_after_modify_db_cluster_converges_without_sending_it_again(
     world: World, maz: list[str], op_type: str, params: dict[str, Any]
 ) -> None:
@@ -253,6 +262,46 @@ def test_crash_after_a_member_reboot_reboots_it_once(world: World, maz: list[str
     assert result.outcome is Outcome.COMPLETED, result.pause_reason
     rebooted = [c.params["DBInstanceIdentifier"] for c in world.sim.applied_calls("RebootDBInstance")]
     assert rebooted == [R2, R3, W]
+
+
+def test_crash_after_the_failover_of_a_rolling_reboot_fails_over_once(world: World, maz: list[str]) -> None:
+    op = create(world, "instance_cycle", {})
+    world.sim.faults.crash_after("FailoverDBCluster", times=1)
+    with pytest.raises(SimulatedCrash):
+        world.run(op.id)
+    result = world.run(op.id, engine=world.new_engine())
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    assert len(world.sim.successful_calls("FailoverDBCluster")) == 1
+    assert world.sim.cluster_view(CLUSTER).writer == R2
+
+
+# -- what the plan says it interrupts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op_type", "params", "interruptions"),
+    [
+        ("storage_type_change", STORAGE, []),
+        ("instance_type_change", CLASS, ["multi_az_failover"]),
+        ("engine_upgrade", {"target_engine_version": "16.6", "method": "in_place"}, ["multi_az_failover"]),
+        ("engine_upgrade", {"target_engine_version": "17.2", "method": "in_place"}, ["downtime"]),
+        ("instance_cycle", {}, ["failover"]),
+        ("instance_cycle", {"reboot_whole_cluster": True}, ["downtime"]),
+    ],
+)
+def test_the_estimate_states_each_plans_interruption(
+    world: World, maz: list[str], op_type: str, params: dict[str, Any], interruptions: list[str]
+) -> None:
+    op = create(world, op_type, params)
+    estimate = estimate_steps(op.steps, writer_id=W)
+    assert [i.kind for i in estimate.interruptions] == interruptions
+    assert estimate.total_seconds > 0
+
+
+def test_rollback_limits_of_a_storage_change_say_it_cannot_be_undone(world: World, maz: list[str]) -> None:
+    storage = create(world, "storage_type_change", STORAGE)
+    assert "storage never shrinks" in str(rollback_limits(storage))
+    assert world.store.load(storage.id).target_type == "multi_az_cluster"
 
 
 # -- abort and rollback ----------------------------------------------------------------------------------
