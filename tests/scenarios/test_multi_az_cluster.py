@@ -381,3 +381,17 @@ def test_abort_before_the_change_leaves_the_cluster_as_it_was(
         "16.4",
     )
     assert world.mutating_calls() == ["AddTagsToResource", "RemoveTagsFromResource"]  # only the cluster's mark
+
+
+def test_plan_on_the_command_line_states_the_failover_and_changes_nothing(world: World, maz: list[str]) -> None:
+    plan = world.cli(["plan", "--store", world.store_url, "--type", "instance_type_change", "--cluster", CLUSTER,
+               "--region", REGION, "--param", "target_instance_type=db.r6gd.large"],
+    )  # fmt: skip
+    assert plan.exit_code == 0, plan.output
+    assert "modify_class" in plan.output and "1 failover to a standby of about" in plan.output
+    whole = world.cli(["plan", "--store", world.store_url, "--type", "instance_cycle", "--cluster", CLUSTER,
+               "--region", REGION, "--param", "reboot_whole_cluster=true"],
+    )  # fmt: skip
+    assert whole.exit_code == 0, whole.output
+    assert "1 downtime of about" in whole.output
+    assert world.mutating_calls() == [] and world.store.list_operations() == []
