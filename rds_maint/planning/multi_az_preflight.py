@@ -83,6 +83,14 @@ def _storage(cluster: ClusterSnapshot, params: StorageTypeChangeParams) -> Multi
             "storage_throughput does not apply to a Multi-AZ DB cluster in rds-maint (ModifyDBCluster sets "
             "StorageType, Iops and AllocatedStorage); leave it out"
         )
+    optimizing = [m.id for m in cluster.members if m.instance.status == "storage-optimization"]
+    if optimizing:
+        raise BadInput(
+            f"cluster '{cluster.id}' is still optimizing its storage after the last change ({', '.join(optimizing)} "
+            "read storage-optimization, which can last hours): AWS refuses another storage change until it ends. "
+            f"Plan again once they read available (aws rds describe-db-instances --filters "
+            f"Name=db-cluster-id,Values={cluster.id})"
+        )
     current_size = cluster.allocated_storage or 0
     size = params.allocated_storage or current_size
     if params.allocated_storage is not None:

@@ -395,3 +395,17 @@ def test_plan_on_the_command_line_states_the_failover_and_changes_nothing(world:
     assert whole.exit_code == 0, whole.output
     assert "1 downtime of about" in whole.output
     assert world.mutating_calls() == [] and world.store.list_operations() == []
+
+
+def test_a_second_storage_change_is_refused_while_the_members_optimize_their_storage(
+    world: World, maz: list[str]
+) -> None:
+    assert world.run(create(world, "storage_type_change", STORAGE).id).outcome is Outcome.COMPLETED
+    assert {m.status for m in world.sim.cluster_view(CLUSTER).members.values()} == {"storage-optimization"}
+    calls = len(world.mutating_calls())
+    with pytest.raises(BadInput) as refused:
+        create(world, "storage_type_change", {"target_storage_type": "gp3", "iops": 3000})
+    assert "still optimizing its storage" in str(refused.value)
+    assert len(world.mutating_calls()) == calls
+    # a class change is not a storage change: it is planned
+    assert create(world, "instance_type_change", CLASS).steps[0].name == "modify_class"
