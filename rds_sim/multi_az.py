@@ -18,9 +18,10 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from rds_sim import multi_az_reference as reference
+from rds_sim import multi_az_reference, reference
 from rds_sim.errors import ApiError, cluster_state, instance_state
 from rds_sim.multi_az_changes import DURATIONS, MultiAzChange, MultiAzPhase, plan_change
+from rds_sim.paging import page
 from rds_sim.world_protocol import World
 
 __all__ = ["MULTI_AZ_STORAGE_TYPES", "MultiAzClusterSim"]
@@ -30,6 +31,7 @@ MULTI_AZ_STORAGE_TYPES = ("io1", "io2", "gp3")  # ModifyDBCluster StorageType, b
 # The ModifyDBCluster keys this module models; others go to moto unchanged.
 _MODELLED = ("DBClusterInstanceClass", "StorageType", "Iops", "AllocatedStorage", "EngineVersion")
 ACCOUNT = "123456789012"
+_ALL_ROWS = 100_000  # one page holding every row, paged again after merging
 
 
 class MultiAzClusterSim:
@@ -55,18 +57,32 @@ class MultiAzClusterSim:
         return [f"{self.world.moto.region}{s}" for s in "abc"]
 
     def describe_orderable(self, params: dict[str, Any]) -> Response:
-        if str(params.get("Engine", "")) in reference.MULTI_AZ_ENGINES:
-            return reference.describe_orderable(params, self._zones())
-        from rds_sim import reference as aurora_reference
-
-        return aurora_reference.describe_orderable_db_instance_options(self.world.catalogue, params, self._zones())
+        """The Aurora catalogue's rows (unchanged for Aurora engines); for mysql and postgres, its rows (if the
+        catalogue knows them) with `SupportsClusters` set on the Multi-AZ DB cluster classes, plus this module's
+        rows for the classes it lacks."""
+        engine = str(params.get("Engine", ""))
+        if engine not in multi_az_reference.MULTI_AZ_ENGINES:
+            return reference.describe_orderable_db_instance_options(self.world.catalogue, params, self._zones())
+        whole = {k: v for k, v in params.items() if k not in ("Marker", "MaxRecords")}
+        key = "OrderableDBInstanceOptions"
+        base = reference.describe_orderable_db_instance_options(
+            self.world.catalogue, {**whole, "MaxRecords": _ALL_ROWS}, self._zones()
+        )[key]
+        for row in base:
+            if multi_az_reference.is_cluster_class(str(row.get("DBInstanceClass"))):
+                row["SupportsClusters"] = True
+        known = {(r.get("EngineVersion"), r.get("DBInstanceClass"), r.get("StorageType")) for r in base}
+        ours = multi_az_reference.describe_orderable({**whole, "MaxRecords": _ALL_ROWS}, self._zones())[key]
+        extra = [r for r in ours if (r["EngineVersion"], r["DBInstanceClass"], r["StorageType"]) not in known]
+        return page(base + extra, params, key)
 
     def describe_engine_versions(self, params: dict[str, Any]) -> Response:
-        if str(params.get("Engine", "")) in reference.MULTI_AZ_ENGINES:
-            return reference.describe_engine_versions(params)
-        from rds_sim import reference as aurora_reference
-
-        return aurora_reference.describe_db_engine_versions(self.world.catalogue, params)
+        """The Aurora catalogue's answer; for mysql and postgres, this module's when the catalogue knows none."""
+        answer = reference.describe_db_engine_versions(self.world.catalogue, params)
+        engine = str(params.get("Engine", ""))
+        if engine in multi_az_reference.MULTI_AZ_ENGINES and not answer.get("DBEngineVersions"):
+            return multi_az_reference.describe_engine_versions(params)
+        return answer
 
     def owns_cluster(self, cluster_id: str) -> bool:
         data = self.world.moto.cluster(cluster_id)
@@ -229,7 +245,7 @@ class MultiAzClusterSim:
                 f"Iops {iops} must be between 0.5 and 50 times the allocated storage ({size} GiB)",
             )
         instance_class = modelled.get("DBClusterInstanceClass")
-        if instance_class is not None and not reference.is_cluster_class(str(instance_class)):
+        if instance_class is not None and not multi_az_reference.is_cluster_class(str(instance_class)):
             raise ApiError(
                 "InvalidParameterCombination",
                 f"RDS does not support creating a DB cluster with the following combination: "
@@ -237,7 +253,7 @@ class MultiAzClusterSim:
             )
         target = modelled.get("EngineVersion")
         if target is not None and target != version:
-            targets = reference.describe_engine_versions({"Engine": engine, "EngineVersion": version})
+            targets = multi_az_reference.describe_engine_versions({"Engine": engine, "EngineVersion": version})
             valid = {t["EngineVersion"]: t for row in targets["DBEngineVersions"] for t in row["ValidUpgradeTarget"]}
             if target not in valid:
                 raise ApiError("InvalidParameterCombination", f"Cannot upgrade {engine} from {version} to {target}")

@@ -80,8 +80,8 @@ def _storage(cluster: ClusterSnapshot, params: StorageTypeChangeParams) -> Multi
         )
     if params.storage_throughput is not None:
         raise BadInput(
-            "storage_throughput does not apply to a Multi-AZ DB cluster in rds-maint (ModifyDBCluster sets "
-            "StorageType, Iops and AllocatedStorage); leave it out"
+            "storage_throughput is not configurable for a Multi-AZ DB cluster: AWS sets its throughput from the "
+            "IOPS you provision (DBCluster.StorageThroughput, RDS API reference); leave it out and set iops"
         )
     optimizing = [m.id for m in cluster.members if m.instance.status == "storage-optimization"]
     if optimizing:

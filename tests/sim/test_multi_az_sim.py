@@ -156,3 +156,22 @@ def test_failover_to_a_reader(world: World, maz: list[str]) -> None:
     assert cluster(world)["Status"] == "failing-over"
     world.clock.advance(40)
     assert writer(world) == R3 and cluster(world)["Status"] == "available"
+
+
+def test_orderable_rows_say_which_classes_a_multi_az_db_cluster_takes(world: World) -> None:
+    client = world.rds_client()
+    rows = client.describe_orderable_db_instance_options(
+        Engine="postgres", EngineVersion="16.4", DBInstanceClass="db.r6gd.large"
+    )["OrderableDBInstanceOptions"]
+    assert rows and all(r["SupportsClusters"] for r in rows)
+    assert {r["StorageType"] for r in rows} == {"io1", "io2", "gp3"}
+    none = client.describe_orderable_db_instance_options(
+        Engine="postgres", EngineVersion="16.4", DBInstanceClass="db.r6g.large"
+    )["OrderableDBInstanceOptions"]
+    assert not any(r.get("SupportsClusters") for r in none)
+    aurora = client.describe_orderable_db_instance_options(Engine="aurora-postgresql", EngineVersion="15.4")
+    assert aurora["OrderableDBInstanceOptions"] and not any(
+        r.get("SupportsClusters") for r in aurora["OrderableDBInstanceOptions"]
+    )
+    [mysql] = client.describe_db_engine_versions(Engine="mysql", EngineVersion="8.0.39")["DBEngineVersions"]
+    assert [t["EngineVersion"] for t in mysql["ValidUpgradeTarget"]] == ["8.0.40"]  # minor targets only
