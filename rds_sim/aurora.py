@@ -30,6 +30,7 @@ from rds_sim.clock import VirtualClock
 from rds_sim.errors import ApiError, SimulatedCrash, internal_failure
 from rds_sim.faults import Faults
 from rds_sim.moto_backend import MotoRds
+from rds_sim.multi_az_changes import MultiAzChange
 from rds_sim.seeding import seed_cluster, seed_db_instance, seed_global_cluster, seed_multi_az_cluster
 from rds_sim.timeline import Durations, Timeline, Transition
 from rds_sim.views import ClusterView, MemberView, SimCall
@@ -347,3 +348,18 @@ class SimulatedAurora:
     def settle(self) -> None:
         """Apply every transition due by now (every call and view does this first anyway)."""
         self._world.settle()
+
+    # -- Multi-AZ DB clusters ---------------------------------------------------------------
+
+    def multi_az_changes(self) -> list[MultiAzChange]:
+        """Every change a Multi-AZ DB cluster accepted (ModifyDBCluster, reboots, failovers), oldest first."""
+        self._world.settle()
+        return list(self._world.multi_az.changes)
+
+    def multi_az_cluster(self, cluster_id: str) -> dict[str, Any]:
+        """The cluster as DescribeDBClusters shows it now (overlay applied, no faults, not recorded)."""
+        self._world.settle()
+        data = self._moto.cluster(cluster_id)
+        if data is None:
+            raise KeyError(f"no cluster {cluster_id!r}")
+        return self._world.overlay_cluster(data)

@@ -31,6 +31,10 @@ __all__ = [
 
 _KIND_WORDS = {"failover": ("failover", "failovers"), "switchover": ("switchover", "switchovers")}
 _KIND_WORDS["reboot"] = ("writer reboot", "writer reboots")
+_KIND_WORDS |= {
+    "multi_az_failover": ("failover to a standby", "failovers to a standby"),
+    "downtime": ("downtime", "downtimes"),
+}
 
 
 def stdin_is_terminal() -> bool:

@@ -383,22 +383,6 @@ def assert_refused_at_create(world: World, operation: str, params: dict[str, Any
     assert world.mutating_calls() == []
 
 
-@pytest.mark.parametrize("operation", sorted(REQUESTS))
-def test_a_multi_az_db_cluster_is_refused_at_create_for_every_operation_type(world: World, operation: str) -> None:
-    members = world.sim.seed_multi_az_cluster(CLUSTER, engine="postgres", engine_version="16.4")
-    assert world.gateway().describe_cluster(CLUSTER).cluster_instance_class == "db.m6gd.large"
-    assert_refused_at_create(
-        world,
-        operation,
-        REQUESTS[operation],
-        f"cluster '{CLUSTER}' is a Multi-AZ DB cluster (postgres, class db.m6gd.large)",
-        "does not support Multi-AZ DB clusters yet",
-        f"aws rds modify-db-cluster --db-cluster-identifier {CLUSTER} --db-cluster-instance-class",
-    )
-    view = world.sim.cluster_view(CLUSTER)
-    assert sorted(view.members) == sorted(members) and view.status == "available"
-
-
 def test_a_global_database_member_is_refused_for_engine_upgrade_at_create(world: World) -> None:
     world.sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=1)
     world.sim.seed_global_cluster("orders-global", CLUSTER)
