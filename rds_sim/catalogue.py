@@ -31,9 +31,10 @@ DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
     # RDS for PostgreSQL: 15.3 and 14.8 are kept because Blue/Green major upgrades are not supported from
     # 15.3 and lower, 14.8 and lower, 13.11 and lower (RDS user guide, "PostgreSQL replication methods for
     # blue/green deployments"). Family postgres<major> (RDS user guide, "Parameter groups").
-    POSTGRES: ("13.12", "14.8", "14.9", "14.12", "15.3", "15.4", "15.7", "16.1", "16.4", "17.4"),
+    # 15.8, 16.6 and 17.2 are also the versions Multi-AZ DB clusters take (rds_sim.multi_az_reference).
+    POSTGRES: ("13.12", "14.8", "14.9", "14.12", "15.3", "15.4", "15.7", "15.8", "16.1", "16.4", "16.6", "17.2", "17.4"),
     # RDS for MySQL 8.0 and 8.4 (major = two parts: families mysql8.0, mysql8.4).
-    MYSQL: ("8.0.35", "8.0.36", "8.0.40", "8.4.3", "8.4.4"),
+    MYSQL: ("8.0.35", "8.0.36", "8.0.39", "8.0.40", "8.4.3", "8.4.4"),
     # RDS for MariaDB (families mariadb10.6, mariadb10.11, mariadb11.4).
     MARIADB: ("10.6.16", "10.11.6", "10.11.9", "11.4.3"),
 }
