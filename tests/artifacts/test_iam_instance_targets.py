@@ -66,12 +66,12 @@ def decide(
     request_tags: dict[str, str] | None = None,
     resource_tags: dict[str, str] | None = None,
     opt_in: bool = False,
-    **context: Any,
+    context: dict[str, Any] | None = None,
 ) -> Decision:
     kind = resource.split(":")[5] if resource != "*" else "*"
     check = Check("test", action, kind, resource, request_tags or {}, resource_tags or {})
     request = check.request()
-    merged = {**request.context, **context}
+    merged = {**request.context, **(context or {})}
     return evaluate(lambda_policies(opt_in=opt_in), Request(request.action, request.resource, merged))
 
 
@@ -81,9 +81,9 @@ def decide(
 def test_the_mark_may_be_put_on_and_taken_off_a_db_instance_and_nothing_else_removed() -> None:
     instance = arn("db", INSTANCE)
     assert decide("rds:AddTagsToResource", instance, request_tags={MARK: "op-1"}).allowed
-    assert decide("rds:RemoveTagsFromResource", instance, **{"aws:TagKeys": [MARK]}).allowed
+    assert decide("rds:RemoveTagsFromResource", instance, context={"aws:TagKeys": [MARK]}).allowed
     for keys in ([OP_TAG], [MARK, "team"], ["rds-maint:opt-in"]):
-        assert not decide("rds:RemoveTagsFromResource", instance, **{"aws:TagKeys": keys}).allowed, keys
+        assert not decide("rds:RemoveTagsFromResource", instance, context={"aws:TagKeys": keys}).allowed, keys
     assert not decide("rds:RemoveTagsFromResource", instance).allowed, "no keys named: refused"
     # the operation tag (which deletes key on) stays refused on someone's instance, next to the mark too
     for tags in ({OP_TAG: "op-1"}, {MARK: "op-1", OP_TAG: "op-1"}):
@@ -91,7 +91,7 @@ def test_the_mark_may_be_put_on_and_taken_off_a_db_instance_and_nothing_else_rem
         assert not decision.allowed and "DenyOperationTagOutsideOwnNames" in decision.reason, tags
     # the mark goes on instances and clusters only
     for resource in (arn("pg", "orders-params"), arn("snapshot", "orders-db-snap")):
-        assert not decide("rds:RemoveTagsFromResource", resource, **{"aws:TagKeys": [MARK]}).allowed, resource
+        assert not decide("rds:RemoveTagsFromResource", resource, context={"aws:TagKeys": [MARK]}).allowed, resource
 
 
 def test_db_instance_storage_class_reboot_and_in_place_upgrade_calls_are_granted_on_db_instances_only() -> None:
@@ -101,7 +101,7 @@ def test_db_instance_storage_class_reboot_and_in_place_upgrade_calls_are_granted
         for elsewhere in (arn("cluster", MAZ), arn("pg", "orders-params"), "*"):
             assert not decide(action, elsewhere).allowed, (action, elsewhere)
     # ForceFailover is the same action (RebootDBInstance): no condition key of its own to refuse it by
-    assert decide("rds:RebootDBInstance", instance, **{"rds:ForceFailover": "true"}).allowed
+    assert decide("rds:RebootDBInstance", instance, context={"rds:ForceFailover": "true"}).allowed
 
 
 def test_multi_az_cluster_modify_and_reboot_are_granted_on_clusters_only() -> None:
