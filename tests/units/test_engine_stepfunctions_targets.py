@@ -59,4 +59,4 @@ def test_running_executions_on_a_db_instance_are_found_and_the_refusal_names_it(
     report = stepfunctions.start(client, MACHINE, data, "orders-db", lambda _op: None)
 
     assert not report.started and report.conflict
-    assert report.note.startswith("instance orders-db is busy: execution")
+    assert (report.note or "").startswith("instance orders-db is busy: execution")
