@@ -18,12 +18,15 @@ import boto3
 import pytest
 
 from rds_maint import plans
+from rds_maint.engine import Engine
 from rds_maint.engine import answer_options as answer_options_module
 from rds_maint.engine.answer_options import option_for
-from rds_maint.errors import BadInput
+from rds_maint.engine.events import disruption_event
+from rds_maint.errors import BadInput, ClusterLocked
 from rds_maint.intervention import status_detail
 from rds_maint.model import Event, Operation, OperationState, OperationType, ResumeAction, Step
 from rds_maint.plans.base import Plan
+from rds_maint.store import open_store
 from tests.helpers.world import REGION, World
 
 __all__: list[str] = []
@@ -169,8 +172,6 @@ def test_the_status_event_of_an_instance_operation_names_the_instance(
 
 
 def test_a_disruption_event_carries_the_instance_id(world: World) -> None:
-    from rds_maint.engine.events import disruption_event
-
     now = world.clock.now()
     op = Operation(
         id="op-1",
@@ -189,3 +190,22 @@ def test_a_disruption_event_carries_the_instance_id(world: World) -> None:
     assert f"of instance {INSTANCE}" in event.message
     assert event.data["instance_id"] == INSTANCE and "cluster_id" not in event.data
     assert status_detail(op, event)["data"]["instance_id"] == INSTANCE
+
+
+def test_a_plan_on_a_db_instance_another_store_holds_is_refused_before_anything_is_written(
+    world: World, instance_plan: Callable[[str | None], None], tmp_path: Any
+) -> None:
+    world.sim.seed_db_instance(INSTANCE)
+    instance_plan(None)
+    laptop = Engine(open_store(f"file://{tmp_path / 'laptop'}"), world.gateway, world.clock)
+    foreign = laptop.create(dict(REQUEST))
+    laptop.start(foreign.id)
+    assert instance_tags()[MARK] == foreign.id
+
+    with pytest.raises(ClusterLocked) as refused:
+        world.engine.create(dict(REQUEST))
+
+    assert f"instance '{INSTANCE}' in {REGION} is busy" in str(refused.value)
+    assert f"rds-maint unlock --instance {INSTANCE} --region {REGION} --force" in str(refused.value)
+    assert world.store.list_operations() == []
+    assert instance_tags()[MARK] == foreign.id
