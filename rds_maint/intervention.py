@@ -76,7 +76,7 @@ DISRUPTION_EVENT_TYPES = frozenset(
 )
 PUBLISHED_EVENT_TYPES = STATE_EVENT_TYPES | DISRUPTION_EVENT_TYPES
 # Event data worth passing on (ids and names only).
-DETAIL_DATA_KEYS = ("action", "cluster_id", "from_writer", "to_writer", "target", "comment")
+DETAIL_DATA_KEYS = ("action", "cluster_id", "instance_id", "from_writer", "to_writer", "target", "comment")
 MESSAGE_LIMIT = 512
 COMMENT_LIMIT = 1000
 PUT_EVENTS_BATCH = 10  # EventBridge PutEvents takes at most 10 entries
@@ -89,7 +89,11 @@ def _short(text: str | None, limit: int = MESSAGE_LIMIT) -> str | None:
 
 
 def status_detail(op: Operation, event: Event) -> dict[str, Any]:
-    """The detail of one `OperationStatusChanged` event: ids, state and a short message."""
+    """The detail of one `OperationStatusChanged` event: ids, state and a short message.
+
+    The target: `cluster_id` (null for an operation on a DB instance, so that rules matching on it keep
+    working for clusters), `instance_id` (null for a cluster's) and `target_type` (aurora_cluster,
+    multi_az_cluster or db_instance)."""
     step_id = event.data.get("step")
     index = next((i for i, s in enumerate(op.steps) if s.id == step_id), None) if step_id else None
     if index is None and op.steps and not op.state.is_final:
@@ -99,6 +103,8 @@ def status_detail(op: Operation, event: Event) -> dict[str, Any]:
     return {
         "operation_id": op.id,
         "cluster_id": op.cluster_id,
+        "instance_id": op.instance_id,
+        "target_type": op.target_type,
         "region": op.region,
         "operation_type": op.type.value,
         "state": op.state.value,

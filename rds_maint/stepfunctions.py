@@ -86,8 +86,13 @@ def start_input(
     cluster_id: str | None = None,
     max_iterations: int | None = None,
     intervention_timeout: int | None = None,
+    *,
+    instance_id: str | None = None,
 ) -> dict[str, Any]:
-    """The machine's start input (DESIGN section 6), optional keys only when given."""
+    """The machine's start input (DESIGN section 6), optional keys only when given.
+
+    An existing operation is named with its target: `cluster_id` for a cluster's, `instance_id` (and no
+    cluster_id) for an RDS DB instance's, so that the execution's notices name the target rightly."""
     if max_iterations is not None and not MAX_ITERATIONS[0] <= max_iterations <= MAX_ITERATIONS[1]:
         raise BadInput(f"--max-iterations must be between {MAX_ITERATIONS[0]} and {MAX_ITERATIONS[1]}")
     low, high = INTERVENTION_TIMEOUT
@@ -95,9 +100,13 @@ def start_input(
         raise BadInput(
             f"--intervention-timeout must be between {INTERVENTION_TIMEOUT[0]} and {INTERVENTION_TIMEOUT[1]} seconds"
         )
-    data: dict[str, Any] = (
-        {"operation_id": operation_id, "cluster_id": cluster_id} if operation_id else {"params": request}
-    )
+    if cluster_id is not None and instance_id is not None:
+        raise BadInput("an operation targets a cluster or a DB instance, not both: give cluster_id or instance_id")
+    data: dict[str, Any] = {"params": request}
+    if operation_id:
+        data = {"operation_id": operation_id, "cluster_id": cluster_id}
+        if instance_id is not None:
+            data = {"operation_id": operation_id, "instance_id": instance_id}
     if max_iterations is not None:
         data["max_iterations"] = max_iterations
     if intervention_timeout is not None:
@@ -108,7 +117,8 @@ def start_input(
 def new_operation_name(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
-    cluster = _UNSAFE.sub("-", str(request.get("cluster_id", "")))[:40].strip("-_") or "cluster"
+    target = request.get("cluster_id") or request.get("instance_id") or ""
+    cluster = _UNSAFE.sub("-", str(target))[:40].strip("-_") or "target"
     kind = _UNSAFE.sub("-", str(request.get("type", "")))[:22]
     return f"{cluster}-{kind}-{digest}"[:MAX_NAME]
 
@@ -156,13 +166,17 @@ def find_running(
     cluster_id: str,
     cluster_of: Callable[[str], str | None],
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Running executions that drive an operation on `cluster_id`: (execution, start input) pairs."""
+    """Running executions that drive an operation on the target `cluster_id` (a cluster's or a DB instance's
+    id: an execution on a cluster and one on a DB instance of the same name are both reported, the safe side):
+    (execution, start input) pairs."""
     found = []
     for execution in _running(client, state_machine_arn):
         data = _input_of(client, execution["executionArn"])
         raw_params = data.get("params")
         params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
-        cluster = data.get("cluster_id") or params.get("cluster_id")
+        cluster = (
+            data.get("cluster_id") or data.get("instance_id") or params.get("cluster_id") or params.get("instance_id")
+        )
         op_id = data.get("operation_id")
         if not cluster and isinstance(op_id, str):
             cluster = cluster_of(op_id)
@@ -198,7 +212,7 @@ def start(
             note=(
                 f"already running: execution {name} drives this operation; nothing started"
                 if same
-                else f"cluster {cluster_id} is busy: execution {name} drives {what}; nothing started"
+                else f"{_kind_of(data)} {cluster_id} is busy: execution {name} drives {what}; nothing started"
             ),
             conflict=not same,
         )
@@ -218,6 +232,13 @@ def start(
     except ClientError as exc:
         raise RdsMaintError(f"Step Functions refused to start {name}: {_code(exc)}: {exc}") from None
     return StartReport(started=True, execution_arn=str(response["executionArn"]), name=name, input=data)
+
+
+def _kind_of(data: dict[str, Any]) -> str:
+    """`instance` when the start input names a DB instance (its own key or its request's), else `cluster`."""
+    params = data.get("params")
+    named = data.get("instance_id") or (params.get("instance_id") if isinstance(params, dict) else None)
+    return "instance" if named else "cluster"
 
 
 def send_answer(client: Any, intervention: Intervention, answer: Answer, operation_id: str) -> None:

@@ -15,7 +15,7 @@ pause at the next step boundary).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from rds_maint.config import Settings
 from rds_maint.engine import advance as _advance
@@ -45,6 +45,7 @@ __all__ = [
     "Listener",
     "PauseAnswer",
     "PlanPreview",
+    "TargetLockKind",
     "Unlocked",
     "parse_request",
 ]
@@ -77,18 +78,16 @@ class Engine(EngineCore):
         try:
             preview = plan_request(request, rds, self.clock.now(), new_id)
         except BadInput:
-            # a busy cluster fails a plan in many ways (not available, another's temp instance): say who holds it
-            marked = read_mark(rds, request.target_id)
+            # a busy target fails a plan in many ways (not available, another's temp instance): say who holds it
+            marked = read_mark(rds, request.target_id, "instance" if request.instance_id else "cluster")
             refusal = mark_refusal(self.store, marked, request.region, None) if marked else None
             if refusal is not None:
                 raise refusal from None
             raise
-        # at most one active operation per cluster, whatever store holds it (DESIGN section 9)
-        # [B2, temporary: helper E's instance mark replaces this on merge] a DB instance carries no mark here yet
-        if preview.kind != "db_instance":
-            refusal = mark_refusal(self.store, mark_of(preview.cluster), request.region, preview.operation_id)
-            if refusal is not None:
-                raise refusal
+        # at most one active operation per cluster or DB instance, whatever store holds it (DESIGN section 9)
+        refusal = mark_refusal(self.store, mark_of(preview.target), request.region, preview.operation_id)
+        if refusal is not None:
+            raise refusal
         return preview
 
     def create(self, data: Any, default_region: str | None = None) -> Operation:
@@ -98,9 +97,10 @@ class Engine(EngineCore):
     def create_from_preview(self, preview: PlanPreview) -> Operation:
         """Store exactly the plan a person was shown: its id, steps and names, not a fresh plan."""
         request, plan = preview.request, preview.plan
-        busy = _coordination.live_holder(self.store, request.target_id, request.region)
+        kind: TargetLockKind = "instance" if request.instance_id else "cluster"
+        busy = _coordination.live_holder(self.store, request.target_id, request.region, kind)
         if busy is not None:
-            raise _coordination.locked_error(request.target_id, request.region, busy)
+            raise _coordination.locked_error(request.target_id, request.region, busy, kind)
         now = self.clock.now()
         operation = Operation(
             id=preview.operation_id,
@@ -136,7 +136,7 @@ class Engine(EngineCore):
         op = self.store.load(operation_id)
         if op.state is not OperationState.CREATED:
             return self.report(op)
-        # at most one active operation per cluster, whatever its store: the store's lock and the cluster's mark
+        # at most one active operation per target, whatever its store: the store's lock and the target's mark
         events = _coordination.take_lock(self.store, self.clock, op, self.rds(op.region))
         op.state = OperationState.RUNNING
         op.started_at = self.clock.now()
@@ -202,16 +202,34 @@ class Engine(EngineCore):
         """Ask the operation to pause at its next step boundary, whichever process drives it."""
         return _control.request_pause(self, operation_id, actor=actor, comment=comment)
 
-    # -- cluster lock -----------------------------------------------------------------------
+    # -- target lock ------------------------------------------------------------------------
 
-    def lock_holder(self, cluster_id: str, region: str) -> str | None:
-        """The store's lock holder, else the operation the cluster's mark in AWS names (None: free)."""
-        return _coordination.lock_holder(self.store, lambda: self.rds(region), cluster_id, region)
+    def lock_holder(self, target_id: str, region: str, *, kind: TargetLockKind = "cluster") -> str | None:
+        """The store's lock holder, else the operation the target's mark in AWS names (None: free).
 
-    def force_unlock(self, cluster_id: str, region: str, comment: str | None = None) -> Unlocked | None:
-        """An operator frees a cluster: the store's lock (recorded on the operation that held it) and the
-        cluster's mark in AWS."""
-        return _coordination.force_unlock(self.store, self.clock, lambda: self.rds(region), cluster_id, region, comment)
+        `kind`: "cluster" (an Aurora or Multi-AZ DB cluster) or "instance" (an RDS DB instance)."""
+        return _coordination.lock_holder(self.store, lambda: self.rds(region), target_id, region, _kind(kind))
+
+    def force_unlock(
+        self, target_id: str, region: str, comment: str | None = None, *, kind: TargetLockKind = "cluster"
+    ) -> Unlocked | None:
+        """An operator frees a target: the store's lock (recorded on the operation that held it) and the
+        target's mark in AWS (the tag on the cluster or on the DB instance)."""
+        return _coordination.force_unlock(
+            self.store, self.clock, lambda: self.rds(region), target_id, region, comment, _kind(kind)
+        )
+
+
+TargetLockKind = Literal["cluster", "instance"]
+"""Which kind of target a lock is asked about: a DB cluster (Aurora, Multi-AZ) or an RDS DB instance."""
+
+
+def _kind(kind: object) -> TargetLockKind:
+    if kind == "cluster":
+        return "cluster"
+    if kind == "instance":
+        return "instance"
+    raise BadInput(f"unknown target kind {kind!r}: expected cluster or instance")
 
 
 EngineFactory = Callable[[Settings], Engine]

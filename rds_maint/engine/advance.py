@@ -55,7 +55,7 @@ def advance(core: EngineCore, operation_id: str) -> StepResult:
 
 
 def _mark_first(core: EngineCore, op: Operation, events: list[Event]) -> StepResult | None:
-    """A start AWS throttled left the cluster's mark to put on: nothing runs before it (None: put on)."""
+    """A start AWS throttled left the target's mark to put on: nothing runs before it (None: put on)."""
     try:
         take_mark(core.rds(op.region), core.store, op)
     except (TransientAwsError, BusyAwsError) as exc:
@@ -292,7 +292,7 @@ def _wait(core: EngineCore, op: Operation, step: Step, outcome: Wait, events: li
         minutes = op.wait_timeout // 60
         core.pause(
             op,
-            f"Timed out after {minutes} min waiting for: {outcome.condition}. Check the cluster, then "
+            f"Timed out after {minutes} min waiting for: {outcome.condition}. Check the {op.target_kind}, then "
             f"resume with continue to wait {minutes} min more, or with abort or rollback",
             events,
         )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from rds_maint.engine.final_state import FINAL_CHECK_PAUSED, STILL_TO_RUN, skips_final_cleanup
 from rds_maint.model import Operation, OperationState, ResumeAction, Step, StepState
 from rds_maint.planning.estimate import estimate_steps
-from rds_maint.plans import unwind_steps
+from rds_maint.plans import rollback_limits, unwind_steps
 from rds_maint.plans.rollback import TOUCHED
 from rds_maint.steps.blue_green import (
     DELETE_OLD_CLUSTER,
@@ -109,7 +109,7 @@ def _continue(op: Operation) -> AnswerOption:
     if step is None:
         again = "try its clean-up again, " if op.context.get(FINAL_CHECK_PAUSED) else ""
         return AnswerOption(
-            ResumeAction.CONTINUE, f"rds-maint checks the cluster again, {again}then ends the operation"
+            ResumeAction.CONTINUE, f"rds-maint checks the {op.target_kind} again, {again}then ends the operation"
         )
     what = f"{step.description}{_interruption_note(op, step)}"
     if step.state is StepState.PENDING:
@@ -125,7 +125,7 @@ def _still_unwinding(op: Operation, action: ResumeAction) -> AnswerOption:
         f"not available: the operation is already unwinding ({op.unwind})",
         allowed=False,
         why_not=f"already unwinding ({op.unwind}); answer continue to retry its clean-up, or mark_complete once "
-        "the cluster is fixed by hand",
+        f"the {op.target_kind} is fixed by hand",
     )
 
 
@@ -152,10 +152,16 @@ def _abort(op: Operation) -> AnswerOption:
 
 
 def _rollback(op: Operation) -> AnswerOption:
+    """A rollback that cannot undo everything (after a switchover; what the plan's `rollback_limits` names:
+    a storage change AWS cannot reverse, a reboot, an in-place upgrade) says so and must be confirmed."""
     if op.unwind:
         return _still_unwinding(op, ResumeAction.ROLLBACK)
     after_switchover = switchover_state(op) in ("done", "requested")
-    return AnswerOption(ResumeAction.ROLLBACK, _unwind_effect(op, "rollback"), needs_confirmation=after_switchover)
+    limits = rollback_limits(op)
+    effect = _unwind_effect(op, "rollback")
+    if limits:
+        effect = f"{effect}. What a rollback cannot undo: {limits}"
+    return AnswerOption(ResumeAction.ROLLBACK, effect, needs_confirmation=after_switchover or bool(limits))
 
 
 def _mark_complete(op: Operation) -> AnswerOption:
@@ -180,28 +186,29 @@ def _mark_complete(op: Operation) -> AnswerOption:
 def _blue_green_unwind(op: Operation, kind: Literal["abort", "rollback"]) -> str:
     """What the Blue/Green unwind step does from where the switchover is (actions.blue_green.unwind)."""
     context = op.context
-    cluster, deployment = op.cluster_id, context.get("deployment_name") or "(its deployment)"
+    cluster, deployment = op.target_id, context.get("deployment_name") or "(its deployment)"
     source, target = context.get("source_version"), context.get("target_version")
-    old = context.get("old_cluster_id") or f"{cluster}-old1"
+    old = context.get("old_cluster_id") or context.get("old_instance_id") or f"{op.target_id}-old1"
+    noun = op.target_kind
     green = green_cluster(op)
-    green_name = f"green cluster {green.cluster_id}" if green else "its green cluster"
+    green_name = f"green {noun} {green.cluster_id}" if green else f"its green {noun}"
     switched = switchover_state(op)
     if switched == "not_begun":
         return f"delete the Blue/Green deployment {deployment} and {green_name}; {cluster} stays on {source}, untouched"
     maybe = "if the switchover went through, " if switched == "requested" else ""
     old_gone = any(s.action == DELETE_OLD_CLUSTER.action and s.state in TOUCHED for s in op.steps)
     if kind == "abort":
-        kept = f"the old blue cluster {old} is kept (delete it yourself once you no longer need it)"
+        kept = f"the old blue {noun} {old} is kept (delete it yourself once you no longer need it)"
         if old_gone:
-            kept = f"the old blue cluster {old} is deleted or being deleted (its final snapshot stays)"
+            kept = f"the old blue {noun} {old} is deleted or being deleted (its final snapshot stays)"
         return f"{maybe}nothing is switched back: {cluster} stays on {target}, {kept}"
-    kept = f"the old blue cluster {old} is kept as it was at the switchover"
+    kept = f"the old blue {noun} {old} is kept as it was at the switchover"
     if old_gone:
-        kept = f"the old blue cluster {old} is deleted or being deleted: going back means restoring its final snapshot"
+        kept = f"the old blue {noun} {old} is deleted or being deleted: going back means restoring its final snapshot"
     return (
         f"{maybe}rollback does NOT switch back (AWS cannot reverse a Blue/Green switchover): {cluster} stays on "
         f"{target} and keeps taking writes, {kept}; rds-maint pauses with the manual steps to go back (rename the "
-        f"clusters, copy the writes made since), then continue checks that {cluster} runs {source} again"
+        f"{noun}s, copy the writes made since), then continue checks that {cluster} runs {source} again"
     )
 
 

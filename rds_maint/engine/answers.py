@@ -158,7 +158,7 @@ def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, who: Who) -
     if op.unwind:
         raise BadInput(
             f"operation '{op.id}' is already unwinding ({op.unwind}); answer continue to retry its "
-            "clean-up, or mark_complete once the cluster is fixed by hand"
+            f"clean-up, or mark_complete once the {op.target_kind} is fixed by hand"
         )
     if op.state is OperationState.CREATED:
         return _unwind_before_start(core, op, kind, who)

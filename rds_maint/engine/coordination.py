@@ -1,12 +1,14 @@
-"""Who may act: the step lease (one `run` at a time) and the cluster lock (one operation per cluster).
+"""Who may act: the step lease (one `run` at a time) and the target's lock (one operation per cluster or DB
+instance).
 
 The step lease: before `run` may change AWS, `advance` marks the step with its attempt id and an
 expiry in a conditional write; only the winner runs. No run outlives the longest Lambda (15 min),
 so a lease past its expiry belonged to a holder that crashed: the step runs again, and its `run`
 first looks for its own earlier effect. The save after the call ends the lease.
 
-The cluster lock has two halves: the store's lock (one record per cluster in this store) and the
-cluster's mark in AWS (`cluster_mark`: a tag every store sees). `start` takes both, store first
+The lock has two halves: the store's lock (one record per target in this store, keyed by
+`store.base.lock_key_for`: a DB instance's key never meets a cluster's) and the target's mark in AWS
+(`cluster_mark`: a tag on the cluster or DB instance, which every store sees). `start` takes both, store first
 (idempotent; a lock or mark left by a finished operation of this store is taken over); a final state
 releases both, each only if it still names the operation; an operator frees both with `force_unlock`.
 When the mark belongs to another operation, `start` gives the store lock it just took back and refuses:
@@ -38,6 +40,7 @@ from rds_maint.clock import Clock
 from rds_maint.engine.cluster_mark import (
     MARK_PENDING,
     TAG_ACTIVE_OPERATION,
+    MarkKind,
     locked_error,
     read_mark,
     release_mark,
@@ -49,7 +52,7 @@ from rds_maint.errors import BusyAwsError, ClusterLocked, Conflict, OperationNot
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, Step
 from rds_maint.ports import RdsPort
-from rds_maint.store.base import StateStore
+from rds_maint.store.base import StateStore, lock_key_for
 
 __all__ = [
     "LEASE_SECONDS",
@@ -62,6 +65,7 @@ __all__ = [
     "live_holder",
     "lock_holder",
     "locked_error",
+    "op_lock_key",
     "release_lock",
     "take_lock",
 ]
@@ -104,12 +108,17 @@ def drop_lease(store: StateStore, operation_id: str, attempt: str | None) -> Non
         log.warning("lease_not_dropped", operation_id=operation_id, error=str(exc))
 
 
-# -- cluster lock ---------------------------------------------------------------------------------
+# -- target lock ----------------------------------------------------------------------------------
 
 
-def live_holder(store: StateStore, cluster_id: str, region: str) -> Operation | None:
-    """The operation holding the cluster's lock, unless it has finished (a stale lock)."""
-    holder = store.lock_holder(cluster_id, region)
+def op_lock_key(op: Operation) -> str:
+    """The store's lock key of the operation's target."""
+    return lock_key_for(op.target_kind, op.target_id)
+
+
+def live_holder(store: StateStore, target_id: str, region: str, kind: MarkKind = "cluster") -> Operation | None:
+    """The operation holding the target's lock, unless it has finished (a stale lock)."""
+    holder = store.lock_holder(lock_key_for(kind, target_id), region)
     if holder is None:
         return None
     try:
@@ -144,7 +153,7 @@ def take_lock(store: StateStore, clock: Clock, op: Operation, rds: RdsPort) -> l
         )
         return events
     except BaseException:
-        store.release_lock(op.target_id, op.region, op.id)
+        store.release_lock(op_lock_key(op), op.region, op.id)
         raise
     if stale is not None:
         events.append(
@@ -163,7 +172,8 @@ def take_lock(store: StateStore, clock: Clock, op: Operation, rds: RdsPort) -> l
 def _take_store_lock(store: StateStore, clock: Clock, op: Operation) -> list[Event]:
     """The store's half: take over a lock left by a finished operation (compare-and-swap)."""
     events: list[Event] = []
-    holder = store.acquire_lock(op.target_id, op.region, op.id)
+    key = op_lock_key(op)
+    holder = store.acquire_lock(key, op.region, op.id)
     for _ in range(3):
         if holder == op.id:
             return events
@@ -172,40 +182,42 @@ def _take_store_lock(store: StateStore, clock: Clock, op: Operation) -> list[Eve
         except OperationNotFound:
             other = None
         if other is not None and not other.state.is_final:
-            raise locked_error(op.target_id, op.region, other)
+            raise locked_error(op.target_id, op.region, other, op.target_kind)
         events.append(
             make_event(
                 clock,
                 op,
                 "lock_taken_over",
-                f"Cluster lock of {op.target_id} was still held by '{holder}', which "
+                f"Lock of {op.target_label} was still held by '{holder}', which "
                 + ("no longer exists" if other is None else f"is {other.state.value}")
                 + "; taken over",
                 previous_holder=holder,
             )
         )
-        holder = store.acquire_lock(op.target_id, op.region, op.id, replace=holder)
-    raise ClusterLocked(f"cluster '{op.target_id}' in {op.region}: its lock keeps changing hands; try again", holder)
+        holder = store.acquire_lock(key, op.region, op.id, replace=holder)
+    raise ClusterLocked(f"{op.target_label} in {op.region}: its lock keeps changing hands; try again", holder)
 
 
 def release_lock(store: StateStore, op: Operation, rds: RdsPort) -> None:
     """At a final state, both halves, each only if it names `op`. A failure is logged (module docstring)."""
     try:
-        store.release_lock(op.target_id, op.region, op.id)
+        store.release_lock(op_lock_key(op), op.region, op.id)
     except RdsMaintError as exc:
-        log.warning("lock_not_released", operation_id=op.id, cluster_id=op.target_id, error=str(exc))
+        log.warning("lock_not_released", operation_id=op.id, target=op.target_label, error=str(exc))
     try:
         release_mark(rds, op)
     except RdsMaintError as exc:
-        log.warning("mark_not_released", operation_id=op.id, cluster_id=op.target_id, error=str(exc))
+        log.warning("mark_not_released", operation_id=op.id, target=op.target_label, error=str(exc))
 
 
-def lock_holder(store: StateStore, rds: Callable[[], RdsPort], cluster_id: str, region: str) -> str | None:
-    """Who holds the cluster: the store's lock holder, else the operation its mark names (None: free)."""
-    holder = store.lock_holder(cluster_id, region)
+def lock_holder(
+    store: StateStore, rds: Callable[[], RdsPort], target_id: str, region: str, kind: MarkKind = "cluster"
+) -> str | None:
+    """Who holds the target: the store's lock holder, else the operation its mark names (None: free)."""
+    holder = store.lock_holder(lock_key_for(kind, target_id), region)
     if holder is not None:
         return holder
-    mark = read_mark(rds(), cluster_id)
+    mark = read_mark(rds(), target_id, kind)
     return mark.holder if mark is not None else None
 
 
@@ -220,18 +232,25 @@ class Unlocked:
 
 
 def force_unlock(
-    store: StateStore, clock: Clock, rds: Callable[[], RdsPort], cluster_id: str, region: str, comment: str | None
+    store: StateStore,
+    clock: Clock,
+    rds: Callable[[], RdsPort],
+    target_id: str,
+    region: str,
+    comment: str | None,
+    kind: MarkKind = "cluster",
 ) -> Unlocked | None:
-    """An operator frees a cluster: the store's lock (recorded as an event on the operation that held it),
-    then the cluster's mark, whichever operation it names. The store comes first: an operator the store
+    """An operator frees a target: the store's lock (recorded as an event on the operation that held it),
+    then the target's mark, whichever operation it names. The store comes first: an operator the store
     refuses changes nothing in AWS. None when neither was held."""
-    holder = store.lock_holder(cluster_id, region)
-    recorded = _record_release(store, clock, holder, cluster_id, region, comment) if holder else None
+    key, label = lock_key_for(kind, target_id), f"{kind} {target_id}"
+    holder = store.lock_holder(key, region)
+    recorded = _record_release(store, clock, holder, label, region, comment) if holder else None
     if holder is not None:
-        store.release_lock(cluster_id, region, holder)
-    marked = remove_mark(rds(), cluster_id)
+        store.release_lock(key, region, holder)
+    marked = remove_mark(rds(), target_id, kind)
     if marked is not None and recorded is None:
-        recorded = _record_release(store, clock, marked, cluster_id, region, comment)
+        recorded = _record_release(store, clock, marked, label, region, comment)
     found = holder or marked
     if found is None:
         return None
@@ -239,7 +258,7 @@ def force_unlock(
 
 
 def _record_release(
-    store: StateStore, clock: Clock, holder: str, cluster_id: str, region: str, comment: str | None
+    store: StateStore, clock: Clock, holder: str, label: str, region: str, comment: str | None
 ) -> str | None:
     """The release as an event on the holder, if this store has it; its id, or None."""
     said = f" ({comment})" if comment else ""
@@ -252,8 +271,8 @@ def _record_release(
             clock,
             op,
             "lock_released_by_operator",
-            f"Cluster lock of {cluster_id} in {region} released by an operator with --force{said}; "
-            f"another operation may now start on the cluster while this one is {op.state.value}",
+            f"Lock of {label} in {region} released by an operator with --force{said}; "
+            f"another operation may now start on the {label.split(' ', 1)[0]} while this one is {op.state.value}",
             comment=comment,
         )
         op.updated_at = clock.now()

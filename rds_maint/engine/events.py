@@ -44,26 +44,48 @@ def make_event(
 
 
 def is_disruptive_step(step: Step) -> bool:
-    """Steps whose action moves the writer (failover, switchover): announced before and after."""
-    return is_disruptive(ACTIONS.get(step.action))
+    """Steps that move the writer (failover, switchover) or stop writes (a step kind's `interruption`: a
+    reboot, a Multi-AZ failover, the downtime of a whole step): announced before and after, so that whoever
+    listens can drain connections first."""
+    action = ACTIONS.get(step.action)
+    return is_disruptive(action) or (action is not None and action.kind.interruption is not None)
 
 
 # What a person calls each step that moves the writer (the step actions are internal identifiers).
 _DISRUPTIONS = {FAILOVER.action: "Failover", SWITCHOVER_BLUE_GREEN.action: "Blue/Green switchover"}
+# ... and a step of a new kind, by the interruption its kind declares (steps/base.py StepKind.interruption).
+_INTERRUPTIONS = {
+    "failover": "Failover",
+    "multi_az_failover": "Multi-AZ failover",
+    "switchover": "Blue/Green switchover",
+    "reboot": "Reboot",
+    "downtime": "Downtime",
+}
+
+
+def _disruption_name(step: Step) -> str:
+    if step.action in _DISRUPTIONS:
+        return _DISRUPTIONS[step.action]
+    action = ACTIONS.get(step.action)
+    interruption = action.kind.interruption if action is not None else None
+    if interruption is not None:
+        return f"{_INTERRUPTIONS.get(interruption, interruption.capitalize())} (step {step.name})"
+    return f"Step {step.name}"
 
 
 def disruption_event(clock: Clock, op: Operation, step: Step, type_: str, what: str) -> Event:
+    """Before and after a step that stops writes; names the target (`cluster X` / `instance Y`) and carries
+    its id as `cluster_id` or `instance_id`, so that a listener matches it to its applications."""
     target = step.parameters.get("target")
     return make_event(
         clock,
         op,
         type_,
-        f"{_DISRUPTIONS.get(step.action, f'Step {step.name}')} of {op.cluster_id}"
-        + (f" to {target}" if target else "")
-        + f" {what}",
+        f"{_disruption_name(step)} of {op.target_label}" + (f" to {target}" if target else "") + f" {what}",
         step=step.id,
         action=step.action,
         cluster_id=op.cluster_id,
+        instance_id=op.instance_id,
         target=target,
     )
 

@@ -34,8 +34,11 @@ STILL_TO_RUN = (StepState.PENDING, StepState.IN_PROGRESS, StepState.WAITING)
 
 
 def final_cluster(core: EngineCore, op: Operation) -> tuple[ClusterSnapshot | None, str | None]:
-    """The cluster now, and why it may not be left as it is (None: DESIGN section 9 holds)."""
-    if not op.context.get("temp_instance_id"):
+    """The cluster now, and why it may not be left as it is (None: DESIGN section 9 holds).
+
+    Only Aurora operations make a temp instance: a Multi-AZ DB cluster or a DB instance has none to hold
+    the final state for, whatever its context says."""
+    if op.target_type != "aurora_cluster" or not op.context.get("temp_instance_id"):
         return None, None
     cluster = core.rds(op.region).find_cluster(op.cluster)
     if cluster is None:

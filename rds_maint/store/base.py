@@ -12,17 +12,21 @@ from rds_maint.errors import BadInput, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 
 __all__ = [
+    "INSTANCE_LOCK_PREFIX",
     "StateStore",
     "check_lock_key",
     "check_operation_id",
     "check_schema",
     "decode_record",
+    "lock_key_for",
     "operation_record",
 ]
 
 _OPERATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # RDS cluster identifiers (1-63: a letter first, letters, digits, hyphens) and region names.
-_CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+# A cluster's lock key is its identifier; a DB instance's is `instance--` + its identifier (`lock_key_for`).
+_CLUSTER_ID = re.compile(r"^(instance--)?[A-Za-z][A-Za-z0-9-]{0,62}$")
+INSTANCE_LOCK_PREFIX = "instance--"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
 
 
@@ -34,6 +38,14 @@ def check_operation_id(operation_id: str) -> str:
             "(at most 128 characters, no path characters)"
         )
     return operation_id
+
+
+def lock_key_for(kind: str, target_id: str) -> str:
+    """The store's lock key of a target. A DB instance and a DB cluster may share an identifier (they are
+    named apart in AWS), so an instance's key carries a prefix no RDS identifier can hold (two hyphens in a
+    row are not allowed in one): the lock of instance `orders` never stops an operation on cluster `orders`.
+    """
+    return f"{INSTANCE_LOCK_PREFIX}{target_id}" if kind == "instance" else target_id
 
 
 def check_lock_key(cluster_id: str, region: str) -> tuple[str, str]:

@@ -4,12 +4,14 @@ Table layout (what `rds-maint init --store dynamodb://TABLE` creates):
 
 * key `pk` (S, hash) + `sk` (S, range), on-demand billing, encryption at rest, PITR;
 * operation: `pk=OP#<id>`, `sk=OPERATION`, `version` (N), `schema_version` (N), the operation
-  JSON in `body` (S) or, above 64 KB, zlib-compressed in `body_z` (B); `cluster_id`,
-  `op_state`, `created_at` for the indexes; `write_id`, unique per write (a retry after a lost
+  JSON in `body` (S) or, above 64 KB, zlib-compressed in `body_z` (B); `cluster_id` (the target's
+  id: a cluster's, or an RDS DB instance's; the attribute keeps its name so existing tables and their
+  index serve both), `op_state`, `created_at` for the indexes; `write_id`, unique per write (a retry after a lost
   answer recognises its own write by it);
 * events: `pk=OP#<id>`, `sk=EVENT#<version:010d>#<n:04d>`, one item per event, written in the
   same transaction as the operation they were saved with (so a lost race writes none);
-* cluster lock: `pk=LOCK#<region>#<cluster>`, `sk=LOCK`, `holder` (deleted when released);
+* target lock: `pk=LOCK#<region>#<key>`, `sk=LOCK`, `holder` (deleted when released); the key is the
+  cluster id, or `instance--<id>` for a DB instance (`store.base.lock_key_for`);
 * GSIs `by_cluster` (`cluster_id`, `created_at`) and `by_state` (`op_state`, `created_at`), both
   sparse: only operation items carry those attributes.
 

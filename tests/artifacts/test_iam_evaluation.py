@@ -378,13 +378,15 @@ def test_the_cluster_mark_may_be_put_on_and_taken_off_any_cluster_and_nothing_el
     for tags in ({OP_TAG: "op-1"}, {MARK: "op-1", OP_TAG: "op-1"}):
         decision = decide("rds:AddTagsToResource", cluster, request_tags=tags)
         assert not decision.allowed and "DenyOperationTagOutsideOwnNames" in decision.reason, tags
-    # removing anything but the mark, or the mark from anything but a cluster, is not granted
+    # removing anything but the mark, or the mark from anything but a cluster or a DB instance (an operation
+    # on an RDS DB instance marks the instance: tests/artifacts/test_iam_instance_targets.py), is not granted
     for resource, keys in (
         (cluster, [OP_TAG]),
         (cluster, [MARK, "team"]),
         (cluster, ["rds-maint:opt-in"]),
-        (arn("db", READER_2), [MARK]),
+        (arn("db", READER_2), [OP_TAG]),
         (arn("cluster-pg", "orders-params"), [MARK]),
+        (arn("pg", "orders-params"), [MARK]),
     ):
         assert not evaluate(lambda_policies(), Request(remove, resource, {"aws:TagKeys": keys})).allowed, keys
     assert not evaluate(lambda_policies(), Request(remove, cluster)).allowed  # no keys named: refused

@@ -86,11 +86,12 @@ def test_lambda_policy_guards_deletes_and_the_operation_tag_by_name_and_tag() ->
     deny = [s for s in by_action["rds:AddTagsToResource"] if s["Effect"] == "Deny"]
     assert deny and all(s["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"] == [tag] for s in deny)
     assert all("NotResource" in s for s in deny), "the operation tag is refused everywhere but on our own names"
-    # the cluster's mark: removals (and the grant of the mark itself) name that one key, on clusters only
+    # the target's mark: removals (and the grant of the mark itself) name that one key, on clusters and
+    # DB instances only (an operation on an RDS DB instance marks the instance)
     mark = by_action["rds:RemoveTagsFromResource"]
     assert mark and all(s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [MARK] for s in mark)
     assert all(s["Condition"]["Null"] == {"aws:TagKeys": "false"} for s in mark), "no keys must not pass"
-    assert all(":cluster:" in r for s in mark for r in as_list(s["Resource"]))
+    assert all(r.endswith((":cluster:*", ":db:*")) for s in mark for r in as_list(s["Resource"]))
     create = by_action["rds:CreateBlueGreenDeployment"] + by_action["rds:CreateDBClusterParameterGroup"]
     assert all(s["Condition"]["Null"][f"aws:RequestTag/{tag}"] == "false" for s in create)
     events = by_action["events:PutEvents"]
@@ -137,14 +138,18 @@ def rds_operations_called_by_the_package() -> set[str]:
 
 
 # Granted though the code never names them: RDS checks them on the caller's behalf (Service Authorization
-# Reference, dependent actions; Aurora Blue/Green "Authorizing access"; the DeleteDBCluster final-snapshot
-# notice). tests/artifacts/test_iam_evaluation.py records each of them during real runs.
+# Reference, dependent actions; Aurora and RDS Blue/Green "Authorizing access"; the DeleteDBCluster
+# final-snapshot notice). tests/artifacts/test_iam_evaluation.py records each of them during real runs.
 DEPENDENT_ACTIONS = {
     "rds:CreateDBCluster",
     "rds:CreateDBClusterEndpoint",
     "rds:DeleteDBClusterEndpoint",
     "rds:PromoteReadReplicaDBCluster",
     "rds:CreateDBClusterSnapshot",
+    # Blue/Green of an RDS DB instance (RDS User Guide, "Authorizing access to Amazon RDS blue/green
+    # deployment operations"): create needs CreateDBInstanceReadReplica, switchover PromoteReadReplica.
+    "rds:CreateDBInstanceReadReplica",
+    "rds:PromoteReadReplica",
 }
 
 

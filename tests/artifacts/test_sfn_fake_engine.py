@@ -225,6 +225,51 @@ def test_execution_resumes_an_existing_operation(
     assert machine.engine.actions() == first_calls
 
 
+def test_a_new_operation_on_a_db_instance_keeps_its_instance_id_through_notices_and_hand_offs(
+    machine_factory: MachineFactory,
+) -> None:
+    """A request names instance_id and no cluster_id: no JSONPath may miss the absent key, the notice names the
+    instance, and a fresh execution started for the hand-off carries it on."""
+    machine = machine_factory()
+    machine.engine.script = ["intervention"]
+    request = {
+        "params": {
+            "type": "instance_cycle",
+            "instance_id": "orders-db",
+            "region": REGION,
+            "params": {},
+        }
+    }
+    arn = machine.start(request)
+    detail = machine.wait_for_notice(arn)["Detail"]
+    assert (detail["cluster_id"], detail["instance_id"], detail["target"]) == (None, "orders-db", "instance orders-db")
+    machine.client.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "mark_complete"}))
+    done = machine.wait_done(arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert machine.engine.ops["orders-db-1"].state == "completed"
+
+
+def test_a_notice_for_a_cluster_names_the_cluster(machine_factory: MachineFactory) -> None:
+    machine = machine_factory()
+    machine.engine.script = ["intervention"]
+    arn = machine.start(NEW_OPERATION)
+    detail = machine.wait_for_notice(arn)["Detail"]
+    assert (detail["cluster_id"], detail["instance_id"], detail["target"]) == (
+        "orders-prod",
+        None,
+        "cluster orders-prod",
+    )
+    machine.client.send_task_failure(taskToken=detail["task_token"], error="OperationAborted")
+    assert machine.wait_done(arn)["error"] == "OperationAborted"
+
+
+def test_a_start_input_with_an_instance_id_that_is_not_a_string_is_refused(machine_factory: MachineFactory) -> None:
+    machine = machine_factory()
+    done = machine.wait_done(machine.start({"operation_id": "orders-db-1", "instance_id": 3}))
+    assert done["error"] == "BadStartInput"
+    assert machine.engine.actions() == []
+
+
 def test_execution_resume_without_cluster_id_still_notifies(machine_factory: MachineFactory) -> None:
     machine = machine_factory()
     op = machine.engine.seed("paused")

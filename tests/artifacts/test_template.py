@@ -199,7 +199,7 @@ def test_template_sns_notice_is_a_readable_message_without_the_task_token() -> N
     paths = transformer["InputPathsMap"]
     assert "$.detail.task_token" not in paths.values() and "task_token" not in paths
     assert not any(path in ("$", "$.detail") for path in paths.values()), "the whole event carries the token"
-    assert {"operation_id", "cluster_id", "pause_reason", "step_name", "step_index"} <= set(paths)
+    assert {"operation_id", "target", "pause_reason", "step_name", "step_index"} <= set(paths)
     text, variables = transformer["InputTemplate"]["Fn::Sub"]
     assert "<aws.events.event" not in text
     assert not text.lstrip().startswith("{"), "a text message for people, not JSON"

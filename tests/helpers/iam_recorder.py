@@ -13,6 +13,9 @@ Sources, cited once here and used as data below:
 * "Actions, resources, and condition keys for Amazon RDS" (Service Authorization Reference,
   docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html): resource
   types per action (`*` = required) and dependent actions;
+* "Authorizing access to Amazon RDS blue/green deployment operations" (RDS User Guide), for a DB
+  instance source: create needs CreateDBInstanceReadReplica and AddTagsToResource; switchover
+  ModifyDBInstance and PromoteReadReplica; delete DeleteDBInstance; internal names as for Aurora;
 * "Authorizing access to Amazon Aurora blue/green deployment operations" (Aurora User Guide):
   create needs CreateDBCluster, CreateDBInstance, AddTagsToResource, CreateDBClusterEndpoint;
   switchover ModifyDBCluster, PromoteReadReplicaDBCluster; delete DeleteDBCluster,
@@ -78,6 +81,7 @@ RESOURCES: dict[str, tuple[Spec, ...]] = {
     "DescribeDBInstances": (("db", "DBInstanceIdentifier", True),),
     "DescribeDBClusters": (("cluster", "DBClusterIdentifier", True),),
     "FailoverDBCluster": (("cluster", "DBClusterIdentifier", True),),
+    "RebootDBCluster": (("cluster", "DBClusterIdentifier", True),),
     "ModifyDBCluster": (
         ("cluster", "DBClusterIdentifier", True),
         ("cluster-pg", "DBClusterParameterGroupName", False),
@@ -174,6 +178,11 @@ def removed_keys(operation: str, params: dict[str, Any]) -> dict[str, ContextVal
     if operation != "RemoveTagsFromResource":
         return {}
     return {"aws:TagKeys": sorted(str(k) for k in params.get("TagKeys") or [])}
+
+
+def _is_instance(arn: str) -> bool:
+    """A Blue/Green source or target that is an RDS DB instance (`:db:`), not a cluster."""
+    return ":db:" in arn
 
 
 def _tags(items: Any) -> dict[str, str]:
@@ -328,6 +337,11 @@ class RequestRecorder:
             yield Check(operation, "rds:AddTagsToResource", "cluster-snapshot", snapshot, cluster_tags, implied=True)
         if operation == "SwitchoverBlueGreenDeployment":
             source, target = self._pair(str(params["BlueGreenDeploymentIdentifier"]))
+            if _is_instance(source):  # RDS Blue/Green: both instances are renamed, green promoted
+                for instance in (source, target):
+                    yield self._on_behalf(operation, "rds:ModifyDBInstance", "db", instance)
+                yield self._on_behalf(operation, "rds:PromoteReadReplica", "db", target)
+                return
             for cluster in (source, target):
                 yield self._on_behalf(operation, "rds:ModifyDBCluster", "cluster", cluster)
                 for member in self.members(cluster):
@@ -335,6 +349,12 @@ class RequestRecorder:
             yield self._on_behalf(operation, "rds:PromoteReadReplicaDBCluster", "cluster", target)
         if operation == "DeleteBlueGreenDeployment":
             _source, target = self._pair(str(params["BlueGreenDeploymentIdentifier"]))
+            if _is_instance(target):
+                if params.get("DeleteTarget"):
+                    yield self._on_behalf(operation, "rds:DeleteDBInstance", "db", target)
+                else:  # a green kept before a switchover is promoted to a standalone instance
+                    yield self._on_behalf(operation, "rds:PromoteReadReplica", "db", target)
+                return
             if params.get("DeleteTarget"):
                 for member in self.members(target):
                     yield self._on_behalf(operation, "rds:DeleteDBInstance", "db", str(member["DBInstanceArn"]))
@@ -382,6 +402,15 @@ class RequestRecorder:
         tagged with copies of the source's tags."""
         target = str(deployment.get("Target", ""))
         if not target:
+            return
+        if _is_instance(target):  # RDS Blue/Green: green is a read replica of the source instance
+            tags = self.tags_of("db", target)
+            for resource_type in ("db", "og", "subgrp"):  # CreateDBInstanceReadReplica's resource types
+                arn = target if resource_type == "db" else self.arn(resource_type, "*")
+                yield Check(
+                    operation, "rds:CreateDBInstanceReadReplica", resource_type, arn, tags, implied=True, any_name=True
+                )
+            yield Check(operation, "rds:AddTagsToResource", "db", target, tags, implied=True, any_name=True)
             return
         green_tags = self.tags_of("cluster", target)
         for resource_type in ("cluster", "cluster-pg", "og", "subgrp"):  # CreateDBCluster's required types

@@ -106,7 +106,8 @@ class FakeEngine:
         if action == "create":
             if params.get("type") not in OPERATION_TYPES:
                 return self._result(None, "failed", error=f"unknown operation type {params.get('type')!r}")
-            op = self.seed("created", self.script, cluster_id=str(params["cluster_id"]))
+            target = params.get("cluster_id") or params.get("instance_id")  # a DB instance is a target too
+            op = self.seed("created", self.script, cluster_id=str(target))
             return self._report(op)
         op_id = event.get("operation_id")
         if not isinstance(op_id, str) or op_id not in self.ops:

@@ -74,7 +74,8 @@ def test_a_pause_posts_what_is_needed_and_the_answer_then_completion_posts_again
     answered = cli(world, "resume", op.id, "--action", "continue", "--run", "--notify", webhook.url)
     assert answered.exit_code == 0, answered.output
     assert len(webhook.posts) == 2
-    assert f"instance_type_change on orders-prod (us-east-1), operation {op.id} completed in " in webhook.texts()[1]
+    completed = f"instance_type_change on cluster orders-prod (us-east-1), operation {op.id} completed in "
+    assert completed in webhook.texts()[1]
     assert SECRET not in paused.output + answered.output
 
 

@@ -311,12 +311,12 @@ def test_an_engine_upgrade_shows_no_internal_name(world: World) -> None:
         "target_engine_version=16.4",
     ]
     text = full_session(world, args)
-    assert f"Blue/Green switchover of {CLUSTER} is about to start" in text
+    assert f"Blue/Green switchover of cluster {CLUSTER} is about to start" in text
 
 
 def test_a_rollback_shows_no_internal_name(world: World, cluster_1w2r: list[str]) -> None:
     text = full_session(world, [*TYPE_CHANGE, "--param", TARGET, "--pause-before", "failback"], answer="rollback")
-    assert f"Failover of {CLUSTER} to {WRITER} is about to start" in text
+    assert f"Failover of cluster {CLUSTER} to {WRITER} is about to start" in text
 
 
 # -- the start input documented for `aws stepfunctions start-execution` ---------------------------------

@@ -26,7 +26,7 @@ from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, 
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState, OperationType, Step
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
 from rds_maint.store import base as store_base
-from rds_maint.store.base import check_schema
+from rds_maint.store.base import check_schema, lock_key_for
 from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -250,6 +250,21 @@ def test_cluster_lock_is_taken_once_released_only_by_its_holder_and_can_be_taken
         store.acquire_lock("../c1", REGION, "op-c")
     with pytest.raises(BadInput, match="invalid region"):
         store.lock_holder("c1", "moon/1")
+
+
+def test_a_db_instance_lock_never_meets_the_lock_of_a_cluster_of_the_same_name(store: StateStore) -> None:
+    """AWS names DB instances and DB clusters apart: `orders` may be both; their locks are two records."""
+    key = lock_key_for("instance", "orders")
+    assert key == "instance--orders" and lock_key_for("cluster", "orders") == "orders"
+    assert store.acquire_lock(key, REGION, "op-instance") == "op-instance"
+    assert store.acquire_lock("orders", REGION, "op-cluster") == "op-cluster"
+    assert (store.lock_holder(key, REGION), store.lock_holder("orders", REGION)) == ("op-instance", "op-cluster")
+    assert store.release_lock(key, REGION, "op-instance") is True
+    assert store.lock_holder("orders", REGION) == "op-cluster"
+    long_id = "a" * 63  # the longest RDS identifier still makes a valid key
+    assert store.acquire_lock(lock_key_for("instance", long_id), REGION, "op-long") == "op-long"
+    with pytest.raises(BadInput, match="invalid cluster identifier"):
+        store.acquire_lock("instance--../x", REGION, "op-x")
 
 
 def test_concurrent_lock_takers_get_one_holder(store: StateStore, serialised_aws: None) -> None:
