@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rds_sim.db_instance_catalogue import RDS_ENGINES, orderable_classes
+
 AURORA_POSTGRESQL = "aurora-postgresql"
 AURORA_MYSQL = "aurora-mysql"
 SERVERLESS_CLASS = "db.serverless"
@@ -108,6 +110,8 @@ class Catalogue:
 
     def orderable(self, engine: str, version: str) -> set[str]:
         """Instance classes AWS sells for this engine version (empty if the version is unknown)."""
+        if engine in RDS_ENGINES:  # DB instances of MySQL, MariaDB, PostgreSQL (db_instance_catalogue)
+            return orderable_classes(engine, version)
         if not self.has_version(engine, version):
             return set()
         major = version_key(version)[0]

@@ -294,6 +294,10 @@ class AuroraWorld:
             }
         )
 
+    def record_event(self, row: dict[str, Any]) -> None:
+        """A DescribeEvents row written by an area simulator (DB instances), answered with the world's own."""
+        self._events.append(row)
+
     def _flip_writer(self, cluster_id: str, target: str) -> None:
         members = self.moto.cluster_instances(cluster_id)
         if target in members and self.moto.writer(cluster_id) != target:
