@@ -32,6 +32,7 @@ from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
+from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.store.base import check_operation_id
 
 __all__ = [
@@ -84,9 +85,11 @@ class Engine(EngineCore):
                 raise refusal from None
             raise
         # at most one active operation per cluster, whatever store holds it (DESIGN section 9)
-        refusal = mark_refusal(self.store, mark_of(preview.cluster), request.region, preview.operation_id)
-        if refusal is not None:
-            raise refusal
+        # (a DB instance carries no cluster mark yet: its store lock guards it; the engine's owner wires its mark)
+        if isinstance(preview.target, ClusterSnapshot):
+            refusal = mark_refusal(self.store, mark_of(preview.target), request.region, preview.operation_id)
+            if refusal is not None:
+                raise refusal
         return preview
 
     def create(self, data: Any, default_region: str | None = None) -> Operation:

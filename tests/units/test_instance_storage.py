@@ -27,13 +27,13 @@ GP3_100 = StorageConfig("gp3", 100, 3000, 125)
 GP3_500 = StorageConfig("gp3", 500, 12000, 500)
 
 
-def resolve(current: StorageConfig, storage_type: str, engine: str = PG, **kw: int) -> StorageRequest:
+def resolve(current: StorageConfig, storage_type: str, *, engine: str = PG, **kw: int) -> StorageRequest:
     return resolve_storage(engine, current, storage_type=storage_type, **kw)
 
 
-def refusal(current: StorageConfig, storage_type: str, engine: str = PG, **kw: int) -> str:
+def refusal(current: StorageConfig, storage_type: str, **kw: int) -> str:
     with pytest.raises(BadInput) as caught:
-        resolve(current, storage_type, engine, **kw)
+        resolve(current, storage_type, **kw)
     return str(caught.value)
 
 
