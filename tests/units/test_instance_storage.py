@@ -28,7 +28,14 @@ GP3_500 = StorageConfig("gp3", 500, 12000, 500)
 
 
 def resolve(current: StorageConfig, storage_type: str, *, engine: str = PG, **kw: int) -> StorageRequest:
-    return resolve_storage(engine, current, storage_type=storage_type, **kw)
+    return resolve_storage(
+        engine,
+        current,
+        storage_type=storage_type,
+        iops=kw.get("iops"),
+        storage_throughput=kw.get("storage_throughput"),
+        allocated_storage=kw.get("allocated_storage"),
+    )
 
 
 def refusal(current: StorageConfig, storage_type: str, **kw: int) -> str:
