@@ -1,4 +1,4 @@
-"""Storage rules of RDS DB instances (docs/aws-behaviour.md, "DB instance storage"): pure, no I/O.
+"""Storage rules of RDS DB instances: pure, no I/O.
 
 Shared by the DB instance storage preflight, plan and actions (and usable for a Multi-AZ DB cluster's
 storage). Each figure names its source:

@@ -27,9 +27,9 @@ GP3_100 = StorageConfig("gp3", 100, 3000, 125)
 GP3_500 = StorageConfig("gp3", 500, 12000, 500)
 
 
-def resolve(current: StorageConfig, storage_type: str, *, engine: str = PG, **kw: int) -> StorageRequest:
+def resolve(current: StorageConfig, storage_type: str, **kw: int) -> StorageRequest:
     return resolve_storage(
-        engine,
+        PG,
         current,
         storage_type=storage_type,
         iops=kw.get("iops"),
