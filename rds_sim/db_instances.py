@@ -191,15 +191,8 @@ class DbInstanceSim:
         """moto's DBInstance as AWS would show it now (the world's overlay already applied)."""
         out = copy.deepcopy(data)
         instance_id = str(out["DBInstanceIdentifier"])
-        now = self.world.now()
-        status = str(out.get("DBInstanceStatus", AVAILABLE))
+        out["DBInstanceStatus"] = self.status_over(instance_id, str(out.get("DBInstanceStatus", AVAILABLE)))
         change = self._open(instance_id)
-        if status == AVAILABLE:  # a stuck, failed or green instance keeps what the world says
-            if change is not None and not change.in_lag(now):
-                status = change.status
-            elif self._optimizing_until.get(instance_id, now) > now:
-                status = OPTIMIZING
-        out["DBInstanceStatus"] = status
         for key in ("Iops", "StorageThroughput"):
             out.pop(key, None)
         out |= self._storage_now(instance_id, data).fields()
@@ -215,6 +208,18 @@ class DbInstanceSim:
         else:
             out.pop("SecondaryAvailabilityZone", None)
         return out
+
+    def status_over(self, instance_id: str, status: str) -> str:
+        """The status now: a stuck, failed or green instance keeps what the world says; else this module's."""
+        if status != AVAILABLE:
+            return status
+        now = self.world.now()
+        change = self._open(instance_id)
+        if change is not None and not change.in_lag(now):
+            return change.status
+        if self._optimizing_until.get(instance_id, now) > now:
+            return OPTIMIZING
+        return status
 
     def settle(self) -> None:
         """Write the events that are due, swap zones at failover ends, apply the changes that ended."""
@@ -347,7 +352,7 @@ class DbInstanceSim:
             raise instance_state(
                 f"DB instance {instance_id} is not in available state (it is {shown}; a change is under way)."
             )
-        if status != AVAILABLE:
+        if status not in (AVAILABLE, OPTIMIZING):  # storage-optimization takes other changes (see the docs)
             raise instance_state(f"DB instance {instance_id} is not in available state (it is {status}).")
 
     def _next_storage(self, instance_id: str, data: dict[str, Any], params: dict[str, Any]) -> StorageConfig | None:

@@ -328,7 +328,10 @@ class AuroraWorld:
         transition = self.timeline.under_way(instance_id, INSTANCE_KINDS)
         if transition is None:
             failed = self._failed.get(instance_id)
-            return failed or self.blue_green.instance_status(instance_id) or moto_status
+            status = failed or self.blue_green.instance_status(instance_id) or moto_status
+            if status == AVAILABLE and self.db_instances.owns_instance(instance_id):
+                return self.db_instances.status_over(instance_id, status)  # modifying, storage-optimization, ...
+            return status
         if transition.kind == "create":
             return "creating"
         if transition.kind == "delete":

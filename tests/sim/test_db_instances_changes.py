@@ -5,6 +5,7 @@ Instants come from `sim.db_instance_changes` (the seeded jitter moves them); not
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from rds_maint.rds import make_rds_client
-from rds_sim import Catalogue, SimulatedAurora, VirtualClock
+from rds_sim import Catalogue, SimulatedAurora, SimulatedCrash, VirtualClock
 from rds_sim.catalogue import DEFAULT_VERSIONS
 from rds_sim.db_instance_catalogue import FALLBACK_VERSIONS
 
@@ -276,3 +277,33 @@ def test_major_upgrade_names_an_existing_group_of_the_new_family(clock: VirtualC
         after = view(client)
         assert after["EngineVersion"] == "17.2"
         assert after["DBParameterGroups"][0]["DBParameterGroupName"] == "default.postgres17"
+
+
+# -- faults and saving ----------------------------------------------------------------------
+
+
+def test_a_crash_after_the_call_leaves_the_change_visible_and_a_repeat_refused(
+    sim: SimulatedAurora, client: RDSClient
+) -> None:
+    sim.seed_db_instance(DB, multi_az=True)
+    sim.faults.crash_after("ModifyDBInstance")
+    with pytest.raises(SimulatedCrash):
+        client.modify_db_instance(DBInstanceIdentifier=DB, DBInstanceClass="db.r6g.large", ApplyImmediately=True)
+    assert view(client)["PendingModifiedValues"]["DBInstanceClass"] == "db.r6g.large"  # what a resumed run reads
+    assert error_of(client.modify_db_instance, DBInstanceClass="db.r6g.large", ApplyImmediately=True)[0] == (
+        "InvalidDBInstanceState"
+    )
+    assert len(sim.db_instance_changes(DB)) == 1
+
+
+def test_a_saved_account_resumes_a_change_under_way(
+    sim: SimulatedAurora, client: RDSClient, clock: VirtualClock
+) -> None:
+    sim.seed_db_instance(DB, storage_type="gp2", allocated_storage=100)
+    client.modify_db_instance(DBInstanceIdentifier=DB, AllocatedStorage=200, ApplyImmediately=True)
+    restored = pickle.loads(pickle.dumps(sim))
+    (change,) = restored.db_instance_changes(DB)
+    advance_to(restored.clock, change.ends_at, 1)
+    restored_client = restored.clients(make_rds_client)(REGION)
+    after = restored_client.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
+    assert (after["AllocatedStorage"], after["DBInstanceStatus"]) == (200, "storage-optimization")
