@@ -220,8 +220,6 @@ class ModifyDbInstanceStorage:
             return f"AWS already has the change pending ({pending.text()})"
         if since is None:
             return None
-        if instance.status in ("modifying", OPTIMIZING) and pending is None:
-            return f"it is {instance.status} since the change was prepared"
         for when, message in ctx.rds.instance_events(instance.id, since):
             if STORAGE_CHANGE_WORDS in message.lower() and as_utc(when) >= as_utc(since):
                 return f"AWS reports '{message}' at {when:%H:%M:%S}"

@@ -233,3 +233,35 @@ def test_rollback_after_the_change_changes_nothing_and_says_why(world: World) ->
     assert any(e.type == "rollback_limits" and "cannot be undone" in e.message for e in world.store.events(op.id))
     assert storage(world)["StorageType"] == "gp3"  # AWS cannot undo it; rollback sent nothing
     assert len(modify_calls(world)) == 1
+
+
+# -- through the CLI, and someone else's change ---------------------------------------------------------
+
+
+def test_run_through_the_cli_changes_the_storage_and_status_shows_it(world: World) -> None:
+    seed_gp2_400(world)
+    op = create(world, {"target_storage_type": "gp3", "iops": 15000, "storage_throughput": 750})
+    finished = world.cli(["run", op.id])
+    assert finished.exit_code == 0, finished.output
+    assert storage(world) == {
+        "StorageType": "gp3",
+        "AllocatedStorage": 400,
+        "Iops": 15000,
+        "StorageThroughput": 750,
+        "status": "available",
+    }
+    shown = world.cli(["status", op.id])
+    assert shown.exit_code == 0, shown.output
+    assert "completed" in shown.output.lower() and "wait_optimization" in shown.output
+    assert len(modify_calls(world)) == 1
+
+
+def test_a_storage_change_made_by_someone_else_after_planning_pauses_for_a_person(world: World) -> None:
+    seed_gp2_400(world)
+    op = create(world, {"target_storage_type": "gp3", "iops": 15000, "storage_throughput": 750})
+    world.gateway().modify_instance_storage(DB, storage_type="io1", iops=4000, allocated_storage=400)
+    paused = world.run(op.id)
+    assert paused.outcome is Outcome.INTERVENTION
+    assert paused.pause_reason is not None and "another storage change pending" in paused.pause_reason
+    assert "io1" in paused.pause_reason
+    assert [c["StorageType"] for c in modify_calls(world)] == ["io1"]  # ours was never sent
