@@ -355,6 +355,16 @@ class DbInstanceSim:
         if status not in (AVAILABLE, OPTIMIZING):  # storage-optimization takes other changes (see the docs)
             raise instance_state(f"DB instance {instance_id} is not in available state (it is {status}).")
 
+    def refuse_delete_if_busy(self, instance_id: str) -> None:
+        """DeleteDBInstance during a storage change: refused ("No other Amazon RDS operations can take place for the
+        instance, including ... deleting the instance": ModifyDBInstance reference, StorageType and Iops)."""
+        change = self._open(instance_id)
+        if change is not None and change.storage is not None:
+            raise instance_state(
+                f"DB instance {instance_id} is not in available state (a storage change is under way); "
+                "it can't be deleted until the change ends."
+            )
+
     def _next_storage(self, instance_id: str, data: dict[str, Any], params: dict[str, Any]) -> StorageConfig | None:
         current = self._storage_now(instance_id, data)
         target = next_storage(str(data["Engine"]), current, params)

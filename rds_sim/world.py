@@ -579,6 +579,8 @@ class AuroraWorld:
                 f"DB instance {instance_id} is {failed}: it can only be deleted with SkipFinalSnapshot.",
             )
         self._refuse_if_busy(instance_id, deleting=True)
+        if self.db_instances.owns_instance(instance_id):
+            self.db_instances.refuse_delete_if_busy(instance_id)
         if instance.get("DeletionProtection"):
             raise ApiError(
                 "InvalidParameterCombination",

@@ -281,3 +281,17 @@ def test_without_apply_immediately_the_change_stays_pending(
     after = view(client)
     assert (after["StorageType"], after["PendingModifiedValues"]["StorageType"]) == ("gp2", "gp3")
     assert sim.db_instance_changes(DB) == []
+
+
+def test_an_instance_is_not_deleted_during_a_storage_change(
+    sim: SimulatedAurora, client: RDSClient, clock: VirtualClock
+) -> None:
+    sim.seed_db_instance(DB, storage_type="gp2", allocated_storage=100)
+    client.modify_db_instance(DBInstanceIdentifier=DB, StorageType="gp3", ApplyImmediately=True)
+    with pytest.raises(ClientError) as caught:
+        client.delete_db_instance(DBInstanceIdentifier=DB, SkipFinalSnapshot=True)
+    assert caught.value.response["Error"]["Code"] == "InvalidDBInstanceState"
+    assert sim.instance_exists(DB)
+    (change,) = sim.db_instance_changes(DB)
+    advance_to(clock, change.ends_at, 1)
+    client.delete_db_instance(DBInstanceIdentifier=DB, SkipFinalSnapshot=True)  # storage-optimization: accepted
