@@ -401,6 +401,18 @@ def orderable_refusal(
         low, high = _int(row.get("MinStorageSize")), _int(row.get("MaxStorageSize"))
         if (low is not None and size < low) or (high is not None and size > high):
             return f"AWS takes {low} to {high} GiB of {target.storage_type} for {instance_class}; {size} GiB asked"
+        iops_low, iops_high = _int(row.get("MinIopsPerDbInstance")), _int(row.get("MaxIopsPerDbInstance"))
+        if iops is not None and iops_low is not None and iops_high is not None and not iops_low <= iops <= iops_high:
+            return (
+                f"AWS takes {iops_low} to {iops_high} IOPS of {target.storage_type} for {instance_class}; {iops} asked"
+            )
+        throughput = target.storage_throughput
+        t_low = _int(row.get("MinStorageThroughputPerDbInstance"))
+        t_high = _int(row.get("MaxStorageThroughputPerDbInstance"))
+        if throughput is not None and t_low is not None and t_high is not None and not t_low <= throughput <= t_high:
+            return (
+                f"AWS takes {t_low} to {t_high} MiB/s of {target.storage_type} for {instance_class}; {throughput} asked"
+            )
         per_low, per_high = row.get("MinIopsPerGib"), row.get("MaxIopsPerGib")
         if iops is not None and size and isinstance(per_low, int | float) and isinstance(per_high, int | float):
             ratio = iops / size

@@ -265,3 +265,23 @@ def test_a_storage_change_made_by_someone_else_after_planning_pauses_for_a_perso
     assert paused.pause_reason is not None and "another storage change pending" in paused.pause_reason
     assert "io1" in paused.pause_reason
     assert [c["StorageType"] for c in modify_calls(world)] == ["io1"]  # ours was never sent
+
+
+def test_rollback_while_aws_applies_the_change_records_that_it_goes_on(world: World) -> None:
+    seed_gp2_400(world)
+    op = create(world, {"target_storage_type": "gp3"})
+    world.engine.start(op.id)
+    while world.store.load(op.id).current_step.state is not StepState.WAITING:  # type: ignore[union-attr]
+        world.engine.advance(op.id)
+    assert world.store.load(op.id).current_step.name == "modify_storage"  # type: ignore[union-attr]
+    assert pending_storage(world)["StorageType"] == "gp3"
+    limits = rollback_limits(world.store.load(op.id))
+    assert limits is not None and "keeps gp3, 400 GiB" in limits and "it had gp2, 400 GiB" in limits
+    world.engine.resume(op.id, "rollback")
+    world.run(op.id)
+    stored = world.store.load(op.id)
+    assert stored.state is OperationState.ROLLED_BACK
+    assert [s.name for s in stored.steps[4:]] == ["storage_not_undone"]
+    world.clock.advance(3600)
+    assert storage(world)["StorageType"] == "gp3"  # AWS finished the change it had accepted; nothing was sent back
+    assert len(modify_calls(world)) == 1

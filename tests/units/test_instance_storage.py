@@ -174,3 +174,6 @@ def test_orderable_rows_refuse_what_aws_does_not_offer_and_stay_silent_without_r
         {"StorageType": "io2", "MinStorageSize": 100, "MaxStorageSize": 65536, "MinIopsPerGib": 1, "MaxIopsPerGib": 50}
     ]
     assert "1 to 50 IOPS per GiB" in str(orderable_refusal(io2, target, PG, "16.4", "db.m6g.large"))
+    gp3 = [{"StorageType": "gp3", "MinIopsPerDbInstance": 3000, "MaxIopsPerDbInstance": 16000}]
+    assert "3000 to 16000 IOPS" in str(orderable_refusal(gp3, StorageConfig("gp3", 400, 20000, 500), PG, "16", "x"))
+    assert orderable_refusal(gp3, StorageConfig("gp3", 400, 12000, 500), PG, "16", "x") is None
