@@ -72,7 +72,9 @@ class DbInstanceSim:
         self._zones: dict[str, tuple[str, str]] = {}  # (primary, standby) once a failover moved them
         self._storage_changed_at: dict[str, datetime] = {}  # end of the last storage modification
         self._optimizing_until: dict[str, datetime] = {}
-        self._held: dict[str, dict[str, Any]] = {}  # changes left for a maintenance window (none comes)
+        # Changes left for a maintenance window (none comes): shown pending, applied by a later ApplyImmediately.
+        self._held_target: dict[str, dict[str, Any]] = {}
+        self._held_storage: dict[str, StorageConfig] = {}
 
     def handlers(self) -> dict[str, Any]:
         """API calls this module answers whole (none: see `owns_instance` for the shared ones)."""
@@ -140,14 +142,19 @@ class DbInstanceSim:
             target["EngineVersion"] = new_version
             if group:
                 target["DBParameterGroupName"] = group
-        if storage is not None or target:
-            if params.get("ApplyImmediately"):
+        if params.get("ApplyImmediately"):
+            # "the modifications in this request and any pending modifications" are applied (ModifyDBInstance
+            # reference, ApplyImmediately): what an earlier call left for the maintenance window goes too.
+            target = {**self._held_target.pop(instance_id, {}), **target}
+            held_storage = self._held_storage.pop(instance_id, None)
+            storage = storage or held_storage
+            if storage is not None or target:
+                self._refuse_if_busy(instance_id)
                 self._schedule_modify(instance_id, data, target, storage)
-            else:
-                held = self._held.setdefault(instance_id, {})
-                held.update({k: v for k, v in target.items() if k != "DBParameterGroupName"})
-                if storage is not None:
-                    held.update(storage.fields())
+        else:
+            self._held_target.setdefault(instance_id, {}).update(target)
+            if storage is not None:
+                self._held_storage[instance_id] = storage
         return {"DBInstance": self.world_view(instance_id)}
 
     def reboot_db_instance(self, params: dict[str, Any]) -> Response:
@@ -197,7 +204,9 @@ class DbInstanceSim:
             out.pop(key, None)
         out |= self._storage_now(instance_id, data).fields()
         pending = dict(out.get("PendingModifiedValues") or {})
-        pending.update(self._held.get(instance_id, {}))
+        pending.update({k: v for k, v in self._held_target.get(instance_id, {}).items() if k != "DBParameterGroupName"})
+        if instance_id in self._held_storage:
+            pending.update(self._held_storage[instance_id].fields())
         if change is not None:
             pending.update(change.pending)
         out["PendingModifiedValues"] = pending

@@ -295,3 +295,23 @@ def test_an_instance_is_not_deleted_during_a_storage_change(
     (change,) = sim.db_instance_changes(DB)
     advance_to(clock, change.ends_at, 1)
     client.delete_db_instance(DBInstanceIdentifier=DB, SkipFinalSnapshot=True)  # storage-optimization: accepted
+
+
+def test_apply_immediately_also_applies_what_was_left_pending(
+    sim: SimulatedAurora, client: RDSClient, clock: VirtualClock
+) -> None:
+    sim.seed_db_instance(DB, storage_type="gp2", allocated_storage=100, instance_class="db.m6g.large")
+    client.modify_db_instance(DBInstanceIdentifier=DB, StorageType="gp3")
+    client.modify_db_instance(DBInstanceIdentifier=DB, DBInstanceClass="db.m6g.xlarge", ApplyImmediately=True)
+    (change,) = sim.db_instance_changes(DB)
+    assert view(client)["PendingModifiedValues"] == {
+        "DBInstanceClass": "db.m6g.xlarge",
+        **{"StorageType": "gp3", "AllocatedStorage": 100, "Iops": 3000, "StorageThroughput": 125},
+    }
+    advance_to(clock, change.ends_at, 1)
+    after = view(client)
+    assert (after["DBInstanceClass"], after["StorageType"], after["DBInstanceStatus"]) == (
+        "db.m6g.xlarge",
+        "gp3",
+        "storage-optimization",
+    )
