@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 FAILOVER_WORDS = ("failover", "failed over")
+# An upgrade AWS gave up on (its pre-check found a blocker): the instance stays on its version, available.
+UPGRADE_FAILED_WORDS = ("failed", "cannot", "could not", "incompatib")
 CheckContext = ActionContext[CheckDbInstanceParams, NoRecord]
 ClassContext = ActionContext[DbInstanceClassParams, DbInstanceClassRecord]
 RebootContext = ActionContext[DbInstanceRebootParams, DbInstanceRebootRecord]
@@ -406,7 +408,7 @@ class UpgradeDbInstanceInPlace:
             return Done(f"{instance.id} runs {instance.engine} {instance.engine_version} and is available")
         if instance.status == "available" and instance.engine_version == p.original_version and not instance.pending:
             requested = ctx.so_far().requested_at
-            if requested and _events_since(ctx, instance.id, requested, ("upgrade", "failed", "cannot")):
+            if requested and _events_since(ctx, instance.id, requested, UPGRADE_FAILED_WORDS):
                 raise NeedsPerson(
                     f"{instance.id} is available on {p.original_version}: the upgrade to {p.engine_version} did not "
                     "happen. Read its events and logs (aws rds describe-events --source-type db-instance "
