@@ -30,7 +30,7 @@ from rds_sim.errors import ApiError
 __all__ = [
     "GP3_THRESHOLD_GIB",
     "STORAGE_TYPES",
-    "StorageConfig",
+    "SimulatedStorage",
     "next_storage",
     "storage_of",
 ]
@@ -52,7 +52,7 @@ _BOTH = (
 
 
 @dataclass(frozen=True)
-class StorageConfig:
+class SimulatedStorage:
     """An instance's storage as DescribeDBInstances shows it (Iops/StorageThroughput None where AWS shows none)."""
 
     storage_type: str
@@ -77,7 +77,7 @@ class StorageConfig:
         return out
 
 
-def storage_of(data: dict[str, Any]) -> StorageConfig:
+def storage_of(data: dict[str, Any]) -> SimulatedStorage:
     """The storage of a DBInstance as moto holds it, normalised to what AWS shows for its type."""
     storage_type = str(data.get("StorageType") or "gp2")
     size = int(data.get("AllocatedStorage") or 20)
@@ -86,17 +86,17 @@ def storage_of(data: dict[str, Any]) -> StorageConfig:
     return _normalised(storage_type, size, int(iops) if iops else None, int(throughput) if throughput else None)
 
 
-def _normalised(storage_type: str, size: int, iops: int | None, throughput: int | None) -> StorageConfig:
+def _normalised(storage_type: str, size: int, iops: int | None, throughput: int | None) -> SimulatedStorage:
     if storage_type == "gp3":
         if size < GP3_THRESHOLD_GIB:
-            return StorageConfig("gp3", size, *GP3_SMALL)
-        return StorageConfig("gp3", size, iops or GP3_LARGE[0], throughput or GP3_LARGE[1])
+            return SimulatedStorage("gp3", size, *GP3_SMALL)
+        return SimulatedStorage("gp3", size, iops or GP3_LARGE[0], throughput or GP3_LARGE[1])
     if storage_type in ("io1", "io2"):
-        return StorageConfig(storage_type, size, iops or PIOPS_RANGE[0], None)
-    return StorageConfig(storage_type, size, None, None)
+        return SimulatedStorage(storage_type, size, iops or PIOPS_RANGE[0], None)
+    return SimulatedStorage(storage_type, size, None, None)
 
 
-def next_storage(engine: str, current: StorageConfig, params: dict[str, Any]) -> StorageConfig:
+def next_storage(engine: str, current: SimulatedStorage, params: dict[str, Any]) -> SimulatedStorage:
     """The storage after this ModifyDBInstance, or AWS's refusal (ApiError). Equal to `current`: nothing to do."""
     storage_type = str(params.get("StorageType") or current.storage_type)
     if storage_type not in STORAGE_TYPES:
@@ -126,10 +126,10 @@ def next_storage(engine: str, current: StorageConfig, params: dict[str, Any]) ->
             "InvalidParameterCombination",
             f"Iops applies only to the gp3, io1 and io2 storage types, not to {storage_type} (give 0 or omit it).",
         )
-    return StorageConfig(storage_type, size)
+    return SimulatedStorage(storage_type, size)
 
 
-def _next_size(engine: str, current: StorageConfig, storage_type: str, requested: Any) -> int:
+def _next_size(engine: str, current: SimulatedStorage, storage_type: str, requested: Any) -> int:
     size = current.allocated_storage if requested is None else int(requested)
     if size < current.allocated_storage:
         raise ApiError(
@@ -149,7 +149,7 @@ def _next_size(engine: str, current: StorageConfig, storage_type: str, requested
     return size
 
 
-def _gp3(engine: str, current: StorageConfig, size: int, iops: Any, throughput: Any) -> StorageConfig:
+def _gp3(engine: str, current: SimulatedStorage, size: int, iops: Any, throughput: Any) -> SimulatedStorage:
     if size < GP3_THRESHOLD_GIB:
         if iops is not None or throughput is not None:
             raise ApiError(
@@ -157,7 +157,7 @@ def _gp3(engine: str, current: StorageConfig, size: int, iops: Any, throughput: 
                 f"You can't specify IOPS or storage throughput for engine {engine} and a storage size less than "
                 f"{GP3_THRESHOLD_GIB}.",
             )
-        return StorageConfig("gp3", size, *GP3_SMALL)
+        return SimulatedStorage("gp3", size, *GP3_SMALL)
     keep = current.storage_type == "gp3" and current.provisioned
     new_iops = int(iops) if iops is not None else (current.iops if keep and current.iops else GP3_LARGE[0])
     new_tp = (
@@ -183,10 +183,10 @@ def _gp3(engine: str, current: StorageConfig, size: int, iops: Any, throughput: 
             f"The storage throughput to IOPS ratio of {new_tp}/{new_iops} is too high: it can be at most "
             f"{GP3_RATIO} MiBps per IOPS.",
         )
-    return StorageConfig("gp3", size, new_iops, new_tp)
+    return SimulatedStorage("gp3", size, new_iops, new_tp)
 
 
-def _piops(current: StorageConfig, storage_type: str, size: int, iops: Any) -> StorageConfig:
+def _piops(current: SimulatedStorage, storage_type: str, size: int, iops: Any) -> SimulatedStorage:
     if iops is None:
         if current.storage_type not in ("io1", "io2") or current.iops is None:
             raise ApiError(
@@ -208,4 +208,4 @@ def _piops(current: StorageConfig, storage_type: str, size: int, iops: Any) -> S
             f"The IOPS to storage ratio of {value}/{size} GiB is out of range for {storage_type}: the IOPS must be "
             f"{lo_ratio:g} to {hi_ratio:g} times the allocated storage.",
         )
-    return replace(StorageConfig(storage_type, size, value, None))
+    return replace(SimulatedStorage(storage_type, size, value, None))

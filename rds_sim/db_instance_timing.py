@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from rds_sim.db_instance_storage import StorageConfig
+from rds_sim.db_instance_storage import SimulatedStorage
 
 __all__ = ["STORAGE_COOLDOWN", "ChangeKind", "DbInstanceChange", "DbInstanceDurations", "ScheduledEvent", "span"]
 
@@ -82,7 +82,7 @@ class DbInstanceChange:
     ends_at: datetime
     pending: dict[str, Any] = field(default_factory=dict)
     target: dict[str, Any] = field(default_factory=dict)
-    storage: StorageConfig | None = None
+    storage: SimulatedStorage | None = None
     outage: tuple[datetime, datetime] | None = None
     failover: tuple[datetime, datetime] | None = None
     events: list[ScheduledEvent] = field(default_factory=list)

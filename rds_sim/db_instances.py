@@ -17,7 +17,7 @@ from typing import Any
 
 from rds_sim.catalogue import UpgradeTarget, version_key
 from rds_sim.db_instance_catalogue import FALLBACK_VERSIONS, major_of
-from rds_sim.db_instance_storage import StorageConfig, next_storage, storage_of
+from rds_sim.db_instance_storage import SimulatedStorage, next_storage, storage_of
 from rds_sim.db_instance_timing import STORAGE_COOLDOWN, DbInstanceChange, DbInstanceDurations, ScheduledEvent, span
 from rds_sim.errors import ApiError, instance_not_found, instance_state, not_orderable
 from rds_sim.world_protocol import World
@@ -68,13 +68,13 @@ class DbInstanceSim:
         self.world = world
         self.durations = DbInstanceDurations()
         self.changes: list[DbInstanceChange] = []
-        self._storage: dict[str, StorageConfig] = {}  # the truth (moto keeps Iops on gp2, for one)
+        self._storage: dict[str, SimulatedStorage] = {}  # the truth (moto keeps Iops on gp2, for one)
         self._zones: dict[str, tuple[str, str]] = {}  # (primary, standby) once a failover moved them
         self._storage_changed_at: dict[str, datetime] = {}  # end of the last storage modification
         self._optimizing_until: dict[str, datetime] = {}
         # Changes left for a maintenance window (none comes): shown pending, applied by a later ApplyImmediately.
         self._held_target: dict[str, dict[str, Any]] = {}
-        self._held_storage: dict[str, StorageConfig] = {}
+        self._held_storage: dict[str, SimulatedStorage] = {}
 
     def handlers(self) -> dict[str, Any]:
         """API calls this module answers whole (none: see `owns_instance` for the shared ones)."""
@@ -263,7 +263,7 @@ class DbInstanceSim:
     # -- scheduling ------------------------------------------------------------------------
 
     def _schedule_modify(
-        self, instance_id: str, data: dict[str, Any], target: dict[str, Any], storage: StorageConfig | None
+        self, instance_id: str, data: dict[str, Any], target: dict[str, Any], storage: SimulatedStorage | None
     ) -> None:
         now = self.world.now()
         kind = "upgrade" if "EngineVersion" in target else "class" if "DBInstanceClass" in target else "storage"
@@ -374,7 +374,7 @@ class DbInstanceSim:
                 "it can't be deleted until the change ends."
             )
 
-    def _next_storage(self, instance_id: str, data: dict[str, Any], params: dict[str, Any]) -> StorageConfig | None:
+    def _next_storage(self, instance_id: str, data: dict[str, Any], params: dict[str, Any]) -> SimulatedStorage | None:
         current = self._storage_now(instance_id, data)
         target = next_storage(str(data["Engine"]), current, params)
         if target == current:
@@ -438,7 +438,7 @@ class DbInstanceSim:
     def _open(self, instance_id: str) -> DbInstanceChange | None:
         return next((c for c in self.changes if c.instance_id == instance_id and not c.ended), None)
 
-    def _storage_now(self, instance_id: str, data: dict[str, Any]) -> StorageConfig:
+    def _storage_now(self, instance_id: str, data: dict[str, Any]) -> SimulatedStorage:
         return self._storage.get(instance_id) or storage_of(data)
 
     def _zones_of(self, instance_id: str, data: dict[str, Any]) -> tuple[str, str]:
