@@ -405,7 +405,8 @@ class DbInstanceSim:
         target = next((t for t in self._upgrade_targets(engine, current) if t.engine_version == version), None)
         if target is None:
             raise ApiError("InvalidParameterCombination", f"Cannot upgrade {engine} from {current} to {version}")
-        if target.is_major_version_upgrade and not allow_major:
+        major = major_of(engine, version) != major_of(engine, current)  # 8.0 -> 8.4 is a major one for MySQL
+        if (major or target.is_major_version_upgrade) and not allow_major:
             raise ApiError(
                 "InvalidParameterCombination",
                 "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version.",
@@ -421,7 +422,7 @@ class DbInstanceSim:
                     f"The parameter group {group} is in family {found.get('DBParameterGroupFamily')}; "
                     f"{engine} {version} needs one of family {family}.",
                 )
-        elif target.is_major_version_upgrade:
+        elif major or target.is_major_version_upgrade:
             groups = data.get("DBParameterGroups") or [{}]
             current_group = str(groups[0].get("DBParameterGroupName") or "")
             if current_group and not current_group.startswith("default."):

@@ -250,6 +250,16 @@ def test_upgrade_refusals_change_nothing(
     assert view(client)["EngineVersion"] == "16.4"
 
 
+def test_mysql_8_0_to_8_4_is_a_major_upgrade(sim: SimulatedAurora, client: RDSClient, clock: VirtualClock) -> None:
+    sim.seed_db_instance(DB, engine="mysql", engine_version="8.0.39")
+    code, message = error_of(client.modify_db_instance, EngineVersion="8.4.3", ApplyImmediately=True)
+    assert (code, "AllowMajorVersionUpgrade" in message) == ("InvalidParameterCombination", True)
+    client.modify_db_instance(DBInstanceIdentifier=DB, EngineVersion="8.0.40", ApplyImmediately=True)  # minor
+    (change,) = sim.db_instance_changes(DB)
+    advance_to(clock, change.ends_at, 1)
+    assert view(client)["EngineVersion"] == "8.0.40"
+
+
 def test_major_upgrade_names_an_existing_group_of_the_new_family(clock: VirtualClock) -> None:
     catalogue = Catalogue({**DEFAULT_VERSIONS, "postgres": FALLBACK_VERSIONS["postgres"]})
     with mock_aws(), SimulatedAurora(clock=clock, region=REGION, catalogue=catalogue) as sim:
