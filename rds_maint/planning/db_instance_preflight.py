@@ -104,9 +104,37 @@ def _in_place_upgrade(rds: RdsPort, instance: InstanceSnapshot, params: EngineUp
                 f"db_instance_parameter_group_name {group} is of family {got}, but {engine} {target} takes family "
                 f"{family}; give a group of family {family}"
             )
+    replicas = _replicas_first(rds, instance, target)
     return DbInstanceUpgradeFacts(
-        major=major, parameter_group=group, target_family=family, expected_seconds=EXPECTED_SECONDS["instance_upgrade"]
+        replicas=replicas,
+        major=major,
+        parameter_group=group,
+        target_family=family,
+        expected_seconds=EXPECTED_SECONDS["instance_upgrade"],
     )
+
+
+def _replicas_first(rds: RdsPort, instance: InstanceSnapshot, target: str) -> tuple[str, ...]:
+    """MySQL and MariaDB: "you must upgrade all of the read replicas before upgrading the source instance" (RDS
+    user guide, "Upgrades of the MariaDB DB engine", and the MySQL major version upgrade page). PostgreSQL
+    upgrades its in-Region replicas with the source ("Upgrades of the RDS for PostgreSQL DB engine"; "Choosing a
+    major version for an RDS for PostgreSQL upgrade"): they are named so the plan says they are down too."""
+    if not instance.read_replica_ids:
+        return ()
+    if instance.engine.startswith(("mysql", "mariadb")):
+        behind = []
+        for replica_id in instance.read_replica_ids:
+            replica = rds.find_instance(replica_id)
+            if replica is not None and replica.engine_version != target:
+                behind.append(f"{replica_id} ({replica.engine_version})")
+        if behind:
+            raise BadInput(
+                f"DB instance '{instance.id}' has read replicas not yet on {instance.engine} {target}: "
+                f"{', '.join(behind)}. RDS needs the replicas upgraded before their source: upgrade each first "
+                f"(engine_upgrade with instance_id=REPLICA, method in_place, target_engine_version {target}), then "
+                f"'{instance.id}'"
+            )
+    return tuple(instance.read_replica_ids)
 
 
 def preflight_db_instance(

@@ -66,6 +66,8 @@ class DbInstanceUpgradeFacts:
     parameter_group: str | None = None
     target_family: str | None = None
     expected_seconds: float = 1800.0
+    # Read replicas of the instance: already on the target (MySQL, MariaDB) or upgraded with it (PostgreSQL).
+    replicas: tuple[str, ...] = ()
 
 
 def _minutes(seconds: float) -> str:
@@ -141,6 +143,10 @@ def plan_db_instance_in_place_upgrade(
         "once sent, the upgrade cannot be undone in place (no downgrade); take a snapshot first if you want a way "
         f"back (aws rds create-db-snapshot --db-instance-identifier {instance.id} --db-snapshot-identifier ...)",
     ]
+    if facts.replicas and instance.engine == "postgres":
+        notes.append(
+            f"read replicas {', '.join(facts.replicas)}: RDS upgrades them with {instance.id}, so they are down too"
+        )
     if facts.major and facts.parameter_group is None and instance.parameter_group:
         notes.append(
             f"major upgrade: {instance.id} uses the default parameter group {instance.parameter_group}; RDS gives it "

@@ -18,15 +18,25 @@ from rds_maint.ports import RdsPort
 from rds_maint.snapshots import InstanceSnapshot
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
-FAMILIES = {"16.1": "postgres16", "16.4": "postgres16", "17.4": "postgres17"}
-TARGETS = {"16.1": [("16.4", False), ("17.4", True)]}
+FAMILIES = {
+    "16.1": "postgres16",
+    "16.4": "postgres16",
+    "17.4": "postgres17",
+    "8.0.36": "mysql8.0",
+    "8.0.40": "mysql8.0",
+}
+TARGETS = {"16.1": [("16.4", False), ("17.4", True)], "8.0.36": [("8.0.40", False)]}
 
 
 class Versions:
     """DescribeDBEngineVersions and DescribeDBParameterGroups of a small account, nothing else."""
 
-    def __init__(self, groups: dict[str, str]) -> None:
+    def __init__(self, groups: dict[str, str], replicas: dict[str, InstanceSnapshot] | None = None) -> None:
         self.groups = groups
+        self.replicas = replicas or {}
+
+    def find_instance(self, instance_id: str) -> InstanceSnapshot | None:
+        return self.replicas.get(instance_id)
 
     def engine_version(self, engine: str, version: str) -> dict[str, Any] | None:
         if version not in FAMILIES:
@@ -57,15 +67,25 @@ def instance(group: str = "default.postgres16", multi_az: bool = True) -> Instan
     )
 
 
-def preflight(target: InstanceSnapshot, groups: dict[str, str] | None = None, **params: Any) -> object:
+def preflight(
+    target: InstanceSnapshot,
+    groups: dict[str, str] | None = None,
+    replicas: dict[str, InstanceSnapshot] | None = None,
+    **params: Any,
+) -> object:
     typed = EngineUpgradeParams.model_validate({"method": "in_place", **params})
-    rds = cast(RdsPort, Versions(groups or {}))
+    rds = cast(RdsPort, Versions(groups or {}, replicas))
     return preflight_db_instance(OperationType.ENGINE_UPGRADE, rds, target, typed, NOW)
 
 
-def plan(target: InstanceSnapshot, groups: dict[str, str] | None = None, **params: Any) -> Any:
+def plan(
+    target: InstanceSnapshot,
+    groups: dict[str, str] | None = None,
+    replicas: dict[str, InstanceSnapshot] | None = None,
+    **params: Any,
+) -> Any:
     typed = EngineUpgradeParams.model_validate({"method": "in_place", **params})
-    facts = preflight(target, groups, **params)
+    facts = preflight(target, groups, replicas, **params)
     return build_plan(OperationType.ENGINE_UPGRADE, target, typed, "op-1", facts)
 
 
@@ -110,3 +130,29 @@ def test_single_az_says_down_without_the_standby_note() -> None:
     built = plan(instance(multi_az=False), target_engine_version="16.4")
     assert "primary and standby" not in built.steps[1].description
     assert any("cannot be undone in place" in note for note in built.notes)
+
+
+def test_mysql_read_replicas_must_be_upgraded_before_their_source() -> None:
+    source = replace(
+        instance("default.mysql8.0"),
+        engine="mysql",
+        engine_version="8.0.36",
+        read_replica_ids=("orders-r1", "orders-r2"),
+    )
+    behind = replace(instance(), id="orders-r1", engine="mysql", engine_version="8.0.36", replica_source_id="orders-db")
+    done = replace(behind, id="orders-r2", engine_version="8.0.40")
+    with pytest.raises(BadInput) as refused:
+        preflight(source, replicas={"orders-r1": behind, "orders-r2": done}, target_engine_version="8.0.40")
+    assert "orders-r1 (8.0.36)" in str(refused.value) and "orders-r2" not in str(refused.value)
+    built = plan(
+        source,
+        replicas={"orders-r1": replace(behind, engine_version="8.0.40"), "orders-r2": done},
+        target_engine_version="8.0.40",
+    )
+    assert built.steps[1].parameters["engine_version"] == "8.0.40"
+
+
+def test_postgres_read_replicas_are_named_as_upgraded_with_the_source() -> None:
+    source = replace(instance(), read_replica_ids=("orders-r1",))
+    built = plan(source, target_engine_version="16.4")
+    assert any("orders-r1" in note and "down too" in note for note in built.notes)
