@@ -68,6 +68,7 @@ class DbInstanceSim:
         self.world = world
         self.durations = DbInstanceDurations()
         self.changes: list[DbInstanceChange] = []
+        # By resource identity (`_rid`), not by name:
         self._storage: dict[str, SimulatedStorage] = {}  # the truth (moto keeps Iops on gp2, for one)
         self._zones: dict[str, tuple[str, str]] = {}  # (primary, standby) once a failover moved them
         self._storage_changed_at: dict[str, datetime] = {}  # end of the last storage modification
@@ -90,17 +91,18 @@ class DbInstanceSim:
     def set_last_storage_change(self, instance_id: str, at: datetime, optimizing_until: datetime | None = None) -> None:
         """Seed the end of the last storage modification (the 6-hour rule) and, if given, optimization's end."""
         self._data(instance_id)
-        self._storage_changed_at[instance_id] = at
+        self._storage_changed_at[self._rid(instance_id)] = at
         if optimizing_until is not None:
-            self._optimizing_until[instance_id] = optimizing_until
+            self._optimizing_until[self._rid(instance_id)] = optimizing_until
 
     def storage_allowed_at(self, instance_id: str) -> datetime | None:
         """When AWS next takes a storage change (None: now, as far as past changes go)."""
         times = []
-        if instance_id in self._storage_changed_at:
-            times.append(self._storage_changed_at[instance_id] + STORAGE_COOLDOWN)
-        if instance_id in self._optimizing_until:
-            times.append(self._optimizing_until[instance_id])
+        rid = self._rid(instance_id)
+        if rid in self._storage_changed_at:
+            times.append(self._storage_changed_at[rid] + STORAGE_COOLDOWN)
+        if rid in self._optimizing_until:
+            times.append(self._optimizing_until[rid])
         allowed = max(times) if times else None
         return allowed if allowed is not None and allowed > self.world.now() else None
 
@@ -135,6 +137,7 @@ class DbInstanceSim:
         rest = {k: v for k, v in params.items() if k not in _OWN_KEYS and not (upgrade and k == "DBParameterGroupName")}
         if rest:
             self.world.moto.call("ModifyDBInstance", {"DBInstanceIdentifier": instance_id, **rest})
+            instance_id = str(rest.get("NewDBInstanceIdentifier") or instance_id)  # a rename, applied at once
         target: dict[str, Any] = {}
         if class_change:
             target["DBInstanceClass"] = new_class
@@ -145,16 +148,16 @@ class DbInstanceSim:
         if params.get("ApplyImmediately"):
             # "the modifications in this request and any pending modifications" are applied (ModifyDBInstance
             # reference, ApplyImmediately): what an earlier call left for the maintenance window goes too.
-            target = {**self._held_target.pop(instance_id, {}), **target}
-            held_storage = self._held_storage.pop(instance_id, None)
+            target = {**self._held_target.pop(self._rid(instance_id), {}), **target}
+            held_storage = self._held_storage.pop(self._rid(instance_id), None)
             storage = storage or held_storage
             if storage is not None or target:
                 self._refuse_if_busy(instance_id)
                 self._schedule_modify(instance_id, data, target, storage)
         else:
-            self._held_target.setdefault(instance_id, {}).update(target)
+            self._held_target.setdefault(self._rid(instance_id), {}).update(target)
             if storage is not None:
-                self._held_storage[instance_id] = storage
+                self._held_storage[self._rid(instance_id)] = storage
         return {"DBInstance": self.world_view(instance_id)}
 
     def reboot_db_instance(self, params: dict[str, Any]) -> Response:
@@ -204,9 +207,10 @@ class DbInstanceSim:
             out.pop(key, None)
         out |= self._storage_now(instance_id, data).fields()
         pending = dict(out.get("PendingModifiedValues") or {})
-        pending.update({k: v for k, v in self._held_target.get(instance_id, {}).items() if k != "DBParameterGroupName"})
-        if instance_id in self._held_storage:
-            pending.update(self._held_storage[instance_id].fields())
+        rid = _rid_of(data)
+        pending.update({k: v for k, v in self._held_target.get(rid, {}).items() if k != "DBParameterGroupName"})
+        if rid in self._held_storage:
+            pending.update(self._held_storage[rid].fields())
         if change is not None:
             pending.update(change.pending)
         out["PendingModifiedValues"] = pending
@@ -226,7 +230,7 @@ class DbInstanceSim:
         change = self._open(instance_id)
         if change is not None and not change.in_lag(now):
             return change.status
-        if self._optimizing_until.get(instance_id, now) > now:
+        if self._optimizing_until.get(self._rid(instance_id), now) > now:
             return OPTIMIZING
         return status
 
@@ -256,7 +260,7 @@ class DbInstanceSim:
                 change.swapped = True
                 if self.world.moto.instance(change.instance_id) is not None:
                     primary, standby = self._zones_of(change.instance_id, self._data(change.instance_id))
-                    self._zones[change.instance_id] = (standby, primary)
+                    self._zones[self._rid(change.instance_id)] = (standby, primary)
             if change.ends_at <= now:
                 self._finish(change)
 
@@ -326,14 +330,14 @@ class DbInstanceSim:
             return
         moto_params: dict[str, Any] = dict(change.target)
         if change.storage is not None:
-            self._storage[instance_id] = change.storage
+            self._storage[self._rid(instance_id)] = change.storage
             moto_params |= {
                 "StorageType": change.storage.storage_type,
                 "AllocatedStorage": change.storage.allocated_storage,
             }
             if change.storage.iops is not None:
                 moto_params["Iops"] = change.storage.iops
-            self._storage_changed_at[instance_id] = change.ends_at
+            self._storage_changed_at[self._rid(instance_id)] = change.ends_at
             optimize = span(
                 self.durations,
                 "optimization_base",
@@ -342,7 +346,7 @@ class DbInstanceSim:
                 self.world.timeline.seed,
                 extra=self.durations.optimization_per_gib * change.storage.allocated_storage,
             )
-            self._optimizing_until[instance_id] = change.ends_at + optimize
+            self._optimizing_until[self._rid(instance_id)] = change.ends_at + optimize
         if moto_params:
             self.world.moto.call(
                 "ModifyDBInstance", {"DBInstanceIdentifier": instance_id, "ApplyImmediately": True, **moto_params}
@@ -440,11 +444,11 @@ class DbInstanceSim:
         return next((c for c in self.changes if c.instance_id == instance_id and not c.ended), None)
 
     def _storage_now(self, instance_id: str, data: dict[str, Any]) -> SimulatedStorage:
-        return self._storage.get(instance_id) or storage_of(data)
+        return self._storage.get(_rid_of(data)) or storage_of(data)
 
     def _zones_of(self, instance_id: str, data: dict[str, Any]) -> tuple[str, str]:
-        if instance_id in self._zones:
-            return self._zones[instance_id]
+        if _rid_of(data) in self._zones:
+            return self._zones[_rid_of(data)]
         primary = str(data.get("AvailabilityZone") or f"{self.world.moto.region}a")
         region = self.world.moto.region
         standby = f"{region}b" if primary != f"{region}b" else f"{region}a"
@@ -457,8 +461,20 @@ class DbInstanceSim:
     def _span(self, name: str, key: str) -> timedelta:
         return span(self.durations, name, key, self.world.timeline.time_scale, self.world.timeline.seed)
 
+    def _rid(self, instance_id: str) -> str:
+        """The instance's resource identity (`_rid_of`): state follows the resource, not its name (a Blue/Green
+        switchover renames instances: the new `NAME` is another resource, with its own storage and zones)."""
+        data = self.world.moto.instance(instance_id)
+        return _rid_of(data) if data is not None else instance_id
+
     def _data(self, instance_id: str) -> dict[str, Any]:
         data = self.world.moto.instance(instance_id)
         if data is None:
             raise instance_not_found(instance_id)
         return data
+
+
+def _rid_of(data: dict[str, Any]) -> str:
+    """The resource's identity: DbiResourceId, with the creation time (moto gives every instance the same
+    DbiResourceId; both survive a rename)."""
+    return f"{data.get('DbiResourceId')}|{data.get('InstanceCreateTime')}"

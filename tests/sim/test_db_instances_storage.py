@@ -315,3 +315,22 @@ def test_apply_immediately_also_applies_what_was_left_pending(
         "gp3",
         "storage-optimization",
     )
+
+
+def test_storage_state_follows_the_resource_through_a_rename(
+    sim: SimulatedAurora, client: RDSClient, clock: VirtualClock
+) -> None:
+    sim.seed_db_instance(DB, storage_type="gp2", allocated_storage=100)
+    client.modify_db_instance(DBInstanceIdentifier=DB, AllocatedStorage=200, ApplyImmediately=True)
+    (change,) = sim.db_instance_changes(DB)
+    advance_to(clock, change.ends_at, 1)
+    # What a Blue/Green switchover does to names: the old instance becomes -old1, another one takes the name.
+    client.modify_db_instance(DBInstanceIdentifier=DB, NewDBInstanceIdentifier=f"{DB}-old1", ApplyImmediately=True)
+    green = f"{DB}-green-abc123"
+    sim.seed_db_instance(green, storage_type="gp3", allocated_storage=500, iops=12000, storage_throughput=500)
+    client.modify_db_instance(DBInstanceIdentifier=green, NewDBInstanceIdentifier=DB, ApplyImmediately=True)
+    old = view(client, f"{DB}-old1")
+    new = view(client, DB)
+    assert (old["AllocatedStorage"], old["DBInstanceStatus"]) == (200, "storage-optimization")
+    assert (new["StorageType"], new["AllocatedStorage"], new["DBInstanceStatus"]) == ("gp3", 500, "available")
+    assert sim.storage_change_allowed_at(DB) is None
