@@ -223,7 +223,8 @@ class ModifyDbInstanceClass:
     def check(self, ctx: ClassContext) -> ActionOutcome:
         p = ctx.params
         instance = _instance(ctx, p.instance_id)
-        if instance.status == "available" and instance.instance_class == p.instance_class and not instance.pending:
+        done = not instance.pending.get("DBInstanceClass")  # other pending values are the verify step's to report
+        if instance.status == "available" and instance.instance_class == p.instance_class and done:
             result = DbInstanceClassRecord()
             if p.multi_az:
                 seen = _say_where_the_primary_is(ctx, instance, ctx.so_far(), ctx.so_far().requested_at)

@@ -170,3 +170,15 @@ def test_abort_before_the_reboot_reboots_nothing(world: World) -> None:
     assert world.run(op.id).outcome is Outcome.FAILED
     assert reboots(world) == []
     assert described(world)["DBInstanceStatus"] == "available"
+
+
+def test_an_instance_made_single_az_after_the_plan_is_not_rebooted(world: World) -> None:
+    """The plan promised a failover; a Single-AZ instance would be down instead: a person decides."""
+    seed(world)
+    op = create(world)
+    world.rds_client().modify_db_instance(DBInstanceIdentifier=DB, MultiAZ=False, ApplyImmediately=True)
+    assert described(world)["MultiAZ"] is False
+    paused = world.run(op.id)
+    assert paused.outcome is Outcome.INTERVENTION and paused.step_name == "check_db_instance"
+    assert "Single-AZ now (planned Multi-AZ)" in str(paused.pause_reason)
+    assert reboots(world) == []
