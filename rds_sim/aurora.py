@@ -27,6 +27,8 @@ from botocore.exceptions import ClientError
 from rds_sim import wire
 from rds_sim.catalogue import Catalogue
 from rds_sim.clock import VirtualClock
+from rds_sim.db_instance_timing import DbInstanceChange
+from rds_sim.db_instances import DbInstanceSim
 from rds_sim.errors import ApiError, SimulatedCrash, internal_failure
 from rds_sim.faults import Faults
 from rds_sim.moto_backend import MotoRds
@@ -363,3 +365,31 @@ class SimulatedAurora:
         if data is None:
             raise KeyError(f"no cluster {cluster_id!r}")
         return self._world.overlay_cluster(data)
+
+    # -- DB instances (RDS MySQL, MariaDB, PostgreSQL outside any cluster): rds_sim.db_instances ---------
+
+    @property
+    def db_instances(self) -> DbInstanceSim:
+        """The DB-instance simulator (its `durations` may be replaced before a test acts)."""
+        return self._world.db_instances
+
+    def set_last_storage_change(self, instance_id: str, at: datetime, optimizing_until: datetime | None = None) -> None:
+        """Seed when the instance's last storage modification ended (the next one waits 6 hours from it) and,
+        if given, until when it reads `storage-optimization`."""
+        self._world.settle()
+        self._world.db_instances.set_last_storage_change(instance_id, at, optimizing_until)
+
+    def storage_change_allowed_at(self, instance_id: str) -> datetime | None:
+        """When AWS next accepts a storage change of the instance (None: now, as far as past changes go)."""
+        self._world.settle()
+        return self._world.db_instances.storage_allowed_at(instance_id)
+
+    def db_instance_changes(self, instance_id: str) -> list[DbInstanceChange]:
+        """The instance's accepted changes, oldest first, with their instants, outages, failovers and events."""
+        self._world.settle()
+        return self._world.db_instances.changes_of(instance_id)
+
+    def db_instance_outages(self, instance_id: str) -> list[tuple[datetime, datetime]]:
+        """The spans in which the instance took no connections, begun by now (start, end)."""
+        self._world.settle()
+        return self._world.db_instances.outages(instance_id)

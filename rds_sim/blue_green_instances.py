@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from rds_sim.catalogue import MARIADB, MYSQL, POSTGRES, RDS_ENGINES, version_key
+from rds_sim.catalogue import MARIADB, MYSQL, POSTGRES, version_key
+from rds_sim.db_instance_catalogue import RDS_ENGINES
 from rds_sim.errors import ApiError, not_orderable
 from rds_sim.seeding import MASTER_PASSWORD, MASTER_USERNAME
 from rds_sim.world_protocol import World

@@ -14,13 +14,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rds_sim.db_instance_catalogue import RDS_ENGINES, orderable_classes
+
 AURORA_POSTGRESQL = "aurora-postgresql"
 AURORA_MYSQL = "aurora-mysql"
 # RDS engines of DB instances of their own and of Multi-AZ DB clusters (non-Aurora).
 POSTGRES = "postgres"
 MYSQL = "mysql"
 MARIADB = "mariadb"
-RDS_ENGINES = (POSTGRES, MYSQL, MARIADB)
 SERVERLESS_CLASS = "db.serverless"
 
 DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
@@ -32,7 +33,21 @@ DEFAULT_VERSIONS: Mapping[str, tuple[str, ...]] = {
     # 15.3 and lower, 14.8 and lower, 13.11 and lower (RDS user guide, "PostgreSQL replication methods for
     # blue/green deployments"). Family postgres<major> (RDS user guide, "Parameter groups").
     # 15.8, 16.6 and 17.2 are also the versions Multi-AZ DB clusters take (rds_sim.multi_az_reference).
-    POSTGRES: ("13.12", "14.8", "14.9", "14.12", "15.3", "15.4", "15.7", "15.8", "16.1", "16.4", "16.6", "17.2", "17.4"),
+    POSTGRES: (
+        "13.12",
+        "14.8",
+        "14.9",
+        "14.12",
+        "15.3",
+        "15.4",
+        "15.7",
+        "15.8",
+        "16.1",
+        "16.4",
+        "16.6",
+        "17.2",
+        "17.4",
+    ),
     # RDS for MySQL 8.0 and 8.4 (major = two parts: families mysql8.0, mysql8.4).
     MYSQL: ("8.0.35", "8.0.36", "8.0.39", "8.0.40", "8.4.3", "8.4.4"),
     # RDS for MariaDB (families mariadb10.6, mariadb10.11, mariadb11.4).
@@ -136,10 +151,10 @@ class Catalogue:
 
     def orderable(self, engine: str, version: str) -> set[str]:
         """Instance classes AWS sells for this engine version (empty if the version is unknown)."""
+        if engine in RDS_ENGINES:  # DB instances of MySQL, MariaDB, PostgreSQL (db_instance_catalogue)
+            return orderable_classes(engine, version)
         if not self.has_version(engine, version):
             return set()
-        if engine in RDS_ENGINES:
-            return _rds_classes()
         major = version_key(version)[0]
         classes = {f"db.{family}.{size}" for family in _CURRENT_FAMILIES for size in _SIZES}
         classes |= {"db.t4g.medium", SERVERLESS_CLASS}
@@ -171,18 +186,6 @@ class Catalogue:
         if engine == MARIADB:
             return f"MariaDB {version}"
         return f"{engine} {version}"
-
-
-def _rds_classes() -> set[str]:
-    """[B1, provisional: helper A1 owns orderability; keep A1's version on merge] The current-generation
-    classes RDS sells for MySQL, MariaDB and PostgreSQL (RDS user guide, "Supported DB engines for DB
-    instance classes"): general purpose m5/m6g/m6i/m7g, memory optimized r5/r6g/r6i/r7g, burstable t3/t4g."""
-    classes = {
-        f"db.{family}.{size}" for family in ("m5", "m6g", "m6i", "m7g", "r5", "r6g", "r6i", "r7g") for size in _SIZES
-    }
-    return classes | {
-        f"db.{family}.{size}" for family in ("t3", "t4g") for size in ("micro", "small", "medium", "large")
-    }
 
 
 def _has_optimized_reads(engine: str, version: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rds_sim.catalogue import AURORA_MYSQL, AURORA_POSTGRESQL, MARIADB, MYSQL, POSTGRES, Catalogue, class_rank
+from rds_sim.db_instance_catalogue import FALLBACK_VERSIONS, RDS_ENGINES, orderable_classes, orderable_rows
 from rds_sim.paging import page
 
 _LOG_TYPES = {
@@ -46,6 +47,8 @@ def describe_orderable_db_instance_options(
     catalogue: Catalogue, params: dict[str, Any], zones: list[str]
 ) -> dict[str, Any]:
     engine = str(params.get("Engine", ""))
+    if engine in RDS_ENGINES:
+        return _db_instance_orderable(catalogue, engine, params, zones)
     rows: list[dict[str, Any]] = []
     for version in catalogue.versions(engine):
         if params.get("EngineVersion") not in (None, version):
@@ -59,6 +62,23 @@ def describe_orderable_db_instance_options(
             rows.append(_orderable_option(engine, version, instance_class, license_model, zones))
     if params.get("Vpc") is False:
         rows = []  # Aurora runs only in a VPC
+    return page(rows, params, "OrderableDBInstanceOptions")
+
+
+def _db_instance_orderable(
+    catalogue: Catalogue, engine: str, params: dict[str, Any], zones: list[str]
+) -> dict[str, Any]:
+    """MySQL, MariaDB, PostgreSQL: one row per storage type (db_instance_catalogue)."""
+    rows: list[dict[str, Any]] = []
+    for version in catalogue.versions(engine) or list(FALLBACK_VERSIONS.get(engine, ())):
+        if params.get("EngineVersion") not in (None, version):
+            continue
+        for instance_class in sorted(orderable_classes(engine, version), key=_class_order):
+            if params.get("DBInstanceClass") not in (None, instance_class):
+                continue
+            for row in orderable_rows(engine, version, instance_class, zones):
+                if params.get("LicenseModel") in (None, row["LicenseModel"]):
+                    rows.append(row)
     return page(rows, params, "OrderableDBInstanceOptions")
 
 

@@ -294,6 +294,10 @@ class AuroraWorld:
             }
         )
 
+    def record_event(self, row: dict[str, Any]) -> None:
+        """A DescribeEvents row written by an area simulator (DB instances), answered with the world's own."""
+        self._events.append(row)
+
     def _flip_writer(self, cluster_id: str, target: str) -> None:
         members = self.moto.cluster_instances(cluster_id)
         if target in members and self.moto.writer(cluster_id) != target:
@@ -330,7 +334,10 @@ class AuroraWorld:
         transition = self.timeline.under_way(instance_id, INSTANCE_KINDS)
         if transition is None:
             failed = self._failed.get(instance_id)
-            return failed or self.blue_green.instance_status(instance_id) or moto_status
+            status = failed or self.blue_green.instance_status(instance_id) or moto_status
+            if status == AVAILABLE and self.db_instances.owns_instance(instance_id):
+                return self.db_instances.status_over(instance_id, status)  # modifying, storage-optimization, ...
+            return status
         if transition.kind == "create":
             return "creating"
         if transition.kind == "delete":
@@ -578,6 +585,8 @@ class AuroraWorld:
                 f"DB instance {instance_id} is {failed}: it can only be deleted with SkipFinalSnapshot.",
             )
         self._refuse_if_busy(instance_id, deleting=True)
+        if self.db_instances.owns_instance(instance_id):
+            self.db_instances.refuse_delete_if_busy(instance_id)
         if instance.get("DeletionProtection"):
             raise ApiError(
                 "InvalidParameterCombination",

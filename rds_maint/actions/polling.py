@@ -48,6 +48,9 @@ EXPECTED_SECONDS: dict[str, float] = {
     # a class change of a DB instance, its reboot, an in-place engine upgrade, a Multi-AZ DB cluster's
     # ModifyDBCluster, a RebootDBCluster, and an instance Blue/Green's green build.
     "instance_storage": 900,
+    # after it, `storage-optimization`: "typical migration times are under 24 hours, but the process can take up
+    # to several days" (botocore model, ModifyDBInstance StorageType); 6 h, the 6-hour rule's window (A2)
+    "instance_storage_optimization": 21600,
     "instance_class": 1200,
     "instance_reboot": 120,
     "instance_upgrade": 1800,

@@ -210,7 +210,7 @@ def parse_request(data: Any, default_region: str | None = None) -> CreateRequest
 def describe_for_plan(rds: RdsPort, request: CreateRequest) -> Target:
     """The cluster or DB instance the request names, available: anything else is bad input."""
     if request.instance_id is not None:
-        return _describe_instance(rds, request.instance_id, request.region)
+        return _describe_instance(rds, request.instance_id, request.region, request.type)
     cluster_id = request.cluster_id or ""
     cluster = rds.find_cluster(cluster_id)
     if cluster is None:
@@ -223,7 +223,7 @@ def describe_for_plan(rds: RdsPort, request: CreateRequest) -> Target:
     return cluster
 
 
-def _describe_instance(rds: RdsPort, instance_id: str, region: str) -> InstanceSnapshot:
+def _describe_instance(rds: RdsPort, instance_id: str, region: str, op_type: OperationType) -> InstanceSnapshot:
     instance = rds.find_instance(instance_id)
     if instance is None:
         hint = ""
@@ -235,7 +235,9 @@ def _describe_instance(rds: RdsPort, instance_id: str, region: str) -> InstanceS
             f"DB instance '{instance_id}' is a member of cluster '{instance.cluster_id}': its class, storage, engine "
             f"and reboots are managed through the cluster; name the cluster instead (--cluster {instance.cluster_id})"
         )
-    if instance.status != "available":
+    # storage-optimization: the storage preflight refuses it with the time the next storage change is allowed (A2)
+    optimizing = instance.status == "storage-optimization" and op_type is OperationType.STORAGE_TYPE_CHANGE
+    if instance.status != "available" and not optimizing:
         raise BadInput(f"DB instance '{instance_id}' is {instance.status}, not available; retry when it is available")
     return instance
 
