@@ -32,7 +32,6 @@ from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
 from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
-from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.store.base import check_operation_id
 
 __all__ = [
