@@ -3,8 +3,7 @@
 Two halves. The calls the new operations make, evaluated one by one against iam/lambda-policy.json (and
 iam/opt-in-policy.json): each allowed on the resource it is meant for and refused elsewhere. And complete
 runs on the simulator, recorded by `tests.helpers.iam_recorder.RequestRecorder` as in
-tests/artifacts/test_iam_evaluation.py; the plans they need land in other branches, so each is marked
-xfail (strict) with the plan it waits for: the integrator removes the mark once the plan is merged.
+tests/artifacts/test_iam_evaluation.py: every request of each operation on each new kind of target.
 """
 
 from __future__ import annotations
@@ -230,20 +229,16 @@ def multi_az_reboot(world: World) -> None:
     assert world.sim.applied_calls("RebootDBCluster")
 
 
-def _needs(plan: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=f"needs {plan}")
-
-
-RUNS: dict[str, tuple[Callable[[World], None], str]] = {
-    "instance_storage_change": (instance_storage_change, "plans/db_instance_storage.py"),
-    "instance_class_change": (instance_class_change, "plans/db_instance_class.py"),
-    "instance_reboot": (instance_reboot, "plans/db_instance_cycle.py"),
-    "instance_in_place_upgrade": (instance_in_place_upgrade, "plans/db_instance_in_place_upgrade.py"),
-    "instance_blue_green_upgrade": (instance_blue_green_upgrade, "plans/db_instance_upgrade.py"),
-    "multi_az_class_change": (multi_az_class_change, "plans/multi_az_cluster.py"),
-    "multi_az_reboot": (multi_az_reboot, "plans/multi_az_cluster.py"),
+RUNS: dict[str, Callable[[World], None]] = {
+    "instance_storage_change": instance_storage_change,
+    "instance_class_change": instance_class_change,
+    "instance_reboot": instance_reboot,
+    "instance_in_place_upgrade": instance_in_place_upgrade,
+    "instance_blue_green_upgrade": instance_blue_green_upgrade,
+    "multi_az_class_change": multi_az_class_change,
+    "multi_az_reboot": multi_az_reboot,
 }
-RUN_PARAMS = [pytest.param(name, marks=_needs(plan), id=name) for name, (_, plan) in RUNS.items()]
+RUN_PARAMS = [pytest.param(name, id=name) for name in RUNS]
 
 
 def record(world: World, name: str, *, opt_in: bool = False) -> RequestRecorder:
@@ -257,7 +252,7 @@ def record(world: World, name: str, *, opt_in: bool = False) -> RequestRecorder:
     recorder = RequestRecorder(REGION)
     world.recorders.append(recorder.attach)
     try:
-        RUNS[name][0](world)
+        RUNS[name](world)
     finally:
         world.recorders.remove(recorder.attach)
     assert recorder.checks, "nothing was recorded: is the recorder attached to the engine's clients?"

@@ -193,10 +193,6 @@ def test_abort_before_the_change_changes_nothing(world: World) -> None:
     assert described(world)["DBInstanceClass"] == OLD
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine asks to confirm a rollback with limits on helper E's branch (i13-eng): remove when merged",
-)
 def test_a_rollback_that_costs_a_second_failover_must_be_confirmed(world: World) -> None:
     seed(world)
     op = create(world, pause_before_steps=["verify"])

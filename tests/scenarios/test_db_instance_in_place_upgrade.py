@@ -16,20 +16,6 @@ from tests.helpers.world import REGION, World
 
 DB = "orders-db"
 OLD, MINOR, MAJOR = "16.1", "16.4", "17.4"
-# RDS for PostgreSQL versions as helper B1's catalogue lists them (branch i13-bg); seeded here only while the
-# catalogue of this branch lists none, so that the simulator and the product read the same upgrade paths.
-NEEDS_RDS_FAMILIES = pytest.mark.xfail(
-    strict=True,
-    reason="the simulator takes postgres parameter group families on helper B1's branch (i13-bg): remove when merged",
-)
-POSTGRES_VERSIONS = ("13.12", "14.8", "14.9", "14.12", "15.3", "15.4", "15.7", "16.1", "16.4", "17.4")
-
-
-@pytest.fixture(autouse=True)
-def postgres_versions(world: World) -> None:
-    catalogue = world.sim.catalogue
-    if not catalogue.versions("postgres"):
-        catalogue._versions["postgres"] = list(POSTGRES_VERSIONS)
 
 
 def request(params: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -97,7 +83,6 @@ def test_major_upgrade_with_the_default_group_sends_allow_major_and_ends_on_the_
     assert described(world)["EngineVersion"] == MAJOR
 
 
-@NEEDS_RDS_FAMILIES
 def test_major_upgrade_with_a_group_of_the_new_family_ends_with_that_group(world: World) -> None:
     seed(world)
     world.gateway().create_parameter_group("instance", "orders-pg17", "postgres17", "orders on 17", {})
@@ -130,7 +115,6 @@ def test_refusals_name_what_is_wrong_and_write_nothing(
     assert_nothing_written(world)
 
 
-@NEEDS_RDS_FAMILIES
 def test_a_group_of_the_wrong_family_is_refused(world: World) -> None:
     seed(world)
     world.gateway().create_parameter_group("instance", "orders-pg16", "postgres16", "orders on 16", {})
