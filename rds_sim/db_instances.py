@@ -222,6 +222,13 @@ class DbInstanceSim:
             out.pop("SecondaryAvailabilityZone", None)
         return out
 
+    def status_in_world(self, instance_id: str, status: str) -> str:
+        """`status_over` for any instance the world asks about; cheap (no moto call) while this module has no state
+        that could change the answer, as in every Aurora-only account."""
+        if status != AVAILABLE or (not self._optimizing_until and self._open(instance_id) is None):
+            return status
+        return self.status_over(instance_id, status) if self.owns_instance(instance_id) else status
+
     def status_over(self, instance_id: str, status: str) -> str:
         """The status now: a stuck, failed or green instance keeps what the world says; else this module's."""
         if status != AVAILABLE:

@@ -335,9 +335,7 @@ class AuroraWorld:
         if transition is None:
             failed = self._failed.get(instance_id)
             status = failed or self.blue_green.instance_status(instance_id) or moto_status
-            if status == AVAILABLE and self.db_instances.owns_instance(instance_id):
-                return self.db_instances.status_over(instance_id, status)  # modifying, storage-optimization, ...
-            return status
+            return self.db_instances.status_in_world(instance_id, status)  # modifying, storage-optimization, ...
         if transition.kind == "create":
             return "creating"
         if transition.kind == "delete":
