@@ -98,13 +98,15 @@ def unlock(cluster_id: str | None, cluster: str | None, instance: str | None, fo
     label = f"{kind} {target}"
 
     def body() -> int:
+        # On a rehearsal account the engine comes first: the account gives the region.
+        engine = common.engine() if common.simulate_dir() else None
         region = common.opts().settings().region
         if not region:
             raise BadInput(
                 f"--region is required (the {kind}'s region): pass it, set AWS_REGION, or give the profile one "
                 "(aws configure set region us-east-1 --profile PROFILE)"
             )
-        engine = common.engine()
+        engine = engine or common.engine()
         # A cluster keeps the call of old; a DB instance says its kind (the engine's lock and AWS-side mark
         # of an instance: helper E's `kind` keyword).
         if kind == "instance":
