@@ -46,7 +46,8 @@ def check_url(url: str) -> str:
 
 def message_for(op: Operation, result: StepResult, store_flag: str = "") -> str | None:
     """The text of the notice for how a run ended; None when it ended some other way (nothing to tell)."""
-    what = f"rds-maint: {op.type.value} on {op.cluster_id} ({op.region}), operation {op.id}"
+    target = op.target_label if op.target_kind == "instance" else op.target_id  # cluster_id is None for an instance
+    what = f"rds-maint: {op.type.value} on {target} ({op.region}), operation {op.id}"
     if result.outcome is Outcome.INTERVENTION:
         answer = "respond" if op.intervention is not None else "resume"
         return (

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from rds_maint.model import Operation
+from rds_maint.model import Operation, Outcome, StepResult
+from rds_maint.notify import message_for
 from tests.helpers.world import CLUSTER, REGION, World
 
 INSTANCE = "orders-db"
@@ -152,3 +153,13 @@ def test_the_plan_of_an_instance_shows_its_zones_and_storage(world: World, insta
     plan = json.loads(cli(world, "plan", *STORAGE, "--param", "iops=15000", "--instance", INSTANCE, "--output",
                           "json").output)  # fmt: skip
     assert (plan["target_type"], plan["instance_id"], plan["cluster_id"]) == ("db_instance", INSTANCE, None)
+
+
+def test_a_notice_names_the_instance(world: World, cluster_1w2r: list[str]) -> None:
+    op = _instance_operation(world, INSTANCE)
+    done = StepResult(
+        operation_id=op.id, operation_state="failed", step_index=0, step_name=None, step_action=None,
+        step_state=None, outcome=Outcome.FAILED,
+    )  # fmt: skip
+    text = message_for(op, done) or ""
+    assert text.startswith(f"rds-maint: instance_type_change on instance {INSTANCE} ({REGION}), operation {op.id}")
