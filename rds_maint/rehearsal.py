@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -37,18 +38,31 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAKE_CREDENTIALS",
+    "INSTANCE_ENGINES",
+    "INSTANCE_STORAGE_TYPES",
     "MAX_REAL_WAIT_SECONDS",
+    "MULTI_AZ_CLUSTER_ENGINES",
+    "MULTI_AZ_CLUSTER_STORAGE_TYPES",
     "ClusterSpec",
+    "InstanceSpec",
+    "MultiAzClusterSpec",
     "RehearsalClock",
     "add_cluster",
+    "add_db_instance",
+    "add_multi_az_cluster",
     "blue_green_ready",
+    "cluster_lines",
     "cluster_summary",
     "default_version",
     "describe_account",
     "engine_on_account",
+    "instance_line",
+    "instance_summary",
     "open_for_command",
     "pending_reboot",
     "simulate_flag",
+    "standalone_instance_ids",
+    "storage_text",
 ]
 
 FAKE_CREDENTIALS = {
@@ -173,7 +187,6 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
     writer first. Refuses, changing nothing, a name already used, a readers count or an engine/version
     the simulator does not offer."""
     from rds_sim import Catalogue, valid_identifier
-    from rds_sim.account import DEFAULT_SPEED, AccountBusy, AccountError, create_account, is_account, open_account
 
     catalogue = Catalogue()
     if not 0 <= spec.readers <= 15:
@@ -192,6 +205,17 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
             "single hyphens, does not end with a hyphen, and leaves room for its instances' names (at most "
             f"{63 - len(longest_instance) + len(spec.cluster_id)} characters here)"
         )
+    return _adding(directory, speed, spec.cluster_id, lambda account: _seed(account, spec, speed))
+
+
+def _adding(
+    directory: Path, speed: float | None, name: str, seed: Callable[[RehearsalAccount], list[str]]
+) -> list[str]:
+    """Open (or make) the account and run `seed` on it, saved only whole; refused, changing nothing, when
+    `name` is already a cluster or a DB instance of the account (AWS keeps the two name spaces apart, but a
+    rehearsal where `--cluster x` and `--instance x` both exist is a trap for the person typing)."""
+    from rds_sim.account import DEFAULT_SPEED, AccountBusy, AccountError, create_account, is_account, open_account
+
     if speed is not None and speed <= 0:
         raise BadInput("--speed must be positive")
     config.isolate_from_aws(FAKE_CREDENTIALS)
@@ -199,10 +223,12 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
         if not is_account(directory):
             create_account(directory, speed=speed or DEFAULT_SPEED)
         with open_account(directory) as account:
-            if spec.cluster_id in account.sim.cluster_ids():
-                raise BadInput(f"the rehearsal account in {directory} already has a cluster {spec.cluster_id}")
+            if name in account.sim.cluster_ids():
+                raise BadInput(f"the rehearsal account in {directory} already has a cluster {name}")
+            if account.sim.instance_exists(name):
+                raise BadInput(f"the rehearsal account in {directory} already has a DB instance {name}")
             try:
-                return _seed(account, spec, speed)
+                return seed(account)
             except Exception:
                 account.discard()  # half a cluster is never saved
                 raise
@@ -231,11 +257,129 @@ def _seed(account: RehearsalAccount, spec: ClusterSpec, speed: float | None) -> 
     return ids
 
 
+# -- DB instances and Multi-AZ DB clusters (issue 13) --------------------------------------------
+
+# CreateDBInstance StorageType (botocore model): "gp2 | gp3 | io1 | io2 | standard"; the engines of a DB
+# instance of its own that rds-maint plans for (DESIGN section 10).
+INSTANCE_ENGINES = ("postgres", "mysql", "mariadb")
+INSTANCE_STORAGE_TYPES = ("gp2", "gp3", "io1", "io2", "standard")
+# CreateDBCluster (botocore model): a Multi-AZ DB cluster runs mysql or postgres, StorageType "io1 | io2 |
+# gp3" (default io1), and Iops "is required to create a Multi-AZ DB cluster".
+MULTI_AZ_CLUSTER_ENGINES = ("postgres", "mysql")
+MULTI_AZ_CLUSTER_STORAGE_TYPES = ("io1", "io2", "gp3")
+# What a rehearsal starts from when no --version is given: a version with upgrades to rehearse.
+DEFAULT_INSTANCE_VERSIONS = {"postgres": "15.7", "mysql": "8.0.36", "mariadb": "10.6.18"}
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """A DB instance of its own to add (`sim create --instance`)."""
+
+    instance_id: str
+    engine: str = "postgres"
+    engine_version: str | None = None  # None: DEFAULT_INSTANCE_VERSIONS[engine]
+    instance_class: str = "db.m6g.large"
+    multi_az: bool = True
+    storage_type: str = "gp2"
+    allocated_storage: int = 100
+    iops: int | None = None
+    storage_throughput: int | None = None
+
+
+@dataclass(frozen=True)
+class MultiAzClusterSpec:
+    """A Multi-AZ DB cluster to add (`sim create --multi-az-cluster`): a writer and two readable standbys."""
+
+    cluster_id: str
+    engine: str = "postgres"
+    engine_version: str | None = None
+    instance_class: str = "db.m6gd.large"
+    storage_type: str = "io1"
+    allocated_storage: int = 100
+    iops: int | None = 1000
+
+
+def _check_name(flag: str, name: str, longest: str) -> None:
+    from rds_sim import valid_identifier
+
+    if not valid_identifier(name) or not valid_identifier(longest):
+        raise BadInput(
+            f"{flag} {name!r}: a name starts with a letter, has only letters, digits and single hyphens, does "
+            f"not end with a hyphen and has at most {63 - len(longest) + len(name)} characters here"
+        )
+
+
+def _check_storage(storage_type: str, allowed: tuple[str, ...], allocated: int, iops: int | None, what: str) -> None:
+    if storage_type not in allowed:
+        raise BadInput(f"--storage-type {storage_type}: {what} takes one of {', '.join(allowed)}")
+    if allocated <= 0:
+        raise BadInput(f"--allocated-storage {allocated}: a size in GiB, above 0")
+    if storage_type in ("io1", "io2") and iops is None:
+        raise BadInput(f"--storage-type {storage_type} needs --iops (Provisioned IOPS storage is bought by the IOPS)")
+
+
+def add_db_instance(directory: Path, spec: InstanceSpec, *, speed: float | None = None) -> list[str]:
+    """Add a DB instance of its own to the account in `directory` (made first if there is none); `[its id]`.
+    Refuses, changing nothing, a name already used, an engine it cannot run or storage AWS would refuse."""
+    if spec.engine not in INSTANCE_ENGINES:
+        raise BadInput(f"--engine {spec.engine}: a DB instance here runs one of {', '.join(INSTANCE_ENGINES)}")
+    _check_name("--instance", spec.instance_id, spec.instance_id + "-old1")  # Blue/Green renames it so
+    _check_storage(spec.storage_type, INSTANCE_STORAGE_TYPES, spec.allocated_storage, spec.iops, "a DB instance")
+
+    def seed(account: RehearsalAccount) -> list[str]:
+        if speed is not None:
+            account.speed = speed
+        seeded = account.sim.seed_db_instance(
+            spec.instance_id,
+            engine=spec.engine,
+            engine_version=spec.engine_version or DEFAULT_INSTANCE_VERSIONS[spec.engine],
+            instance_class=spec.instance_class,
+            multi_az=spec.multi_az,
+            storage_type=spec.storage_type,
+            allocated_storage=spec.allocated_storage,
+            iops=spec.iops,
+            storage_throughput=spec.storage_throughput,
+        )
+        return [seeded]
+
+    return _adding(directory, speed, spec.instance_id, seed)
+
+
+def add_multi_az_cluster(directory: Path, spec: MultiAzClusterSpec, *, speed: float | None = None) -> list[str]:
+    """Add a Multi-AZ DB cluster to the account in `directory`; its instance ids, writer first."""
+    if spec.engine not in MULTI_AZ_CLUSTER_ENGINES:
+        raise BadInput(
+            f"--engine {spec.engine}: a Multi-AZ DB cluster runs one of {', '.join(MULTI_AZ_CLUSTER_ENGINES)}"
+        )
+    _check_name("--multi-az-cluster", spec.cluster_id, spec.cluster_id + "-instance-3")
+    what = "a Multi-AZ DB cluster"
+    _check_storage(spec.storage_type, MULTI_AZ_CLUSTER_STORAGE_TYPES, spec.allocated_storage, spec.iops, what)
+    if spec.iops is None:
+        raise BadInput("--iops is required: CreateDBCluster needs Iops for a Multi-AZ DB cluster")
+
+    def seed(account: RehearsalAccount) -> list[str]:
+        if speed is not None:
+            account.speed = speed
+        return account.sim.seed_multi_az_cluster(
+            spec.cluster_id,
+            engine=spec.engine,
+            engine_version=spec.engine_version or DEFAULT_INSTANCE_VERSIONS[spec.engine],
+            instance_class=spec.instance_class,
+            storage_type=spec.storage_type,
+            allocated_storage=spec.allocated_storage,
+            iops=spec.iops,
+        )
+
+    return _adding(directory, speed, spec.cluster_id, seed)
+
+
 def default_version(engine: str) -> str:
     """15.4 for aurora-postgresql (what the demos upgrade from), else the engine's oldest known version: one
     with upgrades to rehearse."""
     from rds_sim import Catalogue
 
+    if engine in DEFAULT_INSTANCE_VERSIONS:
+        return DEFAULT_INSTANCE_VERSIONS[engine]
     return DEFAULT_POSTGRES_VERSION if engine == "aurora-postgresql" else Catalogue().versions(engine)[0]
 
 
@@ -252,6 +396,7 @@ def describe_account(directory: Path) -> dict[str, Any]:
                 "virtual_time": account.clock.now().isoformat(),
                 "speed": account.speed,
                 "clusters": [cluster_summary(account.sim, cid) for cid in account.sim.cluster_ids()],
+                "instances": [instance_summary(account.sim, iid) for iid in standalone_instance_ids(account)],
             }
     except AccountBusy as exc:
         raise RdsMaintError(str(exc)) from None
@@ -260,14 +405,28 @@ def describe_account(directory: Path) -> dict[str, Any]:
 
 
 def cluster_summary(sim: SimulatedAurora, cluster_id: str) -> dict[str, Any]:
-    """A cluster as `sim show` and the demo print it: engine, status, storage, each member."""
+    """A cluster as `sim show` and the demo print it: engine, status, storage, each member (a Multi-AZ DB
+    cluster also its class, size and IOPS, which belong to the cluster)."""
     view = sim.cluster_view(cluster_id)
+    multi_az: dict[str, Any] = {}
+    if not view.engine.startswith("aurora"):
+        # The class and storage belong to a Multi-AZ DB cluster (DescribeDBClusters shows them).
+        client = sim.clients(make_rds_client)(sim.region)
+        raw = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        multi_az = {
+            "instance_class": raw.get("DBClusterInstanceClass"),
+            "allocated_storage": raw.get("AllocatedStorage"),
+            "iops": raw.get("Iops"),
+            "storage_throughput": raw.get("StorageThroughput"),
+        }
     return {
         "cluster_id": cluster_id,
+        "kind": "aurora_cluster" if view.engine.startswith("aurora") else "multi_az_cluster",
         "engine": view.engine,
         "engine_version": view.engine_version,
         "status": view.status,
         "storage_type": view.storage_type,
+        **multi_az,
         "writer": view.writer,
         "members": [
             {
@@ -281,3 +440,79 @@ def cluster_summary(sim: SimulatedAurora, cluster_id: str) -> dict[str, Any]:
             for instance_id, member in sorted(view.members.items())
         ],
     }
+
+
+def standalone_instance_ids(account: RehearsalAccount) -> list[str]:
+    """The account's DB instances of their own (in no cluster), by name, as DescribeDBInstances lists them."""
+    client = account.sim.clients(make_rds_client)(account.region)
+    pages = client.get_paginator("describe_db_instances").paginate()
+    found = [i for page in pages for i in page["DBInstances"] if not i.get("DBClusterIdentifier")]
+    return sorted(str(i["DBInstanceIdentifier"]) for i in found)
+
+
+def instance_summary(sim: SimulatedAurora, instance_id: str) -> dict[str, Any]:
+    """A DB instance of its own as `sim show` and the demo print it: class, status, zones, storage."""
+    raw = sim.instance_description(instance_id)
+    pending = raw.get("PendingModifiedValues") or {}
+    return {
+        "instance_id": instance_id,
+        "kind": "db_instance",
+        "engine": raw.get("Engine"),
+        "engine_version": raw.get("EngineVersion"),
+        "instance_class": raw.get("DBInstanceClass"),
+        "status": raw.get("DBInstanceStatus"),
+        "multi_az": bool(raw.get("MultiAZ")),
+        "availability_zone": raw.get("AvailabilityZone"),
+        "secondary_availability_zone": raw.get("SecondaryAvailabilityZone"),
+        "storage_type": raw.get("StorageType"),
+        "allocated_storage": raw.get("AllocatedStorage"),
+        "iops": raw.get("Iops"),
+        "storage_throughput": raw.get("StorageThroughput"),
+        "pending": {str(k): v for k, v in pending.items()},
+    }
+
+
+# -- what `sim show` and the demo print ---------------------------------------------------------
+
+
+def storage_text(item: dict[str, Any]) -> str:
+    """`gp3 500 GiB, 12000 IOPS, 500 MiB/s`."""
+    text = f"{item.get('storage_type') or '-'}"
+    if item.get("allocated_storage"):
+        text += f" {item['allocated_storage']} GiB"
+    if item.get("iops"):
+        text += f", {item['iops']} IOPS"
+    if item.get("storage_throughput"):
+        text += f", {item['storage_throughput']} MiB/s"
+    return text
+
+
+def cluster_lines(cluster: dict[str, Any]) -> list[str]:
+    """A cluster as `sim show` and the demo print it: a headline, then one line per member."""
+    head = f"{cluster['cluster_id']} ({cluster['engine']} {cluster['engine_version']}) is {cluster['status']}; "
+    if cluster.get("kind") == "multi_az_cluster":
+        head = f"Multi-AZ DB cluster {head}class {cluster.get('instance_class')}, storage {storage_text(cluster)}"
+    else:
+        head += f"storage {cluster['storage_type']}"
+    lines = [head]
+    for member in cluster["members"]:
+        temporary = " (temporary)" if member["temporary"] else ""
+        lines.append(
+            f"    {member['instance_id']:<32} {member['instance_class']:<16} {member['status']:<10} "
+            f"{member['role']:<7} parameters {member['parameters'] or '-'}{temporary}"
+        )
+    return lines
+
+
+def instance_line(instance: dict[str, Any]) -> str:
+    """A DB instance of its own: engine, class, status, zones (the standby's too), storage, what is pending."""
+    if instance["multi_az"]:
+        zones = f"Multi-AZ {instance['availability_zone']} (standby {instance['secondary_availability_zone'] or '-'})"
+    else:
+        zones = f"Single-AZ {instance['availability_zone']}"
+    pending = instance.get("pending") or {}
+    waits = f"; pending {', '.join(f'{k}={v}' for k, v in sorted(pending.items()))}" if pending else ""
+    return (
+        f"DB instance {instance['instance_id']} ({instance['engine']} {instance['engine_version']}) is "
+        f"{instance['status']}; {instance['instance_class']}, {zones}, storage {storage_text(instance)}{waits}"
+    )

@@ -22,7 +22,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "EXIT_PAUSED", "Options",
 @common_options
 @click.version_option(package_name="rds-maint")
 def main() -> None:
-    """Run Amazon Aurora maintenance one safe step at a time."""
+    """Run Amazon Aurora and RDS maintenance (clusters, DB instances) one safe step at a time."""
 
 
 for command in (

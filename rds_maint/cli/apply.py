@@ -3,7 +3,7 @@
 `run` with a new operation is an apply: the plan and its summary are shown, a person confirms on a
 terminal (or passes --yes), and the operation stored is the very plan shown (same id and names).
 `plan --out FILE` / `run --plan FILE` carry a reviewed plan over time; it is made again from the
-live cluster under its saved id and refused if the steps came out different.
+live target (cluster or DB instance) under its saved id and refused if the steps came out different.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rds_maint.cli.driving import run_operation
 from rds_maint.engine import Engine, PlanPreview
 from rds_maint.errors import BadInput, OperationNotFound
 from rds_maint.planning.saved_plan import SavedPlan, plan_document, read_plan, step_difference
+from rds_maint.progress.naming import target_text
 
 __all__ = [
     "ApplyRequest",
@@ -31,7 +32,7 @@ __all__ = [
     "yes_option",
 ]
 
-_REQUEST_KEYS = ("op_type", "cluster", "params", "input_file")
+_REQUEST_KEYS = ("op_type", "cluster", "instance", "params", "input_file")
 
 yes_option = click.option("--yes", "-y", is_flag=True, help="Create and start without asking (needed off a terminal).")
 plan_file_option = click.option(
@@ -53,7 +54,7 @@ def apply_request(plan_file: str | None, kw: dict[str, Any]) -> ApplyRequest:
     if plan_file is None:
         return ApplyRequest(request_flags.request(**kw), None, None)
     if any(kw[k] for k in _REQUEST_KEYS):
-        raise BadInput("give either --plan FILE or --type/--cluster/--param, not both")
+        raise BadInput("give either --plan FILE or --type/--cluster/--instance/--param, not both")
     saved = read_plan(plan_file)
     return ApplyRequest(saved.request, saved, plan_file)
 
@@ -75,14 +76,20 @@ def preview_for_apply(engine: Engine, asked: ApplyRequest) -> PlanPreview:
     preview = engine.preview(saved.request, saved.region, operation_id=saved.operation_id)
     difference = step_difference(saved.steps, preview.plan.steps)
     if difference is not None:
-        raise BadInput(f"--plan {asked.plan_file}: the cluster changed since it was planned: {difference}; plan again")
+        raise BadInput(
+            f"--plan {asked.plan_file}: the {'DB instance' if preview.request.instance_id else 'cluster'} "
+            f"changed since it was planned: "
+            f"{difference}; plan again"
+        )
     return preview
 
 
 @click.command(
     epilog="\b\nExample (review it, then apply exactly it with run --plan plan.json):\n"
     "  rds-maint plan --type instance_type_change --cluster orders-prod --region us-east-1 \\\n"
-    "      --param target_instance_type=db.r6g.2xlarge --out plan.json"
+    "      --param target_instance_type=db.r6g.2xlarge --out plan.json\n"
+    "  rds-maint plan --type storage_type_change --instance orders-db --region us-east-1 \\\n"
+    "      --param target_storage_type=gp3 --param iops=12000"
 )
 @common.common_options
 @request_flags.request_options
@@ -128,7 +135,8 @@ def create(**kw: Any) -> None:
         if common.opts().output == "json":
             click.echo(op.model_dump_json(indent=2))
         else:
-            click.echo(f"Created {op.id} ({op.type.value} on {op.cluster_id}, {len(op.steps)} steps).")
+            where = target_text(op.target_id, op.target_kind)
+            click.echo(f"Created {op.id} ({op.type.value} on {where}, {len(op.steps)} steps).")
             click.echo(f"Run it with: rds-maint run {op.id}{common.store_flag()}")
         return common.EXIT_OK
 
@@ -162,7 +170,7 @@ def run(operation_id: str | None, plan_file: str | None, yes: bool, **kw: Any) -
                 return common.EXIT_FAILED
             op_id = engine.create_from_preview(preview).id
         elif plan_file is not None or any(kw[k] for k in _REQUEST_KEYS):
-            raise BadInput("give either an OPERATION_ID or --type/--cluster/--param/--plan, not both")
+            raise BadInput("give either an OPERATION_ID or --type/--cluster/--instance/--param/--plan, not both")
         else:
             control.apply_run_flags(engine, op_id, kw)
         return run_operation(engine, op_id, engine.clock.sleep)

@@ -111,7 +111,9 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                 callback=merge,
                 help="State store URL (file://, s3://, dynamodb://).",
             ),
-            click.option("--region", expose_value=False, callback=merge, help="AWS region of the cluster."),
+            click.option(
+                "--region", expose_value=False, callback=merge, help="AWS region of the cluster or DB instance."
+            ),
             click.option("--profile", expose_value=False, callback=merge, help="AWS named profile."),
             click.option(
                 "--simulate",

@@ -21,13 +21,23 @@ __all__ = ["demo"]
     "op_type",
     default="instance_type_change",
     show_default=True,
-    help="Operation to show: instance_type_change, storage_type_change, instance_cycle, engine_upgrade.",
+    help="Operation to show: instance_type_change, storage_type_change, instance_cycle, engine_upgrade (each "
+    "on every --target-kind).",
 )
-@click.option("--readers", default=2, show_default=True, help="Readers in the simulated cluster.")
+@click.option(
+    "--target-kind",
+    type=click.Choice(["aurora", "instance", "multi-az-cluster"]),
+    default="aurora",
+    show_default=True,
+    help="What the operation runs on: an Aurora cluster, an RDS DB instance (Multi-AZ PostgreSQL or MySQL), "
+    "or a Multi-AZ DB cluster.",
+)
+@click.option("--readers", default=None, type=int, help="Readers in the simulated Aurora cluster (default 2).")
 @click.option(
     "--target",
     default=None,
-    help="The operation's target: instance class (db.r6g.xlarge), storage type (aurora-iopt1), ...",
+    help="The operation's target value: instance class (db.r6g.xlarge), storage type (aurora-iopt1, gp3), engine "
+    "version, ...",
 )
 @click.option("--speed", default=400.0, show_default=True, help="Virtual seconds per real second.")
 @click.option(
@@ -37,19 +47,30 @@ __all__ = ["demo"]
     default=None,
     help="Keep the rehearsal account here (default: a new temporary directory).",
 )
-def demo(op_type: str, readers: int, target: str | None, speed: float, directory: Path | None) -> None:
-    """Run an operation on a simulated Aurora account (no AWS account needed).
+def demo(
+    op_type: str, target_kind: str, readers: int | None, target: str | None, speed: float, directory: Path | None
+) -> None:
+    """Run an operation on a simulated RDS account (no AWS account needed).
 
     \b
-    Example:
+    Examples:
       rds-maint demo --type instance_cycle --readers 1
+      rds-maint demo --type storage_type_change --target-kind instance
+      rds-maint demo --type instance_cycle --target-kind multi-az-cluster
     """
+    if readers is not None and target_kind != "aurora":
+        raise click.UsageError(f"--readers is for an Aurora cluster, not --target-kind {target_kind}")
 
     def body() -> int:
-        from rds_maint.demo import command, paused_before_a_step, prepare_demo, show_cluster
+        from rds_maint.demo import command, paused_before_a_step, prepare_demo, show_target, target_summary
 
         scenario, params, account_dir = prepare_demo(
-            op_type=op_type, readers=readers, target=target, speed=speed, directory=directory
+            op_type=op_type,
+            readers=2 if readers is None else readers,
+            target=target,
+            speed=speed,
+            directory=directory,
+            target_kind=target_kind,
         )
         options = common.opts()
         options.simulate = str(account_dir)
@@ -57,12 +78,13 @@ def demo(op_type: str, readers: int, target: str | None, speed: float, directory
         engine = common.engine()
         account = rehearsal.open_for_command(str(account_dir))
         if text:
-            click.echo(f"Rehearsal account {account_dir} (simulated Aurora, {speed:g}x); nothing here reaches AWS")
+            what = {"aurora": "Aurora", "instance": "RDS", "multi-az-cluster": "RDS"}[scenario.target_kind]
+            click.echo(f"Rehearsal account {account_dir} (simulated {what}, {speed:g}x); nothing here reaches AWS")
             click.echo(f"Demo: {scenario.op_type}: {scenario.summary}\n")
-            show_cluster("Before", rehearsal.cluster_summary(account.sim, scenario.cluster_id))
+            show_target("Before", scenario, target_summary(account.sim, scenario))
             click.echo(f"\n{command(scenario, params, common.store_flag())}\n")
         calls_before = len(account.sim.calls)
-        request = {"type": scenario.op_type, "cluster_id": scenario.cluster_id, "region": account.region}
+        request = {"type": scenario.op_type, scenario.request_key: scenario.cluster_id, "region": account.region}
         op = engine.create({**request, "params": params})
         code = run_operation(engine, op.id, engine.clock.sleep)
         while scenario.answer_pauses and code == common.EXIT_PAUSED and paused_before_a_step(engine.store.load(op.id)):
@@ -76,9 +98,9 @@ def demo(op_type: str, readers: int, target: str | None, speed: float, directory
             engine.resume(op.id, "continue", comment="answered by the demo")
             code = run_operation(engine, op.id, engine.clock.sleep)
         if text:
+            calls = account.sim.calls[calls_before:]  # before the view below, which asks the simulator too
             click.echo("")
-            show_cluster("After", rehearsal.cluster_summary(account.sim, scenario.cluster_id))
-            calls = account.sim.calls[calls_before:]
+            show_target("After", scenario, target_summary(account.sim, scenario))
             changes = sorted({c.operation for c in calls if c.applied and not c.operation.startswith("Describe")})
             click.echo(
                 f"\nRDS calls: {len(calls)} (changes: {', '.join(changes) or 'none'}); "

@@ -58,14 +58,15 @@ def start_execution(
         engine = common.engine()
 
         def cluster_of(op_id: str) -> str | None:
+            """The target (cluster or DB instance id) an operation changes: what one execution at a time drives."""
             try:
-                return engine.store.load(op_id).cluster_id
+                return engine.store.load(op_id).target_id
             except RdsMaintError:
                 return None
 
         if operation_id is not None:
-            if plan_file is not None or any(kw[k] for k in ("op_type", "cluster", "params", "input_file")):
-                raise BadInput("give either an OPERATION_ID or --type/--cluster/--param/--plan, not both")
+            if plan_file is not None or any(kw[k] for k in ("op_type", "cluster", "instance", "params", "input_file")):
+                raise BadInput("give either an OPERATION_ID or --type/--cluster/--instance/--param/--plan, not both")
             op = engine.store.load(operation_id)
             if op.state.is_final:
                 raise BadInput(f"operation '{op.id}' is {op.state.value}; there is nothing left to drive")
@@ -77,7 +78,7 @@ def start_execution(
             request = parse_request(asked.data, common.opts().settings().region)
             client = stepfunctions.make_client(region_of_arn(machine), common.opts().settings().profile)
             running = stepfunctions.find_running(client, machine, request.target_id, cluster_of)
-            if running:  # before anything is planned or written: the cluster already has a driver
+            if running:  # before anything is planned or written: the target already has a driver
                 return _print(_already_driven(engine, running[0], request))
             preview = preview_for_apply(engine, asked)
             json_mode = common.opts().output == "json"
@@ -95,7 +96,7 @@ def start_execution(
 def _already_driven(
     engine: Engine, running: tuple[dict[str, Any], dict[str, Any]], request: CreateRequest
 ) -> stepfunctions.StartReport:
-    """A running execution on the planned cluster: the same request (a second start) or another one."""
+    """A running execution on the planned target: the same request (a second start) or another one."""
     execution, data = running
     name = str(execution["name"])
     params = data.get("params")
@@ -113,7 +114,7 @@ def _already_driven(
     note = (
         f"already running: execution {name} drives {what} with the same request; nothing started"
         if same
-        else f"cluster {request.cluster_id} is busy: execution {name} drives {what}; nothing started"
+        else f"{request.target_label} is busy: execution {name} drives {what}; nothing started"
     )
     return stepfunctions.StartReport(
         started=False, execution_arn=str(execution["executionArn"]), name=name, input=data, note=note, conflict=not same

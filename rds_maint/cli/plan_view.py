@@ -17,6 +17,8 @@ import click
 from rds_maint.errors import BadInput
 from rds_maint.planning import PlanPreview
 from rds_maint.planning.estimate import PlanEstimate, estimate_steps
+from rds_maint.progress.naming import target_text
+from rds_maint.snapshots import ClusterSnapshot, InstanceSnapshot
 
 __all__ = [
     "confirm_apply",
@@ -27,14 +29,13 @@ __all__ = [
     "stdin_is_terminal",
     "summary_json",
     "summary_lines",
+    "target_lines",
 ]
 
 _KIND_WORDS = {"failover": ("failover", "failovers"), "switchover": ("switchover", "switchovers")}
 _KIND_WORDS["reboot"] = ("writer reboot", "writer reboots")
-_KIND_WORDS |= {
-    "multi_az_failover": ("failover to a standby", "failovers to a standby"),
-    "downtime": ("downtime", "downtimes"),
-}
+_KIND_WORDS["multi_az_failover"] = ("Multi-AZ failover", "Multi-AZ failovers")
+_KIND_WORDS["downtime"] = ("downtime (the database is unavailable)", "downtimes (the database is unavailable)")
 
 
 def stdin_is_terminal() -> bool:
@@ -56,7 +57,9 @@ def duration_text(seconds: float) -> str:
 
 
 def _estimate(preview: PlanPreview) -> PlanEstimate:
-    return estimate_steps(preview.plan.steps, writer_id=preview.cluster.writer_id)
+    target = preview.target
+    writer_id = target.writer_id if isinstance(target, ClusterSnapshot) else None
+    return estimate_steps(preview.plan.steps, writer_id=writer_id)
 
 
 def _interruption_lines(estimate: PlanEstimate) -> list[str]:
@@ -65,7 +68,7 @@ def _interruption_lines(estimate: PlanEstimate) -> list[str]:
         by_kind.setdefault(item.kind, []).append(item.seconds)
     lines = []
     for kind, lengths in by_kind.items():
-        one, many = _KIND_WORDS[kind]
+        one, many = _KIND_WORDS.get(kind, (kind.replace("_", " "), kind.replace("_", " ") + "s"))
         word = one if len(lengths) == 1 else many
         each = " each" if len(lengths) > 1 else ""
         lines.append(f"{len(lengths)} {word} of about {duration_text(max(lengths))}{each}")
@@ -76,7 +79,8 @@ def summary_lines(preview: PlanPreview) -> list[str]:
     estimate = _estimate(preview)
     lines = [f"Steps: {len(preview.plan.steps)}; expected duration about {duration_text(estimate.total_seconds)}"]
     if estimate.retained_seconds:
-        lines.append(f"  then the old cluster is kept {duration_text(estimate.retained_seconds)} before it is deleted")
+        old = "instance" if preview.kind == "db_instance" else "cluster"
+        lines.append(f"  then the old {old} is kept {duration_text(estimate.retained_seconds)} before it is deleted")
     interruptions = _interruption_lines(estimate)
     lines.append("Write interruptions: " + ("; ".join(interruptions) if interruptions else "none expected"))
     if estimate.temp_instance_class:
@@ -108,7 +112,10 @@ def summary_json(preview: PlanPreview) -> dict[str, Any]:
 def plan_json(preview: PlanPreview) -> dict[str, Any]:
     return {
         "operation_id": preview.operation_id,
-        "cluster_id": preview.cluster.id,
+        "target_id": preview.target.id,
+        "target_type": preview.kind,
+        "cluster_id": preview.request.cluster_id,
+        "instance_id": preview.request.instance_id,
         "region": preview.request.region,
         "type": preview.request.type.value,
         "steps": [
@@ -121,23 +128,72 @@ def plan_json(preview: PlanPreview) -> dict[str, Any]:
 
 def show_plan(preview: PlanPreview, *, err: bool = False) -> None:
     """The plan as text; `err`: on stderr (JSON mode keeps stdout for the one document)."""
-    cluster = preview.cluster
 
     def echo(line: str) -> None:
         click.echo(line, err=err)
 
-    echo(f"Plan {preview.operation_id}: {preview.request.type.value} on {cluster.id} in {preview.request.region}")
-    echo(f"Cluster: {cluster.engine} {cluster.engine_version}")
-    echo(
-        f"Writer: {cluster.writer_id}; members: "
-        + ", ".join(f"{m.id} ({m.instance.instance_class})" for m in cluster.members)
-    )
+    request = preview.request
+    where = target_text(request.target_id, "instance" if request.instance_id else "cluster")
+    echo(f"Plan {preview.operation_id}: {request.type.value} on {where} in {request.region}")
+    for line in target_lines(preview):
+        echo(line)
     for number, step in enumerate(preview.plan.steps, start=1):
         echo(f"  {number:2d}. {step.name}: {step.description}")
     for note in preview.plan.notes:
         echo(f"  note: {note}")
     for line in summary_lines(preview):
         echo(line)
+
+
+def _storage_text(storage_type: str | None, gib: int | None, iops: int | None, throughput: int | None) -> str:
+    """`gp3 500 GiB, 12000 IOPS, 500 MiB/s`: what the storage is, as far as AWS reported it."""
+    parts = [storage_type or "unknown"]
+    if gib:
+        parts[0] += f" {gib} GiB"
+    if iops:
+        parts.append(f"{iops} IOPS")
+    if throughput:
+        parts.append(f"{throughput} MiB/s")
+    return ", ".join(parts)
+
+
+def _instance_lines(instance: InstanceSnapshot) -> list[str]:
+    if instance.multi_az:
+        standby = instance.secondary_availability_zone or "?"
+        zones = f"Multi-AZ: primary in {instance.availability_zone or '?'}, standby in {standby}"
+    else:
+        zones = f"Single-AZ in {instance.availability_zone or '?'}"
+    storage = _storage_text(
+        instance.storage_type, instance.allocated_storage, instance.iops, instance.storage_throughput
+    )
+    lines = [
+        f"Instance: {instance.engine} {instance.engine_version}, {instance.instance_class}; {zones}",
+        f"Storage: {storage}",
+    ]
+    if instance.read_replica_ids:
+        lines.append(f"Read replicas: {', '.join(instance.read_replica_ids)}")
+    return lines
+
+
+def _cluster_lines(cluster: ClusterSnapshot) -> list[str]:
+    members = "members: " + ", ".join(f"{m.id} ({m.instance.instance_class})" for m in cluster.members)
+    if cluster.is_multi_az_db_cluster:
+        storage = _storage_text(
+            cluster.storage_type, cluster.allocated_storage, cluster.iops, cluster.storage_throughput
+        )
+        return [
+            f"Multi-AZ DB cluster: {cluster.engine} {cluster.engine_version}, {cluster.cluster_instance_class}",
+            f"Storage: {storage}",
+            f"Writer: {cluster.writer_id}; {members}",
+        ]
+    return [f"Cluster: {cluster.engine} {cluster.engine_version}", f"Writer: {cluster.writer_id}; {members}"]
+
+
+def target_lines(preview: PlanPreview) -> list[str]:
+    """What the plan was made on: an Aurora cluster and its members, a Multi-AZ DB cluster with its class
+    and storage, or a DB instance with its zones (a Single-AZ one has no standby) and storage."""
+    target = preview.target
+    return _cluster_lines(target) if isinstance(target, ClusterSnapshot) else _instance_lines(target)
 
 
 def refuse_off_terminal(yes: bool, command: str) -> None:

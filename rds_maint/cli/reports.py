@@ -23,6 +23,7 @@ from rds_maint.intervention import mask_token
 from rds_maint.model import Operation, OperationState, Step, StepState
 from rds_maint.pause_view import show_pause
 from rds_maint.progress import MARKS
+from rds_maint.progress.naming import target_text
 
 __all__ = ["events", "list_operations", "status"]
 
@@ -77,7 +78,8 @@ def _public(op: Operation) -> dict[str, Any]:
 def _show_status(engine: Engine, op: Operation) -> None:
     now = engine.clock.now()
     state = liveness(op, now, engine.poll_policy.max_seconds)
-    click.echo(f"Operation {op.id}: {op.type.value} on {op.target_id} ({op.region}), {state.state_text}")
+    where = target_text(op.target_id, op.target_kind)
+    click.echo(f"Operation {op.id}: {op.type.value} on {where} ({op.region}), {state.state_text}")
     click.echo(f"  created:   {utc(op.created_at)}")
     if op.started_at is not None:
         end = op.completed_at or now
@@ -118,9 +120,10 @@ def _step_time(step: Step, now: datetime) -> str:
 
 @click.command(name="list")
 @common.common_options
-@click.option("--cluster", help="Only operations on this cluster.")
+@click.option("--cluster", help="Only operations on this cluster (Aurora or Multi-AZ DB cluster).")
+@click.option("--instance", help="Only operations on this DB instance (instead of --cluster).")
 @click.option("--state", help="Only operations in this state.")
-def list_operations(cluster: str | None, state: str | None) -> None:
+def list_operations(cluster: str | None, instance: str | None, state: str | None) -> None:
     """List operations in the store: what, where, state, who drives it, age, current step.
 
     A running operation that nothing has driven for a while (a run stopped with Ctrl-C, a machine that
@@ -130,15 +133,25 @@ def list_operations(cluster: str | None, state: str | None) -> None:
     Examples:
       rds-maint list
       rds-maint list --cluster orders-prod --state paused --output json
+      rds-maint list --instance orders-db
     """
+    if cluster and instance:
+        raise click.UsageError(
+            f"give --cluster or --instance, not both (got --cluster {cluster} and --instance {instance})"
+        )
 
     def body() -> int:
         if state is not None and state not in {s.value for s in OperationState}:
             allowed = ", ".join(s.value for s in OperationState)
             raise BadInput(f"--state {state!r} is not an operation state (expected one of: {allowed})")
         engine = common.engine()
-        ops: list[Operation] = engine.store.list_operations(cluster_id=cluster or None, state=state or None)
-        ops = [o for o in ops if (not cluster or o.cluster_id == cluster) and (not state or o.state.value == state)]
+        # The store files operations under their target's id, a cluster's or an instance's alike: the kind
+        # is told apart here (a DB instance may bear the name of a cluster).
+        target, kind = (cluster, "cluster") if cluster else (instance, "instance")
+        ops: list[Operation] = engine.store.list_operations(cluster_id=target or None, state=state or None)
+        if target:
+            ops = [o for o in ops if o.target_id == target and o.target_kind == kind]
+        ops = [o for o in ops if not state or o.state.value == state]
         now = engine.clock.now()
         rows = [_summary(o, liveness(o, now, engine.poll_policy.max_seconds), now) for o in ops]
         if common.opts().output == "json":
@@ -155,7 +168,7 @@ def list_operations(cluster: str | None, state: str | None) -> None:
 COLUMNS = (
     ("ID", "id"),
     ("TYPE", "type"),
-    ("TARGET", "target"),
+    ("TARGET", "target_text"),
     ("REGION", "region"),
     ("STATE", "state_text"),
     ("DRIVER", "driver"),
@@ -178,7 +191,11 @@ def _summary(op: Operation, state: Liveness, now: datetime) -> dict[str, Any]:
         "id": op.id,
         "type": op.type.value,
         "target": op.target_id,
+        # The column: a cluster by its name (as before DB instances), a DB instance as `instance NAME`.
+        "target_text": target_text(op.target_id, op.target_kind),
+        "target_type": op.target_type,
         "cluster_id": op.cluster_id,
+        "instance_id": op.instance_id,
         "region": op.region,
         "state": op.state.value,
         "state_text": state.state_text,

@@ -9,6 +9,7 @@ than one value silently kept. Flags override the same keys of an --input file.
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -22,7 +23,7 @@ from rds_maint.errors import BadInput
 from rds_maint.model import PARAMS_BY_TYPE, OperationType
 from rds_maint.planning.step_refs import ACTION_WORDS
 
-__all__ = ["LIST_PARAMS", "TEXT_PARAMS", "parse_param", "request", "request_options"]
+__all__ = ["LIST_PARAMS", "TEXT_PARAMS", "check_one_target", "parse_param", "request", "request_options"]
 
 
 def _params_of(kind: type) -> frozenset[str]:
@@ -104,7 +105,7 @@ def _read_input(input_file: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadInput(f"--input {input_file} must hold a JSON object")
     inner = data.get("params")
-    if "type" not in data and isinstance(inner, dict) and {"type", "cluster_id", "params"} & set(inner):
+    if "type" not in data and isinstance(inner, dict) and {"type", "cluster_id", "instance_id", "params"} & set(inner):
         extra = sorted(set(data) - {"params"})
         if extra:
             raise BadInput(
@@ -115,6 +116,15 @@ def _read_input(input_file: str) -> dict[str, Any]:
     return dict(data)
 
 
+def check_one_target(cluster: str | None, instance: str | None) -> None:
+    """--cluster or --instance, not both: refused before anything is read or written (exit 2)."""
+    if cluster and instance:
+        raise BadInput(
+            f"give --cluster or --instance, not both (got --cluster {cluster} and --instance {instance}): "
+            "--cluster names an Aurora or Multi-AZ DB cluster, --instance an RDS DB instance"
+        )
+
+
 def request(
     op_type: str | None,
     cluster: str | None,
@@ -122,13 +132,20 @@ def request(
     input_file: str | None,
     pause_before: tuple[str, ...],
     wait_timeout: int | None,
+    instance: str | None = None,
 ) -> dict[str, Any]:
+    check_one_target(cluster, instance)
     flag_params = _flag_params(params)  # judged before the file is read: a bad flag is the first thing said
     request = _read_input(input_file) if input_file else {}
     if op_type:
         request["type"] = op_type
+    # A target flag replaces the file's target, whichever key the file used: the flag names what to change.
     if cluster:
+        request.pop("instance_id", None)
         request["cluster_id"] = cluster
+    if instance:
+        request.pop("cluster_id", None)
+        request["instance_id"] = instance
     region = common.opts().settings().region
     if region and (common.opts().region or "region" not in request):
         request["region"] = region
@@ -143,8 +160,11 @@ def request(
         request["wait_timeout"] = wait_timeout
     if "type" not in request:
         raise BadInput(f"--type is required (one of {', '.join(_TYPES)})")
-    if "cluster_id" not in request:
-        raise BadInput("--cluster is required")
+    if "cluster_id" not in request and "instance_id" not in request:
+        raise BadInput(
+            "--cluster or --instance is required: --cluster ID for an Aurora or Multi-AZ DB cluster, "
+            "--instance ID for an RDS DB instance (aws rds describe-db-instances lists them)"
+        )
     return request
 
 
@@ -164,17 +184,33 @@ PAUSE_HELP = (
 )
 
 
+def _one_target_first(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Both --cluster and --instance: a usage error (exit 2) before the command body builds an engine."""
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kw: Any) -> Any:
+        try:
+            check_one_target(kw.get("cluster"), kw.get("instance"))
+        except BadInput as exc:
+            raise click.UsageError(str(exc)) from None
+        return fn(*args, **kw)
+
+    return checked
+
+
 def request_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = _one_target_first(fn)
     for option in reversed(
         [
             click.option("--type", "op_type", type=click.Choice(_TYPES), help="Operation type."),
-            click.option("--cluster", help="DB cluster identifier."),
+            click.option("--cluster", help="DB cluster identifier (an Aurora or Multi-AZ DB cluster)."),
+            click.option("--instance", help="DB instance identifier (an RDS DB instance; instead of --cluster)."),
             click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP),
             click.option(
                 "--input",
                 "input_file",
-                help="JSON file: a request ({type, cluster_id, region, params, pause_before_steps, wait_timeout}) "
-                "or a start-execution input ({params: request}); flags override its keys.",
+                help="JSON file: a request ({type, cluster_id or instance_id, region, params, pause_before_steps, "
+                "wait_timeout}) or a start-execution input ({params: request}); flags override its keys.",
             ),
             click.option(
                 "--pause-before", multiple=True, metavar="STEP", shell_complete=_complete_action_words, help=PAUSE_HELP

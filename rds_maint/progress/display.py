@@ -19,6 +19,7 @@ from rds_maint.model import Event, Operation, Outcome, Step, StepResult, StepSta
 from rds_maint.pause_view import show_pause
 from rds_maint.planning.estimate import estimate_steps
 from rds_maint.progress.live import LiveLine, stdout_is_terminal
+from rds_maint.progress.naming import target_text
 from rds_maint.progress.summary import RunSummary, about, duration, summarise
 
 __all__ = ["MARKS", "Progress"]
@@ -124,7 +125,8 @@ class Progress:
     # -- the operation --------------------------------------------------------------------
 
     def show_operation(self, op: Operation, header_only: bool = False) -> None:
-        click.echo(f"Operation {op.id}: {op.type.value} on {op.cluster_id} ({op.region}), {op.state.value}")
+        where = target_text(op.target_id, op.target_kind)
+        click.echo(f"Operation {op.id}: {op.type.value} on {where} ({op.region}), {op.state.value}")
         for note in op.context.get("notes", []):
             click.echo(f"  note: {note}")
         self.show_steps(op)

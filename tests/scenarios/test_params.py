@@ -87,7 +87,7 @@ def test_an_unknown_request_key_in_the_input_file_is_refused_with_a_guess(
     path.write_text(json.dumps(request))
     output = assert_refused_and_nothing_done(world, cli(world, "run", "--yes", "--input", str(path)))
     assert "unknown request key 'pause_before' (did you mean 'pause_before_steps'?)" in output
-    assert "a request takes cluster_id, params, pause_before_steps, region, type, wait_timeout" in output
+    assert "a request takes cluster_id, instance_id, params, pause_before_steps, region, type, wait_timeout" in output
 
     answer = world.handler({"action": "create", "params": request}, None)
     assert answer["error"] is not None and "did you mean 'pause_before_steps'?" in answer["error"]
