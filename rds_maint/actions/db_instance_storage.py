@@ -16,6 +16,7 @@ changed twice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,10 +24,12 @@ from rds_maint.actions.base import Action, ActionContext, ActionOutcome, Done, I
 from rds_maint.actions.polling import POLL_SECONDS
 from rds_maint.errors import NeedsPerson
 from rds_maint.instance_storage import (
+    GP3,
     OPTIMIZING,
     STORAGE_CHANGE_WORDS,
     StorageConfig,
     as_utc,
+    gp3_limits,
     last_storage_change,
     next_storage_change_allowed,
     pending_storage,
@@ -92,10 +95,28 @@ def _describe(ctx: ActionContext[Any, Any], instance_id: str) -> InstanceSnapsho
     return instance
 
 
+def _as_aws_shows_it(instance: InstanceSnapshot, target: StorageConfig) -> StorageConfig:
+    """The planned storage with what AWS fills in itself: the size kept, and gp3's fixed baseline below the
+    engine's threshold (PendingModifiedValues may show Iops 3000 and StorageThroughput 125 for a gp3 change
+    that gave neither: that is our change, not someone else's)."""
+    size = target.allocated_storage or instance.allocated_storage
+    filled = replace(target, allocated_storage=size)
+    if target.storage_type == GP3 and target.iops is None and size is not None:
+        limits = gp3_limits(instance.engine, size)
+        if not limits.provisionable:
+            filled = replace(filled, iops=limits.baseline_iops, storage_throughput=limits.baseline_throughput)
+    return filled
+
+
+def _ours(instance: InstanceSnapshot, target: StorageConfig, pending: StorageConfig) -> bool:
+    """Whether the pending storage change is the planned one (every value AWS shows pending is planned)."""
+    return shows(target, pending) or shows(_as_aws_shows_it(instance, target), pending)
+
+
 def _foreign_pending(instance: InstanceSnapshot, target: StorageConfig) -> StorageConfig | None:
     """A storage change pending on the instance that is not the one planned (someone else's)."""
     pending = pending_storage(instance.pending)
-    return pending if pending is not None and not shows(target, pending) else None
+    return pending if pending is not None and not _ours(instance, target, pending) else None
 
 
 def _now_text(instance: InstanceSnapshot) -> str:
@@ -216,7 +237,7 @@ class ModifyDbInstanceStorage:
         pending = pending_storage(instance.pending)
         if shows(storage_of(instance), target) and pending is None:
             return f"it already shows {target.text()} ({instance.status})"
-        if pending is not None and shows(target, pending):
+        if pending is not None and _ours(instance, target, pending):
             return f"AWS already has the change pending ({pending.text()})"
         if since is None:
             return None

@@ -110,7 +110,7 @@ def unlock(cluster_id: str | None, cluster: str | None, instance: str | None, fo
         # A cluster keeps the call of old; a DB instance says its kind (the engine's lock and AWS-side mark
         # of an instance: helper E's `kind` keyword).
         if kind == "instance":
-            holder = engine.lock_holder(target, region, kind="instance")  # type: ignore[call-arg]
+            holder = engine.lock_holder(target, region, kind="instance")
         else:
             holder = engine.lock_holder(target, region)
         if holder is None:
@@ -122,7 +122,7 @@ def unlock(cluster_id: str | None, cluster: str | None, instance: str | None, fo
                 f"operation start while that one may still be changing the {kind}; if you are sure, pass --force"
             )
         if kind == "instance":
-            released = engine.force_unlock(target, region, comment, kind="instance")  # type: ignore[call-arg]
+            released = engine.force_unlock(target, region, comment, kind="instance")
         else:
             released = engine.force_unlock(target, region, comment)
         if released is None:

@@ -57,11 +57,13 @@ def test_no_target_says_which_flags_name_one(world: World, command: list[str]) -
 
 
 def test_instance_reaches_the_planner_as_a_db_instance(world: World, instance: str) -> None:
-    # The DB instance storage plan is another helper's; until it is merged the planner refuses it by kind,
-    # which shows the flag reached the request as instance_id and the instance was described.
-    for command in (["plan"], ["create"], ["run", "--yes"]):
-        output = refused(world, cli(world, *command, *STORAGE, "--instance", INSTANCE))
-        assert "storage_type_change is not available for a DB instance yet" in output
+    """`--instance` becomes the request's instance_id: the DB instance's own plan, on the instance."""
+    result = cli(world, "plan", *STORAGE, "--instance", INSTANCE, "--output", "json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["instance_id"] == INSTANCE and plan["target_type"] == "db_instance"
+    assert "modify_db_instance_storage" in [s["action"] for s in plan["steps"]]
+    assert world.store.list_operations() == [] and world.mutating_calls() == []
 
 
 def test_the_instance_flag_replaces_the_target_of_an_input_file(
@@ -70,14 +72,21 @@ def test_the_instance_flag_replaces_the_target_of_an_input_file(
     path = tmp_path / "request.json"
     request = {"type": "storage_type_change", "cluster_id": CLUSTER, "region": REGION}
     path.write_text(json.dumps({**request, "params": {"target_storage_type": "gp3"}}))
-    output = refused(world, cli(world, "plan", "--input", str(path), "--instance", INSTANCE))
-    assert "not available for a DB instance yet" in output
+    result = cli(world, "plan", "--input", str(path), "--instance", INSTANCE, "--output", "json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["instance_id"] == INSTANCE and plan["target_type"] == "db_instance"
 
 
 def test_a_multi_az_db_cluster_is_planned_as_one(world: World) -> None:
     world.sim.seed_multi_az_cluster(MULTI_AZ)
-    output = refused(world, cli(world, "plan", "--type", "instance_cycle", "--cluster", MULTI_AZ, "--region", REGION))
-    assert "instance_cycle is not available for a Multi-AZ DB cluster yet" in output
+    result = cli(
+        world, "plan", "--type", "instance_cycle", "--cluster", MULTI_AZ, "--region", REGION, "--output", "json"
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["target_type"] == "multi_az_cluster"
+    assert not any(s["action"] == "create_temp_instance" for s in plan["steps"])  # not the Aurora model
 
 
 def test_a_cluster_member_named_as_an_instance_is_refused(world: World, cluster_1w2r: list[str]) -> None:
@@ -136,14 +145,12 @@ def test_unlock_takes_one_target(world: World, cluster_1w2r: list[str]) -> None:
     assert by_flag.exit_code == 0 and f"Cluster {CLUSTER} in {REGION} is not locked." in by_flag.output
 
 
-@pytest.mark.xfail(strict=True, reason="needs helper E's Engine.lock_holder/force_unlock(kind=)")
 def test_unlock_an_instance(world: World, instance: str) -> None:
     result = cli(world, "unlock", "--instance", INSTANCE, "--region", REGION)
     assert result.exit_code == 0, result.output
     assert f"Instance {INSTANCE} in {REGION} is not locked." in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="needs the DB instance storage plan (plans/db_instance_storage.py)")
 def test_the_plan_of_an_instance_shows_its_zones_and_storage(world: World, instance: str) -> None:
     result = cli(world, "plan", *STORAGE, "--param", "iops=15000", "--instance", INSTANCE)
     assert result.exit_code == 0, result.output

@@ -99,7 +99,7 @@ def test_major_upgrade_with_a_group_of_the_new_family_ends_with_that_group(world
 @pytest.mark.parametrize(
     ("target", "params", "expected"),
     [
-        ("15.7", {}, "not a valid upgrade target of 16.1 .*valid targets: 16.4, 17.4"),
+        ("15.7", {}, "not a valid upgrade target of 16.1 .*valid targets: 16.4, 16.6, 17.2, 17.4"),
         (OLD, {}, "already runs postgres 16.1"),
         (MINOR, {"target_db_instance_class": "db.m6g.xlarge"}, "target_db_instance_class apply to method blue_green"),
         (MINOR, {"switchover_timeout": 60}, "switchover_timeout apply to method blue_green"),

@@ -90,6 +90,19 @@ def test_gp2_to_gp3_on_a_multi_az_postgres_instance_with_iops_above_the_baseline
     assert (requested.data["from_storage_type"], requested.data["to_storage_type"]) == ("gp2", "gp3")
 
 
+def test_gp2_to_gp3_below_the_threshold_is_ours_though_aws_fills_in_the_baseline(world: World) -> None:
+    """gp3 under 400 GiB takes no IOPS: AWS shows its fixed baseline pending, which is the planned change."""
+    world.sim.seed_db_instance(DB, engine="postgres", multi_az=True, storage_type="gp2", allocated_storage=100)
+    op = create(world, {"target_storage_type": "gp3"})
+    result = world.run(op.id)
+
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    final = storage(world)
+    assert (final["StorageType"], final["AllocatedStorage"], final["status"]) == ("gp3", 100, "available")
+    assert len(modify_calls(world)) == 1
+    assert "AllocatedStorage" not in modify_calls(world)[0] and "Iops" not in modify_calls(world)[0]
+
+
 def test_gp3_to_io2_keeps_the_size(world: World) -> None:
     world.sim.seed_db_instance(
         DB,
@@ -166,10 +179,9 @@ def test_storage_optimization_and_the_six_hour_rule_are_refused_with_the_time(wo
     events = world.gateway().instance_events(DB, world.clock.now() - timedelta(days=1))
     finished = [when for when, message in events if "Finished applying modification" in message]
     allowed = finished[-1] + timedelta(hours=6)
-    with pytest.raises(BadInput) as optimizing:
+    with pytest.raises(BadInput) as busy:  # our own operation holds the instance until optimization ends
         create(world, {"target_storage_type": "io1", "iops": 8000})
-    assert "storage-optimization" in str(optimizing.value)
-    assert f"{allowed:%Y-%m-%d %H:%M} UTC" in str(optimizing.value)
+    assert f"instance '{DB}' in {REGION} is busy: operation '{op.id}'" in str(busy.value)
 
     assert world.run(op.id).outcome is Outcome.COMPLETED
     assert world.clock.now() < allowed  # optimization ended before the 6 hours: the rule still holds
@@ -182,6 +194,18 @@ def test_storage_optimization_and_the_six_hour_rule_are_refused_with_the_time(wo
     later = create(world, {"target_storage_type": "io1", "iops": 8000})
     assert world.run(later.id).outcome is Outcome.COMPLETED
     assert storage(world)["StorageType"] == "io1" and storage(world)["Iops"] == 8000
+
+
+def test_an_instance_in_storage_optimization_is_refused_with_the_time(world: World) -> None:
+    """Optimizing after a change someone else made: refused with when AWS allows the next change."""
+    seed_gp2_400(world)
+    ended = world.clock.now() - timedelta(hours=1)
+    world.sim.set_last_storage_change(DB, ended, optimizing_until=world.clock.now() + timedelta(hours=8))
+    assert storage(world)["status"] == "storage-optimization"
+    with pytest.raises(BadInput) as optimizing:
+        create(world, {"target_storage_type": "io1", "iops": 8000})
+    assert "storage-optimization" in str(optimizing.value)
+    assert world.store.list_operations() == [] and world.mutating_calls() == []
 
 
 # -- crashes: nothing twice -------------------------------------------------------------------------
@@ -225,7 +249,9 @@ def test_rollback_after_the_change_changes_nothing_and_says_why(world: World) ->
     assert world.run(op.id).outcome is Outcome.INTERVENTION
     limits = rollback_limits(world.store.load(op.id))
     assert limits is not None and "cannot be undone" in limits and "6 hours" in limits
-    world.engine.resume(op.id, "rollback", "wrong type")
+    with pytest.raises(BadInput, match=r"needs confirming: .*cannot be undone"):
+        world.engine.resume(op.id, "rollback", "wrong type")  # said before it is accepted
+    world.engine.resume(op.id, "rollback", "wrong type", confirm=True)
     world.run(op.id)
     stored = world.store.load(op.id)
     assert stored.state is OperationState.ROLLED_BACK
@@ -277,7 +303,7 @@ def test_rollback_while_aws_applies_the_change_records_that_it_goes_on(world: Wo
     assert pending_storage(world)["StorageType"] == "gp3"
     limits = rollback_limits(world.store.load(op.id))
     assert limits is not None and "keeps gp3, 400 GiB" in limits and "it had gp2, 400 GiB" in limits
-    world.engine.resume(op.id, "rollback")
+    world.engine.resume(op.id, "rollback", confirm=True)
     world.run(op.id)
     stored = world.store.load(op.id)
     assert stored.state is OperationState.ROLLED_BACK

@@ -311,7 +311,7 @@ def test_rollback_of_a_class_change_changes_the_class_back(world: World, maz: li
     op = create(world, "instance_type_change", CLASS, pause_before_steps=["verify"])
     assert world.run(op.id).outcome is Outcome.INTERVENTION
     assert classes(world) == dict.fromkeys(MEMBERS, "db.r6gd.large")
-    world.engine.resume(op.id, "rollback", "too expensive")
+    world.engine.resume(op.id, "rollback", "too expensive", confirm=True)
     assert world.run(op.id).outcome is Outcome.FAILED
     assert world.store.load(op.id).state is OperationState.ROLLED_BACK
     assert classes(world) == dict.fromkeys(MEMBERS, "db.m6gd.large")
@@ -326,7 +326,7 @@ def test_rollback_requested_in_the_quiet_moment_waits_for_the_change_then_undoes
     while not world.sim.applied_calls("ModifyDBCluster"):
         world.engine.advance(op.id)
     assert described(world)["Status"] == "available"  # AWS does not show the change yet
-    world.engine.resume(op.id, "rollback")
+    world.engine.resume(op.id, "rollback", confirm=True)
     assert world.run(op.id).outcome is Outcome.FAILED
     assert world.store.load(op.id).state is OperationState.ROLLED_BACK
     assert classes(world) == dict.fromkeys(MEMBERS, "db.m6gd.large")
@@ -347,7 +347,9 @@ def test_rollback_that_cannot_undo_says_so_and_changes_nothing(
     op = create(world, op_type, params, pause_before_steps=["verify"])
     assert world.run(op.id).outcome is Outcome.INTERVENTION
     before = len(world.mutating_calls())
-    world.engine.resume(op.id, "rollback")
+    with pytest.raises(BadInput, match=f"needs confirming: .*{limit}"):
+        world.engine.resume(op.id, "rollback")  # what it cannot undo is said before it is accepted
+    world.engine.resume(op.id, "rollback", confirm=True)
     assert world.run(op.id).outcome is Outcome.FAILED
     stored = world.store.load(op.id)
     assert stored.state is OperationState.ROLLED_BACK
@@ -388,12 +390,12 @@ def test_plan_on_the_command_line_states_the_failover_and_changes_nothing(world:
                "--region", REGION, "--param", "target_instance_type=db.r6gd.large"],
     )  # fmt: skip
     assert plan.exit_code == 0, plan.output
-    assert "modify_class" in plan.output and "1 failover to a standby of about" in plan.output
+    assert "modify_class" in plan.output and "1 Multi-AZ failover of about" in plan.output
     whole = world.cli(["plan", "--store", world.store_url, "--type", "instance_cycle", "--cluster", CLUSTER,
                "--region", REGION, "--param", "reboot_whole_cluster=true"],
     )  # fmt: skip
     assert whole.exit_code == 0, whole.output
-    assert "1 downtime of about" in whole.output
+    assert "1 downtime (the database is unavailable) of about" in whole.output
     assert world.mutating_calls() == [] and world.store.list_operations() == []
 
 
