@@ -48,8 +48,8 @@ __all__ = [
     "STORAGE_COOLDOWN",
     "STORAGE_TYPES",
     "Gp3Limits",
+    "InstanceStorageRequest",
     "StorageConfig",
-    "StorageRequest",
     "as_utc",
     "changes_text",
     "gp3_limits",
@@ -117,7 +117,7 @@ class Gp3Limits:
 
 
 @dataclass(frozen=True)
-class StorageRequest:
+class InstanceStorageRequest:
     """What a storage change asks of AWS (`target`, with values to send) beside what the instance has now."""
 
     current: StorageConfig
@@ -227,7 +227,9 @@ def _check_size(engine: str, current: StorageConfig, target_type: str, requested
     return size
 
 
-def _gp3(engine: str, current: StorageConfig, size: int, iops: int | None, throughput: int | None) -> StorageRequest:
+def _gp3(
+    engine: str, current: StorageConfig, size: int, iops: int | None, throughput: int | None
+) -> InstanceStorageRequest:
     limits = gp3_limits(engine, size)
     if not limits.provisionable:
         given = [f"{name} {value}" for name, value in (("iops", iops), ("storage_throughput", throughput)) if value]
@@ -239,7 +241,7 @@ def _gp3(engine: str, current: StorageConfig, size: int, iops: int | None, throu
                 f"leave them out, or give allocated_storage {limits.threshold_gib} or more to provision them "
                 f"({limits.iops_range[0] if limits.threshold_gib else 3000} IOPS and up)",
             )
-        return StorageRequest(current, StorageConfig(GP3, size))
+        return InstanceStorageRequest(current, StorageConfig(GP3, size))
     filled: list[str] = []
     keep = current.storage_type == GP3
     if iops is None:
@@ -269,10 +271,12 @@ def _gp3(engine: str, current: StorageConfig, size: int, iops: int | None, throu
             if t_max >= t_low
             else f"give more iops (at least {math.ceil(t_low / _GP3_MAX_THROUGHPUT_PER_IOPS)})",
         )
-    return StorageRequest(current, StorageConfig(GP3, size, iops, throughput), tuple(filled))
+    return InstanceStorageRequest(current, StorageConfig(GP3, size, iops, throughput), tuple(filled))
 
 
-def _provisioned(engine: str, current: StorageConfig, target_type: str, size: int, iops: int | None) -> StorageRequest:
+def _provisioned(
+    engine: str, current: StorageConfig, target_type: str, size: int, iops: int | None
+) -> InstanceStorageRequest:
     filled: tuple[str, ...] = ()
     if iops is None:
         if current.storage_type != target_type or not current.iops:
@@ -292,7 +296,7 @@ def _provisioned(engine: str, current: StorageConfig, target_type: str, size: in
             f"iops {iops} for {size} GiB",
             f"give iops between {low} and {high}" if low <= high else "give more allocated_storage",
         )
-    return StorageRequest(current, StorageConfig(target_type, size, iops), filled)
+    return InstanceStorageRequest(current, StorageConfig(target_type, size, iops), filled)
 
 
 def _iops_bounds(engine: str, target_type: str, size: int) -> tuple[int, int]:
@@ -309,7 +313,7 @@ def resolve_storage(
     iops: int | None = None,
     storage_throughput: int | None = None,
     allocated_storage: int | None = None,
-) -> StorageRequest:
+) -> InstanceStorageRequest:
     """The storage to ask AWS for, after every rule above; BadInput names the rule, the values and what works."""
     if storage_type not in STORAGE_TYPES:
         raise _refuse(
@@ -335,7 +339,7 @@ def resolve_storage(
     elif storage_type in PROVISIONED_IOPS:
         request = _provisioned(engine, current, storage_type, size, iops)
     else:
-        request = StorageRequest(current, StorageConfig(storage_type, size))
+        request = InstanceStorageRequest(current, StorageConfig(storage_type, size))
     if _same(current, request.target):
         raise BadInput(
             f"nothing to change: the instance already has {current.text()}; give another target_storage_type, "
@@ -363,7 +367,7 @@ def next_storage_change_allowed(last_change: datetime | None) -> datetime | None
     return None if last_change is None else as_utc(last_change) + STORAGE_COOLDOWN
 
 
-def changes_text(request: StorageRequest) -> str:
+def changes_text(request: InstanceStorageRequest) -> str:
     """What changes, from -> to, value by value (for the plan, the steps and the events)."""
     c, t = request.current, request.target
     parts = []

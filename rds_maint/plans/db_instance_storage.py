@@ -16,7 +16,7 @@ from typing import Literal
 from rds_maint.instance_storage import (
     GP3,
     STANDARD,
-    StorageRequest,
+    InstanceStorageRequest,
     changes_text,
     gp3_limits,
 )
@@ -46,7 +46,7 @@ class DbInstanceStorageFacts:
     """What the preflight judged: the storage now and the storage to ask for (validated), and the last storage
     change AWS reported (DescribeEvents), if any."""
 
-    request: StorageRequest
+    request: InstanceStorageRequest
     last_storage_change: datetime | None = None
 
 
@@ -56,7 +56,7 @@ def _narrow(facts: object) -> DbInstanceStorageFacts:
     return facts
 
 
-def _notes(instance: InstanceSnapshot, request: StorageRequest) -> list[str]:
+def _notes(instance: InstanceSnapshot, request: InstanceStorageRequest) -> list[str]:
     target = request.target
     az = "Multi-AZ (primary and standby change together)" if instance.multi_az else "Single-AZ"
     notes = [

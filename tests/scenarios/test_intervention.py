@@ -201,7 +201,7 @@ def test_record_intervention_takes_what_the_rule_sends_and_ignores_a_repeat(
     ("event", "message"),
     [
         ({"action": "launch"}, "unknown action 'launch'"),
-        ({"action": "create", "params": {"type": "instance_type_change"}}, "cluster_id is required"),
+        ({"action": "create", "params": {"type": "instance_type_change"}}, "a target is required: cluster_id"),
         ({"action": "start"}, "action 'start' needs operation_id"),
         ({"action": "step", "operation_id": "nope-1"}, "operation 'nope-1' not found"),
         ({"action": "poll", "operation_id": 7}, "operation_id must be a string"),

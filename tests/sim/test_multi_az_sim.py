@@ -174,4 +174,20 @@ def test_orderable_rows_say_which_classes_a_multi_az_db_cluster_takes(world: Wor
         r.get("SupportsClusters") for r in aurora["OrderableDBInstanceOptions"]
     )
     [mysql] = client.describe_db_engine_versions(Engine="mysql", EngineVersion="8.0.39")["DBEngineVersions"]
-    assert [t["EngineVersion"] for t in mysql["ValidUpgradeTarget"]] == ["8.0.40"]  # minor targets only
+    assert "8.0.40" in [t["EngineVersion"] for t in mysql["ValidUpgradeTarget"]]
+
+
+def test_a_mysql_multi_az_db_cluster_takes_no_major_upgrade(world: World) -> None:
+    """DescribeDBEngineVersions answers per engine (a DB instance may go 8.0 -> 8.4); ModifyDBCluster of a
+    Multi-AZ DB cluster refuses the major (major upgrades of Multi-AZ DB clusters: PostgreSQL only)."""
+    world.sim.seed_multi_az_cluster(
+        "ledger-mysql", engine="mysql", engine_version="8.0.39", instance_class="db.r6gd.large"
+    )
+    client = world.rds_client()
+    with pytest.raises(ClientError, match=r"Cannot upgrade mysql from 8\.0\.39 to 8\.4\.3"):
+        client.modify_db_cluster(
+            DBClusterIdentifier="ledger-mysql",
+            EngineVersion="8.4.3",
+            AllowMajorVersionUpgrade=True,
+            ApplyImmediately=True,
+        )

@@ -8,8 +8,8 @@ import pytest
 
 from rds_maint.errors import BadInput
 from rds_maint.instance_storage import (
+    InstanceStorageRequest,
     StorageConfig,
-    StorageRequest,
     changes_text,
     gp3_limits,
     last_storage_change,
@@ -27,7 +27,7 @@ GP3_100 = StorageConfig("gp3", 100, 3000, 125)
 GP3_500 = StorageConfig("gp3", 500, 12000, 500)
 
 
-def resolve(current: StorageConfig, storage_type: str, **kw: int) -> StorageRequest:
+def resolve(current: StorageConfig, storage_type: str, **kw: int) -> InstanceStorageRequest:
     return resolve_storage(
         PG,
         current,
