@@ -84,7 +84,12 @@ class DbInstanceSim:
     def owns_instance(self, instance_id: str) -> bool:
         """A DB instance of its own: no DBClusterIdentifier."""
         data = self.world.moto.instance(instance_id)
-        return data is not None and not data.get("DBClusterIdentifier")
+        return data is not None and self.owns(data)
+
+    @staticmethod
+    def owns(data: dict[str, Any]) -> bool:
+        """`owns_instance` judged from the instance's own description (no further moto call)."""
+        return not data.get("DBClusterIdentifier")
 
     # -- controls (SimulatedAurora) ----------------------------------------------------------
 

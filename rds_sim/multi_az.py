@@ -86,16 +86,22 @@ class MultiAzClusterSim:
 
     def owns_cluster(self, cluster_id: str) -> bool:
         data = self.world.moto.cluster(cluster_id)
-        return (
-            data is not None
-            and bool(data.get("DBClusterInstanceClass"))
-            and not str(data.get("Engine", "")).startswith("aurora")
-        )
+        return data is not None and self.owns_cluster_data(data)
 
     def owns_instance(self, instance_id: str) -> bool:
         data = self.world.moto.instance(instance_id)
-        cluster_id = (data or {}).get("DBClusterIdentifier")
-        return bool(cluster_id) and self.owns_cluster(str(cluster_id))
+        return data is not None and self.owns_member_data(data)
+
+    @staticmethod
+    def owns_cluster_data(data: dict[str, Any]) -> bool:
+        """A Multi-AZ DB cluster, from its own description: a cluster class and an engine that is not Aurora."""
+        return bool(data.get("DBClusterInstanceClass")) and not str(data.get("Engine", "")).startswith("aurora")
+
+    @staticmethod
+    def owns_member_data(data: dict[str, Any]) -> bool:
+        """A member of a Multi-AZ DB cluster, from its own description: in a cluster, with an engine that is not
+        Aurora (the only clusters of RDS engines are Multi-AZ DB clusters)."""
+        return bool(data.get("DBClusterIdentifier")) and not str(data.get("Engine", "")).startswith("aurora")
 
     # -- calls -----------------------------------------------------------------------------------------
 

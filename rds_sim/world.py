@@ -383,9 +383,9 @@ class AuroraWorld:
         if insights.get("enabled"):
             out["PerformanceInsightsKMSKeyId"] = insights["kms_key"]
             out["PerformanceInsightsRetentionPeriod"] = insights["retention"]
-        if self.db_instances.owns_instance(instance_id):
+        if self.db_instances.owns(out):
             return self.db_instances.overlay_instance(out)
-        if self.multi_az.owns_instance(instance_id):
+        if self.multi_az.owns_member_data(out):
             return self.multi_az.overlay_instance(out)
         return out
 
@@ -444,7 +444,7 @@ class AuroraWorld:
             status = self._parameter_status.get(str(member["DBInstanceIdentifier"]))
             if status:
                 member["DBClusterParameterGroupStatus"] = status
-        if self.multi_az.owns_cluster(cluster_id):
+        if self.multi_az.owns_cluster_data(out):
             return self.multi_az.overlay_cluster(out)
         return out
 
