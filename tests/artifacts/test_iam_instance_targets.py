@@ -144,6 +144,16 @@ def test_the_old_blue_instance_is_deleted_only_by_its_name_and_the_operation_tag
     assert not decide("rds:AddTagsToResource", arn("db", OTHER), request_tags=ours).allowed
 
 
+def test_the_final_snapshot_of_the_old_blue_instance_is_granted_on_its_name_only() -> None:
+    ours = {OP_TAG: "op-1"}
+    assert decide("rds:CreateDBSnapshot", arn("db", f"{INSTANCE}-old1"), resource_tags=ours).allowed
+    assert not decide("rds:CreateDBSnapshot", arn("db", INSTANCE), resource_tags=ours).allowed
+    assert not decide("rds:CreateDBSnapshot", arn("db", f"{INSTANCE}-old1")).allowed, "the tag is needed too"
+    final = arn("snapshot", f"{INSTANCE}-old1-final-op-1")
+    assert decide("rds:CreateDBSnapshot", final).allowed
+    assert not decide("rds:CreateDBSnapshot", arn("snapshot", "nightly-backup")).allowed
+
+
 def test_with_the_opt_in_policy_db_instance_and_multi_az_changes_need_the_tag() -> None:
     tagged = dict([OPT_IN])
     for action, resource, request_tags in (

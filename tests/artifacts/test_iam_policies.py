@@ -150,6 +150,8 @@ DEPENDENT_ACTIONS = {
     # deployment operations"): create needs CreateDBInstanceReadReplica, switchover PromoteReadReplica.
     "rds:CreateDBInstanceReadReplica",
     "rds:PromoteReadReplica",
+    # DeleteDBInstance of the old blue instance with a final snapshot (tests/helpers/iam_recorder.py)
+    "rds:CreateDBSnapshot",
 }
 
 

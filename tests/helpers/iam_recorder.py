@@ -335,6 +335,15 @@ class RequestRecorder:
             yield Check(operation, "rds:CreateDBClusterSnapshot", "cluster-snapshot", snapshot, implied=True)
             # Harsher than CopyTagsToSnapshot: assume the cluster's tags are always copied.
             yield Check(operation, "rds:AddTagsToResource", "cluster-snapshot", snapshot, cluster_tags, implied=True)
+        if operation == "DeleteDBInstance" and params.get("FinalDBSnapshotIdentifier"):
+            # Not documented for instances; the harsher reading of the DeleteDBCluster notice above: the final
+            # snapshot needs rds:CreateDBSnapshot on the instance and the snapshot, and the tags copied to it.
+            instance = self.arn("db", str(params["DBInstanceIdentifier"]))
+            snapshot = self.arn("snapshot", str(params["FinalDBSnapshotIdentifier"]))
+            instance_tags = self.tags_of("db", instance)
+            yield Check(operation, "rds:CreateDBSnapshot", "db", instance, {}, instance_tags, implied=True)
+            yield Check(operation, "rds:CreateDBSnapshot", "snapshot", snapshot, implied=True)
+            yield Check(operation, "rds:AddTagsToResource", "snapshot", snapshot, instance_tags, implied=True)
         if operation == "SwitchoverBlueGreenDeployment":
             source, target = self._pair(str(params["BlueGreenDeploymentIdentifier"]))
             if _is_instance(source):  # RDS Blue/Green: both instances are renamed, green promoted
