@@ -98,6 +98,22 @@ def _events_since(
     ]
 
 
+def _failover_window(ctx: ActionContext[Any, Any], instance_id: str, since: str | None) -> dict[str, str]:
+    """When AWS reported the failover began and ended (its first and last failover event since `since`): the
+    stop of writes the run summary measures, rather than the whole step. Empty when AWS reported fewer than
+    two (events are best effort: RDS events documentation)."""
+    if since is None:
+        return {}
+    times = [
+        when
+        for when, message in ctx.rds.instance_events(instance_id, datetime.fromisoformat(since))
+        if any(word in message.lower() for word in FAILOVER_WORDS)
+    ]
+    if len(times) < 2:
+        return {}
+    return {"failover_started_at": min(times).isoformat(), "failover_ended_at": max(times).isoformat()}
+
+
 def _zones_before(instance: InstanceSnapshot) -> FailoverSeenRecord:
     return FailoverSeenRecord(
         zone_before=instance.availability_zone, standby_zone_before=instance.secondary_availability_zone
@@ -125,6 +141,7 @@ def _say_where_the_primary_is(
             instance_id=instance.id,
             zone_before=before,
             zone_after=now,
+            **_failover_window(ctx, instance.id, since),
         )
     elif events or before is None:
         ctx.note(

@@ -24,6 +24,7 @@ __all__ = [
     "PlanEstimate",
     "StepEstimate",
     "estimate_steps",
+    "interruption_of",
     "transition_of",
 ]
 
@@ -128,6 +129,15 @@ def transition_of(action: str) -> str | None:
         return TRANSITIONS[action]
     kind = _kind(action)
     return kind.transition if kind is not None else None
+
+
+def interruption_of(action: str) -> str | None:
+    """The stop of writes a step action causes, as its step kind says (None: none, or an Aurora action whose
+    interruption depends on its parameters, e.g. a reboot of the writer)."""
+    if action in ("failover", "switchover_blue_green"):
+        return "failover" if action == "failover" else "switchover"
+    kind = _kind(action)
+    return kind.interruption if kind is not None else None
 
 
 def _seconds(step: Step, expected: Mapping[str, float]) -> float:

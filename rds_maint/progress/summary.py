@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from rds_maint.model import Event, Operation
+from rds_maint.planning.estimate import interruption_of
 
 __all__ = ["MeasuredInterruption", "RunSummary", "about", "duration", "summarise"]
 
@@ -18,7 +19,14 @@ __all__ = ["MeasuredInterruption", "RunSummary", "about", "duration", "summarise
 _STILL_PAUSED = frozenset({"intervention_requested", "execution_failed", "operation_paused"})
 
 # What a person calls the writer move of each disruptive step action.
-_KINDS = {"failover": "failover", "switchover_blue_green": "switchover"}
+# How the summary names each kind of stop (a step kind's `interruption`, planning.estimate.interruption_of).
+_KIND_NAMES = {
+    "failover": "failover",
+    "switchover": "switchover",
+    "reboot": "reboot",
+    "multi_az_failover": "Multi-AZ failover",
+    "downtime": "downtime",
+}
 
 
 def duration(seconds: float) -> str:
@@ -136,12 +144,16 @@ def _interruptions(events: Sequence[Event]) -> tuple[MeasuredInterruption, ...]:
         action = str(begin.data.get("action", ""))
         target = begin.data.get("target")
         since = _accepted_at(events, begin, end)
+        until = end.timestamp if end is not None else None
+        window = _failover_window(events, step)
+        if window is not None:  # a Multi-AZ step: writes stopped during the failover AWS reported, not all along
+            since, until = window
         stops.append(
             MeasuredInterruption(
-                kind=_KINDS.get(action, action.replace("_", " ")),
+                kind=_KIND_NAMES.get(interruption_of(action) or "", action.replace("_", " ")),
                 target=target if isinstance(target, str) else None,
                 started_at=since,
-                seconds=(end.timestamp - since).total_seconds() if end is not None else None,
+                seconds=(until - since).total_seconds() if until is not None else None,
             )
         )
     return tuple(sorted(stops, key=lambda stop: stop.started_at))
@@ -151,6 +163,15 @@ def _interruptions(events: Sequence[Event]) -> tuple[MeasuredInterruption, ...]:
 # ready yet) is asked again for minutes after the announcement; writes go on meanwhile, so the interruption
 # is counted from the accepted call, not from the announcement.
 _ACCEPTED = frozenset({"failover_requested", "switchover_requested", "switchover_adopted"})
+
+
+def _failover_window(events: Sequence[Event], step: str) -> tuple[datetime, datetime] | None:
+    """The failover AWS reported inside a step (its first and last failover event), if the step noted one."""
+    for event in reversed(events):
+        started, ended = event.data.get("failover_started_at"), event.data.get("failover_ended_at")
+        if event.data.get("step") == step and isinstance(started, str) and isinstance(ended, str):
+            return datetime.fromisoformat(started), datetime.fromisoformat(ended)
+    return None
 
 
 def _accepted_at(events: Sequence[Event], begin: Event, end: Event | None) -> datetime:

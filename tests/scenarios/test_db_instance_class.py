@@ -200,3 +200,18 @@ def test_a_rollback_that_costs_a_second_failover_must_be_confirmed(world: World)
     with pytest.raises(BadInput, match="second class change: another failover"):
         world.engine.resume(op.id, "rollback", "app slower")
     assert class_calls(world) == [NEW]
+
+
+def test_the_run_summary_names_the_multi_az_failover_it_measured(world: World) -> None:
+    seed(world)
+    result = world.cli(
+        ["run", "--type", "instance_type_change", "--instance", DB, "--region", REGION, "--yes",
+         "--param", f"target_instance_type={NEW}", "--store", world.store_url]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = result.output.split("Write interruptions: 1\n", 1)[1].splitlines()[0].strip()
+    # the failover AWS reported (about 90 s in the simulator), not the whole 15-minute class change
+    assert summary.startswith("Multi-AZ failover at "), summary
+    minutes, seconds = summary.rsplit(": ", 1)[1].rstrip("s").split("m")
+    assert 30 <= int(minutes) * 60 + int(seconds) <= 150, summary
+    assert described(world)["DBInstanceClass"] == NEW
