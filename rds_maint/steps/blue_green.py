@@ -52,7 +52,9 @@ __all__ = [
     "RetainRecord",
     "SettleRecord",
     "SwitchoverParams",
+    "SwitchoverProgress",
     "SwitchoverRecord",
+    "SwitchoverVersions",
     "UnwindParams",
     "UnwindRecord",
     "VerifyProxyTargetsRecord",
@@ -233,20 +235,30 @@ WAIT_BLUE_GREEN_AVAILABLE = StepKind("wait_blue_green_available", WaitGreenParam
 # -- switchover and after ----------------------------------------------------------------------------
 
 
-class SwitchoverParams(StepParams):
-    cluster_id: str
+class SwitchoverVersions(StepParams):
+    """What every switchover takes, whatever its source (a cluster or a DB instance)."""
+
     source_version: str
     target_version: str
     switchover_timeout: int
 
 
-class SwitchoverRecord(RefusalsRecord):
+class SwitchoverParams(SwitchoverVersions):
+    cluster_id: str
+
+
+class SwitchoverProgress(RefusalsRecord):
+    """What every switchover records, whatever its source."""
+
     switchover_requested_at: str | None = None
-    old_cluster_id: str | None = None
-    old_members: list[str] = Field(default_factory=list)
     switchover_completed_at: str | None = None
     # the failed switchover last reported to a person (a `continue` after it asks for a new one)
     failure_reported: str | None = None
+
+
+class SwitchoverRecord(SwitchoverProgress):
+    old_cluster_id: str | None = None
+    old_members: list[str] = Field(default_factory=list)
 
 
 # The engine announces disruptive steps before and after (status events: apps drain connections).

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from rds_maint.steps.base import NoRecord, StepKind, StepParams, StepRecord
-from rds_maint.steps.blue_green import ProxyRef, RefusalsRecord
+from rds_maint.steps.blue_green import ProxyRef, RefusalsRecord, SwitchoverProgress, SwitchoverVersions
 
 __all__ = [
     "CHECK_INSTANCE_PROXIES",
@@ -131,20 +131,14 @@ WAIT_INSTANCE_GREEN = StepKind(
 # -- switchover and after --------------------------------------------------------------------------
 
 
-class InstanceSwitchoverParams(StepParams):
+class InstanceSwitchoverParams(SwitchoverVersions):
     instance_id: str
-    source_version: str
-    target_version: str
-    switchover_timeout: int
 
 
-class InstanceSwitchoverRecord(RefusalsRecord):
-    switchover_requested_at: str | None = None
+class InstanceSwitchoverRecord(SwitchoverProgress):
     old_instance_id: str | None = None
     # the old blue read replicas (renamed <replica>-old1 by the switchover)
     old_replicas: list[str] = Field(default_factory=list)
-    switchover_completed_at: str | None = None
-    failure_reported: str | None = None
 
 
 # The engine announces disruptive steps before and after (status events: apps drain connections).

@@ -1,14 +1,16 @@
 """The switchover: asked for once the deployment is AVAILABLE, done when SWITCHOVER_COMPLETED *and* the
-cluster runs the target version.
+target (the cluster, or the DB instance's name) runs the target version.
 
-AWS may refuse the call while green members are not ready (nothing is started): it is asked again on
-later looks, within a budget. A failed switchover (AWS rolled it back) is reported once; a `continue`
-after that report asks for a new one.
+AWS may refuse the call while green is not ready (green members, or a green DB instance still in
+storage-optimization; nothing is started): it is asked again on later looks, within a budget. A failed
+switchover (AWS rolled it back) is reported once; a `continue` after that report asks for a new one.
+`SwitchoverFlow` is that protocol, the same for an Aurora cluster and a DB instance; each source says how
+its deployment is found and what "switched over" means for it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from rds_maint.actions.base import ActionContext, ActionOutcome, Done, Retry, Wait
 from rds_maint.actions.blue_green.common import (
@@ -30,34 +32,63 @@ from rds_maint.actions.blue_green.common import (
 )
 from rds_maint.actions.records import arn_name
 from rds_maint.errors import NeedsPerson, PersonAwsError
-from rds_maint.steps.blue_green import SWITCHOVER_BLUE_GREEN, SwitchoverParams, SwitchoverRecord
+from rds_maint.steps.blue_green import (
+    SWITCHOVER_BLUE_GREEN,
+    SwitchoverParams,
+    SwitchoverProgress,
+    SwitchoverRecord,
+    SwitchoverVersions,
+)
 
-__all__ = ["CALL", "SwitchoverBlueGreen"]
+__all__ = ["CALL", "SwitchoverBlueGreen", "SwitchoverFlow"]
 
-Context = ActionContext[SwitchoverParams, SwitchoverRecord]
 CALL = "SwitchoverBlueGreenDeployment"
+P = TypeVar("P", bound=SwitchoverVersions)
+R = TypeVar("R", bound=SwitchoverProgress)
 
 
-class SwitchoverBlueGreen:
-    kind = SWITCHOVER_BLUE_GREEN
+class SwitchoverFlow(Generic[P, R]):
+    """Request, follow and judge one switchover; the subclass names its source and checks the end state."""
 
-    def run(self, ctx: Context) -> ActionOutcome:
-        deployment = require_deployment(ctx)
+    # what the target is called in messages ("cluster" / "instance"), and how long writes stop
+    green_kind = "cluster"
+    writes_stop = "writes pause for a moment"
+
+    def deployment(self, ctx: ActionContext[P, R]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def target(self, ctx: ActionContext[P, R]) -> str:
+        raise NotImplementedError
+
+    def progress(self, ctx: ActionContext[P, R], **fields: Any) -> R:
+        """A record of this switchover's type with the given fields."""
+        raise NotImplementedError
+
+    def note_data(self, ctx: ActionContext[P, R]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def switched_over(self, ctx: ActionContext[P, R], deployment: dict[str, Any]) -> ActionOutcome:
+        """Once SWITCHOVER_COMPLETED: Done when the target runs the target version, else Wait."""
+        raise NotImplementedError
+
+    def run(self, ctx: ActionContext[P, R]) -> ActionOutcome:
+        deployment = self.deployment(ctx)
         status = deployment.get("Status")
+        identifier = deployment["BlueGreenDeploymentIdentifier"]
         if status == AVAILABLE:
             return self._request(ctx, deployment)
         if status in (SWITCHOVER_IN_PROGRESS, SWITCHOVER_COMPLETED):
-            ctx.note("switchover_adopted", f"Switchover of {deployment['BlueGreenDeploymentIdentifier']} is {status}")
+            ctx.note("switchover_adopted", f"Switchover of {identifier} is {status}")
             return self.check(ctx)
         if status == SWITCHOVER_FAILED:
             return self._failed(ctx, deployment)
         if status == INVALID_CONFIGURATION:
             raise invalid(deployment)
         if status == PROVISIONING:
-            return Retry(f"{deployment['BlueGreenDeploymentIdentifier']} is PROVISIONING", POLL["available"])
-        raise NeedsPerson(f"Blue/Green deployment {deployment['BlueGreenDeploymentIdentifier']} is {status}")
+            return Retry(f"{identifier} is PROVISIONING", POLL["available"])
+        raise NeedsPerson(f"Blue/Green deployment {identifier} is {status}")
 
-    def _request(self, ctx: Context, deployment: dict[str, Any]) -> ActionOutcome:
+    def _request(self, ctx: ActionContext[P, R], deployment: dict[str, Any]) -> ActionOutcome:
         p = ctx.params
         identifier = str(deployment["BlueGreenDeploymentIdentifier"])
         try:
@@ -68,62 +99,86 @@ class SwitchoverBlueGreen:
             # Either green is not ready yet (AWS refuses even while the deployment reads AVAILABLE, and nothing
             # was started), or an earlier call of ours took effect and the status lags. The deployment tells:
             # a switchover under way is followed; one still AVAILABLE is asked again on a later look.
-            status = require_deployment(ctx).get("Status")
+            status = self.deployment(ctx).get("Status")
             if status in (SWITCHOVER_IN_PROGRESS, SWITCHOVER_COMPLETED):
                 accepted(ctx, CALL)
                 ctx.note("switchover_adopted", f"Switchover of {identifier} is {status} (requested earlier)")
-                return self._waiting(ctx, str(status))
+                return self.waiting(ctx, str(status))
             return refused(ctx, CALL, identifier, status, exc)
         accepted(ctx, CALL)
         ctx.note(
             "switchover_requested",
-            f"Requested switchover of {identifier} (SwitchoverTimeout {p.switchover_timeout} s): writes pause for a "
-            f"moment while {p.cluster_id} moves to {p.target_version}",
+            f"Requested switchover of {identifier} (SwitchoverTimeout {p.switchover_timeout} s): {self.writes_stop} "
+            f"while {self.target(ctx)} moves to {p.target_version}",
             deployment_id=identifier,
-            cluster_id=p.cluster_id,
+            **self.note_data(ctx),
         )
-        return self._waiting(ctx, "just requested", SwitchoverRecord(switchover_requested_at=ctx.now.isoformat()))
+        return self.waiting(ctx, "just requested", self.progress(ctx, switchover_requested_at=ctx.now.isoformat()))
 
-    def _waiting(self, ctx: Context, now_status: str, result: SwitchoverRecord | None = None) -> Wait:
+    def waiting(self, ctx: ActionContext[P, R], now_status: str, result: R | None = None) -> Wait:
         return Wait(
-            condition=f"SWITCHOVER_COMPLETED and {ctx.params.cluster_id} available at "
-            f"{ctx.params.target_version} ({now_status})",
+            condition=f"SWITCHOVER_COMPLETED and {self.target(ctx)} available at {ctx.params.target_version} "
+            f"({now_status})",
             seconds=POLL["switchover"],
             result=result,
             transition="switchover",
         )
 
-    def _failed(self, ctx: Context, deployment: dict[str, Any]) -> ActionOutcome:
+    def _failed(self, ctx: ActionContext[P, R], deployment: dict[str, Any]) -> ActionOutcome:
         """Report a failed switchover once (pause); a `continue` after that asks for a new switchover."""
         p = ctx.params
         identifier = deployment["BlueGreenDeploymentIdentifier"]
         report = f"{identifier}: {details(deployment)}"
         if ctx.so_far().failure_reported == report:
-            ctx.keep(SwitchoverRecord(failure_reported=None))
+            ctx.keep(self.progress(ctx, failure_reported=None))
             ctx.note("switchover_retried", f"Switchover of {identifier} failed before; requesting it again")
             return self._request(ctx, deployment)
-        ctx.keep(SwitchoverRecord(failure_reported=report))  # saved with the pause
+        ctx.keep(self.progress(ctx, failure_reported=report))  # saved with the pause
         raise NeedsPerson(
             f"Switchover of Blue/Green deployment {identifier} failed: {details(deployment)}. Members: "
-            f"{members(deployment)}. AWS rolled the switchover back: {p.cluster_id} still runs "
+            f"{members(deployment)}. AWS rolled the switchover back: {self.target(ctx)} still runs "
             f"{p.source_version} and serves as before. Resume with continue to request the switchover "
             f"again (SwitchoverTimeout {p.switchover_timeout} s), or with rollback to delete the "
-            "deployment and the green cluster"
+            f"deployment and the green {self.green_kind}"
         )
 
-    def check(self, ctx: Context) -> ActionOutcome:
-        deployment = require_deployment(ctx)
+    def check(self, ctx: ActionContext[P, R]) -> ActionOutcome:
+        deployment = self.deployment(ctx)
         status = deployment.get("Status")
         if status == SWITCHOVER_FAILED:
             return self._failed(ctx, deployment)
         if status == INVALID_CONFIGURATION:
             raise invalid(deployment)
         if status != SWITCHOVER_COMPLETED:
-            return self._waiting(ctx, str(status))
+            return self.waiting(ctx, str(status))
+        return self.switched_over(ctx, deployment)
+
+
+Context = ActionContext[SwitchoverParams, SwitchoverRecord]
+
+
+class SwitchoverBlueGreen(SwitchoverFlow[SwitchoverParams, SwitchoverRecord]):
+    """An Aurora cluster's switchover: done when the cluster (its writer and members) runs the target version."""
+
+    kind = SWITCHOVER_BLUE_GREEN
+
+    def deployment(self, ctx: Context) -> dict[str, Any]:
+        return require_deployment(ctx)
+
+    def target(self, ctx: Context) -> str:
+        return ctx.params.cluster_id
+
+    def progress(self, ctx: Context, **fields: Any) -> SwitchoverRecord:
+        return SwitchoverRecord(**fields)
+
+    def note_data(self, ctx: Context) -> dict[str, Any]:
+        return {"cluster_id": ctx.params.cluster_id}
+
+    def switched_over(self, ctx: Context, deployment: dict[str, Any]) -> ActionOutcome:
         cluster = ctx.rds.describe_cluster(ctx.params.cluster_id)
         problems = cluster_at(cluster, ctx.params.target_version)
         if problems:
-            return self._waiting(ctx, "SWITCHOVER_COMPLETED; " + "; ".join(problems))
+            return self.waiting(ctx, "SWITCHOVER_COMPLETED; " + "; ".join(problems))
         old_cluster = arn_name(str(deployment["Source"]))
         old_members = [
             arn_name(str(d["SourceMember"]))
