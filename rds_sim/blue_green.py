@@ -218,10 +218,12 @@ class BlueGreenSim:
         return self.world.moto.cluster(cluster_id) is not None
 
     def is_active_source(self, cluster_id: str) -> bool:
-        """The cluster is the blue side of a deployment that has not switched over."""
+        """The cluster (or DB instance) is the blue side of a deployment that has not switched over."""
         return any(
             d.source_id == cluster_id and d.status not in (SWITCHOVER_COMPLETED, DELETING)
             for d in self._deployments.values()
+        ) or any(
+            d.source_id == cluster_id and d.status not in (SWITCHOVER_COMPLETED, DELETING) for d in self.instances.all()
         )
 
     # -- overlays read by `world` ------------------------------------------------------------

@@ -720,6 +720,7 @@ class InstanceBlueGreenSim:
         deployment.status_details = "Switchover completed"
         deployment.member_status = None
         deployment.switched_at = at
+        self.world.proxies.on_switchover(blue_id, old_id, at)  # proxies follow the name to green
 
     # -- shapes ------------------------------------------------------------------------------------
 

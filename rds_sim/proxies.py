@@ -18,6 +18,13 @@ AWS's shapes and refusals:
   so that an engine's verification (and its pause with the commands to fix it) can be tested.
 
 Targets are recorded by cluster identifier, which is what AWS shows (`RdsResourceId`).
+
+An RDS for PostgreSQL, MySQL or MariaDB DB instance (of its own, not a cluster member) is registered by
+`DBInstanceIdentifiers` and shows one `RDS_INSTANCE` target. RDS Proxy supports Blue/Green for these
+engines, and the same rules hold ("Using RDS Proxy with Blue/Green Deployments", RDS user guide): the
+instance must be a proxy target before the deployment is created, the proxy follows the instance's name
+to green at the switchover, and describe-db-proxy-targets shows the change only once the switchover has
+completed (REGISTERING for the settling time here, as for a cluster).
 """
 
 from __future__ import annotations
@@ -33,7 +40,13 @@ from rds_sim.paging import page
 from rds_sim.world_protocol import World
 
 DEFAULT_TARGET_GROUP = "default"
-_ENGINE_FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
+_ENGINE_FAMILIES = {
+    "aurora-postgresql": "POSTGRESQL",
+    "aurora-mysql": "MYSQL",
+    "postgres": "POSTGRESQL",
+    "mysql": "MYSQL",
+    "mariadb": "MYSQL",
+}
 _PORTS = {"POSTGRESQL": 5432, "MYSQL": 3306, "SQLSERVER": 1433}
 _NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*")
 _ACCOUNT = "123456789012"
@@ -43,6 +56,7 @@ _ACCOUNT = "123456789012"
 class _TargetGroup:
     name: str
     clusters: list[str] = field(default_factory=list)
+    instances: list[str] = field(default_factory=list)  # DB instances of their own (RDS engines)
 
 
 @dataclass
@@ -97,6 +111,15 @@ class ProxySim:
         self.create_db_proxy({"DBProxyName": name, "EngineFamily": family, "RoleArn": "r", "Auth": [{}]})
         self._proxies[name].target_groups[DEFAULT_TARGET_GROUP].clusters.append(cluster_id)
 
+    def seed_instance_proxy(self, name: str, instance_id: str) -> None:
+        """A proxy whose default target group already has the DB instance `instance_id` as target, healthy now."""
+        instance = self.world.moto.instance(instance_id)
+        if instance is None:
+            raise KeyError(f"no instance {instance_id!r}")
+        family = _ENGINE_FAMILIES.get(str(instance["Engine"]), "POSTGRESQL")
+        self.create_db_proxy({"DBProxyName": name, "EngineFamily": family, "RoleArn": "r", "Auth": [{}]})
+        self._proxies[name].target_groups[DEFAULT_TARGET_GROUP].instances.append(instance_id)
+
     def set_target_health(self, proxy: str, state: str, reason: str = "", description: str = "") -> None:
         """Force every target of the proxy to this health (e.g. UNAVAILABLE, AUTH_FAILURE)."""
         self._proxy(proxy).forced_health = (state, reason, description)
@@ -122,12 +145,16 @@ class ProxySim:
         """The cluster id now names the green cluster: proxies follow it, after a settling time."""
         for proxy in self._proxies.values():
             for group in proxy.target_groups.values():
-                if cluster_id not in group.clusters:
-                    continue
-                proxy.settling_until = at + self._settle_span()
-                if proxy.stays_on_old_cluster:
-                    proxy.stays_on_old_cluster = False
-                    group.clusters = [old_cluster_id if c == cluster_id else c for c in group.clusters]
+                if cluster_id in group.clusters:
+                    proxy.settling_until = at + self._settle_span()
+                    if proxy.stays_on_old_cluster:
+                        proxy.stays_on_old_cluster = False
+                        group.clusters = [old_cluster_id if c == cluster_id else c for c in group.clusters]
+                if cluster_id in group.instances:  # a DB instance's name now names green
+                    proxy.settling_until = at + self._settle_span()
+                    if proxy.stays_on_old_cluster:
+                        proxy.stays_on_old_cluster = False
+                        group.instances = [old_cluster_id if i == cluster_id else i for i in group.instances]
 
     def source_of_running_deployment(self, cluster_id: str) -> bool:
         blue_green = getattr(self.world, "blue_green", None)
@@ -197,16 +224,16 @@ class ProxySim:
         rows: list[dict[str, Any]] = []
         for cluster_id in group.clusters:
             rows += self._cluster_targets(proxy, cluster_id)
+        rows += [self._instance_target(proxy, instance_id) for instance_id in group.instances]
         return page(rows, params, "Targets")
 
     def register_db_proxy_targets(self, params: dict[str, Any]) -> dict[str, Any]:
         proxy = self._proxy(str(params.get("DBProxyName", "")))
         group = self._group(proxy, params.get("TargetGroupName"))
         clusters = [str(c) for c in params.get("DBClusterIdentifiers") or []]
-        if params.get("DBInstanceIdentifiers"):
-            raise ApiError(
-                "InvalidParameterCombination", "Aurora DB instances are registered through their DB cluster."
-            )
+        instances = [str(i) for i in params.get("DBInstanceIdentifiers") or []]
+        if instances:
+            return self._register_instances(proxy, group, instances)
         for cluster_id in clusters:
             cluster = self.world.moto.cluster(cluster_id)
             if cluster is None:
@@ -238,6 +265,36 @@ class ProxySim:
         targets = [t for cluster_id in clusters for t in self._cluster_targets(proxy, cluster_id)]
         return {"DBProxyTargets": targets}
 
+    def _register_instances(self, proxy: _Proxy, group: _TargetGroup, instances: list[str]) -> dict[str, Any]:
+        for instance_id in instances:
+            instance = self.world.moto.instance(instance_id)
+            if instance is None:
+                raise ApiError("DBInstanceNotFound", f"DBInstance {instance_id} not found.", 404)
+            if instance.get("DBClusterIdentifier"):
+                raise ApiError(
+                    "InvalidParameterCombination", "Aurora DB instances are registered through their DB cluster."
+                )
+            if instance_id in group.instances:
+                raise ApiError(
+                    "DBProxyTargetAlreadyRegisteredFault",
+                    f"The proxy is already associated with the target {instance_id}.",
+                )
+            if _ENGINE_FAMILIES.get(str(instance["Engine"])) != proxy.engine_family:
+                raise ApiError(
+                    "InvalidDBInstanceState",
+                    f"DB instance {instance_id} ({instance['Engine']}) does not match the proxy's engine family "
+                    f"{proxy.engine_family}.",
+                )
+            if self.source_of_running_deployment(instance_id):
+                raise ApiError(
+                    "InvalidDBInstanceState",
+                    f"DB instance {instance_id} is the source of a blue/green deployment; register the proxy target "
+                    "before creating the deployment.",
+                )
+        group.instances += instances
+        proxy.settling_until = self.world.now() + self._settle_span()
+        return {"DBProxyTargets": [self._instance_target(proxy, i) for i in instances]}
+
     def deregister_db_proxy_targets(self, params: dict[str, Any]) -> dict[str, Any]:
         proxy = self._proxy(str(params.get("DBProxyName", "")))
         group = self._group(proxy, params.get("TargetGroupName"))
@@ -245,6 +302,10 @@ class ProxySim:
             if cluster_id not in group.clusters:
                 raise ApiError("DBProxyTargetNotFoundFault", f"The target {cluster_id} is not registered.", 404)
             group.clusters.remove(cluster_id)
+        for instance_id in [str(i) for i in params.get("DBInstanceIdentifiers") or []]:
+            if instance_id not in group.instances:
+                raise ApiError("DBProxyTargetNotFoundFault", f"The target {instance_id} is not registered.", 404)
+            group.instances.remove(instance_id)
         return {}
 
     # -- shapes -----------------------------------------------------------------------------------
@@ -298,6 +359,18 @@ class ProxySim:
                 }
             )
         return rows
+
+    def _instance_target(self, proxy: _Proxy, instance_id: str) -> dict[str, Any]:
+        region = self.world.moto.region
+        return {
+            "TargetArn": f"arn:aws:rds:{region}:{_ACCOUNT}:db:{instance_id}",
+            "Endpoint": f"{instance_id}.sim.{region}.rds.amazonaws.com",
+            "RdsResourceId": instance_id,
+            "Port": _PORTS[proxy.engine_family],
+            "Type": "RDS_INSTANCE",
+            "Role": "READ_WRITE",
+            "TargetHealth": self._instance_health(proxy, instance_id),
+        }
 
     def _instance_health(self, proxy: _Proxy, instance_id: str) -> dict[str, str]:
         if proxy.forced_health is not None:

@@ -393,3 +393,44 @@ def test_deletion_protection_copied_to_green_pauses_the_abort_with_the_command(w
     left = instances(world)
     assert sorted(left) == [DB] and left[DB]["DeletionProtection"] is True  # blue keeps its own
     assert deployments(world) == []
+
+
+# -- RDS Proxy in front of the instance ------------------------------------------------------------
+
+
+def test_a_proxy_in_front_of_the_instance_is_checked_before_and_serves_the_upgraded_instance_after(
+    world: World,
+) -> None:
+    seed_mysql(world)
+    world.sim.proxies.seed_instance_proxy("orders-proxy", DB)
+    op = create(world)
+
+    result, pauses = run(world, op.id)
+
+    assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    assert_upgraded(world)
+    stored = world.store.load(op.id)
+    [checked] = [s for s in stored.steps if s.action == "check_instance_proxies"]
+    assert [p["name"] for p in checked.result["proxies"]] == ["orders-proxy"]
+    [verified] = [s for s in stored.steps if s.action == "verify_instance_proxies"]
+    assert verified.result["proxies_ok"] == ["orders-proxy"]
+    targets = world.gateway().call("DescribeDBProxyTargets", DBProxyName="orders-proxy")["Targets"]
+    assert [(t["RdsResourceId"], t["TargetHealth"]["State"]) for t in targets] == [(DB, "AVAILABLE")]
+    # rds-maint never re-registers a live target (it would drop the proxy's connections)
+    assert applied(world, "RegisterDBProxyTargets") == [] and applied(world, "DeregisterDBProxyTargets") == []
+
+
+def test_a_proxy_left_on_the_old_instance_pauses_with_the_command(world: World) -> None:
+    seed_mysql(world)
+    world.sim.proxies.seed_instance_proxy("orders-proxy", DB)
+    world.sim.proxies.fail_to_follow_switchover("orders-proxy")
+    op = create(world)
+
+    result, _ = run(world, op.id)
+
+    assert result.outcome is Outcome.INTERVENTION
+    assert result.step_name == "verify_proxies"
+    assert "aws rds register-db-proxy-targets --db-proxy-name orders-proxy --db-instance-identifiers orders-db" in str(
+        result.pause_reason
+    )
+    assert applied(world, "RegisterDBProxyTargets") == []

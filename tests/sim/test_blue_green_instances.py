@@ -713,3 +713,23 @@ def test_a_cross_region_read_replica_is_refused(sim: SimulatedAurora, client: RD
     code, message = refused(client, {DB})
 
     assert code == "SourceDatabaseNotSupportedFault" and "cross-Region" in message
+
+
+# -- RDS Proxy in front of a DB instance ("Using RDS Proxy with Blue/Green Deployments") --------------
+
+
+def test_a_db_instance_is_a_proxy_target_of_its_own_and_must_be_one_before_the_deployment(
+    sim: SimulatedAurora, client: RDSClient
+) -> None:
+    seed_mysql(sim)
+    seed_mysql(sim, "reports-db")
+    sim.proxies.seed_instance_proxy("orders-proxy", DB)
+    [target] = client.describe_db_proxy_targets(DBProxyName="orders-proxy")["Targets"]
+    assert (target["Type"], target["RdsResourceId"], target["TargetHealth"]["State"]) == (
+        "RDS_INSTANCE",
+        DB,
+        "AVAILABLE",
+    )
+    create(client, source="reports-db")
+    with pytest.raises(ClientError, match="register the proxy target before creating the deployment"):
+        client.register_db_proxy_targets(DBProxyName="orders-proxy", DBInstanceIdentifiers=["reports-db"])
