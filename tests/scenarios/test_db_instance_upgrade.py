@@ -408,6 +408,7 @@ def test_a_proxy_in_front_of_the_instance_is_checked_before_and_serves_the_upgra
     result, pauses = run(world, op.id)
 
     assert result.outcome is Outcome.COMPLETED, result.pause_reason
+    assert pauses == ["switchover", "cleanup"]
     assert_upgraded(world)
     stored = world.store.load(op.id)
     [checked] = [s for s in stored.steps if s.action == "check_instance_proxies"]
