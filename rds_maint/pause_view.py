@@ -18,6 +18,7 @@ from rds_maint.engine.answer_options import AnswerOption, answer_options, green_
 from rds_maint.intervention import mask_token
 from rds_maint.model import Operation
 from rds_maint.steps.blue_green import SWITCHOVER_BLUE_GREEN
+from rds_maint.steps.instance_blue_green import SWITCHOVER_INSTANCE_BLUE_GREEN, WAIT_INSTANCE_GREEN
 
 __all__ = ["show_pause"]
 
@@ -44,8 +45,30 @@ def _flags(option: AnswerOption) -> str:
     return option.action.value + (" --confirm" if option.needs_confirmation else "")
 
 
+def _show_green_instance_to_check(op: Operation) -> None:
+    """At the pause before a DB instance's switchover: the green instance that is about to take the name."""
+    step = op.current_step
+    if (
+        step is None
+        or step.action != SWITCHOVER_INSTANCE_BLUE_GREEN.action
+        or step.result.get("switchover_requested_at")
+    ):
+        return
+    wait = next((s for s in op.steps if s.action == WAIT_INSTANCE_GREEN.action), None)
+    seen = WAIT_INSTANCE_GREEN.parse_record(wait.result) if wait else None
+    if seen is None or not seen.green_instance_id:
+        return
+    green = seen.green_instance_id
+    click.echo(f"Before answering continue, check the green instance {green}:")
+    click.echo(f"  endpoint: {seen.green_endpoint or '(not recorded)'}")
+    if seen.green_replicas:
+        click.echo(f"  green read replicas: {', '.join(seen.green_replicas)}")
+    click.echo(f"  aws rds describe-db-instances --db-instance-identifier {green} --region {op.region}")
+
+
 def _show_green_to_check(op: Operation) -> None:
-    """At the pause before the switchover: the green cluster that is about to take the name."""
+    """At the pause before the switchover: the green cluster (or instance) that is about to take the name."""
+    _show_green_instance_to_check(op)
     step = op.current_step
     green = green_cluster(op)
     if step is None or step.action != SWITCHOVER_BLUE_GREEN.action or green is None:

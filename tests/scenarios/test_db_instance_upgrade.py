@@ -435,3 +435,16 @@ def test_a_proxy_left_on_the_old_instance_pauses_with_the_command(world: World) 
         result.pause_reason
     )
     assert applied(world, "RegisterDBProxyTargets") == []
+
+
+def test_the_pause_before_the_switchover_names_the_green_instance_to_check(world: World) -> None:
+    seed_mysql(world)
+    result = world.cli(
+        ["run", "--type", "engine_upgrade", "--instance", DB, "--region", REGION, "--yes",
+         "--param", f"target_engine_version={MYSQL_TARGET}", "--store", world.store_url]
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    [green] = [name for name in instances(world) if name.startswith(f"{DB}-green-")]
+    assert f"Before answering continue, check the green instance {green}:" in result.output
+    assert f"  endpoint: {instances(world)[green]['Endpoint']['Address']}" in result.output
+    assert f"aws rds describe-db-instances --db-instance-identifier {green} --region {REGION}" in result.output
