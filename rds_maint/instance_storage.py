@@ -31,9 +31,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rds_maint.aurora_storage import as_utc
 from rds_maint.errors import BadInput
 
 if TYPE_CHECKING:  # only annotations read the snapshot type
@@ -139,10 +140,6 @@ class InstanceStorageRequest:
             if provisioned or t.allocated_storage != self.current.allocated_storage
             else None,
         }
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _int(value: object) -> int | None:

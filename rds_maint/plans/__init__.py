@@ -31,7 +31,7 @@ from rds_maint.plans import (
     db_instance_upgrade,
     multi_az_cluster,
 )
-from rds_maint.plans.base import Plan
+from rds_maint.plans.base import Plan, narrowed
 from rds_maint.plans.engine_upgrade import plan_engine_upgrade, unwind_engine_upgrade
 from rds_maint.plans.instance_cycle import InstanceCycleFacts, plan_instance_cycle, unwind_instance_cycle
 from rds_maint.plans.instance_type_change import plan_instance_type_change
@@ -60,56 +60,49 @@ Builder = Callable[[Target, OperationParams, str, object], Plan]
 Unwinder = Callable[[Operation, UnwindKind], list[Step]]
 
 
-def _narrow(value: object, expected: type[T], what: str) -> T:
-    """The value as the type its operation type takes; a mismatch is a bug in the caller, never bad input."""
-    if not isinstance(value, expected):
-        raise TypeError(f"{what}: expected {expected.__name__}, got {type(value).__name__}")
-    return value
-
-
 def _cluster(target: Target) -> ClusterSnapshot:
-    return _narrow(target, ClusterSnapshot, "target")
+    return narrowed(target, ClusterSnapshot, "target")
 
 
 def _instance(target: Target) -> InstanceSnapshot:
-    return _narrow(target, InstanceSnapshot, "target")
+    return narrowed(target, InstanceSnapshot, "target")
 
 
 def _instance_type_change(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    return plan_instance_type_change(_cluster(target), _narrow(params, InstanceTypeChangeParams, "params"), op_id)
+    return plan_instance_type_change(_cluster(target), narrowed(params, InstanceTypeChangeParams, "params"), op_id)
 
 
 def _storage_type_change(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed = StorageTypeChangeFacts() if facts is None else _narrow(facts, StorageTypeChangeFacts, "facts")
-    return plan_storage_type_change(_cluster(target), _narrow(params, StorageTypeChangeParams, "params"), op_id, typed)
+    typed = StorageTypeChangeFacts() if facts is None else narrowed(facts, StorageTypeChangeFacts)
+    return plan_storage_type_change(_cluster(target), narrowed(params, StorageTypeChangeParams, "params"), op_id, typed)
 
 
 def _instance_cycle(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed = InstanceCycleFacts() if facts is None else _narrow(facts, InstanceCycleFacts, "facts")
-    return plan_instance_cycle(_cluster(target), _narrow(params, InstanceCycleParams, "params"), op_id, typed)
+    typed = InstanceCycleFacts() if facts is None else narrowed(facts, InstanceCycleFacts)
+    return plan_instance_cycle(_cluster(target), narrowed(params, InstanceCycleParams, "params"), op_id, typed)
 
 
 def _engine_upgrade(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    return plan_engine_upgrade(_cluster(target), _narrow(params, EngineUpgradeParams, "params"), op_id, facts)
+    return plan_engine_upgrade(_cluster(target), narrowed(params, EngineUpgradeParams, "params"), op_id, facts)
 
 
 def _db_instance_storage(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed = _narrow(params, StorageTypeChangeParams, "params")
+    typed = narrowed(params, StorageTypeChangeParams, "params")
     return db_instance_storage.plan_db_instance_storage_change(_instance(target), typed, op_id, facts)
 
 
 def _db_instance_class(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed = _narrow(params, InstanceTypeChangeParams, "params")
+    typed = narrowed(params, InstanceTypeChangeParams, "params")
     return db_instance_class.plan_db_instance_class_change(_instance(target), typed, op_id, facts)
 
 
 def _db_instance_cycle(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed = _narrow(params, InstanceCycleParams, "params")
+    typed = narrowed(params, InstanceCycleParams, "params")
     return db_instance_cycle.plan_db_instance_reboot(_instance(target), typed, op_id, facts)
 
 
 def _db_instance_upgrade(target: Target, params: OperationParams, op_id: str, facts: object) -> Plan:
-    typed = _narrow(params, EngineUpgradeParams, "params")
+    typed = narrowed(params, EngineUpgradeParams, "params")
     if typed.method == "in_place":
         return db_instance_in_place_upgrade.plan_db_instance_in_place_upgrade(_instance(target), typed, op_id, facts)
     return db_instance_upgrade.plan_db_instance_blue_green(_instance(target), typed, op_id, facts)

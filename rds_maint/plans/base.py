@@ -8,9 +8,18 @@ from typing import Any, TypeVar
 from rds_maint.model import Step
 from rds_maint.steps.base import StepKind, StepParams
 
-__all__ = ["Plan", "StepBuilder"]
+__all__ = ["Plan", "StepBuilder", "narrowed"]
 
 P = TypeVar("P", bound=StepParams)
+T = TypeVar("T")
+
+
+def narrowed(value: object, expected: type[T], what: str = "facts") -> T:
+    """The value as the type a builder takes (its params, its preflight facts); a mismatch is a bug in the
+    caller, never bad input."""
+    if not isinstance(value, expected):
+        raise TypeError(f"{what}: expected {expected.__name__}, got {type(value).__name__}")
+    return value
 
 
 @dataclass

@@ -17,7 +17,7 @@ from rds_maint.model import (
     Operation,
     Step,
 )
-from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.base import Plan, StepBuilder, narrowed
 from rds_maint.plans.rollback import TOUCHED
 from rds_maint.snapshots import InstanceSnapshot
 from rds_maint.steps.cluster import RECORD_NOTE, RecordNoteParams
@@ -81,9 +81,7 @@ def check_class_request(instance: InstanceSnapshot, params: InstanceTypeChangePa
 def plan_db_instance_class_change(
     instance: InstanceSnapshot, params: InstanceTypeChangeParams, operation_id: str, facts: object
 ) -> Plan:
-    typed = DbInstanceClassFacts() if facts is None else facts
-    if not isinstance(typed, DbInstanceClassFacts):
-        raise TypeError(f"facts: expected DbInstanceClassFacts, got {type(typed).__name__}")
+    typed = DbInstanceClassFacts() if facts is None else narrowed(facts, DbInstanceClassFacts)
     check_class_request(instance, params, typed.expected_seconds)
     target = params.target_instance_type
     builder = StepBuilder()

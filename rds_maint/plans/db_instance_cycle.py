@@ -19,7 +19,7 @@ from rds_maint.model import (
     StepState,
 )
 from rds_maint.parameters import PENDING_REBOOT
-from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.base import Plan, StepBuilder, narrowed
 from rds_maint.snapshots import InstanceSnapshot
 from rds_maint.steps.cluster import RECORD_NOTE, RecordNoteParams
 from rds_maint.steps.db_instance import (
@@ -89,9 +89,7 @@ def check_reboot_request(instance: InstanceSnapshot, params: InstanceCycleParams
 def plan_db_instance_reboot(
     instance: InstanceSnapshot, params: InstanceCycleParams, operation_id: str, facts: object
 ) -> Plan:
-    typed = DbInstanceRebootFacts() if facts is None else facts
-    if not isinstance(typed, DbInstanceRebootFacts):
-        raise TypeError(f"facts: expected DbInstanceRebootFacts, got {type(typed).__name__}")
+    typed = DbInstanceRebootFacts() if facts is None else narrowed(facts, DbInstanceRebootFacts)
     check_reboot_request(instance, params, typed.expected_seconds)
     pending = instance.parameter_apply_status == PENDING_REBOOT
     builder = StepBuilder()

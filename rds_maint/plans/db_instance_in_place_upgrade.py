@@ -18,7 +18,7 @@ from rds_maint.model import (
     Operation,
     Step,
 )
-from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.base import Plan, StepBuilder, narrowed
 from rds_maint.plans.rollback import TOUCHED
 from rds_maint.snapshots import InstanceSnapshot
 from rds_maint.steps.cluster import RECORD_NOTE, RecordNoteParams
@@ -90,10 +90,9 @@ def check_in_place_request(instance: InstanceSnapshot, params: EngineUpgradePara
 
 
 def plan_db_instance_in_place_upgrade(
-    instance: InstanceSnapshot, params: EngineUpgradeParams, operation_id: str, facts: object
+    instance: InstanceSnapshot, params: EngineUpgradeParams, operation_id: str, given: object
 ) -> Plan:
-    if not isinstance(facts, DbInstanceUpgradeFacts):
-        raise TypeError(f"facts: expected DbInstanceUpgradeFacts, got {type(facts).__name__}")
+    facts = narrowed(given, DbInstanceUpgradeFacts)
     check_in_place_request(instance, params)
     target = params.target_engine_version
     builder = StepBuilder()

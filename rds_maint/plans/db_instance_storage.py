@@ -21,7 +21,7 @@ from rds_maint.instance_storage import (
     gp3_limits,
 )
 from rds_maint.model import Operation, Step, StepState, StorageTypeChangeParams
-from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.base import Plan, StepBuilder, narrowed
 from rds_maint.snapshots import InstanceSnapshot
 from rds_maint.steps.cluster import RECORD_NOTE, RecordNoteParams
 from rds_maint.steps.db_instance_storage import (
@@ -48,12 +48,6 @@ class DbInstanceStorageFacts:
 
     request: InstanceStorageRequest
     last_storage_change: datetime | None = None
-
-
-def _narrow(facts: object) -> DbInstanceStorageFacts:
-    if not isinstance(facts, DbInstanceStorageFacts):
-        raise TypeError(f"facts: expected DbInstanceStorageFacts, got {type(facts).__name__}")
-    return facts
 
 
 def _notes(instance: InstanceSnapshot, request: InstanceStorageRequest) -> list[str]:
@@ -95,7 +89,7 @@ def _notes(instance: InstanceSnapshot, request: InstanceStorageRequest) -> list[
 def plan_db_instance_storage_change(
     instance: InstanceSnapshot, params: StorageTypeChangeParams, operation_id: str, facts: object
 ) -> Plan:
-    request = _narrow(facts).request
+    request = narrowed(facts, DbInstanceStorageFacts).request
     current, target = request.current, request.target
     goal = DbInstanceStorageParams(
         instance_id=instance.id,

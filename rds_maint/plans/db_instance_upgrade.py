@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from rds_maint.model import EngineUpgradeParams, Operation, Step, StepState
 from rds_maint.names import deployment_name
-from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.base import Plan, StepBuilder, narrowed
 from rds_maint.plans.engine_upgrade import PAUSE_BEFORE_CLEANUP, PAUSE_BEFORE_SWITCHOVER, ProxyFound
 from rds_maint.plans.rollback import TOUCHED
 from rds_maint.snapshots import InstanceSnapshot
@@ -92,12 +92,9 @@ class DbInstanceBlueGreenFacts:
 
 
 def plan_db_instance_blue_green(
-    instance: InstanceSnapshot, params: EngineUpgradeParams, operation_id: str, facts: object
+    instance: InstanceSnapshot, params: EngineUpgradeParams, operation_id: str, given: object
 ) -> Plan:
-    if not isinstance(facts, DbInstanceBlueGreenFacts):
-        raise TypeError(
-            f"a DB instance Blue/Green upgrade is planned from DbInstanceBlueGreenFacts, not {type(facts).__name__}"
-        )
+    facts = narrowed(given, DbInstanceBlueGreenFacts)
     builder = StepBuilder()
     deployment = deployment_name(instance.id, operation_id)
     _before_switchover(builder, instance, params, facts, deployment)

@@ -29,7 +29,7 @@ from rds_maint.model import (
     Step,
     StorageTypeChangeParams,
 )
-from rds_maint.plans.base import Plan, StepBuilder
+from rds_maint.plans.base import Plan, StepBuilder, narrowed
 from rds_maint.plans.multi_az_cycle import plan_multi_az_cycle
 from rds_maint.snapshots import ClusterSnapshot
 from rds_maint.steps.base import StepKind
@@ -73,11 +73,7 @@ class MultiAzFacts:
 
 
 def _facts(facts: object) -> MultiAzFacts:
-    if facts is None:
-        return MultiAzFacts()
-    if not isinstance(facts, MultiAzFacts):
-        raise TypeError(f"facts: expected MultiAzFacts, got {type(facts).__name__}")
-    return facts
+    return MultiAzFacts() if facts is None else narrowed(facts, MultiAzFacts)
 
 
 def _original(cluster: ClusterSnapshot) -> MultiAzShape:
