@@ -82,6 +82,13 @@ class UpgradeTarget:
     description: str
 
 
+def major_version(engine: str, version: str) -> str:
+    """The major version: "15" for aurora-postgresql or postgres 15.4, "8.0" for Aurora MySQL 3 and
+    MySQL 8.0.36, "10.11" for MariaDB 10.11.6 (RDS numbers MySQL and MariaDB majors with two parts)."""
+    parts = version.split(".")
+    return ".".join(parts[:2]) if engine in (AURORA_MYSQL, MYSQL, MARIADB) else parts[0]
+
+
 def version_key(version: str) -> tuple[int, ...]:
     """Order versions numerically: 8.0.mysql_aurora.3.04.0 -> (8, 0, 3, 4, 0); 15.10 > 15.4."""
     return tuple(int(part) for part in re.findall(r"\d+", version))
@@ -120,10 +127,7 @@ class Catalogue:
         return version in self._versions.get(engine, [])
 
     def major(self, engine: str, version: str) -> str:
-        """The major version: "15" for aurora-postgresql or postgres 15.4, "8.0" for Aurora MySQL 3 and
-        MySQL 8.0.36, "10.11" for MariaDB 10.11.6 (RDS numbers MySQL and MariaDB majors with two parts)."""
-        parts = version.split(".")
-        return ".".join(parts[:2]) if engine in (AURORA_MYSQL, MYSQL, MARIADB) else parts[0]
+        return major_version(engine, version)
 
     def family(self, engine: str, version: str) -> str:
         """Parameter group family: aurora-postgresql15, aurora-mysql8.0, postgres16, mysql8.0, mariadb10.11."""

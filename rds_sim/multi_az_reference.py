@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rds_sim.catalogue import major_version, version_key
 from rds_sim.paging import page
 
 __all__ = [
@@ -48,17 +49,8 @@ MULTI_AZ_VERSIONS: dict[str, tuple[str, ...]] = {
 _FAMILY = {"mysql": "mysql", "postgres": "postgres"}
 
 
-def _major(engine: str, version: str) -> str:
-    parts = version.split(".")
-    return ".".join(parts[:2]) if engine == "mysql" else parts[0]
-
-
 def is_major(engine: str, current: str, target: str) -> bool:
-    return _major(engine, current) != _major(engine, target)
-
-
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
+    return major_version(engine, current) != major_version(engine, target)
 
 
 def is_cluster_class(instance_class: str) -> bool:
@@ -66,7 +58,7 @@ def is_cluster_class(instance_class: str) -> bool:
 
 
 def _targets(engine: str, version: str) -> list[str]:
-    later = [v for v in MULTI_AZ_VERSIONS.get(engine, ()) if _key(v) > _key(version)]
+    later = [v for v in MULTI_AZ_VERSIONS.get(engine, ()) if version_key(v) > version_key(version)]
     if engine == "mysql":
         return [v for v in later if not is_major(engine, version, v)]
     return later
@@ -82,8 +74,8 @@ def describe_engine_versions(params: dict[str, Any]) -> dict[str, Any]:
             {
                 "Engine": engine,
                 "EngineVersion": version,
-                "MajorEngineVersion": _major(engine, version),
-                "DBParameterGroupFamily": f"{_FAMILY[engine]}{_major(engine, version)}",
+                "MajorEngineVersion": major_version(engine, version),
+                "DBParameterGroupFamily": f"{_FAMILY[engine]}{major_version(engine, version)}",
                 "ValidUpgradeTarget": [
                     {
                         "Engine": engine,
