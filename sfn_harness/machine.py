@@ -69,6 +69,8 @@ from rds_maint.engine import Engine, EngineFactory
 from rds_maint.intervention import STATUS_DETAIL_TYPE
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import StateStore, open_store
+from rds_maint.store.base import Followed, TargetKindFilter
+from rds_maint.store.summary import OperationSummary
 from rds_sim.aurora import SimulatedAurora
 from rds_sim.clock import VirtualClock
 from rds_sim.errors import SimulatedCrash
@@ -346,6 +348,16 @@ class MortalStore:
     def events(self, operation_id: str) -> list[Event]:
         self._alive()
         return self.inner.events(operation_id)
+
+    def summaries(
+        self, target_id: str | None = None, kind: TargetKindFilter | None = None, state: str | None = None
+    ) -> list[OperationSummary]:
+        self._alive()
+        return self.inner.summaries(target_id, kind, state)
+
+    def follow(self, operation_id: str, cursor: str | None = None) -> Followed:
+        self._alive()
+        return self.inner.follow(operation_id, cursor)
 
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
         self._alive()

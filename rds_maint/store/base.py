@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Protocol
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
+from rds_maint.store.summary import OperationSummary, summary_of
 
 __all__ = [
     "INSTANCE_LOCK_PREFIX",
+    "Followed",
     "StateStore",
+    "TargetKindFilter",
     "check_lock_key",
     "check_operation_id",
     "check_schema",
     "decode_record",
+    "follow_by_count",
     "lock_key_for",
+    "matching_summaries",
     "operation_record",
 ]
 
@@ -118,6 +125,45 @@ def operation_record(raw: bytes, where: str, operation_id: str | None = None) ->
     return operation
 
 
+TargetKindFilter = Literal["cluster", "instance"]
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What `StateStore.follow` read: the operation, the events saved since the cursor, and the next cursor.
+
+    The cursor is the store's own (opaque to callers): pass back the one returned to read only what is new.
+    Every event of `events` was saved with a version no later than `operation.version`'s successor: a caller
+    that shows the events and then the operation never shows an event twice.
+    """
+
+    operation: Operation
+    events: list[Event]
+    cursor: str
+
+
+def matching_summaries(
+    ops: Iterable[Operation], target_id: str | None, kind: TargetKindFilter | None, state: str | None
+) -> list[OperationSummary]:
+    """The summaries of `ops` that match the filters, oldest first (the reading of a store without an index)."""
+    found = [
+        summary_of(op)
+        for op in ops
+        if (target_id is None or op.target_id == target_id)
+        and (kind is None or op.target_kind == kind)
+        and (state is None or op.state.value == state)
+    ]
+    return sorted(found, key=lambda s: (s.created_at, s.id))
+
+
+def follow_by_count(store: StateStore, operation_id: str, cursor: str | None) -> Followed:
+    """`follow` from a whole read of the event log, the cursor being how many events were seen."""
+    seen = int(cursor) if cursor and cursor.isdigit() else 0
+    operation = store.load(operation_id)
+    events = store.events(operation_id)
+    return Followed(operation, events[seen:], str(len(events)))
+
+
 class StateStore(Protocol):
     """The store port: keeps operations, their event logs and one lock per cluster.
 
@@ -176,6 +222,24 @@ class StateStore(Protocol):
 
     def events(self, operation_id: str) -> list[Event]:
         """An operation's events in commit order, each once. Raises OperationNotFound when there is none."""
+        ...
+
+    def summaries(
+        self, target_id: str | None = None, kind: TargetKindFilter | None = None, state: str | None = None
+    ) -> list[OperationSummary]:
+        """The summaries of the operations on a target (of a kind) and/or in a state, oldest first.
+
+        What `list` reads: never whole operations where the store keeps summaries. Raises StoreError on a
+        damaged record (named).
+        """
+        ...
+
+    def follow(self, operation_id: str, cursor: str | None = None) -> Followed:
+        """The operation and its events saved since `cursor` (all of them when None), with the next cursor.
+
+        What `status --watch` reads at each look: the store reads only what is new where it can. Raises
+        OperationNotFound when there is no such operation.
+        """
         ...
 
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:

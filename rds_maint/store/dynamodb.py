@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, make_client, with_retries
-from rds_maint.store.base import check_operation_id
+from rds_maint.store.base import Followed, TargetKindFilter, check_operation_id, follow_by_count, matching_summaries
 from rds_maint.store.dynamodb_items import (
     BY_CLUSTER,
     BY_STATE,
@@ -55,6 +55,7 @@ from rds_maint.store.dynamodb_items import (
     str_attr,
 )
 from rds_maint.store.dynamodb_table import initialise_table
+from rds_maint.store.summary import OperationSummary
 from rds_maint.store.urls import parse_dynamodb_url
 
 __all__ = ["DynamoDBStore", "parse_dynamodb_url"]
@@ -313,6 +314,14 @@ class DynamoDBStore:
                 continue
             found.append(parse_event(item, f"{self._where(op_pk(operation_id))} {sk}"))
         return found
+
+    def summaries(
+        self, target_id: str | None = None, kind: TargetKindFilter | None = None, state: str | None = None
+    ) -> list[OperationSummary]:
+        return matching_summaries(self.list_operations(target_id, state), target_id, kind, state)
+
+    def follow(self, operation_id: str, cursor: str | None = None) -> Followed:
+        return follow_by_count(self, operation_id, cursor)
 
     # -- cluster locks ---------------------------------------------------------------------------
 

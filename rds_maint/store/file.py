@@ -20,7 +20,18 @@ from pydantic import ValidationError
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation
-from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, decode_record, operation_record
+from rds_maint.store.base import (
+    Followed,
+    TargetKindFilter,
+    check_lock_key,
+    check_operation_id,
+    check_schema,
+    decode_record,
+    follow_by_count,
+    matching_summaries,
+    operation_record,
+)
+from rds_maint.store.summary import OperationSummary
 
 __all__ = ["FileStore"]
 
@@ -148,6 +159,14 @@ class FileStore:
             except ValidationError as exc:
                 raise StoreError(f"{self.url} record {path} line {number} is not a valid event: {exc}") from exc
         return events
+
+    def summaries(
+        self, target_id: str | None = None, kind: TargetKindFilter | None = None, state: str | None = None
+    ) -> list[OperationSummary]:
+        return matching_summaries(self.list_operations(target_id, state), target_id, kind, state)
+
+    def follow(self, operation_id: str, cursor: str | None = None) -> Followed:
+        return follow_by_count(self, operation_id, cursor)
 
     # -- cluster locks ------------------------------------------------------------------------
 

@@ -33,7 +33,15 @@ from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, 
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, http_status, make_client, with_retries
-from rds_maint.store.base import check_operation_id, check_schema, decode_record
+from rds_maint.store.base import (
+    Followed,
+    TargetKindFilter,
+    check_operation_id,
+    check_schema,
+    decode_record,
+    follow_by_count,
+    matching_summaries,
+)
 from rds_maint.store.s3_bucket import SSE, initialise_bucket
 from rds_maint.store.s3_objects import (
     EVENTS,
@@ -47,6 +55,7 @@ from rds_maint.store.s3_objects import (
     parse_batch,
     parse_operation,
 )
+from rds_maint.store.summary import OperationSummary
 from rds_maint.store.urls import parse_s3_url
 
 __all__ = ["S3Store", "parse_s3_url"]
@@ -315,6 +324,14 @@ class S3Store:
         if tail:
             batches.setdefault(operation.version, tail)
         return merge_events(batches)
+
+    def summaries(
+        self, target_id: str | None = None, kind: TargetKindFilter | None = None, state: str | None = None
+    ) -> list[OperationSummary]:
+        return matching_summaries(self.list_operations(target_id, state), target_id, kind, state)
+
+    def follow(self, operation_id: str, cursor: str | None = None) -> Followed:
+        return follow_by_count(self, operation_id, cursor)
 
     # -- cluster locks ---------------------------------------------------------------------------
 

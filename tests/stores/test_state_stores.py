@@ -23,10 +23,11 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
-from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState, OperationType, Step
+from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState, OperationType, Step, StepState
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
 from rds_maint.store import base as store_base
 from rds_maint.store.base import check_schema, lock_key_for
+from rds_maint.store.summary import OperationSummary, summary_of
 from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -294,6 +295,54 @@ def test_list_operations_by_cluster_and_state(store: StateStore) -> None:
     assert [o.id for o in store.list_operations(cluster_id="c1")] == ["op-a", "op-b"]
     assert [o.id for o in store.list_operations(state="running")] == ["op-c"]
     assert [o.id for o in store.list_operations(cluster_id="c1", state="running")] == []
+
+
+def test_summaries_by_target_kind_and_state_follow_every_save(store: StateStore) -> None:
+    assert store.summaries() == []
+    store.create(operation("op-b", cluster="c1", minutes=2), [])
+    store.create(operation("op-a", cluster="c1", minutes=1), [])
+    store.create(operation("op-c", cluster="c2", minutes=3), [])
+    on_instance = operation("op-d", cluster="c1", minutes=4).model_copy(
+        update={"cluster_id": None, "instance_id": "c1", "target_type": "db_instance"}
+    )
+    store.create(on_instance, [])
+    running = store.load("op-c")
+    running.state = OperationState.RUNNING
+    running.current_step_index = 0
+    running.steps[0].state = StepState.WAITING
+    saved = store.save(running, [])
+    assert [s.id for s in store.summaries()] == ["op-a", "op-b", "op-c", "op-d"]
+    assert [s.id for s in store.summaries("c1")] == ["op-a", "op-b", "op-d"]
+    assert [s.id for s in store.summaries("c1", kind="cluster")] == ["op-a", "op-b"]
+    assert [s.id for s in store.summaries("c1", kind="instance")] == ["op-d"]
+    assert [s.id for s in store.summaries(state="running")] == ["op-c"]
+    assert store.summaries("c1", state="running") == []
+    (summary,) = store.summaries("c2")
+    assert summary == summary_of(saved)
+    assert (summary.state, summary.version, summary.step_name, summary.step_state) == (
+        OperationState.RUNNING,
+        2,
+        "check_cluster",
+        StepState.WAITING,
+    )
+    assert OperationSummary.from_json(summary.to_json(), "here") == summary
+
+
+def test_follow_reads_the_operation_and_only_the_events_saved_since_the_cursor(store: StateStore) -> None:
+    store.create(operation(), [event("op-1", "e0")])
+    first = store.follow("op-1")
+    assert [e.id for e in first.events] == ["e0"] and first.operation.version == 1
+    same = store.follow("op-1", first.cursor)
+    assert same.events == [] and same.operation.version == 1
+    loaded = store.load("op-1")
+    loaded = store.save(loaded, [event("op-1", "e1"), event("op-1", "e2")])
+    store.save(loaded, [])
+    later = store.follow("op-1", same.cursor)
+    assert [e.id for e in later.events] == ["e1", "e2"] and later.operation.version == 3
+    assert store.follow("op-1", later.cursor).events == []
+    assert [e.id for e in store.follow("op-1").events] == ["e0", "e1", "e2"]
+    with pytest.raises(OperationNotFound):
+        store.follow("op-missing")
 
 
 def _overwrite(store: StateStore, change: Callable[[dict[str, Any]], Any]) -> str:
