@@ -87,7 +87,7 @@ class PollPolicy:
     poll_interval setting) forces one interval.
     """
 
-    min_seconds: int = 3
+    min_seconds: int = 10  # no look closer than ~10 s: a describe sooner rarely sees a change, and costs budget
     max_seconds: int = 300
     near_seconds: int = 30
     early: float = 0.1
