@@ -19,6 +19,7 @@ from rds_maint.cli import Options, main
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.model import Event
+from rds_maint.progress.summary import duration
 from rds_maint.store import StateStore, open_store
 from tests.helpers import upgrade
 from tests.helpers.world import World
@@ -305,7 +306,8 @@ def test_a_blue_green_upgrade_summarises_its_switchover_and_the_pauses_it_waited
     [end] = events_of(world, op.id, "disruption_finished")
     assert announced.timestamp <= start.timestamp < end.timestamp
     seconds = int((end.timestamp - start.timestamp).total_seconds())
-    assert f"Write interruptions: 1\n  switchover at {start.timestamp:%H:%M:%S} UTC: {seconds}s\n" in result.output
+    shown = duration(seconds)
+    assert f"Write interruptions: 1\n  switchover at {start.timestamp:%H:%M:%S} UTC: {shown}\n" in result.output
     pauses = len(events_of(world, op.id, "operation_paused"))
     assert pauses == 2  # before the switchover and before the old cluster's deletion
     assert "of which 10m00s paused for a person." in result.output
