@@ -4,16 +4,23 @@ Table layout (what `rds-maint init --store dynamodb://TABLE` creates):
 
 * key `pk` (S, hash) + `sk` (S, range), on-demand billing, encryption at rest, PITR;
 * operation: `pk=OP#<id>`, `sk=OPERATION`, `version` (N), `schema_version` (N), the operation
-  JSON in `body` (S) or, above 64 KB, zlib-compressed in `body_z` (B); `cluster_id` (the target's
+  JSON in `body` (S) or, above 64 KB, zlib-compressed in `body_z` (B); `summary` (S, the JSON of
+  `store.summary.summary_of` the stored operation: what `list` reads); `cluster_id` (the target's
   id: a cluster's, or an RDS DB instance's; the attribute keeps its name so existing tables and their
-  index serve both), `op_state`, `created_at` for the indexes; `write_id`, unique per write (a retry after a lost
-  answer recognises its own write by it);
+  index serve both), `op_state`, `target_type`, `created_at` for the indexes; `write_id`, unique per
+  write (a retry after a lost answer recognises its own write by it);
 * events: `pk=OP#<id>`, `sk=EVENT#<version:010d>#<n:04d>`, one item per event, written in the
   same transaction as the operation they were saved with (so a lost race writes none);
 * target lock: `pk=LOCK#<region>#<key>`, `sk=LOCK`, `holder` (deleted when released); the key is the
   cluster id, or `instance--<id>` for a DB instance (`store.base.lock_key_for`);
 * GSIs `by_cluster` (`cluster_id`, `created_at`) and `by_state` (`op_state`, `created_at`), both
-  sparse: only operation items carry those attributes.
+  sparse (only operation items carry those attributes), projecting `summary` and what a listing
+  filters on (INCLUDE; an older `init` made them ALL, which still serves).
+
+The summary is an attribute of the operation item, so it is written by the very conditional write
+that writes the body: there is no crash window in which one is saved and not the other, and no
+second write to retry. An item an older rds-maint wrote has no summary until its next save; a
+listing derives one from its body meanwhile and never writes it (dynamodb_reads.py).
 
 Every write is conditional: `attribute_not_exists(pk)` on create, `#version = :expected` on
 save (with `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so a lost race costs no extra read).
@@ -21,7 +28,8 @@ An item is at most 400 KB: operations are small (tens of KB), large ones are com
 one that would still not fit is refused with a clear error before anything is written.
 
 The items themselves (keys, bodies, lock records) are built and read in `dynamodb_items.py`;
-`rds-maint init` creates the table in `dynamodb_table.py`. This module is the write protocol.
+`rds-maint init` creates the table in `dynamodb_table.py`; the listing and follow requests are
+built in `dynamodb_reads.py`. This module is the write protocol and sends those reads.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from botocore.exceptions import ClientError
 from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, make_client, with_retries
-from rds_maint.store.base import Followed, TargetKindFilter, check_operation_id, follow_by_count, matching_summaries
+from rds_maint.store.base import Followed, TargetKindFilter, check_operation_id
 from rds_maint.store.dynamodb_items import (
     BY_CLUSTER,
     BY_STATE,
@@ -52,10 +60,12 @@ from rds_maint.store.dynamodb_items import (
     operation_item,
     parse_event,
     parse_operation,
+    parse_summary,
     str_attr,
 )
+from rds_maint.store.dynamodb_reads import check_cursor, follow_query, matches, new_events, summary_queries
 from rds_maint.store.dynamodb_table import initialise_table
-from rds_maint.store.summary import OperationSummary
+from rds_maint.store.summary import OperationSummary, summary_of
 from rds_maint.store.urls import parse_dynamodb_url
 
 __all__ = ["DynamoDBStore", "parse_dynamodb_url"]
@@ -293,9 +303,30 @@ class DynamoDBStore:
                         ExpressionAttributeValues={":s": str_attr(value)},
                     )
                 )
-        found = [self._parse(item) for item in items]
+        found = [op for op in (self._whole(item) for item in items) if op is not None]
         found = [op for op in found if state is None or op.state.value == state]
         return sorted(found, key=lambda op: op.created_at)
+
+    def _operation_item(self, pk: str) -> dict[str, Any] | None:
+        """An operation item read by its key (eventually consistent, as the index that named it)."""
+        try:
+            response = self._call(
+                "GetItem", TableName=self.table, Key={"pk": str_attr(pk), "sk": str_attr(OPERATION_SK)}
+            )
+        except ClientError as exc:
+            raise self._fail(exc, "GetItem") from exc
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _whole(self, entry: dict[str, Any]) -> Operation | None:
+        """The operation an index entry stands for: its body when the index projects ALL (an older
+        `init`), else the item read from the table (None when it is gone since the index listed it).
+        Whole operations are for callers that need them; `list` reads `summaries`."""
+        if "body" in entry or "body_z" in entry:
+            return self._parse(entry)
+        pk = str(entry.get("pk", {}).get("S", "?"))
+        item = self._operation_item(pk)
+        return self._parse(item) if item else None
 
     def events(self, operation_id: str) -> list[Event]:
         # One query: the event items sort before the operation item (EVENT# < OPERATION).
@@ -318,10 +349,41 @@ class DynamoDBStore:
     def summaries(
         self, target_id: str | None = None, kind: TargetKindFilter | None = None, state: str | None = None
     ) -> list[OperationSummary]:
-        return matching_summaries(self.list_operations(target_id, state), target_id, kind, state)
+        """From the indexes, summaries only (dynamodb_reads.py); an older item without one is read whole."""
+        found: list[OperationSummary] = []
+        for what, query in summary_queries(target_id, kind, state):
+            for entry in self._query(what, **query):
+                pk = str(entry.get("pk", {}).get("S", "?"))
+                summary = parse_summary(entry, self._where(pk))
+                if summary is None:
+                    summary = self._summary_of_older(pk)
+                if summary is not None and matches(summary, target_id, kind, state):
+                    found.append(summary)
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def _summary_of_older(self, pk: str) -> OperationSummary | None:
+        """The summary of an item an older rds-maint wrote (no `summary`): from its body, read-only.
+        None when the item is gone since the index listed it."""
+        item = self._operation_item(pk)
+        if not item:
+            return None
+        return parse_summary(item, self._where(pk)) or summary_of(self._parse(item))
 
     def follow(self, operation_id: str, cursor: str | None = None) -> Followed:
-        return follow_by_count(self, operation_id, cursor)
+        """One consistent Query: the events after the cursor and the operation item (dynamodb_reads.py)."""
+        after = check_cursor(cursor)
+        partition = op_pk(operation_id)
+        items = self._query("follow", **follow_query(partition, after))
+        item = next((i for i in items if i.get("sk", {}).get("S") == OPERATION_SK), None)
+        if item is None:
+            raise OperationNotFound(operation_id)
+        operation = self._parse(item, operation_id)
+        write_id = item.get("write_id", {}).get("S")
+        if write_id:
+            self._written[operation_id] = (operation.version, str(write_id))
+        handed = new_events(items, after, operation.version)
+        events = [parse_event(e, f"{self._where(partition)} {e['sk']['S']}") for e in handed]
+        return Followed(operation, events, str(handed[-1]["sk"]["S"]) if handed else after)
 
     # -- cluster locks ---------------------------------------------------------------------------
 

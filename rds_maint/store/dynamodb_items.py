@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rds_maint.errors import StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, operation_record
+from rds_maint.store.summary import OperationSummary, summary_of
 
 __all__ = [
     "BODY_LIMIT",
@@ -26,6 +27,8 @@ __all__ = [
     "EVENT_PREFIX",
     "LOCK_SK",
     "OPERATION_SK",
+    "SUMMARY",
+    "TARGET_TYPE",
     "event_item",
     "holder_of",
     "lock_item",
@@ -36,6 +39,7 @@ __all__ = [
     "operation_item",
     "parse_event",
     "parse_operation",
+    "parse_summary",
     "str_attr",
 ]
 
@@ -44,6 +48,8 @@ EVENT_PREFIX = "EVENT#"
 LOCK_SK = "LOCK"
 BY_CLUSTER = "by_cluster"
 BY_STATE = "by_state"
+SUMMARY = "summary"
+TARGET_TYPE = "target_type"
 COMPRESS_ABOVE = 64 * 1024
 BODY_LIMIT = 380 * 1024  # the item limit is 400 KB, attribute names and the other attributes included
 
@@ -68,7 +74,12 @@ def op_pk(operation_id: str) -> str:
 
 
 def operation_item(operation: Operation) -> dict[str, Any]:
-    """The operation's item, body compressed above 64 KB; StoreError (nothing written) when it cannot fit."""
+    """The operation's item, body compressed above 64 KB; StoreError (nothing written) when it cannot fit.
+
+    The item carries the operation's summary beside the body: both are one attribute of one item, so
+    every write that changes the body changes the summary with it (no window where they disagree).
+    `target_type` is there for the indexes' kind filter, which cannot look inside the summary's JSON.
+    """
     text = operation.model_dump_json()
     data = text.encode()
     item: dict[str, Any] = {
@@ -82,6 +93,8 @@ def operation_item(operation: Operation) -> dict[str, Any]:
         "op_type": str_attr(operation.type.value),
         "created_at": str_attr(operation.created_at.isoformat()),
         "updated_at": str_attr(operation.updated_at.isoformat()),
+        TARGET_TYPE: str_attr(operation.target_type),
+        SUMMARY: str_attr(summary_of(operation).to_json()),
         # Unique per write: after a lost response, tells our own write from a racing one.
         "write_id": str_attr(uuid.uuid4().hex),
     }
@@ -112,6 +125,18 @@ def parse_operation(item: dict[str, Any], where: str, operation_id: str | None =
     except (zlib.error, KeyError, TypeError) as exc:
         raise StoreError(f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is") from exc
     return operation_record(raw, where, operation_id)
+
+
+def parse_summary(item: dict[str, Any], where: str) -> OperationSummary | None:
+    """The summary an operation item (or its index entry) carries; None when an older rds-maint wrote it
+    without one; StoreError naming the item when it is there but unreadable."""
+    attribute = item.get(SUMMARY)
+    if attribute is None:
+        return None
+    text = attribute.get("S") if isinstance(attribute, dict) else None
+    if not isinstance(text, str):
+        raise StoreError(f"{where} has summary {attribute!r}, not a string; it was left as it is")
+    return OperationSummary.from_json(text, f"{where} summary")
 
 
 def event_item(operation_id: str, version: int, index: int, event: Event) -> dict[str, Any]:
