@@ -39,6 +39,8 @@ written in a request of its own, so the order is what keeps `list` right:
   states are terminal (the engine never leaves one), so a final summary is trusted as it is,
   and a listing that finds one ignores the operation's other keys. A crash between the write
   and the PUT leaves the old non-final key, which readers check against the operation: right.
+  That is why a listing of one final state also LISTs the four non-final states (and GETs the
+  operations found there, the active ones), while a listing of one non-final state LISTs only it.
 * Deletes come after the operation write. Entering a final state: once the final summary is
   PUT, the keys of every non-final state are deleted (unconditionally: nothing can need them
   again). Moving between non-final states: the previous state's key is deleted with
@@ -543,9 +545,13 @@ class S3Store:
         wanted = self._state_filter(state)
         if kind not in (None, "cluster", "instance"):
             raise BadInput(f"invalid target kind {kind!r}: expected cluster or instance")
+        # An operation in a non-final state always has that state's key (written before it entered it); one
+        # in a final state may have only its old non-final key (a crash before the final summary was written).
+        states = (
+            tuple(OperationState) if wanted is None else (wanted, *NON_FINAL_STATES) if wanted.is_final else (wanted,)
+        )
         if target_id is not None:
             kinds: tuple[TargetKindFilter, ...] = (kind,) if kind is not None else ("cluster", "instance")
-            states = (wanted,) if wanted is not None else tuple(OperationState)
             lock_keys = [self._target_lock_key(k, target_id) for k in kinds]
             if not self._is_marked():
                 return self._whole_read(target_id, kind, state)
@@ -553,7 +559,7 @@ class S3Store:
         elif wanted is not None:
             if not self._is_marked():
                 return self._whole_read(target_id, kind, state)
-            keys = self._list(self._layout.summaries(wanted))
+            keys = [k for s in states for k in self._list(self._layout.summaries(s))]
         else:
             keys = self._list(self._layout.summaries())  # the marker is among them, if there is one
             if not self._marked and self._layout.marker() not in keys:
