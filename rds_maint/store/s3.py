@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,8 @@ log = get_logger("rds_maint.store.s3")
 
 CONFLICT_ATTEMPTS = 4  # 409 ConditionalRequestConflict: "fetch the ETag and retry"
 LOCK_ATTEMPTS = 5
+# GETs in flight while a listing reads the summaries it found: the request count is the same, the wait is not
+READERS = 16
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 # A summary with no operation is a create that never got to write its operation; one younger than
 # this may belong to a create in flight (its summary is written first), so `init` leaves it.
@@ -626,18 +629,24 @@ class S3Store:
         by_operation: dict[str, list[SummaryKey]] = {}
         for key in keys:
             by_operation.setdefault(key.operation_id, []).append(key)
-        found: list[OperationSummary] = []
-        for operation_id, its_keys in by_operation.items():
-            final = [k for k in its_keys if k.state.is_final]
-            summary = self._final_summary(final) if final else None
-            if summary is None:
-                try:
-                    operation, _, _ = self._read(operation_id)
-                except OperationNotFound:
-                    continue  # a create that never wrote its operation
-                summary = summary_of(operation)
-            found.append(summary)
-        return found
+        jobs = list(by_operation.values())
+        if len(jobs) <= READERS:
+            found = [self._summary_from(its_keys) for its_keys in jobs]
+        else:  # one GET each, independent: a few at a time (boto3 clients are thread-safe)
+            with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="s3-summaries") as pool:
+                found = list(pool.map(self._summary_from, jobs))
+        return [summary for summary in found if summary is not None]
+
+    def _summary_from(self, its_keys: list[SummaryKey]) -> OperationSummary | None:
+        final = [k for k in its_keys if k.state.is_final]
+        summary = self._final_summary(final) if final else None
+        if summary is not None:
+            return summary
+        try:
+            operation, _, _ = self._read(its_keys[0].operation_id)
+        except OperationNotFound:
+            return None  # a create that never wrote its operation
+        return summary_of(operation)
 
     def _final_summary(self, keys: list[SummaryKey]) -> OperationSummary | None:
         best: OperationSummary | None = None

@@ -253,6 +253,19 @@ def test_listing_everything_reads_summaries_and_only_active_operations(store: S3
     assert seen.named("GetObject") == [f"{PREFIX}/summaries/completed/c1/done.json", f"{PREFIX}/operations/new.json"]
 
 
+def test_a_long_listing_reads_each_summary_once_and_keeps_the_order(store: S3Store) -> None:
+    for n in range(40):  # more than the store reads at once
+        store.create(operation(f"op-{n:02d}", f"c{n % 7}", 40 - n, S.COMPLETED if n % 3 else S.PAUSED), [])
+    reader = new_store()
+    seen = record(reader)
+    found = reader.summaries()
+    assert [s.id for s in found] == [f"op-{n:02d}" for n in reversed(range(40))]  # oldest first
+    assert sorted(seen.named("GetObject")) == sorted(set(seen.named("GetObject"))) and seen.count("GetObject") == 40
+    assert {s.id: s.state.value for s in found} == {
+        f"op-{n:02d}": "completed" if n % 3 else "paused" for n in range(40)
+    }
+
+
 def test_a_summary_follows_the_operation_through_its_states(store: S3Store) -> None:
     store.create(operation("op-1"), [])
     for state in (S.RUNNING, S.PAUSED, S.RUNNING, S.ROLLING_BACK, S.ROLLED_BACK):
