@@ -383,15 +383,16 @@ class S3Store:
                 self._tidy(self._layout.summary_of_state(state, lock_key, stored.id), None, stored.id)
         return etag
 
-    def _after_lost_race(self, summary: OperationSummary, etag: str) -> None:
+    def _after_lost_race(self, summary: OperationSummary) -> None:
         """The summary this save PUT describes a version that was never written: take it back, unless the
-        operation is in that state now (its key is the operation's own)."""
+        operation is in that state now (its key is the operation's own). `If-Match` names this save's own
+        bytes: a summary another writer put there since (moving the operation into that state) stays."""
         try:
             current, _, _ = self._read(summary.id)
         except (OperationNotFound, StoreError):
             return
         if current.state is not summary.state:
-            self._tidy(self._layout.summary(summary), etag, summary.id)
+            self._tidy(self._layout.summary(summary), etag_of(summary_body(summary)), summary.id)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -426,7 +427,7 @@ class S3Store:
             etag = self._put(key, operation_body(stored, events), if_none_match="*")
         except Conflict:
             if not final:
-                self._after_lost_race(summary, summary_etag)
+                self._after_lost_race(summary)
             raise BadInput(f"operation '{operation.id}' already exists") from None
         seen = _Seen(stored.version, etag, list(events), not events, stored.state, summary_etag)
         if final:
@@ -473,17 +474,17 @@ class S3Store:
         except Conflict as exc:
             self._seen.pop(operation.id, None)
             if not final:
-                self._after_lost_race(summary, summary_etag)
+                self._after_lost_race(summary)
             raise Conflict(
                 f"operation '{operation.id}' was saved by someone else (this copy has version "
                 f"{operation.version}; {exc})"
             ) from None
         if final:
             summary_etag = self._enter_final(stored, summary, seen) or ""
-        elif seen.state is not stored.state and not seen.state.is_final:
+        elif seen.state is not stored.state and not seen.state.is_final and seen.summary_etag:
             lock_key = lock_key_for(stored.target_kind, stored.target_id)
             previous = self._layout.summary_of_state(seen.state, lock_key, stored.id)
-            self._tidy(previous, seen.summary_etag or None, stored.id)
+            self._tidy(previous, seen.summary_etag, stored.id)
         written = _Seen(stored.version, etag, list(events), not events, stored.state, summary_etag)
         self._seen[operation.id] = written
         if events:

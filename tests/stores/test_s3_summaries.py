@@ -409,6 +409,26 @@ def test_a_lost_race_whose_summary_could_not_be_taken_back_is_still_not_trusted(
     assert states(reader, target_id="c1", kind="cluster") == {"op-1": "completed"}
 
 
+def test_a_lost_race_never_takes_back_the_summary_of_a_writer_entering_that_state(store: S3Store) -> None:
+    store.create(operation("op-1", state=S.RUNNING), [])
+    loser = new_store()
+    theirs = loser.load("op-1")
+    moved(new_store(), "op-1", S.PAUSED)  # the winner of version 2
+    entering = new_store()  # loaded version 2; has put its summary, not yet its operation
+    next_one = entering.load("op-1")
+    next_one.state = S.ROLLING_BACK
+    key = f"{PREFIX}/summaries/rolling_back/c1/op-1.json"
+    body = summary_of(next_one.model_copy(update={"version": 3})).to_json().encode()
+    plain().put_object(Bucket=BUCKET, Key=key, Body=body, ServerSideEncryption="AES256")
+    theirs.state = S.ROLLING_BACK
+    with pytest.raises(Conflict):
+        loser.save(theirs, [])
+    assert plain().get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
+    entering.save(next_one, [])
+    assert states(new_store(), state="rolling_back") == {"op-1": "rolling_back"}
+    assert states(new_store(), target_id="c1", kind="cluster") == {"op-1": "rolling_back"}
+
+
 def test_a_duplicate_create_overwrites_no_summary(store: S3Store) -> None:
     store.create(operation("op-1", "c1", state=S.COMPLETED), [])
     before = keys_under("summaries/")
