@@ -22,10 +22,13 @@ __all__ = ["SSE", "audit_bucket", "initialise_bucket"]
 SSE = "AES256"
 
 
-def initialise_bucket(client: Any, layout: Layout, fail: Callable[[ClientError, str, str], StoreError]) -> list[str]:
+def initialise_bucket(
+    client: Any, layout: Layout, fail: Callable[[ClientError, str, str], StoreError]
+) -> tuple[bool, list[str]]:
     """Create the bucket with encryption, versioning and no public access; leave an existing one as it is.
 
-    `fail(exc, api, key)` turns an AWS error into the store's StoreError.
+    Whether it was created, and what was done. `fail(exc, api, key)` turns an AWS error into the store's
+    StoreError. The objects under the prefix (the summaries `init` writes) are the store's business.
     """
     bucket = layout.bucket
     try:
@@ -34,7 +37,7 @@ def initialise_bucket(client: Any, layout: Layout, fail: Callable[[ClientError, 
         if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise fail(exc, "HeadBucket", "") from exc
     else:
-        return [f"bucket {bucket} exists; left its settings as they are", *audit_bucket(client, bucket)]
+        return False, [f"bucket {bucket} exists; left its settings as they are", *audit_bucket(client, bucket)]
     region = client.meta.region_name or "us-east-1"
     create: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
@@ -78,7 +81,7 @@ def initialise_bucket(client: Any, layout: Layout, fail: Callable[[ClientError, 
         if error_code(exc) == "BucketAlreadyExists":
             raise BadInput(f"bucket name '{bucket}' is taken by another account; choose another") from exc
         raise fail(exc, "CreateBucket", "") from exc
-    return [
+    return True, [
         f"created bucket {bucket} in {region}: SSE-S3 encryption, versioning, public access blocked, "
         "old versions expire after 90 days"
     ]

@@ -6,7 +6,9 @@ stored contract, so a change here is a change of every bucket already in use.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,24 +16,50 @@ from typing import Any
 from pydantic import ValidationError
 
 from rds_maint.errors import StoreError
-from rds_maint.model import SCHEMA_VERSION, Event, Operation
-from rds_maint.store.base import check_lock_key, check_operation_id
+from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
+from rds_maint.store.base import check_lock_key, check_operation_id, lock_key_for
+from rds_maint.store.summary import OperationSummary
 
 __all__ = [
     "EVENTS",
     "LOCKS",
+    "NON_FINAL_STATES",
     "OPERATIONS",
+    "SUMMARIES",
+    "SUMMARY_LAYOUT",
     "Layout",
+    "SummaryKey",
     "batch_body",
+    "check_marker",
+    "etag_of",
     "holder_of",
     "lock_body",
+    "marker_body",
     "merge_events",
     "operation_body",
     "parse_batch",
     "parse_operation",
+    "summary_body",
 ]
 
-OPERATIONS, EVENTS, LOCKS = "operations", "events", "locks"
+OPERATIONS, EVENTS, LOCKS, SUMMARIES = "operations", "events", "locks", "summaries"
+MARKER = "_layout.json"
+# The layout of summaries/ that `rds-maint init` records in the marker; a bucket marked with a later one was
+# prepared by a newer rds-maint, whose summaries this one may misread.
+SUMMARY_LAYOUT = 1
+NON_FINAL_STATES: tuple[OperationState, ...] = tuple(s for s in OperationState if not s.is_final)
+_STATES = frozenset(s.value for s in OperationState)
+_SUMMARY_TAIL = re.compile(r"^(?P<state>[a-z_]+)/(?P<lock>[A-Za-z0-9-]+)/(?P<id>[A-Za-z0-9][A-Za-z0-9_-]*)\.json$")
+
+
+@dataclass(frozen=True)
+class SummaryKey:
+    """What a summary's key says: the state it was written in, the target's lock key and the operation."""
+
+    key: str
+    state: OperationState
+    lock_key: str
+    operation_id: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,33 @@ class Layout:
     def lock(self, cluster_id: str, region: str) -> str:
         check_lock_key(cluster_id, region)
         return self.key(LOCKS, region, f"{cluster_id}.json")
+
+    def summary(self, summary: OperationSummary) -> str:
+        """`summaries/<state>/<lock key>/<id>.json`: a cluster and a DB instance of one name never share a prefix."""
+        lock_key = lock_key_for(summary.target_kind, summary.target_id)
+        check_lock_key(lock_key, summary.region)
+        return self.key(SUMMARIES, summary.state.value, lock_key, f"{check_operation_id(summary.id)}.json")
+
+    def summary_of_state(self, state: OperationState, lock_key: str, operation_id: str) -> str:
+        return self.key(SUMMARIES, state.value, lock_key, f"{operation_id}.json")
+
+    def summaries(self, state: OperationState | None = None, lock_key: str | None = None) -> str:
+        """The prefix to LIST: every summary, one state's, or one target's in one state (ends with '/')."""
+        parts = [SUMMARIES] + ([state.value] if state is not None else []) + ([lock_key] if lock_key else [])
+        return self.key(*parts) + "/"
+
+    def marker(self) -> str:
+        return self.key(SUMMARIES, MARKER)
+
+    def parse_summary_key(self, key: str) -> SummaryKey | None:
+        """The parts of a summary key; None for anything else under summaries/ (the marker, foreign objects)."""
+        head = self.key(SUMMARIES) + "/"
+        if not key.startswith(head):
+            return None
+        match = _SUMMARY_TAIL.match(key[len(head) :])
+        if match is None or match["state"] not in _STATES:
+            return None
+        return SummaryKey(key, OperationState(match["state"]), match["lock"], match["id"])
 
     def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -114,6 +169,36 @@ def merge_events(batches: dict[int, list[Event]]) -> list[Event]:
                 seen.add(event.id)
                 ordered.append(event)
     return ordered
+
+
+def summary_body(summary: OperationSummary) -> bytes:
+    return summary.to_json().encode()
+
+
+def etag_of(body: bytes) -> str:
+    """The ETag S3 gives an object written in one PutObject, unencrypted or SSE-S3: the MD5 of its bytes, quoted
+    (S3 API Reference, `Object` data type, "ETag"). Lets a process that did not write a summary name it in a
+    conditional write or delete without reading it first."""
+    return f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+
+
+def marker_body() -> bytes:
+    """`summaries/_layout.json`: every operation under the prefix has its summary, and every writer keeps them."""
+    return _dump(
+        {"summaries_layout": SUMMARY_LAYOUT, "written_at": datetime.now(UTC).isoformat(), "written_by": "rds-maint"}
+    )
+
+
+def check_marker(data: dict[str, Any], where: str) -> int:
+    layout = data.get("summaries_layout")
+    if isinstance(layout, bool) or not isinstance(layout, int) or layout < 1:
+        raise StoreError(f"{where} is not a valid layout marker (summaries_layout {layout!r}); it was left as it is")
+    if layout > SUMMARY_LAYOUT:
+        raise StoreError(
+            f"{where} says the summaries were laid out by a newer rds-maint (layout {layout}, this one knows "
+            f"{SUMMARY_LAYOUT}); upgrade rds-maint"
+        )
+    return layout
 
 
 def lock_body(cluster_id: str, region: str, holder: str | None) -> bytes:
