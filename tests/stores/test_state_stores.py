@@ -588,7 +588,8 @@ def test_s3_every_write_is_conditional_and_encrypted(s3: S3Store) -> None:
     s3.save(op, [event("op-1", "e1")])
     s3.acquire_lock("c1", REGION, "op-1")
     s3.release_lock("c1", REGION, "op-1")
-    assert len(puts) == 6  # create + its events, save + its events, lock, release
+    # the layout marker, create + its summary + its events, save + its summary + its events, lock, release
+    assert len(puts) == 8
     for put in puts:
         assert put["ServerSideEncryption"] == "AES256"
         assert ("IfMatch" in put) != ("IfNoneMatch" in put)
@@ -604,6 +605,8 @@ def test_s3_every_write_is_conditional_and_encrypted(s3: S3Store) -> None:
             f"{PREFIX}/events/op-1/0000000001.json",
             f"{PREFIX}/events/op-1/0000000002.json",
             f"{PREFIX}/locks/{REGION}/c1.json",
+            f"{PREFIX}/summaries/_layout.json",
+            f"{PREFIX}/summaries/created/c1/op-1.json",
         ]
     )
 
