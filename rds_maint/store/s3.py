@@ -52,6 +52,10 @@ written in a request of its own, so the order is what keeps `list` right:
   trusted in the meantime: it is non-final, and readers check it.
 * Two summaries of one operation (a crash between a PUT and a delete) are reduced to one: a
   final one if there is one, otherwise `summary_of` the operation read.
+* A non-final summary is stored as an index entry (`s3_objects.summary_body`): the fields that
+  do not change while the operation stays in that state, the rest pinned. A save that stays in
+  that state finds the entry as it is and writes no summary, so a look costs no extra PUT, and a
+  process that did not write the entry knows its ETag from the operation alone.
 
 `follow` returns events by version: its cursor is the last version whose events were
 returned. The operation object's tail is the events of its own version, so following a
@@ -466,14 +470,18 @@ class S3Store:
         summary = summary_of(stored)
         final = stored.state.is_final
         summary_etag = ""
-        if not final:  # the key of the state it enters exists before the operation is in it
+        # A save that stays in a non-final state finds its index entry as it is (`summary_body`): no PUT.
+        unchanged = not final and seen.state is stored.state and seen.summary_etag == etag_of(summary_body(summary))
+        if unchanged:
+            summary_etag = seen.summary_etag
+        elif not final:  # the key of the state it enters exists before the operation is in it
             replaces = (seen.summary_etag or None) if seen.state is stored.state else None
             summary_etag = self._put_summary(summary, replaces)
         try:
             etag = self._put(key, operation_body(stored, events), if_match=seen.etag)
         except Conflict as exc:
             self._seen.pop(operation.id, None)
-            if not final:
+            if not final and not unchanged:
                 self._after_lost_race(summary)
             raise Conflict(
                 f"operation '{operation.id}' was saved by someone else (this copy has version "

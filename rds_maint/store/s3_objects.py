@@ -6,6 +6,7 @@ stored contract, so a change here is a change of every bucket already in use.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -172,6 +173,23 @@ def merge_events(batches: dict[int, list[Event]]) -> list[Event]:
 
 
 def summary_body(summary: OperationSummary) -> bytes:
+    """A final summary whole; a non-final one as an index entry: only what does not change while the operation
+    stays in that state (the rest pinned), since readers take a non-final summary only as the operation's place
+    in the index and read the operation itself. So one entry serves every save in that state (no PUT per look),
+    and a process that did not write it still knows its bytes (and ETag) from the operation alone."""
+    if not summary.state.is_final:
+        summary = dataclasses.replace(
+            summary,
+            updated_at=summary.created_at,
+            started_at=None,
+            completed_at=None,
+            version=0,
+            step_index=0,
+            step_name=None,
+            step_state=None,
+            lease_until=None,
+            awaiting_answer=False,
+        )
     return summary.to_json().encode()
 
 
