@@ -52,7 +52,6 @@ class Read:
     step: str | None
     attempt: str | None  # "run" or "check"
     reply_bytes: int
-    restarting: bool  # the member this step reboots was not `available` (or in its lag) at the call
 
 
 @dataclass
@@ -90,11 +89,6 @@ def _instrument(sim: SimulatedAurora, current: dict[str, Any], reads: list[Read]
 
     def recorded(operation: str, params: dict[str, Any]) -> dict[str, Any]:
         answer = handle(operation, params)
-        instance_id = current.get("instance_id")
-        restarting = False
-        if instance_id:
-            transition = world.timeline.under_way(str(instance_id), ("reboot",))
-            restarting = transition is not None and not transition.in_lag(world.now())
         reads.append(
             Read(
                 at=sim.clock.now(),
@@ -102,12 +96,37 @@ def _instrument(sim: SimulatedAurora, current: dict[str, Any], reads: list[Read]
                 step=current.get("step"),
                 attempt=current.get("attempt"),
                 reply_bytes=_reply_size(answer),
-                restarting=restarting,
             )
         )
         return answer
 
     world.handle = recorded  # type: ignore[method-assign]
+
+
+def reboot_spans(sim: SimulatedAurora) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Every reboot the simulated account ran, per instance: from when the member left `available` to its end,
+    whichever part simulates it (Aurora's timeline, a DB instance's changes, a Multi-AZ DB cluster's phases)."""
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for t in sim.transitions:
+        if t.kind == "reboot":
+            spans.setdefault(t.resource_id, []).append((t.visible_at, t.ends_at))
+    for change in sim.multi_az_changes():
+        for phase in change.phases:
+            if phase.kind == "reboot" and phase.member:
+                spans.setdefault(phase.member, []).append((phase.start, phase.end))
+    for instance_id in {c.params.get("DBInstanceIdentifier") for c in sim.applied_calls("RebootDBInstance")}:
+        for db_change in sim._world.db_instances.changes_of(str(instance_id)):
+            if db_change.kind == "reboot":
+                spans.setdefault(str(instance_id), []).append((db_change.visible_at, db_change.ends_at))
+    return spans
+
+
+def all_spans(sim: SimulatedAurora) -> list[tuple[datetime, datetime]]:
+    """Every change AWS was busy with (the critical path is their union)."""
+    out = [(t.called_at, t.ends_at) for t in sim.transitions]
+    out += [(c.called_at, c.ends_at) for c in sim.multi_az_changes()]
+    out += [(c.called_at, c.ends_at) for c in sim._world.db_instances.changes]
+    return out
 
 
 def _union_seconds(spans: list[tuple[datetime, datetime]]) -> float:
@@ -122,20 +141,42 @@ def _union_seconds(spans: list[tuple[datetime, datetime]]) -> float:
     return total
 
 
-def run_cycle(readers: int, policy_label: str, pending: bool) -> CycleRun:
+REBOOT_ACTIONS = ("reboot_instance", "reboot_db_instance", "reboot_db_instance_offline", "reboot_multi_az_member")
+TARGETS = ("aurora", "db-instance-multi-az", "db-instance-single-az", "multi-az-cluster")
+
+
+def _seed(sim: SimulatedAurora, target: str, readers: int, pending: bool) -> dict[str, Any]:
+    """The target and the instance_cycle request on it (every member pending-reboot when `pending`)."""
+    params: dict[str, Any] = {"only_pending_reboot": True} if pending else {}
+    if target == "aurora":
+        ids = sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=readers)
+        key = {"cluster_id": CLUSTER}
+    elif target == "multi-az-cluster":
+        ids = sim.seed_multi_az_cluster("bench-maz")
+        key = {"cluster_id": "bench-maz"}
+    else:
+        multi_az = target == "db-instance-multi-az"
+        ids = [sim.seed_db_instance("bench-db", multi_az=multi_az)]
+        key = {"instance_id": "bench-db"}
+        if not multi_az:
+            params["allow_downtime"] = True
+    if pending:
+        for instance_id in ids:
+            sim.set_parameter_apply_status(instance_id, "pending-reboot")
+    return {"type": "instance_cycle", "region": REGION, "params": params, **key}
+
+
+def run_cycle(readers: int, policy_label: str, pending: bool, target: str = "aurora") -> CycleRun:
     with mock_aws(), tempfile.TemporaryDirectory() as tmp:
         clock = VirtualClock()
         with SimulatedAurora(clock=clock, region=REGION) as sim:
-            ids = sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=readers)
-            if pending:
-                for instance_id in ids:
-                    sim.set_parameter_apply_status(instance_id, "pending-reboot")
+            request = _seed(sim, target, readers, pending)
             current: dict[str, Any] = {}
             reads: list[Read] = []
             _instrument(sim, current, reads)
 
             def on_attempt(op: Operation, step: Step, attempt: str) -> None:
-                current.update(step=step.name, attempt=attempt, instance_id=step.parameters.get("instance_id"))
+                current.update(step=step.name, attempt=attempt)
 
             clients = sim.clients(make_rds_client)
             engine = Engine(
@@ -146,8 +187,7 @@ def run_cycle(readers: int, policy_label: str, pending: bool) -> CycleRun:
                 on_attempt=on_attempt,
             )
             engine._new_id = lambda cluster_id: f"{cluster_id}-bench"  # type: ignore[method-assign]
-            params = {"only_pending_reboot": True} if pending else {}
-            op = engine.create({"type": "instance_cycle", "cluster_id": CLUSTER, "region": REGION, "params": params})
+            op = engine.create(request)
             engine.start(op.id)
             original_advance = engine.advance
 
@@ -162,42 +202,41 @@ def run_cycle(readers: int, policy_label: str, pending: bool) -> CycleRun:
             started = clock.now()
             result = drive(engine, op.id, clock.sleep)
             if result.outcome is not Outcome.COMPLETED:
-                raise SystemExit(f"1+{readers} {policy_label}: did not complete: {result.pause_reason}")
+                raise SystemExit(f"{target} 1+{readers} {policy_label}: did not complete: {result.pause_reason}")
             wall = (clock.now() - started).total_seconds()
-            transitions = sim.transitions
-            critical = _union_seconds([(t.called_at, t.ends_at) for t in transitions])
+            spans = reboot_spans(sim)
             stored = FileStore(tmp).load(op.id)
             run = CycleRun(
                 readers=readers,
                 policy=policy_label,
                 wall=wall,
-                critical=critical,
+                critical=_union_seconds(all_spans(sim)),
                 describes=sum(1 for r in reads if r.operation.startswith("Describe")),
                 reply_bytes=sum(r.reply_bytes for r in reads if r.operation.startswith("Describe")),
             )
             for step in stored.steps:
-                if step.action != "reboot_instance" or step.completed_at is None:
+                if step.action not in REBOOT_ACTIONS or step.completed_at is None:
                     continue
                 instance_id = str(step.parameters["instance_id"])
+                reboot = spans.get(instance_id, [])
                 mine = [r for r in reads if r.step == step.name and r.operation.startswith("Describe")]
                 look_times = sorted({r.at for r in mine if r.attempt == "check"})
                 read_times = sorted({r.at for r in mine})  # the mark's read and every look
                 gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(read_times)]
-                reboot = [t for t in transitions if t.kind == "reboot" and t.resource_id == instance_id]
-                latency = (step.completed_at - reboot[-1].ends_at).total_seconds() if reboot else 0.0
+                clusters = [r for r in mine if r.operation == "DescribeDBClusters"]
                 run.waits.append(
                     RebootWait(
                         step=step.name,
                         instance_id=instance_id,
                         describes=len(mine),
-                        cluster_describes=sum(1 for r in mine if r.operation == "DescribeDBClusters"),
+                        cluster_describes=len(clusters),
                         cluster_describes_while_restarting=sum(
-                            1 for r in mine if r.operation == "DescribeDBClusters" and r.restarting
+                            1 for r in clusters if any(start <= r.at < end for start, end in reboot)
                         ),
                         reply_bytes=sum(r.reply_bytes for r in mine),
                         looks=len(look_times),
                         closest_looks=min(gaps) if gaps else None,
-                        latency=latency,
+                        latency=(step.completed_at - reboot[-1][1]).total_seconds() if reboot else 0.0,
                     )
                 )
             return run
@@ -288,7 +327,13 @@ def report(pairs: list[tuple[CycleRun, CycleRun]], describe: Callable[[CycleRun]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readers", type=int, nargs="+", default=[1, 3, 7, 15])
+    parser.add_argument("--readers", type=int, nargs="+", default=[1, 3, 7, 15], help="Aurora readers (N)")
+    parser.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="aurora",
+        help="an Aurora cluster of 1+N (the default), a DB instance, or a Multi-AZ DB cluster (its own 1+2)",
+    )
     parser.add_argument(
         "--pending",
         choices=["all", "none"],
@@ -298,10 +343,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update({k: "testing" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")})
     pending = args.pending == "all"
-    pairs = [(run_cycle(n, "adaptive", pending), run_cycle(n, "fixed 30 s", pending)) for n in args.readers]
+    target = args.target
+    readers = args.readers if target == "aurora" else [2 if target == "multi-az-cluster" else 0]
+    pairs = [(run_cycle(n, "adaptive", pending, target), run_cycle(n, "fixed 30 s", pending, target)) for n in readers]
     what = "parameters pending, only_pending_reboot" if pending else "rolling reboot, nothing pending"
-    print(f"# Reboot waits of instance_cycle 1+N ({what})\n")
-    print(report(pairs, lambda r: f"1+{r.readers}"))
+    print(f"# Reboot waits of instance_cycle on {target} ({what})\n")
+    print(report(pairs, lambda r: f"{target} 1+{r.readers}"))
 
 
 if __name__ == "__main__":

@@ -284,6 +284,10 @@ class RebootDbInstance:
 
     def __init__(self, kind: StepKind[DbInstanceRebootParams, DbInstanceRebootRecord]) -> None:
         self.kind = kind
+        # How long the wait is expected to take (polling.EXPECTED_SECONDS): with ForceFailover, the failover
+        # ("instance_reboot"); without (a Single-AZ instance), a plain restart of about a minute, as an Aurora
+        # member's ("reboot"; docs/aws-behaviour.md, DB instances, "Reboot": `rebooting` ~60 s, ~90 s with failover).
+        self._transition = "instance_reboot" if kind is not REBOOT_DB_INSTANCE_OFFLINE else "reboot"
 
     def run(self, ctx: RebootContext) -> ActionOutcome:
         p = ctx.params
@@ -346,7 +350,7 @@ class RebootDbInstance:
         return Wait(
             condition=f"{instance_id} to {what or 'restart and be available again'} (now {status})",
             seconds=POLL_SECONDS["reboot"],
-            transition="instance_reboot",
+            transition=self._transition,
         )
 
     def check(self, ctx: RebootContext) -> ActionOutcome:
