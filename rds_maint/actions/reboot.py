@@ -9,8 +9,9 @@ a crash. So the action works in two turns and reads what AWS shows:
    RebootDBInstance once (no blind retry of a lost answer). It reads nothing first: the first turn's
    look is seconds old, and in that time no reboot of ours can have happened (the call is made only
    here) and the writer cannot have moved to this member unnoticed, as the first turn refused a
-   cluster that was failing over and a failover takes longer than `FRESH_SECONDS`. AWS itself
-   refuses the call if the instance is not `available` any more (the step then retries later).
+   cluster that was failing over and a failover takes longer than `FRESH_SECONDS` (about 15 s on
+   AWS's side, 30-60 s reported: docs/aws-behaviour.md, "Durations"). AWS itself refuses the call
+   if the instance is not `available` any more (the step then retries later).
 
 Crash windows. A turn that finds a mark it did not just make (a run that stopped after a transient
 error, a refused call, or a process that died) first waits until AWS's quiet moment after a call is
@@ -43,10 +44,18 @@ from rds_maint.actions.checks import skip_vanished
 from rds_maint.actions.polling import POLL_SECONDS, PollPolicy
 from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import APPLYING, IN_SYNC, PENDING_REBOOT, is_pending_reboot, parameter_statuses
-from rds_maint.snapshots import ClusterSnapshot, InstanceSnapshot, MemberSnapshot
+from rds_maint.snapshots import ClusterSnapshot, MemberSnapshot
 from rds_maint.steps.cluster import REBOOT_INSTANCE, RebootInstanceParams, RebootInstanceRecord
 
-__all__ = ["FRESH_SECONDS", "LAG_SETTLE_SECONDS", "REBOOT_WORDS", "RebootInstance", "quiet_retry", "restart_event"]
+__all__ = [
+    "FRESH_SECONDS",
+    "LAG_SETTLE_SECONDS",
+    "REBOOT_WORDS",
+    "RebootInstance",
+    "is_fresh",
+    "quiet_retry",
+    "restart_event",
+]
 
 Context = ActionContext[RebootInstanceParams, RebootInstanceRecord]
 
@@ -208,14 +217,15 @@ class RebootInstance:
         wait = self._waiting(ctx, "available")
         return Wait(condition=f"{ctx.params.instance_id} to {what}", seconds=wait.seconds, transition=wait.transition)
 
-    def _restarted(self, ctx: Context, so_far: RebootInstanceRecord, instance: InstanceSnapshot) -> bool:
-        """Whether the member, `available` now, has restarted since the call: a look saw it leave, its own
-        parameters turned in-sync, or (read only then) AWS reports its shutdown or restart."""
+    def _restarted(self, ctx: Context, so_far: RebootInstanceRecord, instance_id: str, statuses: list[str]) -> bool:
+        """Whether the member, `available` now, has restarted since the call: a look saw it leave, every parameter
+        group that was pending-reboot is not any more (`statuses` holds each of them), or (read only then) AWS
+        reports its shutdown or restart."""
         if so_far.left_available_at:
             return True
-        if so_far.was_pending and instance.parameter_apply_status == IN_SYNC:
+        if so_far.was_pending and statuses and PENDING_REBOOT not in statuses:
             return True
-        return restart_event(ctx.rds.instance_events(instance.id, _since(so_far.reboot_marked_at))) is not None
+        return restart_event(ctx.rds.instance_events(instance_id, _since(so_far.reboot_marked_at))) is not None
 
     def _needs_cluster(self, ctx: Context, so_far: RebootInstanceRecord) -> bool:
         """The cluster parameter group's status is read (the whole cluster) only when it was the pending one;
@@ -230,28 +240,23 @@ class RebootInstance:
         so_far = ctx.so_far()
         instance = ctx.rds.find_instance(instance_id)  # the one read of a look
         if instance is None or instance.cluster_id != p.cluster_id:
-            skipped = skip_vanished(ctx, instance_id, p.cluster_id)
-            if skipped is not None:
-                return skipped
-            raise NeedsPerson(f"instance {instance_id} left cluster {p.cluster_id} while it was rebooting")
+            return self._gone(ctx, p.cluster_id)
         left = so_far.left_available_at
         if instance.status != "available":
             return self._restarting(ctx, instance.status, left)
-        if not self._restarted(ctx, so_far, instance):
-            # AWS shows `available` for a moment after the call: not yet rebooted (or its events were lost).
-            return self._not_yet(ctx, "begin its reboot (AWS still shows it available)")
+        # Back (or not gone yet): its parameters, the cluster group's status only if that was the pending one.
         statuses = [instance.parameter_apply_status] if instance.parameter_apply_status else []
         if self._needs_cluster(ctx, so_far):
             cluster = ctx.rds.describe_cluster(p.cluster_id)
             member = cluster.member(instance_id)
             if member is None:
-                skipped = skip_vanished(ctx, instance_id, cluster.id)
-                if skipped is not None:
-                    return skipped
-                raise NeedsPerson(f"instance {instance_id} left cluster {cluster.id} while it was rebooting")
+                return self._gone(ctx, cluster.id)
             if member.instance.status != "available":
                 return self._restarting(ctx, member.instance.status, left)
             statuses = parameter_statuses(member)
+        if not self._restarted(ctx, so_far, instance_id, statuses):
+            # AWS shows `available` for a moment after the call: not yet rebooted (or its events were lost).
+            return self._not_yet(ctx, "begin its reboot (AWS still shows it available)")
         if APPLYING in statuses:
             return self._not_yet(ctx, "finish applying its parameters")
         if (p.only_if_pending or so_far.was_pending) and any(s != IN_SYNC for s in statuses):
@@ -264,6 +269,13 @@ class RebootInstance:
         return Done(
             f"{instance_id} restarted and is available{shown}", result=RebootInstanceRecord(parameter_status=statuses)
         )
+
+    def _gone(self, ctx: Context, cluster_id: str) -> Done:
+        instance_id = ctx.params.instance_id
+        skipped = skip_vanished(ctx, instance_id, cluster_id)
+        if skipped is not None:
+            return skipped
+        raise NeedsPerson(f"instance {instance_id} left cluster {cluster_id} while it was rebooting")
 
 
 def _cluster_pending(member: MemberSnapshot) -> bool:
