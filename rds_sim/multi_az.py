@@ -376,6 +376,8 @@ class MultiAzClusterSim:
     def _phase_event(self, change: MultiAzChange, phase: MultiAzPhase, *, begin: bool) -> None:
         at = phase.start if begin else phase.end
         if phase.kind == "reboot" and phase.member:
+            # RDS-EVENT-0004 "DB instance shutdown." and RDS-EVENT-0006 "DB instance restarted." (RDS user guide,
+            # "Amazon RDS event categories and event messages", availability), as for any DB instance.
             self._event("db-instance", phase.member, "DB instance shutdown" if begin else "DB instance restarted", at)
         elif phase.kind == "failover" and phase.member:
             text = "Started cross AZ failover to DB instance" if begin else "Completed failover to DB instance"

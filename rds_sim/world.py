@@ -263,6 +263,10 @@ class AuroraWorld:
             "configuration change",
             "Finished applying modification to DB instance class",
         ),
+        # A reboot: RDS-EVENT-0004 "DB instance shutdown." as the instance goes down and RDS-EVENT-0006 "DB
+        # instance restarted." once it is back, both in the availability category (Aurora user guide, "Amazon RDS
+        # event categories and event messages for Aurora"; the console drops the final period). Events are best
+        # effort: they "might be out of sequence or missing" (same guide); tests drop them at the client.
         ("reboot", "visible"): ("db-instance", "availability", "DB instance shutdown"),
         ("reboot", "end"): ("db-instance", "availability", "DB instance restarted"),
         ("failover", "visible"): ("db-cluster", "failover", "Started cross AZ failover to DB instance: {to_writer}"),

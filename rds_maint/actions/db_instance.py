@@ -23,7 +23,7 @@ from typing import Any
 
 from rds_maint.actions.base import Action, ActionContext, ActionOutcome, Done, ImmediateAction, Retry, Wait
 from rds_maint.actions.polling import POLL_SECONDS
-from rds_maint.actions.reboot import FRESH_SECONDS, LAG_SETTLE_SECONDS, REBOOT_WORDS
+from rds_maint.actions.reboot import REBOOT_WORDS, is_fresh, quiet_retry
 from rds_maint.errors import NeedsPerson
 from rds_maint.parameters import APPLYING, IN_SYNC, PENDING_REBOOT
 from rds_maint.snapshots import InstanceSnapshot
@@ -86,29 +86,38 @@ def _zones(instance: InstanceSnapshot) -> str:
     return f"primary in {instance.availability_zone or 'an unknown zone'}{standby}"
 
 
+Events = list[tuple[datetime, str]]
+
+
+def _read_events(ctx: ActionContext[Any, Any], instance_id: str, since: str | None) -> Events:
+    """One DescribeEvents of the instance since `since` (nothing read without a mark)."""
+    return [] if since is None else ctx.rds.instance_events(instance_id, datetime.fromisoformat(since))
+
+
 def _events_since(
-    ctx: ActionContext[Any, Any], instance_id: str, since: str | None, words: tuple[str, ...]
+    ctx: ActionContext[Any, Any],
+    instance_id: str,
+    since: str | None,
+    words: tuple[str, ...],
+    events: Events | None = None,
 ) -> list[str]:
+    """The events since `since` that say one of `words` (from `events` when the caller has read them)."""
     if since is None:
         return []
-    return [
-        f"{when:%H:%M:%S} {message}"
-        for when, message in ctx.rds.instance_events(instance_id, datetime.fromisoformat(since))
-        if any(word in message.lower() for word in words)
-    ]
+    rows = _read_events(ctx, instance_id, since) if events is None else events
+    return [f"{when:%H:%M:%S} {message}" for when, message in rows if any(word in message.lower() for word in words)]
 
 
-def _failover_window(ctx: ActionContext[Any, Any], instance_id: str, since: str | None) -> dict[str, str]:
+def _failover_window(
+    ctx: ActionContext[Any, Any], instance_id: str, since: str | None, events: Events | None = None
+) -> dict[str, str]:
     """When AWS reported the failover began and ended (its first and last failover event since `since`): the
     stop of writes the run summary measures, rather than the whole step. Empty when AWS reported fewer than
     two (events are best effort: RDS events documentation)."""
     if since is None:
         return {}
-    times = [
-        when
-        for when, message in ctx.rds.instance_events(instance_id, datetime.fromisoformat(since))
-        if any(word in message.lower() for word in FAILOVER_WORDS)
-    ]
+    rows = _read_events(ctx, instance_id, since) if events is None else events
+    times = [when for when, message in rows if any(word in message.lower() for word in FAILOVER_WORDS)]
     if len(times) < 2:
         return {}
     return {"failover_started_at": min(times).isoformat(), "failover_ended_at": max(times).isoformat()}
@@ -121,10 +130,16 @@ def _zones_before(instance: InstanceSnapshot) -> FailoverSeenRecord:
 
 
 def _say_where_the_primary_is(
-    ctx: ActionContext[Any, Any], instance: InstanceSnapshot, so_far: FailoverSeenRecord, since: str | None
+    ctx: ActionContext[Any, Any],
+    instance: InstanceSnapshot,
+    so_far: FailoverSeenRecord,
+    since: str | None,
+    read: Events | None = None,
 ) -> FailoverSeenRecord:
-    """Record the zones after a Multi-AZ step and the failover AWS reported; one event says what clients saw."""
-    events = _events_since(ctx, instance.id, since, FAILOVER_WORDS)
+    """Record the zones after a Multi-AZ step and the failover AWS reported; one event says what clients saw.
+    The instance's events are read once (or given as `read`), for the failover's messages and its window."""
+    read = _read_events(ctx, instance.id, since) if read is None else read
+    events = _events_since(ctx, instance.id, since, FAILOVER_WORDS, read)
     after = FailoverSeenRecord(
         zone_after=instance.availability_zone,
         standby_zone_after=instance.secondary_availability_zone,
@@ -141,7 +156,7 @@ def _say_where_the_primary_is(
             instance_id=instance.id,
             zone_before=before,
             zone_after=now,
-            **_failover_window(ctx, instance.id, since),
+            **_failover_window(ctx, instance.id, since, read),
         )
     elif events or before is None:
         ctx.note(
@@ -259,17 +274,27 @@ class ModifyDbInstanceClass:
 
 
 class RebootDbInstance:
-    """RebootDBInstance once (ForceFailover for a Multi-AZ instance), then wait until it restarted."""
+    """RebootDBInstance once (ForceFailover for a Multi-AZ instance), then wait until it restarted.
+
+    As `actions.reboot`: the first turn reads the instance once and marks; the turn right after calls without
+    reading again; each look of the wait is one DescribeDBInstances, and DescribeEvents is read only when the
+    looks never saw the instance leave `available` (and once at the end of a Multi-AZ reboot, to say where the
+    primary went and when the failover ran).
+    """
 
     def __init__(self, kind: StepKind[DbInstanceRebootParams, DbInstanceRebootRecord]) -> None:
         self.kind = kind
+        # How long the wait is expected to take (polling.EXPECTED_SECONDS): with ForceFailover, the failover
+        # ("instance_reboot"); without (a Single-AZ instance), a plain restart of about a minute, as an Aurora
+        # member's ("reboot"; docs/aws-behaviour.md, DB instances, "Reboot": `rebooting` ~60 s, ~90 s with failover).
+        self._transition = "instance_reboot" if kind is not REBOOT_DB_INSTANCE_OFFLINE else "reboot"
 
     def run(self, ctx: RebootContext) -> ActionOutcome:
         p = ctx.params
-        instance = _instance(ctx, p.instance_id)
         so_far = ctx.so_far()
-        marked = so_far.reboot_marked_at
+        marked, attempted = so_far.reboot_marked_at, so_far.reboot_attempted_at
         if marked is None:
+            instance = _instance(ctx, p.instance_id)
             pending = instance.parameter_apply_status == PENDING_REBOOT
             if p.only_if_pending and not pending:
                 ctx.note("already_done", f"{instance.id} reports its parameters {instance.parameter_apply_status}")
@@ -282,27 +307,28 @@ class RebootDbInstance:
                 )
             )
             return Retry(f"noted the time before rebooting {instance.id}; rebooting it next", 0)
+        if is_fresh(marked, attempted, ctx.now):
+            return self._reboot(ctx, "available")  # the mark's look is seconds old; AWS refuses a busy instance
+        quiet = quiet_retry(p.instance_id, marked, attempted, ctx.now)
+        if quiet is not None:
+            return quiet
+        instance = _instance(ctx, p.instance_id)
         evidence = self._evidence(ctx, so_far, instance, marked)
         if evidence:
             ctx.note("reboot_adopted", f"{instance.id}: {evidence}; not rebooting it again", instance_id=instance.id)
-            return self._waiting(instance)
+            return self._waiting(instance.id, instance.status)
         if instance.status != "available":
             return self._busy(instance)
-        attempted = so_far.reboot_attempted_at
-        quiet_from = datetime.fromisoformat(attempted or marked)
-        waited = (ctx.now - quiet_from).total_seconds()
-        if (attempted or waited > FRESH_SECONDS) and waited < LAG_SETTLE_SECONDS:
-            return Retry(
-                f"a reboot of {instance.id} may have been asked for at {quiet_from:%H:%M:%S} by a turn that did not "
-                "finish; looking again before rebooting",
-                max(1, int(LAG_SETTLE_SECONDS - waited)),
-            )
+        return self._reboot(ctx, instance.status)
+
+    def _reboot(self, ctx: RebootContext, status: str) -> Wait:
+        p = ctx.params
         now = ctx.now.isoformat()
         ctx.keep(DbInstanceRebootRecord(reboot_marked_at=now, reboot_attempted_at=now))
-        ctx.rds.reboot_instance(instance.id, force_failover=p.force_failover)
+        ctx.rds.reboot_instance(p.instance_id, force_failover=p.force_failover)
         how = "with a failover to the standby" if p.force_failover else "down until it has restarted"
-        ctx.note("reboot_requested", f"Rebooting {instance.id} ({how})", instance_id=instance.id)
-        return self._waiting(instance)
+        ctx.note("reboot_requested", f"Rebooting {p.instance_id} ({how})", instance_id=p.instance_id)
+        return self._waiting(p.instance_id, status)
 
     def _busy(self, instance: InstanceSnapshot) -> Retry:
         return Retry(f"{instance.id} is {instance.status}; rebooting it once it is available", POLL_SECONDS["busy"])
@@ -320,19 +346,19 @@ class RebootDbInstance:
         events = _events_since(ctx, instance.id, since, REBOOT_WORDS + FAILOVER_WORDS)
         return f"AWS reports '{events[0]}'" if events else None
 
-    def _waiting(self, instance: InstanceSnapshot) -> Wait:
+    def _waiting(self, instance_id: str, status: str, what: str | None = None) -> Wait:
         return Wait(
-            condition=f"{instance.id} to restart and be available again (now {instance.status})",
+            condition=f"{instance_id} to {what or 'restart and be available again'} (now {status})",
             seconds=POLL_SECONDS["reboot"],
-            transition="instance_reboot",
+            transition=self._transition,
         )
 
     def check(self, ctx: RebootContext) -> ActionOutcome:
         p = ctx.params
         so_far = ctx.so_far()
-        instance = _instance(ctx, p.instance_id)
+        instance = _instance(ctx, p.instance_id)  # the one read of a look
         if instance.status != "available":
-            wait = self._waiting(instance)
+            wait = self._waiting(instance.id, instance.status)
             left = so_far.left_available_at or ctx.now.isoformat()
             return Wait(
                 wait.condition,
@@ -340,20 +366,20 @@ class RebootDbInstance:
                 transition=wait.transition,
                 result=DbInstanceRebootRecord(left_available_at=left),
             )
-        restarted = _events_since(ctx, instance.id, so_far.reboot_marked_at, REBOOT_WORDS)
         moved = bool(so_far.zone_before) and instance.availability_zone != so_far.zone_before
-        if not so_far.left_available_at and not restarted and not moved:
-            # AWS shows `available` for a moment after the call: not rebooted yet.
-            return Wait(
-                condition=f"{instance.id} to begin its reboot (AWS still shows it available)",
-                seconds=POLL_SECONDS["reboot"],
-                transition="instance_reboot",
-            )
+        seen = (
+            bool(so_far.left_available_at)
+            or moved
+            or (so_far.was_pending and instance.parameter_apply_status == IN_SYNC)
+        )
+        # Events only when the looks saw nothing, or to report a Multi-AZ failover: read once either way.
+        events = _read_events(ctx, instance.id, so_far.reboot_marked_at) if p.force_failover or not seen else []
+        if not seen and not _events_since(ctx, instance.id, so_far.reboot_marked_at, REBOOT_WORDS, events):
+            # AWS shows `available` for a moment after the call: not rebooted yet (or its events were lost).
+            return self._waiting(instance.id, instance.status, "begin its reboot (AWS still shows it available)")
         status = instance.parameter_apply_status
         if status == APPLYING:
-            return Wait(
-                f"{instance.id} to finish applying its parameters", POLL_SECONDS["reboot"], transition="instance_reboot"
-            )
+            return self._waiting(instance.id, instance.status, "finish applying its parameters")
         if (p.only_if_pending or so_far.was_pending) and status != IN_SYNC:
             raise NeedsPerson(
                 f"{instance.id} restarted, but its parameters report {status}, not in-sync. Check its parameter "
@@ -362,8 +388,8 @@ class RebootDbInstance:
             )
         result = DbInstanceRebootRecord(parameter_status=status)
         if p.force_failover:
-            seen = _say_where_the_primary_is(ctx, instance, so_far, so_far.reboot_marked_at)
-            result = DbInstanceRebootRecord(parameter_status=status, **seen.model_dump(exclude_unset=True))
+            where = _say_where_the_primary_is(ctx, instance, so_far, so_far.reboot_marked_at, events)
+            result = DbInstanceRebootRecord(parameter_status=status, **where.model_dump(exclude_unset=True))
         shown = f" (parameters {status})" if status else ""
         return Done(f"{instance.id} restarted and is available{shown}, {_zones(instance)}", result)
 

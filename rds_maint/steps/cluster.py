@@ -198,6 +198,9 @@ class RebootInstanceRecord(SkippableRecord):
     reboot_marked_at: str | None = None
     reboot_attempted_at: str | None = None
     was_pending: bool = False
+    # The cluster parameter group's status for this member was pending-reboot at the mark: only then does the
+    # wait read the whole cluster (DescribeDBClusters) once the member is back. None: not recorded (older steps).
+    cluster_pending: bool | None = None
     left_available_at: str | None = None
     parameter_status: list[str] = []
 
