@@ -112,7 +112,7 @@ REBOOT_DB_INSTANCE_OFFLINE = StepKind(
     DbInstanceRebootParams,
     DbInstanceRebootRecord,
     disruptive=True,
-    transition="instance_reboot",
+    transition="reboot",  # a plain restart, no failover: the wait (actions/db_instance.py) times it so
     interruption="downtime",
 )
 

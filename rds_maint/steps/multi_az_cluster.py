@@ -117,7 +117,7 @@ REBOOT_MULTI_AZ_CLUSTER = StepKind(
 )
 
 REBOOT_MULTI_AZ_MEMBER = StepKind(
-    "reboot_multi_az_member", RebootInstanceParams, RebootInstanceRecord, transition="instance_reboot"
+    "reboot_multi_az_member", RebootInstanceParams, RebootInstanceRecord, transition="reboot"
 )
 
 
