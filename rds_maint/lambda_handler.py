@@ -15,14 +15,29 @@ engine writes meanwhile.
 The module-level `handler` is the real wiring, built lazily: one engine per warm container and
 settings (`rds_maint.wiring.build_engine`). Tests and the Step Functions harness build their own with
 `make_handler(engine_factory)`: nothing is patched into this module.
+
+Cold start (in Lambda only): the cyclic garbage collector is held off while the container imports this
+module and until its first invocation has answered. Nearly everything allocated in that window (modules,
+classes, pydantic validators, botocore's service models and clients) lives as long as the container, so
+each collection there walks a growing heap to free next to nothing; holding it off cuts the cold start by
+about a tenth (docs/cold-start.md). What the import built is then frozen out of later collections
+(`gc.freeze`), and collection resumes after the first answer, so a warm container collects as usual.
 """
 
+# ruff: noqa: E402 (the collector is held off before the imports below, which are most of the cold start)
 from __future__ import annotations
+
+import gc
+
+from rds_maint import config
+
+_HOLDING_GC = config.in_lambda() and gc.isenabled()
+if _HOLDING_GC:
+    gc.disable()
 
 from collections.abc import Callable
 from typing import Any
 
-from rds_maint import config
 from rds_maint.actor import STEP_FUNCTIONS_UNKNOWN
 from rds_maint.config import Settings
 from rds_maint.engine import Engine, EngineFactory
@@ -42,24 +57,33 @@ Handler = Callable[..., dict[str, Any]]
 """`handler(event, context=None)`: what Lambda calls."""
 
 _engines: dict[Settings, Engine] = {}
-_publishers: dict[str, StatusPublisher | None] = {}
+_publishers: dict[tuple[str, str | None, str | None], StatusPublisher | None] = {}
 _cold_start = True  # until the first invocation of this container
 
 
-def _publisher() -> StatusPublisher | None:
-    """One EventBridge publisher per warm container and bus (its client is made on first use)."""
+def _release_gc() -> None:
+    """Collection back on after the first invocation (module docstring); once."""
+    global _HOLDING_GC
+    if _HOLDING_GC:
+        _HOLDING_GC = False
+        gc.enable()
+
+
+def _publisher(settings: Settings) -> StatusPublisher | None:
+    """One EventBridge publisher per warm container, bus and account (its client is made on first use, on the
+    session the engine's store and RDS clients share: `wiring.events_client`)."""
     from rds_maint import wiring
 
     if not config.status_events_enabled():
         return None
-    bus = config.event_bus()
-    if bus not in _publishers:
-        _publishers[bus] = wiring.status_publisher()
-    return _publishers[bus]
+    key = (config.event_bus(), settings.region, settings.profile)
+    if key not in _publishers:
+        _publishers[key] = wiring.status_publisher(settings.region, settings.profile)
+    return _publishers[key]
 
 
-def _wired(engine: Engine) -> Engine:
-    publisher = _publisher()
+def _wired(engine: Engine, settings: Settings) -> Engine:
+    publisher = _publisher(settings)
     if publisher is not None and publisher not in engine.listeners:
         engine.listeners.append(publisher)
     return engine
@@ -136,6 +160,17 @@ def _answer(engine: Engine, operation_id: str, params: dict[str, Any]) -> StepRe
         raise
 
 
+def _engine_of(engine_for: EngineFactory) -> Callable[[], Engine]:
+    """The invocation's engine, built only once the event is judged sound (settings read from the environment
+    then), with the status publisher the environment asks for attached."""
+
+    def engine() -> Engine:
+        settings = Settings.from_env()
+        return _wired(engine_for(settings), settings)
+
+    return engine
+
+
 def make_handler(engine_for: EngineFactory) -> Handler:
     """A Lambda handler whose engine comes from `engine_for(Settings.from_env())` on each invocation
     (with the status publisher the environment asks for attached)."""
@@ -146,7 +181,7 @@ def make_handler(engine_for: EngineFactory) -> Handler:
         _cold_start = False
         action = event.get("action") if isinstance(event, dict) else None
         try:
-            result = _handle(event, lambda: _wired(engine_for(Settings.from_env())))
+            result = _handle(event, _engine_of(engine_for))
             _log_result(action, result)
             return result
         except BaseException:
@@ -155,6 +190,7 @@ def make_handler(engine_for: EngineFactory) -> Handler:
             raise
         finally:
             unbind_invocation()
+            _release_gc()
 
     return handler
 
@@ -193,3 +229,7 @@ def _handle(event: Any, engine: Callable[[], Engine]) -> dict[str, Any]:
     except RdsMaintError as exc:
         return error_result(str(exc), operation_id)
     return result.to_dict()
+
+
+if _HOLDING_GC:
+    gc.freeze()  # the module graph just imported lives as long as the container: later collections skip it

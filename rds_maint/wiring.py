@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rds_maint.store import StateStore
 
 __all__ = [
+    "EVENTS_CLIENT_SETTINGS",
     "EngineFactory",
     "RdsClientFactory",
     "RequestCounter",
@@ -118,19 +119,32 @@ def build_engine(
     return engine
 
 
-def events_client(region: str | None) -> Any:
-    """The EventBridge client status events go out on."""
-    import boto3
+# Short timeouts and few retries: a slow EventBridge must not stall an engine step.
+EVENTS_CLIENT_SETTINGS: dict[str, Any] = {
+    "connect_timeout": 2,
+    "read_timeout": 5,
+    "retries": {"mode": "standard", "max_attempts": 2},
+}
+
+
+def events_client(region: str | None, profile: str | None = None) -> Any:
+    """The EventBridge client status events go out on.
+
+    Made on the session the engine's store and RDS clients share (`credentials.session`, one per profile and
+    region): a client of boto3's default session would build a second botocore session on a cold start
+    (its own loaders, endpoint data and credential chain, read again) and look for credentials again.
+    """
     from botocore.config import Config
 
-    # Short timeouts and few retries: a slow EventBridge must not stall an engine step.
-    timeouts = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client("events", region_name=region, config=timeouts)
+    from rds_maint import credentials
+
+    settings = {**EVENTS_CLIENT_SETTINGS, "retries": dict(EVENTS_CLIENT_SETTINGS["retries"])}  # a copy per client
+    return credentials.client("events", profile, region, Config(**settings))
 
 
-def status_publisher(region: str | None = None) -> StatusPublisher | None:
+def status_publisher(region: str | None = None, profile: str | None = None) -> StatusPublisher | None:
     """The `OperationStatusChanged` publisher the environment asks for (RDS_MAINT_STATUS_EVENTS, _EVENT_BUS),
     its client made on first use; None when status events are off."""
     if not config.status_events_enabled():
         return None
-    return StatusPublisher(bus=config.event_bus(), client_factory=lambda: events_client(region))
+    return StatusPublisher(bus=config.event_bus(), client_factory=lambda: events_client(region, profile))
