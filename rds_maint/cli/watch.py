@@ -13,6 +13,7 @@ the operation.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -75,11 +76,16 @@ def watch(engine: Engine, followed: Followed, interval: int, show_end: Callable[
 def next_sleep(op: Operation, now: datetime, interval: int, quiet: int) -> float:
     """Seconds until the next look: just after the driver's next look when the record says it is due, else
     `interval` doubled for each look in a row that found nothing; at least `interval`, at most a minute (or
-    `interval`, when a person asked for longer)."""
+    `interval`, when a person asked for longer).
+
+    A driver's look due further off than a minute is reached in equal slices of at most a minute, so that
+    the last of them still lands just after it (a minute at a time would land just before, and miss it).
+    """
     step = op.current_step
     due = step.progress.next_look_at if step is not None else None
     if due is not None and due > now:
         wanted = (due - now).total_seconds() + DUE_MARGIN_SECONDS
+        wanted /= math.ceil(wanted / LONGEST_SLEEP_SECONDS)
     else:
         wanted = float(interval * 2 ** min(quiet, 16))
     return float(max(interval, min(LONGEST_SLEEP_SECONDS, wanted)))
