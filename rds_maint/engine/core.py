@@ -3,6 +3,8 @@
 Every state change goes through `save_and_report`: one conditional save of the operation with the
 events that describe the change, then the listeners, then the lock release at a final state, then
 the DESIGN section 4 result. A lost race (Conflict) changes nothing and reports what the winner left.
+A save that tells its driver to wait also records on the current step when that driver looks again
+(`StepProgress.next_look_at`), so that a reader (`status --watch`) looks just after it rather than guessing.
 """
 
 from __future__ import annotations
