@@ -216,6 +216,9 @@ class StepProgress(BaseModel):
     busy_since: datetime | None = None
     # the operator answered the pause before this step (or the engine added it as a clean-up)
     pause_acknowledged: bool = False
+    # when the driver that saved this wait looks again (the save's time plus the wait it was told): a reader
+    # such as `status --watch` sleeps until then instead of guessing; None while no wait is pending
+    next_look_at: datetime | None = None
 
 
 PROGRESS_KEYS = frozenset(StepProgress.model_fields)

@@ -6,6 +6,9 @@ running a step's action now. A running operation saved neither within that inter
 a slow call) nor under a live lease has been left: a run stopped with Ctrl-C, a machine gone, an
 execution that ended. The record does not say which process drives a live one; a Step Functions
 execution is known when it waits for an answer (its task token is recorded).
+
+All of that is in the operation's summary (`store.summary`), so `list` tells it without reading a single
+operation; a caller holding the whole operation passes it and its summary is taken.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime, timedelta
 
 from rds_maint.cli.times import clock_utc
 from rds_maint.model import Operation, OperationState
+from rds_maint.store.summary import OperationSummary, summary_of
 
 __all__ = ["DRIVER_MARGIN_SECONDS", "Liveness", "liveness"]
 
@@ -29,17 +33,18 @@ class Liveness:
     idle_since: datetime | None = None  # a running operation nothing drives: its last save
 
 
-def liveness(op: Operation, now: datetime, longest_poll_seconds: int) -> Liveness:
-    state = op.state.value
-    if op.state.is_final:
+def liveness(record: OperationSummary | Operation, now: datetime, longest_poll_seconds: int) -> Liveness:
+    summary = summary_of(record) if isinstance(record, Operation) else record
+    state = summary.state.value
+    if summary.state.is_final:
         return Liveness("-", state)
-    if op.state is OperationState.PAUSED:
-        return Liveness("step functions" if op.intervention is not None else "none", state)
-    if op.state is OperationState.CREATED:
+    if summary.state is OperationState.PAUSED:
+        return Liveness("step functions" if summary.awaiting_answer else "none", state)
+    if summary.state is OperationState.CREATED:
         return Liveness("none", state)
-    step = op.current_step
-    leased = step is not None and step.progress.lease_until is not None and step.progress.lease_until > now
+    leased = summary.lease_until is not None and summary.lease_until > now
     quiet = timedelta(seconds=longest_poll_seconds + DRIVER_MARGIN_SECONDS)
-    if leased or now - op.updated_at <= quiet:
+    if leased or now - summary.updated_at <= quiet:
         return Liveness("active", state)
-    return Liveness("none", f"{state} (not driven since {clock_utc(op.updated_at, now)})", op.updated_at)
+    idle = summary.updated_at
+    return Liveness("none", f"{state} (not driven since {clock_utc(idle, now)})", idle)

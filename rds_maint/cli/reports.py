@@ -3,12 +3,17 @@
 Every time is UTC and says so. Whether anything still drives a running operation is read from the record
 alone (`liveness`): a running operation nobody has saved for longer than any driver waits between two
 looks is shown as not driven since then, so a Ctrl-C'd run does not pass for a live one.
+
+`list` reads the store's summaries only (a few hundred bytes each, never an operation record, which grows
+with its steps) and prints as it goes: over 10,000 operations it holds their summaries and one row at a time.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import click
@@ -24,6 +29,8 @@ from rds_maint.model import Operation, OperationState, Step, StepState
 from rds_maint.pause_view import show_pause
 from rds_maint.progress import MARKS
 from rds_maint.progress.naming import target_text
+from rds_maint.store.base import TargetKindFilter
+from rds_maint.store.summary import OperationSummary, summary_of
 
 __all__ = ["events", "list_operations", "status"]
 
@@ -53,15 +60,17 @@ def status(operation_id: str, follow: bool, interval: int | None) -> None:
         if interval is not None and not follow:
             raise BadInput("--interval goes with --watch")
         engine = common.engine()
-        op = engine.store.load(operation_id)
+        # a watch starts from its first `follow` (the operation and the cursor past its events, in one read)
+        followed = engine.store.follow(operation_id) if follow else None
+        op = followed.operation if followed is not None else engine.store.load(operation_id)
         result = engine.report(op)
         if common.opts().output == "json":
             if not follow:
                 click.echo(json.dumps({"operation": _public(op), "result": result.to_dict()}, indent=2))
         else:
             _show_status(engine, op)
-        if follow:
-            return watch(engine, op, interval or 5, lambda end: _show_status(engine, end))
+        if followed is not None:
+            return watch(engine, followed, interval or 5, lambda end: _show_status(engine, end))
         return common.exit_code(result) if op.state is not OperationState.RUNNING else common.EXIT_OK
 
     common.guard(body)
@@ -77,7 +86,7 @@ def _public(op: Operation) -> dict[str, Any]:
 
 def _show_status(engine: Engine, op: Operation) -> None:
     now = engine.clock.now()
-    state = liveness(op, now, engine.poll_policy.max_seconds)
+    state = liveness(summary_of(op), now, engine.poll_policy.max_seconds)
     where = target_text(op.target_id, op.target_kind)
     click.echo(f"Operation {op.id}: {op.type.value} on {where} ({op.region}), {state.state_text}")
     click.echo(f"  created:   {utc(op.created_at)}")
@@ -146,20 +155,18 @@ def list_operations(cluster: str | None, instance: str | None, state: str | None
             raise BadInput(f"--state {state!r} is not an operation state (expected one of: {allowed})")
         engine = common.engine()
         # The store files operations under their target's id, a cluster's or an instance's alike: the kind
-        # is told apart here (a DB instance may bear the name of a cluster).
-        target, kind = (cluster, "cluster") if cluster else (instance, "instance")
-        ops: list[Operation] = engine.store.list_operations(cluster_id=target or None, state=state or None)
-        if target:
-            ops = [o for o in ops if o.target_id == target and o.target_kind == kind]
-        ops = [o for o in ops if not state or o.state.value == state]
+        # is told apart there too (a DB instance may bear the name of a cluster).
+        kind: TargetKindFilter = "cluster" if cluster else "instance"
+        target = cluster or instance or None
+        found = engine.store.summaries(target, kind if target else None, state or None)
         now = engine.clock.now()
-        rows = [_summary(o, liveness(o, now, engine.poll_policy.max_seconds), now) for o in ops]
+        longest = engine.poll_policy.max_seconds
         if common.opts().output == "json":
-            click.echo(json.dumps(rows, indent=2))
-        elif not rows:
+            _stream_json(found, now, longest)
+        elif not found:
             click.echo("No operations.")
         else:
-            _table(rows)
+            _stream_table(found, now, longest)
         return common.EXIT_OK
 
     common.guard(body)
@@ -177,37 +184,102 @@ COLUMNS = (
 )
 
 
-def _table(rows: list[dict[str, Any]]) -> None:
-    widths = [max(len(title), *(len(str(row[key])) for row in rows)) for title, key in COLUMNS]
-    lines = [[title for title, _ in COLUMNS], *([str(row[key]) for _, key in COLUMNS] for row in rows)]
-    for cells in lines:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+def _stream_table(found: list[OperationSummary], now: datetime, longest: int) -> None:
+    """The widths first (one pass keeping only the widest cell of each column), then each line as it is made:
+    the cells are made twice rather than held, so a listing of 10,000 operations holds no more than its
+    summaries."""
+    widths = [len(title) for title, _ in COLUMNS]
+    for summary in found:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, _cells(summary, now, longest), strict=True)]
+    click.echo(_line([title for title, _ in COLUMNS], widths))
+    for summary in found:
+        click.echo(_line(_cells(summary, now, longest), widths))
 
 
-def _summary(op: Operation, state: Liveness, now: datetime) -> dict[str, Any]:
-    step = op.current_step
-    number = op.current_step_index + 1 if step else None
+def _line(cells: Sequence[str], widths: list[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+
+def _cells(summary: OperationSummary, now: datetime, longest: int) -> tuple[str, ...]:
+    """The table's cells of a summary, in COLUMNS' order (the same texts as the JSON row's keys)."""
+    state = liveness(summary, now, longest)
+    where = target_text(summary.target_id, summary.target_kind)
+    age = duration((now - summary.created_at).total_seconds())
+    return (
+        summary.id,
+        summary.type.value,
+        where,
+        summary.region,
+        state.state_text,
+        state.driver,
+        age,
+        _step_text(summary),
+    )
+
+
+def _step_text(summary: OperationSummary) -> str:
+    if summary.step_name is None or summary.state.is_final:
+        return "-"
+    return f"{summary.step_index + 1}/{summary.step_count} {summary.step_name}"
+
+
+def _stream_json(found: list[OperationSummary], now: datetime, longest: int) -> None:
+    """The JSON array element by element, the same text `json.dumps(rows, indent=2)` would make at once."""
+    if not found:
+        click.echo("[]")
+        return
+    click.echo("[")
+    last = len(found) - 1
+    for index, summary in enumerate(found):
+        element = _json_element(_summary(summary, liveness(summary, now, longest), now))
+        click.echo(element + ("," if index < last else ""))
+    click.echo("]")
+
+
+def _json_element(row: dict[str, Any]) -> str:
+    """A row as an element of an array dumped with indent=2: every value is a scalar, each written as json.dumps
+    writes it (json.dumps with an indent runs its pure-Python encoder: three times slower over 10,000 rows)."""
+    body = ",\n".join(f"    {_scalar(key)}: {_scalar(value)}" for key, value in row.items())
+    return "  {\n" + body + "\n  }"
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return json.dumps(value)
+
+
+def _summary(summary: OperationSummary, state: Liveness, now: datetime) -> dict[str, Any]:
+    """A row of `list --output json` (its keys are what scripts read: keep every one)."""
+    current = summary.step_name is not None
+    age = (now - summary.created_at).total_seconds()
     return {
-        "id": op.id,
-        "type": op.type.value,
-        "target": op.target_id,
+        "id": summary.id,
+        "type": summary.type.value,
+        "target": summary.target_id,
         # The column: a cluster by its name (as before DB instances), a DB instance as `instance NAME`.
-        "target_text": target_text(op.target_id, op.target_kind),
-        "target_type": op.target_type,
-        "cluster_id": op.cluster_id,
-        "instance_id": op.instance_id,
-        "region": op.region,
-        "state": op.state.value,
+        "target_text": target_text(summary.target_id, summary.target_kind),
+        "target_type": summary.target_type,
+        "cluster_id": summary.cluster_id,
+        "instance_id": summary.instance_id,
+        "region": summary.region,
+        "state": summary.state.value,
         "state_text": state.state_text,
         "driver": state.driver,
         "not_driven_since": state.idle_since.isoformat() if state.idle_since else None,
-        "created_at": op.created_at.isoformat(),
-        "updated_at": op.updated_at.isoformat(),
-        "age": duration((now - op.created_at).total_seconds()),
-        "age_seconds": int((now - op.created_at).total_seconds()),
-        "step": step.name if step else None,
-        "step_number": number,
-        "step_text": f"{number}/{len(op.steps)} {step.name}" if step and not op.state.is_final else "-",
+        "created_at": summary.created_at.isoformat(),
+        "updated_at": summary.updated_at.isoformat(),
+        "age": duration(age),
+        "age_seconds": int(age),
+        "step": summary.step_name,
+        "step_number": summary.step_index + 1 if current else None,
+        "step_text": _step_text(summary),
     }
 
 

@@ -3,13 +3,15 @@
 Every state change goes through `save_and_report`: one conditional save of the operation with the
 events that describe the change, then the listeners, then the lock release at a final state, then
 the DESIGN section 4 result. A lost race (Conflict) changes nothing and reports what the winner left.
+A save that tells its driver to wait also records on the current step when that driver looks again
+(`StepProgress.next_look_at`), so that a reader (`status --watch`) looks just after it rather than guessing.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rds_maint.actions.polling import PollPolicy
@@ -105,9 +107,14 @@ class EngineCore:
 
     # -- saving -----------------------------------------------------------------------------
 
-    def save(self, op: Operation, events: list[Event]) -> Operation | StepResult:
-        """One conditional save and the listeners; a lost race answers the winner's state instead."""
+    def save(self, op: Operation, events: list[Event], next_look_in: int | None = None) -> Operation | StepResult:
+        """One conditional save and the listeners; a lost race answers the winner's state instead.
+
+        `next_look_in`: the save tells its driver to wait that long, so the record says when the next look is
+        due (readers wait for it); any other save says no look is pending.
+        """
         op.updated_at = self.clock.now()
+        _note_next_look(op, op.updated_at, next_look_in)
         try:
             saved = self.store.save(op, events)
         except Conflict as exc:
@@ -123,7 +130,7 @@ class EngineCore:
         wait_seconds: int = 0,
         step_index: int | None = None,
     ) -> StepResult:
-        saved = self.save(op, events)
+        saved = self.save(op, events, wait_seconds if outcome is Outcome.WAIT else None)
         if isinstance(saved, StepResult):
             return saved
         if saved.state.is_final:
@@ -155,3 +162,17 @@ class EngineCore:
         op.steps.extend(steps)
         op.current_step_index = len(op.steps) - len(steps)
         self.unpause(op)
+
+
+def _note_next_look(op: Operation, now: datetime, seconds: int | None) -> None:
+    """The current step records when its driver looks again; every other step (ended, or not begun) none.
+
+    It rides on the save being made: no write of its own. A driver that stops (Ctrl-C) leaves a time in the
+    past, which a reader takes as "nothing is due", as it should.
+    """
+    current = op.current_step_index if op.current_step is not None and not op.state.is_final else None
+    for index, step in enumerate(op.steps):
+        if index == current and seconds is not None:
+            step.progress.next_look_at = now + timedelta(seconds=seconds)
+        elif step.progress.next_look_at is not None:
+            step.progress.next_look_at = None
