@@ -8,9 +8,9 @@ leaving a half-written last line for the next call.
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,6 @@ import pytest
 from rds_maint.errors import BadInput, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation, OperationState, OperationType, Step, StepState
 from rds_maint.store import FileStore
-from rds_maint.store import file as file_store
 from rds_maint.store.summary import summary_of
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -89,18 +88,27 @@ def crash_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     return arm
 
 
+_OPENS: list[list[str]] = []  # the lists the one audit hook fills while a test that asks for `opened` runs
+
+
+def _audit(name: str, args: tuple[Any, ...]) -> None:
+    if _OPENS and name == "open" and args and isinstance(args[0], str | bytes | os.PathLike):
+        path = Path(os.fsdecode(args[0]))
+        _OPENS[-1].append(f"{path.parent.name}/{path.name}")
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed: this one records only inside `opened`
+
+
 @pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The names (parent/file) of every file the store module opens."""
+def opened() -> Iterator[list[str]]:
+    """The names (parent/file) of every file this process opens (`open` and `os.open` alike)."""
     seen: list[str] = []
-
-    def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
-        path = Path(os.fsdecode(file))
-        seen.append(f"{path.parent.name}/{path.name}")
-        return builtins.open(file, *args, **kwargs)
-
-    monkeypatch.setattr(file_store, "open", counting_open, raising=False)
-    yield seen
+    _OPENS.append(seen)
+    try:
+        yield seen
+    finally:
+        _OPENS.remove(seen)
 
 
 # -- the summary follows every save ------------------------------------------------------------------
@@ -155,6 +163,7 @@ def test_summaries_read_only_summary_files_except_for_operations_still_active(
     monkeypatch.setattr(FileStore, "events", None)
     opened.clear()
     assert [s.state.value for s in store.summaries()] == ["running"] + ["completed"] * 4
+    opened = [name for name in opened if name.split("/")[0] in {"empty-dir", "stray-file"} or name[:3] == "op-"]
     summaries = sorted(name for name in opened if name.endswith("summary.json"))
     assert summaries == ["empty-dir/summary.json"] + [f"op-{n}/summary.json" for n in range(5)]
     # the one active operation is re-derived from its record; a finished one never
