@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from rds_maint.errors import BadInput, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation, OperationState, OperationType, Step, StepState
 from rds_maint.store import FileStore
-from rds_maint.store.summary import summary_of
+from rds_maint.store.summary import OperationSummary, summary_of
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 REGION = "us-east-1"
@@ -365,3 +366,46 @@ def test_follow_names_a_damaged_event_by_its_offset(tmp_path: Path) -> None:
         handle.write(b"\xff" * 16)
     with pytest.raises(StoreError, match=rf"at byte {good} is not valid UTF-8"):
         store.follow("op-1", "0")
+
+
+# -- readers while a writer saves ----------------------------------------------------------------------
+
+
+def test_readers_during_saves_see_only_versions_that_were_saved_and_each_event_once(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    saved = [store.create(operation(), [event("op-1", "created")])]
+    states = [OperationState.RUNNING, OperationState.PAUSED] * 8 + [OperationState.COMPLETED] * 3
+    written = ["created"]
+    listed: list[OperationSummary] = []
+    followed: list[str] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for n, state in enumerate(states):
+                names = [f"v{n}-{k}" for k in range(n % 3)]
+                saved.append(FileStore(tmp_path).save(moved(saved[-1], state), [event("op-1", x) for x in names]))
+                written.extend(names)
+        finally:
+            done.set()
+
+    def read() -> None:
+        reader, cursor = FileStore(tmp_path), None
+        while True:
+            finished = done.is_set()
+            listed.extend(reader.summaries())
+            got = reader.follow("op-1", cursor)
+            followed.extend(e.id for e in got.events)
+            cursor = got.cursor
+            if finished:
+                return
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    versions = {summary_of(op) for op in saved}
+    assert listed and all(summary in versions for summary in listed)
+    assert [s.version for s in listed] == sorted(s.version for s in listed)  # never back to an older one
+    assert followed == written
