@@ -76,7 +76,10 @@ def init_store(url: str | None = None, region: str | None = None, profile: str |
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create {root}: {exc}") from exc
-        return [f"directory {root} {'exists' if existed else 'created'}"]
+        if not existed:
+            return [f"directory {root} created"]
+        written = store.write_missing_summaries()
+        return [f"directory {root} exists", f"summaries: {written} operation(s) given the summary `list` reads"]
     # Not a file store: open_store has imported the cloud store's module already.
     from rds_maint.store.dynamodb import DynamoDBStore
     from rds_maint.store.s3 import S3Store

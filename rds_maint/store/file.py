@@ -181,6 +181,31 @@ class FileStore:
     def load(self, operation_id: str) -> Operation:
         return self._read(self._dir(operation_id), operation_id)
 
+    def write_missing_summaries(self) -> int:
+        """Give every operation without summary.json (a store an older rds-maint wrote) its summary; how many.
+
+        For `rds-maint init` on an existing directory: `list` never writes, and a finished operation is never
+        saved again, so without this its summary would be derived from operation.json at every listing. Each is
+        written under the operation's flock from the operation as it is then, so a live writer is never
+        contradicted.
+        """
+        if not self.root.is_dir():
+            return 0
+        written = 0
+        with os.scandir(self.root) as entries:
+            names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
+        for name in names:
+            directory = self.root / name
+            if not (directory / OPERATION_FILE).exists() or (directory / SUMMARY_FILE).exists():
+                continue
+            with self._locked(directory):
+                if (directory / SUMMARY_FILE).exists():
+                    continue
+                stored = self._read(directory, check_operation_id(name))
+                self._write_atomic(directory / SUMMARY_FILE, summary_of(stored).to_json())
+                written += 1
+        return written
+
     def save(self, operation: Operation, events: list[Event]) -> Operation:
         directory = self._dir(operation.id)
         if not (directory / OPERATION_FILE).exists():

@@ -21,7 +21,7 @@ import pytest
 
 from rds_maint.errors import BadInput, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation, OperationState, OperationType, Step, StepState
-from rds_maint.store import FileStore
+from rds_maint.store import FileStore, init_store
 from rds_maint.store.summary import OperationSummary, summary_of
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -253,6 +253,26 @@ def test_a_store_without_summary_files_still_lists_and_is_left_unchanged(tmp_pat
     assert store.summaries() == expected
     assert [s.id for s in store.summaries(state="failed")] == ["op-2"]
     assert sorted((str(p), p.stat().st_mtime_ns) for p in tmp_path.rglob("*")) == files_before
+
+
+def test_init_on_an_older_store_gives_each_operation_its_summary_and_then_list_reads_only_those(
+    tmp_path: Path, opened: list[str]
+) -> None:
+    store = FileStore(tmp_path)
+    store.create(operation("op-1", "c1"), [])
+    store.save(moved(store.create(operation("op-2", "c2", minutes=1), []), OperationState.COMPLETED), [])
+    expected = store.summaries()
+    for path in tmp_path.glob("*/summary.json"):
+        path.unlink()
+    assert init_store(f"file://{tmp_path}") == [
+        f"directory {tmp_path} exists",
+        "summaries: 2 operation(s) given the summary `list` reads",
+    ]
+    opened.clear()
+    assert store.summaries() == expected
+    # the finished operation is read from its summary alone; the active one is checked against its record
+    assert "op-2/operation.json" not in opened and "op-2/summary.json" in opened
+    assert init_store(f"file://{tmp_path}")[1] == "summaries: 0 operation(s) given the summary `list` reads"
 
 
 @pytest.mark.parametrize(
