@@ -1,4 +1,4 @@
-"""Sends and virtual seconds per logical RDS call when AWS keeps failing it.
+"""Sends and virtual seconds per logical RDS call (and state store call) when AWS keeps failing it.
 
 Plain script, no assertions: it prints a table. Each case makes one logical call through the
 gateway (`RdsGateway` over `make_rds_client`, as the engine does) while every request it sends
@@ -26,6 +26,7 @@ from unittest import mock
 
 import boto3
 from botocore.config import Config
+from store_faults import STORE_CASES, StoreCase, StoreMeasured, measure_store
 
 from rds_maint.errors import AwsError
 from rds_maint.rds import RdsGateway, make_rds_client
@@ -109,6 +110,8 @@ def _environment() -> None:
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_RDS": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
     )
@@ -155,7 +158,12 @@ def seconds_text(seconds: list[float]) -> str:
     return f"{statistics.median(seconds):.1f} [{min(seconds):.1f}-{max(seconds):.1f}]"
 
 
-def render(rows: list[tuple[Case, Measured]], trials: int, sdk_rows: list[tuple[Case, Measured]] | None = None) -> str:
+def render(
+    rows: list[tuple[Case, Measured]],
+    trials: int,
+    sdk_rows: list[tuple[Case, Measured]] | None = None,
+    store_rows: list[tuple[StoreCase, StoreMeasured]] | None = None,
+) -> str:
     lines = [
         f"Sends per logical call and virtual seconds it waits, AWS failing every send ({trials} trials each)",
         "",
@@ -179,6 +187,17 @@ def render(rows: list[tuple[Case, Measured]], trials: int, sdk_rows: list[tuple[
         ]
         for case, m in sdk_rows:
             lines.append(f"| {case.name} | {sends_text(m.sends)} | {seconds_text(m.seconds)} | {m.raised} |")
+    if store_rows:
+        lines += [
+            "",
+            "State store calls (bench/store_faults.py): the store's clients send once, the store's own layer",
+            "retries throttling, 5xx and connection errors (every store write is conditional):",
+            "",
+            "| case | sends per call | virtual seconds, median [min-max] | raised |",
+            "|---|---:|---:|---|",
+        ]
+        for store_case, sm in store_rows:
+            lines.append(f"| {store_case.name} | {sends_text(sm.sends)} | {seconds_text(sm.seconds)} | {sm.raised} |")
     return "\n".join(lines)
 
 
@@ -190,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     _environment()
     rows = [(case, measure(case, args.trials, args.seed)) for case in CASES]
     sdk_rows = [(case, measure(case, args.trials, args.seed, sdk_default_client)) for case in SDK_DEFAULT_CASES]
-    print(render(rows, args.trials, sdk_rows))
+    store_rows = [(case, measure_store(case, args.trials, args.seed, REGION)) for case in STORE_CASES]
+    print(render(rows, args.trials, sdk_rows, store_rows))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import retries
+import store_faults
 import store_scale
 from store_meter import StoreMeter, body_size, request_size
 
 from rds_maint.model import Event, Operation, OperationType, Step
+from rds_maint.retry import STORE
 from rds_maint.store import FileStore
 
 
@@ -126,3 +128,11 @@ def test_retry_figures_say_sends_per_call_and_virtual_seconds() -> None:
     assert retries.seconds_text([1.0, 4.0, 2.0]) == "2.0 [1.0-4.0]"
     assert any(case.operation == "RebootDBInstance" for case in retries.CASES)
     assert any(case.operation.startswith("Describe") for case in retries.CASES)
+
+
+def test_a_throttled_store_call_is_sent_as_often_as_the_store_policy_allows() -> None:
+    for case in (store_faults.STORE_CASES[1], store_faults.STORE_CASES[4]):
+        measured = store_faults.measure_store(case, trials=1, seed=7, region="us-east-1")
+        assert measured.sends == [STORE.attempts]
+        assert measured.raised == "StoreError"
+        assert measured.seconds[0] > 0  # it backed off between sends (virtually)
