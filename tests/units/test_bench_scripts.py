@@ -108,9 +108,11 @@ def test_list_rows_counts_the_operations_a_table_shows() -> None:
     assert store_scale.list_rows("No operations.\n") == 0
 
 
-def test_moto_time_grows_as_the_square_of_the_size() -> None:
-    assert store_scale.moto_seconds((100, 1.0), 1000) == pytest.approx(100.0)
-    assert store_scale.moto_seconds(None, 10000) == 0.0
+def test_moto_time_grows_as_seen_between_the_last_two_sizes() -> None:
+    assert store_scale.moto_seconds([(100, 1.0)], 1000) == pytest.approx(10.0)  # one size: linear
+    assert store_scale.moto_seconds([(100, 1.0), (1000, 100.0)], 10000) == pytest.approx(10000.0)  # quadratic
+    assert store_scale.moto_seconds([(100, 2.0), (1000, 1.0)], 10000) == pytest.approx(10.0)  # at least linear
+    assert store_scale.moto_seconds([], 10000) == 0.0
 
 
 def test_the_first_seeded_operations_are_the_active_ones_on_distinct_targets() -> None:
