@@ -587,7 +587,8 @@ def render_targets(results: dict[str, BySize]) -> str:
                     [kind, "`list` process, RSS growth past imports, MiB", f"{grown:.0f}", "< 64", _yes(grown < 64)]
                 )
                 whole = statistics.median(process.seconds)
-                trows.append([kind, "`list` process, whole run, s", f"{whole:.2f}", "< 0.5", _yes(whole < 0.5)])
+                # the whole process holds the interpreter's start and the imports, which no store change shortens
+                trows.append([kind, "`list` process, whole run (start included), s", f"{whole:.2f}", "-", "-"])
     lines.append(table(trows))
     return "\n".join(lines)
 
@@ -604,7 +605,7 @@ def main_(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--budget",
         type=float,
-        default=180.0,
+        default=300.0,
         help="on moto, skip a command whose wall time, grown from the smaller sizes (moto_seconds), would pass "
         "this many seconds (moto answers a paged DynamoDB query in time quadratic in the table's size)",
     )
