@@ -1,9 +1,11 @@
 """Store requests per engine call, for each state store, on the simulated Aurora (moto).
 
 Plain script, no assertions: it prints tables. One instance_type_change (1 writer + 2 readers,
-temp instance) runs to completion on each store. Requests are counted with botocore
-`before-call` hooks on the store's own client (S3, DynamoDB) and with an audit hook for the
-file store (opens, renames, flocks, directory listings under the store's root).
+temp instance) runs to completion on each store. Requests and bytes are counted by
+bench/store_meter.py: botocore `before-send` / `after-call` hooks on the store's own client (S3,
+DynamoDB: every send, and the request and reply bodies) and an audit hook for the file store (opens,
+renames, flocks, directory listings under the store's root; bytes of the files read and written).
+The size of a store (how many operations it holds) is bench/store_scale.py's subject.
 
 Two modes:
 * warm: one store object for the whole run (the CLI, or a warm Lambda container);
@@ -18,7 +20,7 @@ action: a pause, the announcement before a failover, the final state and lock re
 from __future__ import annotations
 
 import argparse
-import sys
+import random
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -27,47 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from moto import mock_aws
+from store_meter import StoreMeter
 
 from rds_maint.engine import Engine
 from rds_maint.model import Operation, Outcome, Step
 from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
+from rds_maint.store import StateStore, init_store, open_store
 from rds_sim import SimulatedAurora, VirtualClock
 
 REGION = "us-east-1"
 CLUSTER = "bench-pg"
-FILE_EVENTS = frozenset({"open", "os.rename", "os.remove", "os.mkdir", "os.listdir", "os.scandir", "fcntl.flock"})
-
-
-class Counting:
-    """Counts the requests a store makes while `active`."""
-
-    def __init__(self) -> None:
-        self.active = False
-        self.requests: Counter[str] = Counter()
-        self.file_root: str | None = None
-        sys.addaudithook(self._audit)
-
-    def _audit(self, name: str, args: tuple[Any, ...]) -> None:
-        if not self.active or self.file_root is None or name not in FILE_EVENTS:
-            return
-        if name == "fcntl.flock":
-            self.requests["flock"] += 1
-            return
-        path = str(args[0]) if args else ""
-        if path.startswith(self.file_root):
-            self.requests[name] += 1
-
-    def watch(self, store: StateStore) -> StateStore:
-        if isinstance(store, S3Store | DynamoDBStore):
-            store.client.meta.events.register("before-call", self._aws)
-        elif isinstance(store, FileStore):
-            self.file_root = str(Path(store.root).resolve())
-        return store
-
-    def _aws(self, model: Any, **_: Any) -> None:
-        if self.active:
-            self.requests[str(model.name)] += 1
+OP_ID = "bench-pg-20261202-000000-000014"
+SEED = 14
 
 
 class AttemptKind:
@@ -84,6 +57,8 @@ class AttemptKind:
 class Tally:
     calls: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
+    bytes_out: Counter[str] = field(default_factory=Counter)
+    bytes_in: Counter[str] = field(default_factory=Counter)
     by_api: Counter[str] = field(default_factory=Counter)
 
 
@@ -94,8 +69,14 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
         "dynamodb": "dynamodb://rds-maint-bench",
     }
     url = urls[kind]
-    counting = Counting()
+    random.seed(SEED)
+    meter = StoreMeter()
     tally = Tally()
+
+    def watched(store: StateStore) -> StateStore:
+        meter.watch(store)
+        return store
+
     with mock_aws():
         clock = VirtualClock()
         with SimulatedAurora(clock=clock, region=REGION) as sim:
@@ -105,22 +86,23 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
                 sim.clients(make_rds_client)(region), sleep=clock.sleep
             )
             attempt = AttemptKind()
-            engine = Engine(counting.watch(open_store(url, REGION)), gateway, clock, on_attempt=attempt)
+            engine = Engine(watched(open_store(url, REGION)), gateway, clock, on_attempt=attempt)
 
             def measured(label: str, call: Callable[[], Any]) -> Any:
                 if cold:
-                    engine.store = counting.watch(open_store(url, REGION))
+                    engine.store = watched(open_store(url, REGION))
                 attempt.kind = "other"
-                counting.requests.clear()
-                counting.active = True
+                meter.start()
                 try:
                     return call()
                 finally:
-                    counting.active = False
+                    meter.stop()
                     name = attempt.kind if label == "advance" else label
                     tally.calls[name] += 1
-                    tally.requests[name] += sum(counting.requests.values())
-                    tally.by_api.update(counting.requests)
+                    tally.requests[name] += meter.total
+                    tally.bytes_out[name] += meter.bytes_out
+                    tally.bytes_in[name] += meter.bytes_in
+                    tally.by_api.update(meter.requests)
 
             request = {
                 "type": "instance_type_change",
@@ -128,7 +110,8 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
                 "region": REGION,
                 "params": {"target_instance_type": "db.r6g.xlarge"},
             }
-            op = measured("create", lambda: engine.create(request))
+            # A fixed id: the simulator draws its durations from it, so every run waits as long.
+            op = measured("create", lambda: engine.create_from_preview(engine.preview(request, operation_id=OP_ID)))
             measured("start", lambda: engine.start(op.id))
             while True:
                 result = measured("advance", lambda: engine.advance(op.id))
@@ -141,9 +124,18 @@ def run_once(kind: str, cold: bool, workdir: Path) -> Tally:
     return tally
 
 
+ADVANCES = ("run", "check", "other")
+
+
 def per(tally: Tally, name: str) -> str:
     calls = tally.calls[name]
     return f"{tally.requests[name] / calls:5.2f}" if calls else "    -"
+
+
+def kib_per(counts: Counter[str], tally: Tally, names: tuple[str, ...]) -> str:
+    """KiB per call of the calls named, or `-` when there was none."""
+    calls = sum(tally.calls[n] for n in names)
+    return f"{sum(counts[n] for n in names) / calls / 1024:.1f}" if calls else "-"
 
 
 def main() -> None:
@@ -164,13 +156,28 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for kind, mode, tally in rows:
-        advances = sum(tally.calls[k] for k in ("run", "check", "other"))
-        requests = sum(tally.requests[k] for k in ("run", "check", "other"))
+        advances = sum(tally.calls[k] for k in ADVANCES)
+        requests = sum(tally.requests[k] for k in ADVANCES)
         print(
             f"{kind:<9} {mode:<5} {advances:>8} {tally.calls['run']:>4} {tally.calls['check']:>6} "
             f"{tally.calls['other']:>6} {per(tally, 'run'):>8} {per(tally, 'check'):>10} {per(tally, 'other'):>10} "
             f"{requests / advances:>12.2f} {tally.requests['create']:>7} {tally.requests['start']:>6}"
         )
+    print()
+    print("Bytes per engine call (request and reply bodies, KiB; sent / received)")
+    print()
+    header = (
+        f"{'store':<9} {'mode':<5} {'per run':>13} {'per check':>13} {'per other':>13} "
+        f"{'per advance':>13} {'create':>13} {'start':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind, mode, tally in rows:
+        cells = [
+            f"{kib_per(tally.bytes_out, tally, names)} / {kib_per(tally.bytes_in, tally, names)}"
+            for names in (("run",), ("check",), ("other",), ADVANCES, ("create",), ("start",))
+        ]
+        print(f"{kind:<9} {mode:<5} " + " ".join(f"{cell:>13}" for cell in cells))
     print()
     print("Requests by kind over the whole operation (create, start and every advance)")
     print()
