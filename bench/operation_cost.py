@@ -456,6 +456,20 @@ def _target(name: str, target_kind: str) -> str:
     return name if target_kind == "aurora" else KIND_LABELS[target_kind]
 
 
+def _where_added(run: Run) -> str:
+    """Which kind of wait added most of the latency: steps grouped by name before the target (reboot:X)."""
+    by_kind: dict[str, list[float]] = {}
+    for w in run.per_wait:
+        by_kind.setdefault(w.step.split(":")[0], []).append(w.latency)
+    if not by_kind:
+        return ""
+    kind, lost = max(by_kind.items(), key=lambda item: sum(item[1]))
+    return (
+        f" (most in {len(lost)} {kind} wait(s): {sum(lost):.0f} s of {run.added:.0f} s, "
+        f"{sum(lost) / len(lost):.0f} s each)"
+    )
+
+
 @dataclass(frozen=True)
 class Judged:
     """One operation at one N under the three drivers, and the issue's targets on it."""
@@ -475,7 +489,7 @@ class Judged:
         a, f = self.adaptive, self.fixed
         missed = []
         if a.added_share > MAX_ADDED:
-            missed.append(f"added {100 * a.added_share:.1f} % > 5 %")
+            missed.append(f"added {100 * a.added_share:.1f} % > 5 %{_where_added(a)}")
         if a.describes > (1 - MIN_FEWER_DESCRIBES) * f.describes:
             missed.append(f"describes {_fewer(a.describes, f.describes)} than fixed (< 10 %)")
         over = self.waits_over_fixed()
