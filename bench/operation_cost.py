@@ -59,16 +59,30 @@ PARAMETER_GROUP_SETTLE = timedelta(minutes=5)  # "wait at least 5 minutes" (Crea
 
 
 class TimedGateway(RdsGateway):
-    """Keeps the CPU time spent inside RDS calls (botocore, moto, the simulator), so the engine's is apart."""
+    """Keeps the CPU time spent inside the gateway (its typed reads that build snapshots from the replies, and
+    the calls themselves: botocore, moto, the simulator), so the engine's own is told apart. Only the outermost
+    gateway method counts: `describe_cluster` calling `call` is one stretch of gateway time."""
 
     aws_cpu = 0.0
+    _depth = 0
 
-    def call(self, operation: str, **kwargs: Any) -> Any:
-        start = time.process_time()
-        try:
-            return super().call(operation, **kwargs)
-        finally:
-            TimedGateway.aws_cpu += time.process_time() - start
+    def __getattribute__(self, name: str) -> Any:
+        found = super().__getattribute__(name)
+        if name.startswith("_") or not callable(found):
+            return found
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if TimedGateway._depth:
+                return found(*args, **kwargs)
+            TimedGateway._depth += 1
+            start = time.process_time()
+            try:
+                return found(*args, **kwargs)
+            finally:
+                TimedGateway._depth -= 1
+                TimedGateway.aws_cpu += time.process_time() - start
+
+        return timed
 
 
 class TimedStore:
@@ -687,7 +701,8 @@ def main() -> None:
         "## Per wait: adaptive against fixed 30 s\n\n" + per_wait_table(judged),
         "## Waits where adaptive described more than fixed\n\n" + over_fixed_table(judged),
         f"## Engine CPU per advance\n\nProcess CPU (`time.process_time`) of whole adaptive runs, outside RDS calls "
-        f"(time inside the gateway: botocore, moto, the simulator), divided by the engine's advances; median and "
+        f"(time inside any gateway method: the snapshots it builds from replies, botocore, moto, the simulator), "
+        f"divided by the engine's advances; median and "
         f"min-max over {CPU_REPEATS} runs. With store calls: the file store's reads and writes included.\n\n" + cpu,
         "## Store calls and cold start\n\n"
         + table(
