@@ -30,13 +30,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scenarios import CLUSTER, OPERATIONS, POLICIES, REGION, SFN_TRANSITION, UPGRADE, Scenario, table
+from scenarios import OPERATIONS, POLICIES, REGION, SFN_TRANSITION, UPGRADE, Scenario, table
 
-from rds_maint.demo import SCENARIOS as DEMO_SCENARIOS
 from rds_maint.engine import Engine
 from rds_maint.lambda_handler import make_handler
 from rds_sim.blue_green import BlueGreenDurations
@@ -219,9 +218,9 @@ def run_one(scenario: Scenario, policy_label: str, timeout: float = 300) -> SfnR
         serialise_aws(patches)
 
         def same_ids(engine: Engine) -> None:
-            # the same operation id in every run (as bench/operation_cost.py does): the temp instance
-            # name, and so the simulator's seeded durations, are the same under either policy
-            patches.setattr(engine, "_new_id", lambda cluster_id: f"{cluster_id}-bench")
+            # the scenario's operation id (as bench/operation_cost.py uses it): the temp instance name, and
+            # so the simulator's seeded durations, are the same under either policy and in either script
+            patches.setattr(engine, "_new_id", lambda _target_id: scenario.operation_id)
 
         with machine_in_moto(
             patches,
@@ -235,16 +234,12 @@ def run_one(scenario: Scenario, policy_label: str, timeout: float = 300) -> SfnR
             configure_engine=same_ids,
         ) as harness:
             sim = harness.world.sim
-            ids = sim.seed_cluster(CLUSTER, engine="aurora-postgresql", engine_version="15.4", readers=scenario.readers)
-            if scenario.prepare is not None:
-                scenario.prepare(sim, CLUSTER, ids)
-            if scenario.blue_green is not None:
-                sim.blue_green.durations = scenario.blue_green
-            start: dict[str, Any] = {"params": {"cluster_id": CLUSTER, "region": REGION, **scenario.request}}
+            scenario.seed(sim)
+            start: dict[str, Any] = {"params": scenario.start_request()}
             if scenario.max_iterations is not None:
                 start["max_iterations"] = scenario.max_iterations
             began = harness.world.clock.now()
-            arn = harness.start(start, name=f"{CLUSTER}-bench")
+            arn = harness.start(start, name=scenario.operation_id)
             chain, answered = _drive(harness, arn, scenario, timeout)
             virtual = (harness.world.clock.now() - began).total_seconds()
             executions = []
@@ -281,20 +276,10 @@ def measure(scenarios: Sequence[Scenario] | None = None) -> list[SfnRun]:
 FOUR_HOURS = BlueGreenDurations(provision=4 * 3600)
 SCENARIOS: list[Scenario] = [
     *OPERATIONS,
-    Scenario(
-        "engine_upgrade 1+2, 4 h green provisioning",
-        2,
+    replace(UPGRADE, name="engine_upgrade 1+2, 4 h green provisioning", blue_green=FOUR_HOURS),
+    replace(
         UPGRADE,
-        prepare=DEMO_SCENARIOS["engine_upgrade"].prepare,
-        answer_pauses=True,
-        blue_green=FOUR_HOURS,
-    ),
-    Scenario(
-        "engine_upgrade 1+2, 4 h green provisioning, hand-off lowered",
-        2,
-        UPGRADE,
-        prepare=DEMO_SCENARIOS["engine_upgrade"].prepare,
-        answer_pauses=True,
+        name="engine_upgrade 1+2, 4 h green provisioning, hand-off lowered",
         blue_green=FOUR_HOURS,
         max_iterations=100,
         policies=("fixed 30 s",),
