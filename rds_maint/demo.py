@@ -183,7 +183,7 @@ _ON_MULTI_AZ = Scenario(
     target_help="io2 (default), io1 or gp3, with 3000 IOPS",
     cluster_id=DEMO_MULTI_AZ_CLUSTER,
     engine="postgres",
-    engine_version="15.7",
+    engine_version="15.8",  # a version Multi-AZ DB clusters offer (rds_sim/multi_az_reference.py)
     instance_class="db.m6gd.large",
     target_kind="multi-az-cluster",
     storage_type="io1",
@@ -241,8 +241,9 @@ MULTI_AZ_SCENARIOS = (
     replace(
         _ON_MULTI_AZ,
         op_type="engine_upgrade",
-        summary="a Multi-AZ DB cluster from PostgreSQL 15.7 to 16.4; the demo answers the plan's pauses with continue",
-        params=lambda target: {"target_engine_version": target or "16.4"},
+        summary="a Multi-AZ DB cluster from PostgreSQL 15.8 to 16.4 in place (Blue/Green does not support Multi-AZ "
+        "DB clusters); the demo answers the plan's pauses with continue",
+        params=lambda target: {"target_engine_version": target or "16.4", "method": "in_place"},
         target_help="engine version (default 16.4)",
         answer_pauses=True,
     ),

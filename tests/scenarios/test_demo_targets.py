@@ -43,7 +43,7 @@ def test_the_instance_demo_makes_the_instance_and_names_it_in_the_command() -> N
 
 def test_the_multi_az_cluster_demo_makes_a_writer_and_two_standbys() -> None:
     result = demo("--type", "instance_cycle", "--target-kind", "multi-az-cluster")
-    assert "Before: Multi-AZ DB cluster demo-ledger (postgres 15.7) is available; class db.m6gd.large" in result.output
+    assert "Before: Multi-AZ DB cluster demo-ledger (postgres 15.8) is available; class db.m6gd.large" in result.output
     before = result.output.split("After:")[0]
     members = [line.split() for line in before.splitlines() if line.startswith("    demo-ledger-instance-")]
     assert [(m[0], m[3]) for m in members] == [
@@ -52,6 +52,15 @@ def test_the_multi_az_cluster_demo_makes_a_writer_and_two_standbys() -> None:
         ("demo-ledger-instance-3", "reader"),
     ]
     assert "$ rds-maint run --type instance_cycle --cluster demo-ledger --simulate " in result.output
+
+
+@pytest.mark.parametrize("op_type", TYPES)
+@pytest.mark.parametrize("kind", ["instance", "multi-az-cluster"])
+def test_every_demo_on_a_db_instance_or_a_multi_az_cluster_runs_to_completion(kind: str, op_type: str) -> None:
+    """Each scene is a target the planner accepts (a version the kind offers, the method it supports)."""
+    result = demo("--type", op_type, "--target-kind", kind)
+    assert result.exit_code == 0, result.output
+    assert "completed" in result.output.split("After:")[0] and "After:" in result.output
 
 
 @pytest.mark.parametrize(
