@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rds_maint.engine.answer_options import answer_options
 from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Intervention, Operation, OperationState, ResumeAction
@@ -117,11 +116,16 @@ def status_detail(op: Operation, event: Event) -> dict[str, Any]:
         "timestamp": event.timestamp.isoformat(),
         "data": data,
         "actor": _short(event.actor, 200),
-        # at a pause: what each answer does there (`answer_options`), for whoever is told
-        "answers": [{"action": o.action.value, "effect": _short(o.effect, 300)} for o in answer_options(op)]
-        if event.type == "operation_paused"
-        else [],
+        "answers": _answers_at_pause(op) if event.type == "operation_paused" else [],
     }
+
+
+def _answers_at_pause(op: Operation) -> list[dict[str, Any]]:
+    """At a pause: what each answer does there (`answer_options`), for whoever is told. Imported here, at a
+    pause only: it reads the plans' unwinders, which a Lambda call that saves a step need not load."""
+    from rds_maint.engine.answer_options import answer_options
+
+    return [{"action": o.action.value, "effect": _short(o.effect, 300)} for o in answer_options(op)]
 
 
 def status_entries(op: Operation, events: Sequence[Event], bus: str = "default") -> list[dict[str, Any]]:

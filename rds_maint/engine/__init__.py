@@ -10,12 +10,20 @@ Step Functions bookkeeping), `final_state` (the DESIGN section 9 hold before a f
 `coordination` (step lease, cluster lock; `cluster_mark`, the lock's half in AWS), `schedule` (every
 interval and timeout), `events`, and `control` (a person's requests while it runs: new settings, a
 pause at the next step boundary).
+
+What a call imports is what it runs: the planner (every preflight check and plan type) is imported by
+`preview` and `create`, the unwind plans by an abort or a rollback, a step's action
+(`rds_maint.actions.ACTIONS`) by the step; so a Lambda call that runs or checks one step loads the engine
+core, the model, that step's kind and action, the store and the gateway (docs/cold-start.md). The planner's
+names re-exported here (`CreateRequest`, `PlanPreview`, `parse_request`, `DEFAULT_WAIT_TIMEOUT`) are
+imported on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rds_maint.config import Settings
 from rds_maint.engine import advance as _advance
@@ -31,8 +39,10 @@ from rds_maint.engine.schedule import LEASE_POLL_SECONDS
 from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
-from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request, plan_request
 from rds_maint.store.base import check_operation_id
+
+if TYPE_CHECKING:
+    from rds_maint.planning import DEFAULT_WAIT_TIMEOUT, CreateRequest, PlanPreview, parse_request
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -52,6 +62,17 @@ __all__ = [
 
 log = get_logger("rds_maint.engine")
 
+_FROM_PLANNING = frozenset({"DEFAULT_WAIT_TIMEOUT", "CreateRequest", "PlanPreview", "parse_request"})
+
+
+def __getattr__(name: str) -> object:
+    """The planner's names of `__all__`, imported on first use (the module docstring says why)."""
+    if name not in _FROM_PLANNING:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module("rds_maint.planning"), name)
+    globals()[name] = value
+    return value
+
 
 class Engine(EngineCore):
     """The operations of one store, on the RDS ports `rds_for_region` gives (one per region, made once).
@@ -66,7 +87,9 @@ class Engine(EngineCore):
 
         `operation_id`: plan under this id instead of a new one (a saved plan checked again), so the
         names derived from it (temp instance, parameter groups) come out as they did then."""
-        request = parse_request(data, default_region)
+        from rds_maint.planning import request as planner
+
+        request = planner.parse_request(data, default_region)
         new_id: Callable[[str], str] = self._new_id
         if operation_id is not None:
             fixed = check_operation_id(operation_id)
@@ -76,7 +99,7 @@ class Engine(EngineCore):
 
         rds = self.rds(request.region)
         try:
-            preview = plan_request(request, rds, self.clock.now(), new_id)
+            preview = planner.plan_request(request, rds, self.clock.now(), new_id)
         except BadInput:
             # a busy target fails a plan in many ways (not available, another's temp instance): say who holds it
             marked = read_mark(rds, request.target_id, "instance" if request.instance_id else "cluster")

@@ -4,7 +4,8 @@ A pending step starts (or pauses, if the request asked to pause before it); a st
 AWS is leased first, then its action runs once; a waiting step is checked once. What the action
 answers (Done, Wait, Retry) or raises (NeedsPerson, an AWS error, a bug) becomes the step's next
 state in one save. The engine's bookkeeping goes to `step.progress`; what the action recorded about
-AWS goes to `step.result`.
+AWS goes to `step.result`. The step's action is looked up by name in `ACTIONS`, which imports its module
+on first use: a call loads the action (and step kind) of the step it runs, not every one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from rds_maint.engine.schedule import BUSY_RETRY_SECONDS, lease_poll, poll_secon
 from rds_maint.errors import AwsError, BadInput, BusyAwsError, ClusterLocked, NeedsPerson, TransientAwsError
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult, StepState
-from rds_maint.planning import step_matches
 
 __all__ = ["advance"]
 
@@ -137,8 +137,11 @@ def _start(core: EngineCore, op: Operation, step: Step, events: list[Event], now
 
 
 def _pause_requested(op: Operation, step: Step) -> bool:
-    if op.unwind or step.progress.pause_acknowledged:
+    if op.unwind or step.progress.pause_acknowledged or not op.pause_before_steps:
         return False
+    # Only an operation with pauses reads how a person names steps (step_refs imports the Aurora step kinds).
+    from rds_maint.planning.step_refs import step_matches
+
     return any(step_matches(step, ref) for ref in op.pause_before_steps)
 
 

@@ -8,7 +8,8 @@ plan's unwind steps and run them). An answer that cannot do what its name says t
 unless the person confirmed it; every answer's events name who gave it (`actor`) and their comment.
 `reset` moves a paused operation back to an earlier step; a failed Step Functions execution (`fail`)
 and a pending task token (`record_intervention`) are saved so that the store always says what the
-operation waits for.
+operation waits for. The plans' unwinders (every plan type) are imported by the answers that read them,
+not by `record_intervention` and `fail`, which a Lambda call makes on its own (docs/cold-start.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rds_maint.engine.answer_options import option_for
 from rds_maint.engine.core import EngineCore
 from rds_maint.engine.final_state import (
     FINAL_CHECK_PAUSED,
@@ -38,7 +38,6 @@ from rds_maint.model import (
     StepResult,
     StepState,
 )
-from rds_maint.plans import unwind_steps
 
 __all__ = ["fail", "record_intervention", "record_refused_answer", "reset", "resume"]
 
@@ -90,6 +89,8 @@ class Who:
 
 def _check_confirmed(op: Operation, answer: ResumeAction, confirm: bool) -> None:
     """An answer that does less than its name says is taken only once the person saw what it does."""
+    from rds_maint.engine.answer_options import option_for  # the plans' unwinders: only an answer reads them
+
     option = option_for(op, answer)
     if not option.needs_confirmation or confirm:
         return
@@ -168,6 +169,8 @@ def answer_unwind(core: EngineCore, op: Operation, kind: UnwindKind, who: Who) -
             step.error = f"interrupted by {kind}"
         elif step.state is StepState.PENDING:
             step.state = StepState.SKIPPED
+    from rds_maint.plans import unwind_steps
+
     unwind = unwind_steps(op, kind)
     op.unwind = kind
     if kind == "abort":

@@ -18,7 +18,6 @@ from rds_maint.engine.coordination import lease_remaining
 from rds_maint.engine.core import EngineCore
 from rds_maint.errors import BadInput, Conflict
 from rds_maint.model import Event, Operation, OperationState, PauseRequest, Step, StepResult, StepState
-from rds_maint.planning import check_wait_timeout, step_matches
 
 __all__ = [
     "LEASE_WAIT_SECONDS",
@@ -67,6 +66,9 @@ def update_settings(
     refused with BadInput before anything is saved; a value the operation already has changes nothing.
     """
     if wait_timeout is not None:
+        # the planner's own bounds; imported here, not by every engine call (a person's request is rare)
+        from rds_maint.planning.request import check_wait_timeout
+
         check_wait_timeout(wait_timeout, "wait timeout")
 
     def change(op: Operation) -> list[Event]:
@@ -110,6 +112,8 @@ def update_settings(
 
 def _upcoming(op: Operation, ref: str) -> list[int]:
     """The steps `ref` names that are still to start; BadInput if it names none, or only steps begun."""
+    from rds_maint.planning.step_refs import step_matches
+
     matched = [i for i, step in enumerate(op.steps) if step_matches(step, ref)]
     if not matched:
         names = ", ".join(f"{i + 1} {s.name}" for i, s in enumerate(op.steps))

@@ -15,10 +15,16 @@ from rds_maint.actions import ACTIONS, ActionContext, is_disruptive
 from rds_maint.clock import Clock
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, Step
-from rds_maint.steps.blue_green import SWITCHOVER_BLUE_GREEN
-from rds_maint.steps.cluster import FAILOVER
 
-__all__ = ["Listener", "disruption_event", "is_disruptive_step", "make_event", "note_events", "tell_listeners"]
+__all__ = [
+    "DISRUPTIONS",
+    "Listener",
+    "disruption_event",
+    "is_disruptive_step",
+    "make_event",
+    "note_events",
+    "tell_listeners",
+]
 
 log = get_logger("rds_maint.engine")
 
@@ -51,8 +57,10 @@ def is_disruptive_step(step: Step) -> bool:
     return is_disruptive(action) or (action is not None and action.kind.interruption is not None)
 
 
-# What a person calls each step that moves the writer (the step actions are internal identifiers).
-_DISRUPTIONS = {FAILOVER.action: "Failover", SWITCHOVER_BLUE_GREEN.action: "Blue/Green switchover"}
+# What a person calls each step that moves the writer (the step actions are internal identifiers). By name,
+# not by step kind: importing the kinds (steps.cluster, steps.blue_green) would load both families' models
+# into every cold start; tests/units/test_cold_start_imports.py checks that these name the disruptive kinds.
+DISRUPTIONS = {"failover": "Failover", "switchover_blue_green": "Blue/Green switchover"}
 # ... and a step of a new kind, by the interruption its kind declares (steps/base.py StepKind.interruption).
 _INTERRUPTIONS = {
     "failover": "Failover",
@@ -64,8 +72,8 @@ _INTERRUPTIONS = {
 
 
 def _disruption_name(step: Step) -> str:
-    if step.action in _DISRUPTIONS:
-        return _DISRUPTIONS[step.action]
+    if step.action in DISRUPTIONS:
+        return DISRUPTIONS[step.action]
     action = ACTIONS.get(step.action)
     interruption = action.kind.interruption if action is not None else None
     if interruption is not None:

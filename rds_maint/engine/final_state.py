@@ -13,7 +13,6 @@ from __future__ import annotations
 from rds_maint.engine.core import EngineCore
 from rds_maint.errors import AwsError
 from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult, StepState
-from rds_maint.plans.rollback import final_cleanup_steps, final_state_problems
 from rds_maint.snapshots import ClusterSnapshot
 
 __all__ = [
@@ -43,6 +42,9 @@ def final_cluster(core: EngineCore, op: Operation) -> tuple[ClusterSnapshot | No
     cluster = core.rds(op.region).find_cluster(op.cluster)
     if cluster is None:
         return None, None  # no cluster, no temp instance in it
+    # the temp-instance plans' own rules; imported only by the operations that made one
+    from rds_maint.plans.rollback import final_state_problems
+
     problems = final_state_problems(op, cluster)
     return cluster, ("; ".join(problems) if problems else None)
 
@@ -67,6 +69,8 @@ def manual_finish(op: Operation, problems: str, *, can_retry: bool) -> str:
 
 def cleanup_steps(op: Operation, cluster: ClusterSnapshot) -> list[Step]:
     """The clean-up still needed, each step marked so that no requested pause stops it."""
+    from rds_maint.plans.rollback import final_cleanup_steps
+
     steps = final_cleanup_steps(op, cluster)
     for step in steps:
         step.progress.pause_acknowledged = True
