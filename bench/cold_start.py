@@ -90,12 +90,16 @@ print(json.dumps({"import_ms": (t1 - t0) * 1e3, "first_call_ms": (t2 - t1) * 1e3
 NOT_LAMBDA = ("AWS_LAMBDA_FUNCTION_NAME",)
 
 READING = """
-Reading: the handler's own share is the engine's module graph, which any call loads whole: the action
-registry (`rds_maint.actions`) imports every action, and with them every step kind's params and record
-models (`rds_maint.steps`); the planner (`rds_maint.planning`, which the advance and control paths import)
-imports every plan type. Each of those is pydantic models and dataclasses built at import. Then pydantic
-itself, and structlog, which imports asyncio. The boto3 side (its import, the three clients, their service
-models) is the baseline's too: one SDK session serves the three clients (`rds_maint.credentials.session`).
+Reading: the handler's import is now pydantic and the model (the operation, its steps and events), structlog
+(which imports asyncio), and the engine core; no step kind, no action, no plan and no planner. The action
+registry (`rds_maint.actions.ACTIONS`, its entries in `SOURCES`) imports a step's action, and with it that
+step kind's module, on the first lookup of its name; the planner (`rds_maint.planning`) and the plans
+(`rds_maint.plans`, their builders and unwinders in `rds_maint.plans.registry`) are imported by a create, an
+answer that unwinds, or a person's request, and re-exported lazily so that importing one of their modules
+(`planning.estimate`, `plans.rollback`) does not import them all. The boto3 side (its import, the three
+clients, their service models) is the baseline's too: one SDK session serves the three clients
+(`rds_maint.credentials.session`); the handler's "first-call clients" column is larger because boto3 itself
+is imported there (by `rds_maint.rds` through the wiring), where the baseline counts it under "import".
 """
 
 IMPORT_ONLY_PROBE = """
