@@ -82,11 +82,9 @@ class PollPolicy:
     can be over: one look at its start, or one every `max_seconds` if that is further off (a resource
     that failed is still seen within `max_seconds`). Inside the range, where the end is likely, a
     look every `step` of the time spent but at least every `near_seconds`. Past it (an overrun, maybe
-    hours for a big Blue/Green), back off: every `step` of the time spent, and never more often than
-    every `near_seconds` (an overrun of a one-minute reboot is looked at no more often than a fixed 30 s
-    poll would). A look then always falls within `step` of the true end for a long wait, so latency stays
-    under ~5 % of it (the issue's target for a whole operation, which a single wait such as a 5-minute
-    storage change must meet alone); a short one that overruns is seen within `near_seconds`.
+    hours for a big Blue/Green), back off: every `step` of the time spent. A look then always falls
+    within `step` of the true end, so latency stays under ~5 % of the wait (the issue's target for
+    a whole operation, which a single wait such as a 5-minute storage change must meet alone).
     `fixed` (the poll_interval setting) forces one interval.
     """
 
@@ -120,8 +118,8 @@ class PollPolicy:
             wait = first_look - elapsed
         elif elapsed < usual_end:
             wait = min(self.step * elapsed, float(self.near_seconds))
-        else:  # an overrun: never denser than the fixed poll it replaces, backing off with the time spent
-            wait = max(float(self.near_seconds), self.step * elapsed)
+        else:
+            wait = self.step * elapsed
         return int(min(self.max_seconds, max(self.min_seconds, wait)))
 
     @classmethod

@@ -39,10 +39,8 @@ def test_a_change_is_seen_within_ten_percent_of_its_duration(transition: str) ->
     for fraction in [0.9 + i * 0.01 for i in range(60)] + [2.0, 3.0, 6.0]:
         duration = expected * fraction
         _, seen_at = looks_until(policy, transition, duration)
-        # for a short transition the gap between looks is the bound, not 10 %: 10 s in its usual range,
-        # 30 s once it overruns it (never denser than a fixed poll then)
-        gap = policy.min_seconds if fraction <= 1 + policy.late else FIXED_BASELINE
-        assert seen_at - duration <= max(0.1 * duration, gap), (transition, duration, seen_at)
+        # below 100 s the floor between looks (10 s) is the bound, not 10 %
+        assert seen_at - duration <= max(0.1 * duration, policy.min_seconds), (transition, duration, seen_at)
 
 
 @pytest.mark.parametrize("transition", [t for t in TRANSITIONS if EXPECTED_SECONDS[t] >= 480])
@@ -53,24 +51,6 @@ def test_a_long_wait_takes_far_fewer_looks_than_a_fixed_30_s_poll(transition: st
         duration = expected * fraction
         looks, _ = looks_until(policy, transition, duration)
         assert looks <= 0.7 * math.ceil(duration / FIXED_BASELINE), (transition, duration, looks)
-
-
-@pytest.mark.parametrize("transition", TRANSITIONS)
-def test_no_wait_looks_much_more_than_a_fixed_30_s_poll_and_an_overrun_never_more_often(transition: str) -> None:
-    """Near the expected end looks come every 10 s, paid for by the looks skipped before it: a short
-    transition (a failover, a reboot) costs at most two looks more than a fixed 30 s poll on any timeline,
-    and once it overruns its usual range the looks are never closer than 30 s."""
-    policy = PollPolicy()
-    expected = policy.expected_for(transition)
-    for fraction in [0.5 + i * 0.01 for i in range(150)] + [3.0, 6.0]:
-        duration = expected * fraction
-        looks, _ = looks_until(policy, transition, duration)
-        assert looks <= math.ceil(duration / FIXED_BASELINE) + 2, (transition, duration, looks)
-    elapsed = expected * (1 + policy.late)
-    while elapsed < expected * 6:
-        wait = policy.next_wait(transition, elapsed)
-        assert wait >= FIXED_BASELINE, (transition, elapsed, wait)
-        elapsed += wait
 
 
 def test_a_four_hour_blue_green_provisioning_is_followed_with_few_looks_and_never_unwatched_for_long() -> None:
@@ -92,7 +72,6 @@ def test_looks_are_rare_early_and_frequent_near_the_expected_end() -> None:
     assert policy.next_wait("modify", 1500) == 75  # a long overrun: back off with the time spent
     assert policy.next_wait("failover", 0) == 31
     assert policy.next_wait("failover", 31) == 10  # never closer than 10 s
-    assert policy.next_wait("failover", 60) == 30  # an overrun: never closer than the fixed poll
 
 
 def test_bigger_instances_are_expected_to_take_longer() -> None:
