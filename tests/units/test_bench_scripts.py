@@ -75,10 +75,11 @@ def test_the_file_meter_counts_what_the_store_opens_reads_and_writes(tmp_path: P
     store.create(op, [event])
     meter.stop()
     written = (tmp_path / "state" / op.id / "operation.json").stat().st_size
+    summary = (tmp_path / "state" / op.id / "summary.json").stat().st_size
     appended = (tmp_path / "state" / op.id / "events.jsonl").stat().st_size
-    assert meter.bytes_out == written + appended
+    assert meter.bytes_out == written + summary + appended
     assert meter.bytes_in == 0
-    assert meter.requests["os.rename"] == 1
+    assert meter.requests["os.rename"] == 2  # operation.json and summary.json, each renamed into place
 
     meter.start()
     store.load(op.id)

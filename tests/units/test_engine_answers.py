@@ -66,6 +66,8 @@ def test_mark_complete_is_refused_while_the_temp_instance_is_the_writer(world: F
     op = world.create(pause_before_steps=[f"modify_class:{READER_2}"], wait_timeout=300)
     world.run(op.id)
     temp = temp_instance_id(CLUSTER, op.id)
+    world.clock.sleep(3600)  # what was under way lands first (the pause waits for a person: time does not matter)
+    world.rds.classes()
     world.rds.set_status(WRITER, "storage-optimization")  # the failback cannot happen for now
 
     world.engine.resume(op.id, "mark_complete")  # first the engine tries the clean-up itself
