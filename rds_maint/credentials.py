@@ -24,11 +24,8 @@ one session (`session`), and a session that found no credentials remembers it in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.credentials
-import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -42,6 +39,10 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+
+if TYPE_CHECKING:  # the SDK's sessions are imported where one is made: `list` on a file store never needs them
+    import boto3
+    import botocore.session
 
 from rds_maint.config import aws_endpoint_url, aws_environment, aws_profile, metadata_variable_set
 from rds_maint.errors import AwsError, AwsParameterError, CredentialsError, UnknownProfile
@@ -108,6 +109,9 @@ def session(profile: str | None, region: str | None = None) -> boto3.session.Ses
     shared = _SESSIONS.get(key)
     if shared is not None:
         return shared
+    import boto3.session
+    import botocore.session
+
     try:
         core = botocore.session.Session()
         made = boto3.session.Session(botocore_session=core, profile_name=profile, region_name=region)
@@ -129,12 +133,16 @@ def _remember_no_credentials(core: botocore.session.Session) -> None:
     except BotoCoreError:
         return  # an SSO or profile error: each client's call reports it, with the fix (explain)
     if found is None:
+        import botocore.credentials
+
         core.register_component("credential_provider", botocore.credentials.CredentialResolver(providers=[]))
 
 
 def profile_region(profile: str | None) -> str | None:
     """The `region` of `profile` (None: AWS_PROFILE or the default one) in the AWS config file, as botocore
     reads it; None when the profile names none. An unknown profile is bad input (`UnknownProfile`)."""
+    import botocore.session
+
     try:
         found = botocore.session.Session(profile=profile).get_scoped_config().get("region")
     except ProfileNotFound as exc:
@@ -154,6 +162,8 @@ def client(service: str, profile: str | None, region: str | None, config: Any) -
 def check(made: Any, what: str) -> None:
     """Resolve the client's credentials now (nothing is sent to the service): a driver calls this before
     it changes anything, so a missing login fails at once instead of in the middle of a step."""
+    import boto3.session
+
     found = getattr(made, SESSION_ATTRIBUTE, None)
     if not isinstance(found, boto3.session.Session):
         return  # a client made elsewhere (a test's): its calls will tell

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_maint import credentials
@@ -55,6 +54,8 @@ def make_rds_client(region: str, profile: str | None = None) -> RDSClient:
     The one client factory of the real wiring (`rds_maint.wiring`); a test or the demo wraps it so that
     the simulator attaches to each client it makes.
     """
+    from botocore.config import Config  # here, not at import: a command that never calls RDS never loads it
+
     client: RDSClient = credentials.client("rds", profile, region, Config(retries=SDK_RETRIES.copy()))
     return client
 
