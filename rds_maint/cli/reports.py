@@ -5,7 +5,8 @@ alone (`liveness`): a running operation nobody has saved for longer than any dri
 looks is shown as not driven since then, so a Ctrl-C'd run does not pass for a live one.
 
 `list` reads the store's summaries only (a few hundred bytes each, never an operation record, which grows
-with its steps) and prints as it goes: over 10,000 operations it holds their summaries and one row at a time.
+with its steps) and writes as it goes, 500 rows at a time: over 10,000 operations it holds their summaries and
+the table's cells (a few MiB).
 """
 
 from __future__ import annotations
@@ -185,15 +186,18 @@ COLUMNS = (
 
 
 def _stream_table(found: list[OperationSummary], now: datetime, longest: int) -> None:
-    """The widths first (one pass keeping only the widest cell of each column), then each line as it is made:
-    the cells are made twice rather than held, so a listing of 10,000 operations holds no more than its
-    summaries."""
+    """Each row's cells once (short strings: a few MiB for 10,000 operations), the widths from them, then the
+    lines out in blocks of `_BLOCK` (one write each, not one per line)."""
+    rows = [_cells(summary, now, longest) for summary in found]
     widths = [len(title) for title, _ in COLUMNS]
-    for summary in found:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, _cells(summary, now, longest), strict=True)]
+    for cells in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, cells, strict=True)]
     click.echo(_line([title for title, _ in COLUMNS], widths))
-    for summary in found:
-        click.echo(_line(_cells(summary, now, longest), widths))
+    for start in range(0, len(rows), _BLOCK):
+        click.echo("\n".join(_line(cells, widths) for cells in rows[start : start + _BLOCK]))
+
+
+_BLOCK = 500
 
 
 def _line(cells: Sequence[str], widths: list[int]) -> str:
@@ -229,10 +233,10 @@ def _stream_json(found: list[OperationSummary], now: datetime, longest: int) -> 
         click.echo("[]")
         return
     click.echo("[")
-    last = len(found) - 1
-    for index, summary in enumerate(found):
-        element = _json_element(_summary(summary, liveness(summary, now, longest), now))
-        click.echo(element + ("," if index < last else ""))
+    for start in range(0, len(found), _BLOCK):
+        block = found[start : start + _BLOCK]
+        text = ",\n".join(_json_element(_summary(s, liveness(s, now, longest), now)) for s in block)
+        click.echo(text + ("," if start + _BLOCK < len(found) else ""))
     click.echo("]")
 
 

@@ -25,6 +25,17 @@ __all__ = ["SUMMARY_SCHEMA", "OperationSummary", "summary_of"]
 
 SUMMARY_SCHEMA = 1
 _TARGET_TYPES: frozenset[str] = frozenset({"aurora_cluster", "multi_az_cluster", "db_instance"})
+# Enum members by value: a dict lookup, several times cheaper than calling the enum (10,000 summaries a listing)
+_TYPES = {member.value: member for member in OperationType}
+_STATES = {member.value: member for member in OperationState}
+_STEP_STATES = {member.value: member for member in StepState}
+
+
+def _member(table: dict[str, Any], value: Any, name: str) -> Any:
+    found = table.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise ValueError(f"{name} {value!r}")
+    return found
 
 
 def _time(value: Any, where: str, name: str) -> datetime | None:
@@ -124,8 +135,8 @@ class OperationSummary:
                 raise ValueError("created_at and updated_at are required")
             return cls(
                 id=sys.intern(str(data["id"])),
-                type=OperationType(data["type"]),
-                state=OperationState(data["state"]),
+                type=_member(_TYPES, data["type"], "type"),
+                state=_member(_STATES, data["state"], "state"),
                 cluster_id=data.get("cluster_id"),
                 instance_id=data.get("instance_id"),
                 target_type=target_type,  # type: ignore[arg-type]  # checked against _TARGET_TYPES above
@@ -138,7 +149,7 @@ class OperationSummary:
                 step_index=int(data["step_index"]),
                 step_count=int(data["step_count"]),
                 step_name=data.get("step_name"),
-                step_state=StepState(step_state) if step_state is not None else None,
+                step_state=_member(_STEP_STATES, step_state, "step_state") if step_state is not None else None,
                 lease_until=_time(data.get("lease_until"), where, "lease_until"),
                 awaiting_answer=bool(data.get("awaiting_answer", False)),
             )

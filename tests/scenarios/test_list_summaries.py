@@ -153,9 +153,11 @@ def test_streamed_json_is_one_array_with_every_key_as_before(world: World, clust
     assert first["created_at"] == ops[0].created_at.isoformat() and first["not_driven_since"] is None
 
 
-def test_each_row_is_printed_as_it_is_made(
+def test_rows_go_out_in_blocks_as_they_are_made(
     world: World, cluster_1w2r: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A listing writes a block of rows at a time (`_BLOCK` rows; 2 here), never the whole output at once: the
+    JSON array as its elements are made, the table once its widths are known."""
     ops = created_apart(world, 4)
     store = SummariesOnly(world.store)
     writes: list[str] = []
@@ -166,7 +168,7 @@ def test_each_row_is_printed_as_it_is_made(
         made.append("write")
         echo(message, *args, **kwargs)
 
-    made: list[str] = []  # "row" each time a row is made, "write" each time a line goes out
+    made: list[str] = []  # "row" each time a row is made, "write" each time a block goes out
     told = liveness
 
     def telling(summary: OperationSummary, *args: Any) -> Any:
@@ -175,14 +177,16 @@ def test_each_row_is_printed_as_it_is_made(
 
     monkeypatch.setattr(click, "echo", recorded)
     monkeypatch.setattr(reports, "liveness", telling)  # the name the command calls
+    monkeypatch.setattr(reports, "_BLOCK", 2)
     table = listed(world, store).output.splitlines()
-    assert writes == table, "the header, then one write per row"
-    assert made[-2 * len(ops) :] == ["row", "write"] * len(ops), "each row goes out as soon as it is made"
+    assert "\n".join(writes).splitlines() == table and len(writes) == 1 + len(ops) // 2, "the header, then blocks"
     assert table[0].split() == ["ID", "TYPE", "TARGET", "REGION", "STATE", "DRIVER", "AGE", "STEP"]
     assert [line.split()[0] for line in table[1:]] == [op.id for op in ops]
     assert {line.index("instance_type_change") for line in table[1:]} == {table[0].index("TYPE")}, "aligned"
 
     writes.clear()
+    made.clear()
     text = listed(world, store, "--output", "json").output
-    assert len(writes) == len(ops) + 2 and writes[0] == "[" and writes[-1] == "]"
+    assert len(writes) == len(ops) // 2 + 2 and writes[0] == "[" and writes[-1] == "]"
+    assert made[1:-1] == ["row", "row", "write"] * (len(ops) // 2), "each block goes out as soon as it is made"
     assert "".join(f"{w}\n" for w in writes) == text
