@@ -23,7 +23,6 @@ __all__ = [
     "check_operation_id",
     "check_schema",
     "decode_record",
-    "follow_by_count",
     "lock_key_for",
     "matching_summaries",
     "operation_record",
@@ -154,14 +153,6 @@ def matching_summaries(
         and (state is None or op.state.value == state)
     ]
     return sorted(found, key=lambda s: (s.created_at, s.id))
-
-
-def follow_by_count(store: StateStore, operation_id: str, cursor: str | None) -> Followed:
-    """`follow` from a whole read of the event log, the cursor being how many events were seen."""
-    seen = int(cursor) if cursor and cursor.isdigit() else 0
-    operation = store.load(operation_id)
-    events = store.events(operation_id)
-    return Followed(operation, events[seen:], str(len(events)))
 
 
 class StateStore(Protocol):

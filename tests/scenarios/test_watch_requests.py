@@ -197,8 +197,8 @@ def test_a_watch_on_an_operation_nobody_drives_backs_off_to_one_look_a_minute(
     assert sleeps == [5, 10, 20, 40, 60, 60, 60], sleeps
 
 
-@pytest.mark.parametrize("store_kind", ["s3", "dynamodb"])
-def test_each_look_is_one_follow_and_nothing_else(world: World, cluster_1w2r: list[str]) -> None:
+def watched_for_25_looks(world: World) -> WatchedStore:
+    """A watch of a started operation, its driver catching up before each look, stopped with Ctrl-C at the 25th."""
     op = world.create(PARAMS)
     world.engine.start(op.id)
     driver = Driver(world, op.id)
@@ -210,39 +210,19 @@ def test_each_look_is_one_follow_and_nothing_else(world: World, cluster_1w2r: li
         driver.catch_up()
 
     watch(world, store, drive_then_ctrl_c, op.id)
+    return store
+
+
+@pytest.mark.parametrize("store_kind", ["s3", "dynamodb"])
+def test_each_look_is_one_follow_and_nothing_else(world: World, cluster_1w2r: list[str]) -> None:
+    store = watched_for_25_looks(world)
     assert len(store.looks) == 25, "one follow per look (and the first, for the cursor)"
     assert store.outside_follow() == 0, "no request but the follows"
 
 
-def _follows_from_whole_reads(store_type: type[S3Store] | type[DynamoDBStore]) -> bool:
-    """The store still answers `follow` by reading the whole log (until its own cursor is merged)."""
-    return "follow_by_count" in store_type.follow.__code__.co_names
-
-
-@pytest.mark.parametrize(
-    ("store_kind", "store_type", "request_name"),
-    [("s3", S3Store, "GetObject"), ("dynamodb", DynamoDBStore, "Query")],
-)
-def test_a_look_after_one_save_is_one_request(
-    world: World,
-    cluster_1w2r: list[str],
-    store_kind: str,
-    store_type: type[S3Store] | type[DynamoDBStore],
-    request_name: str,
-) -> None:
-    if _follows_from_whole_reads(store_type):
-        pytest.skip(f"{store_type.__name__}.follow still reads the whole log (its cursor is another branch's)")
-    op = world.create(PARAMS)
-    world.engine.start(op.id)
-    driver = Driver(world, op.id)
-    store = WatchedStore(open_store(world.store_url), world.clock)
-
-    def drive_then_ctrl_c() -> None:
-        if len(store.looks) >= 25:
-            raise KeyboardInterrupt
-        driver.catch_up()
-
-    watch(world, store, drive_then_ctrl_c, op.id)
+@pytest.mark.parametrize(("store_kind", "request_name"), [("s3", "GetObject"), ("dynamodb", "Query")])
+def test_a_look_after_one_save_is_one_request(world: World, cluster_1w2r: list[str], request_name: str) -> None:
+    store = watched_for_25_looks(world)
     one_save = [b for a, b in pairwise(store.looks) if b.version - a.version <= 1]
     assert len(one_save) > 10
     assert [look.requests for look in one_save] == [1] * len(one_save), f"one {request_name} per look"
