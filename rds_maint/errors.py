@@ -25,6 +25,7 @@ __all__ = [
     "AwsParameterError",
     "BadInput",
     "BusyAwsError",
+    "CampaignNotFound",
     "ClusterLocked",
     "Conflict",
     "CredentialsError",
@@ -52,6 +53,12 @@ class OperationNotFound(BadInput):
     def __init__(self, operation_id: str) -> None:
         super().__init__(f"operation '{operation_id}' not found")
         self.operation_id = operation_id
+
+
+class CampaignNotFound(BadInput):
+    def __init__(self, campaign_id: str) -> None:
+        super().__init__(f"campaign '{campaign_id}' not found")
+        self.campaign_id = campaign_id
 
 
 class Conflict(RdsMaintError):

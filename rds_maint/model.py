@@ -320,6 +320,11 @@ class Operation(BaseModel):
     unwind: Literal["abort", "rollback"] | None = None
     # A pause asked for while the operation runs; None in records written before it existed.
     pause_requested: PauseRequest | None = None
+    # The campaign this operation is a target of (rds_maint.campaign_model), if any: its notices carry it.
+    campaign_id: str | None = None
+    # The campaign's share of the account's RDS request budget: the engine looks at a waiting step at most
+    # this often (0: no floor beyond the poll policy's own).
+    min_look_seconds: int = Field(default=0, ge=0, le=600)
     schema_version: int = SCHEMA_VERSION
 
     @model_validator(mode="after")

@@ -76,6 +76,7 @@ from rds_sim.clock import VirtualClock
 from rds_sim.errors import SimulatedCrash
 
 if TYPE_CHECKING:
+    from rds_maint.campaign_model import Campaign
     from rds_maint.model import Event, Operation
 
 if TYPE_CHECKING:
@@ -336,6 +337,22 @@ class MortalStore:
     def load(self, operation_id: str) -> Operation:
         self._alive()
         return self.inner.load(operation_id)
+
+    def create_campaign(self, campaign: Campaign) -> Campaign:
+        self._alive()
+        return self.inner.create_campaign(campaign)
+
+    def load_campaign(self, campaign_id: str) -> Campaign:
+        self._alive()
+        return self.inner.load_campaign(campaign_id)
+
+    def save_campaign(self, campaign: Campaign) -> Campaign:
+        self._alive()
+        return self.inner.save_campaign(campaign)
+
+    def campaigns(self) -> list[Campaign]:
+        self._alive()
+        return self.inner.campaigns()
 
     def save(self, operation: Operation, events: list[Event]) -> Operation:
         self._alive()

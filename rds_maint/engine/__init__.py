@@ -117,8 +117,12 @@ class Engine(EngineCore):
         """Plan and store in one go, for callers that show no plan first (the Lambda)."""
         return self.create_from_preview(self.preview(data, default_region))
 
-    def create_from_preview(self, preview: PlanPreview) -> Operation:
-        """Store exactly the plan a person was shown: its id, steps and names, not a fresh plan."""
+    def create_from_preview(
+        self, preview: PlanPreview, *, campaign_id: str | None = None, min_look_seconds: int = 0
+    ) -> Operation:
+        """Store exactly the plan a person was shown: its id, steps and names, not a fresh plan.
+
+        `campaign_id`, `min_look_seconds`: the operation is a campaign's target (rds_maint.campaign)."""
         request, plan = preview.request, preview.plan
         kind: TargetLockKind = "instance" if request.instance_id else "cluster"
         busy = _coordination.live_holder(self.store, request.target_id, request.region, kind)
@@ -139,6 +143,8 @@ class Engine(EngineCore):
             created_at=now,
             updated_at=now,
             context={**plan.context, "notes": plan.notes},
+            campaign_id=campaign_id,
+            min_look_seconds=min_look_seconds,
         )
         events = [
             self.event(

@@ -300,7 +300,8 @@ def _wait(core: EngineCore, op: Operation, step: Step, outcome: Wait, events: li
             events,
         )
         return core.save_and_report(op, events, Outcome.INTERVENTION)
-    return core.save_and_report(op, events, Outcome.WAIT, poll_seconds(core.poll_policy, progress, outcome, now))
+    seconds = max(poll_seconds(core.poll_policy, progress, outcome, now), op.min_look_seconds)
+    return core.save_and_report(op, events, Outcome.WAIT, seconds)
 
 
 def _retry(

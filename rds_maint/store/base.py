@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from rds_maint.campaign_model import CAMPAIGN_SCHEMA_VERSION, Campaign, check_campaign_id
 from rds_maint.errors import BadInput, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 from rds_maint.store.summary import OperationSummary, summary_of
@@ -19,6 +20,8 @@ __all__ = [
     "Followed",
     "StateStore",
     "TargetKindFilter",
+    "campaign_record",
+    "check_campaign_id",
     "check_lock_key",
     "check_operation_id",
     "check_schema",
@@ -124,6 +127,24 @@ def operation_record(raw: bytes, where: str, operation_id: str | None = None) ->
     return operation
 
 
+def campaign_record(raw: bytes, where: str, campaign_id: str | None = None) -> Campaign:
+    """The campaign a stored body holds, or a StoreError naming the record (as `operation_record`)."""
+    data = decode_record(raw, where)
+    version = data.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > CAMPAIGN_SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} was written by a newer rds-maint (campaign schema {version}, this one knows "
+            f"{CAMPAIGN_SCHEMA_VERSION}); it was neither read nor overwritten: upgrade rds-maint"
+        )
+    try:
+        campaign = Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise StoreError(f"{where} does not hold a valid campaign: {exc}") from exc
+    if campaign_id is not None and campaign.id != campaign_id:
+        raise StoreError(f"{where} holds campaign '{campaign.id}', not '{campaign_id}'; it was left as it is")
+    return campaign
+
+
 TargetKindFilter = Literal["cluster", "instance"]
 
 
@@ -196,6 +217,26 @@ class StateStore(Protocol):
 
     def load(self, operation_id: str) -> Operation:
         """The stored operation. Raises OperationNotFound when there is none."""
+        ...
+
+    # Campaigns (rds_maint.campaign_model): one record each, beside the operations, saved as operations are.
+
+    def create_campaign(self, campaign: Campaign) -> Campaign:
+        """Store a new campaign at version 1; the stored copy is returned. BadInput ("already exists") when
+        the id is taken; StoreError, nothing written, when the record cannot be stored."""
+        ...
+
+    def load_campaign(self, campaign_id: str) -> Campaign:
+        """The stored campaign. Raises CampaignNotFound when there is none."""
+        ...
+
+    def save_campaign(self, campaign: Campaign) -> Campaign:
+        """Write only if the stored version is `campaign.version` (else Conflict, nothing written), bump it,
+        and return the stored copy. CampaignNotFound if it was never created."""
+        ...
+
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign of the store, oldest first (created_at, then id)."""
         ...
 
     def save(self, operation: Operation, events: list[Event]) -> Operation:

@@ -42,11 +42,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError
+from rds_maint.campaign_model import Campaign
+from rds_maint.errors import BadInput, CampaignNotFound, Conflict, OperationNotFound, StoreError
 from rds_maint.model import Event, Operation, OperationState
 from rds_maint.store.base import (
     Followed,
     TargetKindFilter,
+    campaign_record,
+    check_campaign_id,
     check_lock_key,
     check_operation_id,
     check_schema,
@@ -62,6 +65,7 @@ SUMMARY_FILE = "summary.json"
 EVENTS_FILE = "events.jsonl"
 LOCK_FILE = ".lock"
 LOCKS_DIR = ".locks"  # operation ids never start with a dot, so this never clashes with one
+CAMPAIGNS_DIR = ".campaigns"  # <id>.json each, changed under one flock (.campaigns/.lock)
 _KINDS: frozenset[str | None] = frozenset({None, "cluster", "instance"})
 _MAX_CURSOR_DIGITS = 19  # an offset into a file: what fits in a signed 64-bit file position
 
@@ -180,6 +184,63 @@ class FileStore:
 
     def load(self, operation_id: str) -> Operation:
         return self._read(self._dir(operation_id), operation_id)
+
+    def _campaign_path(self, campaign_id: str) -> Path:
+        return self.root / CAMPAIGNS_DIR / f"{check_campaign_id(campaign_id)}.json"
+
+    @contextlib.contextmanager
+    def _campaigns_locked(self) -> Iterator[None]:
+        directory = self.root / CAMPAIGNS_DIR
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {directory}: {exc}") from exc
+        with self._locked(directory):
+            yield
+
+    def _read_campaign(self, path: Path, campaign_id: str) -> Campaign:
+        try:
+            raw = _read_small(str(path))
+        except FileNotFoundError:
+            raise CampaignNotFound(campaign_id) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        return campaign_record(raw, f"{self.url} campaign record {path}", campaign_id)
+
+    def create_campaign(self, campaign: Campaign) -> Campaign:
+        path = self._campaign_path(campaign.id)
+        with self._campaigns_locked():
+            if path.exists():
+                raise BadInput(f"campaign '{campaign.id}' already exists")
+            stored = campaign.model_copy(update={"version": 1})
+            self._write_atomic(path, stored.model_dump_json())
+        return stored
+
+    def load_campaign(self, campaign_id: str) -> Campaign:
+        return self._read_campaign(self._campaign_path(campaign_id), campaign_id)
+
+    def save_campaign(self, campaign: Campaign) -> Campaign:
+        path = self._campaign_path(campaign.id)
+        with self._campaigns_locked():
+            current = self._read_campaign(path, campaign.id)
+            if current.version != campaign.version:
+                raise Conflict(
+                    f"campaign '{campaign.id}' was saved by someone else "
+                    f"(version {current.version}, this copy has {campaign.version})"
+                )
+            stored = campaign.model_copy(update={"version": campaign.version + 1})
+            self._write_atomic(path, stored.model_dump_json())
+        return stored
+
+    def campaigns(self) -> list[Campaign]:
+        directory = self.root / CAMPAIGNS_DIR
+        if not directory.is_dir():
+            return []
+        found = []
+        for path in sorted(directory.glob("*.json")):
+            if not path.name.startswith("."):
+                found.append(self._read_campaign(path, path.stem))
+        return sorted(found, key=lambda c: (c.created_at, c.id))
 
     def write_missing_summaries(self) -> int:
         """Give every operation without summary.json (a store an older rds-maint wrote) its summary; how many.

@@ -1,0 +1,153 @@
+"""A campaign's plan: each target's operation planned as `rds-maint plan` would, changing nothing.
+
+Each target is previewed under the operation id it will have (`target_operation_id`), so the names derived
+from the id (temp instances, parameter groups) are the ones the run will use. A target whose preview is
+refused (it fails preflight, is busy, does not exist) is kept with the reason: `campaign_of` refuses the
+campaign unless the request says to run the rest (`skip_refused`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rds_maint.campaign.schedule import wave_of_each
+from rds_maint.campaign_model import Campaign, CampaignRequest, CampaignTarget, TargetState, target_operation_id
+from rds_maint.engine import Engine, PlanPreview
+from rds_maint.errors import BadInput
+
+__all__ = [
+    "CampaignPlan",
+    "TargetPlan",
+    "campaign_of",
+    "new_campaign_id",
+    "operation_request",
+    "plan_campaign",
+    "resolve_targets",
+]
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    index: int
+    target_id: str
+    wave: int
+    operation_id: str
+    params: dict[str, Any]
+    preview: PlanPreview | None
+    refusal: str | None
+    expected_seconds: float
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    campaign_id: str
+    request: CampaignRequest
+    targets: tuple[TargetPlan, ...]
+    # The campaign's expected duration at its max_concurrency, waves in order (approvals not counted).
+    expected_seconds: float
+
+    @property
+    def refused(self) -> tuple[TargetPlan, ...]:
+        return tuple(t for t in self.targets if t.refusal is not None)
+
+    @property
+    def runnable(self) -> tuple[TargetPlan, ...]:
+        return tuple(t for t in self.targets if t.refusal is None)
+
+
+def new_campaign_id(now: datetime) -> str:
+    return f"c-{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def resolve_targets(engine: Engine, request: CampaignRequest) -> list[str]:
+    """The target ids in campaign order: as named, or every target with the tag, in identifier order."""
+    if request.target_ids is not None:
+        return list(request.target_ids)
+    raise BadInput("campaign targets by tag filter are not supported yet")
+
+
+def operation_request(request: CampaignRequest, target_id: str) -> dict[str, Any]:
+    """The create request of one target's operation: the campaign's params, then the target's overrides."""
+    data: dict[str, Any] = {
+        "type": request.type.value,
+        "cluster_id" if request.kind == "cluster" else "instance_id": target_id,
+        "region": request.region,
+        "params": {**request.params, **request.overrides.get(target_id, {})},
+    }
+    if request.pause_before_steps:
+        data["pause_before_steps"] = list(request.pause_before_steps)
+    if request.wait_timeout is not None:
+        data["wait_timeout"] = request.wait_timeout
+    return data
+
+
+def _expected(preview: PlanPreview) -> float:
+    from rds_maint.planning.estimate import estimate_steps
+
+    return float(estimate_steps(preview.plan.steps).total_seconds)
+
+
+def plan_campaign(engine: Engine, request: CampaignRequest, campaign_id: str) -> CampaignPlan:
+    """Every target previewed (nothing written, no AWS change); BadInput only for a request that names no
+    usable target at all (an unknown override target, a tag that matches nothing)."""
+    ids = resolve_targets(engine, request)
+    unknown = sorted(set(request.overrides) - set(ids))
+    if unknown:
+        raise BadInput(f"--override names targets the campaign does not have: {', '.join(unknown)}")
+    waves = wave_of_each(len(ids), request.canary, request.wave_size)
+    targets = []
+    for index, target_id in enumerate(ids):
+        operation_id = target_operation_id(campaign_id, index)
+        data = operation_request(request, target_id)
+        try:
+            preview: PlanPreview | None = engine.preview(data, request.region, operation_id=operation_id)
+            refusal = None
+        except BadInput as exc:
+            preview, refusal = None, str(exc)
+        expected = _expected(preview) if preview is not None else 0.0
+        targets.append(
+            TargetPlan(index, target_id, waves[index], operation_id, data["params"], preview, refusal, expected)
+        )
+    return CampaignPlan(campaign_id, request, tuple(targets), _campaign_seconds(targets, request.max_concurrency))
+
+
+def _campaign_seconds(targets: list[TargetPlan], concurrency: int) -> float:
+    """Waves one after the other; in each, targets start in order into the first free of `concurrency` slots."""
+    total = 0.0
+    for wave in sorted({t.wave for t in targets}):
+        slots = [0.0] * concurrency
+        for target in (t for t in targets if t.wave == wave and t.refusal is None):
+            slots.sort()
+            slots[0] += target.expected_seconds
+        total += max(slots)
+    return total
+
+
+def campaign_of(plan: CampaignPlan, now: datetime) -> Campaign:
+    """The campaign record to store from a plan a person accepted; BadInput if a target is refused and the
+    request does not say to run the rest, or if no target can run."""
+    refused = plan.refused
+    if refused and not plan.request.skip_refused:
+        lines = "\n".join(f"  {t.target_id}: {t.refusal}" for t in refused)
+        raise BadInput(
+            f"{len(refused)} of {len(plan.targets)} targets fail preflight:\n{lines}\n"
+            "fix them, leave them out, or pass --skip-refused to run the rest"
+        )
+    if not plan.runnable:
+        raise BadInput("no target of the campaign can run: every one fails preflight")
+    targets = [
+        CampaignTarget(
+            index=t.index,
+            target_id=t.target_id,
+            wave=t.wave,
+            operation_id=t.operation_id,
+            params=t.params,
+            state=TargetState.REFUSED if t.refusal else TargetState.PENDING,
+            reason=t.refusal,
+        )
+        for t in plan.targets
+    ]
+    return Campaign(id=plan.campaign_id, request=plan.request, targets=targets, created_at=now, updated_at=now)
