@@ -16,14 +16,10 @@ from rds_maint.store import StateStore, init_store, open_store
 from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
-# Stores whose campaign records have not landed yet: each is removed from here when it does.
-PENDING_STORES: frozenset[str] = frozenset({"s3", "dynamodb"})
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param in PENDING_STORES:
-        pytest.skip(f"campaign records are not kept on {request.param} yet")
     with mock_aws():
         url = store_url_for(str(request.param), tmp_path)
         if request.param != "file":
