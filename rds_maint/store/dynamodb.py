@@ -14,12 +14,14 @@ Table layout (what `rds-maint init --store dynamodb://TABLE` creates):
 * target lock: `pk=LOCK#<region>#<key>`, `sk=LOCK`, `holder` (deleted when released); the key is the
   cluster id, or `instance--<id>` for a DB instance (`store.base.lock_key_for`);
 * campaign: `pk=CAMPAIGNS`, `sk=CAMPAIGN#<id>`, `version` (N), `schema_version` (N, the campaign
-  schema), the record's JSON in `body` or `body_z` as an operation's, `write_id` as an operation's.
+  schema), the record's JSON in `body`, or zlib-compressed in `body_z` above 8 KB (it is rewritten
+  at every target's start and end, and a write is billed per KB), `write_id` as an operation's.
   All campaigns share that one partition, so `campaigns()` is one Query (paged), with no index and no
   Scan; the items carry no attribute an index is keyed on. Created with `attribute_not_exists(pk)`,
   saved with `#version = :expected` (and the `write_id` read, when this process read that version):
   one PutItem each, nothing else depends on it, so there is no crash window. A campaign of 500 targets
-  is about 150 KB of JSON, compressed to a small fraction of the item limit;
+  is about 240 KB of JSON and 10 KB compressed; one beyond the item limit even so is refused, nothing
+  written;
 * GSIs `by_cluster` (`cluster_id`, `created_at`) and `by_state` (`op_state`, `created_at`), both
   sparse (only operation items carry those attributes), projecting `summary` and what a listing
   filters on (INCLUDE; an older `init` made them ALL, which still serves).

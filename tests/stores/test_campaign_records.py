@@ -159,6 +159,7 @@ def s3_key(store: S3Store, campaign_id: str) -> str:
     return f"{store.prefix}/campaigns/{campaign_id}.json"
 
 
+TABLE_NAME = "rds-maint-test-state"  # tests.helpers.world.store_url_for's table
 DDB_KEY = {"pk": {"S": "CAMPAIGNS"}, "sk": {"S": "CAMPAIGN#c-1"}}
 
 
@@ -355,6 +356,10 @@ def test_dynamodb_compresses_a_large_campaign_and_refuses_one_beyond_the_item_li
         item = raw_record(ddb)
         assert "body_z" in item and "body" not in item
         assert len(zlib.decompress(item["body_z"]["B"])) > 150_000 > 10 * len(item["body_z"]["B"])
+        ddb.create_campaign(campaign("c-small"))  # a few targets: kept readable (in the console too)
+        small_key = {"pk": {"S": "CAMPAIGNS"}, "sk": {"S": "CAMPAIGN#c-small"}}
+        small = boto3.client("dynamodb").get_item(TableName=TABLE_NAME, Key=small_key)["Item"]
+        assert json.loads(small["body"]["S"])["id"] == "c-small" and "body_z" not in small
         huge = big_campaign("c-huge", targets=2000)
         for target in huge.targets:
             target.params["notes"] = os.urandom(300).hex()  # 1.2 MB that does not compress below 400 KB
