@@ -13,6 +13,15 @@ Table layout (what `rds-maint init --store dynamodb://TABLE` creates):
   same transaction as the operation they were saved with (so a lost race writes none);
 * target lock: `pk=LOCK#<region>#<key>`, `sk=LOCK`, `holder` (deleted when released); the key is the
   cluster id, or `instance--<id>` for a DB instance (`store.base.lock_key_for`);
+* campaign: `pk=CAMPAIGNS`, `sk=CAMPAIGN#<id>`, `version` (N), `schema_version` (N, the campaign
+  schema), the record's JSON in `body`, or zlib-compressed in `body_z` above 8 KB (it is rewritten
+  at every target's start and end, and a write is billed per KB), `write_id` as an operation's.
+  All campaigns share that one partition, so `campaigns()` is one Query (paged), with no index and no
+  Scan; the items carry no attribute an index is keyed on. Created with `attribute_not_exists(pk)`,
+  saved with `#version = :expected` (and the `write_id` read, when this process read that version):
+  one PutItem each, nothing else depends on it, so there is no crash window. A campaign of 500 targets
+  is about 240 KB of JSON and 10 KB compressed; one beyond the item limit even so is refused, nothing
+  written;
 * GSIs `by_cluster` (`cluster_id`, `created_at`) and `by_state` (`op_state`, `created_at`), both
   sparse (only operation items carry those attributes), projecting `summary` and what a listing
   filters on (INCLUDE; an older `init` made them ALL, which still serves).
@@ -41,16 +50,20 @@ from typing import Any
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from rds_maint.campaign_model import Campaign
-from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
+from rds_maint.campaign_model import CAMPAIGN_SCHEMA_VERSION, Campaign
+from rds_maint.errors import BadInput, CampaignNotFound, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, make_client, with_retries
 from rds_maint.store.base import Followed, TargetKindFilter, check_operation_id
 from rds_maint.store.dynamodb_items import (
     BY_CLUSTER,
     BY_STATE,
+    CAMPAIGN_PREFIX,
+    CAMPAIGNS_PK,
     EVENT_PREFIX,
     OPERATION_SK,
+    campaign_item,
+    campaign_key,
     event_item,
     holder_of,
     lock_item,
@@ -59,6 +72,7 @@ from rds_maint.store.dynamodb_items import (
     number,
     op_pk,
     operation_item,
+    parse_campaign,
     parse_event,
     parse_operation,
     parse_summary,
@@ -100,6 +114,7 @@ class DynamoDBStore:
         # operation id -> (version, write_id) last read or written here: a save of that version
         # also requires that write_id, so any change behind our back (same version) is a conflict.
         self._written: dict[str, tuple[int, str]] = {}
+        self._campaigns_written: dict[str, tuple[int, str]] = {}  # the same, per campaign id
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -218,19 +233,83 @@ class DynamoDBStore:
         self._written[operation.id] = (stored.version, item["write_id"]["S"])
         return stored
 
-    # Campaign records: not kept in this store yet (issue 15 lands them store by store).
+    # -- campaigns ------------------------------------------------------------------------------
+
+    def _campaign_where(self, campaign_id: str) -> str:
+        return f"dynamodb://{self.table} item {CAMPAIGNS_PK}/{CAMPAIGN_PREFIX}{campaign_id} (campaign record)"
+
+    def _parse_campaign(self, item: dict[str, Any], campaign_id: str) -> Campaign:
+        campaign = parse_campaign(item, self._campaign_where(campaign_id), campaign_id)
+        write_id = item.get("write_id", {}).get("S")
+        if write_id:
+            self._campaigns_written[campaign_id] = (campaign.version, str(write_id))
+        return campaign
 
     def create_campaign(self, campaign: Campaign) -> Campaign:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        stored = campaign.model_copy(update={"version": 1})
+        item = campaign_item(stored)
+        current = self._write(item, [], "attribute_not_exists(#pk)", {"#pk": "pk"}, {})
+        if current is not None:
+            raise BadInput(f"campaign '{campaign.id}' already exists")
+        self._campaigns_written[campaign.id] = (stored.version, item["write_id"]["S"])
+        return stored
 
     def load_campaign(self, campaign_id: str) -> Campaign:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        try:
+            response = self._call("GetItem", TableName=self.table, Key=campaign_key(campaign_id), ConsistentRead=True)
+        except ClientError as exc:
+            raise self._fail(exc, "GetItem") from exc
+        item = response.get("Item")
+        if not item:
+            raise CampaignNotFound(campaign_id)
+        return self._parse_campaign(item, campaign_id)
 
     def save_campaign(self, campaign: Campaign) -> Campaign:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        stored = campaign.model_copy(update={"version": campaign.version + 1})
+        item = campaign_item(stored)
+        condition = "#version = :expected AND (attribute_not_exists(#schema) OR #schema <= :schema)"
+        names = {"#version": "version", "#schema": "schema_version"}
+        values: dict[str, Any] = {
+            ":expected": {"N": str(campaign.version)},
+            ":schema": {"N": str(CAMPAIGN_SCHEMA_VERSION)},
+        }
+        known = self._campaigns_written.get(campaign.id)
+        if known is not None and known[0] == campaign.version:
+            # the very write read here: a change behind our back that kept the version (a hand edit) conflicts
+            condition += " AND #write_id = :write_id"
+            names["#write_id"] = "write_id"
+            values[":write_id"] = str_attr(known[1])
+        current = self._write(item, [], condition, names, values)
+        if current is None:
+            self._campaigns_written[campaign.id] = (stored.version, item["write_id"]["S"])
+            return stored
+        self._campaigns_written.pop(campaign.id, None)
+        if not current:
+            raise CampaignNotFound(campaign.id)
+        where = self._campaign_where(campaign.id)
+        schema = number(current.get("schema_version"), where, "schema_version") or 1
+        if schema > CAMPAIGN_SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} was written by a newer rds-maint (campaign schema {schema}); this one refuses to overwrite it"
+            )
+        found = current.get("version", {}).get("N", "?")
+        if found == str(campaign.version):
+            raise Conflict(f"campaign '{campaign.id}' was changed by another writer since version {found} was read")
+        raise Conflict(
+            f"campaign '{campaign.id}' was saved by someone else (version {found}, this copy has {campaign.version})"
+        )
 
     def campaigns(self) -> list[Campaign]:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        """One consistent Query of the campaigns' partition (paged: the records are read whole)."""
+        items = self._query(
+            "campaigns",
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
+            ExpressionAttributeValues={":pk": str_attr(CAMPAIGNS_PK), ":prefix": str_attr(CAMPAIGN_PREFIX)},
+            ConsistentRead=True,
+        )
+        found = [self._parse_campaign(item, str(item["sk"]["S"])[len(CAMPAIGN_PREFIX) :]) for item in items]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
 
     def load(self, operation_id: str) -> Operation:
         try:

@@ -14,21 +14,34 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rds_maint.campaign_model import CAMPAIGN_SCHEMA_VERSION, Campaign
 from rds_maint.errors import StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
-from rds_maint.store.base import check_lock_key, check_operation_id, check_schema, operation_record
+from rds_maint.store.base import (
+    campaign_record,
+    check_campaign_id,
+    check_lock_key,
+    check_operation_id,
+    check_schema,
+    operation_record,
+)
 from rds_maint.store.summary import OperationSummary, summary_of
 
 __all__ = [
     "BODY_LIMIT",
     "BY_CLUSTER",
     "BY_STATE",
+    "CAMPAIGNS_PK",
+    "CAMPAIGN_COMPRESS_ABOVE",
+    "CAMPAIGN_PREFIX",
     "COMPRESS_ABOVE",
     "EVENT_PREFIX",
     "LOCK_SK",
     "OPERATION_SK",
     "SUMMARY",
     "TARGET_TYPE",
+    "campaign_item",
+    "campaign_key",
     "event_item",
     "holder_of",
     "lock_item",
@@ -37,6 +50,7 @@ __all__ = [
     "number",
     "op_pk",
     "operation_item",
+    "parse_campaign",
     "parse_event",
     "parse_operation",
     "parse_summary",
@@ -46,11 +60,20 @@ __all__ = [
 OPERATION_SK = "OPERATION"
 EVENT_PREFIX = "EVENT#"
 LOCK_SK = "LOCK"
+# Every campaign record is an item of this one partition (no operation, event or lock key starts so), sorted by
+# id: `campaigns()` is one Query of it. The items carry none of the indexes' key attributes (`cluster_id`,
+# `op_state`, `created_at`), so the sparse indexes never list a campaign as an operation.
+CAMPAIGNS_PK = "CAMPAIGNS"
+CAMPAIGN_PREFIX = "CAMPAIGN#"
 BY_CLUSTER = "by_cluster"
 BY_STATE = "by_state"
 SUMMARY = "summary"
 TARGET_TYPE = "target_type"
 COMPRESS_ABOVE = 64 * 1024
+# A campaign record is rewritten at every target's start and end, and DynamoDB bills a write per KB of the
+# item (1 WCU per 1 KB, "Read/write capacity mode" in the DynamoDB Developer Guide): its JSON, repetitive
+# across targets, shrinks 10-25 fold (500 targets: 237 KB -> 9 KB), so it is compressed from 8 KB on.
+CAMPAIGN_COMPRESS_ABOVE = 8 * 1024
 BODY_LIMIT = 380 * 1024  # the item limit is 400 KB, attribute names and the other attributes included
 
 
@@ -80,8 +103,6 @@ def operation_item(operation: Operation) -> dict[str, Any]:
     every write that changes the body changes the summary with it (no window where they disagree).
     `target_type` is there for the indexes' kind filter, which cannot look inside the summary's JSON.
     """
-    text = operation.model_dump_json()
-    data = text.encode()
     item: dict[str, Any] = {
         "pk": str_attr(op_pk(operation.id)),
         "sk": str_attr(OPERATION_SK),
@@ -98,33 +119,63 @@ def operation_item(operation: Operation) -> dict[str, Any]:
         # Unique per write: after a lost response, tells our own write from a racing one.
         "write_id": str_attr(uuid.uuid4().hex),
     }
-    if len(data) <= COMPRESS_ABOVE:
-        item["body"] = str_attr(text)
-        return item
+    item.update(_packed_body(operation.model_dump_json(), f"operation '{operation.id}'"))
+    return item
+
+
+def _packed_body(text: str, what: str, above: int = COMPRESS_ABOVE) -> dict[str, Any]:
+    """`body` (S) as it is, or above `above` bytes `body_z` (B) zlib-compressed; StoreError when even that
+    cannot fit."""
+    data = text.encode()
+    if len(data) <= above:
+        return {"body": str_attr(text)}
     packed = zlib.compress(data, 9)
     if len(packed) > BODY_LIMIT:
         raise StoreError(
-            f"operation '{operation.id}' is {len(data) // 1024} KB ({len(packed) // 1024} KB compressed), "
-            "beyond DynamoDB's 400 KB item limit; nothing was written. Keep such operations in an "
-            "s3:// store"
+            f"{what} is {len(data) // 1024} KB ({len(packed) // 1024} KB compressed), beyond DynamoDB's 400 KB "
+            "item limit; nothing was written. Keep it in an s3:// store"
         )
-    item["body_z"] = {"B": packed}
-    return item
+    return {"body_z": {"B": packed}}
+
+
+def _raw_body(item: dict[str, Any], where: str) -> bytes:
+    try:
+        if "body" in item:
+            return str(item["body"]["S"]).encode()
+        if "body_z" in item:
+            return zlib.decompress(bytes(item["body_z"]["B"]))
+    except (zlib.error, KeyError, TypeError) as exc:
+        raise StoreError(f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is") from exc
+    raise StoreError(f"{where} has no body; it was left as it is")
+
+
+def campaign_key(campaign_id: str) -> dict[str, Any]:
+    return {"pk": str_attr(CAMPAIGNS_PK), "sk": str_attr(f"{CAMPAIGN_PREFIX}{check_campaign_id(campaign_id)}")}
+
+
+def campaign_item(campaign: Campaign) -> dict[str, Any]:
+    """A campaign's item: the record's JSON (compressed as an operation's is), `version` for the conditional
+    save, and a `write_id` unique per write (a retry after a lost answer recognises its own write by it)."""
+    return {
+        **campaign_key(campaign.id),
+        "version": {"N": str(campaign.version)},
+        "schema_version": {"N": str(CAMPAIGN_SCHEMA_VERSION)},
+        "campaign_state": str_attr(campaign.state.value),
+        "updated_at": str_attr(campaign.updated_at.isoformat()),
+        "write_id": str_attr(uuid.uuid4().hex),
+        **_packed_body(campaign.model_dump_json(), f"campaign '{campaign.id}'", CAMPAIGN_COMPRESS_ABOVE),
+    }
+
+
+def parse_campaign(item: dict[str, Any], where: str, campaign_id: str | None = None) -> Campaign:
+    """The campaign an item holds, or a StoreError naming the item (`store.base.campaign_record`)."""
+    return campaign_record(_raw_body(item, where), where, campaign_id)
 
 
 def parse_operation(item: dict[str, Any], where: str, operation_id: str | None = None) -> Operation:
     """The operation an item holds, or a StoreError naming the item and what is wrong with it."""
     check_schema(number(item.get("schema_version"), where, "schema_version"), where)
-    try:
-        if "body" in item:
-            raw = str(item["body"]["S"]).encode()
-        elif "body_z" in item:
-            raw = zlib.decompress(bytes(item["body_z"]["B"]))
-        else:
-            raise StoreError(f"{where} has no body; it was left as it is")
-    except (zlib.error, KeyError, TypeError) as exc:
-        raise StoreError(f"{where} has an unreadable body ({type(exc).__name__}: {exc}); it was left as it is") from exc
-    return operation_record(raw, where, operation_id)
+    return operation_record(_raw_body(item, where), where, operation_id)
 
 
 def parse_summary(item: dict[str, Any], where: str) -> OperationSummary | None:

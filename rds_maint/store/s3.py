@@ -18,6 +18,14 @@ Layout under PREFIX (a stored contract: every bucket in use has it):
   whatever the number of other targets' operations) or all (`summaries/`), then GETs the
   summaries it found. Written conditionally too: `If-None-Match: *` for a new key, `If-Match`
   with the ETag of the summary it replaces (a summary never goes back to an older version).
+* `campaigns/<id>.json`: a campaign record (rds_maint.campaign_model), the same JSON the file store
+  keeps. Created with `If-None-Match: *`, saved with `If-Match` the ETag of the version the caller
+  loaded (remembered per campaign; a save of a version this process never read re-reads it first and
+  compares `version`), so of two saves of one version exactly one lands. Each write carries a
+  `write_id` as object metadata: a retry whose first attempt landed (its answer lost) gets 412 and
+  recognises its own write by it, where two writers may send the very same bytes. One request per
+  write, no other object depends on it: no crash window. `campaigns()` is one LIST of `campaigns/`
+  and a GET per record.
 * `summaries/_layout.json`: the marker `rds-maint init` writes once every operation has its
   summary. Without it (a bucket an older rds-maint wrote), `summaries()` reads every operation
   as before and says once to run `rds-maint init`.
@@ -69,6 +77,7 @@ compare-and-swap protocol.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,13 +88,14 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from rds_maint.campaign_model import Campaign
-from rds_maint.errors import BadInput, Conflict, OperationNotFound, StoreError, StoreNotFound
+from rds_maint.errors import BadInput, CampaignNotFound, Conflict, OperationNotFound, StoreError, StoreNotFound
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState
 from rds_maint.store.aws import DENIED_CODES, backoff, error_code, error_message, http_status, make_client, with_retries
 from rds_maint.store.base import (
     Followed,
     TargetKindFilter,
+    campaign_record,
     check_lock_key,
     check_operation_id,
     check_schema,
@@ -101,6 +111,7 @@ from rds_maint.store.s3_objects import (
     Layout,
     SummaryKey,
     batch_body,
+    campaign_body,
     check_marker,
     etag_of,
     holder_of,
@@ -124,6 +135,7 @@ LOCK_ATTEMPTS = 5
 # GETs in flight while a listing reads the summaries it found: the request count is the same, the wait is not
 READERS = 16
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+WRITE_ID = "rds-maint-write-id"  # object metadata (x-amz-meta-...): which write put a campaign record there
 # A summary with no operation is a create that never got to write its operation; one younger than
 # this may belong to a create in flight (its summary is written first), so `init` leaves it.
 ORPHAN_AGE = timedelta(hours=1)
@@ -175,6 +187,8 @@ class S3Store:
         self._sleep = sleep
         self._seen: dict[str, _Seen] = {}
         self._marked = False  # the layout marker was seen: summaries can be listed
+        # campaign id -> (version, ETag) last read or written here: what a save of that version must match
+        self._campaign_etags: dict[str, tuple[int, str]] = {}
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -251,13 +265,20 @@ class S3Store:
         if_match: str | None = None,
         if_none_match: str | None = None,
         exists_ok: bool = False,
+        write_id: str | None = None,
     ) -> str:
-        """A conditional PutObject; returns the new ETag, raises Conflict when the condition fails."""
-        extra: dict[str, str] = {}
+        """A conditional PutObject; returns the new ETag, raises Conflict when the condition fails.
+
+        A 412 may answer a retry of our own write whose first answer was lost: that write is recognised by
+        its bytes, or by `write_id` (sent as object metadata) when two writers may send the same bytes.
+        """
+        extra: dict[str, Any] = {}
         if if_match is not None:
             extra["IfMatch"] = if_match
         if if_none_match is not None:
             extra["IfNoneMatch"] = if_none_match
+        if write_id is not None:
+            extra["Metadata"] = {WRITE_ID: write_id}
         where = self._where(key)
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
@@ -276,7 +297,7 @@ class S3Store:
                 if status == 412 or code == "PreconditionFailed":
                     if exists_ok:
                         return ""
-                    landed = self._landed(key, body)
+                    landed = self._landed(key, body) if write_id is None else self._landed_write(key, write_id)
                     if landed is not None:  # our own earlier attempt went through (a lost response)
                         return landed
                     raise Conflict(f"{where} changed since it was read (S3 412 Precondition Failed)") from None
@@ -293,6 +314,18 @@ class S3Store:
     def _landed(self, key: str, body: bytes) -> str | None:
         got = self._get_raw(key)
         return got[1] if got is not None and got[0] == body else None
+
+    def _landed_write(self, key: str, write_id: str) -> str | None:
+        # GetObject, not HeadObject: the same IAM action, and a HEAD's error answers carry no code
+        try:
+            response = self._request("GetObject", key, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in _MISSING:
+                return None
+            raise self._fail(exc, "GetObject", key) from exc
+        response["Body"].close()
+        metadata = response.get("Metadata") or {}
+        return str(response.get("ETag", "")) if metadata.get(WRITE_ID) == write_id else None
 
     def _delete(self, key: str, if_match: str | None = None) -> bool:
         """DeleteObject (only ever of a summary); False when `if_match` no longer names what is there.
@@ -442,19 +475,74 @@ class S3Store:
             self._flush(operation.id, seen)
         return stored
 
-    # Campaign records: not kept in this store yet (issue 15 lands them store by store).
+    # -- campaigns ------------------------------------------------------------------------------
+
+    def _read_campaign(self, key: str, campaign_id: str) -> tuple[Campaign, str] | None:
+        """The campaign at `key` and its ETag (remembered for the next save); None when there is none."""
+        got = self._get_raw(key)
+        if got is None:
+            return None
+        raw, etag = got
+        campaign = campaign_record(raw, f"{self._where(key)} (campaign record)", campaign_id)
+        self._campaign_etags[campaign.id] = (campaign.version, etag)
+        return campaign, etag
 
     def create_campaign(self, campaign: Campaign) -> Campaign:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        key = self._layout.campaign(campaign.id)
+        stored = campaign.model_copy(update={"version": 1})
+        try:
+            etag = self._put(key, campaign_body(stored), if_none_match="*", write_id=uuid.uuid4().hex)
+        except Conflict:
+            raise BadInput(f"campaign '{campaign.id}' already exists") from None
+        self._campaign_etags[campaign.id] = (stored.version, etag)
+        return stored
 
     def load_campaign(self, campaign_id: str) -> Campaign:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        found = self._read_campaign(self._layout.campaign(campaign_id), campaign_id)
+        if found is None:
+            raise CampaignNotFound(campaign_id)
+        return found[0]
 
     def save_campaign(self, campaign: Campaign) -> Campaign:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        key = self._layout.campaign(campaign.id)
+        known = self._campaign_etags.get(campaign.id)
+        if known is not None and known[0] == campaign.version:
+            etag = known[1]
+        else:
+            found = self._read_campaign(key, campaign.id)
+            if found is None:
+                raise CampaignNotFound(campaign.id)
+            current, etag = found
+            if current.version != campaign.version:
+                raise Conflict(
+                    f"campaign '{campaign.id}' was saved by someone else "
+                    f"(version {current.version}, this copy has {campaign.version})"
+                )
+        stored = campaign.model_copy(update={"version": campaign.version + 1})
+        try:
+            written = self._put(key, campaign_body(stored), if_match=etag, write_id=uuid.uuid4().hex)
+        except Conflict as exc:
+            self._campaign_etags.pop(campaign.id, None)
+            raise Conflict(
+                f"campaign '{campaign.id}' was saved by someone else (this copy has version {campaign.version}; {exc})"
+            ) from None
+        self._campaign_etags[campaign.id] = (stored.version, written)
+        return stored
 
     def campaigns(self) -> list[Campaign]:
-        raise StoreError(f"{self.url}: campaigns are not kept in this store yet")
+        prefix = self._layout.campaigns()
+        keys = [k for k in self._list(prefix) if k.endswith(".json") and "/" not in k[len(prefix) :]]
+        if len(keys) <= READERS:
+            found = [self._listed_campaign(key) for key in keys]
+        else:  # one GET each, independent: a few at a time, as a listing of summaries does
+            with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="s3-campaigns") as pool:
+                found = list(pool.map(self._listed_campaign, keys))
+        return sorted((c for c in found if c is not None), key=lambda c: (c.created_at, c.id))
+
+    def _listed_campaign(self, key: str) -> Campaign | None:
+        """A listed record; its key names the campaign it must hold (a foreign or misplaced object is named)."""
+        found = self._read_campaign(key, key.rsplit("/", 1)[-1].removesuffix(".json"))
+        return found[0] if found is not None else None
 
     def load(self, operation_id: str) -> Operation:
         operation, etag, tail = self._read(operation_id)

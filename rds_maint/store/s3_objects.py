@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rds_maint.campaign_model import Campaign
 from rds_maint.errors import StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation, OperationState
-from rds_maint.store.base import check_lock_key, check_operation_id, lock_key_for
+from rds_maint.store.base import check_campaign_id, check_lock_key, check_operation_id, lock_key_for
 from rds_maint.store.summary import OperationSummary
 
 __all__ = [
+    "CAMPAIGNS",
     "EVENTS",
     "LOCKS",
     "NON_FINAL_STATES",
@@ -31,6 +33,7 @@ __all__ = [
     "Layout",
     "SummaryKey",
     "batch_body",
+    "campaign_body",
     "check_marker",
     "etag_of",
     "holder_of",
@@ -44,6 +47,7 @@ __all__ = [
 ]
 
 OPERATIONS, EVENTS, LOCKS, SUMMARIES = "operations", "events", "locks", "summaries"
+CAMPAIGNS = "campaigns"
 MARKER = "_layout.json"
 # The layout of summaries/ that `rds-maint init` records in the marker; a bucket marked with a later one was
 # prepared by a newer rds-maint, whose summaries this one may misread.
@@ -99,6 +103,13 @@ class Layout:
 
     def marker(self) -> str:
         return self.key(SUMMARIES, MARKER)
+
+    def campaign(self, campaign_id: str) -> str:
+        return self.key(CAMPAIGNS, f"{check_campaign_id(campaign_id)}.json")
+
+    def campaigns(self) -> str:
+        """The prefix to LIST for every campaign record (ends with '/')."""
+        return self.key(CAMPAIGNS) + "/"
 
     def parse_summary_key(self, key: str) -> SummaryKey | None:
         """The parts of a summary key; None for anything else under summaries/ (the marker, foreign objects)."""
@@ -170,6 +181,11 @@ def merge_events(batches: dict[int, list[Event]]) -> list[Event]:
                 seen.add(event.id)
                 ordered.append(event)
     return ordered
+
+
+def campaign_body(campaign: Campaign) -> bytes:
+    """A campaign object: the record as the file store keeps it (`store.base.campaign_record` reads both)."""
+    return campaign.model_dump_json().encode()
 
 
 def summary_body(summary: OperationSummary) -> bytes:
