@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_maint import credentials
-from rds_maint.ports import ParameterGroupKind, RdsPort
+from rds_maint.ports import ParameterGroupKind, RdsPort, TargetKindName
 from rds_maint.rds_errors import (
     BLUE_GREEN_NOT_FOUND,
     CLUSTER_NOT_FOUND,
@@ -390,6 +390,21 @@ class RdsGateway:
 
     def list_tags(self, arn: str) -> dict[str, str]:
         return tags_of(self.call("ListTagsForResource", ResourceName=arn).get("TagList"))
+
+    def tagged_targets(self, kind: TargetKindName, key: str, value: str) -> list[str]:
+        """Every page of DescribeDBClusters or DescribeDBInstances (100 rows a page, the most AWS gives), each
+        row's TagList read here: the API's Filters cannot select by tag."""
+        if kind == "cluster":
+            rows = all_pages(lambda extra: self.call("DescribeDBClusters", MaxRecords=100, **extra), "DBClusters")
+            found = [r["DBClusterIdentifier"] for r in rows if tags_of(r.get("TagList")).get(key) == value]
+        else:
+            rows = all_pages(lambda extra: self.call("DescribeDBInstances", MaxRecords=100, **extra), "DBInstances")
+            found = [
+                r["DBInstanceIdentifier"]
+                for r in rows
+                if not r.get("DBClusterIdentifier") and tags_of(r.get("TagList")).get(key) == value
+            ]
+        return sorted(str(i) for i in found)
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
         self.call("AddTagsToResource", ResourceName=arn, Tags=tag_list(tags))
