@@ -396,15 +396,13 @@ class RdsGateway:
         row's TagList read here: the API's Filters cannot select by tag."""
         if kind == "cluster":
             rows = all_pages(lambda extra: self.call("DescribeDBClusters", MaxRecords=100, **extra), "DBClusters")
-            found = [r["DBClusterIdentifier"] for r in rows if tags_of(r.get("TagList")).get(key) == value]
+            targets = [r for r in rows if str(r.get("Engine", "")) not in OTHER_SERVICES_ENGINES]
+            ids = [str(r["DBClusterIdentifier"]) for r in targets if tags_of(r.get("TagList")).get(key) == value]
         else:
             rows = all_pages(lambda extra: self.call("DescribeDBInstances", MaxRecords=100, **extra), "DBInstances")
-            found = [
-                r["DBInstanceIdentifier"]
-                for r in rows
-                if not r.get("DBClusterIdentifier") and tags_of(r.get("TagList")).get(key) == value
-            ]
-        return sorted(str(i) for i in found)
+            targets = [r for r in rows if not r.get("DBClusterIdentifier")]  # a member is its cluster's
+            ids = [str(r["DBInstanceIdentifier"]) for r in targets if tags_of(r.get("TagList")).get(key) == value]
+        return sorted(ids)
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
         self.call("AddTagsToResource", ResourceName=arn, Tags=tag_list(tags))
@@ -499,6 +497,11 @@ class RdsGateway:
             SkipFinalSnapshot=False,
             FinalDBSnapshotIdentifier=final_snapshot_id,
         )
+
+
+# DescribeDBClusters "can also return information for Amazon Neptune DB instances and Amazon DocumentDB
+# instances" (API reference): those are no RDS targets, whatever their tags.
+OTHER_SERVICES_ENGINES = frozenset({"neptune", "docdb"})
 
 
 def _tuned(policy: RetryPolicy, attempts: int | None, cap: float | None) -> RetryPolicy:

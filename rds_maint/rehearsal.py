@@ -307,14 +307,14 @@ class MultiAzClusterSpec:
 
 
 def check_tags(tags: tuple[tuple[str, str], ...]) -> None:
-    """Tags AWS would take (RDS User Guide, "Tagging Amazon RDS resources": a key of 1 to 128 characters, not
-    starting with `aws:` or `rds:`; a value of at most 256), each key once: refused before anything is made."""
+    """Tags AWS would take (botocore's RDS model, shape `Tag`: a key of 1 to 128 characters, a value of at most
+    256, neither starting with `aws:` or `rds:`), each key once: refused before anything is made."""
     seen: set[str] = set()
     for key, value in tags:
         if not key or len(key) > 128:
             raise BadInput(f"--tag {key}={value}: a tag key has 1 to 128 characters")
-        if key.lower().startswith(("aws:", "rds:")):
-            raise BadInput(f"--tag {key}={value}: keys starting with aws: or rds: are AWS's own")
+        if key.lower().startswith(("aws:", "rds:")) or value.lower().startswith(("aws:", "rds:")):
+            raise BadInput(f"--tag {key}={value}: keys and values starting with aws: or rds: are AWS's own")
         if len(value) > 256:
             raise BadInput(f"--tag {key}=...: a tag value has at most 256 characters")
         if key in seen:

@@ -39,6 +39,14 @@ def scene(world: World) -> World:
 
 
 def test_a_cluster_tag_names_aurora_and_multi_az_clusters_in_identifier_order(scene: World) -> None:
+    # DescribeDBClusters lists Neptune clusters too (API reference): tagged alike, they are no RDS target
+    boto3.client("rds", region_name=REGION).create_db_cluster(
+        DBClusterIdentifier="orders-graph",
+        Engine="neptune",
+        MasterUsername="graph",
+        MasterUserPassword="not-a-secret-0",
+        Tags=[{"Key": k, "Value": v} for k, v in TAG.items()],
+    )
     gateway = scene.gateway()
     assert gateway.tagged_targets("cluster", "team", "orders") == ["orders-a", "orders-b", "orders-ledger"]
     assert gateway.calls["DescribeDBClusters"] == 1, "one page holds them all"

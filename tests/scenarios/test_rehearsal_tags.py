@@ -72,7 +72,8 @@ def test_every_kind_of_target_can_be_tagged_and_is_then_found_by_its_tag(tmp_pat
     [
         ("team", "--tag 'team': give KEY=VALUE"),
         ("=orders", "--tag '=orders': give KEY=VALUE"),
-        ("aws:team=orders", "keys starting with aws: or rds: are AWS's own"),
+        ("aws:team=orders", "keys and values starting with aws: or rds: are AWS's own"),
+        ("team=rds:orders", "keys and values starting with aws: or rds: are AWS's own"),
         ("k" * 129 + "=v", "a tag key has 1 to 128 characters"),
         ("team=" + "v" * 257, "a tag value has at most 256 characters"),
     ],
