@@ -140,16 +140,14 @@ def plan_text(plan: CampaignPlan) -> str:
         label = f"wave {w['wave']}" + (" (canary)" if w["canary"] else "")
         runnable = f", {w['runnable']} runnable" if w["runnable"] != w["targets"] else ""
         approval = ", after a person approves it" if w["needs_approval"] else ""
-        wave_parts.append(
-            f"{label}: {_count(w['targets'], request.kind)}{runnable}, about {duration_text(w['expected_seconds'])}"
-            f"{approval}"
-        )
+        length = f"about {duration_text(w['expected_seconds'])}" if w["runnable"] else "nothing runs"
+        wave_parts.append(f"{label}: {_count(w['targets'], request.kind)}{runnable}, {length}{approval}")
     lines.append(f"Waves: {len(waves)}; " + "; ".join(wave_parts))
     tolerance = _tolerance(plan)
-    lines.append(
-        f"Failure tolerance: {tolerance['text']} ({tolerance['allowed_failures']} of {tolerance['of_targets']}"
-        f" targets may fail); {tolerance['past_it']}"
-    )
+    allowed = tolerance["allowed_failures"]
+    share = f"{tolerance['text']} of {tolerance['of_targets']} targets" if tolerance["percent"] is not None else ""
+    may = f"{share}{' = ' if share else ''}{allowed} {'target' if allowed == 1 else 'targets'} may fail"
+    lines.append(f"Failure tolerance: {may}; {tolerance['past_it']}")
     default = " (the default)" if request.budget_rps == DEFAULT_BUDGET_RPS else ""
     lines.append(
         f"Request budget: {request.budget_rps:g} RDS requests/s for the whole campaign{default}; RDS allows about"
@@ -188,6 +186,9 @@ def plan_document(plan: CampaignPlan) -> dict[str, Any]:
         "region": request.region,
         "tag": {"key": request.tag[0], "value": request.tag[1]} if request.tag else None,
         "params": request.params,
+        "overrides": request.overrides,
+        "pause_before_steps": list(request.pause_before_steps),
+        "wait_timeout": request.wait_timeout,
         "max_concurrency": request.max_concurrency,
         "canary": request.canary,
         "wave_size": request.wave_size,

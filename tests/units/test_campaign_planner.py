@@ -254,7 +254,7 @@ def test_the_text_shows_each_target_then_the_campaign(world: FakeWorld) -> None:
     assert "Expected duration: about 1 h 32 min at most 2 at a time" in text
     assert "wave 0 (canary): 1 cluster" in text and "wave 1: 3 clusters, 2 runnable" in text
     assert "after a person approves it" in text
-    assert "Failure tolerance: 25% (1 of 4 targets may fail); at 2 failed targets, no new target starts" in text
+    assert "Failure tolerance: 25% of 4 targets = 1 target may fail; at 2 failed targets, no new target starts" in text
     assert "any failure in the canary wave stops it" in text
     assert "Request budget: 2 RDS requests/s for the whole campaign (the default)" in text
     assert "Refused (1 of 4):\n  orders-missing: cluster 'orders-missing' not found in us-east-1" in text
@@ -264,13 +264,17 @@ def test_the_text_shows_each_target_then_the_campaign(world: FakeWorld) -> None:
 def test_the_text_says_what_skip_refused_does_when_it_was_given(world: FakeWorld) -> None:
     text = plan_text(shown(world, skip_refused=True, budget_rps=1.5))
     assert "--skip-refused given: the other 3 run, these are recorded as refused" in text
+    assert "Failure tolerance: 0 targets may fail; at 1 failed target, no new target starts" in text
     assert "Request budget: 1.5 RDS requests/s" in text and "(the default)" not in text
 
 
 def test_the_document_carries_the_same_content_as_json(world: FakeWorld) -> None:
-    plan = shown(world)
+    plan = shown(world, overrides={"orders-b": {"target_instance_type": BIGGER}})
     document = json.loads(json.dumps(plan_document(plan)))
     assert document["campaign_id"] == CAMPAIGN and document["kind"] == "cluster" and document["tag"] is None
+    assert document["params"] == {"target_instance_type": NEW_CLASS}
+    assert document["overrides"] == {"orders-b": {"target_instance_type": BIGGER}}
+    assert document["targets"][2]["params"] == {"target_instance_type": BIGGER}
     assert document["expected_seconds"] == plan.expected_seconds
     assert [w["targets"] for w in document["waves"]] == [1, 3]
     assert document["waves"][0]["canary"] is True and document["waves"][1]["runnable"] == 2
