@@ -9,6 +9,7 @@ import pytest
 
 from rds_maint.campaign.planner import plan_campaign
 from rds_maint.campaign_model import CampaignRequest
+from rds_maint.engine.cluster_mark import TAG_ACTIVE_OPERATION
 from rds_maint.errors import BadInput
 from tests.helpers.world import REGION, World
 
@@ -105,3 +106,31 @@ def test_a_tag_no_target_carries_is_refused(scene: World) -> None:
     )
     with pytest.raises(BadInput, match=f"^no cluster has tag team=nobody in {REGION}$"):
         plan_campaign(scene.engine, request, "c-none")
+
+
+def test_a_tagged_cluster_another_store_is_running_on_is_refused_naming_its_operation(scene: World) -> None:
+    tag("cluster", "orders-b", {TAG_ACTIVE_OPERATION: "their-op-1"})  # the mark a run from another store put on
+    request = CampaignRequest.model_validate(
+        {"type": "instance_cycle", "tag": ("team", "orders"), "region": REGION, "max_concurrency": 2}
+    )
+    plan = plan_campaign(scene.engine, request, "c-busy")
+    (refused,) = plan.refused
+    assert refused.target_id == "orders-b"
+    assert "'their-op-1'" in (refused.refusal or "") and "rds-maint unlock orders-b" in (refused.refusal or "")
+    assert [t.target_id for t in plan.runnable] == ["orders-a", "orders-ledger"]
+
+
+def test_a_cluster_member_named_in_an_instance_campaign_is_refused_with_its_cluster(scene: World) -> None:
+    request = CampaignRequest.model_validate(
+        {
+            "type": "instance_cycle",
+            "kind": "instance",
+            "target_ids": ["orders-a-instance-1", "orders-db"],
+            "region": REGION,
+            "max_concurrency": 1,
+        }
+    )
+    plan = plan_campaign(scene.engine, request, "c-member")
+    (refused,) = plan.refused
+    assert refused.target_id == "orders-a-instance-1"
+    assert "is a member of cluster 'orders-a'" in (refused.refusal or "")
