@@ -115,9 +115,7 @@ def _judged(request: CampaignRequest, ids: list[str]) -> dict[str, str]:
             parse_request(operation_request(request, target_id))
         except BadInput as exc:
             refusals[target_id] = str(exc)
-    if not refusals:
-        return refusals
-    if len(refusals) < len(ids):
+    if len(refusals) < len(ids):  # some target's request stands: the others' refusals are their own
         return refusals
     unknown = set(request.params) - set(PARAMS_BY_TYPE[request.type].model_fields)
     messages = set(refusals.values())

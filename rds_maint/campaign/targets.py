@@ -15,11 +15,12 @@ from __future__ import annotations
 from rds_maint.campaign_model import CampaignRequest
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput
+from rds_maint.ports import TargetKindName
 
 __all__ = ["resolve_targets", "tag_text"]
 
 _WHAT = {"cluster": "cluster", "instance": "DB instance"}
-_OTHER = {"cluster": "instance", "instance": "cluster"}
+_OTHER: dict[str, TargetKindName] = {"cluster": "instance", "instance": "cluster"}
 _WHAT_PLURAL = {"cluster": "DB clusters", "instance": "DB instances of their own"}
 
 
@@ -44,7 +45,7 @@ def resolve_targets(engine: Engine, request: CampaignRequest) -> list[str]:
         return found
     message = f"no {_WHAT[request.kind]} has tag {tag_text(request.tag)} in {request.region}"
     other = _OTHER[request.kind]
-    elsewhere = rds.tagged_targets("instance" if other == "instance" else "cluster", key, value)
+    elsewhere = rds.tagged_targets(other, key, value)
     if elsewhere:
         shown = ", ".join(elsewhere[:5]) + (", ..." if len(elsewhere) > 5 else "")
         message += f"; {_WHAT_PLURAL[other]} carrying it: {shown} (a campaign of kind {other} runs those)"

@@ -74,6 +74,12 @@ def test_a_tag_that_matches_nothing_is_refused_naming_it_and_the_region(world: F
     assert str(refused.value) == f"no cluster has tag team=nobody in {REGION}"
 
 
+def test_a_tag_filter_without_a_key_is_refused_before_aws_is_asked(world: FakeWorld) -> None:
+    with pytest.raises(BadInput, match="a tag filter needs a key: KEY=VALUE"):
+        plan_campaign(world.engine, request(tag=(" ", "orders")), CAMPAIGN)
+    assert world.rds.calls["tagged_targets"] == 0
+
+
 def test_a_tag_carried_only_by_the_other_kind_of_target_says_so(world: FakeWorld) -> None:
     world.rds.standalone_tags["orders-db"] = dict([TEAM])
     with pytest.raises(BadInput) as refused:
