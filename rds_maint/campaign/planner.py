@@ -64,6 +64,9 @@ class CampaignPlan:
     targets: tuple[TargetPlan, ...]
     # The campaign's expected duration at its max_concurrency, waves in order (approvals not counted).
     expected_seconds: float
+    # RDS requests the planning itself made (the tag's listing and every preview), against the same
+    # account-wide limit as the campaign's run.
+    requests: int = 0
 
     @property
     def refused(self) -> tuple[TargetPlan, ...]:
@@ -134,6 +137,8 @@ def plan_campaign(engine: Engine, request: CampaignRequest, campaign_id: str) ->
     """Every target previewed (nothing written, no AWS change); BadInput only for a request that names no
     usable target at all (an unknown override target, a tag that matches nothing) or that every target's
     operation would refuse alike (see the module docstring)."""
+    rds = engine.rds(request.region)
+    before = sum(rds.calls.values())
     ids = resolve_targets(engine, request)
     unknown = sorted(set(request.overrides) - set(ids))
     if unknown:
@@ -155,7 +160,9 @@ def plan_campaign(engine: Engine, request: CampaignRequest, campaign_id: str) ->
         targets.append(
             TargetPlan(index, target_id, waves[index], operation_id, data["params"], preview, refusal, expected)
         )
-    return CampaignPlan(campaign_id, request, tuple(targets), campaign_seconds(targets, request.max_concurrency))
+    requests = sum(rds.calls.values()) - before
+    expected = campaign_seconds(targets, request.max_concurrency)
+    return CampaignPlan(campaign_id, request, tuple(targets), expected, requests)
 
 
 def campaign_seconds(targets: Sequence[TargetPlan], concurrency: int) -> float:

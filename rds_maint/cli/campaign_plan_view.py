@@ -151,7 +151,7 @@ def plan_text(plan: CampaignPlan) -> str:
     default = " (the default)" if request.budget_rps == DEFAULT_BUDGET_RPS else ""
     lines.append(
         f"Request budget: {request.budget_rps:g} RDS requests/s for the whole campaign{default}; RDS allows about"
-        f" {_RDS_RPS}/s per account and Region, shared with everything else"
+        f" {_RDS_RPS}/s per account and Region, shared with everything else (this plan made {plan.requests})"
     )
     if plan.refused:
         lines.append(f"Refused ({len(plan.refused)} of {len(plan.targets)}):")
@@ -194,6 +194,7 @@ def plan_document(plan: CampaignPlan) -> dict[str, Any]:
         "wave_size": request.wave_size,
         "approve_waves": request.approve_waves,
         "budget_rps": request.budget_rps,
+        "planning_requests": plan.requests,
         "expected_seconds": plan.expected_seconds,
         "waves": _waves(plan),
         "failure_tolerance": _tolerance(plan),

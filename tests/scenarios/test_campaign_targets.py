@@ -73,7 +73,9 @@ def test_a_campaign_by_tag_plans_each_target_as_rds_maint_plan_would(scene: Worl
     request = CampaignRequest.model_validate(
         {"type": "instance_cycle", "tag": ("team", "orders"), "region": REGION, "max_concurrency": 2}
     )
+    before = len(scene.sim.calls)
     plan = plan_campaign(scene.engine, request, "c-tags")
+    assert plan.requests == len(scene.sim.calls) - before > 3, "every RDS request of the planning counted"
     assert [t.target_id for t in plan.targets] == ["orders-a", "orders-b", "orders-ledger"]
     assert [t.operation_id for t in plan.targets] == ["c-tags-0001", "c-tags-0002", "c-tags-0003"]
     for target in plan.targets:

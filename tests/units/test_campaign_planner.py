@@ -263,6 +263,7 @@ def test_the_text_shows_each_target_then_the_campaign(world: FakeWorld) -> None:
     assert "Failure tolerance: 25% of 4 targets = 1 target may fail; at 2 failed targets, no new target starts" in text
     assert "any failure in the canary wave stops it" in text
     assert "Request budget: 2 RDS requests/s for the whole campaign (the default)" in text
+    assert plan.requests > 0 and f"(this plan made {plan.requests})" in text
     assert "Refused (1 of 4):\n  orders-missing: cluster 'orders-missing' not found in us-east-1" in text
     assert "--skip-refused would run the other 3 and record this one as refused" in text
 
@@ -285,7 +286,7 @@ def test_the_document_carries_the_same_content_as_json(world: FakeWorld) -> None
     assert [w["targets"] for w in document["waves"]] == [1, 3]
     assert document["waves"][0]["canary"] is True and document["waves"][1]["runnable"] == 2
     assert document["failure_tolerance"]["allowed_failures"] == 0 and document["failure_tolerance"]["text"] == "0"
-    assert document["runnable"] == 3
+    assert document["runnable"] == 3 and document["planning_requests"] == plan.requests > 0
     assert document["refused"] == [
         {"target_id": "orders-missing", "refusal": f"cluster 'orders-missing' not found in {REGION}"}
     ]
