@@ -32,9 +32,11 @@ from typing import Any, Literal, Protocol
 
 from rds_maint.snapshots import ClusterRoles, ClusterSnapshot, InstanceSnapshot
 
-__all__ = ["ParameterGroupKind", "RdsPort"]
+__all__ = ["ParameterGroupKind", "RdsPort", "TargetKindName"]
 
 ParameterGroupKind = Literal["cluster", "instance"]
+# What a campaign names its targets as: DB clusters (Aurora, Multi-AZ) or DB instances of their own.
+TargetKindName = Literal["cluster", "instance"]
 
 
 class RdsPort(Protocol):
@@ -225,6 +227,14 @@ class RdsPort(Protocol):
 
     def list_tags(self, arn: str) -> dict[str, str]:
         """ListTagsForResource: the resource's tags as a dict."""
+        ...
+
+    def tagged_targets(self, kind: TargetKindName, key: str, value: str) -> list[str]:
+        """The identifiers of every target of `kind` whose tag `key` is `value`, sorted: kind "cluster", the
+        DB clusters (Aurora and Multi-AZ; DescribeDBClusters, every page); kind "instance", the DB instances
+        in no DB cluster (DescribeDBInstances, every page; a cluster's member is the cluster's to change).
+
+        Each row's `TagList` is read: RDS `Filters` take no tag (docs/aws-behaviour.md, "Campaign targets")."""
         ...
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:

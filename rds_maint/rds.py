@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_maint import credentials
-from rds_maint.ports import ParameterGroupKind, RdsPort
+from rds_maint.ports import ParameterGroupKind, RdsPort, TargetKindName
 from rds_maint.rds_errors import (
     BLUE_GREEN_NOT_FOUND,
     CLUSTER_NOT_FOUND,
@@ -391,6 +391,19 @@ class RdsGateway:
     def list_tags(self, arn: str) -> dict[str, str]:
         return tags_of(self.call("ListTagsForResource", ResourceName=arn).get("TagList"))
 
+    def tagged_targets(self, kind: TargetKindName, key: str, value: str) -> list[str]:
+        """Every page of DescribeDBClusters or DescribeDBInstances (100 rows a page, the most AWS gives), each
+        row's TagList read here: the API's Filters cannot select by tag."""
+        if kind == "cluster":
+            rows = all_pages(lambda extra: self.call("DescribeDBClusters", MaxRecords=100, **extra), "DBClusters")
+            targets = [r for r in rows if str(r.get("Engine", "")) not in OTHER_SERVICES_ENGINES]
+            ids = [str(r["DBClusterIdentifier"]) for r in targets if tags_of(r.get("TagList")).get(key) == value]
+        else:
+            rows = all_pages(lambda extra: self.call("DescribeDBInstances", MaxRecords=100, **extra), "DBInstances")
+            targets = [r for r in rows if not r.get("DBClusterIdentifier")]  # a member is its cluster's
+            ids = [str(r["DBInstanceIdentifier"]) for r in targets if tags_of(r.get("TagList")).get(key) == value]
+        return sorted(ids)
+
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
         self.call("AddTagsToResource", ResourceName=arn, Tags=tag_list(tags))
 
@@ -484,6 +497,11 @@ class RdsGateway:
             SkipFinalSnapshot=False,
             FinalDBSnapshotIdentifier=final_snapshot_id,
         )
+
+
+# DescribeDBClusters "can also return information for Amazon Neptune DB instances and Amazon DocumentDB
+# instances" (API reference): those are no RDS targets, whatever their tags.
+OTHER_SERVICES_ENGINES = frozenset({"neptune", "docdb"})
 
 
 def _tuned(policy: RetryPolicy, attempts: int | None, cap: float | None) -> RetryPolicy:

@@ -51,6 +51,7 @@ __all__ = [
     "add_db_instance",
     "add_multi_az_cluster",
     "blue_green_ready",
+    "check_tags",
     "cluster_lines",
     "cluster_summary",
     "default_version",
@@ -163,6 +164,8 @@ class ClusterSpec:
     instance_class: str = "db.r6g.large"
     pending_reboot: bool = False
     blue_green_ready: bool = False
+    # Tags on the cluster (`--tag KEY=VALUE`), e.g. to rehearse a campaign by tag filter.
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 def pending_reboot(sim: SimulatedAurora, cluster_id: str, instance_ids: list[str]) -> None:
@@ -205,6 +208,7 @@ def add_cluster(directory: Path, spec: ClusterSpec, *, speed: float | None = Non
             "single hyphens, does not end with a hyphen, and leaves room for its instances' names (at most "
             f"{63 - len(longest_instance) + len(spec.cluster_id)} characters here)"
         )
+    check_tags(spec.tags)
     return _adding(directory, speed, spec.cluster_id, lambda account: _seed(account, spec, speed))
 
 
@@ -249,6 +253,7 @@ def _seed(account: RehearsalAccount, spec: ClusterSpec, speed: float | None) -> 
         engine_version=spec.engine_version or default_version(spec.engine),
         instance_class=spec.instance_class,
         readers=spec.readers,
+        tags=dict(spec.tags),
     )
     if spec.pending_reboot:
         pending_reboot(account.sim, spec.cluster_id, ids)
@@ -284,6 +289,7 @@ class InstanceSpec:
     allocated_storage: int = 100
     iops: int | None = None
     storage_throughput: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # on the instance (`--tag KEY=VALUE`)
 
 
 @dataclass(frozen=True)
@@ -297,6 +303,32 @@ class MultiAzClusterSpec:
     storage_type: str = "io1"
     allocated_storage: int = 100
     iops: int | None = 1000
+    tags: tuple[tuple[str, str], ...] = ()  # on the cluster (`--tag KEY=VALUE`)
+
+
+def check_tags(tags: tuple[tuple[str, str], ...]) -> None:
+    """Tags AWS would take (botocore's RDS model, shape `Tag`: a key of 1 to 128 characters, a value of at most
+    256, neither starting with `aws:` or `rds:`), each key once: refused before anything is made."""
+    seen: set[str] = set()
+    for key, value in tags:
+        if not key or len(key) > 128:
+            raise BadInput(f"--tag {key}={value}: a tag key has 1 to 128 characters")
+        if key.lower().startswith(("aws:", "rds:")) or value.lower().startswith(("aws:", "rds:")):
+            raise BadInput(f"--tag {key}={value}: keys and values starting with aws: or rds: are AWS's own")
+        if len(value) > 256:
+            raise BadInput(f"--tag {key}=...: a tag value has at most 256 characters")
+        if key in seen:
+            raise BadInput(f"--tag {key} given twice: a resource has one value per tag key")
+        seen.add(key)
+
+
+def _tag_cluster(account: RehearsalAccount, cluster_id: str, tags: tuple[tuple[str, str], ...]) -> None:
+    """Tag a cluster through the account's own RDS (AddTagsToResource), as a person would after creating it."""
+    if not tags:
+        return
+    client = account.sim.clients(make_rds_client)(account.region)
+    arn = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterArn"]
+    client.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags])
 
 
 def _check_name(flag: str, name: str, longest: str) -> None:
@@ -325,6 +357,7 @@ def add_db_instance(directory: Path, spec: InstanceSpec, *, speed: float | None 
         raise BadInput(f"--engine {spec.engine}: a DB instance here runs one of {', '.join(INSTANCE_ENGINES)}")
     _check_name("--instance", spec.instance_id, spec.instance_id + "-old1")  # Blue/Green renames it so
     _check_storage(spec.storage_type, INSTANCE_STORAGE_TYPES, spec.allocated_storage, spec.iops, "a DB instance")
+    check_tags(spec.tags)
 
     def seed(account: RehearsalAccount) -> list[str]:
         if speed is not None:
@@ -339,6 +372,7 @@ def add_db_instance(directory: Path, spec: InstanceSpec, *, speed: float | None 
             allocated_storage=spec.allocated_storage,
             iops=spec.iops,
             storage_throughput=spec.storage_throughput,
+            tags=dict(spec.tags),
         )
         return [seeded]
 
@@ -357,10 +391,12 @@ def add_multi_az_cluster(directory: Path, spec: MultiAzClusterSpec, *, speed: fl
     if spec.iops is None:
         raise BadInput("--iops is required: CreateDBCluster needs Iops for a Multi-AZ DB cluster")
 
+    check_tags(spec.tags)
+
     def seed(account: RehearsalAccount) -> list[str]:
         if speed is not None:
             account.speed = speed
-        return account.sim.seed_multi_az_cluster(
+        ids = account.sim.seed_multi_az_cluster(
             spec.cluster_id,
             engine=spec.engine,
             engine_version=spec.engine_version or DEFAULT_INSTANCE_VERSIONS[spec.engine],
@@ -369,6 +405,8 @@ def add_multi_az_cluster(directory: Path, spec: MultiAzClusterSpec, *, speed: fl
             allocated_storage=spec.allocated_storage,
             iops=spec.iops,
         )
+        _tag_cluster(account, spec.cluster_id, spec.tags)
+        return ids
 
     return _adding(directory, speed, spec.cluster_id, seed)
 

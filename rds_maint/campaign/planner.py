@@ -4,24 +4,40 @@ Each target is previewed under the operation id it will have (`target_operation_
 from the id (temp instances, parameter groups) are the ones the run will use. A target whose preview is
 refused (it fails preflight, is busy, does not exist) is kept with the reason: `campaign_of` refuses the
 campaign unless the request says to run the rest (`skip_refused`).
+
+What is refused once for the whole campaign instead of once per target: a request every target's operation
+would refuse alike (a params key the operation type does not take, a bad value no override replaces), so
+that a typo reads as one message, not twenty. Those checks need no AWS call. A target held by another
+operation of this store is refused before it is described (the holder named); one held by an operation of
+another store shows in its describe (the cluster's mark) and is refused by the preview.
+
+The campaign's expected duration is the arithmetic of its schedule (`campaign.schedule`): waves one after
+the other, each target of a wave into the first free of `max_concurrency` slots, each taking what its own
+plan's estimate says (`planning.estimate`, the figure `rds-maint plan` shows). A person's approvals between
+waves and pauses for answers are not counted.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rds_maint.campaign.schedule import wave_of_each
+from rds_maint.campaign.targets import resolve_targets
 from rds_maint.campaign_model import Campaign, CampaignRequest, CampaignTarget, TargetState, target_operation_id
 from rds_maint.engine import Engine, PlanPreview
+from rds_maint.engine.coordination import live_holder, locked_error
 from rds_maint.errors import BadInput
+from rds_maint.model import PARAMS_BY_TYPE
 
 __all__ = [
     "CampaignPlan",
     "TargetPlan",
     "campaign_of",
+    "campaign_seconds",
     "new_campaign_id",
     "operation_request",
     "plan_campaign",
@@ -48,6 +64,9 @@ class CampaignPlan:
     targets: tuple[TargetPlan, ...]
     # The campaign's expected duration at its max_concurrency, waves in order (approvals not counted).
     expected_seconds: float
+    # RDS requests the planning itself made (the tag's listing and every preview), against the same
+    # account-wide limit as the campaign's run.
+    requests: int = 0
 
     @property
     def refused(self) -> tuple[TargetPlan, ...]:
@@ -60,13 +79,6 @@ class CampaignPlan:
 
 def new_campaign_id(now: datetime) -> str:
     return f"c-{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-
-
-def resolve_targets(engine: Engine, request: CampaignRequest) -> list[str]:
-    """The target ids in campaign order: as named, or every target with the tag, in identifier order."""
-    if request.target_ids is not None:
-        return list(request.target_ids)
-    raise BadInput("campaign targets by tag filter are not supported yet")
 
 
 def operation_request(request: CampaignRequest, target_id: str) -> dict[str, Any]:
@@ -85,37 +97,77 @@ def operation_request(request: CampaignRequest, target_id: str) -> dict[str, Any
 
 
 def _expected(preview: PlanPreview) -> float:
+    """The plan's expected duration, as `rds-maint plan` shows it (the writer known, as there)."""
     from rds_maint.planning.estimate import estimate_steps
+    from rds_maint.snapshots import ClusterSnapshot
 
-    return float(estimate_steps(preview.plan.steps).total_seconds)
+    writer_id = preview.target.writer_id if isinstance(preview.target, ClusterSnapshot) else None
+    return float(estimate_steps(preview.plan.steps, writer_id=writer_id).total_seconds)
+
+
+def _judged(request: CampaignRequest, ids: list[str]) -> dict[str, str]:
+    """Each target's request judged on its own (no AWS call): target id -> the refusal of those refused.
+
+    BadInput for the campaign when the fault is the campaign's: a params key its operation type does not
+    take (in every target's params, whatever the overrides), or one refusal shared by every target."""
+    from rds_maint.planning.request import parse_request
+
+    refusals: dict[str, str] = {}
+    for target_id in ids:
+        try:
+            parse_request(operation_request(request, target_id))
+        except BadInput as exc:
+            refusals[target_id] = str(exc)
+    if len(refusals) < len(ids):  # some target's request stands: the others' refusals are their own
+        return refusals
+    unknown = set(request.params) - set(PARAMS_BY_TYPE[request.type].model_fields)
+    messages = set(refusals.values())
+    if unknown or len(messages) == 1:
+        raise BadInput(refusals[ids[0]])
+    return refusals
+
+
+def _holder_refusal(engine: Engine, request: CampaignRequest, target_id: str) -> str | None:
+    """Another operation of this store holds the target's lock: named, before AWS is asked anything."""
+    holder = live_holder(engine.store, target_id, request.region, request.kind)
+    return str(locked_error(target_id, request.region, holder, request.kind)) if holder is not None else None
 
 
 def plan_campaign(engine: Engine, request: CampaignRequest, campaign_id: str) -> CampaignPlan:
     """Every target previewed (nothing written, no AWS change); BadInput only for a request that names no
-    usable target at all (an unknown override target, a tag that matches nothing)."""
+    usable target at all (an unknown override target, a tag that matches nothing) or that every target's
+    operation would refuse alike (see the module docstring)."""
+    rds = engine.rds(request.region)
+    before = sum(rds.calls.values())
     ids = resolve_targets(engine, request)
     unknown = sorted(set(request.overrides) - set(ids))
     if unknown:
         raise BadInput(f"--override names targets the campaign does not have: {', '.join(unknown)}")
+    judged = _judged(request, ids)
     waves = wave_of_each(len(ids), request.canary, request.wave_size)
     targets = []
     for index, target_id in enumerate(ids):
         operation_id = target_operation_id(campaign_id, index)
         data = operation_request(request, target_id)
-        try:
-            preview: PlanPreview | None = engine.preview(data, request.region, operation_id=operation_id)
-            refusal = None
-        except BadInput as exc:
-            preview, refusal = None, str(exc)
+        preview: PlanPreview | None = None
+        refusal = judged.get(target_id) or _holder_refusal(engine, request, target_id)
+        if refusal is None:
+            try:
+                preview = engine.preview(data, request.region, operation_id=operation_id)
+            except BadInput as exc:
+                refusal = str(exc)
         expected = _expected(preview) if preview is not None else 0.0
         targets.append(
             TargetPlan(index, target_id, waves[index], operation_id, data["params"], preview, refusal, expected)
         )
-    return CampaignPlan(campaign_id, request, tuple(targets), _campaign_seconds(targets, request.max_concurrency))
+    requests = sum(rds.calls.values()) - before
+    expected = campaign_seconds(targets, request.max_concurrency)
+    return CampaignPlan(campaign_id, request, tuple(targets), expected, requests)
 
 
-def _campaign_seconds(targets: list[TargetPlan], concurrency: int) -> float:
-    """Waves one after the other; in each, targets start in order into the first free of `concurrency` slots."""
+def campaign_seconds(targets: Sequence[TargetPlan], concurrency: int) -> float:
+    """Waves one after the other; in each, the runnable targets start in order, each into the slot that
+    frees first of `concurrency` (as `schedule.next_starts` fills them); a wave lasts until its last ends."""
     total = 0.0
     for wave in sorted({t.wave for t in targets}):
         slots = [0.0] * concurrency

@@ -101,8 +101,15 @@ def _refuse_foreign_flags(kind: str, given: dict[str, Any]) -> None:
     is_flag=True,
     help="Custom parameter groups with logical replication and an RDS Proxy, as an engine upgrade needs.",
 )
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A tag on the cluster or DB instance (repeat for more), e.g. to rehearse a campaign by tag filter.",
+)
 @click.option("--speed", type=float, default=None, help="Simulated seconds per real second while commands wait.")
-def create(directory: Path, speed: float | None, **given: Any) -> None:
+def create(directory: Path, speed: float | None, tags: tuple[str, ...], **given: Any) -> None:
     """Make a rehearsal account in DIR with a cluster or DB instance, or add one to the account there.
 
     \b
@@ -111,22 +118,37 @@ def create(directory: Path, speed: float | None, **given: Any) -> None:
       rds-maint sim create --dir ./rehearsal --instance orders-db --storage-type gp2 --allocated-storage 500
       rds-maint sim create --dir ./rehearsal --instance small-db --single-az --engine mysql
       rds-maint sim create --dir ./rehearsal --multi-az-cluster ledger --storage-type io1 --iops 3000
+      rds-maint sim create --dir ./rehearsal --cluster orders-a --tag team=orders --tag env=prod
     """
     kind, name = _kind(given["cluster"], given["instance"], given["multi_az_cluster"])
     _refuse_foreign_flags(kind, given)
+    given["tags"] = _tag_pairs(tags)
 
     def body() -> int:
         ids, what = _add(directory, speed, kind, name, given)
         if common.opts().output == "json":
             key = "instance_id" if kind == "instance" else "cluster_id"
-            data = {"directory": str(directory), key: name, "kind": kind, "instances": ids}
+            data: dict[str, Any] = {"directory": str(directory), key: name, "kind": kind, "instances": ids}
+            data["tags"] = dict(given["tags"])
             click.echo(json.dumps(data, indent=2))
         else:
-            click.echo(f"Rehearsal account {directory}: added {what}: {', '.join(ids)}")
+            tagged = f", tagged {', '.join(f'{k}={v}' for k, v in given['tags'])}" if given["tags"] else ""
+            click.echo(f"Rehearsal account {directory}: added {what}{tagged}: {', '.join(ids)}")
             click.echo(f"Try: {_try(kind, name)}{_simulate(directory)}")
         return common.EXIT_OK
 
     common.guard(body)
+
+
+def _tag_pairs(tags: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`KEY=VALUE` flags as pairs (the value may be empty, the key may not); a usage error (exit 2) otherwise."""
+    pairs = []
+    for text in tags:
+        key, equals, value = text.partition("=")
+        if not equals or not key:
+            raise click.UsageError(f"--tag {text!r}: give KEY=VALUE, e.g. --tag team=orders")
+        pairs.append((key, value))
+    return tuple(pairs)
 
 
 def _simulate(directory: Path) -> str:
@@ -152,6 +174,7 @@ def _add(directory: Path, speed: float | None, kind: str, name: str, given: dict
         spec = rehearsal.InstanceSpec(
             instance_id=name,
             multi_az=not given["single_az"],
+            tags=given["tags"],
             **options,
             **{k: given[k] for k in _STORAGE if given[k] is not None},
         )
@@ -162,7 +185,10 @@ def _add(directory: Path, speed: float | None, kind: str, name: str, given: dict
         return ids, f"DB instance {name} ({spec.engine} {version}, {spec.instance_class}, {zones}, {storage})"
     if kind == "multi-az-cluster":
         az_spec = rehearsal.MultiAzClusterSpec(
-            cluster_id=name, **options, **{k: given[k] for k in _STORAGE[:3] if given[k] is not None}
+            cluster_id=name,
+            tags=given["tags"],
+            **options,
+            **{k: given[k] for k in _STORAGE[:3] if given[k] is not None},
         )
         ids = rehearsal.add_multi_az_cluster(directory, az_spec, speed=speed)
         version = az_spec.engine_version or rehearsal.default_version(az_spec.engine)
@@ -173,6 +199,7 @@ def _add(directory: Path, speed: float | None, kind: str, name: str, given: dict
         readers=2 if given["readers"] is None else given["readers"],
         pending_reboot=given["pending_reboot"],
         blue_green_ready=given["blue_green_ready"],
+        tags=given["tags"],
         **options,
     )
     ids = rehearsal.add_cluster(directory, cluster_spec, speed=speed)

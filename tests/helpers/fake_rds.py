@@ -33,7 +33,7 @@ from rds_maint.engine import Engine
 from rds_maint.engine.cluster_mark import TAG_ACTIVE_OPERATION
 from rds_maint.errors import BusyAwsError, PersonAwsError
 from rds_maint.model import Event, Operation, StepResult
-from rds_maint.ports import ParameterGroupKind, RdsPort
+from rds_maint.ports import ParameterGroupKind, RdsPort, TargetKindName
 from rds_maint.progress import drive
 from rds_maint.snapshots import ClusterRoles, ClusterSnapshot, InstanceSnapshot, MemberSnapshot
 from rds_maint.store import FileStore
@@ -134,6 +134,9 @@ class FakeRds:
         self.maintenance: list[dict[str, Any]] = []
         self.create_seconds, self.modify_seconds, self.delete_seconds = 300, 400, 200
         self.failover_seconds, self.reboot_seconds, self.storage_seconds = 30, 60, 300
+        # DB instances of their own (in no cluster), id -> tags: only `tagged_targets` sees them (the
+        # operations on such instances run on the simulator).
+        self.standalone_tags: dict[str, dict[str, str]] = {}
         self._due: list[tuple[datetime, int, Callable[[], None]]] = []
         self._faults: dict[str, list[Exception]] = {}
         self._before: dict[str, list[Callable[[], None]]] = {}
@@ -351,6 +354,12 @@ class FakeRds:
     def list_tags(self, arn: str) -> dict[str, str]:
         self._enter("list_tags")
         return dict(self._tags_of("ListTagsForResource", arn))
+
+    def tagged_targets(self, kind: TargetKindName, key: str, value: str) -> list[str]:
+        self._enter("tagged_targets")
+        if kind == "cluster":
+            return sorted(c.id for c in self.clusters.values() if c.tags.get(key) == value)
+        return sorted(i for i, tags in self.standalone_tags.items() if tags.get(key) == value)
 
     def pending_maintenance(self) -> list[dict[str, Any]]:
         self._enter("pending_maintenance")
