@@ -9,23 +9,32 @@ the operations only, and every assertion reads the store (and the simulator, for
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 from rds_maint.actor import answering_actor, sts_client
 from rds_maint.campaign import schedule
-from rds_maint.campaign.control import pause_comment
+from rds_maint.campaign.control import pause_campaign, pause_comment
 from rds_maint.campaign.planner import CampaignPlan, campaign_of, plan_campaign
 from rds_maint.campaign_model import (
     Campaign,
     CampaignRequest,
     CampaignState,
+    CampaignTarget,
     FailureTolerance,
     TargetState,
 )
+from rds_maint.cli import main
+from rds_maint.engine import Engine
 from rds_maint.model import Operation, OperationState, OperationType
+from rds_maint.store import open_store
+from tests.helpers.environment import environment_kept
 from tests.helpers.world import REGION, World
 
 CLUSTERS = ["orders-a", "orders-b", "orders-c", "orders-d"]
@@ -358,3 +367,95 @@ def test_an_ended_campaign_takes_no_change(world: World, clusters: list[str]) ->
     assert world.store.load_campaign("c-test").version == ended.version
     status = cli(world, "campaign", "status", "c-test")
     assert status.exit_code == 1 and "aborted" in status.output
+
+
+# -- a lost race, a rehearsal account -------------------------------------------------------------------
+
+
+def test_a_pause_that_loses_a_race_decides_again_on_the_winners_record(world: World, clusters: list[str]) -> None:
+    plan, _ = planned(world)
+    start_target(world, plan, 0)
+    store = world.store
+    real_save = store.save_campaign
+    raced: list[int] = []
+
+    def save_after_a_driver(campaign: Campaign) -> Campaign:
+        if not raced:  # a driver saves what it saw of target 0 between this pause's load and its save
+            raced.append(1)
+            theirs = store.load_campaign(campaign.id)
+            schedule.observe(theirs, theirs.targets[0], "running", None, world.clock.now())
+            real_save(theirs)
+        return real_save(campaign)
+
+    engine = Engine(store, world.gateway, world.clock)
+    store.save_campaign = save_after_a_driver  # type: ignore[method-assign]
+    try:
+        outcome = pause_campaign(engine, "c-test", actor="dba@example")
+    finally:
+        del store.save_campaign
+    saved = world.store.load_campaign("c-test")
+    assert saved.state is CampaignState.PAUSED and outcome.event is not None
+    assert saved.targets[0].operation_state == "running"  # the driver's save is kept, not overwritten
+    assert [e.type for e in saved.history].count("campaign_paused") == 1
+
+
+REHEARSAL_CLUSTER = "prod-pg"
+
+
+@pytest.fixture
+def rehearsal(tmp_path: Path) -> Iterator[Path]:
+    """A rehearsal account made as a person makes it (`sim create`, a process of its own)."""
+    directory = tmp_path / "rehearsal"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    made = subprocess.run(
+        [sys.executable, "-c", "from rds_maint.cli import main; main()", "sim", "create", "--dir", str(directory),
+         "--cluster", REHEARSAL_CLUSTER, "--readers", "1", "--speed", "1e9"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with environment_kept():
+        yield directory
+
+
+def test_every_command_works_on_a_rehearsal_account(rehearsal: Path) -> None:
+    sim = ("--simulate", str(rehearsal))
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, [*args, *sim])
+
+    made = run("create", "--type", "instance_type_change", "--cluster", REHEARSAL_CLUSTER,
+               "--param", "target_instance_type=db.r6g.xlarge", "--output", "json")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    op_id = json.loads(made.output)["id"]
+    assert run("run", op_id, "--pause-before", "failback").exit_code == 3
+    # a hand-made record in the account's store naming that operation as its one running target
+    store = open_store(f"file://{rehearsal / 'store'}")
+    now = store.load(op_id).updated_at
+    request = CampaignRequest(
+        type=OperationType.INSTANCE_TYPE_CHANGE, target_ids=[REHEARSAL_CLUSTER], region=store.load(op_id).region,
+        params=PARAMS, max_concurrency=1,
+    )  # fmt: skip
+    target = CampaignTarget(
+        index=0, target_id=REHEARSAL_CLUSTER, wave=0, operation_id=op_id, params=PARAMS,
+        state=TargetState.RUNNING, operation_state="running", started_at=now,
+    )  # fmt: skip
+    store.create_campaign(Campaign(id="c-sim", request=request, targets=[target], created_at=now, updated_at=now))
+
+    listed = run("campaign", "list", "--output", "json")
+    assert listed.exit_code == 0 and [r["id"] for r in json.loads(listed.output)] == ["c-sim"]
+    status = run("campaign", "status", "c-sim")
+    assert status.exit_code == 0, status.output
+    assert f"rds-maint resume {op_id} --action continue --simulate {rehearsal}" in status.output
+
+    paused = run("campaign", "pause", "c-sim")
+    assert paused.exit_code == 0, paused.output
+    assert f"rds-maint campaign resume c-sim --simulate {rehearsal}" in paused.output
+    assert store.load_campaign("c-sim").state is CampaignState.PAUSED
+    resumed = run("campaign", "resume", "c-sim")
+    assert resumed.exit_code == 0, resumed.output
+    assert f"rds-maint campaign run c-sim --simulate {rehearsal}" in resumed.output
+    assert store.load(op_id).state is OperationState.PAUSED  # paused before failback by its own request
+    aborted = run("campaign", "abort", "c-sim", "--yes")
+    assert aborted.exit_code == 0, aborted.output
+    assert f"rds-maint resume {op_id} --action abort --simulate {rehearsal}" in aborted.output
