@@ -82,8 +82,8 @@ def needs_of(campaign: Campaign, views: list[TargetView]) -> list[dict[str, str]
         op = view.operation
         if op is None or op.state is not OperationState.PAUSED:
             continue
-        if steer.paused_by_campaign(op, cid):
-            continue  # the campaign's resume carries it on
+        if _carried_on_by_resume(campaign, op):
+            continue
         commands = steer.answer_commands(op)
         needs.append(
             {
@@ -92,6 +92,13 @@ def needs_of(campaign: Campaign, views: list[TargetView]) -> list[dict[str, str]
             }
         )
     return needs
+
+
+def _carried_on_by_resume(campaign: Campaign, op: Operation) -> bool:
+    """The campaign's pause paused it and `campaign resume` (as it stands) would carry it on. A campaign that
+    halted or is aborting since takes no plain resume: its paused targets are answered one by one."""
+    resumable = (CampaignState.PAUSED, CampaignState.AWAITING_APPROVAL, CampaignState.RUNNING)
+    return campaign.state in resumable and steer.paused_by_campaign(op, campaign.id)
 
 
 def _canary_failed(campaign: Campaign) -> bool:
@@ -252,7 +259,7 @@ def _show_target_detail(campaign: Campaign, view: TargetView) -> None:
     """Beneath the table: why a target ended badly or was refused, and what a paused one needs."""
     t, op = view.target, view.operation
     if op is not None and op.state is OperationState.PAUSED:
-        if steer.paused_by_campaign(op, campaign.id):
+        if _carried_on_by_resume(campaign, op):
             click.echo(f"\n{t.target_id} ({op.id}) paused by the campaign's pause; the campaign's resume carries it on")
             continue_with = f"rds-maint campaign resume {campaign.id}"
             click.echo(f"  {_flagged(continue_with)}")

@@ -240,10 +240,28 @@ def test_resume_continues_only_what_the_campaign_paused(world: World, clusters: 
     needs = json.loads(cli(world, "campaign", "status", "c-test", "--output", "json").output)["needs"]
     assert [n["command"] for n in needs] == [f"rds-maint resume {own_pause.id} --action continue"]
 
-    # resuming a running campaign says so and changes nothing more
+    # a target the campaign paused, in a campaign that has been aborted since, is answered on its own
+    assert cli(world, "campaign", "pause", "c-test").exit_code == 0
+    advance_until(world, not_yet.id, is_paused)
+    change(world, "c-test", lambda c: schedule.abort(c, "someone", world.clock.now()))
+    needs = json.loads(cli(world, "campaign", "status", "c-test", "--output", "json").output)["needs"]
+    assert f"rds-maint resume {not_yet.id} --action continue" in [n["command"] for n in needs]
+
+
+def test_resuming_a_running_campaign_says_so_and_finishes_a_resume_cut_short(world: World, clusters: list[str]) -> None:
+    plan, _ = planned(world)
+    own_pause, cut_short = start_target(world, plan, 0), start_target(world, plan, 1)
+    world.engine.request_pause(own_pause.id, actor="dba@example", comment="checking replica lag")
+    advance_until(world, own_pause.id, is_paused)
+    assert cli(world, "campaign", "pause", "c-test").exit_code == 0
+    advance_until(world, cut_short.id, is_paused)
+    # a resume that saved the campaign and died before it carried the operations on
+    campaign = change(world, "c-test", lambda c: schedule.resume(c, "someone", world.clock.now()))
+
     again = cli(world, "campaign", "resume", "c-test")
     assert again.exit_code == 0 and "is running already" in again.output
     assert world.store.load_campaign("c-test").version == campaign.version
+    assert world.store.load(cut_short.id).state is OperationState.RUNNING
     assert world.store.load(own_pause.id).state is OperationState.PAUSED
 
 
