@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from rds_maint.actor import answering_actor, sts_client
 from rds_maint.campaign import schedule
-from rds_maint.campaign.control import pause_campaign, pause_comment
+from rds_maint.campaign.control import live_targets, pause_campaign, pause_comment
 from rds_maint.campaign.planner import CampaignPlan, campaign_of, plan_campaign
 from rds_maint.campaign_model import (
     Campaign,
@@ -142,6 +142,36 @@ def test_status_shows_each_target_live_and_changes_nothing(world: World, cluster
 
     assert world.mutating_calls() == before_calls
     assert world.store.load_campaign("c-test").version == before.version
+
+
+def test_the_live_view_reads_one_listing_and_only_the_paused_operations(world: World, clusters: list[str]) -> None:
+    plan, campaign = planned(world)
+    running, paused = start_target(world, plan, 0), start_target(world, plan, 1)
+    world.engine.request_pause(paused.id, actor="dba@example")
+    advance_until(world, paused.id, is_paused)
+    world.engine.create({"type": "instance_type_change", "cluster_id": "orders-d", "region": REGION,
+                         "params": PARAMS})  # fmt: skip  # not the campaign's: listed, never read
+    reads: list[str] = []
+    store = world.store
+    real_summaries, real_load = store.summaries, store.load
+
+    def summaries(*args: object, **kwargs: object) -> object:
+        reads.append("summaries")
+        return real_summaries(*args, **kwargs)  # type: ignore[arg-type]
+
+    def load(operation_id: str) -> Operation:
+        reads.append(f"load {operation_id}")
+        return real_load(operation_id)
+
+    store.summaries, store.load = summaries, load  # type: ignore[method-assign,assignment]
+    try:
+        views = live_targets(world.engine, world.store.load_campaign(campaign.id))
+    finally:
+        del store.summaries, store.load
+    assert reads == ["summaries", f"load {paused.id}"]
+    assert [v.live_state for v in views] == ["running", "paused", None, None]
+    assert views[1].operation is not None and views[0].operation is None
+    assert running.id == views[0].target.operation_id
 
 
 def test_list_shows_every_campaign_oldest_first_and_filters_by_state(world: World, clusters: list[str]) -> None:
