@@ -1,0 +1,228 @@
+"""`rds-maint campaign plan` and `campaign run` as a person types them: the plan, confirmation, refusals,
+the progress lines, the exit codes, carrying on after Ctrl-C, and a rehearsal account (--simulate)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.httpsession
+import pytest
+from click.testing import CliRunner, Result
+
+from rds_maint.cli import main
+from tests.helpers.environment import environment_kept
+from tests.helpers.world import REGION, World
+
+TARGET_CLASS = "db.r6g.xlarge"
+
+
+def seed(world: World, count: int) -> list[str]:
+    ids = [f"shop-{n:02d}" for n in range(count)]
+    for cluster in ids:
+        world.sim.seed_cluster(cluster, readers=1)
+    return ids
+
+
+def campaign_flags(clusters: list[str], *extra: str) -> list[str]:
+    flags = ["--type", "instance_type_change", "--region", REGION, "--param", f"target_instance_type={TARGET_CLASS}"]
+    for cluster in clusters:
+        flags += ["--cluster", cluster]
+    return [*flags, "--max-concurrency", "2", *extra]
+
+
+def cli(world: World, *args: str) -> Result:
+    return world.cli([*args, "--store", world.store_url])
+
+
+def nothing_written(world: World) -> None:
+    assert world.store.campaigns() == []
+    assert world.store.list_operations() == []
+    assert world.mutating_calls() == []
+
+
+def classes(world: World, cluster: str) -> set[str]:
+    return {m.instance_class for m in world.sim.cluster_view(cluster).members.values()}
+
+
+def test_plan_shows_every_target_and_the_expected_duration_and_changes_nothing(world: World) -> None:
+    clusters = seed(world, 3)
+    result = cli(world, "campaign", "plan", *campaign_flags(clusters, "--id", "c-plan"))
+    assert result.exit_code == 0, result.output
+    for n, cluster in enumerate(clusters):
+        assert cluster in result.output and f"c-plan-{n + 1:04d}" in result.output
+    assert re.search(r"Expected duration at concurrency 2: \d+", result.output), result.output
+    assert "Nothing was changed." in result.output
+    nothing_written(world)
+
+    as_json = cli(world, "campaign", "plan", *campaign_flags(clusters), "--output", "json")
+    document = json.loads(as_json.output)
+    assert [t["target_id"] for t in document["targets"]] == clusters
+    assert all(t["expected_seconds"] > 0 for t in document["targets"]) and document["expected_seconds"] > 0
+    nothing_written(world)
+
+
+def test_run_off_a_terminal_without_yes_is_refused(world: World) -> None:
+    clusters = seed(world, 2)
+    result = cli(world, "campaign", "run", *campaign_flags(clusters))
+    assert result.exit_code == 2
+    assert "pass --yes" in result.output
+    nothing_written(world)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--type", "instance_cycle", "--max-concurrency", "2"], "name the targets: --cluster ID"),
+        (
+            ["--type", "instance_cycle", "--cluster", "shop-00", "--tag", "env=prod", "--max-concurrency", "2"],
+            "name the targets one way, not with --cluster and --tag",
+        ),
+        (
+            ["--type", "instance_cycle", "--cluster", "shop-00", "--instance", "db-1", "--max-concurrency", "2"],
+            "not with --cluster and --instance",
+        ),
+        (
+            [
+                "--type",
+                "instance_cycle",
+                "--cluster",
+                "shop-00",
+                "--max-concurrency",
+                "2",
+                "--failure-tolerance",
+                "120%",
+            ],
+            "--failure-tolerance: failure tolerance '120%'",
+        ),
+        (
+            ["--type", "instance_cycle", "--cluster", "shop-00", "--max-concurrency", "2", "--override", "shop-09:a=1"],
+            "--override names targets the campaign does not have: shop-09",
+        ),
+        (
+            ["--type", "instance_cycle", "--cluster", "shop-00", "--max-concurrency", "2", "--override", "shop-00"],
+            "--override 'shop-00' must look like TARGET:KEY=VALUE",
+        ),
+        (["--type", "instance_cycle", "--cluster", "shop-00"], "--max-concurrency is required"),
+        (["--type", "instance_cycle", "--cluster", "shop-00", "--max-concurrency", "0"], "--max-concurrency: "),
+        (
+            ["--type", "instance_cycle", "--cluster", "shop-00", "--cluster", "shop-00", "--max-concurrency", "1"],
+            "target named twice: shop-00",
+        ),
+        (
+            ["--type", "instance_cycle", "--cluster", "shop-00", "--max-concurrency", "1", "--budget", "20"],
+            "--budget: ",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_bad_flags_exit_2_with_a_precise_message_and_write_nothing(
+    world: World, command: str, flags: list[str], message: str
+) -> None:
+    seed(world, 1)
+    yes = ["--yes"] if command == "run" else []
+    result = cli(world, "campaign", command, *flags, "--region", REGION, *yes)
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+    nothing_written(world)
+
+
+def test_targets_failing_preflight_refuse_the_run_unless_skip_refused(world: World) -> None:
+    clusters = seed(world, 2)
+    asked = [*clusters, "shop-missing"]
+    refused = cli(world, "campaign", "run", *campaign_flags(asked), "--yes")
+    assert refused.exit_code == 2, refused.output
+    assert "1 of 3 targets fail preflight" in refused.output
+    assert "shop-missing: cluster 'shop-missing' not found" in refused.output
+    nothing_written(world)
+
+    ran = cli(world, "campaign", "run", *campaign_flags(asked, "--skip-refused", "--id", "c-skip"), "--yes")
+    assert ran.exit_code == 0, ran.output
+    assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
+    record = world.store.load_campaign("c-skip")
+    assert record.counts()["completed"] == 2 and record.counts()["refused"] == 1
+
+
+def test_run_shows_each_start_and_end_a_pause_with_its_answer_and_carries_on(world: World) -> None:
+    clusters = seed(world, 3)
+    flags = campaign_flags(clusters, "--id", "c-cli", "--pause-before", "failback", "--canary", "0")
+    first = cli(world, "campaign", "run", *flags, "--yes")
+    assert first.exit_code == 3, first.output  # every target paused before its failback: a person is next
+    assert re.search(r"\[\d\d:\d\d:\d\d\] shop-00 \(c-cli-0001\) started \(wave 0\)", first.output), first.output
+    assert "shop-00 (c-cli-0001) paused for a person: Paused before step 'failback'" in first.output
+    answer = f"rds-maint resume c-cli-0001 --action continue --store {world.store_url}"
+    assert answer in first.output
+    assert f"then carry on with: rds-maint campaign run c-cli --store {world.store_url}" in first.output
+    assert "req/s mean" in first.output and "budget 2" in first.output
+
+    assert "(c-cli-0003) started" not in first.output  # two paused targets hold both slots: the third waits
+    for n in (1, 2):
+        assert cli(world, "resume", f"c-cli-{n:04d}", "--action", "continue").exit_code == 0
+    second = cli(world, "campaign", "run", "c-cli")
+    assert second.exit_code == 3, second.output
+    assert "shop-00 (c-cli-0001) completed" in second.output and "shop-02 (c-cli-0003) started" in second.output
+    assert cli(world, "resume", "c-cli-0003", "--action", "continue").exit_code == 0
+    again = cli(world, "campaign", "run", "c-cli", "--output", "json")
+    assert again.exit_code == 0, again.output
+    document = json.loads(again.output)  # one document, nothing else
+    assert document["state"] == "completed" and document["counts"] == {"completed": 3}
+    assert [t["operation_id"] for t in document["targets"]] == ["c-cli-0001", "c-cli-0002", "c-cli-0003"]
+    assert 0 < document["rate"]["peak_rps"] <= document["rate"]["budget_rps"] == 2.0
+    assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
+
+    mixed = cli(world, "campaign", "run", "c-cli", "--type", "instance_cycle")
+    assert mixed.exit_code == 2 and "not both" in mixed.output
+    unknown = cli(world, "campaign", "run", "c-nope")
+    assert unknown.exit_code == 2 and "campaign 'c-nope' not found" in unknown.output
+
+
+def test_ctrl_c_exits_130_with_the_command_that_carries_on(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    clusters = seed(world, 2)
+    sleeps: list[float] = []
+    real_sleep = world.clock.sleep
+
+    def interrupted_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 10:
+            raise KeyboardInterrupt
+        real_sleep(seconds)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.clock, "sleep", interrupted_sleep)
+        stopped = cli(world, "campaign", "run", *campaign_flags(clusters, "--id", "c-int"), "--yes")
+    assert stopped.exit_code == 130, stopped.output
+    assert f"Carry on with: rds-maint campaign run c-int --store {world.store_url}" in stopped.output
+    carried = cli(world, "campaign", "run", "c-int")
+    assert carried.exit_code == 0, carried.output
+    assert len(world.store.list_operations()) == 2
+    assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a rehearsal command sent a request to the network")
+
+    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", refuse)
+    with environment_kept():
+        yield
+
+
+def test_a_campaign_on_a_rehearsal_account(tmp_path: Path, no_network: None) -> None:
+    account = tmp_path / "rehearsal"
+    for cluster in ("one", "two"):
+        made = CliRunner().invoke(
+            main, ["sim", "create", "--dir", str(account), "--cluster", cluster, "--readers", "1", "--speed", "1e9"]
+        )
+        assert made.exit_code == 0, made.output
+    sim = ("--simulate", str(account))
+    flags = ["--type", "instance_cycle", "--cluster", "one", "--cluster", "two", "--max-concurrency", "2", *sim]
+    ran = CliRunner().invoke(main, ["campaign", "run", *flags, "--yes", "--id", "c-sim"])
+    assert ran.exit_code == 0, ran.output
+    assert "one (c-sim-0001) completed" in ran.output and "two (c-sim-0002) completed" in ran.output
+    status = CliRunner().invoke(main, ["status", "c-sim-0002", "--output", "json", *sim])
+    assert json.loads(status.output)["operation"]["state"] == "completed", status.output
