@@ -17,7 +17,14 @@ from typing import Any
 import click
 
 from rds_maint.campaign.local import DriveOutcome
-from rds_maint.campaign_model import Campaign, CampaignEvent, CampaignState, CampaignTarget, TargetState
+from rds_maint.campaign_model import (
+    FINAL_CAMPAIGN_STATES,
+    Campaign,
+    CampaignEvent,
+    CampaignState,
+    CampaignTarget,
+    TargetState,
+)
 from rds_maint.model import Outcome, StepResult
 from rds_maint.progress.live import LiveLine, stdout_is_terminal
 from rds_maint.progress.loop import TICK_SECONDS
@@ -40,7 +47,7 @@ def status_text(campaign: Campaign) -> str:
     counts = campaign.counts()
     running = [t for t in campaign.targets if t.state is TargetState.RUNNING]
     paused = sum(1 for t in running if t.operation_state == "paused")
-    parts = [f"{len(running)} running" + (f" ({paused} paused)" if paused else "")]
+    parts = [f"{len(running)} running" + (f" ({paused} paused)" if paused else "")] if running else []
     parts += [f"{counts[s.value]} {s.value.replace('_', ' ')}" for s in _SHOWN_STATES if counts[s.value]]
     parts.append(f"wave {campaign.current_wave + 1}/{campaign.waves}")
     parts.append(f"{_rps(campaign.rate.mean_rps)} req/s of {campaign.request.budget_rps:g}")
@@ -211,7 +218,7 @@ class CampaignView:
         click.echo(f"[{at:%H:%M:%S}] {text}")
 
     def _status(self) -> None:
-        if self._campaign is not None and not self.json:
+        if self._campaign is not None and not self.json and self._campaign.state not in FINAL_CAMPAIGN_STATES:
             self.live.show(status_text(self._campaign))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,18 @@ import botocore.httpsession
 import pytest
 from click.testing import CliRunner, Result
 
-from rds_maint.cli import main
+from rds_maint.campaign.schedule import wave_of_each
+from rds_maint.campaign_model import (
+    Campaign,
+    CampaignRequest,
+    CampaignTarget,
+    RequestRate,
+    TargetState,
+    target_operation_id,
+)
+from rds_maint.cli import campaign_view, main
+from rds_maint.cli.campaign_view import status_text
+from rds_maint.progress.live import CLEAR
 from tests.helpers.environment import environment_kept
 from tests.helpers.world import REGION, World
 
@@ -226,3 +238,45 @@ def test_a_campaign_on_a_rehearsal_account(tmp_path: Path, no_network: None) -> 
     assert "one (c-sim-0001) completed" in ran.output and "two (c-sim-0002) completed" in ran.output
     status = CliRunner().invoke(main, ["status", "c-sim-0002", "--output", "json", *sim])
     assert json.loads(status.output)["operation"]["state"] == "completed", status.output
+
+
+def test_the_status_line_says_what_runs_what_waits_for_a_person_what_ended_the_wave_and_the_rate() -> None:
+    request = CampaignRequest(
+        type="instance_cycle", target_ids=[f"t{n}" for n in range(6)], region=REGION, max_concurrency=3, wave_size=2
+    )
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    states = ["completed", "running", "running", "failed", "pending", "pending"]
+    targets = [
+        CampaignTarget(
+            index=n,
+            target_id=f"t{n}",
+            wave=wave,
+            operation_id=target_operation_id("c-s", n),
+            params={},
+            state=TargetState(state),
+            operation_state="paused" if n == 1 else None,
+        )
+        for n, (wave, state) in enumerate(zip(wave_of_each(6, 1, 2), states, strict=True))
+    ]
+    record = Campaign(
+        id="c-s",
+        request=request,
+        targets=targets,
+        current_wave=1,
+        created_at=now,
+        updated_at=now,
+        rate=RequestRate(requests=170, seconds=100, peak_rps=1.9),
+    )
+    assert (
+        status_text(record) == "2 running (1 paused) · 1 completed · 1 failed · 2 pending · wave 2/4 · 1.7 req/s of 2"
+    )
+
+
+def test_on_a_terminal_the_status_line_is_redrawn_in_place(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    clusters = seed(world, 2)
+    monkeypatch.setattr(campaign_view, "stdout_is_terminal", lambda: True)
+    result = cli(world, "campaign", "run", *campaign_flags(clusters, "--canary", "0"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"{CLEAR}2 running · wave 1/1 · " in result.output
+    assert f"{CLEAR}2 completed · wave 1/1 · " not in result.output  # the end is a summary, not a status line
+    assert "  2 completed · wave 1/1 · " in result.output

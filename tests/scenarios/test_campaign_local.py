@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rds_maint import wiring
-from rds_maint.campaign import planner
+from rds_maint.campaign import planner, schedule
 from rds_maint.campaign.local import DriveOutcome, drive_campaign
 from rds_maint.campaign_model import Campaign, CampaignEvent, CampaignRequest, CampaignState, CampaignTarget
 from rds_maint.config import Settings
@@ -210,3 +210,20 @@ def test_a_target_refused_when_its_turn_comes_fails_and_the_tolerance_decides(wo
     assert classes(world, "shop-02") == {"db.r6g.large"}
     assert [t.state.value for t in record.targets] == ["completed", "completed", "failed", "completed"]
     assert not any(op.cluster_id == "shop-02" and op.campaign_id for op in world.store.list_operations())
+
+
+def test_with_approve_waves_the_drive_stops_after_each_wave_until_a_person_resumes(world: World) -> None:
+    clusters = seed(world, 3)
+    engine = counted_engine(world)
+    make_campaign(world, engine, clusters, approve_waves=True, wave_size=2)
+    first = drive(world, engine)
+    assert first.campaign.state is CampaignState.AWAITING_APPROVAL and first.blocked == []
+    assert [t.state.value for t in first.campaign.targets] == ["completed", "pending", "pending"]
+    assert classes(world, "shop-01") == {"db.r6g.large"}  # the next wave has not started
+
+    record = world.store.load_campaign("c-test")
+    schedule.resume(record, "alice", world.clock.now(), "canary looks fine")
+    world.store.save_campaign(record)
+    second = drive(world, counted_engine(world))
+    assert second.campaign.state is CampaignState.COMPLETED
+    assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
