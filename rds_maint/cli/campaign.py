@@ -26,6 +26,7 @@ from rds_maint.campaign import planner
 from rds_maint.campaign.local import DriveOutcome, drive_campaign
 from rds_maint.campaign_model import (
     DEFAULT_BUDGET_RPS,
+    FINAL_CAMPAIGN_STATES,
     CampaignRequest,
     CampaignState,
     FailureTolerance,
@@ -258,9 +259,11 @@ def run(existing: str | None, yes: bool, **kw: Any) -> None:
             check_campaign_id(existing)
             engine = common.engine()
             try:
-                engine.store.load_campaign(existing)
+                stored = engine.store.load_campaign(existing)
             except CampaignNotFound:
                 raise BadInput(f"campaign '{existing}' not found in this store") from None
+            if stored.state not in FINAL_CAMPAIGN_STATES:
+                engine.rds(stored.request.region).check_credentials()  # a missing login fails before any step
             return _drive(engine, existing)
         if not yes and not stdin_is_terminal():
             raise BadInput("campaign run starts operations and no one is at a terminal to confirm it: pass --yes")
