@@ -14,6 +14,7 @@ import botocore.httpsession
 import pytest
 from click.testing import CliRunner, Result
 
+from rds_maint.campaign import planner
 from rds_maint.campaign.schedule import wave_of_each
 from rds_maint.campaign_model import (
     Campaign,
@@ -23,7 +24,7 @@ from rds_maint.campaign_model import (
     TargetState,
     target_operation_id,
 )
-from rds_maint.cli import campaign_view, main
+from rds_maint.cli import campaign_plan_view, campaign_view, main
 from rds_maint.cli.campaign_view import status_text
 from rds_maint.progress.live import CLEAR
 from tests.helpers.environment import environment_kept
@@ -64,16 +65,22 @@ def test_plan_shows_every_target_and_the_expected_duration_and_changes_nothing(w
     clusters = seed(world, 3)
     result = cli(world, "campaign", "plan", *campaign_flags(clusters, "--id", "c-plan"))
     assert result.exit_code == 0, result.output
+    request = CampaignRequest(
+        type="instance_type_change",
+        target_ids=clusters,
+        region=REGION,
+        params={"target_instance_type": TARGET_CLASS},
+        max_concurrency=2,
+    )
+    plan = planner.plan_campaign(world.engine, request, "c-plan")
+    assert result.output == campaign_plan_view.plan_text(plan) + "\nNothing was changed.\n"
     for n, cluster in enumerate(clusters):
         assert cluster in result.output and f"c-plan-{n + 1:04d}" in result.output
-    assert re.search(r"Expected duration at concurrency 2: \d+", result.output), result.output
-    assert "Nothing was changed." in result.output
+    assert all(t.expected_seconds > 0 for t in plan.targets) and plan.expected_seconds > 0
     nothing_written(world)
 
-    as_json = cli(world, "campaign", "plan", *campaign_flags(clusters), "--output", "json")
-    document = json.loads(as_json.output)
-    assert [t["target_id"] for t in document["targets"]] == clusters
-    assert all(t["expected_seconds"] > 0 for t in document["targets"]) and document["expected_seconds"] > 0
+    as_json = cli(world, "campaign", "plan", *campaign_flags(clusters, "--id", "c-plan"), "--output", "json")
+    assert json.loads(as_json.output) == json.loads(json.dumps(campaign_plan_view.plan_document(plan)))
     nothing_written(world)
 
 
