@@ -6,7 +6,8 @@ the earliest-due one, and sleeps (the engine's clock: virtual in tests and rehea
 The request budget (`budget`) may make it wait longer. Whenever a target's operation changed state (it
 started, paused for a person, ended) the record is told (`schedule.observe`), settled, the free slots
 filled (`schedule.next_starts`) and the record saved, conditionally: on Conflict (a person paused or
-resumed the campaign meanwhile) it is read again and the decision made again on it. A target paused for a
+resumed the campaign meanwhile) it is read again and the decision made again on it. A campaign found
+paused asks each running operation to pause at its next step boundary (`Engine.request_pause`). A target paused for a
 person keeps its slot and is not advanced; the others go on. The drive returns when the campaign has
 ended, or when nothing can move without a person.
 
@@ -26,6 +27,7 @@ and may for one window send what the budget allows on top of what the dead drive
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,7 +36,14 @@ from typing import Protocol
 from rds_maint.campaign import schedule
 from rds_maint.campaign.budget import RequestBudget, look_floor
 from rds_maint.campaign.planner import operation_request
-from rds_maint.campaign_model import FINAL_CAMPAIGN_STATES, Campaign, CampaignEvent, CampaignTarget, TargetState
+from rds_maint.campaign_model import (
+    FINAL_CAMPAIGN_STATES,
+    Campaign,
+    CampaignEvent,
+    CampaignState,
+    CampaignTarget,
+    TargetState,
+)
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, Conflict, OperationNotFound
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
@@ -119,6 +128,7 @@ class _Driver:
         self.floor = look_floor(request.max_concurrency, request.budget_rps)
         self.seen: dict[int, _Seen] = {}
         self.due: dict[int, datetime] = {}
+        self.asked_to_pause: set[int] = set()
         self.saved_at = self.clock.now()
         self.rechecked_at = self.clock.now()
 
@@ -193,6 +203,7 @@ class _Driver:
             if self._save(campaign):
                 if self.listener is not None:
                     self.listener.campaign_changed(self.campaign, events)
+                self._pass_on_pause()
                 return
         raise Conflict(f"campaign '{self.campaign.id}' kept changing under this driver; run it again")
 
@@ -223,6 +234,21 @@ class _Driver:
         for _ in range(MAX_CONFLICT_RETRIES + 1):
             if self._save(self.campaign):
                 return
+
+    def _pass_on_pause(self) -> None:
+        """A paused campaign asks its running operations to pause at their next step boundary, once each
+        (asking again is harmless: the engine answers that it was asked already)."""
+        if self.campaign.state is not CampaignState.PAUSED:
+            return
+        for target in schedule.in_flight(self.campaign):
+            if target.index in self.asked_to_pause or target.operation_state == "paused":
+                continue
+            self.asked_to_pause.add(target.index)
+            # BadInput: it is ending, or in its last step: it ends on its own, as a running target does
+            with contextlib.suppress(BadInput):
+                self.engine.request_pause(
+                    target.operation_id, actor=f"campaign {self.campaign.id}", comment="the campaign was paused"
+                )
 
     # -- starting -----------------------------------------------------------------------------
 

@@ -227,3 +227,36 @@ def test_with_approve_waves_the_drive_stops_after_each_wave_until_a_person_resum
     second = drive(world, counted_engine(world))
     assert second.campaign.state is CampaignState.COMPLETED
     assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
+
+
+def test_a_campaign_paused_by_a_person_starts_nothing_new_and_pauses_its_running_operations(world: World) -> None:
+    clusters = seed(world, 3)
+    engine = counted_engine(world)
+    make_campaign(world, engine, clusters, max_concurrency=2, canary=0)
+    listener = Recorder(world)
+
+    def alice_pauses_the_campaign() -> None:  # from another terminal, while this driver runs
+        record = world.store.load_campaign("c-test")
+        schedule.pause(record, "alice", world.clock.now(), "a release is going out")
+        world.store.save_campaign(record)
+
+    listener.on_start["shop-01"] = alice_pauses_the_campaign
+    outcome = drive(world, engine, listener)
+
+    assert outcome.campaign.state is CampaignState.PAUSED
+    assert sorted(t.target_id for t in outcome.blocked) == ["shop-00", "shop-01"]
+    for target in outcome.blocked:
+        op = world.store.load(target.operation_id)
+        assert op.state.value == "paused", op.pause_reason
+        assert "campaign c-test" in (op.pause_reason or ""), op.pause_reason
+    assert listener.started == ["shop-00", "shop-01"]
+    assert not any(op.cluster_id == "shop-02" for op in world.store.list_operations())
+
+    record = world.store.load_campaign("c-test")
+    schedule.resume(record, "alice", world.clock.now())
+    world.store.save_campaign(record)
+    for target in outcome.blocked:
+        engine.resume(target.operation_id, "continue")
+    finished = drive(world, counted_engine(world))
+    assert finished.campaign.state is CampaignState.COMPLETED
+    assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
