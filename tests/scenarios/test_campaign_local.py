@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from rds_maint.campaign.local import DriveOutcome, drive_campaign
 from rds_maint.campaign_model import Campaign, CampaignEvent, CampaignRequest, CampaignState, CampaignTarget
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
+from rds_maint.errors import BadInput
 from rds_maint.model import StepResult
 from tests.helpers.world import REGION, World
 
@@ -36,7 +38,7 @@ def counted_engine(world: World) -> Engine:
     return world.engine_for(Settings.from_env(world.store_url, REGION))
 
 
-def make_campaign(world: World, engine: Engine, targets: list[str], **kw: Any) -> Campaign:
+def plan_of(engine: Engine, targets: list[str], **kw: Any) -> planner.CampaignPlan:
     fields: dict[str, Any] = {
         "type": "instance_type_change",
         "target_ids": targets,
@@ -46,8 +48,11 @@ def make_campaign(world: World, engine: Engine, targets: list[str], **kw: Any) -
         "wait_timeout": 900,
     }
     fields.update(kw)
-    request = CampaignRequest(**fields)
-    plan = planner.plan_campaign(engine, request, "c-test")
+    return planner.plan_campaign(engine, CampaignRequest(**fields), "c-test")
+
+
+def make_campaign(world: World, engine: Engine, targets: list[str], **kw: Any) -> Campaign:
+    plan = plan_of(engine, targets, **kw)
     return world.store.create_campaign(planner.campaign_of(plan, world.clock.now()))
 
 
@@ -96,12 +101,14 @@ def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
 def test_twenty_clusters_canary_first_five_at_a_time_one_refused_one_paused(world: World) -> None:
     clusters = seed(world, 20, old_at=(7,))
     engine = counted_engine(world)
-    with pytest.raises(Exception, match="1 of 20 targets fail preflight") as refused:
-        make_campaign(world, engine, clusters)
-    assert "shop-07" in str(refused.value)
+    plan = plan_of(engine, clusters)
+    with pytest.raises(BadInput, match="1 of 20 targets fail preflight") as refused:
+        planner.campaign_of(plan, world.clock.now())
+    assert f"shop-07: {plan.targets[7].refusal}" in str(refused.value)
     assert world.store.campaigns() == [] and world.store.list_operations() == []
 
-    campaign = make_campaign(world, engine, clusters, skip_refused=True)
+    skipping = replace(plan, request=plan.request.model_copy(update={"skip_refused": True}))
+    campaign = world.store.create_campaign(planner.campaign_of(skipping, world.clock.now()))
     listener = Recorder(world)
     stuck_reader = "shop-12-instance-2"
     listener.on_start["shop-12"] = lambda: world.sim.faults.stuck(stuck_reader, status="modifying")
