@@ -268,6 +268,8 @@ def run(existing: str | None, yes: bool, **kw: Any) -> None:
         if not yes and not stdin_is_terminal():
             raise BadInput("campaign run starts operations and no one is at a terminal to confirm it: pass --yes")
         engine = common.engine()
+        if kw["campaign_id"]:
+            _refuse_existing(engine, check_campaign_id(kw["campaign_id"]))  # before planning every target
         found = _plan(engine, kw)
         json_mode = common.opts().output == "json"
         if not (json_mode and yes):
@@ -276,18 +278,19 @@ def run(existing: str | None, yes: bool, **kw: Any) -> None:
         if not yes and not click.confirm(f"Start campaign {found.campaign_id}?", default=False, err=json_mode):
             click.echo("Not started; nothing was changed.", err=json_mode)
             return common.EXIT_FAILED
-        try:
-            engine.store.load_campaign(record.id)
-        except CampaignNotFound:
-            pass
-        else:
-            raise BadInput(
-                f"campaign '{record.id}' already exists; carry it on with: rds-maint campaign run {record.id}"
-            )
+        _refuse_existing(engine, record.id)
         engine.store.create_campaign(record)
         return _drive(engine, record.id)
 
     common.guard(body)
+
+
+def _refuse_existing(engine: Engine, campaign_id: str) -> None:
+    try:
+        engine.store.load_campaign(campaign_id)
+    except CampaignNotFound:
+        return
+    raise BadInput(f"campaign '{campaign_id}' already exists; carry it on with: rds-maint campaign run {campaign_id}")
 
 
 def _drive(engine: Engine, campaign_id: str) -> int:

@@ -28,6 +28,7 @@ from rds_maint.campaign_model import (
 from rds_maint.model import Outcome, StepResult
 from rds_maint.progress.live import LiveLine, stdout_is_terminal
 from rds_maint.progress.loop import TICK_SECONDS
+from rds_maint.progress.naming import target_text
 from rds_maint.progress.summary import duration
 
 __all__ = ["CampaignView", "campaign_document", "status_text"]
@@ -126,7 +127,7 @@ class CampaignView:
 
     def target_started(self, campaign: Campaign, target: CampaignTarget) -> None:
         self._campaign = campaign
-        self._line(target.started_at or self.now(), f"{_name(target)} started (wave {target.wave})")
+        self._line(target.started_at or self.now(), f"{_name(campaign, target)} started (wave {target.wave})")
         self._status()
 
     def target_advanced(self, campaign: Campaign, target: CampaignTarget, result: StepResult) -> None:
@@ -134,7 +135,8 @@ class CampaignView:
         if result.outcome is Outcome.INTERVENTION and target.operation_id not in self._paused:
             self._paused.add(target.operation_id)
             self._line(
-                self.now(), f"{_name(target)} paused for a person: {result.pause_reason}; {self._answer(target)}"
+                self.now(),
+                f"{_name(campaign, target)} paused for a person: {result.pause_reason}; {self._answer(target)}",
             )
         self._status()
 
@@ -175,7 +177,7 @@ class CampaignView:
             if target.state is TargetState.RUNNING and target.operation_state != "paused":
                 continue
             state = "paused" if target.state is TargetState.RUNNING else target.state.value
-            click.echo(f"  {_name(target)} {state}" + (f": {target.reason}" if target.reason else ""))
+            click.echo(f"  {_name(campaign, target)} {state}" + (f": {target.reason}" if target.reason else ""))
         click.echo(rate_text(campaign))
         carry_on = f"rds-maint campaign run {campaign.id}{self.store_flag}"
         if outcome.blocked:
@@ -222,5 +224,6 @@ class CampaignView:
             self.live.show(status_text(self._campaign))
 
 
-def _name(target: CampaignTarget) -> str:
-    return f"{target.target_id} ({target.operation_id})"
+def _name(campaign: Campaign, target: CampaignTarget) -> str:
+    """`orders-3 (c-...-0004)`, or `instance orders-db (c-...-0004)`: which kind of thing, as every report says."""
+    return f"{target_text(target.target_id, campaign.request.kind)} ({target.operation_id})"

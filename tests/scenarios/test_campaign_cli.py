@@ -197,6 +197,10 @@ def test_run_shows_each_start_and_end_a_pause_with_its_answer_and_carries_on(wor
     assert mixed.exit_code == 2 and "not both" in mixed.output
     unknown = cli(world, "campaign", "run", "c-nope")
     assert unknown.exit_code == 2 and "campaign 'c-nope' not found" in unknown.output
+    calls = len(world.sim.calls)
+    twice = cli(world, "campaign", "run", *flags, "--yes")
+    assert twice.exit_code == 2 and "campaign 'c-cli' already exists; carry it on with" in twice.output
+    assert len(world.sim.calls) == calls  # refused before any target was planned
 
 
 def test_ctrl_c_exits_130_with_the_command_that_carries_on(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,3 +291,18 @@ def test_on_a_terminal_the_status_line_is_redrawn_in_place(world: World, monkeyp
     assert f"{CLEAR}2 running · wave 1/1 · " in result.output
     assert f"{CLEAR}2 completed · wave 1/1 · " not in result.output  # the end is a summary, not a status line
     assert "  2 completed · wave 1/1 · " in result.output
+
+
+def test_a_campaign_over_db_instances(world: World) -> None:
+    for db in ("db-a", "db-b", "db-c"):
+        world.sim.seed_db_instance(db, instance_class="db.m6g.large")
+    flags = ["--type", "instance_type_change", "--region", REGION, "--param", "target_instance_type=db.m6g.xlarge"]
+    flags += ["--instance", "db-a", "--instance", "db-b", "--instance", "db-c", "--max-concurrency", "2"]
+    result = cli(world, "campaign", "run", *flags, "--id", "c-db", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "instance db-a (c-db-0001) started (wave 0)" in result.output
+    client = world.rds_client()
+    for db in ("db-a", "db-b", "db-c"):
+        [described] = client.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"]
+        assert described["DBInstanceClass"] == "db.m6g.xlarge"
+    assert {op.instance_id for op in world.store.list_operations()} == {"db-a", "db-b", "db-c"}
