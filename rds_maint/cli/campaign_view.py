@@ -180,18 +180,17 @@ class CampaignView:
             click.echo(f"  {_name(campaign, target)} {state}" + (f": {target.reason}" if target.reason else ""))
         click.echo(rate_text(campaign))
         carry_on = f"rds-maint campaign run {campaign.id}{self.store_flag}"
+        resume = f"rds-maint campaign resume {campaign.id}{self.store_flag}"
         if outcome.blocked:
             click.echo("Waiting for a person:")
             for target in outcome.blocked:
                 click.echo(f"  {target.target_id}: {self._answer(target)}")
-            click.echo(f"then carry on with: {carry_on}")
-        elif campaign.state is CampaignState.AWAITING_APPROVAL:
-            click.echo(
-                f"Wave {campaign.current_wave} waits for approval: "
-                f"rds-maint campaign resume {campaign.id}{self.store_flag}, then {carry_on}"
-            )
+        if campaign.state is CampaignState.AWAITING_APPROVAL:
+            click.echo(f"Wave {campaign.current_wave} waits for approval: {resume}")
         elif campaign.state is CampaignState.PAUSED:
-            click.echo(f"Paused: rds-maint campaign resume {campaign.id}{self.store_flag}, then {carry_on}")
+            click.echo(f"The campaign is paused: {resume}")
+        if outcome.blocked or campaign.state in (CampaignState.AWAITING_APPROVAL, CampaignState.PAUSED):
+            click.echo(f"then carry on with: {carry_on}")
 
     def interrupted(self, campaign: Campaign) -> None:
         """Ctrl-C: where the campaign stands (as of its last save) and the command that carries on."""

@@ -14,7 +14,7 @@ import botocore.httpsession
 import pytest
 from click.testing import CliRunner, Result
 
-from rds_maint.campaign import planner
+from rds_maint.campaign import planner, schedule
 from rds_maint.campaign.schedule import wave_of_each
 from rds_maint.campaign_model import (
     Campaign,
@@ -306,3 +306,19 @@ def test_a_campaign_over_db_instances(world: World) -> None:
         [described] = client.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"]
         assert described["DBInstanceClass"] == "db.m6g.xlarge"
     assert {op.instance_id for op in world.store.list_operations()} == {"db-a", "db-b", "db-c"}
+
+
+def test_a_wave_to_approve_exits_3_with_what_to_do_then_the_approved_wave_runs(world: World) -> None:
+    clusters = seed(world, 2)
+    first = cli(world, "campaign", "run", *campaign_flags(clusters, "--id", "c-aw", "--approve-waves"), "--yes")
+    assert first.exit_code == 3, first.output
+    assert f"Wave 1 waits for approval: rds-maint campaign resume c-aw --store {world.store_url}" in first.output
+    assert f"then carry on with: rds-maint campaign run c-aw --store {world.store_url}" in first.output
+    assert classes(world, "shop-01") == {"db.r6g.large"}
+
+    record = world.store.load_campaign("c-aw")  # what `rds-maint campaign resume c-aw` records
+    schedule.resume(record, "alice", world.clock.now())
+    world.store.save_campaign(record)
+    second = cli(world, "campaign", "run", "c-aw")
+    assert second.exit_code == 0, second.output
+    assert classes(world, "shop-01") == {TARGET_CLASS}
