@@ -84,7 +84,13 @@ def campaign_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--cluster", "clusters", multiple=True, metavar="ID", help="A target cluster (repeat)."),
             click.option("--instance", "instances", multiple=True, metavar="ID", help="A target DB instance (repeat)."),
             click.option("--tag", metavar="KEY=VALUE", help="Every cluster with this tag, in identifier order."),
-            click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=request_flags.PARAM_HELP),
+            click.option(
+                "--param",
+                "params",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="An operation parameter of every target, read as `rds-maint run` reads it (repeat).",
+            ),
             click.option(
                 "--override",
                 "overrides",
@@ -113,7 +119,12 @@ def campaign_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
                 help="RDS requests per second the whole campaign may send (RDS allows ~12, shared).",
             ),
             click.option("--skip-refused", is_flag=True, help="Run the targets that pass preflight, skip the others."),
-            click.option("--pause-before", multiple=True, metavar="STEP", help=request_flags.PAUSE_HELP),
+            click.option(
+                "--pause-before",
+                multiple=True,
+                metavar="STEP",
+                help="Every target's operation pauses before this step, as with `rds-maint run` (repeat).",
+            ),
             click.option("--wait-timeout", type=int, help="Seconds a wait may last before it pauses (default 2700)."),
             click.option(
                 "--id", "campaign_id", metavar="CAMPAIGN_ID", help="The campaign's id (default: c-<time>-<random>)."
