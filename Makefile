@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py | tee docs/cold-start.md
 	$(BIN)/python bench/store_scale.py | tee docs/store-scale.md
 	$(BIN)/python bench/display_requests.py | tee docs/display-requests.md
+	$(BIN)/python bench/campaign.py --write
 
 # End to end on MiniStack (e2e/run.py): the real bundle, the shipped ASL, the store and the rule on a local
 # emulator bound to 127.0.0.1. MiniStack goes into its own venv under build/ (pinned); the bundle is built
