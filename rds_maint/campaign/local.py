@@ -129,6 +129,7 @@ class _Driver:
         self.seen: dict[int, _Seen] = {}
         self.due: dict[int, datetime] = {}
         self.asked_to_pause: set[int] = set()
+        self.started_now: list[CampaignTarget] = []
         self.saved_at = self.clock.now()
         self.rechecked_at = self.clock.now()
 
@@ -192,6 +193,7 @@ class _Driver:
         for _ in range(MAX_CONFLICT_RETRIES + 1):
             campaign = self.campaign
             now = self.clock.now()
+            self.started_now = []  # a start redone after a lost save is told once, by the retry
             events = self._apply_seen(campaign, now)
             events += schedule.settle(campaign, now)
             starts = schedule.next_starts(campaign)
@@ -201,8 +203,10 @@ class _Driver:
                 events += schedule.settle(campaign, self.clock.now())
                 starts = schedule.next_starts(campaign)
             if self._save(campaign):
-                if self.listener is not None:
+                if self.listener is not None:  # saved, then told: what ended and the wave, then the starts
                     self.listener.campaign_changed(self.campaign, events)
+                    for started in self.started_now:
+                        self.listener.target_started(self.campaign, self.campaign.targets[started.index])
                 self._pass_on_pause()
                 return
         raise Conflict(f"campaign '{self.campaign.id}' kept changing under this driver; run it again")
@@ -278,10 +282,8 @@ class _Driver:
         self._note(target, state, reason, now)
         if result.outcome in (Outcome.CONTINUE, Outcome.WAIT):
             self.due[target.index] = now
-        events = schedule.observe(campaign, target, state, reason, now)
-        if self.listener is not None:
-            self.listener.target_started(campaign, target)
-        return events
+        self.started_now.append(target)
+        return schedule.observe(campaign, target, state, reason, now)
 
     def _create(self, campaign: Campaign, target: CampaignTarget) -> Operation:
         request = campaign.request

@@ -3,7 +3,7 @@
 Many targets run at once, so a target's own steps are not shown (`rds-maint status OP` shows them): a line
 when a target starts, ends or pauses for a person (with the exact answer), one per campaign event (a wave,
 a halt), and on a terminal one status line redrawn in place, as `rds-maint run`'s live line is:
-`3 running (1 paused) · 12 completed · 1 failed · 4 pending · wave 2/3 · 1.6 req/s of 2`.
+`3 running (1 paused) · 12 completed · 1 failed · 4 pending · wave 2 of 0-3 · 1.6 req/s of 2`.
 `--output json` prints only the final document (`campaign_document`), nothing as it goes.
 """
 
@@ -50,7 +50,8 @@ def status_text(campaign: Campaign) -> str:
     paused = sum(1 for t in running if t.operation_state == "paused")
     parts = [f"{len(running)} running" + (f" ({paused} paused)" if paused else "")] if running else []
     parts += [f"{counts[s.value]} {s.value.replace('_', ' ')}" for s in _SHOWN_STATES if counts[s.value]]
-    parts.append(f"wave {campaign.current_wave + 1}/{campaign.waves}")
+    # waves are numbered from 0 (the canary) everywhere: in the plan, the events and here
+    parts.append(f"wave {campaign.current_wave} of 0-{campaign.waves - 1}" if campaign.waves > 1 else "one wave")
     parts.append(f"{_rps(campaign.rate.mean_rps)} req/s of {campaign.request.budget_rps:g}")
     return " · ".join(parts)
 
