@@ -90,6 +90,7 @@ def _short(text: str | None, limit: int = MESSAGE_LIMIT) -> str | None:
 def status_detail(op: Operation, event: Event) -> dict[str, Any]:
     """The detail of one `OperationStatusChanged` event: ids, state and a short message.
 
+    `campaign_id`: the campaign the operation is a target of (null for an operation of its own).
     The target: `cluster_id` (null for an operation on a DB instance, so that rules matching on it keep
     working for clusters), `instance_id` (null for a cluster's) and `target_type` (aurora_cluster,
     multi_az_cluster or db_instance)."""
@@ -101,6 +102,7 @@ def status_detail(op: Operation, event: Event) -> dict[str, Any]:
     data = {k: _short(str(v), 200) for k, v in event.data.items() if k in DETAIL_DATA_KEYS and v is not None}
     return {
         "operation_id": op.id,
+        "campaign_id": op.campaign_id,
         "cluster_id": op.cluster_id,
         "instance_id": op.instance_id,
         "target_type": op.target_type,
@@ -155,7 +157,10 @@ class StatusPublisher:
         self._client: Any = None
 
     def __call__(self, op: Operation, events: Sequence[Event]) -> None:
-        entries = status_entries(op, events, self.bus)
+        self.put(status_entries(op, events, self.bus), op.id)
+
+    def put(self, entries: list[dict[str, Any]], subject: str | None = None) -> None:
+        """Put `entries` (about `subject`: an operation or campaign id, for the log); log, never raise."""
         if not entries:
             return
         try:
@@ -167,9 +172,9 @@ class StatusPublisher:
                 failed = int(response.get("FailedEntryCount", 0) or 0)
                 if failed:
                     codes = sorted({str(e.get("ErrorCode")) for e in response.get("Entries", []) if e.get("ErrorCode")})
-                    log.warning("status_events_rejected", operation_id=op.id, failed=failed, codes=codes)
+                    log.warning("status_events_rejected", operation_id=subject, failed=failed, codes=codes)
         except Exception as exc:  # publishing is best effort: the step already happened and is saved
-            log.warning("status_events_unpublished", operation_id=op.id, error=f"{type(exc).__name__}: {exc}")
+            log.warning("status_events_unpublished", operation_id=subject, error=f"{type(exc).__name__}: {exc}")
 
 
 # -- answers ------------------------------------------------------------------------------------
