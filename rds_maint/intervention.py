@@ -157,10 +157,7 @@ class StatusPublisher:
         self._client: Any = None
 
     def __call__(self, op: Operation, events: Sequence[Event]) -> None:
-        self.put(status_entries(op, events, self.bus), op.id)
-
-    def put(self, entries: list[dict[str, Any]], subject: str | None = None) -> None:
-        """Put `entries` (about `subject`: an operation or campaign id, for the log); log, never raise."""
+        entries = status_entries(op, events, self.bus)
         if not entries:
             return
         try:
@@ -172,9 +169,9 @@ class StatusPublisher:
                 failed = int(response.get("FailedEntryCount", 0) or 0)
                 if failed:
                     codes = sorted({str(e.get("ErrorCode")) for e in response.get("Entries", []) if e.get("ErrorCode")})
-                    log.warning("status_events_rejected", operation_id=subject, failed=failed, codes=codes)
+                    log.warning("status_events_rejected", operation_id=op.id, failed=failed, codes=codes)
         except Exception as exc:  # publishing is best effort: the step already happened and is saved
-            log.warning("status_events_unpublished", operation_id=subject, error=f"{type(exc).__name__}: {exc}")
+            log.warning("status_events_unpublished", operation_id=op.id, error=f"{type(exc).__name__}: {exc}")
 
 
 # -- answers ------------------------------------------------------------------------------------

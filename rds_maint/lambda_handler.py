@@ -220,14 +220,8 @@ def _campaign_step(event: dict[str, Any], engine_for: EngineFactory) -> dict[str
     settings = Settings.from_env()
     engine = _wired(engine_for(settings), settings)
     if action == "campaign_targets":
-        publisher = _publisher(settings)
         result = steps.campaign_targets(
-            engine,
-            campaign_id,
-            waited=params.get("waited", 0),
-            execution_arn=params.get("execution_arn"),
-            publish=publisher.put if publisher is not None else None,
-            bus=config.event_bus(),
+            engine, campaign_id, waited=params.get("waited", 0), execution_arn=params.get("execution_arn")
         )
     elif action == "campaign_gate":
         result = steps.campaign_gate(

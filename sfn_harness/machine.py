@@ -93,6 +93,7 @@ MACHINE_NAME = "rds-maint-machine"
 CAMPAIGN_MACHINE_NAME = "rds-maint-campaign"
 CAMPAIGN_APPROVAL_DETAIL_TYPE = "CampaignApprovalRequired"  # rds_maint.campaign.machine_steps
 NOTICE_TIME_SCALE = 200.0  # virtual seconds of a notice timeout per real second
+SYNC_POLL_SECONDS = 0.02  # how often (real time) a `.sync` task looks at its child execution; moto: 0.5
 
 _SFN = "moto.stepfunctions.parser.asl.component"
 _MISSING = object()
@@ -415,7 +416,8 @@ class MortalStore:
 
 
 def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: Patcher) -> None:
-    """Wait states and retry back-offs spend virtual time; notice timeouts shrink to real fractions."""
+    """Wait states and retry back-offs spend virtual time; notice timeouts shrink to real fractions; a `.sync`
+    task looks at its child every `SYNC_POLL_SECONDS` of real time."""
     wait_function: Any = importlib.import_module(f"{_SFN}.state.wait.wait_function.wait_function")
     retrier: Any = importlib.import_module(f"{_SFN}.common.retry.retrier_decl")
     timeouts: Any = importlib.import_module(f"{_SFN}.common.timeouts.timeout")
@@ -438,6 +440,8 @@ def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: 
             return seconds / NOTICE_TIME_SCALE
         return seconds
 
+    callback: Any = importlib.import_module(f"{_SFN}.state.exec.state_task.service.state_task_service_callback")
+    patcher.setattr(callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", SYNC_POLL_SECONDS)
     patcher.setattr(wait_function.WaitFunction, "_wait_interval", wait_interval)
     patcher.setattr(retrier, "time", types.SimpleNamespace(sleep=backoff))
     patcher.setattr(timeouts.TimeoutSecondsPath, "_eval_seconds", path_seconds)

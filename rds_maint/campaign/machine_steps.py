@@ -18,8 +18,10 @@ Idempotent across retries and crashes (every step may run again, the record is s
   retried after it created the operation (and died before saving the record) finds it and starts it.
   Crash window: the operation is created, the record not yet saved; the retry finds the operation.
 - A save that loses a race (`Conflict`) reloads the record and decides again from what it says now.
-- `campaign_targets` publishes the approval notice before it records that it did: a crash between the two
-  publishes it again (at least once, never lost).
+- `campaign_targets` records that it asked for a wave's approval in the same save as its answer, and a
+  retry of the same look (same execution, same count of waits) answers `notify` again: a lost answer still
+  gets the notice out, and a later look never sends it twice. The machine puts the event out itself
+  (events:putEvents, with its retries), so the engine's role keeps publishing status events only.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ __all__ = [
     "APPROVAL_DETAIL_TYPE",
     "APPROVAL_NOTICE_EVENT",
     "INLINE_LIMIT",
-    "Publish",
+    "approval_detail",
     "campaign_finish",
     "campaign_gate",
     "campaign_target_ended",
@@ -77,9 +79,6 @@ FIRST_WAIT_SECONDS = 60
 LONGEST_WAIT_SECONDS = 900
 SLOT_WAIT_SECONDS = 30
 SAVE_ATTEMPTS = 8
-
-Publish = Callable[[list[dict[str, Any]]], None]
-"""Puts EventBridge entries (`StatusPublisher.put`); best effort."""
 
 T = TypeVar("T")
 
@@ -126,20 +125,22 @@ def _tolerated_count(campaign: Campaign) -> int:
     return max(0, allowed - campaign.failures)
 
 
-def _approval_noticed(campaign: Campaign) -> bool:
-    return any(
-        e.type == APPROVAL_NOTICE_EVENT and e.data.get("wave") == campaign.current_wave for e in campaign.history
+def _approval_notice(campaign: Campaign) -> CampaignEvent | None:
+    """The record that the machine was told to ask for approval of the current wave, if it was."""
+    return next(
+        (
+            e
+            for e in campaign.history
+            if e.type == APPROVAL_NOTICE_EVENT and e.data.get("wave") == campaign.current_wave
+        ),
+        None,
     )
 
 
-def approval_entry(campaign: Campaign, bus: str) -> dict[str, Any]:
-    """The EventBridge entry that asks a person to approve the next wave."""
-    import json
-
-    from rds_maint.intervention import SOURCE
-
+def approval_detail(campaign: Campaign) -> dict[str, Any]:
+    """The detail of the `CampaignApprovalRequired` event: which campaign, which wave, and the command."""
     waiting = [t.target_id for t in campaign.targets if t.wave == campaign.current_wave]
-    detail = {
+    return {
         "campaign_id": campaign.id,
         "wave": campaign.current_wave,
         "waves": campaign.waves,
@@ -148,24 +149,32 @@ def approval_entry(campaign: Campaign, bus: str) -> dict[str, Any]:
         "command": f"rds-maint campaign resume {campaign.id}",
         "execution_arn": campaign.execution_arn,
     }
-    return {
-        "Source": SOURCE,
-        "DetailType": APPROVAL_DETAIL_TYPE,
-        "Detail": json.dumps(detail, separators=(",", ":")),
-        "EventBusName": bus,
-    }
+
+
+def _ask_approval(campaign: Campaign, now: datetime, execution_arn: str | None, look: Any) -> bool:
+    """Whether this look puts the approval notice out: the first look that sees the wave waiting, and the
+    same look again (a retried Lambda call whose first answer was lost must answer the same)."""
+    noticed = _approval_notice(campaign)
+    if noticed is None:
+        campaign.history.append(
+            CampaignEvent(
+                type=APPROVAL_NOTICE_EVENT,
+                message=f"Asked for approval of wave {campaign.current_wave}: rds-maint campaign resume {campaign.id}",
+                timestamp=now,
+                data={"wave": campaign.current_wave, "execution_arn": execution_arn, "look": look},
+            )
+        )
+        campaign.updated_at = now
+        return True
+    return bool(noticed.data.get("execution_arn") == execution_arn and noticed.data.get("look") == look)
 
 
 def campaign_targets(
-    engine: Engine,
-    campaign_id: str,
-    *,
-    waited: Any = 0,
-    execution_arn: str | None = None,
-    publish: Publish | None = None,
-    bus: str = "default",
+    engine: Engine, campaign_id: str, *, waited: Any = 0, execution_arn: str | None = None
 ) -> dict[str, Any]:
-    """What the machine does next: `map` the items, `wait` seconds (then ask again), or `done`."""
+    """What the machine does next: `map` the items, `wait` seconds (then ask again), or `done`. When a wave
+    first waits for approval, `notify` is true and `approval` is the detail of the event the machine puts
+    out (`CampaignApprovalRequired`): the machine publishes it, with its own retries."""
 
     def decide(campaign: Campaign, now: datetime) -> dict[str, Any]:
         if execution_arn and campaign.execution_arn is None and campaign.state not in FINAL_CAMPAIGN_STATES:
@@ -180,7 +189,12 @@ def campaign_targets(
         else:  # paused, awaiting approval, halted, aborting: follow what runs, start nothing
             targets = in_flight(campaign)
         if not targets:
-            return {"next": "wait", "wait_seconds": _wait_after(waited)}
+            answer: dict[str, Any] = {"next": "wait", "wait_seconds": _wait_after(waited), "notify": False}
+            if campaign.state is CampaignState.AWAITING_APPROVAL and _ask_approval(
+                campaign, now, execution_arn, waited
+            ):
+                answer.update(notify=True, approval=approval_detail(campaign))
+            return answer
         items = [_item(campaign, t) for t in targets]
         return {
             "next": "map",
@@ -193,24 +207,6 @@ def campaign_targets(
 
     campaign, answer = _update(engine, campaign_id, decide)
     answer.update(campaign_id=campaign.id, state=campaign.state.value, wave=campaign.current_wave)
-    if campaign.state is CampaignState.AWAITING_APPROVAL and not _approval_noticed(campaign):
-        if publish is not None:
-            publish([approval_entry(campaign, bus)])
-
-        def noted(c: Campaign, now: datetime) -> None:
-            if c.state is CampaignState.AWAITING_APPROVAL and not _approval_noticed(c):
-                message = f"Asked for approval of wave {c.current_wave}: rds-maint campaign resume {c.id}"
-                c.history.append(
-                    CampaignEvent(
-                        type=APPROVAL_NOTICE_EVENT,
-                        message=message,
-                        timestamp=now,
-                        data={"wave": c.current_wave, "published": publish is not None},
-                    )
-                )
-                c.updated_at = now
-
-        _update(engine, campaign_id, noted)
     return answer
 
 

@@ -91,27 +91,109 @@ def wait_for(predicate: Any, what: str, harness: Harness, timeout: float = 120) 
     raise TimeoutError(f"{what} not within {timeout}s; last calls: {harness.actions()[-8:]}")
 
 
-def test_a_campaign_runs_every_runnable_target_through_its_own_operation_execution(sfn: Harness) -> None:
+def record_of(world: World, campaign_id: str) -> Campaign:
+    return world.store.load_campaign(campaign_id)
+
+
+def test_a_campaign_runs_every_runnable_target_in_its_own_execution_and_a_paused_one_holds_only_its_slot(
+    sfn: Harness,
+) -> None:
     world = sfn.world
     seed(world, CLUSTERS)
-    campaign = make_campaign(world, [*CLUSTERS[:3], GHOST, *CLUSTERS[3:]], max_concurrency=2, skip_refused=True)
+    stuck = CLUSTERS[2]  # its writer refuses every change: its operation pauses for a person
+    world.sim.faults.stuck(f"{stuck}-instance-1")
+    targets = [*CLUSTERS[:3], GHOST, *CLUSTERS[3:]]
+    campaign = make_campaign(world, targets, max_concurrency=2, canary=1, skip_refused=True)
     assert campaign.target(GHOST).state is TargetState.REFUSED
     arn = sfn.start_campaign(campaign.id)
+
+    detail = sfn.notice(arn, timeout=120)
+    paused = record_of(world, campaign.id).target(stuck)
+    assert detail["operation_id"] == paused.operation_id and detail["campaign_id"] == campaign.id
+    assert detail["cluster_id"] == stuck and detail["target"] == f"cluster {stuck}"
+    others = [c for c in CLUSTERS if c != stuck]
+    wait_for(
+        lambda: all(record_of(world, campaign.id).target(c).state is TargetState.COMPLETED for c in others),
+        "the other targets completed while one is paused",
+        sfn,
+    )
+    assert sfn.describe(arn)["status"] == "RUNNING", "the campaign waits for its paused target"
+    assert record_of(world, campaign.id).target(stuck).state is TargetState.RUNNING
+    assert not changed(world, stuck)
+
+    world.sim.faults.unstick(f"{stuck}-instance-1")
+    sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
     done = sfn.wait_done(arn, timeout=240)
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
     assert output["state"] == "completed" and output["counts"]["completed"] == 5 and output["counts"]["refused"] == 1
 
-    record = world.store.load_campaign(campaign.id)
-    assert record.state is CampaignState.COMPLETED
+    record = record_of(world, campaign.id)
+    assert record.state is CampaignState.COMPLETED and record.execution_arn == arn
     for cluster in CLUSTERS:
         target = record.target(cluster)
         assert target.state is TargetState.COMPLETED, target
-        assert world.store.load(target.operation_id).state is OperationState.COMPLETED
+        op = world.store.load(target.operation_id)
+        assert op.state is OperationState.COMPLETED and op.campaign_id == campaign.id
         assert changed(world, cluster), cluster
     children = sfn.executions()
-    assert sorted(e["name"] for e in children) == sorted(record.target(c).operation_id for c in CLUSTERS)
-    assert GHOST not in json.dumps(
-        [world.store.load(t.operation_id).cluster_id for t in record.targets if t.target_id != GHOST]
-    )
-    assert all(record.target(c).execution_arn in {e["executionArn"] for e in children} for c in CLUSTERS)
+    names = [e["name"] for e in children]
+    assert sorted(names) == sorted(record.target(c).operation_id for c in CLUSTERS), "one execution per target"
+    assert {record.target(c).execution_arn for c in CLUSTERS} == {e["executionArn"] for e in children}
+    ghost = record.target(GHOST)
+    assert ghost.operation_id not in names and ghost.execution_arn is None
+    assert ghost.operation_id not in {op.id for op in world.store.list_operations()}, "never started"
+
+    [message] = sfn.messages  # the SNS text of the one notice
+    assert f"campaign {campaign.id}" in message
+    status = sfn.status_events()
+    assert status and all(e["campaign_id"] == campaign.id for e in status)
+    assert {e["operation_id"] for e in status if e["event"] == "operation_completed"} == {
+        record.target(c).operation_id for c in CLUSTERS
+    }
+
+
+def test_the_canary_failing_halts_the_campaign_and_no_other_target_starts(sfn: Harness) -> None:
+    world = sfn.world
+    seed(world, CLUSTERS[:3])
+    world.sim.faults.stuck(f"{CLUSTERS[0]}-instance-1")
+    campaign = make_campaign(world, CLUSTERS[:3], max_concurrency=2, canary=1)
+    arn = sfn.start_campaign(campaign.id)
+    detail = sfn.notice(arn, timeout=120)
+    assert detail["cluster_id"] == CLUSTERS[0] and detail["campaign_id"] == campaign.id
+    world.sim.faults.unstick(f"{CLUSTERS[0]}-instance-1")  # the abort's clean-up may act again
+    sfn.sfn.send_task_failure(taskToken=detail["task_token"], error="OperationAborted", cause="not today")
+    done = sfn.wait_done(arn, timeout=120)
+    assert done["status"] == "FAILED" and done["error"] == "CampaignFailed", done
+    record = record_of(world, campaign.id)
+    assert record.state is CampaignState.FAILED
+    assert record.target(CLUSTERS[0]).state in (TargetState.FAILED, TargetState.ROLLED_BACK)
+    assert [record.target(c).state for c in CLUSTERS[1:3]] == [TargetState.SKIPPED, TargetState.SKIPPED]
+    assert [e["name"] for e in sfn.executions()] == [record.target(CLUSTERS[0]).operation_id]
+
+
+def test_a_wave_that_needs_approval_waits_tells_people_once_and_goes_on_when_resumed(sfn: Harness) -> None:
+    from rds_maint.campaign.schedule import resume
+
+    world = sfn.world
+    seed(world, CLUSTERS[:3])
+    campaign = make_campaign(world, CLUSTERS[:3], max_concurrency=2, canary=1, approve_waves=True)
+    arn = sfn.start_campaign(campaign.id)
+    wait_for(lambda: record_of(world, campaign.id).state is CampaignState.AWAITING_APPROVAL, "the approval wait", sfn)
+    wait_for(lambda: len(sfn.drain("campaigns")) >= 1, "the approval notice", sfn)
+    time.sleep(0.5)  # the machine keeps looking (waits of 60 s, doubling, in virtual time)
+    [notice] = sfn.drain("campaigns")
+    assert notice["detail-type"] == "CampaignApprovalRequired"
+    assert notice["detail"]["campaign_id"] == campaign.id and notice["detail"]["wave"] == 1
+    assert notice["detail"]["command"] == f"rds-maint campaign resume {campaign.id}"
+    assert [e["name"] for e in sfn.executions()] == [campaign.target(CLUSTERS[0]).operation_id], "wave 1 waits"
+    assert sfn.describe(arn)["status"] == "RUNNING"
+
+    # what `rds-maint campaign resume` does: only the record changes; the next look sees it
+    record = record_of(world, campaign.id)
+    resume(record, "ops@example.com", world.clock.now())
+    world.store.save_campaign(record)
+    done = sfn.wait_done(arn, timeout=180)
+    assert done["status"] == "SUCCEEDED", done
+    assert all(changed(world, c) for c in CLUSTERS[:3])
+    assert len(sfn.drain("campaigns")) == 1, "told once"
