@@ -197,3 +197,19 @@ def test_a_wave_that_needs_approval_waits_tells_people_once_and_goes_on_when_res
     assert done["status"] == "SUCCEEDED", done
     assert all(changed(world, c) for c in CLUSTERS[:3])
     assert len(sfn.drain("campaigns")) == 1, "told once"
+
+
+def test_a_wave_above_the_inline_limit_runs_in_a_distributed_map(sfn: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rds_maint.campaign import machine_steps
+
+    monkeypatch.setattr(machine_steps, "INLINE_LIMIT", 2)  # 3 targets in one wave: above it
+    world = sfn.world
+    seed(world, CLUSTERS[:3])
+    campaign = make_campaign(world, CLUSTERS[:3], max_concurrency=2, canary=0)
+    arn = sfn.start_campaign(campaign.id)
+    done = sfn.wait_done(arn, timeout=180)
+    assert done["status"] == "SUCCEEDED", done
+    entered = [e["stateEnteredEventDetails"]["name"] for e in sfn.history(arn) if e["type"].endswith("StateEntered")]
+    assert "DistributedWave" in entered and "InlineWave" not in entered
+    assert all(changed(world, c) for c in CLUSTERS[:3])
+    assert sorted(e["name"] for e in sfn.executions()) == sorted(t.operation_id for t in campaign.targets)
