@@ -221,7 +221,12 @@ def _campaign_step(event: dict[str, Any], engine_for: EngineFactory) -> dict[str
     engine = _wired(engine_for(settings), settings)
     if action == "campaign_targets":
         result = steps.campaign_targets(
-            engine, campaign_id, waited=params.get("waited", 0), execution_arn=params.get("execution_arn")
+            engine,
+            campaign_id,
+            waited=params.get("waited", 0),
+            execution_arn=params.get("execution_arn"),
+            looks=params.get("looks", 0),
+            mapped=params.get("mapped", 0),
         )
     elif action == "campaign_gate":
         result = steps.campaign_gate(
@@ -238,6 +243,7 @@ def _campaign_step(event: dict[str, Any], engine_for: EngineFactory) -> dict[str
             _text(event, "operation_id"),
             outcome=params.get("outcome", "succeeded"),
             error=params.get("error"),
+            looked=params.get("looked", 0),
         )
     else:
         result = steps.campaign_finish(engine, campaign_id)

@@ -58,6 +58,7 @@ __all__ = [
     "campaign_gate",
     "campaign_target_ended",
     "campaign_targets",
+    "history_estimate",
     "look_floor",
 ]
 
@@ -79,6 +80,14 @@ FIRST_WAIT_SECONDS = 60
 LONGEST_WAIT_SECONDS = 900
 SLOT_WAIT_SECONDS = 30
 SAVE_ATTEMPTS = 8
+# Step Functions keeps at most 25,000 events in one execution's history (FIELD_NOTES). What a campaign
+# execution writes, measured in moto (docs/campaign-state-machine.md): about 36-44 events per target mapped
+# inline (its gate, start and end, the iteration's own), about 12 per look of the wave loop (a wait for a
+# person included). Past HISTORY_BUDGET the machine goes on in a fresh execution (`handoff`), leaving room
+# for the retries of a bad hour.
+TARGET_EVENTS = 45
+LOOK_EVENTS = 12
+HISTORY_BUDGET = 20_000
 
 T = TypeVar("T")
 
@@ -169,19 +178,36 @@ def _ask_approval(campaign: Campaign, now: datetime, execution_arn: str | None, 
     return bool(noticed.data.get("execution_arn") == execution_arn and noticed.data.get("look") == look)
 
 
+def history_estimate(looks: Any, mapped: Any) -> int:
+    """The events this campaign execution's history holds about now: its looks and its inline targets."""
+    count = [v if isinstance(v, int) and v >= 0 else 0 for v in (looks, mapped)]
+    return count[0] * LOOK_EVENTS + count[1] * TARGET_EVENTS
+
+
 def campaign_targets(
-    engine: Engine, campaign_id: str, *, waited: Any = 0, execution_arn: str | None = None
+    engine: Engine,
+    campaign_id: str,
+    *,
+    waited: Any = 0,
+    execution_arn: str | None = None,
+    looks: Any = 0,
+    mapped: Any = 0,
 ) -> dict[str, Any]:
-    """What the machine does next: `map` the items, `wait` seconds (then ask again), or `done`. When a wave
-    first waits for approval, `notify` is true and `approval` is the detail of the event the machine puts
-    out (`CampaignApprovalRequired`): the machine publishes it, with its own retries."""
+    """What the machine does next: `map` the items, `wait` seconds (then ask again), `handoff` (go on in a
+    fresh execution before this one's history fills), or `done`. When a wave first waits for approval,
+    `notify` is true and `approval` is the detail of the event the machine puts out
+    (`CampaignApprovalRequired`): the machine publishes it, with its own retries. `looks` and `mapped` are
+    what this execution has done so far (its calls here, the targets it mapped inline)."""
+    used = history_estimate(looks, mapped)
 
     def decide(campaign: Campaign, now: datetime) -> dict[str, Any]:
-        if execution_arn and campaign.execution_arn is None and campaign.state not in FINAL_CAMPAIGN_STATES:
-            campaign.execution_arn = execution_arn
+        if execution_arn and campaign.execution_arn != execution_arn and campaign.state not in FINAL_CAMPAIGN_STATES:
+            campaign.execution_arn = execution_arn  # the latest execution that drives it (hand-offs)
         settle(campaign, now)
         if campaign.state in FINAL_CAMPAIGN_STATES:
             return {"next": "done"}
+        if used + LOOK_EVENTS > HISTORY_BUDGET:
+            return {"next": "handoff"}
         if campaign.state is CampaignState.RUNNING:
             targets = [
                 t for t in campaign.targets if t.wave == campaign.current_wave and t.state not in FINAL_TARGET_STATES
@@ -196,11 +222,14 @@ def campaign_targets(
                 answer.update(notify=True, approval=approval_detail(campaign))
             return answer
         items = [_item(campaign, t) for t in targets]
+        distributed = len(items) > INLINE_LIMIT
+        if not distributed and used + len(items) * TARGET_EVENTS > HISTORY_BUDGET:
+            return {"next": "handoff"}  # this wave inline would pass the budget: a fresh execution maps it
         return {
             "next": "map",
             "items": items,
-            "count": len(items),
-            "distributed": len(items) > INLINE_LIMIT,
+            "count": len(items) if not distributed else 0,  # what the wave adds to this history, in targets
+            "distributed": distributed,
             "max_concurrency": campaign.request.max_concurrency,
             "tolerated_failure_count": _tolerated_count(campaign),
         }
@@ -319,6 +348,7 @@ def campaign_target_ended(
     *,
     outcome: Any = "succeeded",
     error: Any = None,
+    looked: Any = 0,
 ) -> dict[str, Any]:
     """The child execution ended (`succeeded`, `failed`, or `exists`: a closed execution had the name).
 
@@ -356,7 +386,8 @@ def campaign_target_ended(
         "campaign_state": campaign.state.value,
     }
     if not done:
-        answer["wait_seconds"] = max(FIRST_WAIT_SECONDS, look_floor(campaign.request))
+        # 60 s, doubling to 15 min: an operation handed off to fresh executions may run for days
+        answer["wait_seconds"] = max(_wait_after(looked), look_floor(campaign.request))
     return answer
 
 

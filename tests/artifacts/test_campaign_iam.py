@@ -68,6 +68,8 @@ def requests_of(history: list[dict[str, Any]]) -> list[Request]:
             child = execution_arn(machine, parameters["Name"])
             found += [Request("states:DescribeExecution", child), Request("states:StopExecution", child)]
             found += [Request(f"events:{a}", SYNC_RULE) for a in ("PutTargets", "PutRule", "DescribeRule")]
+        elif details["resource"] == "startExecution":  # the hand-off to a fresh execution of itself
+            found.append(Request("states:StartExecution", parameters["StateMachineArn"]))
         elif details["resource"] == "putEvents":
             for entry in parameters["Entries"]:
                 bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{entry['EventBusName']}"
@@ -100,7 +102,7 @@ def test_every_call_of_a_campaign_execution_is_allowed_by_the_campaign_machine_p
         assert decision.allowed, (request, decision.reason)
 
 
-def test_a_distributed_wave_may_start_and_follow_its_own_map_runs_and_nothing_else() -> None:
+def test_a_hand_off_and_a_distributed_wave_may_start_and_follow_their_own_executions_and_nothing_else() -> None:
     role = [policy("campaign-machine-policy.json")]
     map_child = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{CAMPAIGN_MACHINE_NAME}/Wave:0d3b9e1c:5a6f7b8c"
     for request in (

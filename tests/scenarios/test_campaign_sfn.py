@@ -213,3 +213,26 @@ def test_a_wave_above_the_inline_limit_runs_in_a_distributed_map(sfn: Harness, m
     assert "DistributedWave" in entered and "InlineWave" not in entered
     assert all(changed(world, c) for c in CLUSTERS[:3])
     assert sorted(e["name"] for e in sfn.executions()) == sorted(t.operation_id for t in campaign.targets)
+
+
+def test_a_campaign_whose_history_would_fill_goes_on_in_a_fresh_execution(
+    sfn: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rds_maint.campaign import machine_steps
+
+    # room for the canary's wave, not for the next one: the second wave runs in `<campaign_id>-1`
+    monkeypatch.setattr(machine_steps, "HISTORY_BUDGET", 3 * machine_steps.TARGET_EVENTS)
+    world = sfn.world
+    seed(world, CLUSTERS[:3])
+    campaign = make_campaign(world, CLUSTERS[:3], max_concurrency=2, canary=1)
+    arn = sfn.start_campaign(campaign.id)
+    first = sfn.wait_done(arn, timeout=180)
+    assert first["status"] == "SUCCEEDED", first
+    handed = json.loads(first["output"])["execution_arn"]
+    assert handed.endswith(f":{campaign.id}-1")
+    done = sfn.wait_done(handed, timeout=180)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"])["state"] == "completed", done
+    record = record_of(world, campaign.id)
+    assert record.state is CampaignState.COMPLETED and record.execution_arn == handed
+    assert all(changed(world, c) for c in CLUSTERS[:3])
+    assert sorted(e["name"] for e in sfn.executions()) == sorted(t.operation_id for t in campaign.targets)
