@@ -30,6 +30,23 @@ moto gaps worked around here, never in the ASL:
   moto: the harness renders it (values inserted as text) and keeps the message in `Harness.messages`,
   which stands in for the SNS topic (its subscribers' mailboxes).
 
+The campaign machine (`sfn/rds-maint-campaign.asl.json`, built when the caller names it with
+`campaign_asl_path`) runs as written too, only `${LambdaArn}` and `${OperationMachineArn}` substituted,
+with the operation machine as its child (`states:startExecution.sync:2`). What moto does differently there,
+worked around here or only noted:
+- a `.sync` task looks at its child every 0.5 s of real time; the harness makes it 0.02 s
+  (`SYNC_POLL_SECONDS`), so a campaign's real time is its children's Lambda calls. AWS follows the child
+  through EventBridge; either way the parent sees the child's end and its JSON output (`.sync:2`);
+- the startExecution hand-off's field names (`shim_moto_sfn_integration`, above) apply to `.sync:2` too;
+- `ToleratedFailureCountPath` is parsed and has no effect in moto (its own warning says so): the
+  Distributed Map's tolerance is not exercised; the campaign's own failure tolerance, which the Lambda steps
+  enforce, is;
+- a Distributed Map runs its iterations in the parent's interpreter (no Map Run child executions, no
+  history of their own), so it proves the definition and the routing, not AWS's Map Run limits;
+- one virtual clock for every execution: each Wait advances it by its own seconds, so waits that overlap
+  on AWS (two children polling at once) add up here. Virtual time runs faster than on AWS, never slower:
+  nothing waits for less than it asked.
+
 A Lambda that dies: a `SimulatedCrash` out of the handler (armed with `sim.faults.crash_after`, so
 the AWS call it follows took effect) is a function killed by its timeout or by the out-of-memory
 killer. Such a process does nothing after its death, so the engine's store refuses every call made

@@ -15,11 +15,21 @@ moto has no Map Run, so those are checked on the ARN forms the guide gives.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rds_maint.campaign.schedule import resume
 from sfn_harness.machine import CAMPAIGN_MACHINE_NAME, FUNCTION_NAME, MACHINE_NAME
-from tests.helpers.artifacts import IAM_DIR, iam_policy, normalise_template_value, statements, template_resources
+from tests.helpers.artifacts import (
+    IAM_DIR,
+    as_list,
+    documented_placeholders,
+    iam_policy,
+    normalise_template_value,
+    placeholders,
+    statements,
+    template_resources,
+)
 from tests.helpers.iam_evaluator import Policy, Request, evaluate, substitute
 from tests.scenarios.test_campaign_sfn import CLUSTERS, Harness, make_campaign, record_of, seed, sfn, wait_for
 
@@ -141,6 +151,20 @@ def test_the_operator_may_start_and_follow_campaign_executions() -> None:
     ):
         assert evaluate(operator, request).allowed, request
     assert not evaluate(operator, Request("states:StopExecution", execution)).allowed
+
+
+def test_the_policy_file_has_no_wildcard_action_and_only_documented_placeholders() -> None:
+    text = (IAM_DIR / "campaign-machine-policy.json").read_text(encoding="utf-8")
+    assert placeholders(text) <= documented_placeholders()
+    document = json.loads(text)
+    sids = [s["Sid"] for s in statements(document)]
+    assert len(sids) == len(set(sids))
+    for statement in statements(document):
+        assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
+        for action in as_list(statement["Action"]):
+            assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action), action
+        resources = as_list(statement["Resource"])
+        assert resources != ["*"] or statement["Sid"] == "DeliverExecutionLogs", statement["Sid"]
 
 
 def test_the_template_role_of_the_campaign_machine_is_the_iam_file() -> None:
