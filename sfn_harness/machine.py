@@ -43,6 +43,9 @@ worked around here or only noted:
   enforce, is;
 - a Distributed Map runs its iterations in the parent's interpreter (no Map Run child executions, no
   history of their own), so it proves the definition and the routing, not AWS's Map Run limits;
+- stopping a parent leaves its `.sync` children running in moto; on AWS they are stopped with it
+  (which is why the campaign role may StopExecution its children). Only noted: a test that stops a
+  campaign execution sees moto's behaviour;
 - one virtual clock for every execution: each Wait advances it by its own seconds, so waits that overlap
   on AWS (two children polling at once) add up here. Virtual time runs faster than on AWS, never slower:
   nothing waits for less than it asked.

@@ -236,3 +236,24 @@ def test_a_campaign_whose_history_would_fill_goes_on_in_a_fresh_execution(
     assert record.state is CampaignState.COMPLETED and record.execution_arn == handed
     assert all(changed(world, c) for c in CLUSTERS[:3])
     assert sorted(e["name"] for e in sfn.executions()) == sorted(t.operation_id for t in campaign.targets)
+
+
+def test_a_campaign_execution_started_again_follows_the_running_targets_without_a_second_execution(
+    sfn: Harness,
+) -> None:
+    world = sfn.world
+    seed(world, CLUSTERS[:2])
+    world.sim.faults.stuck(f"{CLUSTERS[0]}-instance-1")  # the canary pauses: its execution waits for an answer
+    campaign = make_campaign(world, CLUSTERS[:2], max_concurrency=2, canary=1)
+    first = sfn.start_campaign(campaign.id)
+    detail = sfn.notice(first, timeout=120)
+    sfn.sfn.stop_execution(executionArn=first)  # someone stops the campaign execution; the record stays
+    again = sfn.start_campaign(campaign.id, name=f"{campaign.id}-again")
+    world.sim.faults.unstick(f"{CLUSTERS[0]}-instance-1")
+    sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
+    done = sfn.wait_done(again, timeout=180)
+    assert done["status"] == "SUCCEEDED", done
+    record = record_of(world, campaign.id)
+    assert record.state is CampaignState.COMPLETED and record.execution_arn == again
+    assert all(changed(world, c) for c in CLUSTERS[:2])
+    assert sorted(e["name"] for e in sfn.executions()) == sorted(t.operation_id for t in campaign.targets)
