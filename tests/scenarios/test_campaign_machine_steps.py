@@ -5,6 +5,7 @@ machine's runs are in test_campaign_sfn.py."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -197,3 +198,26 @@ def test_the_lambda_dispatches_campaign_steps_and_fails_loudly_on_what_it_cannot
         handler({"action": "campaign_finish", "campaign_id": "c-nope"})
     with pytest.raises(Exception, match="campaign_id"):
         handler({"action": "campaign_gate", "operation_id": "x"})
+
+
+def test_a_targets_status_events_and_webhook_notices_name_its_campaign(world: World, campaign: Campaign) -> None:
+    from rds_maint.intervention import status_entries
+    from rds_maint.model import Outcome, StepResult
+    from rds_maint.notify import message_for
+
+    gate(world, campaign, 0)
+    op = world.store.load(campaign.targets[0].operation_id)
+    [entry] = status_entries(op, world.store.events(op.id))
+    assert json.loads(entry["Detail"])["campaign_id"] == campaign.id
+    ended = StepResult(
+        operation_id=op.id,
+        operation_state="failed",
+        step_index=None,
+        step_name=None,
+        step_action=None,
+        step_state=None,
+        outcome=Outcome.FAILED,
+    )
+    assert f"operation {op.id} of campaign {campaign.id} " in (message_for(op, ended) or "")
+    alone = op.model_copy(update={"campaign_id": None})
+    assert "campaign" not in (message_for(alone, ended) or "")
