@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from rds_maint.campaign.schedule import resume
 from sfn_harness.machine import CAMPAIGN_MACHINE_NAME, FUNCTION_NAME, MACHINE_NAME
@@ -30,10 +34,8 @@ from tests.helpers.artifacts import (
     statements,
     template_resources,
 )
+from tests.helpers.campaign_sfn import CLUSTERS, Harness, campaign_harness, make_campaign, record_of, seed, wait_for
 from tests.helpers.iam_evaluator import Policy, Request, evaluate, substitute
-from tests.scenarios.test_campaign_sfn import CLUSTERS, Harness, make_campaign, record_of, seed, sfn, wait_for
-
-__all__ = ["sfn"]  # the harness fixture, shared with the scenario tests
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SYNC_RULE = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -51,6 +53,12 @@ PLACEHOLDERS = {
     "FunctionName": FUNCTION_NAME,  # the harness's names: the recorded ARNs carry them
     "StateMachineName": MACHINE_NAME,
 }
+
+
+@pytest.fixture
+def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -> Iterator[Harness]:
+    with campaign_harness(tmp_path, monkeypatch) as harness:
+        yield harness
 
 
 def policy(name: str) -> Policy:
