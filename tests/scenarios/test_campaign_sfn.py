@@ -199,3 +199,34 @@ def test_a_campaign_execution_started_again_follows_the_running_targets_without_
     assert record.state is CampaignState.COMPLETED and record.execution_arn == again
     assert all(changed(world, c) for c in CLUSTERS[:2])
     assert sorted(e["name"] for e in sfn.executions()) == sorted(t.operation_id for t in campaign.targets)
+
+
+def test_a_paused_campaign_starts_nothing_new_until_resumed_and_then_finishes(sfn: Harness) -> None:
+    from rds_maint.campaign.schedule import pause, resume
+
+    world = sfn.world
+    seed(world, CLUSTERS[:3])
+    world.sim.faults.stuck(f"{CLUSTERS[0]}-instance-1")
+    campaign = make_campaign(world, CLUSTERS[:3], max_concurrency=1, canary=0)
+    arn = sfn.start_campaign(campaign.id)
+    detail = sfn.notice(arn, timeout=120)
+    record = record_of(world, campaign.id)
+    pause(record, "ops@example.com", world.clock.now(), "change freeze")  # what `rds-maint campaign pause` saves
+    world.store.save_campaign(record)
+    world.sim.faults.unstick(f"{CLUSTERS[0]}-instance-1")
+    sfn.sfn.send_task_success(taskToken=detail["task_token"], output=json.dumps({"action": "continue"}))
+    wait_for(
+        lambda: record_of(world, campaign.id).target(CLUSTERS[0]).state is TargetState.COMPLETED,
+        "the running target finished",
+        sfn,
+    )
+    wait_for(lambda: sum(1 for a in sfn.actions() if a == "campaign_targets") >= 3, "the machine waiting", sfn)
+    assert [e["name"] for e in sfn.executions()] == [campaign.targets[0].operation_id], "nothing new started"
+    assert sfn.describe(arn)["status"] == "RUNNING" and record_of(world, campaign.id).state is CampaignState.PAUSED
+
+    record = record_of(world, campaign.id)
+    resume(record, "ops@example.com", world.clock.now())
+    world.store.save_campaign(record)
+    done = sfn.wait_done(arn, timeout=180)
+    assert done["status"] == "SUCCEEDED", done
+    assert all(changed(world, c) for c in CLUSTERS[:3]) and len(sfn.executions()) == 3
