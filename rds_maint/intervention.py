@@ -90,6 +90,7 @@ def _short(text: str | None, limit: int = MESSAGE_LIMIT) -> str | None:
 def status_detail(op: Operation, event: Event) -> dict[str, Any]:
     """The detail of one `OperationStatusChanged` event: ids, state and a short message.
 
+    `campaign_id`: the campaign the operation is a target of (null for an operation of its own).
     The target: `cluster_id` (null for an operation on a DB instance, so that rules matching on it keep
     working for clusters), `instance_id` (null for a cluster's) and `target_type` (aurora_cluster,
     multi_az_cluster or db_instance)."""
@@ -101,6 +102,7 @@ def status_detail(op: Operation, event: Event) -> dict[str, Any]:
     data = {k: _short(str(v), 200) for k, v in event.data.items() if k in DETAIL_DATA_KEYS and v is not None}
     return {
         "operation_id": op.id,
+        "campaign_id": op.campaign_id,
         "cluster_id": op.cluster_id,
         "instance_id": op.instance_id,
         "target_type": op.target_type,

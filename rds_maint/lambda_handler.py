@@ -46,11 +46,14 @@ from rds_maint.intervention import StatusPublisher
 from rds_maint.log import bind_invocation, get_logger, unbind_invocation
 from rds_maint.model import Outcome, StepResult
 
-__all__ = ["ACTIONS", "Handler", "error_result", "handler", "make_handler", "warm_engine"]
+__all__ = ["ACTIONS", "CAMPAIGN_ACTIONS", "Handler", "error_result", "handler", "make_handler", "warm_engine"]
 
 log = get_logger("rds_maint.lambda")
 
 ACTIONS = ("create", "start", "step", "poll", "status", "resume", "record_intervention", "fail")
+# The campaign state machine's steps (rds_maint.campaign.machine_steps): they answer their own shapes and
+# raise what they cannot judge (a missing campaign, a store that fails), which the machine's Retry/Catch see.
+CAMPAIGN_ACTIONS = ("campaign_targets", "campaign_gate", "campaign_target_ended", "campaign_finish")
 
 
 Handler = Callable[..., dict[str, Any]]
@@ -181,6 +184,8 @@ def make_handler(engine_for: EngineFactory) -> Handler:
         _cold_start = False
         action = event.get("action") if isinstance(event, dict) else None
         try:
+            if action in CAMPAIGN_ACTIONS:
+                return _campaign_step(event, engine_for)
             result = _handle(event, _engine_of(engine_for))
             _log_result(action, result)
             return result
@@ -196,6 +201,59 @@ def make_handler(engine_for: EngineFactory) -> Handler:
 
 
 handler = make_handler(warm_engine)
+
+
+def _text(event: dict[str, Any], key: str) -> str:
+    value = event.get(key)
+    if not isinstance(value, str):
+        raise BadInput(f"{event.get('action')} needs {key} as a string, not {value!r}")
+    return value
+
+
+def _campaign_step(event: dict[str, Any], engine_for: EngineFactory) -> dict[str, Any]:
+    """One step of the campaign state machine (module `rds_maint.campaign.machine_steps`)."""
+    from rds_maint.campaign import machine_steps as steps
+
+    action = event["action"]
+    campaign_id = _text(event, "campaign_id")
+    params = _object(event.get("params"), "params")
+    settings = Settings.from_env()
+    engine = _wired(engine_for(settings), settings)
+    if action == "campaign_targets":
+        result = steps.campaign_targets(
+            engine,
+            campaign_id,
+            waited=params.get("waited", 0),
+            execution_arn=params.get("execution_arn"),
+            looks=params.get("looks", 0),
+            mapped=params.get("mapped", 0),
+        )
+    elif action == "campaign_gate":
+        result = steps.campaign_gate(
+            engine,
+            campaign_id,
+            _text(event, "operation_id"),
+            machine_arn=params.get("machine_arn"),
+            waited=params.get("waited", 0),
+        )
+    elif action == "campaign_target_ended":
+        result = steps.campaign_target_ended(
+            engine,
+            campaign_id,
+            _text(event, "operation_id"),
+            outcome=params.get("outcome", "succeeded"),
+            error=params.get("error"),
+            looked=params.get("looked", 0),
+        )
+    else:
+        result = steps.campaign_finish(engine, campaign_id)
+    log.info(
+        f"{action} {campaign_id}: {result.get('next') or result.get('decision') or result.get('state') or '-'}",
+        action=action,
+        campaign_id=campaign_id,
+        operation_id=event.get("operation_id"),
+    )
+    return result
 
 
 def _log_result(action: Any, result: dict[str, Any]) -> None:
@@ -220,7 +278,8 @@ def _handle(event: Any, engine: Callable[[], Engine]) -> dict[str, Any]:
     raw_id = event.get("operation_id")
     operation_id = raw_id if isinstance(raw_id, str) else None
     if action not in ACTIONS:
-        return error_result(f"unknown action {action!r}: expected one of {', '.join(ACTIONS)}", operation_id)
+        known = ", ".join((*ACTIONS, *CAMPAIGN_ACTIONS))
+        return error_result(f"unknown action {action!r}: expected one of {known}", operation_id)
     if raw_id is not None and not isinstance(raw_id, str):
         return error_result("operation_id must be a string")
     try:

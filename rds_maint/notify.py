@@ -47,6 +47,8 @@ def check_url(url: str) -> str:
 def message_for(op: Operation, result: StepResult, store_flag: str = "") -> str | None:
     """The text of the notice for how a run ended; None when it ended some other way (nothing to tell)."""
     what = f"rds-maint: {op.type.value} on {op.target_label} ({op.region}), operation {op.id}"
+    if op.campaign_id is not None:  # one target of a campaign: say which, so a reader finds the rest
+        what += f" of campaign {op.campaign_id}"
     if result.outcome is Outcome.INTERVENTION:
         answer = "respond" if op.intervention is not None else "resume"
         return (

@@ -30,6 +30,26 @@ moto gaps worked around here, never in the ASL:
   moto: the harness renders it (values inserted as text) and keeps the message in `Harness.messages`,
   which stands in for the SNS topic (its subscribers' mailboxes).
 
+The campaign machine (`sfn/rds-maint-campaign.asl.json`, built when the caller names it with
+`campaign_asl_path`) runs as written too, only `${LambdaArn}` and `${OperationMachineArn}` substituted,
+with the operation machine as its child (`states:startExecution.sync:2`). What moto does differently there,
+worked around here or only noted:
+- a `.sync` task looks at its child every 0.5 s of real time; the harness makes it 0.02 s
+  (`SYNC_POLL_SECONDS`), so a campaign's real time is its children's Lambda calls. AWS follows the child
+  through EventBridge; either way the parent sees the child's end and its JSON output (`.sync:2`);
+- the startExecution hand-off's field names (`shim_moto_sfn_integration`, above) apply to `.sync:2` too;
+- `ToleratedFailureCountPath` is parsed and has no effect in moto (its own warning says so): the
+  Distributed Map's tolerance is not exercised; the campaign's own failure tolerance, which the Lambda steps
+  enforce, is;
+- a Distributed Map runs its iterations in the parent's interpreter (no Map Run child executions, no
+  history of their own), so it proves the definition and the routing, not AWS's Map Run limits;
+- stopping a parent leaves its `.sync` children running in moto; on AWS they are stopped with it
+  (which is why the campaign role may StopExecution its children). Only noted: a test that stops a
+  campaign execution sees moto's behaviour;
+- one virtual clock for every execution: each Wait advances it by its own seconds, so waits that overlap
+  on AWS (two children polling at once) add up here. Virtual time runs faster than on AWS, never slower:
+  nothing waits for less than it asked.
+
 A Lambda that dies: a `SimulatedCrash` out of the handler (armed with `sim.faults.crash_after`, so
 the AWS call it follows took effect) is a function killed by its timeout or by the out-of-memory
 killer. Such a process does nothing after its death, so the engine's store refuses every call made
@@ -90,7 +110,10 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 REGION = "us-east-1"
 FUNCTION_NAME = "rds-maint-engine"
 MACHINE_NAME = "rds-maint-machine"
+CAMPAIGN_MACHINE_NAME = f"{MACHINE_NAME}-campaign"  # as sfn/template.yaml names it
+CAMPAIGN_APPROVAL_DETAIL_TYPE = "CampaignApprovalRequired"  # rds_maint.campaign.machine_steps
 NOTICE_TIME_SCALE = 200.0  # virtual seconds of a notice timeout per real second
+SYNC_POLL_SECONDS = 0.02  # how often (real time) a `.sync` task looks at its child execution; moto: 0.5
 
 _SFN = "moto.stepfunctions.parser.asl.component"
 _MISSING = object()
@@ -163,12 +186,35 @@ class Harness(Generic[W]):
     deaths: int = 0  # invocations that died (a SimulatedCrash out of the handler)
     received: dict[str, list[JsonDict]] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)  # what the template's SNS target published, in order
+    campaign_machine_arn: str | None = None  # the campaign machine, when built (`campaign_asl_path`)
 
     # -- driving -------------------------------------------------------------------------
 
     def start(self, payload: JsonDict, name: str = "run-1") -> str:
         arn = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=name, input=json.dumps(payload))
         return arn["executionArn"]
+
+    def start_campaign(self, campaign_id: str, name: str | None = None) -> str:
+        """An execution of the campaign machine for the stored campaign `campaign_id`."""
+        if self.campaign_machine_arn is None:
+            raise RuntimeError("no campaign machine: build the harness with campaign_asl_path")
+        started = self.sfn.start_execution(
+            stateMachineArn=self.campaign_machine_arn,
+            name=name or campaign_id,
+            input=json.dumps({"campaign_id": campaign_id}),
+        )
+        return started["executionArn"]
+
+    def executions(self, machine_arn: str | None = None) -> list[JsonDict]:
+        """Every execution of a machine (default: the operation machine), all pages."""
+        found: list[JsonDict] = []
+        kwargs: JsonDict = {"stateMachineArn": machine_arn or self.machine_arn, "maxResults": 1000}
+        while True:
+            page: Any = self.sfn.list_executions(**kwargs)
+            found.extend(page["executions"])
+            if not page.get("nextToken"):
+                return found
+            kwargs["nextToken"] = page["nextToken"]
 
     def describe(self, arn: str) -> JsonDict:
         described: Any = self.sfn.describe_execution(executionArn=arn)
@@ -390,7 +436,8 @@ class MortalStore:
 
 
 def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: Patcher) -> None:
-    """Wait states and retry back-offs spend virtual time; notice timeouts shrink to real fractions."""
+    """Wait states and retry back-offs spend virtual time; notice timeouts shrink to real fractions; a `.sync`
+    task looks at its child every `SYNC_POLL_SECONDS` of real time."""
     wait_function: Any = importlib.import_module(f"{_SFN}.state.wait.wait_function.wait_function")
     retrier: Any = importlib.import_module(f"{_SFN}.common.retry.retrier_decl")
     timeouts: Any = importlib.import_module(f"{_SFN}.common.timeouts.timeout")
@@ -413,6 +460,8 @@ def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: 
             return seconds / NOTICE_TIME_SCALE
         return seconds
 
+    callback: Any = importlib.import_module(f"{_SFN}.state.exec.state_task.service.state_task_service_callback")
+    patcher.setattr(callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", SYNC_POLL_SECONDS)
     patcher.setattr(wait_function.WaitFunction, "_wait_interval", wait_interval)
     patcher.setattr(retrier, "time", types.SimpleNamespace(sleep=backoff))
     patcher.setattr(timeouts.TimeoutSecondsPath, "_eval_seconds", path_seconds)
@@ -595,11 +644,13 @@ def build(
     handler: LambdaHandler,
     region: str = REGION,
     store_url: str = "",
+    campaign_asl_path: Path | None = None,
 ) -> Harness[W]:
     """In the current moto account: the engine function (named after `handler`), the state machine from
     `asl_path`, the intervention rule of the template at `template_path` (to the engine Lambda, its SNS
     target with its message, and an operators' queue that gets the whole event, as a target an operator
-    adds would) and a status-events rule and queue."""
+    adds would) and a status-events rule and queue; with `campaign_asl_path`, the campaign machine too
+    (its `${LambdaArn}` and `${OperationMachineArn}` substituted) and a queue of its approval notices."""
     iam = boto3.client("iam", region_name=region)
     role = iam.create_role(RoleName="rds-maint", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name=region)
@@ -613,8 +664,19 @@ def build(
     sfn = boto3.client("stepfunctions", region_name=region)
     definition = asl_path.read_text(encoding="utf-8").replace("${LambdaArn}", function_arn)
     machine_arn = sfn.create_state_machine(name=MACHINE_NAME, definition=definition, roleArn=role)["stateMachineArn"]
+    campaign_machine_arn = None
+    if campaign_asl_path is not None:
+        campaign_definition = (
+            campaign_asl_path.read_text(encoding="utf-8")
+            .replace("${LambdaArn}", function_arn)
+            .replace("${OperationMachineArn}", machine_arn)
+        )
+        campaign_machine_arn = sfn.create_state_machine(
+            name=CAMPAIGN_MACHINE_NAME, definition=campaign_definition, roleArn=role
+        )["stateMachineArn"]
     sqs = boto3.client("sqs", region_name=region)
-    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("interventions", "status")}
+    names = ("interventions", "status", "campaigns")
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in names}
     arns = {
         name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         for name, url in queues.items()
@@ -644,6 +706,9 @@ def build(
     status_pattern = {"source": ["rds-maint-machine"], "detail-type": [STATUS_DETAIL_TYPE]}
     events.put_rule(Name="status", EventPattern=json.dumps(status_pattern), EventBusName="default")
     events.put_targets(Rule="status", EventBusName="default", Targets=[{"Id": "Apps", "Arn": arns["status"]}])
+    campaign_pattern = {"source": ["rds-maint-machine"], "detail-type": [CAMPAIGN_APPROVAL_DETAIL_TYPE]}
+    events.put_rule(Name="campaigns", EventPattern=json.dumps(campaign_pattern), EventBusName="default")
+    events.put_targets(Rule="campaigns", EventBusName="default", Targets=[{"Id": "People", "Arn": arns["campaigns"]}])
     return Harness(
         world=world,
         sfn=sfn,
@@ -651,6 +716,7 @@ def build(
         machine_arn=machine_arn,
         function_arn=function_arn,
         queues=queues,
+        campaign_machine_arn=campaign_machine_arn,
     )
 
 
@@ -670,6 +736,7 @@ def machine_in_moto(
     region: str = REGION,
     poll_policy: PollPolicy | None = None,
     configure_engine: Callable[[Engine], None] | None = None,
+    campaign_asl_path: Path | None = None,
 ) -> Iterator[Harness[W]]:
     """moto with the interpreter on, the simulated Aurora, a file store in `state_dir`, the engine Lambda
     (`make_handler(engine factory)`, in-process), the state machine at `asl_path`, the intervention rule
@@ -728,17 +795,18 @@ def machine_in_moto(
                         handler=handler,
                         region=region,
                         store_url=store_url,
+                        campaign_asl_path=campaign_asl_path,
                     )
                 )
                 yield ref[0]
             finally:
                 harness = ref[0] if ref else None
                 if harness is not None:
-                    listed: Any = harness.sfn.list_executions(
-                        stateMachineArn=harness.machine_arn, statusFilter="RUNNING"
-                    )
-                    for execution in listed["executions"]:
-                        harness.sfn.stop_execution(executionArn=execution["executionArn"])
+                    machines = [harness.campaign_machine_arn, harness.machine_arn]  # parents first
+                    for arn in [m for m in machines if m is not None]:
+                        listed: Any = harness.sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
+                        for execution in listed["executions"]:
+                            harness.sfn.stop_execution(executionArn=execution["executionArn"])
                 if old_store is None:
                     os.environ.pop("RDS_MAINT_STORE", None)
                 else:

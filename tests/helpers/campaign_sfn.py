@@ -1,0 +1,93 @@
+"""A campaign run in moto's Step Functions interpreter: the harness with the campaign machine, and the
+campaign record made as `rds-maint campaign plan/run` makes it (tests/scenarios/test_campaign_sfn.py,
+tests/artifacts/test_campaign_iam.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import pytest
+
+from rds_maint.campaign.planner import campaign_of, plan_campaign
+from rds_maint.campaign_model import Campaign, CampaignRequest
+from rds_maint.engine import Engine
+from rds_maint.lambda_handler import make_handler
+from rds_maint.model import OperationType
+from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.store import FileStore
+from rds_sim import SimulatedAurora, VirtualClock
+from sfn_harness import machine
+from tests.helpers.world import REGION, World
+
+JsonDict = dict[str, Any]
+Harness: TypeAlias = machine.Harness[World]
+SFN_DIR = Path(__file__).resolve().parents[2] / "sfn"  # the ASLs and the template, as shipped
+
+TARGET_CLASS = "db.r6g.xlarge"
+CLUSTERS = [f"shop-{n}" for n in range(1, 6)]
+GHOST = "shop-gone"  # no such cluster: refused at plan
+
+
+@contextmanager
+def campaign_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """The operation machine, the campaign machine and the template's rules in moto, on a file store in
+    `tmp_path` (callers also need the `serialised_aws` fixture: executions run in threads)."""
+
+    def make_world(sim: SimulatedAurora, clock: VirtualClock, store_url: str) -> World:
+        store = FileStore(tmp_path / "state")
+        clients = sim.clients(make_rds_client)
+        engine = Engine(store, lambda region: RdsGateway(clients(region), sleep=clock.sleep), clock)
+        return World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
+
+    with machine.machine_in_moto(
+        monkeypatch,
+        tmp_path / "state",
+        make_world,
+        asl_path=SFN_DIR / "rds-maint-machine.asl.json",
+        template_path=SFN_DIR / "template.yaml",
+        make_handler=make_handler,
+        campaign_asl_path=SFN_DIR / "rds-maint-campaign.asl.json",
+    ) as harness:
+        yield harness
+
+
+def seed(world: World, clusters: list[str]) -> None:
+    for cluster in clusters:
+        world.sim.seed_cluster(
+            cluster, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=0
+        )
+
+
+def make_campaign(world: World, targets: list[str], campaign_id: str = "c-test", **options: Any) -> Campaign:
+    """The record `rds-maint campaign plan/run` stores: every target planned, refused ones recorded."""
+    request = CampaignRequest(
+        type=OperationType.INSTANCE_TYPE_CHANGE,
+        target_ids=targets,
+        region=REGION,
+        params={"target_instance_type": TARGET_CLASS},
+        **options,
+    )
+    plan = plan_campaign(world.engine, request, campaign_id)
+    return world.store.create_campaign(campaign_of(plan, world.clock.now()))
+
+
+def changed(world: World, cluster: str) -> bool:
+    view = world.sim.cluster_view(cluster)
+    return {m.instance_class for m in view.members.values()} == {TARGET_CLASS}
+
+
+def wait_for(predicate: Any, what: str, harness: Harness, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not within {timeout}s; last calls: {harness.actions()[-8:]}")
+
+
+def record_of(world: World, campaign_id: str) -> Campaign:
+    return world.store.load_campaign(campaign_id)
