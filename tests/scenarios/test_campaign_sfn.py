@@ -87,7 +87,7 @@ def test_a_campaign_runs_every_runnable_target_in_its_own_execution_and_a_paused
     assert ghost.operation_id not in {op.id for op in world.store.list_operations()}, "never started"
 
     [message] = sfn.messages  # the SNS text of the one notice
-    assert f"campaign {campaign.id}" in message
+    assert f"Campaign: {campaign.id}" in message
     status = sfn.status_events()
     assert status and all(e["campaign_id"] == campaign.id for e in status)
     assert {e["operation_id"] for e in status if e["event"] == "operation_completed"} == {
