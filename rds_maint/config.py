@@ -40,6 +40,7 @@ __all__ = [
     "rehearsal_dir",
     "send_aws_calls_to",
     "state_machine_arn",
+    "campaign_state_machine_arn",
     "state_store_url",
     "status_events_enabled",
 ]
@@ -92,6 +93,11 @@ def metadata_variable_set(name: str) -> bool:
 def state_machine_arn() -> str | None:
     """RDS_MAINT_STATE_MACHINE_ARN, the default of `--state-machine-arn`; empty counts as unset."""
     return os.environ.get("RDS_MAINT_STATE_MACHINE_ARN") or None
+
+
+def campaign_state_machine_arn() -> str | None:
+    """RDS_MAINT_CAMPAIGN_STATE_MACHINE_ARN, the default of `campaign start-execution --state-machine-arn`."""
+    return os.environ.get("RDS_MAINT_CAMPAIGN_STATE_MACHINE_ARN") or None
 
 
 def rehearsal_dir() -> str | None:

@@ -101,7 +101,13 @@ def simulate_flag(directory: str | None) -> str:
 
 def engine_on_account(directory: str, settings: Settings, *, store_flag_given: str | None) -> Engine:
     """An engine on the rehearsal account in `directory`, open until the running command ends."""
-    command = click.get_current_context().info_name
+    context = click.get_current_context()
+    command = context.info_name
+    if command == "start-execution" and context.parent is not None and context.parent.info_name == "campaign":
+        raise BadInput(
+            "campaign start-execution talks to Step Functions, which a rehearsal account does not have; "
+            f"drive the campaign here with: rds-maint campaign run ...{simulate_flag(directory)}"
+        )
     if command in STEP_FUNCTIONS_ONLY:
         raise BadInput(
             f"{command} talks to Step Functions, which a rehearsal account does not have; "

@@ -41,6 +41,7 @@ __all__ = [
     "new_operation_name",
     "send_answer",
     "start",
+    "start_campaign",
     "start_input",
 ]
 
@@ -227,6 +228,34 @@ def start(
         number += 1
     if operation_id:
         data["handoff"] = number
+    try:
+        response = client.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(data))
+    except ClientError as exc:
+        raise RdsMaintError(f"Step Functions refused to start {name}: {_code(exc)}: {exc}") from None
+    return StartReport(started=True, execution_arn=str(response["executionArn"]), name=name, input=data)
+
+
+def start_campaign(client: Any, state_machine_arn: str, campaign_id: str) -> StartReport:
+    """Start the campaign machine on a stored campaign, unless an execution of it runs already.
+
+    Names are the campaign id, then `<campaign_id>-<n>`: the machine's own hand-offs take the same names, so
+    a running one of them is found and reported instead of a second driver started; an ended one (stopped by
+    hand, or failed) is passed over for the next free name.
+    """
+    number = 0
+    while True:
+        name = f"{campaign_id}-{number}" if number else campaign_id
+        if len(name) > MAX_NAME:
+            raise BadInput(f"execution name {name!r} would be longer than {MAX_NAME} characters")
+        arn = _execution_arn(state_machine_arn, name)
+        status = _status(client, arn)
+        if status is None:
+            break
+        if status == "RUNNING":
+            note = f"already running: execution {name} drives campaign {campaign_id}; nothing started"
+            return StartReport(started=False, execution_arn=arn, name=name, input=_input_of(client, arn), note=note)
+        number += 1
+    data: dict[str, Any] = {"campaign_id": campaign_id, "handoff": number}
     try:
         response = client.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(data))
     except ClientError as exc:

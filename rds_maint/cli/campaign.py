@@ -21,12 +21,13 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from rds_maint import wiring
+from rds_maint import config, stepfunctions, wiring
 from rds_maint.campaign import planner
 from rds_maint.campaign.local import DriveOutcome, drive_campaign
 from rds_maint.campaign_model import (
     DEFAULT_BUDGET_RPS,
     FINAL_CAMPAIGN_STATES,
+    Campaign,
     CampaignRequest,
     CampaignState,
     FailureTolerance,
@@ -38,6 +39,7 @@ from rds_maint.cli.driving import EXIT_INTERRUPTED
 from rds_maint.cli.plan_view import stdin_is_terminal
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, CampaignNotFound
+from rds_maint.intervention import region_of_arn
 from rds_maint.model import OperationType
 
 __all__ = ["campaign", "campaign_request"]
@@ -261,39 +263,117 @@ def run(existing: str | None, yes: bool, **kw: Any) -> None:
 
     def body() -> int:
         if existing is not None:
-            given = [flag for name, flag in _NEW_CAMPAIGN_FLAGS.items() if kw[name]]
-            if given:
-                raise BadInput(
-                    f"give either a CAMPAIGN_ID or the flags of a new campaign ({', '.join(given)}), not both: "
-                    "a campaign keeps the flags it was started with"
-                )
-            check_campaign_id(existing)
+            _refuse_new_flags(kw)
             engine = common.engine()
-            try:
-                stored = engine.store.load_campaign(existing)
-            except CampaignNotFound:
-                raise BadInput(f"campaign '{existing}' not found in this store") from None
+            stored = _stored(engine, existing)
             if stored.state not in FINAL_CAMPAIGN_STATES:
                 engine.rds(stored.request.region).check_credentials()  # a missing login fails before any step
             return _drive(engine, existing)
-        if not yes and not stdin_is_terminal():
-            raise BadInput("campaign run starts operations and no one is at a terminal to confirm it: pass --yes")
         engine = common.engine()
-        if kw["campaign_id"]:
-            _refuse_existing(engine, check_campaign_id(kw["campaign_id"]))  # before planning every target
-        found = _plan(engine, kw)
-        json_mode = common.opts().output == "json"
-        if not (json_mode and yes):
-            click.echo(campaign_plan_view.plan_text(found), err=json_mode)
-        record = planner.campaign_of(found, engine.clock.now())  # refuses failing targets unless --skip-refused
-        if not yes and not click.confirm(f"Start campaign {found.campaign_id}?", default=False, err=json_mode):
-            click.echo("Not started; nothing was changed.", err=json_mode)
+        record = create_confirmed(engine, kw, yes, "campaign run")
+        if record is None:
             return common.EXIT_FAILED
-        _refuse_existing(engine, record.id)
-        engine.store.create_campaign(record)
         return _drive(engine, record.id)
 
     common.guard(body)
+
+
+@campaign.command(
+    "start-execution",
+    epilog="\b\nExamples:\n"
+    "  rds-maint campaign start-execution --type instance_cycle --tag env=staging --region us-east-1 \\\n"
+    "      --max-concurrency 5 --state-machine-arn ARN     # plans, asks, stores, starts\n"
+    "  rds-maint campaign start-execution CAMPAIGN_ID --state-machine-arn ARN",
+)
+@common.common_options
+@campaign_flags
+@click.option("--yes", "-y", is_flag=True, help="Start without asking (needed off a terminal).")
+@click.option(
+    "--state-machine-arn",
+    default=config.campaign_state_machine_arn,
+    help="The deployed campaign machine (CampaignStateMachineArn output); or RDS_MAINT_CAMPAIGN_STATE_MACHINE_ARN.",
+)
+@click.argument("existing", metavar="[CAMPAIGN_ID]", required=False)
+def start_execution(existing: str | None, yes: bool, state_machine_arn: str | None, **kw: Any) -> None:
+    """Hand a campaign to the campaign state machine: a new one (same flags as `campaign run`, planned and
+    confirmed here, its record stored in this store) or CAMPAIGN_ID. The machine must use the same store."""
+
+    def body() -> int:
+        machine = stepfunctions.check_state_machine_arn(state_machine_arn)
+        engine = common.engine()
+        if existing is not None:
+            _refuse_new_flags(kw)
+            stored = _stored(engine, existing)
+            if stored.state in FINAL_CAMPAIGN_STATES:
+                raise BadInput(f"campaign '{existing}' has ended ({stored.state.value}); there is nothing to drive")
+            campaign_id = stored.id
+        else:
+            record = create_confirmed(engine, kw, yes, "campaign start-execution")
+            if record is None:
+                return common.EXIT_FAILED
+            campaign_id = record.id
+        client = stepfunctions.make_client(region_of_arn(machine), common.opts().settings().profile)
+        report = stepfunctions.start_campaign(client, machine, campaign_id)
+        if common.opts().output == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "started": report.started,
+                        "execution_arn": report.execution_arn,
+                        "name": report.name,
+                        "input": report.input,
+                        "note": report.note,
+                    },
+                    indent=2,
+                )
+            )
+        elif report.started:
+            click.echo(f"Started execution {report.name} of campaign {campaign_id}")
+            click.echo(f"  {report.execution_arn}")
+            click.echo(f"Follow it with: rds-maint campaign status {campaign_id}{common.store_flag()}")
+        else:
+            click.echo(f"Not started: {report.note}")
+            click.echo(f"  {report.execution_arn}")
+        return common.EXIT_OK
+
+    common.guard(body)
+
+
+def _refuse_new_flags(kw: dict[str, Any]) -> None:
+    given = [flag for name, flag in _NEW_CAMPAIGN_FLAGS.items() if kw[name]]
+    if given:
+        raise BadInput(
+            f"give either a CAMPAIGN_ID or the flags of a new campaign ({', '.join(given)}), not both: "
+            "a campaign keeps the flags it was started with"
+        )
+
+
+def _stored(engine: Engine, campaign_id: str) -> Campaign:
+    check_campaign_id(campaign_id)
+    try:
+        return engine.store.load_campaign(campaign_id)
+    except CampaignNotFound:
+        raise BadInput(f"campaign '{campaign_id}' not found in this store") from None
+
+
+def create_confirmed(engine: Engine, kw: dict[str, Any], yes: bool, command: str) -> Campaign | None:
+    """Plan a new campaign from the flags, show it, confirm it (or --yes), and store its record; None when
+    the person declined. Refused (BadInput, nothing written) off a terminal without --yes, for an id taken
+    already, and for targets that fail preflight unless --skip-refused."""
+    if not yes and not stdin_is_terminal():
+        raise BadInput(f"{command} starts operations and no one is at a terminal to confirm it: pass --yes")
+    if kw["campaign_id"]:
+        _refuse_existing(engine, check_campaign_id(kw["campaign_id"]))  # before planning every target
+    found = _plan(engine, kw)
+    json_mode = common.opts().output == "json"
+    if not (json_mode and yes):
+        click.echo(campaign_plan_view.plan_text(found), err=json_mode)
+    record = planner.campaign_of(found, engine.clock.now())  # refuses failing targets unless --skip-refused
+    if not yes and not click.confirm(f"Start campaign {found.campaign_id}?", default=False, err=json_mode):
+        click.echo("Not started; nothing was changed.", err=json_mode)
+        return None
+    _refuse_existing(engine, record.id)
+    return engine.store.create_campaign(record)
 
 
 def _refuse_existing(engine: Engine, campaign_id: str) -> None:

@@ -249,6 +249,9 @@ def test_a_campaign_on_a_rehearsal_account(tmp_path: Path, no_network: None) -> 
     assert "one (c-sim-0001) completed" in ran.output and "two (c-sim-0002) completed" in ran.output
     status = CliRunner().invoke(main, ["status", "c-sim-0002", "--output", "json", *sim])
     assert json.loads(status.output)["operation"]["state"] == "completed", status.output
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:rds-maint-machine-campaign"
+    handed = CliRunner().invoke(main, ["campaign", "start-execution", *flags, "--yes", "--state-machine-arn", arn])
+    assert handed.exit_code == 2 and "drive the campaign here with: rds-maint campaign run" in handed.output
 
 
 def test_the_status_line_says_what_runs_what_waits_for_a_person_what_ended_the_wave_and_the_rate() -> None:

@@ -230,3 +230,36 @@ def test_a_paused_campaign_starts_nothing_new_until_resumed_and_then_finishes(sf
     done = sfn.wait_done(arn, timeout=180)
     assert done["status"] == "SUCCEEDED", done
     assert all(changed(world, c) for c in CLUSTERS[:3]) and len(sfn.executions()) == 3
+
+
+def test_campaign_start_execution_plans_stores_and_starts_once_by_the_campaign_id(sfn: Harness) -> None:
+    world = sfn.world
+    seed(world, CLUSTERS[:2])
+    arn_flag = ["--state-machine-arn", str(sfn.campaign_machine_arn)]
+    where = ["--store", world.store_url, "--region", "us-east-1"]
+    flags = [
+        *("--type", "instance_type_change", "--cluster", CLUSTERS[0], "--cluster", CLUSTERS[1]),
+        *("--param", "target_instance_type=db.r6g.xlarge", "--max-concurrency", "2", "--id", "c-cli"),
+    ]
+    refused = world.cli(["campaign", "start-execution", *flags, *arn_flag, *where])
+    assert refused.exit_code == 2 and "pass --yes" in refused.output, refused.output
+    assert world.store.campaigns() == []
+    no_arn = world.cli(["campaign", "start-execution", *flags, "--yes", *where])
+    assert no_arn.exit_code == 2 and "--state-machine-arn" in no_arn.output, no_arn.output
+    assert world.store.campaigns() == []
+
+    started = world.cli(["campaign", "start-execution", *flags, "--yes", *arn_flag, *where, "--output", "json"])
+    assert started.exit_code == 0, started.output
+    report = json.loads(started.output)
+    assert report["started"] is True and report["name"] == "c-cli"
+    assert report["input"] == {"campaign_id": "c-cli", "handoff": 0}
+    again = world.cli(["campaign", "start-execution", "c-cli", *arn_flag, *where])
+    assert again.exit_code == 0 and "already running" in again.output, again.output
+    done = sfn.wait_done(report["execution_arn"], timeout=120)
+    assert done["status"] == "SUCCEEDED", done
+    assert record_of(world, "c-cli").state is CampaignState.COMPLETED
+    assert all(changed(world, c) for c in CLUSTERS[:2])
+    over = world.cli(["campaign", "start-execution", "c-cli", *arn_flag, *where])
+    assert over.exit_code == 2 and "has ended (completed)" in over.output, over.output
+    both = world.cli(["campaign", "start-execution", "c-cli", *flags, *arn_flag, *where])
+    assert both.exit_code == 2 and "not both" in both.output, both.output
