@@ -26,6 +26,7 @@ __all__ = [
     "aws_environment",
     "aws_profile",
     "aws_region",
+    "campaign_state_machine_arn",
     "event_bus",
     "expected_seconds_overrides",
     "in_lambda",
@@ -40,7 +41,6 @@ __all__ = [
     "rehearsal_dir",
     "send_aws_calls_to",
     "state_machine_arn",
-    "campaign_state_machine_arn",
     "state_store_url",
     "status_events_enabled",
 ]
