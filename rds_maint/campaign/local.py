@@ -84,7 +84,7 @@ class DriveOutcome:
 
 
 @dataclass
-class _Seen:
+class _OperationSeen:
     """What a target's operation was last seen in, kept apart from the record to re-apply after a Conflict."""
 
     state: str
@@ -126,7 +126,7 @@ class _Driver:
         request = self.campaign.request
         self.budget = RequestBudget(request.budget_rps, self.clock.now(), self.campaign.rate)
         self.floor = look_floor(request.max_concurrency, request.budget_rps)
-        self.seen: dict[int, _Seen] = {}
+        self.seen: dict[int, _OperationSeen] = {}
         self.due: dict[int, datetime] = {}
         self.asked_to_pause: set[int] = set()
         self.started_now: list[CampaignTarget] = []
@@ -183,7 +183,7 @@ class _Driver:
 
     def _note(self, target: CampaignTarget, state: str, reason: str | None, now: datetime) -> bool:
         earlier = self.seen.get(target.index)
-        self.seen[target.index] = _Seen(state, reason, earlier.started_at if earlier else now)
+        self.seen[target.index] = _OperationSeen(state, reason, earlier.started_at if earlier else now)
         return earlier is None or earlier.state != state
 
     # -- deciding and saving ------------------------------------------------------------------
