@@ -14,6 +14,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from rds_maint.rds import RdsGateway, make_rds_client
 from rds_maint.store import FileStore
 from rds_sim import SimulatedAurora, VirtualClock
 from rds_sim.views import SimCall
+from tests.helpers.fake_rds import store_root
 from tests.helpers.world import CLUSTER, REGION, World
 
 WRITER = f"{CLUSTER}-instance-1"
@@ -101,7 +103,7 @@ def reboot_reads(sim: SimulatedAurora, attribution: Attribution, op: Operation) 
 def cycle(readers: int, policy: str, pending: bool) -> dict[str, StepReads]:
     """An instance_cycle of a 1+N cluster on its own simulated account, driven to the end; per reboot step,
     what it read. The same cluster and operation id for every policy, so the simulated timelines match."""
-    with mock_aws(), tempfile.TemporaryDirectory() as tmp:
+    with mock_aws(), tempfile.TemporaryDirectory() as fallback, store_root(Path(fallback)) as tmp:
         clock = VirtualClock()
         with SimulatedAurora(clock=clock, region=REGION) as sim:
             ids = sim.seed_cluster(CLUSTER, readers=readers)
