@@ -195,13 +195,22 @@ def assert_writer_back_and_no_temp(world: World, op_id: str) -> None:
     assert not world.sim.instance_exists(temp)
 
 
+# One pause per kind of step: the steps on WRITER and READER_3 are the same kind as READER_2's (the temp
+# instance holds the writer role through all three), so they were merged into it.
+MERGED = (f"modify_class:{WRITER}", f"modify_class:{READER_3}", f"reboot:{WRITER}", f"reboot:{READER_3}")
+
+
 @pytest.mark.parametrize(
     ("operation", "step"),
-    [("instance_type_change", s) for s in TYPE_CHANGE_STEPS] + [("instance_cycle", s) for s in CYCLE_STEPS],
+    [("instance_type_change", s) for s in TYPE_CHANGE_STEPS if s not in MERGED]
+    + [("instance_cycle", s) for s in CYCLE_STEPS if s not in MERGED],
 )
 def test_mark_complete_at_each_pause_leaves_the_original_writer_and_no_temp_instance(
     world: World, cluster_1w2r: list[str], operation: str, step: str
 ) -> None:
+    """mark_complete at a pause before each kind of step. Merged: the modify_class and reboot steps of the writer
+    and of the last reader into the middle reader's (19 -> 15 cases): each finds the temp instance the writer and
+    makes the same final clean-up; the same branches are reached (arc coverage compared)."""
     params = {"target_instance_type": TARGET} if operation == "instance_type_change" else {}
     op = world.create(params, type=operation, pause_before_steps=[step])
     assert [s.name for s in op.steps] == (TYPE_CHANGE_STEPS if operation == "instance_type_change" else CYCLE_STEPS)
