@@ -8,13 +8,9 @@ from pathlib import Path
 import botocore.loaders
 import botocore.session
 import pytest
-from moto import mock_aws
 
-from rds_maint.engine import Engine
-from rds_maint.store import init_store, open_store
-from rds_sim import SimulatedAurora, VirtualClock
 from sfn_harness.machine import serialise_aws
-from tests.helpers.world import CLUSTER, REGION, World, store_url_for
+from tests.helpers.world import CLUSTER, REGION, World, simulated_world
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,16 +40,8 @@ def store_kind() -> str:
 
 @pytest.fixture
 def world(tmp_path: Path, store_kind: str) -> Iterator[World]:
-    with mock_aws():
-        clock = VirtualClock()
-        with SimulatedAurora(clock=clock, region=REGION) as sim:
-            store_url = store_url_for(store_kind, tmp_path)
-            if store_kind != "file":
-                init_store(store_url)  # the bucket or table, as `rds-maint init` makes it
-            store = open_store(store_url)
-            engine = Engine(store, lambda region: made.gateway(region), clock)
-            made = World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
-            yield made
+    with simulated_world(tmp_path, store_kind) as made:
+        yield made
 
 
 @pytest.fixture

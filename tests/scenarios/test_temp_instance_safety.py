@@ -105,11 +105,20 @@ def test_temp_writer_has_the_writers_network_access_ca_and_monitoring(
 # -- item 8: a temp instance that ends `failed` is deleted by abort, rollback and clean-up -------------
 
 
-@pytest.mark.parametrize("answer", ["abort", "rollback", "mark_complete"])
-@pytest.mark.parametrize("status", ["failed", "incompatible-parameters", "inaccessible-encryption-credentials"])
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        ("failed", "abort"),
+        ("incompatible-parameters", "rollback"),
+        ("inaccessible-encryption-credentials", "mark_complete"),
+    ],
+)
 def test_a_temp_instance_that_ends_failed_is_deleted_by_abort_and_rollback(
     world: World, cluster_1w2r: list[str], answer: str, status: str
 ) -> None:
+    """Each terminal status once and each answer once. Merged: the other 6 of the 3 x 3 pairs; a status only
+    decides that the creation ended (and is named in the pause), the answer what happens next, independently:
+    the 9 pairs and these 3 reach the same branches (arc coverage compared)."""
     op = world.create({"target_instance_type": TARGET})
     temp = temp_instance_id(CLUSTER, op.id)
     world.sim.faults.fail_creation(temp, status=status)
@@ -195,13 +204,22 @@ def assert_writer_back_and_no_temp(world: World, op_id: str) -> None:
     assert not world.sim.instance_exists(temp)
 
 
+# One pause per kind of step: the steps on WRITER and READER_3 are the same kind as READER_2's (the temp
+# instance holds the writer role through all three), so they were merged into it.
+MERGED = (f"modify_class:{WRITER}", f"modify_class:{READER_3}", f"reboot:{WRITER}", f"reboot:{READER_3}")
+
+
 @pytest.mark.parametrize(
     ("operation", "step"),
-    [("instance_type_change", s) for s in TYPE_CHANGE_STEPS] + [("instance_cycle", s) for s in CYCLE_STEPS],
+    [("instance_type_change", s) for s in TYPE_CHANGE_STEPS if s not in MERGED]
+    + [("instance_cycle", s) for s in CYCLE_STEPS if s not in MERGED],
 )
 def test_mark_complete_at_each_pause_leaves_the_original_writer_and_no_temp_instance(
     world: World, cluster_1w2r: list[str], operation: str, step: str
 ) -> None:
+    """mark_complete at a pause before each kind of step. Merged: the modify_class and reboot steps of the writer
+    and of the last reader into the middle reader's (19 -> 15 cases): each finds the temp instance the writer and
+    makes the same final clean-up; the same branches are reached (arc coverage compared)."""
     params = {"target_instance_type": TARGET} if operation == "instance_type_change" else {}
     op = world.create(params, type=operation, pause_before_steps=[step])
     assert [s.name for s in op.steps] == (TYPE_CHANGE_STEPS if operation == "instance_type_change" else CYCLE_STEPS)
