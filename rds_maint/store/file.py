@@ -188,16 +188,6 @@ class FileStore:
     def _campaign_path(self, campaign_id: str) -> Path:
         return self.root / CAMPAIGNS_DIR / f"{check_campaign_id(campaign_id)}.json"
 
-    @contextlib.contextmanager
-    def _campaigns_locked(self) -> Iterator[None]:
-        directory = self.root / CAMPAIGNS_DIR
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create {directory}: {exc}") from exc
-        with self._locked(directory):
-            yield
-
     def _read_campaign(self, path: Path, campaign_id: str) -> Campaign:
         try:
             raw = _read_small(str(path))
@@ -209,7 +199,7 @@ class FileStore:
 
     def create_campaign(self, campaign: Campaign) -> Campaign:
         path = self._campaign_path(campaign.id)
-        with self._campaigns_locked():
+        with self._side_dir_locked(CAMPAIGNS_DIR):
             if path.exists():
                 raise BadInput(f"campaign '{campaign.id}' already exists")
             stored = campaign.model_copy(update={"version": 1})
@@ -221,7 +211,7 @@ class FileStore:
 
     def save_campaign(self, campaign: Campaign) -> Campaign:
         path = self._campaign_path(campaign.id)
-        with self._campaigns_locked():
+        with self._side_dir_locked(CAMPAIGNS_DIR):
             current = self._read_campaign(path, campaign.id)
             if current.version != campaign.version:
                 raise Conflict(
@@ -467,8 +457,9 @@ class FileStore:
         return holder
 
     @contextlib.contextmanager
-    def _locks_locked(self) -> Iterator[None]:
-        directory = self.root / LOCKS_DIR
+    def _side_dir_locked(self, name: str) -> Iterator[None]:
+        """The flock of a directory beside the operations (the locks', the campaigns'), made on first use."""
+        directory = self.root / name
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -479,7 +470,7 @@ class FileStore:
     def acquire_lock(self, cluster_id: str, region: str, operation_id: str, replace: str | None = None) -> str:
         path = self._lock_path(cluster_id, region)
         check_operation_id(operation_id)
-        with self._locks_locked():
+        with self._side_dir_locked(LOCKS_DIR):
             holder = self._read_lock(path)
             if holder == operation_id:
                 return operation_id
@@ -497,7 +488,7 @@ class FileStore:
 
     def release_lock(self, cluster_id: str, region: str, operation_id: str) -> bool:
         path = self._lock_path(cluster_id, region)
-        with self._locks_locked():
+        with self._side_dir_locked(LOCKS_DIR):
             if self._read_lock(path) != operation_id:
                 return False
             path.unlink()
