@@ -33,7 +33,7 @@ from rds_maint.campaign_model import (
     FailureTolerance,
     check_campaign_id,
 )
-from rds_maint.cli import campaign_control, campaign_plan_view, common, request_flags
+from rds_maint.cli import campaign_control, campaign_plan_view, common, execution, request_flags
 from rds_maint.cli.campaign_view import CampaignView
 from rds_maint.cli.driving import EXIT_INTERRUPTED
 from rds_maint.cli.plan_view import stdin_is_terminal
@@ -314,27 +314,9 @@ def start_execution(existing: str | None, yes: bool, state_machine_arn: str | No
             campaign_id = record.id
         client = stepfunctions.make_client(region_of_arn(machine), common.opts().settings().profile)
         report = stepfunctions.start_campaign(client, machine, campaign_id)
-        if common.opts().output == "json":
-            click.echo(
-                json.dumps(
-                    {
-                        "started": report.started,
-                        "execution_arn": report.execution_arn,
-                        "name": report.name,
-                        "input": report.input,
-                        "note": report.note,
-                    },
-                    indent=2,
-                )
-            )
-        elif report.started:
-            click.echo(f"Started execution {report.name} of campaign {campaign_id}")
-            click.echo(f"  {report.execution_arn}")
-            click.echo(f"Follow it with: rds-maint campaign status {campaign_id}{common.store_flag()}")
-        else:
-            click.echo(f"Not started: {report.note}")
-            click.echo(f"  {report.execution_arn}")
-        return common.EXIT_OK
+        return execution.print_report(
+            report, follow=f"Follow it with: rds-maint campaign status {campaign_id}{common.store_flag()}"
+        )
 
     common.guard(body)
 

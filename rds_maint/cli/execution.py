@@ -14,7 +14,7 @@ from rds_maint.engine import CreateRequest, Engine, parse_request
 from rds_maint.errors import BadInput, RdsMaintError
 from rds_maint.intervention import region_of_arn
 
-__all__ = ["start_execution"]
+__all__ = ["print_report", "start_execution"]
 
 
 @click.command(
@@ -79,7 +79,7 @@ def start_execution(
             client = stepfunctions.make_client(region_of_arn(machine), common.opts().settings().profile)
             running = stepfunctions.find_running(client, machine, request.target_id, cluster_of)
             if running:  # before anything is planned or written: the target already has a driver
-                return _print(_already_driven(engine, running[0], request))
+                return print_report(_already_driven(engine, running[0], request))
             preview = preview_for_apply(engine, asked)
             json_mode = common.opts().output == "json"
             what = "Create this operation and start the execution"
@@ -88,7 +88,7 @@ def start_execution(
                 return common.EXIT_FAILED
             op = engine.create_from_preview(preview)
         data = stepfunctions.start_input(None, op.id, op.target_id, max_iterations, intervention_timeout)
-        return _print(stepfunctions.start(client, machine, data, op.target_id, cluster_of))
+        return print_report(stepfunctions.start(client, machine, data, op.target_id, cluster_of))
 
     common.guard(body)
 
@@ -121,7 +121,9 @@ def _already_driven(
     )
 
 
-def _print(report: stepfunctions.StartReport) -> int:
+def print_report(report: stepfunctions.StartReport, follow: str | None = None) -> int:
+    """What a start did, as text or JSON; `follow`: the line that says how to follow a started execution
+    (default: describe-execution). Exit 1 when another request holds the target, else 0."""
     if common.opts().output == "json":
         click.echo(
             json.dumps(
@@ -138,7 +140,8 @@ def _print(report: stepfunctions.StartReport) -> int:
     elif report.started:
         click.echo(f"Started execution {report.name}")
         click.echo(f"  {report.execution_arn}")
-        click.echo(f"Follow it with: aws stepfunctions describe-execution --execution-arn {report.execution_arn}")
+        described = f"Follow it with: aws stepfunctions describe-execution --execution-arn {report.execution_arn}"
+        click.echo(follow or described)
     else:
         click.echo(f"Not started: {report.note}")
         click.echo(f"  {report.execution_arn}")
