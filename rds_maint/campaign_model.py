@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from rds_maint.errors import BadInput
 from rds_maint.model import OperationType
+from rds_maint.request_tally import RequestTally, slot_of
 
 __all__ = [
     "ACTIVE_TARGET_STATES",
@@ -195,16 +196,47 @@ class CampaignTarget(BaseModel):
 
 
 class RequestRate(BaseModel):
-    """What the campaign's driver sent to RDS: the rate it used, against its budget."""
+    """What the campaign sent to RDS: the rate it used, against its budget.
+
+    `tally` holds the requests by ten-second slot (`rds_maint.request_tally`): a local driver adds each
+    call's as it goes (and reads the last minute back when it picks the campaign up); on Step Functions
+    `campaign_target_ended` adds each ended target's operation's tally (`add_operation`). Slots no running
+    target can add to any more are dropped, their busiest minute kept."""
 
     requests: int = 0
     seconds: float = 0.0
     peak_rps: float = 0.0  # the highest rate over any window of `window_seconds`
     window_seconds: float = 60.0
+    tally: RequestTally = Field(default_factory=RequestTally)
+    # When the campaign's first request was sent (its planning); None in records older than the tally.
+    started_at: datetime | None = None
 
     @property
     def mean_rps(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def add_operation(self, tally: RequestTally | None, now: datetime, running_since: datetime | None) -> None:
+        """An ended target's operation sent `tally`; `running_since`: when the earliest target still running
+        started (its tally may still add to slots from then on), None when none runs."""
+        if tally is not None:
+            self.tally.add_tally(tally)
+        self.settle(now)
+        self.tally.drop_before(slot_of(running_since or now), int(self.window_seconds))
+
+    def settle(self, now: datetime) -> None:
+        """The figures from the tally, over the time since the first request."""
+        self.requests = max(self.requests, self.tally.requests)
+        self.peak_rps = round(max(self.peak_rps, self.tally.peak_rps(int(self.window_seconds))), 3)
+        if self.started_at is not None:
+            self.seconds = max(self.seconds, (now - self.started_at).total_seconds())
+
+    def with_running(self, tallies: list[RequestTally], now: datetime) -> RequestRate:
+        """This rate with the tallies of targets still running added (what `campaign status` shows live)."""
+        live = self.model_copy(deep=True)
+        for tally in tallies:
+            live.tally.add_tally(tally)
+        live.settle(now)
+        return live
 
 
 class CampaignEvent(BaseModel):

@@ -89,6 +89,7 @@ def _wired(engine: Engine, settings: Settings) -> Engine:
     publisher = _publisher(settings)
     if publisher is not None and publisher not in engine.listeners:
         engine.listeners.append(publisher)
+    engine.forget_unsaved_requests()  # a warm container's last call may have sent some after its last save
     return engine
 
 

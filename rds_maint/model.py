@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rds_maint.request_tally import RequestTally
+
 __all__ = [
     "FINAL_STATES",
     "PARAMS_BY_TYPE",
@@ -325,6 +327,9 @@ class Operation(BaseModel):
     # The campaign's share of the account's RDS request budget: the engine looks at a waiting step at most
     # this often (0: no floor beyond the poll policy's own).
     min_look_seconds: int = Field(default=0, ge=0, le=600)
+    # A campaign target's RDS requests by ten-second slot, added by each save of the engine that sent them
+    # (`EngineCore.save`): the campaign adds them up into the rate it used. None: not a campaign target.
+    requests: RequestTally | None = None
     schema_version: int = SCHEMA_VERSION
 
     @model_validator(mode="after")

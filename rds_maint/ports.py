@@ -32,11 +32,19 @@ from typing import Any, Literal, Protocol
 
 from rds_maint.snapshots import ClusterRoles, ClusterSnapshot, InstanceSnapshot
 
-__all__ = ["ParameterGroupKind", "RdsPort", "TargetKindName"]
+__all__ = ["ParameterGroupKind", "RdsPort", "RequestMeter", "TargetKindName"]
 
 ParameterGroupKind = Literal["cluster", "instance"]
 # What a campaign names its targets as: DB clusters (Aurora, Multi-AZ) or DB instances of their own.
 TargetKindName = Literal["cluster", "instance"]
+
+
+class RequestMeter(Protocol):
+    """Counts the RDS requests the engine's ports send (the wiring hangs it on each client)."""
+
+    def take(self) -> int:
+        """Requests sent since the last take."""
+        ...
 
 
 class RdsPort(Protocol):

@@ -59,12 +59,18 @@ class RequestCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        self._taken = 0
 
     def attach(self, client: RDSClient) -> None:
         client.meta.events.register("before-parameter-build.rds", self._count, unique_id=f"rds-maint-count-{id(self)}")
 
     def _count(self, **_: Any) -> None:
         self.count += 1
+
+    def take(self) -> int:
+        """Calls since the last take (the engine's `RequestMeter`: each save keeps what it sent)."""
+        sent, self._taken = self.count - self._taken, self.count
+        return sent
 
     def counting(self, client_factory: RdsClientFactory) -> RdsClientFactory:
         def make(region: str, profile: str | None) -> RDSClient:
@@ -113,6 +119,7 @@ def build_engine(
         rds_gateways(settings, clock, counter.counting(client_factory)),
         clock,
         poll_policy,
+        request_meter=counter,
     )
     engine.listeners.extend(listeners)
     _COUNTERS[engine] = counter

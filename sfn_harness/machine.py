@@ -83,11 +83,12 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
+from rds_maint import wiring
 from rds_maint.actions.polling import PollPolicy
 from rds_maint.config import Settings
 from rds_maint.engine import Engine, EngineFactory
 from rds_maint.intervention import STATUS_DETAIL_TYPE
-from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.rds import make_rds_client
 from rds_maint.store import StateStore, open_store
 from rds_maint.store.base import Followed, TargetKindFilter
 from rds_maint.store.summary import OperationSummary
@@ -770,11 +771,13 @@ def machine_in_moto(
                 """One engine per store, like a warm Lambda container."""
                 url = settings.store_url or store_url
                 if url not in warm:
-                    engine = Engine(
-                        MortalStore(open_store(url)),
-                        lambda region: RdsGateway(clients(region), sleep=clock.sleep),
-                        clock,
-                        poll_policy,
+                    # the drivers' wiring (the request meter included), on the simulator's clients
+                    engine = wiring.build_engine(
+                        settings,
+                        clock=clock,
+                        client_factory=clients,
+                        store=MortalStore(open_store(url)),
+                        poll_policy=poll_policy,
                     )
                     if configure_engine is not None:
                         configure_engine(engine)

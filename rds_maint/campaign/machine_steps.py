@@ -373,6 +373,7 @@ def campaign_target_ended(
         else:
             observe(c, t, op.state.value, op.pause_reason, now)
             return False
+        _add_requests(c, op, now)
         settle(c, now)
         return True
 
@@ -391,11 +392,23 @@ def campaign_target_ended(
     return answer
 
 
+def _add_requests(campaign: Campaign, op: Operation | None, now: datetime) -> None:
+    """An ended target's operation's requests into the campaign's rate (once: the target is final now, and
+    a retried call finds it so); slots no running target can reach any more are let go."""
+    rate = campaign.rate
+    if rate.started_at is None:
+        rate.started_at = campaign.created_at  # a record made before rates were kept by slot
+    running = [t.started_at for t in in_flight(campaign) if t.started_at is not None]
+    rate.add_operation(op.requests if op is not None else None, now, min(running, default=None))
+
+
 def campaign_finish(engine: Engine, campaign_id: str) -> dict[str, Any]:
-    """The campaign's end as the record has it (settled once more)."""
+    """The campaign's end as the record has it (settled once more, its rate over its whole run)."""
 
     def final(c: Campaign, now: datetime) -> None:
         settle(c, now)
+        if c.state in FINAL_CAMPAIGN_STATES and c.rate.started_at is not None:
+            c.rate.settle(c.ended_at or now)
 
     campaign, _ = _update(engine, campaign_id, final)
     return {

@@ -27,7 +27,14 @@ from typing import Any
 
 from rds_maint.campaign.schedule import wave_of_each
 from rds_maint.campaign.targets import resolve_targets
-from rds_maint.campaign_model import Campaign, CampaignRequest, CampaignTarget, TargetState, target_operation_id
+from rds_maint.campaign_model import (
+    Campaign,
+    CampaignRequest,
+    CampaignTarget,
+    RequestRate,
+    TargetState,
+    target_operation_id,
+)
 from rds_maint.engine import Engine, PlanPreview
 from rds_maint.engine.coordination import live_holder, locked_error
 from rds_maint.errors import BadInput
@@ -202,4 +209,11 @@ def campaign_of(plan: CampaignPlan, now: datetime) -> Campaign:
         )
         for t in plan.targets
     ]
-    return Campaign(id=plan.campaign_id, request=plan.request, targets=targets, created_at=now, updated_at=now)
+    return Campaign(
+        id=plan.campaign_id,
+        request=plan.request,
+        targets=targets,
+        created_at=now,
+        updated_at=now,
+        rate=RequestRate(started_at=now),
+    )

@@ -39,6 +39,7 @@ from rds_maint.engine.schedule import LEASE_POLL_SECONDS
 from rds_maint.errors import BadInput
 from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, StepResult
+from rds_maint.request_tally import RequestTally
 from rds_maint.store.base import check_operation_id
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ class Engine(EngineCore):
             context={**plan.context, "notes": plan.notes},
             campaign_id=campaign_id,
             min_look_seconds=min_look_seconds,
+            requests=RequestTally() if campaign_id is not None else None,
         )
         events = [
             self.event(
@@ -154,6 +156,7 @@ class Engine(EngineCore):
                 notes=plan.notes,
             )
         ]
+        self.count_requests(operation)  # the preview's requests: a campaign target's start begins with them
         stored = self.store.create(operation, events)
         log.info("operation_created", operation_id=stored.id, target=stored.target_id, type=stored.type)
         tell_listeners(self.listeners, stored, events)

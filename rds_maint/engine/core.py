@@ -20,7 +20,7 @@ from rds_maint.engine.coordination import LEASE_SECONDS, drop_lease, release_loc
 from rds_maint.engine.events import Listener, make_event, tell_listeners
 from rds_maint.errors import Conflict
 from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult
-from rds_maint.ports import RdsPort
+from rds_maint.ports import RdsPort, RequestMeter
 from rds_maint.store.base import StateStore, check_operation_id
 
 __all__ = ["AttemptHook", "EngineCore"]
@@ -41,6 +41,7 @@ class EngineCore:
         poll_policy: PollPolicy | None = None,
         lease_seconds: int = LEASE_SECONDS,
         on_attempt: AttemptHook | None = None,
+        request_meter: RequestMeter | None = None,
     ) -> None:
         self.store = store
         self.lease_seconds = lease_seconds
@@ -50,6 +51,7 @@ class EngineCore:
         self.clock: Clock = clock or SystemClock()
         self.listeners: list[Listener] = []
         self.on_attempt = on_attempt
+        self.request_meter = request_meter
 
     def rds(self, region: str) -> RdsPort:
         if region not in self._gateways:
@@ -115,6 +117,7 @@ class EngineCore:
         """
         op.updated_at = self.clock.now()
         _note_next_look(op, op.updated_at, next_look_in)
+        self.count_requests(op)
         try:
             saved = self.store.save(op, events)
         except Conflict as exc:
@@ -136,6 +139,24 @@ class EngineCore:
         if saved.state.is_final:
             release_lock(self.store, saved, self.rds(saved.region))
         return self.result(saved, outcome, wait_seconds, step_index=step_index)
+
+    def count_requests(self, op: Operation) -> None:
+        """The RDS requests sent since the last save go into this save: a campaign target keeps them
+        (`Operation.requests`), any other operation lets them go. A save lost to a race loses its count:
+        the winner's record is the one kept, and the requests are a few looks' worth at most."""
+        if self.request_meter is None:
+            return
+        sent = self.request_meter.take()
+        if op.requests is not None:
+            op.requests.add(self.clock.now(), sent)
+
+    def forget_unsaved_requests(self) -> None:
+        """Requests sent since the last save belong to no record now: a driver that serves many operations
+        (a warm Lambda container) calls this before each call, so that what followed the last save of
+        another operation (the release of its target's mark after its final save) is not counted into
+        the next one."""
+        if self.request_meter is not None:
+            self.request_meter.take()
 
     def conflict(self, operation_id: str, exc: Conflict) -> StepResult:
         """A lost race changed nothing: report what the winner left (the state machine routes on `conflict:`)."""
