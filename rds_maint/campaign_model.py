@@ -215,6 +215,17 @@ class RequestRate(BaseModel):
     def mean_rps(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
+    def figures(self, budget_rps: float) -> dict[str, Any]:
+        """The rate as documents show it (`campaign status --output json`, the campaign execution's output)."""
+        return {
+            "requests": self.requests,
+            "seconds": round(self.seconds, 1),
+            "mean_rps": round(self.mean_rps, 3),
+            "peak_rps": self.peak_rps,
+            "window_seconds": self.window_seconds,
+            "budget_rps": budget_rps,
+        }
+
     def add_operation(self, tally: RequestTally | None, now: datetime, running_since: datetime | None) -> None:
         """An ended target's operation sent `tally`; `running_since`: when the earliest target still running
         started (its tally may still add to slots from then on), None when none runs."""

@@ -417,4 +417,5 @@ def campaign_finish(engine: Engine, campaign_id: str) -> dict[str, Any]:
         "ended": campaign.state in FINAL_CAMPAIGN_STATES,
         "counts": campaign.counts(),
         "failures": campaign.failures,
+        "rate": campaign.rate.figures(campaign.request.budget_rps),
     }

@@ -23,21 +23,25 @@ import click
 from rds_maint import stepfunctions
 from rds_maint.campaign import control as steer
 from rds_maint.campaign.control import ControlOutcome, TargetNote, TargetView, live_targets
+from rds_maint.campaign.schedule import in_flight
 from rds_maint.campaign_model import (
+    FINAL_CAMPAIGN_STATES,
     FINAL_TARGET_STATES,
     Campaign,
     CampaignState,
     FailureTolerance,
+    RequestRate,
     TargetState,
 )
 from rds_maint.cli import common
 from rds_maint.cli.control import actor
 from rds_maint.cli.times import utc
-from rds_maint.errors import AnswerRefused, BadInput
+from rds_maint.engine import Engine
+from rds_maint.errors import AnswerRefused, BadInput, OperationNotFound
 from rds_maint.intervention import Answer
 from rds_maint.model import Operation, OperationState, ResumeAction
 
-__all__ = ["COMMANDS", "campaign_document", "needs_of"]
+__all__ = ["COMMANDS", "campaign_document", "needs_of", "rate_now"]
 
 _COMMENT = click.option("--comment", help="Why; kept in the campaign's history with who asked.")
 
@@ -117,8 +121,34 @@ def _step_of(view: TargetView) -> dict[str, Any]:
     return {"step": summary.step_name, "step_number": summary.step_index + 1, "step_count": summary.step_count}
 
 
-def campaign_document(campaign: Campaign, views: list[TargetView]) -> dict[str, Any]:
-    """`campaign status --output json`: the same facts as the text (scripts read these keys: keep each)."""
+def rate_now(engine: Engine, campaign: Campaign, views: list[TargetView]) -> RequestRate:
+    """The rate the campaign has used so far. A campaign on Step Functions adds a target's requests to its
+    record when the target ends, so the targets still running are read and added here (one read each, at
+    most `max_concurrency`); a local driver keeps the record's rate itself, saved every minute."""
+    if campaign.execution_arn is None or campaign.state in FINAL_CAMPAIGN_STATES:
+        return campaign.rate
+    loaded = {v.target.operation_id: v.operation for v in views if v.operation is not None}
+    tallies = []
+    for target in in_flight(campaign):
+        op = loaded.get(target.operation_id) or _load(engine, target.operation_id)
+        if op is not None and op.requests is not None:
+            tallies.append(op.requests)
+    rate = campaign.rate
+    if rate.started_at is None:
+        rate = rate.model_copy(update={"started_at": campaign.created_at})
+    return rate.with_running(tallies, engine.clock.now())
+
+
+def _load(engine: Engine, operation_id: str) -> Operation | None:
+    try:
+        return engine.store.load(operation_id)
+    except OperationNotFound:
+        return None
+
+
+def campaign_document(campaign: Campaign, views: list[TargetView], rate: RequestRate | None = None) -> dict[str, Any]:
+    """`campaign status --output json`: the same facts as the text (scripts read these keys: keep each).
+    `rate`: the rate used so far (`rate_now`), else the record's."""
     request = campaign.request
     targets = []
     for view in views:
@@ -171,20 +201,13 @@ def campaign_document(campaign: Campaign, views: list[TargetView]) -> dict[str, 
             "approval_needed": campaign.state is CampaignState.AWAITING_APPROVAL,
         },
         "counts": campaign.counts(),
-        "rate": {
-            "requests": campaign.rate.requests,
-            "seconds": campaign.rate.seconds,
-            "mean_rps": round(campaign.rate.mean_rps, 3),
-            "peak_rps": campaign.rate.peak_rps,
-            "window_seconds": campaign.rate.window_seconds,
-            "budget_rps": request.budget_rps,
-        },
+        "rate": (rate or campaign.rate).figures(request.budget_rps),
         "targets": targets,
         "needs": needs_of(campaign, views),
     }
 
 
-def _show_status(campaign: Campaign, views: list[TargetView]) -> None:
+def _show_status(campaign: Campaign, views: list[TargetView], rate: RequestRate) -> None:
     request = campaign.request
     kind = "clusters" if request.kind == "cluster" else "DB instances"
     click.echo(
@@ -208,7 +231,6 @@ def _show_status(campaign: Campaign, views: list[TargetView]) -> None:
     click.echo(f"  waves:       wave {campaign.current_wave} of 0-{campaign.waves - 1}{canary}{approval}")
     if campaign.state is CampaignState.AWAITING_APPROVAL:
         click.echo(f"               wave {campaign.current_wave} waits for approval")
-    rate = campaign.rate
     click.echo(
         f"  requests:    {rate.requests} to RDS in {rate.seconds:.0f} s: mean {rate.mean_rps:.2f} req/s, "
         f"peak {rate.peak_rps:.2f} req/s over {rate.window_seconds:.0f} s (budget {request.budget_rps:g} req/s)"
@@ -297,10 +319,11 @@ def status(campaign_id: str) -> None:
         engine = common.engine()
         campaign = engine.store.load_campaign(campaign_id)
         views = live_targets(engine, campaign)
+        rate = rate_now(engine, campaign, views)
         if common.opts().output == "json":
-            click.echo(json.dumps(campaign_document(campaign, views), indent=2))
+            click.echo(json.dumps(campaign_document(campaign, views, rate), indent=2))
         else:
-            _show_status(campaign, views)
+            _show_status(campaign, views, rate)
         return _exit_of(campaign)
 
     common.guard(body)

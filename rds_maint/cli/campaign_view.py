@@ -71,7 +71,6 @@ def _rps(value: float) -> str:
 
 def campaign_document(campaign: Campaign, blocked: list[CampaignTarget] | None = None) -> dict[str, Any]:
     """The record's summary a script reads: state, counts, each target's operation and state, the rate."""
-    rate = campaign.rate
     return {
         "campaign_id": campaign.id,
         "state": campaign.state.value,
@@ -93,14 +92,7 @@ def campaign_document(campaign: Campaign, blocked: list[CampaignTarget] | None =
             for t in campaign.targets
         ],
         "blocked": [t.operation_id for t in blocked or []],
-        "rate": {
-            "requests": rate.requests,
-            "seconds": round(rate.seconds, 1),
-            "mean_rps": round(rate.mean_rps, 3),
-            "peak_rps": rate.peak_rps,
-            "window_seconds": rate.window_seconds,
-            "budget_rps": campaign.request.budget_rps,
-        },
+        "rate": campaign.rate.figures(campaign.request.budget_rps),
     }
 
 

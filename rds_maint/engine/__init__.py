@@ -90,6 +90,7 @@ class Engine(EngineCore):
         names derived from it (temp instance, parameter groups) come out as they did then."""
         from rds_maint.planning import request as planner
 
+        self.forget_unsaved_requests()  # what a new operation's tally starts with: its own preview
         request = planner.parse_request(data, default_region)
         new_id: Callable[[str], str] = self._new_id
         if operation_id is not None:
@@ -165,6 +166,7 @@ class Engine(EngineCore):
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, operation_id: str) -> StepResult:
+        self.forget_unsaved_requests()
         op = self.store.load(operation_id)
         if op.state is not OperationState.CREATED:
             return self.report(op)
@@ -180,6 +182,7 @@ class Engine(EngineCore):
 
     def advance(self, operation_id: str) -> StepResult:
         """Exactly one unit of work: run the current step's action once, or check it once."""
+        self.forget_unsaved_requests()
         return _advance.advance(self, operation_id)
 
     # -- a person's answers, Step Functions bookkeeping ---------------------------------------
@@ -193,6 +196,7 @@ class Engine(EngineCore):
         actor: Any = None,
         confirm: Any = False,
     ) -> StepResult:
+        self.forget_unsaved_requests()
         return _answers.resume(self, operation_id, action, comment, actor=actor, confirm=confirm)
 
     def record_refused_answer(self, operation_id: str, action: Any, refusal: str, actor: str) -> None:

@@ -151,10 +151,9 @@ class EngineCore:
             op.requests.add(self.clock.now(), sent)
 
     def forget_unsaved_requests(self) -> None:
-        """Requests sent since the last save belong to no record now: a driver that serves many operations
-        (a warm Lambda container) calls this before each call, so that what followed the last save of
-        another operation (the release of its target's mark after its final save) is not counted into
-        the next one."""
+        """Requests sent since the last save belong to no record now. The calls that may add to one (preview,
+        start, advance, resume) begin with this, so that what came before (another operation's mark released
+        after its final save, a campaign's planning) is not counted into the operation they save."""
         if self.request_meter is not None:
             self.request_meter.take()
 
