@@ -10,6 +10,7 @@ checked against the RDS calls the simulator answered.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from click.testing import Result
 
@@ -25,7 +26,7 @@ CLUSTERS = ["pay-a", "pay-b", "pay-c"]
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:rds-maint-campaign:c-rate"
 
 
-def _status(world: World) -> dict[str, object]:
+def _status(world: World) -> dict[str, Any]:
     result: Result = world.cli(["campaign", "status", "c-rate", "--store", world.store_url, "--output", "json"])
     assert result.exit_code == 0, result.output
     rate = json.loads(result.output)["rate"]
