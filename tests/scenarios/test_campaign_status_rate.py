@@ -15,7 +15,7 @@ from typing import Any
 from click.testing import Result
 
 from rds_maint.campaign import machine_steps, schedule
-from rds_maint.campaign.planner import campaign_of, plan_campaign
+from rds_maint.campaign.planner import campaign_of, operation_request, plan_campaign
 from rds_maint.campaign_model import Campaign, CampaignRequest, TargetState
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
@@ -55,7 +55,7 @@ def _start(world: World, engine: Engine, index: int) -> Operation:
     """What the campaign gate does for a target: its operation made under its fixed id, started, recorded."""
     campaign = world.store.load_campaign("c-rate")
     target = campaign.targets[index]
-    request = machine_steps.operation_request(campaign.request, target.target_id)
+    request = operation_request(campaign.request, target.target_id)
     preview = engine.preview(request, REGION, operation_id=target.operation_id)
     op = engine.create_from_preview(preview, campaign_id=campaign.id)
     engine.start(op.id)
