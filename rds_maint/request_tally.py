@@ -7,10 +7,10 @@ anyway), and the campaign adds the tallies of the targets that ended into its ow
 of targets that ran at the same time add slot by slot, so the sum still shows the busiest minute, which a
 plain total would hide.
 
-Why a slot of 10 s: a window of 60 s is six slots, so the peak is the busiest 60 s that starts on a slot
-(a window that starts between two slots holds at most what seven slots hold); and a target looked at
-every 10 s or more often fills one slot per look at most, so an operation of an hour keeps at most 360
-numbers.
+Why a slot of 10 s: any window of 60 s lies within seven slots in a row, so the busiest seven slots bound
+the busiest minute from above (the harsher reading: the peak reported is one the campaign stayed under,
+at most a slot's requests more than the true one); and a target looked at every 10 s or less often fills
+one slot per look at most, so an operation of an hour keeps at most 360 numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ __all__ = ["SLOT_SECONDS", "WINDOW_SECONDS", "RequestTally", "slot_of", "slot_st
 
 SLOT_SECONDS = 10
 WINDOW_SECONDS = 60
+
+
+def _touched(window_seconds: int) -> int:
+    """Slots a window of `window_seconds` can touch: one more than it spans, as it may start mid-slot."""
+    return max(1, -(-window_seconds // SLOT_SECONDS)) + 1
 
 
 def slot_of(at: datetime) -> int:
@@ -62,8 +67,9 @@ class RequestTally(BaseModel):
         self.peak_before = max(self.peak_before, other.peak_before)
 
     def peak_requests(self, window_seconds: int = WINDOW_SECONDS) -> int:
-        """The most requests in any window of `window_seconds` that starts on a slot."""
-        width = max(1, window_seconds // SLOT_SECONDS)
+        """At most how many requests any window of `window_seconds` held: the busiest run of the slots such a
+        window can touch."""
+        width = _touched(window_seconds)
         best = self.peak_before
         for first in self.slots:
             best = max(best, sum(self.slots.get(first + k, 0) for k in range(width)))
@@ -76,7 +82,7 @@ class RequestTally(BaseModel):
         """Forget what no sender can add to any more: the caller passes the first slot a running sender may
         still add to. A slot goes once every window holding it lies before `slot`; the busiest of those
         windows stays in `peak_before`."""
-        width = max(1, window_seconds // SLOT_SECONDS)
+        width = _touched(window_seconds)
         cut = slot - width + 1
         old = [s for s in self.slots if s < cut]
         for first in old:  # every slot of a window starting here is before `slot`: it can grow no more
@@ -85,9 +91,9 @@ class RequestTally(BaseModel):
             del self.slots[s]
 
     def in_window(self, now: datetime, window_seconds: int = WINDOW_SECONDS) -> list[tuple[datetime, int]]:
-        """The slots of the last `window_seconds` before `now`, oldest first, as (slot start, requests)."""
+        """The slots a window of `window_seconds` ending `now` can touch, oldest first, as (slot start, requests)."""
         last = slot_of(now)
-        width = max(1, window_seconds // SLOT_SECONDS)
+        width = _touched(window_seconds)
         return [(slot_start(s), self.slots[s]) for s in sorted(self.slots) if last - width < s <= last]
 
     @classmethod

@@ -18,12 +18,15 @@ from rds_maint.actions.polling import PollPolicy
 from rds_maint.clock import Clock, SystemClock
 from rds_maint.engine.coordination import LEASE_SECONDS, drop_lease, release_lock
 from rds_maint.engine.events import Listener, make_event, tell_listeners
-from rds_maint.errors import Conflict
+from rds_maint.errors import Conflict, RdsMaintError
+from rds_maint.log import get_logger
 from rds_maint.model import Event, Operation, OperationState, Outcome, Step, StepResult
 from rds_maint.ports import RdsPort, RequestMeter
 from rds_maint.store.base import StateStore, check_operation_id
 
 __all__ = ["AttemptHook", "EngineCore"]
+
+log = get_logger("rds_maint.engine")
 
 # Called just before the engine calls an action: with the step and "run" (under the lease, may change
 # AWS) or "check" (a waiting step looked at once). Benchmarks count with it; it must not raise.
@@ -138,6 +141,7 @@ class EngineCore:
             return saved
         if saved.state.is_final:
             release_lock(self.store, saved, self.rds(saved.region))
+            saved = self._keep_release_requests(saved)
         return self.result(saved, outcome, wait_seconds, step_index=step_index)
 
     def count_requests(self, op: Operation) -> None:
@@ -149,6 +153,22 @@ class EngineCore:
         sent = self.request_meter.take()
         if op.requests is not None:
             op.requests.add(self.clock.now(), sent)
+
+    def _keep_release_requests(self, op: Operation) -> Operation:
+        """A campaign target's last requests (its target's mark read and taken off) follow its final save, by
+        design: one more save keeps them in its tally, with no event and no listener (nothing changed but the
+        count). A lost race or a failing store loses only these few requests; the release stands."""
+        if op.requests is None or self.request_meter is None:
+            return op
+        sent = self.request_meter.take()
+        if sent <= 0:
+            return op
+        op.requests.add(self.clock.now(), sent)
+        try:
+            return self.store.save(op, [])
+        except RdsMaintError as exc:
+            log.warning("release_requests_not_counted", operation_id=op.id, requests=sent, error=str(exc))
+            return op
 
     def forget_unsaved_requests(self) -> None:
         """Requests sent since the last save belong to no record now. The calls that may add to one (preview,

@@ -102,6 +102,8 @@ def test_status_adds_the_running_targets_requests_to_a_step_functions_campaigns_
     assert ended["ended"] is True and ended["target_state"] == TargetState.COMPLETED.value
     record = world.store.load_campaign("c-rate")
     assert record.rate.requests == recorded + _tally(world, first.id)
+    everything = len(world.sim.calls) - calls_before
+    assert _tally(world, first.id) + _tally(world, second.id) == everything, "the mark's release after the end too"
     assert _status(world)["requests"] == record.rate.requests + _tally(world, second.id)
     assert {m.instance_class for m in world.sim.cluster_view("pay-a").members.values()} == {"db.r6g.xlarge"}
 
