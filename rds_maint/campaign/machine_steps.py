@@ -26,6 +26,7 @@ Idempotent across retries and crashes (every step may run again, the record is s
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -60,6 +61,7 @@ __all__ = [
     "campaign_targets",
     "history_estimate",
     "look_floor",
+    "wave_too_large",
 ]
 
 log = get_logger("rds_maint.campaign.machine")
@@ -71,6 +73,11 @@ log = get_logger("rds_maint.campaign.machine")
 # with a few gate waits per target. Above it a wave goes to a Distributed Map, whose iterations are child
 # executions with histories of their own (docs/campaign-state-machine.md).
 INLINE_LIMIT = 40
+# A wave's items travel in the state data too, for a Distributed Map as well (ItemsPath: no ItemReader), and
+# Step Functions fails a state whose data passes 256 KiB (States.DataLimitExceeded; FIELD_NOTES, the service
+# quotas). Items up to this many bytes leave room for the rest of the state and the Map's results (a
+# target's state each, a few bytes).
+WAVE_ITEMS_LIMIT_BYTES = 200 * 1024
 APPROVAL_DETAIL_TYPE = "CampaignApprovalRequired"
 APPROVAL_NOTICE_EVENT = "approval_notice_sent"
 # Requests one look at a waiting step costs (a Describe of the target, of its instances: at most 2) and
@@ -126,6 +133,22 @@ def _item(campaign: Campaign, target: CampaignTarget) -> dict[str, Any]:
         "target_id": target.target_id,
         "wave": target.wave,
     }
+
+
+def wave_too_large(campaign: Campaign) -> str | None:
+    """Why the campaign machine cannot map one of the campaign's waves (its items would pass the state's
+    payload limit), with what to do instead; None when every wave fits."""
+    for wave in range(campaign.waves):
+        items = [_item(campaign, t) for t in campaign.targets if t.wave == wave]
+        size = len(json.dumps(items, separators=(",", ":")))
+        if size > WAVE_ITEMS_LIMIT_BYTES:
+            fits = max(1, len(items) * WAVE_ITEMS_LIMIT_BYTES // size)
+            return (
+                f"wave {wave} of campaign {campaign.id} has {len(items)} targets: {size // 1024} KiB of Map items, more"
+                f" than the campaign state machine carries in its 256 KiB state ({WAVE_ITEMS_LIMIT_BYTES // 1024} KiB"
+                f" for items); give --wave-size {fits} or less, or drive it in a terminal with rds-maint campaign run"
+            )
+    return None
 
 
 def _tolerated_count(campaign: Campaign) -> int:

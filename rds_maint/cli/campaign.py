@@ -306,9 +306,10 @@ def start_execution(existing: str | None, yes: bool, state_machine_arn: str | No
             stored = _stored(engine, existing)
             if stored.state in FINAL_CAMPAIGN_STATES:
                 raise BadInput(f"campaign '{existing}' has ended ({stored.state.value}); there is nothing to drive")
+            _refuse_for_machine(stored)
             campaign_id = stored.id
         else:
-            record = create_confirmed(engine, kw, yes, "campaign start-execution")
+            record = create_confirmed(engine, kw, yes, "campaign start-execution", check=_refuse_for_machine)
             if record is None:
                 return common.EXIT_FAILED
             campaign_id = record.id
@@ -338,10 +339,27 @@ def _stored(engine: Engine, campaign_id: str) -> Campaign:
         raise BadInput(f"campaign '{campaign_id}' not found in this store") from None
 
 
-def create_confirmed(engine: Engine, kw: dict[str, Any], yes: bool, command: str) -> Campaign | None:
+def _refuse_for_machine(campaign: Campaign) -> None:
+    """What the campaign state machine cannot run is refused before anything is stored or started."""
+    from rds_maint.campaign.machine_steps import wave_too_large
+
+    refusal = wave_too_large(campaign)
+    if refusal is not None:
+        raise BadInput(refusal)
+
+
+def create_confirmed(
+    engine: Engine,
+    kw: dict[str, Any],
+    yes: bool,
+    command: str,
+    *,
+    check: Callable[[Campaign], None] | None = None,
+) -> Campaign | None:
     """Plan a new campaign from the flags, show it, confirm it (or --yes), and store its record; None when
     the person declined. Refused (BadInput, nothing written) off a terminal without --yes, for an id taken
-    already, and for targets that fail preflight unless --skip-refused."""
+    already, for targets that fail preflight unless --skip-refused, and by `check` (what the driver cannot
+    run), before the person is asked."""
     if not yes and not stdin_is_terminal():
         raise BadInput(f"{command} starts operations and no one is at a terminal to confirm it: pass --yes")
     if kw["campaign_id"]:
@@ -351,6 +369,8 @@ def create_confirmed(engine: Engine, kw: dict[str, Any], yes: bool, command: str
     if not (json_mode and yes):
         click.echo(campaign_plan_view.plan_text(found), err=json_mode)
     record = planner.campaign_of(found, engine.clock.now())  # refuses failing targets unless --skip-refused
+    if check is not None:
+        check(record)
     if not yes and not click.confirm(f"Start campaign {found.campaign_id}?", default=False, err=json_mode):
         click.echo("Not started; nothing was changed.", err=json_mode)
         return None
