@@ -14,9 +14,10 @@ from rds_maint.campaign import machine_steps as steps
 from rds_maint.campaign.planner import campaign_of, plan_campaign
 from rds_maint.campaign.schedule import abort, resume, settle
 from rds_maint.campaign_model import Campaign, CampaignRequest, CampaignState, TargetState
+from rds_maint.config import Settings
 from rds_maint.errors import CampaignNotFound, Conflict
 from rds_maint.lambda_handler import make_handler
-from rds_maint.model import OperationState, OperationType
+from rds_maint.model import OperationState, OperationType, Outcome
 from tests.helpers.world import REGION, World
 
 CLUSTERS = ["pay-1", "pay-2", "pay-3"]
@@ -221,3 +222,21 @@ def test_a_targets_status_events_and_webhook_notices_name_its_campaign(world: Wo
     assert f"operation {op.id} of campaign {campaign.id} " in (message_for(op, ended) or "")
     alone = op.model_copy(update={"campaign_id": None})
     assert "campaign" not in (message_for(alone, ended) or "")
+
+
+def test_a_retried_end_of_a_target_adds_its_operations_requests_to_the_campaign_once(
+    world: World, campaign: Campaign
+) -> None:
+    engine = world.engine_for(Settings(store_url=world.store_url, region=REGION))  # the Lambda's, with its meter
+    operation_id = campaign.targets[0].operation_id
+    assert steps.campaign_gate(engine, campaign.id, operation_id, machine_arn=MACHINE)["decision"] == "start"
+    assert world.run(operation_id, engine).outcome is Outcome.COMPLETED
+    tally = world.store.load(operation_id).requests
+    assert tally is not None and tally.requests > 10
+
+    first = steps.campaign_target_ended(engine, campaign.id, operation_id)
+    again = steps.campaign_target_ended(engine, campaign.id, operation_id)  # its answer was lost: retried
+    assert first["ended"] is again["ended"] is True and again["target_state"] == "completed"
+    rate = world.store.load_campaign(campaign.id).rate
+    assert rate.requests == tally.requests, "added once"
+    assert rate.peak_rps == round(tally.peak_rps(), 3) > 0 and rate.seconds > 0
