@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from rds_maint.campaign.planner import operation_request
@@ -415,14 +415,24 @@ def campaign_target_ended(
     return answer
 
 
+# How long a target's operation may have been sending before the record says the target started: the gate
+# creates the operation (its preview counted), then saves the record; a gate that dies in between is retried
+# by Step Functions (sfn/rds-maint-campaign.asl.json, Gate: 11 attempts at most, each up to its 330 s timeout,
+# waits of 2 s and 5 s doubling between them), and meanwhile the target is pending, or running since the retry.
+LATE_START_SECONDS = 3900
+
+
 def _add_requests(campaign: Campaign, op: Operation | None, now: datetime) -> None:
     """An ended target's operation's requests into the campaign's rate (once: the target is final now, and
-    a retried call finds it so); slots no running target can reach any more are let go."""
+    a retried call finds it so); slots no target can reach any more are let go: those before the earliest
+    running target's start, less what its gate (or a pending target's) may have sent before the record
+    said so (`LATE_START_SECONDS`), since a window over a dropped slot can grow no more."""
     rate = campaign.rate
     if rate.started_at is None:
         rate.started_at = campaign.created_at  # a record made before rates were kept by slot
     running = [t.started_at for t in in_flight(campaign) if t.started_at is not None]
-    rate.add_operation(op.requests if op is not None else None, now, min(running, default=None))
+    reachable = min([*running, now]) - timedelta(seconds=LATE_START_SECONDS)
+    rate.add_operation(op.requests if op is not None else None, now, reachable)
 
 
 def campaign_finish(engine: Engine, campaign_id: str) -> dict[str, Any]:

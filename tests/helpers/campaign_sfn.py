@@ -5,6 +5,7 @@ tests/artifacts/test_campaign_iam.py)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,10 @@ from rds_maint.engine import Engine
 from rds_maint.lambda_handler import make_handler
 from rds_maint.model import OperationType
 from rds_maint.rds import RdsGateway, make_rds_client
+from rds_maint.request_tally import SLOT_SECONDS, WINDOW_SECONDS, slot_of
 from rds_maint.store import FileStore
 from rds_sim import SimulatedAurora, VirtualClock
+from rds_sim.views import SimCall
 from sfn_harness import machine
 from tests.helpers.world import REGION, World
 
@@ -91,3 +94,28 @@ def wait_for(predicate: Any, what: str, harness: Harness, timeout: float = 120) 
 
 def record_of(world: World, campaign_id: str) -> Campaign:
     return world.store.load_campaign(campaign_id)
+
+
+# What a target's operation sends after its final save, so no tally holds it: `release_lock` reads the mark
+# (the cluster, then its members) and takes its tag off.
+MARK_RELEASE = ("DescribeDBClusters", "DescribeDBInstances", "RemoveTagsFromResource")
+
+
+def mark_releases(calls: list[SimCall]) -> set[int]:
+    """The indexes in `calls` of each mark release (the Lambda's invocations run one at a time under
+    `serialise_aws`, so a release's three calls are next to each other)."""
+    found: set[int] = set()
+    width = len(MARK_RELEASE)
+    for end, call in enumerate(calls):
+        if call.operation == MARK_RELEASE[-1] and end >= width - 1:
+            first = end - width + 1
+            if tuple(c.operation for c in calls[first : end + 1]) == MARK_RELEASE:
+                found.update(range(first, end + 1))
+    return found
+
+
+def busiest_window(calls: list[SimCall], window_seconds: int = WINDOW_SECONDS) -> int:
+    """The most calls in any window that starts on a ten-second slot (as `RequestTally.peak_requests` counts)."""
+    slots = Counter(slot_of(c.at) for c in calls)
+    width = window_seconds // SLOT_SECONDS
+    return max((sum(slots[s + k] for k in range(width)) for s in slots), default=0)

@@ -6,6 +6,7 @@ machine's runs are in test_campaign_sfn.py."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,11 @@ from rds_maint.campaign import machine_steps as steps
 from rds_maint.campaign.planner import campaign_of, plan_campaign
 from rds_maint.campaign.schedule import abort, resume, settle
 from rds_maint.campaign_model import Campaign, CampaignRequest, CampaignState, TargetState
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
 from rds_maint.errors import CampaignNotFound, Conflict
 from rds_maint.lambda_handler import make_handler
-from rds_maint.model import OperationState, OperationType
+from rds_maint.model import OperationState, OperationType, Outcome
 from tests.helpers.world import REGION, World
 
 CLUSTERS = ["pay-1", "pay-2", "pay-3"]
@@ -221,3 +224,94 @@ def test_a_targets_status_events_and_webhook_notices_name_its_campaign(world: Wo
     assert f"operation {op.id} of campaign {campaign.id} " in (message_for(op, ended) or "")
     alone = op.model_copy(update={"campaign_id": None})
     assert "campaign" not in (message_for(alone, ended) or "")
+
+
+def test_a_retried_end_of_a_target_adds_its_operations_requests_to_the_campaign_once(
+    world: World, campaign: Campaign
+) -> None:
+    engine = world.engine_for(Settings(store_url=world.store_url, region=REGION))  # the Lambda's, with its meter
+    operation_id = campaign.targets[0].operation_id
+    assert steps.campaign_gate(engine, campaign.id, operation_id, machine_arn=MACHINE)["decision"] == "start"
+    assert world.run(operation_id, engine).outcome is Outcome.COMPLETED
+    tally = world.store.load(operation_id).requests
+    assert tally is not None and tally.requests > 10
+
+    first = steps.campaign_target_ended(engine, campaign.id, operation_id)
+    again = steps.campaign_target_ended(engine, campaign.id, operation_id)  # its answer was lost: retried
+    assert first["ended"] is again["ended"] is True and again["target_state"] == "completed"
+    rate = world.store.load_campaign(campaign.id).rate
+    assert rate.requests == tally.requests, "added once"
+    assert rate.peak_rps == round(tally.peak_rps(), 3) > 0 and rate.seconds > 0
+
+
+class SetMeter:
+    """A `RequestMeter` whose count the test sets: `pending` is what the next save keeps."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def take(self) -> int:
+        sent, self.pending = self.pending, 0
+        return sent
+
+
+def test_a_target_whose_gate_was_retried_still_counts_in_the_busiest_minute_of_the_targets_before_it(
+    world: World,
+) -> None:
+    """The first gate created the operation (its preview's requests counted) and died; its retry recorded the
+    start 15 s later. Another target ending meanwhile must not let go of the minute the preview fell in."""
+    for cluster in CLUSTERS[:2]:
+        world.sim.seed_cluster(
+            cluster, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=0
+        )
+    request = CampaignRequest(
+        type=OperationType.INSTANCE_TYPE_CHANGE,
+        target_ids=CLUSTERS[:2],
+        region=REGION,
+        params={"target_instance_type": "db.r6g.xlarge"},
+        max_concurrency=2,
+        canary=0,
+    )
+    campaign = world.store.create_campaign(
+        campaign_of(plan_campaign(world.engine, request, "c-late"), world.clock.now())
+    )
+    meter = SetMeter()
+    engine = Engine(world.store, world.gateway, world.clock, request_meter=meter)
+    first, late = (t.operation_id for t in campaign.targets)
+    start = world.clock.now()
+
+    def sent_at(seconds: int, operation_id: str, requests: int, state: OperationState | None = None) -> None:
+        world.clock.sleep((start - world.clock.now()).total_seconds() + seconds)
+        op = world.store.load(operation_id)
+        op.state = state or op.state
+        meter.pending = requests
+        engine.save(op, [])
+
+    assert steps.campaign_gate(engine, campaign.id, first, machine_arn=MACHINE)["decision"] == "start"
+    sent_at(30, first, 10)
+    world.clock.sleep(50)
+    meter.pending = 3  # the late target's preview, at 80 s
+    steps._create(engine, campaign, world.store.load_campaign(campaign.id).target(CLUSTERS[1]))
+    world.clock.sleep(15)
+    assert steps.campaign_gate(engine, campaign.id, late, machine_arn=MACHINE)["decision"] == "start"
+    sent_at(100, first, 0, OperationState.COMPLETED)
+    assert steps.campaign_target_ended(engine, campaign.id, first)["ended"] is True
+    sent_at(150, late, 1, OperationState.COMPLETED)
+    assert steps.campaign_target_ended(engine, campaign.id, late)["ended"] is True
+
+    rate = world.store.load_campaign(campaign.id).rate
+    assert rate.requests == 14
+    assert rate.peak_rps == round(13 / 60, 3), "30-90 s held the first target's 10 and the late one's 3"
+
+
+def test_the_late_start_allowance_covers_every_attempt_of_the_campaign_gate() -> None:
+    """`LATE_START_SECONDS` against the Gate's retries as the campaign machine ships them."""
+    asl = json.loads((Path(__file__).resolve().parents[2] / "sfn" / "rds-maint-campaign.asl.json").read_text())
+    for wave in ("InlineWave", "DistributedWave"):
+        gate_state = asl["States"][wave]["ItemProcessor"]["States"]["Gate"]
+        retries = gate_state["Retry"]
+        attempts = 1 + sum(r["MaxAttempts"] for r in retries)
+        waits = sum(
+            r["IntervalSeconds"] * r.get("BackoffRate", 2.0) ** n for r in retries for n in range(r["MaxAttempts"])
+        )
+        assert attempts * gate_state["TimeoutSeconds"] + waits <= steps.LATE_START_SECONDS, wave

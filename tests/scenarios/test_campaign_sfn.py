@@ -18,13 +18,17 @@ import pytest
 
 from rds_maint.campaign_model import CampaignState, TargetState
 from rds_maint.model import OperationState
+from rds_maint.request_tally import SLOT_SECONDS, WINDOW_SECONDS, RequestTally
 from tests.helpers.campaign_sfn import (
     CLUSTERS,
     GHOST,
+    MARK_RELEASE,
     Harness,
+    busiest_window,
     campaign_harness,
     changed,
     make_campaign,
+    mark_releases,
     record_of,
     seed,
     wait_for,
@@ -263,3 +267,41 @@ def test_campaign_start_execution_plans_stores_and_starts_once_by_the_campaign_i
     assert over.exit_code == 2 and "has ended (completed)" in over.output, over.output
     both = world.cli(["campaign", "start-execution", "c-cli", *flags, *arn_flag, *where])
     assert both.exit_code == 2 and "not both" in both.output, both.output
+
+
+def test_a_campaigns_record_reports_the_requests_its_targets_sent_and_their_busiest_minute(sfn: Harness) -> None:
+    """The rate on Step Functions is added up from the targets' tallies (each Lambda invocation counts its
+    own calls): it must say what the simulator answered during the execution, less what no save holds
+    (each target's mark release after its final save)."""
+    world = sfn.world
+    seed(world, CLUSTERS[:3])
+    campaign = make_campaign(world, CLUSTERS[:3], max_concurrency=2, canary=0)
+    before = len(world.sim.calls)  # the planning's calls are the CLI's, before the execution
+    arn = sfn.start_campaign(campaign.id)
+    done = sfn.wait_done(arn, timeout=240)
+    assert done["status"] == "SUCCEEDED", done
+    during = world.sim.calls[before:]
+
+    record = record_of(world, campaign.id)
+    assert record.state is CampaignState.COMPLETED
+    tallies = []
+    for cluster in CLUSTERS[:3]:
+        op = world.store.load(record.target(cluster).operation_id)
+        assert op.state is OperationState.COMPLETED and op.requests is not None and op.requests.requests > 0
+        tallies.append(op.requests)
+        assert changed(world, cluster), cluster
+    rate = record.rate
+    releases = mark_releases(during)
+    assert len(releases) == 3 * len(MARK_RELEASE), "one mark release per target"
+    counted = [c for i, c in enumerate(during) if i not in releases]
+    assert rate.requests == sum(t.requests for t in tallies) == len(counted) > 0
+    # A tally counts an invocation's calls at its save, the simulator at each call: a Wait of another
+    # execution may move the clock between them, so a call may land one slot later in the tally.
+    summed = RequestTally.total(tallies)
+    assert rate.peak_rps == round(summed.peak_rps(), 3), "the record's peak is the targets' tallies added up"
+    peak = summed.peak_requests()
+    sim_peak = busiest_window(counted)
+    late = WINDOW_SECONDS + SLOT_SECONDS
+    assert sim_peak <= summed.peak_requests(late) and peak <= busiest_window(counted, late), (peak, sim_peak)
+    print(f"rate: {rate.requests} requests, peak {peak}/min (simulator {sim_peak}), {rate.seconds:.0f} s")
+    assert rate.seconds > 0 and rate.mean_rps < rate.peak_rps

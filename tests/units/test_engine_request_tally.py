@@ -1,0 +1,191 @@
+"""The engine counts a campaign target's RDS requests into its record (`Operation.requests`, by
+`EngineCore.count_requests` with each save): what the simulator answered for the operation, call by call,
+less the release of the target's mark that follows its final save. Through the Lambda handler, one warm
+engine serving two operations in turn gives each only its own calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rds_maint.config import Settings
+from rds_maint.engine import Engine
+from rds_maint.errors import Conflict
+from rds_maint.lambda_handler import make_handler
+from rds_maint.model import Event, Operation
+from rds_sim.views import SimCall
+from tests.helpers.world import CLUSTER, REGION, World, simulated_world
+
+CAMPAIGN = "c-tally"
+PARAMS = {"target_instance_type": "db.r6g.xlarge"}
+# What `release_lock` sends after an operation's final save, so no record holds it: `read_mark` describes
+# the cluster (its members too), then the tag that names the operation comes off.
+MARK_RELEASE = ["DescribeDBClusters", "DescribeDBInstances", "RemoveTagsFromResource"]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """The simulated account (the units' own `world` is a fake RDS: its calls are not counted by boto3)."""
+    with simulated_world(tmp_path) as made:
+        yield made
+
+
+class FakeMeter:
+    """A `RequestMeter` whose count the test sets: `pending` is what the next take hands over."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def take(self) -> int:
+        sent, self.pending = self.pending, 0
+        return sent
+
+
+def seed(world: World, cluster: str = CLUSTER) -> None:
+    world.sim.seed_cluster(
+        cluster, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=1
+    )
+
+
+def metered(world: World) -> Engine:
+    """The drivers' engine (`wiring.build_engine`): its meter counts every RDS call its clients send."""
+    return world.engine_for(Settings(store_url=world.store_url, region=REGION))
+
+
+def request_of(cluster: str) -> dict[str, Any]:
+    return {"type": "instance_type_change", "cluster_id": cluster, "region": REGION, "params": PARAMS}
+
+
+def campaign_target(engine: Engine, cluster: str = CLUSTER) -> Operation:
+    """What the campaign gate does: preview, then create under the campaign's id."""
+    return engine.create_from_preview(engine.preview(request_of(cluster), REGION), campaign_id=CAMPAIGN)
+
+
+def tallied(world: World, op_id: str) -> int:
+    requests = world.store.load(op_id).requests
+    assert requests is not None
+    return requests.requests
+
+
+def names(calls: list[SimCall]) -> list[str]:
+    return [c.operation for c in calls]
+
+
+def test_a_campaign_target_counts_its_preview_at_create_and_each_calls_requests_after_it(world: World) -> None:
+    seed(world)
+    engine = metered(world)
+    before = len(world.sim.calls)
+    op = campaign_target(engine)
+    assert op.requests is not None and op.requests.requests == len(world.sim.calls) - before > 0
+    assert op.requests == world.store.load(op.id).requests, "the count is in the stored record"
+
+    started = len(world.sim.calls)
+    result, seen, looks = engine.start(op.id), op.requests.requests, 0
+    while True:
+        made = world.sim.calls[started:]
+        started = len(world.sim.calls)
+        now = tallied(world, op.id)
+        if world.store.load(op.id).state.is_final:
+            break
+        assert now - seen == len(made), (result.step_name, names(made))
+        seen, looks = now, looks + 1
+        world.clock.sleep(result.wait_seconds or 1)
+        result = engine.advance(op.id)
+
+    assert result.outcome.value == "completed" and looks > 10
+    assert names(made[-3:]) == MARK_RELEASE, names(made)
+    [released] = made[-1:]
+    assert released.params["TagKeys"] == ["rds-maint:active-operation"] and CLUSTER in released.params["ResourceName"]
+    assert now - seen == len(made) - len(MARK_RELEASE), "the final save counts all but the mark's release"
+    run = world.sim.calls[before:]
+    assert now == len(run) - len(MARK_RELEASE)
+    assert {m.instance_class for m in world.sim.cluster_view(CLUSTER).members.values()} == {"db.r6g.xlarge"}
+
+
+def test_an_operation_of_no_campaign_keeps_no_tally(world: World) -> None:
+    seed(world)
+    engine = metered(world)
+    op = engine.create(request_of(CLUSTER), REGION)
+    assert op.requests is None
+    engine.start(op.id)
+    for _ in range(3):
+        engine.advance(op.id)
+    assert world.store.load(op.id).requests is None
+
+
+def test_a_save_lost_to_a_conflict_does_not_count_its_requests_into_a_later_save(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The winner's record is the one kept: what the loser sent is not carried into the next save."""
+    seed(world)
+    meter = FakeMeter()
+    engine = Engine(world.store, world.gateway, world.clock, request_meter=meter)
+    meter.pending = 3
+    op = campaign_target(engine)
+    assert tallied(world, op.id) == 3
+
+    save = world.store.save
+    lost: list[int] = []
+
+    def losing_save(record: Operation, events: list[Event]) -> Operation:
+        if not lost:
+            lost.append(record.requests.requests if record.requests else -1)
+            raise Conflict("another writer saved first")
+        return save(record, events)
+
+    monkeypatch.setattr(world.store, "save", losing_save)
+    meter.pending = 40
+    answer = engine.start(op.id)
+    assert lost == [43] and (answer.error or "").startswith("conflict"), "the lost save had counted them"
+    assert tallied(world, op.id) == 3, "the record holds the winner's count"
+    meter.pending = 2
+    engine.start(op.id)
+    assert tallied(world, op.id) == 5
+
+
+def test_forget_unsaved_requests_drops_what_was_sent_since_the_last_save(world: World) -> None:
+    seed(world)
+    meter = FakeMeter()
+    engine = Engine(world.store, world.gateway, world.clock, request_meter=meter)
+    op = campaign_target(engine)
+    meter.pending = 9  # sent after that save: another operation's mark release, in a warm container
+    engine.forget_unsaved_requests()
+    meter.pending = 1
+    engine.start(op.id)
+    assert tallied(world, op.id) == 1
+
+
+def test_a_warm_lambda_serving_two_operations_in_turn_counts_each_only_its_own_calls(world: World) -> None:
+    clusters = ["pay-1", "pay-2"]
+    for cluster in clusters:
+        seed(world, cluster)
+    warm = metered(world)  # one engine for every invocation: a warm container
+    handler = make_handler(lambda _settings: warm)
+    ops = [campaign_target(warm, c) for c in clusters]
+    created = {op.id: tallied(world, op.id) for op in ops}
+    calls: dict[str, list[SimCall]] = {op.id: [] for op in ops}
+    last: dict[str, list[SimCall]] = {}
+    going = [op.id for op in ops]
+    action = "start"
+    for _ in range(500):
+        if not going:
+            break
+        for op_id in list(going):  # alternately, in the same engine
+            before = len(world.sim.calls)
+            result = handler({"action": action, "operation_id": op_id}, None)
+            last[op_id] = world.sim.calls[before:]
+            calls[op_id].extend(last[op_id])
+            if result["completed"] or result["failed"] or result["needs_intervention"]:
+                assert result["completed"], result
+                going.remove(op_id)
+        action = "poll"
+        world.clock.sleep(10)
+    assert not going, "both operations ended"
+
+    for op in ops:
+        assert names(last[op.id])[-3:] == MARK_RELEASE
+        assert tallied(world, op.id) == created[op.id] + len(calls[op.id]) - len(MARK_RELEASE), op.target_id
+    assert sum(len(c) for c in calls.values()) > 40
