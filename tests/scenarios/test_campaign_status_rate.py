@@ -20,7 +20,7 @@ from rds_maint.campaign_model import Campaign, CampaignRequest, TargetState
 from rds_maint.config import Settings
 from rds_maint.engine import Engine
 from rds_maint.model import Operation, OperationType
-from tests.helpers.world import REGION, World
+from tests.helpers.world import ON_EVERY_STORE, REGION, World
 
 CLUSTERS = ["pay-a", "pay-b", "pay-c"]
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:rds-maint-campaign:c-rate"
@@ -76,6 +76,7 @@ def _tally(world: World, op_id: str) -> int:
     return requests.requests
 
 
+@ON_EVERY_STORE
 def test_status_adds_the_running_targets_requests_to_a_step_functions_campaigns_record(world: World) -> None:
     engine = world.engine_for(Settings.from_env())
     _stored(world, engine, on_step_functions=True)
@@ -104,6 +105,10 @@ def test_status_adds_the_running_targets_requests_to_a_step_functions_campaigns_
     assert record.rate.requests == recorded + _tally(world, first.id)
     everything = len(world.sim.calls) - calls_before
     assert _tally(world, first.id) + _tally(world, second.id) == everything, "the mark's release after the end too"
+    # the save that keeps the release's requests leaves the store's listing as the final save left it
+    [listed] = [s for s in world.store.summaries() if s.id == first.id]
+    assert listed.state.value == "completed"
+    assert world.engine.lock_holder("pay-a", REGION) is None
     assert _status(world)["requests"] == record.rate.requests + _tally(world, second.id)
     assert {m.instance_class for m in world.sim.cluster_view("pay-a").members.values()} == {"db.r6g.xlarge"}
 
