@@ -21,8 +21,11 @@ Crash windows (the driver dies, or Ctrl-C, between two saves), and why each is s
 - the record was saved, the operations moved on since: the same, each operation's own record wins.
 - two drivers at once: every save is conditional on the record's version; the loser reads it again, and
   its starts find the winner's operations. Each operation has its own lock, so a step never runs twice.
-The request window is not in the record: a drive that picks a campaign up starts with an empty window,
-and may for one window send what the budget allows on top of what the dead driver sent just before.
+- the request window: it is in the record (`RequestRate.tally`, each call's requests by 10 s slot, saved
+  with every save), and a drive starts with the record's last minute in its window (`RequestBudget`), so
+  it waits for what the dead driver (or the planning) sent just before. What was sent after the last save
+  is not in it: at most what the driver sends between two saves (one advance when a target changed
+  state, up to `SAVE_EVERY_SECONDS` of looks otherwise) may, for one window, come on top of the budget.
 """
 
 from __future__ import annotations

@@ -11,6 +11,14 @@ that a typo reads as one message, not twenty. Those checks need no AWS call. A t
 operation of this store is refused before it is described (the holder named); one held by an operation of
 another store shows in its describe (the cluster's mark) and is refused by the preview.
 
+Planning keeps to the campaign's request budget (`request.budget_rps`) as the run does: it shares RDS's
+limit with everything else, and previewing 200 targets in one burst (3 requests each) is twice RDS's burst
+allowance (FIELD_NOTES 4.9). Each preview waits on the engine's clock (virtual in the simulator and in
+rehearsals) for room in a `RequestBudget`, and what each sent is measured on the gateway's call count. The
+plan keeps that budget's rate (`CampaignPlan.rate`), and the campaign's record starts from it
+(`campaign_of`), so the rate a campaign reports includes its planning, and the first drive's window holds
+planning's last minute.
+
 The campaign's expected duration is the arithmetic of its schedule (`campaign.schedule`): waves one after
 the other, each target of a wave into the first free of `max_concurrency` slots, each taking what its own
 plan's estimate says (`planning.estimate`, the figure `rds-maint plan` shows). A person's approvals between
@@ -20,11 +28,12 @@ waves and pauses for answers are not counted.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rds_maint.campaign.budget import RequestBudget
 from rds_maint.campaign.schedule import wave_of_each
 from rds_maint.campaign.targets import resolve_targets
 from rds_maint.campaign_model import (
@@ -42,6 +51,7 @@ from rds_maint.model import PARAMS_BY_TYPE
 
 __all__ = [
     "CampaignPlan",
+    "PlanningProgress",
     "TargetPlan",
     "campaign_of",
     "campaign_seconds",
@@ -71,9 +81,13 @@ class CampaignPlan:
     targets: tuple[TargetPlan, ...]
     # The campaign's expected duration at its max_concurrency, waves in order (approvals not counted).
     expected_seconds: float
-    # RDS requests the planning itself made (the tag's listing and every preview), against the same
-    # account-wide limit as the campaign's run.
-    requests: int = 0
+    # The RDS requests the planning itself made (the tag's listing and every preview), against the same
+    # account-wide limit as the campaign's run: requests, seconds, peak, tally, started_at (planning began).
+    rate: RequestRate = field(default_factory=RequestRate)
+
+    @property
+    def requests(self) -> int:
+        return self.rate.requests
 
     @property
     def refused(self) -> tuple[TargetPlan, ...]:
@@ -140,13 +154,26 @@ def _holder_refusal(engine: Engine, request: CampaignRequest, target_id: str) ->
     return str(locked_error(target_id, request.region, holder, request.kind)) if holder is not None else None
 
 
-def plan_campaign(engine: Engine, request: CampaignRequest, campaign_id: str) -> CampaignPlan:
-    """Every target previewed (nothing written, no AWS change); BadInput only for a request that names no
-    usable target at all (an unknown override target, a tag that matches nothing) or that every target's
-    operation would refuse alike (see the module docstring)."""
+PlanningProgress = Callable[[int, int], None]
+"""Told after each target is planned: (targets planned so far, targets in all)."""
+
+
+def plan_campaign(
+    engine: Engine, request: CampaignRequest, campaign_id: str, progress: PlanningProgress | None = None
+) -> CampaignPlan:
+    """Every target previewed (nothing written, no AWS change), paced by the campaign's budget; BadInput
+    only for a request that names no usable target at all (an unknown override target, a tag that matches
+    nothing) or that every target's operation would refuse alike (see the module docstring)."""
     rds = engine.rds(request.region)
+    clock = engine.clock
+    budget = RequestBudget(request.budget_rps, clock.now())
+
+    def sent_since(before: int, kind: str) -> None:
+        budget.spent(clock.now(), kind, sum(rds.calls.values()) - before)
+
     before = sum(rds.calls.values())
     ids = resolve_targets(engine, request)
+    sent_since(before, "listing")
     unknown = sorted(set(request.overrides) - set(ids))
     if unknown:
         raise BadInput(f"--override names targets the campaign does not have: {', '.join(unknown)}")
@@ -159,17 +186,23 @@ def plan_campaign(engine: Engine, request: CampaignRequest, campaign_id: str) ->
         preview: PlanPreview | None = None
         refusal = judged.get(target_id) or _holder_refusal(engine, request, target_id)
         if refusal is None:
+            wait = budget.wait_seconds(clock.now(), "preview")
+            if wait > 0:
+                clock.sleep(wait)
+            before = sum(rds.calls.values())
             try:
                 preview = engine.preview(data, request.region, operation_id=operation_id)
             except BadInput as exc:
                 refusal = str(exc)
+            sent_since(before, "preview")
         expected = _expected(preview) if preview is not None else 0.0
         targets.append(
             TargetPlan(index, target_id, waves[index], operation_id, data["params"], preview, refusal, expected)
         )
-    requests = sum(rds.calls.values()) - before
+        if progress is not None:
+            progress(index + 1, len(ids))
     expected = campaign_seconds(targets, request.max_concurrency)
-    return CampaignPlan(campaign_id, request, tuple(targets), expected, requests)
+    return CampaignPlan(campaign_id, request, tuple(targets), expected, budget.rate(clock.now()))
 
 
 def campaign_seconds(targets: Sequence[TargetPlan], concurrency: int) -> float:
@@ -215,5 +248,13 @@ def campaign_of(plan: CampaignPlan, now: datetime) -> Campaign:
         targets=targets,
         created_at=now,
         updated_at=now,
-        rate=RequestRate(started_at=now),
+        rate=_rate_from(plan, now),
     )
+
+
+def _rate_from(plan: CampaignPlan, now: datetime) -> RequestRate:
+    """The campaign's rate starts with its planning's (when planning began: the campaign's first request)."""
+    rate = plan.rate.model_copy(deep=True)
+    if rate.started_at is None:
+        rate.started_at = now
+    return rate

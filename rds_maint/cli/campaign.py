@@ -15,6 +15,7 @@ target, a wave to approve, a paused campaign), 130 Ctrl-C.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from rds_maint.cli import campaign_control, campaign_plan_view, common, executio
 from rds_maint.cli.campaign_view import CampaignView
 from rds_maint.cli.driving import EXIT_INTERRUPTED
 from rds_maint.cli.plan_view import stdin_is_terminal
+from rds_maint.clock import Clock
 from rds_maint.engine import Engine
 from rds_maint.errors import BadInput, CampaignNotFound
 from rds_maint.intervention import region_of_arn
@@ -45,6 +47,9 @@ from rds_maint.model import OperationType
 __all__ = ["campaign", "campaign_request"]
 
 _TYPES = [t.value for t in OperationType]
+# While planning on a terminal, a progress line on stderr every this many targets, or this often (engine clock).
+PROGRESS_EVERY_TARGETS = 10
+PROGRESS_EVERY_SECONDS = 15.0
 # Flags whose field a validation error names, as a person typed them.
 _FLAG_OF_FIELD = {
     "type": "--type",
@@ -217,11 +222,34 @@ def _validation_text(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+class _PlanningProgress:
+    """A line on stderr now and then while planning (paced by the request budget, planning 200 targets takes
+    minutes): a person at a terminal sees it move; stdout (the plan, its JSON) stays the plan alone."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.told_at = clock.now()
+
+    def __call__(self, planned: int, total: int) -> None:
+        now = self.clock.now()
+        if planned == total:  # the plan itself comes next
+            return
+        if planned % PROGRESS_EVERY_TARGETS and (now - self.told_at).total_seconds() < PROGRESS_EVERY_SECONDS:
+            return
+        self.told_at = now
+        click.echo(f"planned {planned} of {total} targets...", err=True)
+
+
 def _plan(engine: Engine, kw: dict[str, Any]) -> planner.CampaignPlan:
     request = campaign_request(kw)
     campaign_id = kw["campaign_id"] or planner.new_campaign_id(engine.clock.now())
     check_campaign_id(campaign_id)
-    return planner.plan_campaign(engine, request, campaign_id)
+    progress = _PlanningProgress(engine.clock) if stderr_is_terminal() else None
+    return planner.plan_campaign(engine, request, campaign_id, progress)
 
 
 @campaign.command(

@@ -24,8 +24,10 @@ from rds_maint.campaign_model import (
     TargetState,
     target_operation_id,
 )
+from rds_maint.cli import campaign as campaign_cli
 from rds_maint.cli import campaign_plan_view, campaign_view, main
 from rds_maint.cli.campaign_view import status_text
+from rds_maint.cli.plan_view import duration_text
 from rds_maint.progress.live import CLEAR
 from tests.helpers.environment import environment_kept
 from tests.helpers.world import REGION, World
@@ -80,8 +82,35 @@ def test_plan_shows_every_target_and_the_expected_duration_and_changes_nothing(w
     nothing_written(world)
 
     as_json = cli(world, "campaign", "plan", *campaign_flags(clusters, "--id", "c-plan"), "--output", "json")
-    assert json.loads(as_json.output) == json.loads(json.dumps(campaign_plan_view.plan_document(plan)))
+    shown, planned = json.loads(as_json.output), json.loads(json.dumps(campaign_plan_view.plan_document(plan)))
+    # the same but for when each planning began (three plannings one after the other, on the same clock)
+    del shown["planning"]["started_at"], planned["planning"]["started_at"]
+    assert shown == planned
     nothing_written(world)
+
+
+def test_planning_on_a_terminal_tells_its_progress_on_stderr_and_keeps_the_json_on_stdout_clean(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clusters = seed(world, 12)
+    flags = campaign_flags(clusters, "--id", "c-plan")
+    monkeypatch.setattr(campaign_cli, "stderr_is_terminal", lambda: True)
+    result = cli(world, "campaign", "plan", *flags, "--output", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)  # the plan alone
+    told = result.stderr.splitlines()
+    assert "planned 10 of 12 targets..." in told
+    assert all(re.fullmatch(r"planned \d+ of 12 targets\.\.\.", line) for line in told), told
+    # planning was paced by the budget (2 req/s) on the simulator's clock, and says what it sent
+    planning = document["planning"]
+    assert planning["requests"] == document["planning_requests"] == len(world.sim.calls)
+    assert planning["seconds"] >= (planning["requests"] - 3) / 2 and planning["peak_rps"] <= 2
+
+    monkeypatch.setattr(campaign_cli, "stderr_is_terminal", lambda: False)
+    quiet = cli(world, "campaign", "plan", *flags)
+    assert quiet.stderr == ""  # off a terminal (a script, a log): no progress lines
+    took = duration_text(planning["seconds"])
+    assert f"Planning: {planning['requests']} RDS requests in {took} (budget 2 req/s)" in quiet.stdout
 
 
 def test_run_off_a_terminal_without_yes_is_refused(world: World) -> None:

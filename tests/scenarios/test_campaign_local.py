@@ -6,10 +6,11 @@ which operations exist, when each ran, and the rate the record says the campaign
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -91,6 +92,12 @@ def drive(world: World, engine: Engine, listener: Recorder | None = None) -> Dri
 
 def classes(world: World, cluster: str) -> set[str]:
     return {m.instance_class for m in world.sim.cluster_view(cluster).members.values()}
+
+
+def busiest_minute(world: World) -> int:
+    """The most RDS calls the simulator answered in any 60 s of its clock (each window starting on a call)."""
+    times = sorted(c.at for c in world.sim.calls)
+    return max((bisect.bisect_left(times, t + timedelta(seconds=60)) - n for n, t in enumerate(times)), default=0)
 
 
 def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
@@ -183,12 +190,16 @@ def test_the_rate_stays_within_the_budget_over_every_window(world: World, budget
     clusters = seed(world, 6)
     engine = counted_engine(world)
     make_campaign(world, engine, clusters, max_concurrency=6, canary=0, budget_rps=budget)
-    start = wiring.aws_requests(engine) or 0
+    planning = world.store.load_campaign("c-test").rate
+    assert planning.requests == len(world.sim.calls) > 0 and planning.started_at is not None
     outcome = drive(world, engine)
     rate = outcome.campaign.rate
     assert outcome.campaign.state is CampaignState.COMPLETED
-    assert rate.requests == (wiring.aws_requests(engine) or 0) - start  # every request counted
+    # every request counted, the planning's with the drive's (the campaign's rate starts with its planning)
+    assert rate.requests == wiring.aws_requests(engine) == len(world.sim.calls)
+    assert rate.started_at == planning.started_at
     assert 0 < rate.peak_rps <= budget, rate
+    assert busiest_minute(world) <= budget * 60  # on AWS's side too, planning and drive together
     assert rate.mean_rps <= budget
     floor = {op.min_look_seconds for op in world.store.list_operations()}
     assert floor == {min(-(-6 * 2 // budget), 120)}  # ceil(concurrency * 2 requests per look / budget)
@@ -273,3 +284,42 @@ def test_a_campaign_paused_by_a_person_starts_nothing_new_and_pauses_its_running
     finished = drive(world, counted_engine(world))
     assert finished.campaign.state is CampaignState.COMPLETED
     assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
+
+
+def test_a_driver_picking_up_after_a_crash_right_after_a_burst_waits_for_the_dead_drivers_window(
+    world: World,
+) -> None:
+    clusters = seed(world, 4)
+    engine = counted_engine(world)
+    make_campaign(world, engine, clusters, max_concurrency=3, canary=0, budget_rps=0.5)
+    first = Recorder(world)
+
+    def crash() -> None:
+        raise SystemExit("the driver died")
+
+    first.on_start[clusters[2]] = crash  # told after the save of the three starts: the burst is in the record
+    with pytest.raises(SystemExit):
+        drive(world, engine, first)
+    died = world.store.load_campaign("c-test")
+    assert died.counts()["running"] == 3
+    died_at, calls_before = world.clock.now(), len(world.sim.calls)
+    assert died.rate.requests == calls_before  # planning and the three starts, all saved
+    assert died.rate.tally.in_window(died_at), "the record keeps the last minute's slots"
+
+    outcome = drive(world, counted_engine(world), Recorder(world))  # a fresh process, at once
+
+    assert outcome.campaign.state is CampaignState.COMPLETED
+    assert all(classes(world, c) == {TARGET_CLASS} for c in clusters)
+    first_call_after = world.sim.calls[calls_before].at
+    assert first_call_after > died_at  # its first look waited for room in the dead driver's window
+    assert busiest_minute(world) <= 0.5 * 60  # no minute over the budget, across the crash
+    assert outcome.campaign.rate.requests == len(world.sim.calls)  # the dead driver's requests and its own
+
+
+def test_planning_many_targets_keeps_to_the_budget_on_aws_side(world: World) -> None:
+    clusters = seed(world, 40)
+    plan = plan_of(counted_engine(world), clusters, budget_rps=1.0)
+    assert len(plan.runnable) == 40
+    assert plan.requests == len(world.sim.calls) > 60  # more than a minute's allowance at 1 req/s in all
+    assert busiest_minute(world) <= 60  # yet no minute of AWS's calls over it
+    assert plan.rate.peak_rps <= 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -196,6 +197,43 @@ def test_a_refused_target_refuses_the_campaign_unless_skip_refused(world: FakeWo
     assert campaign.targets[0].reason == f"cluster 'orders-missing' not found in {REGION}"
 
 
+# -- planning's own requests ---------------------------------------------------------------------
+
+
+def test_planning_keeps_to_the_campaigns_budget_on_the_engines_clock(world: FakeWorld) -> None:
+    ids = [f"orders-{n:02d}" for n in range(30)]
+    tagged(world, *ids)
+    began, sent = world.clock.now(), sum(world.rds.calls.values())
+    plan = plan_campaign(world.engine, request(budget_rps=1.0), CAMPAIGN)
+    rate = plan.rate
+    assert len(plan.runnable) == 30
+    assert rate.requests == sum(world.rds.calls.values()) - sent == rate.tally.requests  # what it sent, all of it
+    # more than one minute's allowance in all (60 at 1 req/s), never more than it in any minute: paced
+    assert rate.tally.peak_requests(60) <= 60 < rate.requests
+    assert rate.peak_rps <= 1.0
+    assert rate.started_at == began and world.clock.now() - began == timedelta(seconds=rate.seconds)
+    assert rate.seconds >= 60  # it waited on the (fake) clock, as it would on AWS's
+
+
+def test_the_campaign_record_starts_its_rate_from_its_planning(world: FakeWorld) -> None:
+    tagged(world, "orders-a", CLUSTER)
+    began = world.clock.now()
+    plan = plan_campaign(world.engine, request(), CAMPAIGN)
+    world.clock.sleep(600)  # a person reads the plan before saying yes
+    campaign = campaign_of(plan, world.clock.now())
+    assert campaign.rate.requests == plan.requests > 0
+    assert campaign.rate.tally == plan.rate.tally and campaign.rate.started_at == began
+    assert campaign.created_at == world.clock.now()
+
+
+def test_planning_tells_its_progress_after_each_target(world: FakeWorld) -> None:
+    tagged(world, "orders-a", "orders-b", CLUSTER)
+    told: list[tuple[int, int]] = []
+    ids = ["orders-a", "orders-missing", "orders-b"]
+    plan_campaign(world.engine, request(target_ids=ids), CAMPAIGN, lambda planned, of: told.append((planned, of)))
+    assert told == [(1, 3), (2, 3), (3, 3)]  # a refused target is planned too
+
+
 # -- expected duration ---------------------------------------------------------------------------
 
 
@@ -263,7 +301,8 @@ def test_the_text_shows_each_target_then_the_campaign(world: FakeWorld) -> None:
     assert "Failure tolerance: 25% of 4 targets = 1 target may fail; at 2 failed targets, no new target starts" in text
     assert "any failure in the canary wave stops it" in text
     assert "Request budget: 2 RDS requests/s for the whole campaign (the default)" in text
-    assert plan.requests > 0 and f"(this plan made {plan.requests})" in text
+    # planning's own requests, paced by the budget on the engine's clock (4 targets: a few seconds)
+    assert plan.requests > 0 and f"Planning: {plan.requests} RDS requests in 4 s (budget 2 req/s)" in text
     assert "Refused (1 of 4):\n  orders-missing: cluster 'orders-missing' not found in us-east-1" in text
     assert "--skip-refused would run the other 3 and record this one as refused" in text
 
@@ -287,6 +326,8 @@ def test_the_document_carries_the_same_content_as_json(world: FakeWorld) -> None
     assert document["waves"][0]["canary"] is True and document["waves"][1]["runnable"] == 2
     assert document["failure_tolerance"]["allowed_failures"] == 0 and document["failure_tolerance"]["text"] == "0"
     assert document["runnable"] == 3 and document["planning_requests"] == plan.requests > 0
+    assert document["planning"]["requests"] == plan.requests and document["planning"]["seconds"] == plan.rate.seconds
+    assert 0 < document["planning"]["peak_rps"] <= plan.request.budget_rps
     assert document["refused"] == [
         {"target_id": "orders-missing", "refusal": f"cluster 'orders-missing' not found in {REGION}"}
     ]
