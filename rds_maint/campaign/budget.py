@@ -133,7 +133,8 @@ class RequestBudget:
         return RequestRate(
             requests=self._earlier_requests + self._requests,
             seconds=self._earlier_seconds + max((now - self._start).total_seconds(), 0.0),
-            peak_rps=round(max(self._peak, self._tally.peak_rps(window)), 3),
+            # the exact busiest window this driver saw (and what the record had): the tally's is an upper bound
+            peak_rps=round(self._peak, 3),
             window_seconds=self.window_seconds,
             tally=self._tally.model_copy(deep=True),
             started_at=self._started_at,

@@ -92,8 +92,8 @@ def test_every_spent_call_goes_into_the_saved_tally_which_keeps_only_what_a_wind
         budget.spent(at(n * 10), "look", 2)  # 2 requests every 10 s, 0 s to 290 s
     rate = budget.rate(at(300))
     assert rate.requests == 46 + 60 and rate.tally.requests == rate.requests  # every request, earlier ones too
-    # the seven slots a budget starting now reads (`in_window` of 70 s): 240 s to 290 s hold requests
-    assert set(rate.tally.slots) == {slot_of(at(s)) for s in range(240, 300, 10)}
+    # the slots a budget starting now reads (`in_window` of 70 s touches eight): 230 s to 290 s hold requests
+    assert set(rate.tally.slots) == {slot_of(at(s)) for s in range(230, 300, 10)}
     assert rate.tally.peak_requests() == 40  # the old minute's burst, kept though its slot went
     assert rate.started_at == at(-3600)  # when the campaign's first request was sent (its planning)
 
