@@ -209,7 +209,7 @@ def test_planning_keeps_to_the_campaigns_budget_on_the_engines_clock(world: Fake
     assert len(plan.runnable) == 30
     assert rate.requests == sum(world.rds.calls.values()) - sent == rate.tally.requests  # what it sent, all of it
     # more than one minute's allowance in all (60 at 1 req/s), never more than it in any minute: paced
-    assert rate.peak_rps <= 1.0 and 60 < rate.requests
+    assert rate.peak_rps <= 1.0 and rate.requests > 60
     # the tally's peak is an upper bound (seven slots hold any minute): at most one slot above the budget's
     assert rate.tally.peak_requests(60) <= 60 + max(rate.tally.slots.values())
     assert rate.started_at == began and world.clock.now() - began == timedelta(seconds=rate.seconds)
