@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -96,8 +97,8 @@ def record_of(world: World, campaign_id: str) -> Campaign:
     return world.store.load_campaign(campaign_id)
 
 
-# What a target's operation sends after its final save, so no tally holds it: `release_lock` reads the mark
-# (the cluster, then its members) and takes its tag off.
+# What a target's operation sends after its final save: `release_lock` reads the mark (the cluster, then its
+# members) and takes its tag off; one more save keeps these in the target's tally.
 MARK_RELEASE = ("DescribeDBClusters", "DescribeDBInstances", "RemoveTagsFromResource")
 
 
@@ -114,8 +115,16 @@ def mark_releases(calls: list[SimCall]) -> set[int]:
     return found
 
 
-def busiest_window(calls: list[SimCall], window_seconds: int = WINDOW_SECONDS) -> int:
-    """The most calls in any window that starts on a ten-second slot (as `RequestTally.peak_requests` counts)."""
+def busiest_slots(calls: list[SimCall], window_seconds: int = WINDOW_SECONDS) -> int:
+    """The most calls in the ten-second slots in a row a window of `window_seconds` can touch, one more than
+    it spans (as `RequestTally.peak_requests` counts: seven for a minute)."""
     slots = Counter(slot_of(c.at) for c in calls)
-    width = window_seconds // SLOT_SECONDS
+    width = window_seconds // SLOT_SECONDS + 1
     return max((sum(slots[s + k] for k in range(width)) for s in slots), default=0)
+
+
+def busiest_window(calls: list[SimCall], window_seconds: float = WINDOW_SECONDS) -> int:
+    """The most calls in any window [start, start + `window_seconds`), whatever its start: the true busiest
+    window, which is one that starts at a call."""
+    span = timedelta(seconds=window_seconds)
+    return max((sum(1 for c in calls if first.at <= c.at < first.at + span) for first in calls), default=0)

@@ -256,10 +256,11 @@ class SetMeter:
 
 
 def test_a_target_whose_gate_was_retried_still_counts_in_the_busiest_minute_of_the_targets_before_it(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first gate created the operation (its preview's requests counted) and died; its retry recorded the
-    start 15 s later. Another target ending meanwhile must not let go of the minute the preview fell in."""
+    start 25 s later, three slots on. Another target ending meanwhile must not let go of the slots the
+    preview's busiest run began in: the seven slots from the recorded start's back would not reach them."""
     for cluster in CLUSTERS[:2]:
         world.sim.seed_cluster(
             cluster, engine="aurora-postgresql", engine_version="15.4", instance_class="db.r6g.large", readers=0
@@ -290,11 +291,19 @@ def test_a_target_whose_gate_was_retried_still_counts_in_the_busiest_minute_of_t
     assert steps.campaign_gate(engine, campaign.id, first, machine_arn=MACHINE)["decision"] == "start"
     sent_at(30, first, 10)
     world.clock.sleep(50)
-    meter.pending = 3  # the late target's preview, at 80 s
-    steps._create(engine, campaign, world.store.load_campaign(campaign.id).target(CLUSTERS[1]))
-    world.clock.sleep(15)
-    assert steps.campaign_gate(engine, campaign.id, late, machine_arn=MACHINE)["decision"] == "start"
-    sent_at(100, first, 0, OperationState.COMPLETED)
+    planned = engine.preview
+
+    def preview_sending_three(*args: Any, **kwargs: Any) -> Any:
+        answer = planned(*args, **kwargs)  # it forgets what came before, then plans
+        meter.pending = 3  # what planning sent: the create that follows counts it
+        return answer
+
+    monkeypatch.setattr(engine, "preview", preview_sending_three)
+    steps._create(engine, campaign, world.store.load_campaign(campaign.id).target(CLUSTERS[1]))  # at 80 s
+    monkeypatch.undo()
+    world.clock.sleep(25)
+    assert steps.campaign_gate(engine, campaign.id, late, machine_arn=MACHINE)["decision"] == "start"  # 105 s
+    sent_at(110, first, 0, OperationState.COMPLETED)
     assert steps.campaign_target_ended(engine, campaign.id, first)["ended"] is True
     sent_at(150, late, 1, OperationState.COMPLETED)
     assert steps.campaign_target_ended(engine, campaign.id, late)["ended"] is True

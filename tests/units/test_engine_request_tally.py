@@ -1,11 +1,13 @@
 """The engine counts a campaign target's RDS requests into its record (`Operation.requests`, by
 `EngineCore.count_requests` with each save): what the simulator answered for the operation, call by call,
-less the release of the target's mark that follows its final save. Through the Lambda handler, one warm
-engine serving two operations in turn gives each only its own calls."""
+the release of the target's mark after its final save too (one more save keeps it). Each engine call that
+saves begins by forgetting what was sent before it, so through the Lambda handler one warm engine serving
+two operations in turn gives each only its own calls."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +76,37 @@ def names(calls: list[SimCall]) -> list[str]:
     return [c.operation for c in calls]
 
 
-def test_a_campaign_target_counts_its_preview_at_create_and_each_calls_requests_after_it(world: World) -> None:
+@dataclass(frozen=True)
+class Saved:
+    """One save as the store answered it."""
+
+    version: int
+    state: str
+    requests: int
+    events: int
+
+
+def record_saves(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[Saved]:
+    """Every save of `engine`'s store from now on, in order."""
+    saves: list[Saved] = []
+    save = engine.store.save
+
+    def recording(record: Operation, events: list[Event]) -> Operation:
+        saved = save(record, events)
+        tally = saved.requests.requests if saved.requests is not None else -1
+        saves.append(Saved(saved.version, saved.state.value, tally, len(events)))
+        return saved
+
+    monkeypatch.setattr(engine.store, "save", recording)
+    return saves
+
+
+def test_a_campaign_target_counts_its_preview_at_create_and_each_calls_requests_after_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(world)
     engine = metered(world)
+    saves = record_saves(engine, monkeypatch)
     before = len(world.sim.calls)
     op = campaign_target(engine)
     assert op.requests is not None and op.requests.requests == len(world.sim.calls) - before > 0
@@ -99,9 +129,13 @@ def test_a_campaign_target_counts_its_preview_at_create_and_each_calls_requests_
     assert names(made[-3:]) == MARK_RELEASE, names(made)
     [released] = made[-1:]
     assert released.params["TagKeys"] == ["rds-maint:active-operation"] and CLUSTER in released.params["ResourceName"]
-    assert now - seen == len(made) - len(MARK_RELEASE), "the final save counts all but the mark's release"
+    assert now - seen == len(made), "the last call's saves count all it sent, the mark's release too"
+    final, release = saves[-2:]
+    assert final.state == "completed" and release.state == "completed"
+    assert release.requests - final.requests == len(MARK_RELEASE), "one more save keeps the release"
+    assert release.version == final.version + 1 and release.events == 0, "the count is all that save changed"
     run = world.sim.calls[before:]
-    assert now == len(run) - len(MARK_RELEASE)
+    assert now == len(run)
     assert {m.instance_class for m in world.sim.cluster_view(CLUSTER).members.values()} == {"db.r6g.xlarge"}
 
 
@@ -121,13 +155,11 @@ def test_a_save_lost_to_a_conflict_does_not_count_its_requests_into_a_later_save
 ) -> None:
     """The winner's record is the one kept: what the loser sent is not carried into the next save."""
     seed(world)
-    meter = FakeMeter()
-    engine = Engine(world.store, world.gateway, world.clock, request_meter=meter)
-    meter.pending = 3
+    engine = metered(world)
     op = campaign_target(engine)
-    assert tallied(world, op.id) == 3
+    created = tallied(world, op.id)
 
-    save = world.store.save
+    save = engine.store.save
     lost: list[int] = []
 
     def losing_save(record: Operation, events: list[Event]) -> Operation:
@@ -136,14 +168,16 @@ def test_a_save_lost_to_a_conflict_does_not_count_its_requests_into_a_later_save
             raise Conflict("another writer saved first")
         return save(record, events)
 
-    monkeypatch.setattr(world.store, "save", losing_save)
-    meter.pending = 40
+    monkeypatch.setattr(engine.store, "save", losing_save)
+    before = len(world.sim.calls)
     answer = engine.start(op.id)
-    assert lost == [43] and (answer.error or "").startswith("conflict"), "the lost save had counted them"
-    assert tallied(world, op.id) == 3, "the record holds the winner's count"
-    meter.pending = 2
+    sent_by_loser = len(world.sim.calls) - before
+    assert sent_by_loser > 0 and (answer.error or "").startswith("conflict"), names(world.sim.calls[before:])
+    assert lost == [created + sent_by_loser], "the lost save had counted them"
+    assert tallied(world, op.id) == created, "the record holds the winner's count"
+    before = len(world.sim.calls)
     engine.start(op.id)
-    assert tallied(world, op.id) == 5
+    assert tallied(world, op.id) == created + len(world.sim.calls) - before
 
 
 def test_forget_unsaved_requests_drops_what_was_sent_since_the_last_save(world: World) -> None:
@@ -154,8 +188,34 @@ def test_forget_unsaved_requests_drops_what_was_sent_since_the_last_save(world: 
     meter.pending = 9  # sent after that save: another operation's mark release, in a warm container
     engine.forget_unsaved_requests()
     meter.pending = 1
-    engine.start(op.id)
+    engine.save(world.store.load(op.id), [])
     assert tallied(world, op.id) == 1
+
+
+def test_preview_start_and_advance_do_not_count_what_was_sent_before_them(world: World) -> None:
+    """Requests sent before an engine call (here the test's own, on the engine's counted clients) belong to
+    no operation: each call's save counts only what that call sent."""
+    seed(world)
+    engine = metered(world)
+    ours = engine.rds(REGION)
+
+    def sent_by(call: Callable[[], object]) -> int:
+        ours.describe_cluster(CLUSTER)  # before the call: not the operation's
+        before = len(world.sim.calls)
+        call()
+        return len(world.sim.calls) - before
+
+    made: list[Operation] = []
+    counted = sent_by(lambda: made.append(campaign_target(engine)))
+    [op] = made
+    assert tallied(world, op.id) == counted > 0
+    counted += sent_by(lambda: engine.start(op.id))
+    assert tallied(world, op.id) == counted
+    for _ in range(3):
+        world.clock.sleep(10)
+        counted += sent_by(lambda: engine.advance(op.id))
+        assert tallied(world, op.id) == counted
+    assert not world.store.load(op.id).state.is_final, "no release yet: every count is one call's"
 
 
 def test_a_warm_lambda_serving_two_operations_in_turn_counts_each_only_its_own_calls(world: World) -> None:
@@ -187,5 +247,5 @@ def test_a_warm_lambda_serving_two_operations_in_turn_counts_each_only_its_own_c
 
     for op in ops:
         assert names(last[op.id])[-3:] == MARK_RELEASE
-        assert tallied(world, op.id) == created[op.id] + len(calls[op.id]) - len(MARK_RELEASE), op.target_id
+        assert tallied(world, op.id) == created[op.id] + len(calls[op.id]), op.target_id
     assert sum(len(c) for c in calls.values()) > 40

@@ -1,7 +1,8 @@
 """The tally a campaign's rate is added up from (rds_maint.request_tally) and the rate itself
-(campaign_model.RequestRate): the peak a person reads must be the busiest slot-aligned minute of what was
-sent, however the tally was added up or trimmed. Random checks compare with a brute force over the raw
-(time, requests) events, on a fixed seed."""
+(campaign_model.RequestRate): the peak a person reads must be the busiest run of slots a minute can touch
+(seven), so never below the true busiest minute of what was sent and never above the busiest 70 s, however
+the tally was added up or trimmed. Random checks compare with brute forces over the raw (time, requests)
+events, on a fixed seed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rds_maint.campaign_model import RequestRate
 from rds_maint.request_tally import SLOT_SECONDS, WINDOW_SECONDS, RequestTally, slot_of, slot_start
 
 T0 = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)  # on a slot boundary
-WIDTH = WINDOW_SECONDS // SLOT_SECONDS
+TOUCHED = WINDOW_SECONDS // SLOT_SECONDS + 1  # slots a minute starting mid-slot can touch: 7
 
 Events = list[tuple[datetime, int]]
 
@@ -21,9 +22,14 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def brute_peak(events: Events, window_seconds: int = WINDOW_SECONDS) -> int:
-    """The most requests in any window of `window_seconds` that starts on a slot, from the raw events."""
-    width = max(1, window_seconds // SLOT_SECONDS)
+def touched(window_seconds: int) -> int:
+    """Slots a window of `window_seconds` (a multiple of a slot here) can touch: one more than it spans."""
+    return window_seconds // SLOT_SECONDS + 1
+
+
+def brute_slot_peak(events: Events, window_seconds: int = WINDOW_SECONDS) -> int:
+    """The most requests in any `touched(window_seconds)` slots in a row, from the raw events."""
+    width = touched(window_seconds)
     slots = [slot_of(when) for when, _ in events]
     if not slots:
         return 0
@@ -31,6 +37,27 @@ def brute_peak(events: Events, window_seconds: int = WINDOW_SECONDS) -> int:
         sum(n for (when, n) in events if first <= slot_of(when) < first + width)
         for first in range(min(slots) - width, max(slots) + 1)
     )
+
+
+def true_peak(events: Events, window_seconds: float) -> int:
+    """The most requests in any window [start, start + `window_seconds`), whatever its start: the busiest
+    is one that starts at an event."""
+    return max(
+        (
+            sum(n for (when, n) in events if start <= when < start + timedelta(seconds=window_seconds))
+            for start, _ in events
+        ),
+        default=0,
+    )
+
+
+def assert_peak_bounds(tally: RequestTally, events: Events, window_seconds: int = WINDOW_SECONDS) -> None:
+    """The tally's peak is the busiest run of slots, at least the true busiest window and at most the true
+    busiest window a slot longer (the span of the slots it adds up)."""
+    peak = tally.peak_requests(window_seconds)
+    assert peak == brute_slot_peak(events, window_seconds)
+    assert peak >= true_peak(events, window_seconds), "an upper bound of the true busiest window"
+    assert peak <= true_peak(events, touched(window_seconds) * SLOT_SECONDS)
 
 
 def random_events(rng: random.Random, count: int, span_seconds: int, start: float = 0) -> Events:
@@ -62,16 +89,16 @@ def test_a_naive_timestamp_is_read_as_utc() -> None:
     assert slot_of(at(15).replace(tzinfo=None)) == slot_of(at(15))
 
 
-def test_the_peak_is_the_busiest_minute_not_the_total() -> None:
-    tally = RequestTally()
-    tally.add(at(0), 4)
-    tally.add(at(55), 4)  # the same minute as the first: 8
-    tally.add(at(65), 5)  # 0-60 holds 8; 50-110 holds 9
-    tally.add(at(300), 7)
+def test_the_peak_is_the_busiest_seven_slots_not_the_total() -> None:
+    """A minute may start mid-slot, so the peak adds up the seven slots it can touch: never below the true
+    busiest minute, at most a slot's requests above it."""
+    events = [(at(0), 4), (at(55), 4), (at(65), 5), (at(300), 7)]
+    tally = tally_of(events)
     assert tally.requests == 20
-    assert tally.peak_requests() == 9
-    assert tally.peak_rps() == 9 / 60
-    assert tally.peak_requests(10) == 7
+    assert true_peak(events, 60) == 9, "0-60 holds 8, 55-115 holds 9"
+    assert tally.peak_requests() == 13 < 20, "the slots 0-70 hold the first three"
+    assert tally.peak_rps() == 13 / 60
+    assert tally.peak_requests(10) == 9, "a 10 s window can touch two slots: 50-70 holds 9"
 
 
 def test_tallies_of_targets_that_ran_together_add_slot_by_slot() -> None:
@@ -87,11 +114,12 @@ def test_tallies_of_targets_that_ran_together_add_slot_by_slot() -> None:
     assert one.requests == 4 and two.requests == 5, "the parts are not changed"
 
 
-def test_in_window_lists_the_last_minute_oldest_first() -> None:
+def test_in_window_lists_the_seven_slots_the_last_minute_can_touch_oldest_first() -> None:
     tally = RequestTally()
     for seconds, n in [(0, 1), (10, 2), (45, 3), (60, 4), (69, 5)]:
         tally.add(at(seconds), n)
-    assert tally.in_window(at(69)) == [(at(10), 2), (at(40), 3), (at(60), 9)]
+    assert tally.in_window(at(69)) == [(at(0), 1), (at(10), 2), (at(40), 3), (at(60), 9)]
+    assert tally.in_window(at(79)) == [(at(10), 2), (at(40), 3), (at(60), 9)], "the slot at 0 is eight back"
     assert tally.in_window(at(59)) == [(at(0), 1), (at(10), 2), (at(40), 3)]
     assert tally.in_window(at(200)) == []
 
@@ -108,18 +136,18 @@ def test_drop_before_keeps_the_peak_of_what_it_dropped() -> None:
 
 
 def test_drop_before_keeps_a_window_that_straddles_the_cut_growing_with_later_adds() -> None:
-    """Slots within a minute before the cut stay: a window starting there reaches past the cut, where a
-    running sender still adds."""
+    """The six slots before the cut stay: a run of seven starting there reaches the cut's slot, where a
+    running sender still adds (the cut is `slot - 7 + 1`)."""
     tally = RequestTally()
     tally.add(at(0), 1)
-    tally.add(at(30), 6)  # 30 s before the cut...
-    tally.drop_before(slot_of(at(60)))
-    assert slot_of(at(30)) in tally.slots and slot_of(at(0)) not in tally.slots, "0-60 lies before the cut"
+    tally.add(at(10), 6)  # six slots before the cut...
+    tally.drop_before(slot_of(at(70)))
+    assert slot_of(at(10)) in tally.slots and slot_of(at(0)) not in tally.slots, "slots 0-70 lie before the cut"
     assert tally.peak_before == 7 and tally.peak_requests() == 7
-    tally.add(at(60), 3)  # ...and 3 just after it: 30-90 holds 9
-    tally.add(at(80), 2)  # and 2 more in that minute: 11
+    tally.add(at(70), 3)  # ...and 3 in the cut's slot: the slots 10-80 hold 9
+    tally.add(at(75), 2)  # and 2 more in that slot: 11
     assert tally.peak_requests() == 11
-    tally.add(at(95), 1)  # 60-120 holds 6: the peak stays
+    tally.add(at(85), 1)  # the slots 20-90 hold 6: the peak stays
     assert tally.peak_requests() == 11
 
 
@@ -129,7 +157,18 @@ def test_drop_before_kept_slots_added_to_again_raise_the_peak_as_the_events_say(
     tally.add(at(40), 2)
     tally.drop_before(slot_of(at(40)))  # a running sender's first slot is the one at 40 s
     tally.add(at(40), 5)  # that slot grows: 0-60 holds 9
-    assert tally.peak_requests() == brute_peak([(at(0), 2), (at(40), 7)]) == 9
+    assert tally.peak_requests() == brute_slot_peak([(at(0), 2), (at(40), 7)]) == 9
+
+
+def test_drop_before_lets_go_of_a_slot_seven_back_keeping_its_run() -> None:
+    tally = RequestTally()
+    tally.add(at(0), 4)
+    tally.add(at(60), 5)  # the seventh slot: one run with the first
+    tally.drop_before(slot_of(at(60)))  # cut: the slot at 0, still in a run reaching the slot at 60
+    assert set(tally.slots) == {slot_of(at(0)), slot_of(at(60))}
+    tally.drop_before(slot_of(at(70)))  # every run holding the slot at 0 lies before the slot at 70
+    assert set(tally.slots) == {slot_of(at(60))}
+    assert tally.peak_before == 9 and tally.peak_requests() == 9
 
 
 def test_random_tallies_peak_as_the_raw_events_do() -> None:
@@ -137,7 +176,7 @@ def test_random_tallies_peak_as_the_raw_events_do() -> None:
     for _ in range(200):
         events = random_events(rng, rng.randint(0, 40), rng.choice([30, 120, 600, 3600]))
         window = rng.choice([10, 30, 60, 120])
-        assert tally_of(events).peak_requests(window) == brute_peak(events, window)
+        assert_peak_bounds(tally_of(events), events, window)
         assert tally_of(events).requests == sum(n for _, n in events)
 
 
@@ -147,7 +186,7 @@ def test_random_tallies_added_up_peak_as_all_their_events_do() -> None:
         parts = [random_events(rng, rng.randint(0, 15), 600) for _ in range(rng.randint(1, 4))]
         summed = RequestTally.total(tally_of(p) for p in parts)
         every = [e for p in parts for e in p]
-        assert summed.peak_requests() == brute_peak(every)
+        assert_peak_bounds(summed, every)
         assert summed.requests == sum(n for _, n in every)
 
 
@@ -162,7 +201,7 @@ def test_random_drops_at_the_senders_first_slot_keep_the_peak_true() -> None:
             tally.add(when, n)
             if i + 1 < len(events) and rng.random() < 0.5:
                 tally.drop_before(slot_of(events[i + 1][0]) - rng.randint(0, 8))
-            assert tally.peak_requests() == brute_peak(events[: i + 1])
+            assert_peak_bounds(tally, events[: i + 1])
         assert tally.requests == sum(n for _, n in events)
         assert len(tally.slots) <= len({slot_of(w) for w, _ in events})
 
