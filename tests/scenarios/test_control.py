@@ -386,13 +386,13 @@ def test_taking_back_a_pause_that_loses_a_race_tries_again_on_the_winners_record
     real_save = store.save
     raced: list[int] = []
 
-    def save_after_a_person(saving: Operation, events: list[Event]) -> Operation:
+    def save_after_a_person(operation: Operation, events: list[Event]) -> Operation:
         if not raced:  # a person's new wait timeout is saved between the withdrawal's load and its save
             raced.append(1)
-            theirs = store.load(saving.id)
+            theirs = store.load(operation.id)
             theirs.wait_timeout = 3600
             real_save(theirs, [])
-        return real_save(saving, events)
+        return real_save(operation, events)
 
     engine = Engine(store, world.gateway, world.clock)
     store.save = save_after_a_person  # type: ignore[method-assign]
