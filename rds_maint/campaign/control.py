@@ -32,7 +32,6 @@ from rds_maint.campaign_model import (
 )
 from rds_maint.engine import Engine
 from rds_maint.engine.answer_options import answer_options
-from rds_maint.engine.coordination import lease_remaining
 from rds_maint.errors import BadInput, Conflict, OperationNotFound
 from rds_maint.model import Operation, OperationState, ResumeAction, StepResult
 from rds_maint.store.summary import OperationSummary
@@ -277,29 +276,26 @@ def _withdraw_pause_request(engine: Engine, target: CampaignTarget, campaign_id:
     """A pause the campaign asked for that has not happened yet is taken back, so the resumed campaign's
     operation does not stop at its next boundary. Not while a driver holds the step's lease (it would lose
     its own save): then the operation pauses there and the next `campaign resume` carries it on."""
-    for _ in range(SAVE_ATTEMPTS):
-        try:
-            op = engine.store.load(target.operation_id)
-        except OperationNotFound:
-            return None
-        asked = op.pause_requested
-        if op.state.is_final or asked is None or asked.comment != pause_comment(campaign_id):
-            return None
-        step = op.current_step
-        if step is not None and (lease_remaining(step, engine.clock.now()) or 0) > 0:
-            return TargetNote(
-                target.target_id,
-                op.id,
-                False,
-                "its step is under way: it pauses when the step ends, as the campaign's pause asked; "
-                "run campaign resume again then",
-            )
-        op.pause_requested = None
-        message = f"Pause asked for by {asked.actor} taken back by {actor}: campaign {campaign_id} resumed"
-        saved = engine.save(op, [engine.event(op, "pause_request_withdrawn", message, actor=actor)])
-        if not isinstance(saved, StepResult):
-            return TargetNote(target.target_id, op.id, True, "the campaign's pause request taken back")
-    raise Conflict(f"operation '{target.operation_id}' kept changing; its pause request was left, try again")
+    try:
+        answer = engine.withdraw_pause_request(
+            target.operation_id,
+            actor=actor,
+            comment=f"campaign {campaign_id} resumed",
+            asked_with=pause_comment(campaign_id),
+        )
+    except OperationNotFound:
+        return None
+    if answer.withdrawn:
+        return TargetNote(target.target_id, target.operation_id, True, "the campaign's pause request taken back")
+    if answer.still_asked:
+        return TargetNote(
+            target.target_id,
+            target.operation_id,
+            False,
+            "its step is under way: it pauses when the step ends, as the campaign's pause asked; "
+            "run campaign resume again then",
+        )
+    return None
 
 
 # -- abort ------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from rds_maint.engine import answers as _answers
 from rds_maint.engine import control as _control
 from rds_maint.engine import coordination as _coordination
 from rds_maint.engine.cluster_mark import mark_of, mark_refusal, read_mark
-from rds_maint.engine.control import PauseAnswer
+from rds_maint.engine.control import PauseAnswer, WithdrawAnswer
 from rds_maint.engine.coordination import LEASE_SECONDS, Unlocked
 from rds_maint.engine.core import AttemptHook, EngineCore
 from rds_maint.engine.events import Listener, tell_listeners
@@ -58,6 +58,7 @@ __all__ = [
     "PlanPreview",
     "TargetLockKind",
     "Unlocked",
+    "WithdrawAnswer",
     "parse_request",
 ]
 
@@ -237,6 +238,12 @@ class Engine(EngineCore):
     def request_pause(self, operation_id: str, *, actor: str, comment: str | None = None) -> PauseAnswer:
         """Ask the operation to pause at its next step boundary, whichever process drives it."""
         return _control.request_pause(self, operation_id, actor=actor, comment=comment)
+
+    def withdraw_pause_request(
+        self, operation_id: str, *, actor: str, comment: str | None = None, asked_with: str | None = None
+    ) -> WithdrawAnswer:
+        """Take back a pause asked for that has not happened yet (only one with comment `asked_with`)."""
+        return _control.withdraw_pause_request(self, operation_id, actor=actor, comment=comment, asked_with=asked_with)
 
     # -- target lock ------------------------------------------------------------------------
 

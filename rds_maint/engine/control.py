@@ -22,10 +22,12 @@ from rds_maint.model import Event, Operation, OperationState, PauseRequest, Step
 __all__ = [
     "LEASE_WAIT_SECONDS",
     "PauseAnswer",
+    "WithdrawAnswer",
     "honour_pause_request",
     "request_pause",
     "step_label",
     "update_settings",
+    "withdraw_pause_request",
 ]
 
 LEASE_WAIT_SECONDS = 60
@@ -42,6 +44,17 @@ class PauseAnswer:
     requested: bool
     message: str
     operation: Operation
+
+
+@dataclass(frozen=True)
+class WithdrawAnswer:
+    """What `withdraw_pause_request` did: `withdrawn` is True when the request was taken off the record.
+    `still_asked` is True when a request it would take back stays, its step under way (see there)."""
+
+    withdrawn: bool
+    message: str
+    operation: Operation
+    still_asked: bool = False
 
 
 def step_label(op: Operation, index: int) -> str:
@@ -162,6 +175,56 @@ def request_pause(core: EngineCore, operation_id: str, *, actor: str, comment: s
 
     saved = _save_change(core, operation_id, change)
     return PauseAnswer(requested=bool(saved), message=said[0], operation=core.store.load(operation_id))
+
+
+def withdraw_pause_request(
+    core: EngineCore,
+    operation_id: str,
+    *,
+    actor: str,
+    comment: str | None = None,
+    asked_with: str | None = None,
+) -> WithdrawAnswer:
+    """Take back a pause asked for that has not happened yet, with an event that says who took it back.
+
+    `asked_with`: only a request with this comment is taken back (a campaign knows its own requests by
+    their comment; the person who resumes is often not the one who paused). Nothing is saved when no such
+    request waits, or the operation has ended or paused. Nor while another process holds the step's lease:
+    unlike a request, a withdrawal gains nothing by waiting, as the holder's save at the step's end honours
+    the request; the answer says so (`still_asked`) and the operation pauses there. A holder that died
+    leaves its lease until it expires; then the request is taken back.
+    """
+    if comment is not None and not isinstance(comment, str):
+        raise BadInput("comment must be a string")
+    said: list[str] = []
+    left: list[bool] = []
+
+    def change(op: Operation) -> list[Event]:
+        said.clear()
+        left.clear()
+        asked = op.pause_requested
+        if op.state.is_final or op.state is OperationState.PAUSED or asked is None:
+            said.append(f"Operation {op.id} has no pause request waiting; nothing was changed")
+            return []
+        if asked_with is not None and asked.comment != asked_with:
+            said.append(f"The pause of {op.id} asked for by {asked.actor} is not the one to take back; it was left")
+            return []
+        if _lease_left(core, op) > 0:
+            left.append(True)
+            said.append(
+                f"A step of {op.id} is under way: it pauses when the step ends, as {asked.actor} asked; "
+                "the request was left"
+            )
+            return []
+        op.pause_requested = None
+        message = f"Pause asked for by {asked.actor} taken back by {actor}" + (f": {comment}" if comment else "")
+        said.append(message)
+        return [core.event(op, "pause_request_withdrawn", message, actor=actor, comment=comment, asked_by=asked.actor)]
+
+    saved = _save_change(core, operation_id, change)
+    return WithdrawAnswer(
+        withdrawn=bool(saved), message=said[0], operation=core.store.load(operation_id), still_asked=bool(left)
+    )
 
 
 def _next_boundary(op: Operation) -> str:

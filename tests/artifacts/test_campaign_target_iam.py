@@ -9,36 +9,17 @@ policy (who plans) and the Lambda's (the campaign state machine's driver may pla
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import boto3
 import pytest
 
 from rds_maint.campaign.planner import CampaignPlan, plan_campaign
 from rds_maint.campaign_model import CampaignRequest
-from tests.helpers.iam_evaluator import Decision, Policy, evaluate, substitute
+from tests.helpers.iam_evaluator import Decision, Policy, evaluate
 from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder
+from tests.helpers.shipped_iam import shipped_policy
 from tests.helpers.world import REGION, World
 
-IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
-PLACEHOLDERS = {
-    "Partition": "aws",
-    "Region": REGION,
-    "AccountId": ACCOUNT,
-    "StateBucket": "rds-maint-state",
-    "StatePrefix": "rds-maint",
-    "TableName": "rds-maint-operations",
-    "FunctionName": "rds-maint-engine",
-    "StateMachineName": "rds-maint-machine",
-    "OptInTagValue": "true",
-}
 TAG = ("team", "orders")
-
-
-def policy(name: str) -> Policy:
-    document: Policy = json.loads((IAM_DIR / name).read_text(encoding="utf-8"))
-    return substitute(document, PLACEHOLDERS)
 
 
 def scene(world: World) -> None:
@@ -95,7 +76,7 @@ def test_planning_a_campaign_by_tag_is_allowed_every_request(world: World, who: 
     assert [c.arn for c in listing(recorder) if c.action == f"rds:{listed}"] == [
         f"arn:aws:rds:{REGION}:{ACCOUNT}:{resource}:*"
     ], "one list call, authorised on every resource of its type"
-    found = denials(recorder.checks, [policy(name) for name in POLICIES[who]])
+    found = denials(recorder.checks, [shipped_policy(name) for name in POLICIES[who]])
     assert not found, report(found)
 
 

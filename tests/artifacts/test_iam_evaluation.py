@@ -11,7 +11,6 @@ the test with the call, the ARN and the reason, so a new call the code makes sho
 from __future__ import annotations
 
 import functools
-import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,22 +24,11 @@ from rds_maint.engine.cluster_mark import TAG_ACTIVE_OPERATION
 from rds_maint.model import Operation, OperationState, Outcome
 from rds_maint.names import final_snapshot_name, parameter_group_copy_name, temp_instance_id
 from rds_maint.snapshots import TAG_OPERATION_ID
-from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate, substitute
+from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate
 from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder
+from tests.helpers.shipped_iam import lambda_policies, shipped_policy
 from tests.helpers.world import CLUSTER, REGION, World, simulated_world
 
-IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
-PLACEHOLDERS = {
-    "Partition": "aws",
-    "Region": REGION,
-    "AccountId": ACCOUNT,
-    "StateBucket": "rds-maint-state",
-    "StatePrefix": "rds-maint",
-    "TableName": "rds-maint-operations",
-    "FunctionName": "rds-maint-engine",
-    "StateMachineName": "rds-maint-machine",
-    "OptInTagValue": "true",
-}
 OP_TAG = TAG_OPERATION_ID
 MARK = TAG_ACTIVE_OPERATION
 OPT_IN = ("rds-maint:opt-in", "true")
@@ -52,15 +40,6 @@ NEW_CLASS = "db.r6g.xlarge"
 SOURCE, TARGET = "15.4", "16.4"
 PROXY = "orders-proxy"
 PLANNED_PAUSE = "Paused before step"
-
-
-def policy(name: str) -> Policy:
-    document: Policy = json.loads((IAM_DIR / name).read_text(encoding="utf-8"))
-    return substitute(document, PLACEHOLDERS)
-
-
-def lambda_policies(*, opt_in: bool = False) -> list[Policy]:
-    return [policy("lambda-policy.json")] + ([policy("opt-in-policy.json")] if opt_in else [])
 
 
 def arn(kind: str, name: str) -> str:
@@ -488,7 +467,7 @@ def test_the_operator_can_plan_but_changes_nothing_in_rds(world: World, kind: st
     finally:
         world.recorders.remove(recorder.attach)
     assert preview.plan.steps
-    operator = [policy("operator-policy.json")]
+    operator = [shipped_policy("operator-policy.json")]
     assert recorder.checks
     found = denials(recorder.checks, operator)
     assert not found, report(found)
@@ -496,7 +475,7 @@ def test_the_operator_can_plan_but_changes_nothing_in_rds(world: World, kind: st
 
 @pytest.mark.parametrize("scenario", ["instance_type_change", "engine_upgrade"])
 def test_the_operator_policy_allows_none_of_the_changes_the_engine_makes(scenario: str) -> None:
-    operator = [policy("operator-policy.json")]
+    operator = [shipped_policy("operator-policy.json")]
     mutating = [c for c in recorded(scenario).checks if not c.action.split(":")[1].startswith(("Describe", "List"))]
     assert len({c.action for c in mutating}) >= 4
     allowed = [c.describe() for c in mutating if evaluate(operator, c.request()).allowed]

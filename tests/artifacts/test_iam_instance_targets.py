@@ -9,7 +9,6 @@ tests/artifacts/test_iam_evaluation.py: every request of each operation on each 
 from __future__ import annotations
 
 import functools
-import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,39 +20,19 @@ import pytest
 from rds_maint.engine.cluster_mark import TAG_ACTIVE_OPERATION
 from rds_maint.model import Outcome
 from rds_maint.snapshots import TAG_OPERATION_ID
-from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate, substitute
+from tests.helpers.iam_evaluator import Decision, Policy, Request, evaluate
 from tests.helpers.iam_recorder import ACCOUNT, Check, RequestRecorder
+from tests.helpers.shipped_iam import lambda_policies
 from tests.helpers.world import REGION, World, simulated_world
 
 __all__: list[str] = []
 
-IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
-PLACEHOLDERS = {
-    "Partition": "aws",
-    "Region": REGION,
-    "AccountId": ACCOUNT,
-    "StateBucket": "rds-maint-state",
-    "StatePrefix": "rds-maint",
-    "TableName": "rds-maint-operations",
-    "FunctionName": "rds-maint-engine",
-    "StateMachineName": "rds-maint-machine",
-    "OptInTagValue": "true",
-}
 OP_TAG = TAG_OPERATION_ID
 MARK = TAG_ACTIVE_OPERATION
 OPT_IN = ("rds-maint:opt-in", "true")
 INSTANCE = "orders-db"
 MAZ = "orders-maz"
 OTHER = "payments-db"
-
-
-def policy(name: str) -> Policy:
-    document: Policy = json.loads((IAM_DIR / name).read_text(encoding="utf-8"))
-    return substitute(document, PLACEHOLDERS)
-
-
-def lambda_policies(*, opt_in: bool = False) -> list[Policy]:
-    return [policy("lambda-policy.json")] + ([policy("opt-in-policy.json")] if opt_in else [])
 
 
 def arn(kind: str, name: str) -> str:

@@ -262,6 +262,9 @@ def test_resume_continues_only_what_the_campaign_paused(world: World, clusters: 
     third = world.store.load(not_yet.id)
     assert third.pause_requested is None and third.state is OperationState.RUNNING
     assert "the campaign's pause request taken back" in resumed.output
+    [withdrawn] = [e for e in world.store.events(not_yet.id) if e.type == "pause_request_withdrawn"]
+    assert withdrawn.actor == actor()
+    assert withdrawn.message == f"Pause asked for by {actor()} taken back by {actor()}: campaign c-test resumed"
     assert f"Carry it on with: rds-maint campaign run c-test --store {world.store_url}" in resumed.output
 
     # the person's own pause shows in status with the answer it needs

@@ -323,3 +323,101 @@ def test_a_record_written_before_pause_requests_existed_loads_and_can_be_paused(
     asked = cli(world, "pause", op.id)
     assert asked.exit_code == 0, asked.output
     assert world.store.load(op.id).pause_requested is not None
+
+
+# -- taking a pause request back --------------------------------------------------------------------------
+
+
+def asked_mid_step(world: World) -> Operation:
+    """An operation in its second step (creating the temp instance) with a pause asked for by a person."""
+    op = created(world)
+    world.engine.start(op.id)
+    advance_until(
+        world, world.engine, op.id, lambda o: o.current_step is not None and o.current_step.state is StepState.WAITING
+    )
+    world.engine.request_pause(op.id, actor="dba@example", comment="app team sees errors")
+    return world.store.load(op.id)
+
+
+def test_a_pause_request_taken_back_lets_the_operation_go_past_its_boundary(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = asked_mid_step(world)
+
+    answer = world.engine.withdraw_pause_request(op.id, actor="lead@example", comment="errors explained")
+    assert answer.withdrawn and not answer.still_asked
+    assert answer.message == "Pause asked for by dba@example taken back by lead@example: errors explained"
+    assert world.store.load(op.id).pause_requested is None
+    [event] = [e for e in world.store.events(op.id) if e.type == "pause_request_withdrawn"]
+    assert event.actor == "lead@example" and event.message == answer.message
+
+    result = drive(world.engine, op.id, world.clock.sleep)
+    assert result.operation_state == "completed"
+    assert "FailoverDBCluster" in world.mutating_calls(), "it went past the boundary it would have paused at"
+
+
+def test_taking_back_a_pause_nobody_asked_for_changes_nothing(world: World, cluster_1w2r: list[str]) -> None:
+    op = created(world)
+    world.engine.start(op.id)
+    before = world.store.load(op.id)
+
+    answer = world.engine.withdraw_pause_request(op.id, actor="lead@example")
+    assert not answer.withdrawn and not answer.still_asked
+    assert answer.message == f"Operation {op.id} has no pause request waiting; nothing was changed"
+    assert world.store.load(op.id).version == before.version
+    assert not [e for e in world.store.events(op.id) if e.type == "pause_request_withdrawn"]
+
+
+def test_only_the_request_asked_with_the_comment_named_is_taken_back(world: World, cluster_1w2r: list[str]) -> None:
+    op = asked_mid_step(world)
+
+    answer = world.engine.withdraw_pause_request(op.id, actor="lead@example", asked_with="campaign c-1 paused")
+    assert not answer.withdrawn
+    assert "asked for by dba@example is not the one to take back" in answer.message
+    asked = world.store.load(op.id).pause_requested
+    assert asked is not None and asked.comment == "app team sees errors"
+
+
+def test_taking_back_a_pause_that_loses_a_race_tries_again_on_the_winners_record(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = asked_mid_step(world)
+    store = world.store
+    real_save = store.save
+    raced: list[int] = []
+
+    def save_after_a_person(operation: Operation, events: list[Event]) -> Operation:
+        if not raced:  # a person's new wait timeout is saved between the withdrawal's load and its save
+            raced.append(1)
+            theirs = store.load(operation.id)
+            theirs.wait_timeout = 3600
+            real_save(theirs, [])
+        return real_save(operation, events)
+
+    engine = Engine(store, world.gateway, world.clock)
+    store.save = save_after_a_person  # type: ignore[method-assign]
+    try:
+        answer = engine.withdraw_pause_request(op.id, actor="lead@example")
+    finally:
+        del store.save
+    assert raced and answer.withdrawn
+    stored = world.store.load(op.id)
+    assert stored.pause_requested is None and stored.wait_timeout == 3600  # the winner's save is kept
+    assert [e.type for e in world.store.events(op.id)].count("pause_request_withdrawn") == 1
+
+
+def test_a_pause_request_is_not_taken_back_while_another_process_runs_the_step(
+    world: World, cluster_1w2r: list[str]
+) -> None:
+    op = asked_mid_step(world)
+    running = world.store.load(op.id)
+    step = running.steps[running.current_step_index]
+    step.state = StepState.IN_PROGRESS
+    grant_lease(step, world.clock.now(), 900)
+    held = world.store.save(running, [])
+
+    answer = world.engine.withdraw_pause_request(op.id, actor="lead@example")
+    assert not answer.withdrawn and answer.still_asked
+    assert "is under way: it pauses when the step ends, as dba@example asked" in answer.message
+    stored = world.store.load(op.id)
+    assert stored.version == held.version and stored.pause_requested is not None

@@ -6,34 +6,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import botocore.httpsession
 import pytest
-from click.testing import CliRunner, Result
 
-from rds_maint.cli import main
 from rds_maint.rds import RdsGateway, make_rds_client
 from rds_sim.account import open_account
-from tests.helpers.environment import environment_kept
+from tests.helpers.rehearsal import cli, offline_rehearsal
 
 
 @pytest.fixture(autouse=True)
-def _environment_kept() -> Iterator[None]:
-    with environment_kept():
+def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    with offline_rehearsal(monkeypatch):
         yield
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("a rehearsal command sent a request to the network")
-
-    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", refuse)
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def tagged(account: Path, kind: str, key: str, value: str) -> list[str]:

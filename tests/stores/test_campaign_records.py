@@ -31,6 +31,7 @@ from rds_maint.campaign_model import (
 from rds_maint.errors import BadInput, CampaignNotFound, Conflict, StoreError
 from rds_maint.model import Operation, OperationType, Step
 from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_store, open_store
+from tests.helpers.call_params import record_params
 from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -72,18 +73,6 @@ def operation_of(operation_id: str) -> Operation:
         created_at=NOW,
         updated_at=NOW,
     )
-
-
-def record_params(client: Any, api: str) -> list[dict[str, Any]]:
-    """Every call's parameters, as the store passed them."""
-    seen: list[dict[str, Any]] = []
-    service = client.meta.service_model.service_name
-
-    def keep(params: dict[str, Any], **_: Any) -> None:
-        seen.append(dict(params))
-
-    client.meta.events.register(f"before-parameter-build.{service}.{api}", keep)
-    return seen
 
 
 def test_a_campaign_is_created_once_and_loaded_as_it_was(store: StateStore) -> None:

@@ -28,6 +28,7 @@ from rds_maint.store import DynamoDBStore, FileStore, S3Store, StateStore, init_
 from rds_maint.store import base as store_base
 from rds_maint.store.base import check_schema, lock_key_for
 from rds_maint.store.summary import OperationSummary, summary_of
+from tests.helpers.call_params import record_params
 from tests.helpers.world import REGION, STORE_KINDS, store_url_for
 
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -89,18 +90,6 @@ def error_answer(code: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
     }
     return AWSResponse("https://injected.invalid/", status, HTTPHeaders(), _Body()), parsed
-
-
-def record_params(client: Any, api: str) -> list[dict[str, Any]]:
-    """Every call's parameters, as the store passed them."""
-    seen: list[dict[str, Any]] = []
-    service = client.meta.service_model.service_name
-
-    def keep(params: dict[str, Any], **_: Any) -> None:
-        seen.append(dict(params))
-
-    client.meta.events.register(f"before-parameter-build.{service}.{api}", keep)
-    return seen
 
 
 def inject(
