@@ -21,6 +21,7 @@ from rds_maint.errors import CampaignNotFound, Conflict
 from rds_maint.lambda_handler import make_handler
 from rds_maint.model import OperationState, OperationType, Outcome
 from rds_maint.request_tally import RequestTally
+from tests.helpers.meters import SetMeter
 from tests.helpers.world import REGION, World
 
 CLUSTERS = ["pay-1", "pay-2", "pay-3"]
@@ -245,17 +246,6 @@ def test_a_retried_end_of_a_target_adds_its_operations_requests_to_the_campaign_
     assert rate.requests == planning.requests + tally.requests, "added once"
     both = RequestTally.total([planning.tally, tally])
     assert rate.peak_rps == round(max(planning.peak_rps, both.peak_rps()), 3) > 0 and rate.seconds > 0
-
-
-class SetMeter:
-    """A `RequestMeter` whose count the test sets: `pending` is what the next save keeps."""
-
-    def __init__(self) -> None:
-        self.pending = 0
-
-    def take(self) -> int:
-        sent, self.pending = self.pending, 0
-        return sent
 
 
 def test_a_target_whose_gate_was_retried_still_counts_in_the_busiest_minute_of_the_targets_before_it(

@@ -19,6 +19,7 @@ from rds_maint.errors import Conflict
 from rds_maint.lambda_handler import make_handler
 from rds_maint.model import Event, Operation
 from rds_sim.views import SimCall
+from tests.helpers.meters import SetMeter
 from tests.helpers.world import CLUSTER, REGION, World, simulated_world
 
 CAMPAIGN = "c-tally"
@@ -33,17 +34,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     """The simulated account (the units' own `world` is a fake RDS: its calls are not counted by boto3)."""
     with simulated_world(tmp_path) as made:
         yield made
-
-
-class FakeMeter:
-    """A `RequestMeter` whose count the test sets: `pending` is what the next take hands over."""
-
-    def __init__(self) -> None:
-        self.pending = 0
-
-    def take(self) -> int:
-        sent, self.pending = self.pending, 0
-        return sent
 
 
 def seed(world: World, cluster: str = CLUSTER) -> None:
@@ -182,7 +172,7 @@ def test_a_save_lost_to_a_conflict_does_not_count_its_requests_into_a_later_save
 
 def test_forget_unsaved_requests_drops_what_was_sent_since_the_last_save(world: World) -> None:
     seed(world)
-    meter = FakeMeter()
+    meter = SetMeter()
     engine = Engine(world.store, world.gateway, world.clock, request_meter=meter)
     op = campaign_target(engine)
     meter.pending = 9  # sent after that save: another operation's mark release, in a warm container
