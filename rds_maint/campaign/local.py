@@ -48,8 +48,9 @@ from rds_maint.campaign_model import (
     TargetState,
 )
 from rds_maint.engine import Engine
-from rds_maint.errors import BadInput, Conflict, OperationNotFound
+from rds_maint.errors import BadInput, Conflict
 from rds_maint.model import Operation, OperationState, Outcome, StepResult
+from rds_maint.store.base import find_operation
 
 __all__ = ["CampaignListener", "DriveOutcome", "RequestCount", "drive_campaign"]
 
@@ -268,7 +269,7 @@ class _Driver:
             self.sleep(wait)
         before = self.requests()
         try:
-            op = self._load(target.operation_id) or self._create(campaign, target)
+            op = find_operation(self.store, target.operation_id) or self._create(campaign, target)
             result = self.engine.start(op.id)
         except BadInput as exc:
             # refused at start: the target changed since the plan; a change that could not be made failed
@@ -296,16 +297,10 @@ class _Driver:
         try:
             return self.engine.create_from_preview(preview, campaign_id=campaign.id, min_look_seconds=self.floor)
         except BadInput:
-            made = self._load(target.operation_id)  # another driver of this campaign made it just now
+            made = find_operation(self.store, target.operation_id)  # another driver of this campaign made it just now
             if made is None:
                 raise
             return made
-
-    def _load(self, operation_id: str) -> Operation | None:
-        try:
-            return self.store.load(operation_id)
-        except OperationNotFound:
-            return None
 
     # -- picking a campaign up -----------------------------------------------------------------
 
@@ -314,7 +309,7 @@ class _Driver:
         for target in self.campaign.targets:
             if target.state not in (TargetState.RUNNING, TargetState.PENDING):
                 continue
-            op = self._load(target.operation_id)
+            op = find_operation(self.store, target.operation_id)
             if target.state is TargetState.PENDING and (op is None or op.state is OperationState.CREATED):
                 continue  # not made yet, or made and never started: `next_starts` gives it its slot in turn
             if op is None or op.state is OperationState.CREATED:
@@ -343,7 +338,7 @@ class _Driver:
         for target in schedule.in_flight(self.campaign):
             if target.index in self.due:
                 continue
-            op = self._load(target.operation_id)
+            op = find_operation(self.store, target.operation_id)
             if op is not None and op.state is not OperationState.PAUSED:
                 before = self.seen.get(target.index)
                 self._see(target, op)

@@ -46,9 +46,10 @@ from rds_maint.campaign_model import (
     check_campaign_id,
 )
 from rds_maint.engine import Engine
-from rds_maint.errors import BadInput, Conflict, OperationNotFound
+from rds_maint.errors import BadInput, Conflict
 from rds_maint.log import get_logger
 from rds_maint.model import Operation, OperationState
+from rds_maint.store.base import find_operation
 
 __all__ = [
     "APPROVAL_DETAIL_TYPE",
@@ -269,16 +270,9 @@ def _execution_arn(machine_arn: Any, name: str) -> str | None:
     return machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
 
 
-def _existing(engine: Engine, operation_id: str) -> Operation | None:
-    try:
-        return engine.store.load(operation_id)
-    except OperationNotFound:
-        return None
-
-
 def _create(engine: Engine, campaign: Campaign, target: CampaignTarget) -> Operation:
     """The target's operation under its fixed id: found if it exists, else planned and stored now."""
-    found = _existing(engine, target.operation_id)
+    found = find_operation(engine.store, target.operation_id)
     if found is not None:
         return found
     request = campaign.request
@@ -288,7 +282,7 @@ def _create(engine: Engine, campaign: Campaign, target: CampaignTarget) -> Opera
     try:
         return engine.create_from_preview(preview, campaign_id=campaign.id, min_look_seconds=look_floor(request))
     except BadInput:
-        raced = _existing(engine, target.operation_id)  # another attempt of this gate created it meanwhile
+        raced = find_operation(engine.store, target.operation_id)  # another attempt of this gate created it meanwhile
         if raced is None:
             raise
         return raced
@@ -379,7 +373,7 @@ def campaign_target_ended(
     execution succeeded was handed off to a fresh execution (the operation machine's history cap): `ended`
     is false and the machine looks again after `wait_seconds`. A failed execution whose operation is not
     final (the machine recorded its error, pausing it) is a failed target: nothing drives it any more."""
-    op = _existing(engine, operation_id)
+    op = find_operation(engine.store, operation_id)
 
     def ended(c: Campaign, now: datetime) -> bool:
         t = _target(c, operation_id)

@@ -37,9 +37,10 @@ from rds_maint.cli import common
 from rds_maint.cli.control import actor
 from rds_maint.cli.times import utc
 from rds_maint.engine import Engine
-from rds_maint.errors import AnswerRefused, BadInput, OperationNotFound
+from rds_maint.errors import AnswerRefused, BadInput
 from rds_maint.intervention import Answer
 from rds_maint.model import Operation, OperationState, ResumeAction
+from rds_maint.store.base import find_operation
 
 __all__ = ["COMMANDS", "campaign_document", "needs_of", "rate_now"]
 
@@ -130,20 +131,13 @@ def rate_now(engine: Engine, campaign: Campaign, views: list[TargetView]) -> Req
     loaded = {v.target.operation_id: v.operation for v in views if v.operation is not None}
     tallies = []
     for target in in_flight(campaign):
-        op = loaded.get(target.operation_id) or _load(engine, target.operation_id)
+        op = loaded.get(target.operation_id) or find_operation(engine.store, target.operation_id)
         if op is not None and op.requests is not None:
             tallies.append(op.requests)
     rate = campaign.rate
     if rate.started_at is None:
         rate = rate.model_copy(update={"started_at": campaign.created_at})
     return rate.with_running(tallies, engine.clock.now())
-
-
-def _load(engine: Engine, operation_id: str) -> Operation | None:
-    try:
-        return engine.store.load(operation_id)
-    except OperationNotFound:
-        return None
 
 
 def campaign_document(campaign: Campaign, views: list[TargetView], rate: RequestRate | None = None) -> dict[str, Any]:

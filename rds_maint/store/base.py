@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from rds_maint.campaign_model import CAMPAIGN_SCHEMA_VERSION, Campaign, check_campaign_id
-from rds_maint.errors import BadInput, StoreError
+from rds_maint.errors import BadInput, OperationNotFound, StoreError
 from rds_maint.model import SCHEMA_VERSION, Event, Operation
 from rds_maint.store.summary import OperationSummary, summary_of
 
@@ -26,6 +26,7 @@ __all__ = [
     "check_operation_id",
     "check_schema",
     "decode_record",
+    "find_operation",
     "lock_key_for",
     "matching_summaries",
     "operation_record",
@@ -289,3 +290,11 @@ class StateStore(Protocol):
     def lock_holder(self, cluster_id: str, region: str) -> str | None:
         """The operation holding the cluster's lock, None when free. Raises StoreError on a damaged record."""
         ...
+
+
+def find_operation(store: StateStore, operation_id: str) -> Operation | None:
+    """The operation, or None when the store has none under that id (a campaign target not made yet)."""
+    try:
+        return store.load(operation_id)
+    except OperationNotFound:
+        return None
