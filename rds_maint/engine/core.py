@@ -160,10 +160,11 @@ class EngineCore:
         count). A lost race or a failing store loses only these few requests; the release stands."""
         if op.requests is None or self.request_meter is None:
             return op
-        sent = self.request_meter.take()
+        counted = op.requests.requests
+        self.count_requests(op)
+        sent = op.requests.requests - counted
         if sent <= 0:
             return op
-        op.requests.add(self.clock.now(), sent)
         try:
             return self.store.save(op, [])
         except RdsMaintError as exc:
