@@ -70,10 +70,7 @@ class RequestTally(BaseModel):
         """At most how many requests any window of `window_seconds` held: the busiest run of the slots such a
         window can touch."""
         width = _touched(window_seconds)
-        best = self.peak_before
-        for first in self.slots:
-            best = max(best, sum(self.slots.get(first + k, 0) for k in range(width)))
-        return best
+        return max([self.peak_before, *(self._run(first, width) for first in self.slots)])
 
     def peak_rps(self, window_seconds: int = WINDOW_SECONDS) -> float:
         return self.peak_requests(window_seconds) / window_seconds
@@ -86,9 +83,13 @@ class RequestTally(BaseModel):
         cut = slot - width + 1
         old = [s for s in self.slots if s < cut]
         for first in old:  # every slot of a window starting here is before `slot`: it can grow no more
-            self.peak_before = max(self.peak_before, sum(self.slots.get(first + k, 0) for k in range(width)))
+            self.peak_before = max(self.peak_before, self._run(first, width))
         for s in old:
             del self.slots[s]
+
+    def _run(self, first: int, width: int) -> int:
+        """Requests in the `width` slots from `first` on."""
+        return sum(self.slots.get(first + k, 0) for k in range(width))
 
     def in_window(self, now: datetime, window_seconds: int = WINDOW_SECONDS) -> list[tuple[datetime, int]]:
         """The slots a window of `window_seconds` ending `now` can touch, oldest first, as (slot start, requests)."""
