@@ -76,7 +76,7 @@ class RequestBudget:
     def _seed(self, start: datetime) -> None:
         """The stored tally's slots that may still be in the window at `start`, each as sent at its end.
 
-        One slot more than the window's six: a slot that began up to 70 s ago ends up to 60 s ago, so on the
+        The slots a window of 70 s can touch: a slot that began up to 70 s ago ends up to 60 s ago, so on the
         harsher reading some of it is still in the window (`_forget` drops what is not)."""
         span = int(self.window_seconds) + SLOT_SECONDS
         for slot_began, sent in self._tally.in_window(start, span):
@@ -128,7 +128,7 @@ class RequestBudget:
         """The campaign's rate so far: earlier drives' (and its planning's) and this one's. Its tally keeps
         the slots a later budget seeds its window from (`_seed`), the older ones folded into its peak."""
         window = int(self.window_seconds)
-        # the slot before now's too: `_seed` reads seven slots back (drop_before keeps six before the one given)
+        # now's slot and the seven before it: what `_seed` reads back (drop_before keeps six before the one given)
         self._tally.drop_before(slot_of(now) - 1, window)
         return RequestRate(
             requests=self._earlier_requests + self._requests,
