@@ -37,25 +37,33 @@ GHOST = "shop-gone"  # no such cluster: refused at plan
 
 
 @contextmanager
-def campaign_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """The operation machine, the campaign machine and the template's rules in moto, on a file store in
-    `tmp_path` (callers also need the `serialised_aws` fixture: executions run in threads)."""
+def machine_harness(root: Path, monkeypatch: pytest.MonkeyPatch, *, campaigns: bool = False) -> Iterator[Harness]:
+    """The operation machine (and with `campaigns` the campaign machine) and the template's rules in moto,
+    on a file store in `root / "state"` (callers also need the `serialised_aws` fixture: executions run in
+    threads)."""
 
     def make_world(sim: SimulatedAurora, clock: VirtualClock, store_url: str) -> World:
-        store = FileStore(tmp_path / "state")
+        store = FileStore(root / "state")
         clients = sim.clients(make_rds_client)
         engine = Engine(store, lambda region: RdsGateway(clients(region), sleep=clock.sleep), clock)
         return World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
 
     with machine.machine_in_moto(
         monkeypatch,
-        tmp_path / "state",
+        root / "state",
         make_world,
         asl_path=SFN_DIR / "rds-maint-machine.asl.json",
         template_path=SFN_DIR / "template.yaml",
         make_handler=make_handler,
-        campaign_asl_path=SFN_DIR / "rds-maint-campaign.asl.json",
+        campaign_asl_path=SFN_DIR / "rds-maint-campaign.asl.json" if campaigns else None,
     ) as harness:
+        yield harness
+
+
+@contextmanager
+def campaign_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """`machine_harness` with the campaign machine, on a file store in `tmp_path`."""
+    with machine_harness(tmp_path, monkeypatch, campaigns=True) as harness:
         yield harness
 
 

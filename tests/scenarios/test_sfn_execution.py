@@ -26,14 +26,10 @@ from typing import Any, TypeAlias
 
 import pytest
 
-from rds_maint.engine import Engine
-from rds_maint.lambda_handler import make_handler
 from rds_maint.model import OperationState
-from rds_maint.rds import RdsGateway, make_rds_client
-from rds_maint.store import FileStore
-from rds_sim import SimulatedAurora, VirtualClock
 from sfn_harness import machine
 from tests.helpers.artifacts import DETAIL_KEYS, RESUME_ACTIONS
+from tests.helpers.campaign_sfn import machine_harness
 from tests.helpers.fake_rds import store_root
 from tests.helpers.world import CLUSTER, REGION, World
 
@@ -58,23 +54,7 @@ def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -
     template's intervention rule and two SQS queues (operators, status events). The interpreter
     runs executions in threads: `serialised_aws` makes each moto request atomic, as AWS does."""
 
-    def make_world(sim: SimulatedAurora, clock: VirtualClock, store_url: str) -> World:
-        store = FileStore(root / "state")
-        clients = sim.clients(make_rds_client)
-        engine = Engine(store, lambda region: RdsGateway(clients(region), sleep=clock.sleep), clock)
-        return World(sim=sim, clock=clock, store=store, store_url=store_url, engine=engine)
-
-    with (
-        store_root(tmp_path) as root,
-        machine.machine_in_moto(  # the store in RAM, as `world`'s
-            monkeypatch,
-            root / "state",
-            make_world,
-            asl_path=SFN_DIR / "rds-maint-machine.asl.json",
-            template_path=SFN_DIR / "template.yaml",
-            make_handler=make_handler,
-        ) as harness,
-    ):
+    with store_root(tmp_path) as root, machine_harness(root, monkeypatch) as harness:  # the store in RAM, as `world`'s
         yield harness
 
 
