@@ -18,6 +18,9 @@ Operators answer with `send_task_success` / `send_task_failure` or `rds-maint re
 Time: the Wait states advance the virtual clock by the seconds the engine asked for and return at
 once, and so do the retriers' back-off sleeps; when asked (`short_notice_timeouts`), a notice's
 `TimeoutSecondsPath` is scaled from virtual to real time (60 s -> 0.3 s). Nothing in the ASL is edited.
+Under `serialise_aws`, virtual time moves between AWS requests, never during one: a Lambda invocation
+(one request) sees the clock move only by its own sleeps, as on AWS, where an invocation lasts seconds
+whatever another execution's Wait says.
 
 moto gaps worked around here, never in the ASL:
 - `states:startExecution` passes PascalCase field names to boto3 (`shim_moto_sfn_integration`);
@@ -117,6 +120,9 @@ NOTICE_TIME_SCALE = 200.0  # virtual seconds of a notice timeout per real second
 SYNC_POLL_SECONDS = 0.02  # how often (real time) a `.sync` task looks at its child execution; moto: 0.5
 
 _SFN = "moto.stepfunctions.parser.asl.component"
+# Held by every AWS request under `serialise_aws` (a Lambda invocation is one, with its own requests nested)
+# and by every advance of virtual time, so a Wait of one execution cannot pass inside another's invocation.
+_AWS_LOCK = threading.RLock()
 _MISSING = object()
 
 W = TypeVar("W")
@@ -444,12 +450,14 @@ def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: 
     timeouts: Any = importlib.import_module(f"{_SFN}.common.timeouts.timeout")
 
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
-        harness_ref[0].waits.append(wait_seconds)
-        clock.advance(wait_seconds)
+        with _AWS_LOCK:
+            harness_ref[0].waits.append(wait_seconds)
+            clock.advance(wait_seconds)
 
     def backoff(seconds: float) -> None:
-        harness_ref[0].backoffs.append(seconds)
-        clock.advance(seconds)
+        with _AWS_LOCK:
+            harness_ref[0].backoffs.append(seconds)
+            clock.advance(seconds)
 
     original_path_seconds = timeouts.TimeoutSecondsPath._eval_seconds
 
@@ -576,7 +584,7 @@ def serialise_aws(patcher: Patcher) -> None:
     """
     from moto.core.botocore_stubber import BotocoreStubber
 
-    lock = threading.RLock()
+    lock = _AWS_LOCK
     process = BotocoreStubber.process_request
     answer = SimulatedAurora._answer
 
