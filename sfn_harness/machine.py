@@ -476,6 +476,50 @@ def install_virtual_time(harness_ref: HarnessRef, clock: VirtualClock, patcher: 
     patcher.setattr(timeouts.TimeoutSecondsPath, "_eval_seconds", path_seconds)
 
 
+# Parsed JSONPaths and ASL syntax trees, kept for the whole process: each is only read once made.
+_PARSED_PATHS: dict[tuple[str, str], Any] = {}
+_ASL_TREES: dict[str, Any] = {}
+
+
+def memoise_json_paths(patcher: Patcher) -> None:
+    """moto's interpreter parses each JSONPath it evaluates afresh, building a new parser (its grammar's
+    tables) every time: a sixth of a campaign test's CPU. A parsed path is a plain expression that `find`
+    only reads, so one parse per path string gives the same answers."""
+    for name in ("moto.stepfunctions.parser.asl.utils.json_path", f"{_SFN}.common.path.result_path"):
+        module: Any = importlib.import_module(name)
+        patcher.setattr(module, "parse", _parse_once(name, module.parse))
+
+
+def _parse_once(kind: str, parse_afresh: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(path: str) -> Any:
+        found = _PARSED_PATHS.get((kind, path))
+        if found is None:
+            found = _PARSED_PATHS.setdefault((kind, path), parse_afresh(path))
+        return found
+
+    return parse
+
+
+def memoise_asl_syntax(patcher: Patcher) -> None:
+    """moto parses a machine's definition at every execution's start, and the operation machine's is long:
+    a twelfth of a campaign test's CPU is that parse. The syntax tree of a definition that parsed is only
+    read afterwards, so it is kept by definition; each execution still gets components of its own, made
+    from it as moto makes them (a definition with errors is parsed, and refused, every time)."""
+    module: Any = importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser")
+    parser = module.AmazonStateLanguageParser
+    parse_afresh = parser.parse
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = _ASL_TREES.get(definition)
+        if tree is None:
+            program, tree = parse_afresh(definition)
+            _ASL_TREES.setdefault(definition, tree)
+            return program, tree
+        return module.Preprocessor().visit(tree), tree
+
+    patcher.setattr(parser, "parse", staticmethod(parse))
+
+
 def _lookup(event: JsonDict, path: str) -> Any:
     """The value at an input transformer's `$.a.b` path in the event (None where it is missing)."""
     value: Any = event
@@ -770,6 +814,8 @@ def machine_in_moto(
     with mock_aws(config=MOTO_CONFIG):
         clock = VirtualClock()
         install_virtual_time(ref, clock, patcher)
+        memoise_json_paths(patcher)
+        memoise_asl_syntax(patcher)
         with SimulatedAurora(clock=clock, region=region) as sim:
             clients = sim.clients(make_rds_client)
             store_url = f"file://{state_dir}"
