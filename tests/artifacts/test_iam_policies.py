@@ -14,7 +14,6 @@ import pytest
 from tests.helpers.artifacts import (
     IAM_DIR,
     IAM_FILES,
-    REGION,
     ROOT,
     JsonDict,
     as_list,
@@ -24,6 +23,7 @@ from tests.helpers.artifacts import (
     policy_actions,
     statements,
 )
+from tests.helpers.shipped_iam import PLACEHOLDERS
 
 # ------------------------------------------------------------------------------ IAM
 
@@ -50,18 +50,7 @@ def test_iam_placeholders_are_documented_and_substitute_to_arns(name: str) -> No
     text = (IAM_DIR / name).read_text(encoding="utf-8")
     used = placeholders(text)
     assert used <= documented_placeholders(), f"undocumented placeholders: {sorted(used - documented_placeholders())}"
-    values = {
-        "Partition": "aws",
-        "Region": REGION,
-        "AccountId": "123456789012",
-        "StateBucket": "rds-maint-state",
-        "StatePrefix": "rds-maint",
-        "TableName": "rds-maint-operations",
-        "FunctionName": "rds-maint-engine",
-        "StateMachineName": "rds-maint-machine",
-        "OptInTagValue": "true",
-    }
-    for key, value in values.items():
+    for key, value in PLACEHOLDERS.items():
         text = text.replace("${" + key + "}", value)
     assert "${" not in text, "a placeholder is left that the README does not list"
     for statement in statements(json.loads(text)):

@@ -8,9 +8,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import botocore.httpsession
 import pytest
 from click.testing import CliRunner, Result
 
@@ -29,7 +27,7 @@ from rds_maint.cli import campaign_plan_view, campaign_view, main
 from rds_maint.cli.campaign_view import status_text
 from rds_maint.cli.plan_view import duration_text
 from rds_maint.progress.live import CLEAR
-from tests.helpers.environment import environment_kept
+from tests.helpers.rehearsal import offline_rehearsal
 from tests.helpers.world import REGION, World
 
 TARGET_CLASS = "db.r6g.xlarge"
@@ -256,11 +254,7 @@ def test_ctrl_c_exits_130_with_the_command_that_carries_on(world: World, monkeyp
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("a rehearsal command sent a request to the network")
-
-    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", refuse)
-    with environment_kept():
+    with offline_rehearsal(monkeypatch):
         yield
 
 

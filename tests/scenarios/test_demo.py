@@ -7,21 +7,19 @@ import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import botocore.httpsession
 import pytest
 from click.testing import CliRunner
 
 from rds_maint.cli import main
 from rds_maint.demo import SCENARIOS
-from tests.helpers.environment import environment_kept
+from tests.helpers.rehearsal import offline_rehearsal
 
 
 @pytest.fixture(autouse=True)
-def _environment_kept() -> Iterator[None]:
-    """The commands rewrite the environment to isolate the process from AWS: not for the next test."""
-    with environment_kept():
+def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A demo never reaches the network, and the environment it rewrites is put back for the next test."""
+    with offline_rehearsal(monkeypatch):
         yield
 
 
@@ -53,10 +51,6 @@ def test_demo_knows_every_scenario_and_refuses_what_does_not_apply() -> None:
 def test_the_command_the_demo_prints_carries_its_operation_on_without_aws(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("the demo sent a request to the network")
-
-    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", refuse)
     waits: list[float] = []
 
     def ctrl_c_on_the_third_wait(seconds: float) -> None:

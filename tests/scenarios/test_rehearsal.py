@@ -12,49 +12,27 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import botocore.httpsession
 import pytest
-from click.testing import CliRunner, Result
 
-from rds_maint.cli import main
 from rds_sim.account import open_account
-from tests.helpers.environment import environment_kept
+from tests.helpers.rehearsal import cli, offline_rehearsal
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "prod-pg"
 
 
 @pytest.fixture(autouse=True)
-def _environment_kept() -> Iterator[None]:
-    """The commands rewrite the environment to isolate the process from AWS: not for the next test."""
-    with environment_kept():
+def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No request reaches the network, and the environment the commands rewrite is put back."""
+    with offline_rehearsal(monkeypatch):
         yield
-
-
-class ReachedTheNetwork(AssertionError):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every request that moto would not answer goes through botocore's HTTP session: make it fail the test."""
-
-    def refuse(*_args: Any, **_kwargs: Any) -> Any:
-        raise ReachedTheNetwork("a rehearsal command sent a request to the network")
-
-    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", refuse)
 
 
 @pytest.fixture
 def account(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "rehearsal"
     yield directory
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def in_process_of_its_own(*args: str) -> subprocess.CompletedProcess[str]:
