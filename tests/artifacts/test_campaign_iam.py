@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from rds_maint.campaign.schedule import resume
-from sfn_harness.machine import CAMPAIGN_MACHINE_NAME, FUNCTION_NAME, MACHINE_NAME
+from sfn_harness.machine import CAMPAIGN_MACHINE_NAME, MACHINE_NAME
 from tests.helpers.artifacts import (
     IAM_DIR,
     as_list,
@@ -35,7 +35,8 @@ from tests.helpers.artifacts import (
     template_resources,
 )
 from tests.helpers.campaign_sfn import CLUSTERS, Harness, campaign_harness, make_campaign, record_of, seed, wait_for
-from tests.helpers.iam_evaluator import Policy, Request, evaluate, substitute
+from tests.helpers.iam_evaluator import Request, evaluate
+from tests.helpers.shipped_iam import shipped_policy
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SYNC_RULE = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -43,27 +44,10 @@ OPERATION_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{MACHINE_NA
 CAMPAIGN_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{CAMPAIGN_MACHINE_NAME}"
 
 
-PLACEHOLDERS = {
-    "Partition": "aws",
-    "Region": REGION,
-    "AccountId": ACCOUNT,
-    "StateBucket": "rds-maint-state",
-    "StatePrefix": "rds-maint",
-    "TableName": "rds-maint-operations",
-    "FunctionName": FUNCTION_NAME,  # the harness's names: the recorded ARNs carry them
-    "StateMachineName": MACHINE_NAME,
-}
-
-
 @pytest.fixture
 def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serialised_aws: None) -> Iterator[Harness]:
     with campaign_harness(tmp_path, monkeypatch) as harness:
         yield harness
-
-
-def policy(name: str) -> Policy:
-    document: Policy = json.loads((IAM_DIR / name).read_text(encoding="utf-8"))
-    return substitute(document, PLACEHOLDERS)
 
 
 def execution_arn(machine_arn: str, name: str) -> str:
@@ -114,14 +98,14 @@ def test_every_call_of_a_campaign_execution_is_allowed_by_the_campaign_machine_p
     assert {"lambda:InvokeFunction", "states:StartExecution", "events:PutEvents"} <= actions
     children = {r.resource for r in requests if r.action == "states:DescribeExecution"}
     assert children == {e["executionArn"] for e in sfn.executions()}, "the ARNs AWS checks are the children's"
-    role = [policy("campaign-machine-policy.json")]
+    role = [shipped_policy("campaign-machine-policy.json")]
     for request in requests:
         decision = evaluate(role, request)
         assert decision.allowed, (request, decision.reason)
 
 
 def test_a_hand_off_and_a_distributed_wave_may_start_and_follow_their_own_executions_and_nothing_else() -> None:
-    role = [policy("campaign-machine-policy.json")]
+    role = [shipped_policy("campaign-machine-policy.json")]
     map_child = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{CAMPAIGN_MACHINE_NAME}/Wave:0d3b9e1c:5a6f7b8c"
     for request in (
         Request("states:StartExecution", CAMPAIGN_MACHINE),
@@ -150,7 +134,7 @@ def test_a_hand_off_and_a_distributed_wave_may_start_and_follow_their_own_execut
 
 
 def test_the_operator_may_start_and_follow_campaign_executions() -> None:
-    operator = [policy("operator-policy.json")]
+    operator = [shipped_policy("operator-policy.json")]
     execution = execution_arn(CAMPAIGN_MACHINE, "c-20261202-1200-ab12")
     for request in (
         Request("states:StartExecution", CAMPAIGN_MACHINE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from sfn_harness.machine import FUNCTION_NAME, MACHINE_NAME
 from tests.helpers.artifacts import IAM_DIR
 from tests.helpers.iam_evaluator import Policy, substitute
 from tests.helpers.iam_recorder import ACCOUNT
@@ -19,8 +20,8 @@ PLACEHOLDERS = {
     "StateBucket": "rds-maint-state",
     "StatePrefix": "rds-maint",
     "TableName": "rds-maint-operations",
-    "FunctionName": "rds-maint-engine",
-    "StateMachineName": "rds-maint-machine",
+    "FunctionName": FUNCTION_NAME,  # the harness's names: the ARNs its runs record carry them
+    "StateMachineName": MACHINE_NAME,
     "OptInTagValue": "true",
 }
 
