@@ -226,13 +226,13 @@ class RequestRate(BaseModel):
             "budget_rps": budget_rps,
         }
 
-    def add_operation(self, tally: RequestTally | None, now: datetime, running_since: datetime | None) -> None:
-        """An ended target's operation sent `tally`; `running_since`: when the earliest target still running
-        started (its tally may still add to slots from then on), None when none runs."""
+    def add_operation(self, tally: RequestTally | None, now: datetime, reachable_from: datetime) -> None:
+        """An ended target's operation sent `tally`; `reachable_from`: the earliest time a target not ended
+        yet may have sent requests at (no later than `now`): slots before it can grow no more."""
         if tally is not None:
             self.tally.add_tally(tally)
         self.settle(now)
-        self.tally.drop_before(slot_of(running_since or now), int(self.window_seconds))
+        self.tally.drop_before(slot_of(reachable_from), int(self.window_seconds))
 
     def settle(self, now: datetime) -> None:
         """The figures from the tally, over the time since the first request."""

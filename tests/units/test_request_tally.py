@@ -216,10 +216,10 @@ def test_a_rate_adds_each_ended_operation_and_lets_go_of_slots_no_running_target
     first.add(at(20), 30)
     second.add(at(200), 12)
     second.add(at(400), 6)  # still running while the first ends
-    rate.add_operation(first, at(60), running_since=at(150))
+    rate.add_operation(first, at(60), reachable_from=at(150))
     assert rate.requests == 60 and rate.peak_rps == 1.0 and rate.seconds == 60
     assert rate.tally.slots == {}, "every slot of the first is more than a minute before the second's start"
-    rate.add_operation(second, at(450), running_since=None)
+    rate.add_operation(second, at(450), reachable_from=at(450))
     assert rate.requests == 78 and rate.peak_rps == 1.0 and rate.seconds == 450
     rate.settle(at(900))
     assert rate.seconds == 900 and rate.mean_rps == 78 / 900
@@ -227,7 +227,7 @@ def test_a_rate_adds_each_ended_operation_and_lets_go_of_slots_no_running_target
 
 def test_an_ended_target_with_no_operation_adds_nothing_but_settles() -> None:
     rate = RequestRate(started_at=T0)
-    rate.add_operation(None, at(30), running_since=None)
+    rate.add_operation(None, at(30), reachable_from=at(30))
     assert (rate.requests, rate.peak_rps, rate.seconds) == (0, 0.0, 30)
 
 
@@ -238,9 +238,9 @@ def test_targets_ending_one_by_one_give_the_peak_of_them_running_together() -> N
     early.add(at(100), 20)
     late.add(at(110), 25)  # started at 90 s, still running when the early one ends
     late.add(at(500), 1)
-    rate.add_operation(early, at(130), running_since=at(90))
+    rate.add_operation(early, at(130), reachable_from=at(90))
     assert rate.peak_rps == round(20 / 60, 3)
-    rate.add_operation(late, at(520), running_since=None)
+    rate.add_operation(late, at(520), reachable_from=at(520))
     assert rate.peak_rps == round(45 / 60, 3) and rate.requests == 46
 
 
@@ -255,7 +255,7 @@ def test_with_running_shows_the_running_targets_without_changing_the_record() ->
     ended, running = RequestTally(), RequestTally()
     ended.add(at(0), 6)
     running.add(at(30), 12)
-    rate.add_operation(ended, at(40), running_since=at(20))
+    rate.add_operation(ended, at(40), reachable_from=at(20))
     live = rate.with_running([running], at(100))
     assert live.requests == 18 and live.peak_rps == round(18 / 60, 3) and live.seconds == 100
     assert rate.requests == 6 and rate.seconds == 40 and slot_of(at(30)) not in rate.tally.slots
