@@ -208,7 +208,8 @@ class RequestRate(BaseModel):
     peak_rps: float = 0.0  # the highest rate over any window of `window_seconds`
     window_seconds: float = 60.0
     tally: RequestTally = Field(default_factory=RequestTally)
-    # When the campaign's first request was sent (its planning); None in records older than the tally.
+    # When the campaign's first request was sent (its planning). None only outside a campaign's record: the
+    # record fills in its creation time (`Campaign`), for a rate kept before this field was.
     started_at: datetime | None = None
 
     @property
@@ -287,6 +288,14 @@ class Campaign(BaseModel):
         if not _CAMPAIGN_ID.match(value):
             raise ValueError(f"invalid campaign id {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _rate_started(self) -> Campaign:
+        """A rate that does not say when its first request went (a record kept before rates were counted by
+        slot) started with the campaign."""
+        if self.rate.started_at is None:
+            self.rate.started_at = self.created_at
+        return self
 
     @property
     def waves(self) -> int:

@@ -421,12 +421,9 @@ def _add_requests(campaign: Campaign, op: Operation | None, now: datetime) -> No
     a retried call finds it so); slots no target can reach any more are let go: those before the earliest
     running target's start, less what its gate (or a pending target's) may have sent before the record
     said so (`LATE_START_SECONDS`), since a window over a dropped slot can grow no more."""
-    rate = campaign.rate
-    if rate.started_at is None:
-        rate.started_at = campaign.created_at  # a record made before rates were kept by slot
     running = [t.started_at for t in in_flight(campaign) if t.started_at is not None]
     reachable = min([*running, now]) - timedelta(seconds=LATE_START_SECONDS)
-    rate.add_operation(op.requests if op is not None else None, now, reachable)
+    campaign.rate.add_operation(op.requests if op is not None else None, now, reachable)
 
 
 def campaign_finish(engine: Engine, campaign_id: str) -> dict[str, Any]:
@@ -434,7 +431,7 @@ def campaign_finish(engine: Engine, campaign_id: str) -> dict[str, Any]:
 
     def final(c: Campaign, now: datetime) -> None:
         settle(c, now)
-        if c.state in FINAL_CAMPAIGN_STATES and c.rate.started_at is not None:
+        if c.state in FINAL_CAMPAIGN_STATES:
             c.rate.settle(c.ended_at or now)
 
     campaign, _ = _update(engine, campaign_id, final)

@@ -248,13 +248,5 @@ def campaign_of(plan: CampaignPlan, now: datetime) -> Campaign:
         targets=targets,
         created_at=now,
         updated_at=now,
-        rate=_rate_from(plan, now),
+        rate=plan.rate.model_copy(deep=True),  # the campaign's rate starts with its planning's
     )
-
-
-def _rate_from(plan: CampaignPlan, now: datetime) -> RequestRate:
-    """The campaign's rate starts with its planning's (when planning began: the campaign's first request)."""
-    rate = plan.rate.model_copy(deep=True)
-    if rate.started_at is None:
-        rate.started_at = now
-    return rate

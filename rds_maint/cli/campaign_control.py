@@ -134,10 +134,7 @@ def rate_now(engine: Engine, campaign: Campaign, views: list[TargetView]) -> Req
         op = loaded.get(target.operation_id) or find_operation(engine.store, target.operation_id)
         if op is not None and op.requests is not None:
             tallies.append(op.requests)
-    rate = campaign.rate
-    if rate.started_at is None:
-        rate = rate.model_copy(update={"started_at": campaign.created_at})
-    return rate.with_running(tallies, engine.clock.now())
+    return campaign.rate.with_running(tallies, engine.clock.now())
 
 
 def campaign_document(campaign: Campaign, views: list[TargetView], rate: RequestRate | None = None) -> dict[str, Any]:
