@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from rds_maint.campaign_model import RequestRate
+from rds_maint.campaign_model import Campaign, CampaignRequest, RequestRate
 from rds_maint.request_tally import SLOT_SECONDS, WINDOW_SECONDS, RequestTally, slot_of, slot_start
 
 T0 = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)  # on a slot boundary
@@ -260,3 +260,13 @@ def test_with_running_shows_the_running_targets_without_changing_the_record() ->
     assert live.requests == 18 and live.peak_rps == round(18 / 60, 3) and live.seconds == 100
     assert rate.requests == 6 and rate.seconds == 40 and slot_of(at(30)) not in rate.tally.slots
     assert running.requests == 12
+
+
+def test_a_record_kept_before_rates_had_a_start_takes_the_campaigns_creation_and_settles_from_it() -> None:
+    request = CampaignRequest(type="instance_cycle", target_ids=["a"], region="us-east-1", max_concurrency=1)
+    kept = Campaign(id="c-old", request=request, targets=[], created_at=T0, updated_at=T0).model_dump(mode="json")
+    kept["rate"] = {"requests": 40, "seconds": 100.0, "peak_rps": 0.5, "window_seconds": 60.0}  # as stored then
+    loaded = Campaign.model_validate(kept)
+    assert loaded.rate.started_at == T0
+    loaded.rate.settle(at(300))
+    assert (loaded.rate.requests, loaded.rate.seconds, loaded.rate.peak_rps) == (40, 300, 0.5)
