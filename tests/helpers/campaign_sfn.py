@@ -25,6 +25,7 @@ from rds_maint.store import FileStore
 from rds_sim import SimulatedAurora, VirtualClock
 from rds_sim.views import SimCall
 from sfn_harness import machine
+from tests.helpers.meters import MARK_RELEASE
 from tests.helpers.world import REGION, World
 
 JsonDict = dict[str, Any]
@@ -103,11 +104,6 @@ def wait_for(predicate: Any, what: str, harness: Harness, timeout: float = 120) 
 
 def record_of(world: World, campaign_id: str) -> Campaign:
     return world.store.load_campaign(campaign_id)
-
-
-# What a target's operation sends after its final save: `release_lock` reads the mark (the cluster, then its
-# members) and takes its tag off; one more save keeps these in the target's tally.
-MARK_RELEASE = ("DescribeDBClusters", "DescribeDBInstances", "RemoveTagsFromResource")
 
 
 def mark_releases(calls: list[SimCall]) -> set[int]:

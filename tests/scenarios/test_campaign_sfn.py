@@ -23,7 +23,6 @@ from rds_maint.request_tally import RequestTally, slot_of
 from tests.helpers.campaign_sfn import (
     CLUSTERS,
     GHOST,
-    MARK_RELEASE,
     Harness,
     busiest_slots,
     busiest_window,
@@ -35,6 +34,7 @@ from tests.helpers.campaign_sfn import (
     seed,
     wait_for,
 )
+from tests.helpers.meters import MARK_RELEASE
 
 
 @pytest.fixture
